@@ -1,0 +1,52 @@
+"""The one error hierarchy. The CLI turns these into a single clear line each."""
+
+from __future__ import annotations
+
+
+class PaperbriefError(Exception):
+    """Base of every error paperbrief raises on purpose."""
+
+
+class UsageError(PaperbriefError):
+    """Bad flags, settings or files given by the user (exit code 2)."""
+
+
+class SettingsError(UsageError):
+    """paperbrief.toml or an environment variable has a bad value."""
+
+
+class PromptError(UsageError):
+    """A prompt template is missing, malformed, or uses unknown placeholders."""
+
+
+class PaperError(PaperbriefError):
+    """One paper failed in one stage; the day's run goes on without it."""
+
+    def __init__(self, message: str, *, paper_id: str = "", stage: str = "") -> None:
+        super().__init__(message)
+        self.paper_id = paper_id
+        self.stage = stage
+
+
+class ExtractError(PaperError):
+    """A PDF could not be read (corrupt, encrypted, no text layer, ...)."""
+
+
+class MissingInputError(PaperError):
+    """`--only STAGE` found no cached input for this paper."""
+
+
+class LLMError(PaperError):
+    """A model call failed for good (after retries)."""
+
+
+class InvalidReplyError(LLMError):
+    """The model's replies never validated against the reply schema.
+
+    Carries the last reply and the usage spent, so the failure is still accounted for.
+    """
+
+    def __init__(self, message: str, *, last_reply: str, usage: object | None = None) -> None:
+        super().__init__(message)
+        self.last_reply = last_reply
+        self.usage = usage

@@ -1,0 +1,1 @@
+"""Backends that turn a paper's text into a validated `PaperSummary`."""

@@ -1,0 +1,57 @@
+"""The small interface between the summarize stage and the model providers."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from pipeline.models import Chunk, PaperMeta, PaperSummary, Usage
+
+
+class Message(BaseModel):
+    role: str
+    content: str
+
+
+class SummaryRequest(BaseModel):
+    """Everything a backend may use to summarize one paper.
+
+    LLM backends send `messages` (the rendered prompt); the extractive backend reads the
+    chunks directly, since it ranks the paper's own sentences.
+    """
+
+    meta: PaperMeta
+    chunks: list[Chunk]
+    messages: list[Message]
+    temperature: float = 0.2
+    max_tokens: int = 1500
+
+
+class SummaryResult(BaseModel):
+    summary: PaperSummary
+    usage: Usage = Field(default_factory=Usage)
+
+
+class Backend(Protocol):
+    """A summarizer. Implementations raise `pipeline.errors.LLMError` subclasses on failure."""
+
+    name: str
+    model: str
+
+    def summarize(self, request: SummaryRequest) -> SummaryResult: ...
+
+
+class Price(BaseModel):
+    """US dollars per million tokens."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cached_input: float | None = None
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+        cached_rate = self.cached_input if self.cached_input is not None else self.input
+        uncached = max(prompt_tokens - cached_tokens, 0)
+        dollars = uncached * self.input + cached_tokens * cached_rate
+        dollars += completion_tokens * self.output
+        return round(dollars / 1_000_000, 8)

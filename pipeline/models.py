@@ -1,0 +1,150 @@
+"""Typed records that cross stage boundaries.
+
+Every stage takes and returns these models; the cache stores them as JSON. LLM reply models
+forbid extra keys so a reply with invented fields fails validation instead of slipping through.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PaperMeta(BaseModel):
+    """One paper as listed by the feed, before its full text is read."""
+
+    id: str = Field(description="arXiv id with version when known, else a stable local id")
+    title: str
+    abstract: str = ""
+    authors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    primary_category: str | None = None
+    comments: str | None = None
+    published: date | None = None
+    url: str | None = None
+    pdf_path: Path | None = Field(default=None, description="local PDF, when the feed has one")
+    pdf_sha256: str | None = None
+
+
+class Section(BaseModel):
+    heading: str
+    level: int = 1
+    page_start: int = Field(description="1-based page where the section starts")
+    page_end: int
+    text: str
+    kind: Literal["front", "body", "references", "appendix"] = "body"
+
+
+class Document(BaseModel):
+    """The extracted text of one paper."""
+
+    paper_id: str
+    title: str
+    abstract: str
+    sections: list[Section]
+    captions: list[str] = Field(default_factory=list)
+    pages: int
+    pages_read: int = Field(description="pages actually read (a page cap may stop early)")
+    has_references: bool = False
+
+    def body_sections(self) -> list[Section]:
+        return [s for s in self.sections if s.kind in ("front", "body")]
+
+
+class Chunk(BaseModel):
+    paper_id: str
+    index: int
+    section_path: list[str]
+    text: str
+    tokens: int
+
+
+class Chunks(BaseModel):
+    """A paper's chunks plus how they were counted (the tokenizer is part of the cache key)."""
+
+    paper_id: str
+    encoding: str
+    chunks: list[Chunk]
+    total_tokens: int
+    omitted_sections: list[str] = Field(
+        default_factory=list, description="section headings left out to fit the per-paper budget"
+    )
+
+
+# --- LLM reply models -------------------------------------------------------------------
+
+
+class RubricScore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: Annotated[int, Field(ge=1, le=10)]
+    rationale: str = Field(description="one line explaining the score")
+
+
+class Rubric(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    novelty: RubricScore
+    industry_impact: RubricScore
+    evidence: RubricScore
+    urgency: RubricScore
+
+
+class PaperSummary(BaseModel):
+    """The structured summary of one paper, as returned by any backend."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    summary: Annotated[list[str], Field(min_length=2, max_length=2)] = Field(
+        description="two paragraphs: problem and method; results with numbers and limitation"
+    )
+    key_insight: str
+    key_takeaways: Annotated[list[str], Field(min_length=3, max_length=3)]
+    industry_impact: str
+    tags: list[str]
+    rubric: Rubric
+
+
+# --- Usage and ranking ------------------------------------------------------------------
+
+
+class Usage(BaseModel):
+    """Token and cost accounting for one or more LLM calls."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            calls=self.calls + other.calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 8),
+            seconds=round(self.seconds + other.seconds, 4),
+        )
+
+
+class SummaryRecord(BaseModel):
+    """What the summarize stage stores: the summary plus who wrote it and at what cost."""
+
+    paper_id: str
+    summary: PaperSummary
+    backend: str
+    model: str
+    prompt: str = Field(description="prompt variant, e.g. summarize/default")
+    usage: Usage = Field(default_factory=Usage)
+
+
+class RankedPaper(BaseModel):
+    meta: PaperMeta
+    record: SummaryRecord
+    impact_score: float = Field(ge=0, le=100)
+    rank: int = 0
