@@ -71,7 +71,9 @@ def load_prompt(prompts_dir: Path, task: str, variant: str = "default") -> Promp
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PromptError(f"prompt {path} cannot be read ({exc.strerror}); check --prompts-dir") from exc
+        raise PromptError(
+            f"prompt {path} cannot be read ({exc.strerror}); check prompts.dir in the settings"
+        ) from exc
     return parse_prompt(text, task=task, variant=variant, source=str(path))
 
 
@@ -79,7 +81,8 @@ def parse_prompt(text: str, *, task: str, variant: str, source: str = "<prompt>"
     header, body = _split_header(text, source)
     parts = SECTION.split(body)
     # split() gives [preamble, name1, text1, name2, text2]
-    sections = {name.lower(): part.strip() for name, part in zip(parts[1::2], parts[2::2], strict=True)}
+    pairs = zip(parts[1::2], parts[2::2], strict=True)
+    sections = {name.lower(): part.strip() for name, part in pairs}
     if set(sections) != {"system", "user"}:
         raise PromptError(f"prompt {source} needs a '## system' and a '## user' section")
     allowed = TASK_PLACEHOLDERS.get(task)

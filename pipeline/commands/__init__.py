@@ -1,0 +1,1 @@
+"""One module per CLI command, so cli.py stays a thin parser."""

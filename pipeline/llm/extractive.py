@@ -1,0 +1,642 @@
+"""The extractive backend: a sentence-ranking summarizer that needs no model.
+
+It is the offline default and the baseline every LLM prompt is compared with. It fills the same
+`PaperSummary` as the LLM backends, but only with the paper's own sentences, copied verbatim
+(after whitespace is collapsed). It never writes a sentence of its own, except the one fixed and
+clearly marked note `NOT_ASSESSED`, used when the paper says nothing about practical use.
+
+Sentences
+    Each chunk's text is whitespace-normalised and split at ``.``, ``!`` or ``?`` followed by a
+    space and an upper-case letter, a digit or an opening bracket or quote. It is not split after an
+    abbreviation (``e.g.``, ``i.e.``, ``et al.``, ``Fig.``, ``Eq.``, ``vs.``, ``cf.``, ...) or an
+    initial (``J. Smith``). Decimals (``0.94``) never split, because no space follows the point.
+    Fragments are dropped: fewer than 6 or more than 80 words, no closing punctuation, captions
+    (``Table 1:``, ``Figure 2.``), citations only, or under 60% letters (maths, table rows). If no
+    chunk is the abstract, ``meta.abstract`` is read as the abstract. If nothing survives the
+    filter (a tiny paper), every piece is used.
+
+Section role
+    Taken from the headings, innermost first, by keyword: abstract, introduction, method,
+    results (experiments, evaluation, ablation, ...), discussion, limitations, conclusion and
+    related work. Sentences under references, appendix or acknowledgements are skipped.
+
+Salience of a sentence
+    role weight (abstract 1.0, conclusion 0.8, results 0.7, introduction 0.6, method 0.5,
+    discussion 0.5, limitations 0.5, other 0.3, related work 0.1)
+    + 0.4 / (1 + position in its section), for abstract, introduction and conclusion only
+    + 0.3 per contribution cue (we propose/introduce/present, our method, we show/find,
+    results show, outperforms, achieves, improves, reduces), counting at most 2
+    + 0.4 if it states a numeric result. That means a number with ``%`` or ``×``/``x``, or a
+    number next to a comparison word (than, vs., compared, outperform, improve, reduce,
+    accuracy, ...). Years, citations, and Table/Figure/Section numbers do not count.
+    - 0.3 if it is longer than 50 words.
+
+Selection
+    Greedy MMR. Each next sentence is the one with the highest field score minus
+    0.7 × (its highest word-overlap Jaccard with sentences already chosen). A tie goes to the
+    earlier sentence, so the same paper always gives the same summary.
+
+Fields
+    - ``summary[1]``: up to 3 numeric-result sentences (results, abstract, conclusion or
+      discussion first), then 1 limitation sentence if the paper has one: a sentence from a
+      limitations section, or a cue (limitation, however, does not, future work, fails to,
+      cannot, ...) in the results, discussion or conclusion. The sentences keep document order.
+    - ``summary[0]``: up to 4 abstract, introduction or method sentences that paragraph 2 does
+      not use, in document order. Sentences with numbers are ranked lower here.
+    - ``key_insight``: the best sentence with an insight cue (we show/find/observe/demonstrate,
+      key, insight, reveal, crucial, suggests that, ...), taken from outside the summary when
+      one is available.
+    - ``key_takeaways``: 3 distinct sentences. They come first from the conclusion, results and
+      discussion, then from sentences not used in the summary or the key insight.
+    - ``industry_impact``: the sentence with the most deployment cues (deploy, production,
+      practical, cost, latency, efficient, real-world, industry, memory, throughput,
+      security, ...). If no sentence has a deployment cue, it is `NOT_ASSESSED`.
+    - ``tags``: the meta categories, then up to 4 key terms from the title (counted twice) and
+      the abstract. Repeated bigrams are ranked before unigrams; stopwords are dropped. There
+      are at most 6 tags.
+    A short paper reuses sentences across fields rather than fail. No text at all raises
+    `LLMError`.
+
+Rubric (each score clamped to 1..10)
+    - novelty = 2 + 2 × novelty cues (we propose/introduce/present, novel, the first, first
+      time, new) in abstract and introduction sentences.
+    - evidence = 1 + min(numeric-result sentences, 5) + min(baseline/benchmark/ablation/
+      state-of-the-art mentions, 3) + min(distinct tables referred to, 2).
+    - industry_impact = 1 + 2 × sentences with a deployment cue.
+    - urgency = mean of industry_impact and evidence, rounded half up, + 2 when the paper has
+      security or safety cues (security, safety, attack, jailbreak, adversarial, vulnerability,
+      privacy, harmful, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from pipeline.errors import LLMError
+from pipeline.llm.base import SummaryRequest, SummaryResult
+from pipeline.models import Chunk, PaperMeta, PaperSummary, Rubric, RubricScore, Usage
+
+NOT_ASSESSED: Final = (
+    "Not assessed: the paper states no deployment or practical impact (extractive backend)."
+)
+
+# --- splitting ---------------------------------------------------------------------------
+
+# A full stop inside these is not the end of a sentence. Compared lower-case, without the final ".".
+_ABBREVIATIONS: Final = frozenset(
+    "al e.g i.e cf vs fig figs eq eqs sec secs sect tab tabs no nos approx resp ref refs app "
+    "appx alg def thm lem prop cor ch vol pp viz dr mr ms prof st w.r.t a.k.a u.s i.i.d".split()
+)
+# Sentence end: terminal mark, optional closers, space, then something that can open a sentence.
+_BOUNDARY: Final = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_DOTTED: Final = re.compile(r"^(?:[a-z]\.)+[a-z]$")  # e.g, i.e, u.s.a: abbreviations by shape
+_CAPTION: Final = re.compile(r"^(?:Table|Tab\.|Figure|Fig\.)\s*\d+[a-z]?\s*[:.|]", re.I)
+_CITATION: Final = re.compile(r"\[[^\]]*\]|\([^()]*\d{4}[a-z]?\)")
+_WORD: Final = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_CLOSERS: Final = "\"'”’)]"
+
+
+def normalise(text: str) -> str:
+    """Collapse every run of whitespace to one space and trim the ends."""
+    return " ".join(text.split())
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences; each one is a verbatim slice of `normalise(text)`."""
+    text = normalise(text)
+    pieces: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        if _ends_in_abbreviation(text, start, match.start()):
+            continue
+        pieces.append(text[start : match.end()].strip())
+        start = match.end()
+    if text[start:].strip():
+        pieces.append(text[start:].strip())
+    return pieces
+
+
+def _ends_in_abbreviation(text: str, start: int, mark: int) -> bool:
+    """Whether the full stop at `mark` closes an abbreviation or an initial, not a sentence."""
+    if text[mark] != ".":
+        return False
+    # rfind scans back only over the last token, so the split stays linear in the text length.
+    token = text[max(text.rfind(" ", start, mark), start - 1) + 1 : mark]
+    core = token.lstrip("([{\"'“‘")
+    if len(core) == 1 and core.isupper():
+        return True
+    return core.lower() in _ABBREVIATIONS or bool(_DOTTED.match(core.lower()))
+
+
+def is_fragment(sentence: str) -> bool:
+    """Whether a split piece is too weak to quote: short, a caption, citations, maths or rows."""
+    words = sentence.split()
+    if not 6 <= len(words) <= 80 or _CAPTION.match(sentence):
+        return True
+    if not sentence.rstrip(_CLOSERS).endswith((".", "!", "?")):
+        return True
+    if len(_WORD.findall(_CITATION.sub(" ", sentence))) < 4:
+        return True
+    letters = sum(char.isalpha() for char in sentence)
+    return letters < 0.6 * len(sentence.replace(" ", ""))
+
+
+# --- section roles -----------------------------------------------------------------------
+
+# Checked in this order, so "Limitations and Future Work" is limitations, not conclusion.
+_ROLE_KEYWORDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("abstract", ("abstract",)),
+    ("limitations", ("limitation", "threats to validity", "failure case")),
+    ("conclusion", ("conclusion", "concluding", "summary", "future work")),
+    ("discussion", ("discussion", "implication", "broader impact")),
+    ("results", ("experiment", "result", "evaluation", "empirical", "benchmark", "ablation")),
+    ("results", ("analysis", "comparison", "performance", "case stud")),
+    ("method", ("method", "approach", "model", "framework", "architecture", "algorithm")),
+    ("method", ("design", "formulation", "proposed", "training", "system")),
+    ("introduction", ("introduction", "motivation", "overview")),
+    ("related", ("related", "background", "prior work", "preliminar")),
+)
+_SKIP_KEYWORDS: Final = ("reference", "bibliograph", "acknowledg", "appendix", "supplementary")
+
+
+def section_role(section_path: Sequence[str]) -> str:
+    """The role of a section from its headings: innermost heading with a known keyword wins."""
+    lowered = [heading.lower() for heading in section_path]
+    if any(key in heading for heading in lowered for key in _SKIP_KEYWORDS):
+        return "skip"
+    for heading in reversed(lowered):
+        for role, keys in _ROLE_KEYWORDS:
+            if any(key in heading for key in keys):
+                return role
+    return "other"
+
+
+# --- cues and features -------------------------------------------------------------------
+
+_ROLE_WEIGHT: Final = {
+    "abstract": 1.0,
+    "conclusion": 0.8,
+    "results": 0.7,
+    "introduction": 0.6,
+    "method": 0.5,
+    "discussion": 0.5,
+    "limitations": 0.5,
+    "other": 0.3,
+    "related": 0.1,
+}
+_LEADING_ROLES: Final = frozenset({"abstract", "introduction", "conclusion"})
+_CONTRIBUTION: Final = re.compile(
+    r"\b(?:we (?:propose|introduce|present|show|find)|our (?:method|approach|model|framework)"
+    r"|results show|outperform|achiev|improv|reduc)\w*",
+    re.I,
+)
+_INSIGHT: Final = re.compile(
+    r"\b(?:we (?:show|find|found|observe|demonstrate|reveal|identify)|key|insight\w*|reveal\w*"
+    r"|crucial\w*|surprising\w*|importantly|suggests? that|indicates? that)\b",
+    re.I,
+)
+_LIMITATION: Final = re.compile(
+    r"\b(?:limitation\w*|however|does not|do not|did not|future work|fails? to|cannot"
+    r"|restricted to|remains? (?:unclear|open))\b",
+    re.I,
+)
+# Numbers that are references, not measurements: "Table 2", "Section 3.1", "Eq. (4)".
+_REFERENCE_NUMBER: Final = re.compile(
+    r"\b(?:Tables?|Tab\.|Figures?|Fig\.|Sections?|Sec\.|Eq\.|Equation|Appendix|Algorithm"
+    r"|Theorem|Lemma)\s*\(?\d+(?:\.\d+)*\)?",
+    re.I,
+)
+_MEASURE: Final = re.compile(r"\d(?:\.\d+)?\s*(?:%|×|x\b|percent\b|points?\b)")
+_NUMBER: Final = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w]|\.\d)")
+_YEAR: Final = re.compile(r"^(?:19|20)\d\d$")
+_COMPARISON: Final = re.compile(
+    r"\b(?:than|vs\.|versus|compared|relative|outperform|improv|reduc|increas|decreas|gain"
+    r"|higher|lower|better|faster|fewer|speed-?up|achiev|reach|accuracy|error|from)\w*",
+    re.I,
+)
+
+
+def has_numeric_result(sentence: str) -> bool:
+    """A measured result: a number with %/×/x, or a number beside a comparison word."""
+    text = _REFERENCE_NUMBER.sub(" ", _CITATION.sub(" ", sentence))
+    if _MEASURE.search(text):
+        return True
+    numbers = [n for n in _NUMBER.findall(text) if not _YEAR.match(n)]
+    return bool(numbers) and bool(_COMPARISON.search(text))
+
+
+_STOPWORDS: Final = frozenset(
+    """a an the and or of to in on for with by from at as is are was were be been being this
+    that these those it its we our us they their them which who whom whose what when where
+    while how than then there here such into onto over under via per not no nor but if so do
+    does did done can could may might must shall should will would also more most less least
+    very much many each both few other some any all only own same too just about above below
+    between through during before after again further once new novel propose proposed
+    proposes present presents introduce introduces show shows shown paper work method methods
+    approach approaches result results use using used based task tasks performance state art
+    existing prior recent significantly significant however across without within well large
+    one two three first second has have had i e g et al via yet thus hence""".split()
+)
+
+
+def _content_words(text: str) -> frozenset[str]:
+    """Lower-cased non-stopwords, the unit of the redundancy (overlap) penalty."""
+    return frozenset(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One quotable sentence of the paper with the features the scorers read."""
+
+    text: str
+    index: int
+    role: str
+    position: int
+    words: frozenset[str]
+    result: bool
+    limitation: bool
+    insight: int
+    salience: float
+
+
+def _sentence(text: str, index: int, role: str, position: int) -> Sentence:
+    """Compute a sentence's features once; the pickers read them many times."""
+    result = has_numeric_result(text)
+    salience = _ROLE_WEIGHT.get(role, 0.3) + 0.3 * min(len(_CONTRIBUTION.findall(text)), 2)
+    if role in _LEADING_ROLES:
+        salience += 0.4 / (1 + position)
+    salience += 0.4 * result - 0.3 * (len(text.split()) > 50)
+    return Sentence(
+        text=text,
+        index=index,
+        role=role,
+        position=position,
+        words=_content_words(text),
+        result=result,
+        limitation=bool(_LIMITATION.search(text)),
+        insight=len(_INSIGHT.findall(text)),
+        salience=salience,
+    )
+
+
+# --- reading the paper -------------------------------------------------------------------
+
+Section = tuple[tuple[str, ...], str]
+
+
+def _sections(meta: PaperMeta, chunks: Sequence[Chunk]) -> list[Section]:
+    """The chunks as (heading path, text), with the meta abstract first if no chunk is one."""
+    sections = [(tuple(c.section_path), c.text) for c in sorted(chunks, key=lambda c: c.index)]
+    has_abstract = any(section_role(path) == "abstract" for path, _ in sections)
+    if meta.abstract.strip() and not has_abstract:
+        sections.insert(0, (("Abstract",), meta.abstract))
+    return sections
+
+
+def _collect(sections: Iterable[Section], keep: Callable[[str], bool]) -> list[Sentence]:
+    """Sentences that pass `keep`, deduplicated (abstract and introduction often repeat)."""
+    sentences: list[Sentence] = []
+    seen: set[str] = set()
+    positions: Counter[tuple[str, ...]] = Counter()
+    for path, text in sections:
+        role = section_role(path)
+        for piece in split_sentences(text):
+            if piece in seen or not keep(piece):
+                continue
+            seen.add(piece)
+            sentences.append(_sentence(piece, len(sentences), role, positions[path]))
+            positions[path] += 1
+    return sentences
+
+
+def paper_sentences(meta: PaperMeta, chunks: Sequence[Chunk]) -> list[Sentence]:
+    """The quotable sentences in document order; every piece for a paper too small to filter."""
+    sections = _sections(meta, chunks)
+    body = [(path, text) for path, text in sections if section_role(path) != "skip"]
+    sentences = _collect(body, lambda piece: not is_fragment(piece))
+    # A tiny or odd paper still gets a summary from its own words rather than an error.
+    return sentences or _collect(body, bool) or _collect(sections, bool)
+
+
+# --- picking -----------------------------------------------------------------------------
+
+Score = Callable[[Sentence], float]
+_REDUNDANCY: Final = 0.7
+
+
+def _overlap(a: Sentence, b: Sentence) -> float:
+    """Jaccard overlap of content words."""
+    union = a.words | b.words
+    return len(a.words & b.words) / len(union) if union else 1.0
+
+
+def _fill(
+    k: int, tiers: Iterable[Iterable[Sentence]], score: Score, against: Sequence[Sentence] = ()
+) -> list[Sentence]:
+    """Pick up to k sentences by MMR, exhausting each tier before falling to the next."""
+    picked: list[Sentence] = []
+    for tier in tiers:
+        pool = [s for s in tier if s not in picked]
+        while pool and len(picked) < k:
+            chosen = [*against, *picked]
+
+            def mmr(s: Sentence, chosen: list[Sentence] = chosen) -> tuple[float, int]:
+                penalty = max((_overlap(s, c) for c in chosen), default=0.0)
+                return score(s) - _REDUNDANCY * penalty, -s.index
+
+            best = max(pool, key=mmr)
+            picked.append(best)
+            pool.remove(best)
+    return picked
+
+
+def _in_order(sentences: Iterable[Sentence]) -> list[Sentence]:
+    return sorted(sentences, key=lambda s: s.index)
+
+
+def _paragraph(sentences: Iterable[Sentence]) -> str:
+    return " ".join(s.text for s in _in_order(sentences))
+
+
+# --- the fields --------------------------------------------------------------------------
+
+_RESULT_ROLES: Final = frozenset({"results", "abstract", "conclusion", "discussion"})
+_PROBLEM_ROLES: Final = frozenset({"abstract", "introduction", "method"})
+_LATE_ROLES: Final = frozenset({"results", "discussion", "conclusion", "limitations"})
+_TAKEAWAY_ROLES: Final = frozenset({"conclusion", "results", "discussion"})
+
+
+def _results_paragraph(sentences: list[Sentence], room: int) -> list[Sentence]:
+    """Paragraph 2: numeric results first, then one limitation, within `room` sentences."""
+    tiers = (
+        [s for s in sentences if s.result and s.role in _RESULT_ROLES],
+        [s for s in sentences if s.result],
+        [s for s in sentences if s.role in {"results", "conclusion"}],
+    )
+    results = _fill(min(3, room), tiers, lambda s: s.salience + 0.3 * (s.role == "results"))
+    limit_tiers = (
+        [s for s in sentences if s.role == "limitations" and s not in results],
+        [s for s in sentences if s.limitation and s.role in _LATE_ROLES and s not in results],
+    )
+    limit_score: Score = lambda s: s.salience + 0.5 * s.limitation  # noqa: E731
+    limitation = _fill(min(1, room - len(results)), limit_tiers, limit_score, results)
+    return results + limitation
+
+
+def summary_paragraphs(sentences: list[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
+    """Problem + method, then results + limitation; each paragraph in document order."""
+    room = max(len(sentences) - 1, 1)  # leave paragraph 1 a sentence when there are two
+    second = _results_paragraph(sentences, room)
+    if not second:  # no results at all: the last sentences usually state the outcome
+        second = _fill(1, [sentences[1:]], lambda s: s.salience + s.index / len(sentences))
+    unused = [s for s in sentences if s not in second]
+    tiers = ([s for s in unused if s.role in _PROBLEM_ROLES], unused, sentences)
+    first = _fill(4, tiers, lambda s: s.salience - 0.5 * s.result, second)
+    return _in_order(first), _in_order(second or first)
+
+
+def key_insight(sentences: list[Sentence], used: Sequence[Sentence]) -> Sentence:
+    """The best insight-cue sentence, outside the summary when there is one."""
+    unused = [s for s in sentences if s not in used]
+    tiers = ([s for s in unused if s.insight], [s for s in sentences if s.insight], unused)
+    picked = _fill(1, [*tiers, sentences], lambda s: s.salience + 0.5 * min(s.insight, 2))
+    return picked[0]
+
+
+def key_takeaways(sentences: list[Sentence], used: Sequence[Sentence]) -> list[Sentence]:
+    """Three distinct sentences, conclusion/results/discussion first, unused ones first."""
+    unused = [s for s in sentences if s not in used]
+    tiers = (
+        [s for s in unused if s.role in _TAKEAWAY_ROLES],
+        unused,
+        [s for s in sentences if s.role in _TAKEAWAY_ROLES],
+        sentences,
+    )
+    score: Score = lambda s: s.salience + 0.3 * (s.role in _TAKEAWAY_ROLES)  # noqa: E731
+    picked = _in_order(_fill(3, tiers, score, used))
+    return (picked * 3)[:3]  # a paper of one or two sentences has to repeat itself
+
+
+_DEPLOYMENT: Final = tuple(
+    (label, re.compile(pattern, re.I))
+    for label, pattern in (
+        ("deploy", r"\bdeploy\w*"),
+        ("production", r"\bproduction\b"),
+        ("practical", r"\bpractic\w*"),
+        ("cost", r"\bcost\w*"),
+        ("latency", r"\blatenc\w*"),
+        ("efficient", r"\befficien\w*"),
+        ("real-world", r"\breal[- ]world\b"),
+        ("industry", r"\bindustr\w*"),
+        ("memory", r"\bmemory\b"),
+        ("throughput", r"\bthroughput\b"),
+        ("security", r"\bsecur\w*"),
+        ("privacy", r"\bprivacy\b"),
+        ("scalable", r"\bscalab\w*"),
+        ("speed-up", r"\bspeed-?ups?\b"),
+        ("on-device", r"\bon-device\b|\bedge devices?\b"),
+        ("energy", r"\benergy\b"),
+    )
+)
+_SECURITY: Final = tuple(
+    (label, re.compile(pattern, re.I))
+    for label, pattern in (
+        ("security", r"\bsecur\w*"),
+        ("safety", r"\bsafe(?:ty|ly)?\b"),
+        ("attack", r"\battack\w*"),
+        ("jailbreak", r"\bjailbreak\w*"),
+        ("adversarial", r"\badversarial\w*"),
+        ("vulnerability", r"\bvulnerab\w*"),
+        ("privacy", r"\bprivacy\b"),
+        ("harmful", r"\bharm\w*"),
+        ("misuse", r"\bmisuse\w*|\bmalicious\b"),
+        ("backdoor", r"\bbackdoor\w*|\bpoison\w*"),
+    )
+)
+_NOVELTY: Final = tuple(
+    (label, re.compile(pattern, re.I))
+    for label, pattern in (
+        ("we propose", r"\bwe propose\b"),
+        ("we introduce", r"\bwe introduce\b"),
+        ("we present", r"\bwe present\b"),
+        ("novel", r"\bnovel\b"),
+        ("first", r"\bthe first\b|\bfirst time\b"),
+        ("new", r"\bnew\b"),
+    )
+)
+_EVIDENCE: Final = tuple(
+    (label, re.compile(pattern, re.I))
+    for label, pattern in (
+        ("baseline", r"\bbaselines?\b"),
+        ("benchmark", r"\bbenchmark\w*"),
+        ("ablation", r"\bablat\w*"),
+        ("state of the art", r"\bstate[- ]of[- ]the[- ]art\b|\bSOTA\b"),
+    )
+)
+_TABLE: Final = re.compile(r"\bTab(?:le|\.)\s*(\d+)", re.I)
+Cues = tuple[tuple[str, re.Pattern[str]], ...]
+
+
+def cue_counts(cues: Cues, texts: Iterable[str]) -> Counter[str]:
+    """Occurrences of each cue label across the texts."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        for label, pattern in cues:
+            counts[label] += len(pattern.findall(text))
+    return +counts  # drop zero counts so rationales list only cues that occur
+
+
+def industry_impact(sentences: list[Sentence], used: Sequence[Sentence]) -> str:
+    """The sentence with most deployment cues, or the honest `NOT_ASSESSED` note."""
+    cued = [s for s in sentences if cue_counts(_DEPLOYMENT, [s.text])]
+    if not cued:
+        return NOT_ASSESSED
+    tiers = ([s for s in cued if s not in used], cued)
+    score: Score = lambda s: s.salience + 0.5 * cue_counts(_DEPLOYMENT, [s.text]).total()  # noqa: E731
+    return _fill(1, tiers, score)[0].text
+
+
+# --- tags --------------------------------------------------------------------------------
+
+_SEGMENT: Final = re.compile(r"[^\w\s-]+")  # punctuation ends a phrase: no bigram spans ": "
+_TERM: Final = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+
+
+def key_terms(title: str, abstract: str, limit: int) -> list[str]:
+    """Frequent non-stopword bigrams (seen twice), then unigrams; the title counts twice."""
+    unigrams: Counter[str] = Counter()
+    bigrams: Counter[str] = Counter()
+    for segment in _SEGMENT.split(f"{title}. {title}. {abstract}".lower()):
+        words = [w for w in _TERM.findall(segment)]
+        for a, b in zip(words, words[1:], strict=False):
+            if a not in _STOPWORDS and b not in _STOPWORDS:
+                bigrams[f"{a} {b}"] += 1
+        unigrams.update(w for w in words if w not in _STOPWORDS and len(w) > 2)
+    # Counter.most_common keeps first-seen order among ties, so the result is deterministic.
+    phrases = [p for p, n in bigrams.most_common() if n >= 2]
+    terms: list[str] = phrases[:limit]
+    covered = {w for t in terms for w in t.split()}
+    terms += [w for w, _ in unigrams.most_common() if w not in covered][: limit - len(terms)]
+    return terms
+
+
+def tags(meta: PaperMeta) -> list[str]:
+    """Categories first, then key terms; 6 tags at most."""
+    categories = list(dict.fromkeys(meta.categories))[:6]
+    room = min(4, 6 - len(categories))
+    return categories + key_terms(meta.title, meta.abstract, room) if room else categories
+
+
+# --- rubric ------------------------------------------------------------------------------
+
+
+def _clamp(score: int) -> int:
+    return max(1, min(10, score))
+
+
+def _listing(counts: Counter[str]) -> str:
+    return f" ({', '.join(counts)})" if counts else ""
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def novelty_score(sentences: list[Sentence]) -> RubricScore:
+    front = [s.text for s in sentences if s.role in {"abstract", "introduction"}]
+    counts = cue_counts(_NOVELTY, front)
+    found = counts.total()
+    rationale = f"{_plural(found, 'novelty cue')} in abstract/introduction{_listing(counts)}"
+    return RubricScore(score=_clamp(2 + 2 * found), rationale=rationale)
+
+
+def evidence_score(sentences: list[Sentence], text: str) -> RubricScore:
+    results = sum(s.result for s in sentences)
+    mentions = cue_counts(_EVIDENCE, [text])
+    tables = len(set(_TABLE.findall(text)))
+    score = 1 + min(results, 5) + min(mentions.total(), 3) + min(tables, 2)
+    rationale = (
+        f"{_plural(results, 'result sentence')} with numbers, "
+        f"{_plural(mentions.total(), 'baseline/benchmark/ablation mention')}"
+        f"{_listing(mentions)}, {_plural(tables, 'table')}"
+    )
+    return RubricScore(score=_clamp(score), rationale=rationale)
+
+
+def industry_score(sentences: list[Sentence]) -> RubricScore:
+    cued = [s.text for s in sentences if cue_counts(_DEPLOYMENT, [s.text])]
+    labels = cue_counts(_DEPLOYMENT, cued)
+    rationale = f"{_plural(len(cued), 'sentence')} with deployment cues{_listing(labels)}"
+    return RubricScore(score=_clamp(1 + 2 * len(cued)), rationale=rationale)
+
+
+def urgency_score(industry: RubricScore, evidence: RubricScore, text: str) -> RubricScore:
+    mean = (industry.score + evidence.score + 1) // 2  # integer round-half-up: deterministic
+    security = cue_counts(_SECURITY, [text])
+    bump = 2 if security else 0
+    rationale = f"mean of industry impact {industry.score} and evidence {evidence.score} = {mean}"
+    if security:
+        rationale += f"; +2 for {_plural(security.total(), 'security/safety cue')}"
+        rationale += _listing(security)
+    else:
+        rationale += "; 0 security/safety cues"
+    return RubricScore(score=_clamp(mean + bump), rationale=rationale)
+
+
+def rubric(sentences: list[Sentence], text: str) -> Rubric:
+    industry = industry_score(sentences)
+    evidence = evidence_score(sentences, text)
+    return Rubric(
+        novelty=novelty_score(sentences),
+        industry_impact=industry,
+        evidence=evidence,
+        urgency=urgency_score(industry, evidence, text),
+    )
+
+
+# --- the backend -------------------------------------------------------------------------
+
+
+def _paper_text(meta: PaperMeta, chunks: Sequence[Chunk]) -> str:
+    """All readable text (captions included) for the counts that are not per sentence."""
+    sections = _sections(meta, chunks)
+    return normalise(" ".join(t for path, t in sections if section_role(path) != "skip"))
+
+
+def extractive_summary(meta: PaperMeta, chunks: Sequence[Chunk]) -> PaperSummary:
+    """Summarize one paper from its own sentences; raise LLMError when it has no text."""
+    sentences = paper_sentences(meta, chunks)
+    if not sentences:
+        raise LLMError(
+            "no text to summarize; the paper has no abstract and no extracted text "
+            "(check the extract stage for this PDF)",
+            paper_id=meta.id,
+            stage="summarize",
+        )
+    first, second = summary_paragraphs(sentences)
+    insight = key_insight(sentences, [*first, *second])
+    takeaways = key_takeaways(sentences, [*first, *second, insight])
+    return PaperSummary(
+        summary=[_paragraph(first), _paragraph(second)],
+        key_insight=insight.text,
+        key_takeaways=[s.text for s in takeaways],
+        industry_impact=industry_impact(sentences, [*first, *second, insight, *takeaways]),
+        tags=tags(meta),
+        rubric=rubric(sentences, _paper_text(meta, chunks)),
+    )
+
+
+class ExtractiveBackend:
+    """The no-LLM backend: ranks and quotes the paper's own sentences (see module docstring)."""
+
+    name = "extractive"
+    model = "sentence-rank-v1"
+
+    def summarize(self, request: SummaryRequest) -> SummaryResult:
+        """Summarize `request.chunks` and `request.meta`; `request.messages` is not read."""
+        summary = extractive_summary(request.meta, request.chunks)
+        return SummaryResult(summary=summary, usage=Usage())

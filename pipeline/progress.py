@@ -1,0 +1,87 @@
+"""What the user sees while a run goes and when it ends: rich progress bars and a final table."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from pipeline.runner import RunRecord
+
+
+class RichObserver:
+    """One bar per stage on stderr, so stdout stays clean for the final table."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> RichObserver:
+        self.progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.progress.stop()
+
+    def stage_started(self, stage: str, total: int) -> None:
+        self.tasks[stage] = self.progress.add_task(stage, total=total)
+
+    def advanced(self, stage: str) -> None:
+        self.progress.advance(self.tasks[stage])
+
+    def warn(self, message: str) -> None:
+        self.progress.console.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
+def summary_tables(record: RunRecord, titles: dict[str, tuple[str, float | None]]) -> list[Table]:
+    """The stage table (cache hits, work, time) and the paper table (rank, score, status)."""
+    stages = Table(title=f"paperbrief run {record.date}", title_justify="left")
+    for column in ("stage", "cache hits", "computed", "failed", "seconds"):
+        stages.add_column(column, justify="right" if column != "stage" else "left")
+    for name, stats in record.stages.items():
+        stages.add_row(
+            name, str(stats.hits), str(stats.misses), str(stats.failed), f"{stats.seconds:.2f}"
+        )
+    papers = Table(title_justify="left")
+    for column in ("paper", "title", "impact", "status"):
+        papers.add_column(column)
+    failed = {f.id: f for f in record.failed}
+    for paper_id, (title, score) in titles.items():
+        status = (
+            f"[red]failed in {failed[paper_id].stage}[/]"
+            if paper_id in failed
+            else "[green]done[/]"
+        )
+        papers.add_row(paper_id, title[:70], f"{score:.0f}" if score is not None else "—", status)
+    return [stages, papers]
+
+
+def llm_line(record: RunRecord) -> str:
+    llm = record.llm
+    return (
+        f"backend {llm.backend} ({llm.model}): {llm.calls} calls, {llm.prompt_tokens} prompt + "
+        f"{llm.completion_tokens} completion tokens, ${llm.cost_usd:.4f}; "
+        f"tokenizer {record.tokenizer['encoding']}"
+    )

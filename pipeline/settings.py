@@ -1,0 +1,174 @@
+"""One `Settings` model, read from paperbrief.toml, then the environment, then flags.
+
+Each layer is a plain nested dict; later layers override earlier ones key by key, and the merged
+dict is validated once, so an error names the bad key whatever layer it came from.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from pipeline.errors import SettingsError
+from pipeline.llm.base import Price
+
+CONFIG_FILE = "paperbrief.toml"
+
+# Environment variables with a name of their own; any other setting is reachable as
+# PAPERBRIEF_<SECTION>__<KEY> (e.g. PAPERBRIEF_CHUNK__MAX_TOKENS=800).
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "OPENAI_API_KEY": ("llm", "api_key"),
+    "OPENAI_BASE_URL": ("llm", "base_url"),
+    "PAPERBRIEF_BACKEND": ("llm", "backend"),
+    "PAPERBRIEF_MODEL": ("llm", "model"),
+    "PAPERBRIEF_CACHE_DIR": ("cache_dir",),
+    "PAPERBRIEF_OUT_DIR": ("out_dir",),
+    "PAPERBRIEF_CONCURRENCY": ("concurrency",),
+    "PAPERBRIEF_PROMPTS_DIR": ("prompts", "dir"),
+}
+
+DEFAULT_PRICES = {
+    # US dollars per million tokens, as published by the providers; edit in paperbrief.toml.
+    "gpt-4o-mini": Price(input=0.15, output=0.60, cached_input=0.075),
+    "gpt-4o": Price(input=2.50, output=10.00, cached_input=1.25),
+    "gpt-4.1-mini": Price(input=0.40, output=1.60, cached_input=0.10),
+    "gpt-4.1": Price(input=2.00, output=8.00, cached_input=0.50),
+}
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LLMSettings(Section):
+    backend: Literal["auto", "openai", "extractive"] = "auto"
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    max_reasks: int = Field(default=2, ge=0, le=5)
+    timeout: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+
+    @field_validator("prices", mode="after")
+    @classmethod
+    def _keep_default_prices(cls, prices: dict[str, Price]) -> dict[str, Price]:
+        # A user adding one model's price should not lose the rest of the table.
+        return {**DEFAULT_PRICES, **prices}
+
+    def resolved_backend(self) -> Literal["openai", "extractive"]:
+        """`auto` means: an LLM when one is configured, the offline summarizer otherwise."""
+        if self.backend != "auto":
+            return self.backend
+        return "openai" if (self.api_key or self.base_url) else "extractive"
+
+
+class ExtractSettings(Section):
+    max_pages: int = Field(default=60, ge=1)
+
+
+class ChunkSettings(Section):
+    max_tokens: int = Field(default=1200, ge=50)
+    overlap: int = Field(default=100, ge=0)
+    paper_budget: int = Field(default=12000, ge=100)
+    encoding: str | None = Field(default=None, description="force a tiktoken encoding")
+
+
+class RankSettings(Section):
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "novelty": 0.30,
+            "industry_impact": 0.35,
+            "evidence": 0.20,
+            "urgency": 0.15,
+        }
+    )
+
+
+class PromptSettings(Section):
+    dir: Path | None = None
+    summarize: str = "default"
+
+
+class Settings(Section):
+    cache_dir: Path = Path("cache")
+    out_dir: Path = Path("out")
+    concurrency: int = Field(default=4, ge=1, le=64)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    rank: RankSettings = Field(default_factory=RankSettings)
+    prompts: PromptSettings = Field(default_factory=PromptSettings)
+
+
+def load_settings(
+    config: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge the three layers. `config=None` reads ./paperbrief.toml when it exists."""
+    layers = [_file_layer(config), _env_layer(env or {}), _nested(flags or {})]
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        _deep_merge(merged, layer)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise SettingsError(
+            f"setting {where}: {err['msg']} (check {CONFIG_FILE}, env, flags)"
+        ) from exc
+
+
+def _file_layer(config: Path | None) -> dict[str, Any]:
+    path = config or Path(CONFIG_FILE)
+    if config is None and not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"config file {path} cannot be read ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from exc
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, value in env.items():
+        if name in ENV_NAMES:
+            path: tuple[str, ...] = ENV_NAMES[name]
+        elif name.startswith("PAPERBRIEF_") and "__" in name:
+            path = tuple(part.lower() for part in name[len("PAPERBRIEF_") :].split("__"))
+        else:
+            continue
+        if value != "":
+            _set(layer, path, value)
+    return layer
+
+
+def _nested(flags: Mapping[str, Any]) -> dict[str, Any]:
+    """Flags arrive as dotted keys ("llm.model"); None means the flag was not given."""
+    layer: dict[str, Any] = {}
+    for dotted, value in flags.items():
+        if value is not None:
+            _set(layer, tuple(dotted.split(".")), value)
+    return layer
+
+
+def _set(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        tree = tree.setdefault(part, {})
+    tree[path[-1]] = value
+
+
+def _deep_merge(into: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = dict(value) if isinstance(value, Mapping) else value

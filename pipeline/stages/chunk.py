@@ -1,0 +1,317 @@
+"""Document -> Chunks: section-aware chunks under a token limit, and a per-paper budget.
+
+A chunk never spans two sections. Inside a section, chunks end at a paragraph end when that keeps
+them at least half full, else at a sentence end, else at a word end, and only a single word longer
+than the limit is cut between tokens. Consecutive chunks of one section overlap: the next chunk
+starts with the last ~`overlap` tokens of the previous one, beginning at a sentence or word start.
+
+Every chunk's text is an exact slice of its section's text with whitespace normalised (paragraphs
+joined by one blank line, other whitespace runs made one space), so the chunks of a section, their
+overlaps removed, spell out the section exactly.
+
+References and appendices are never chunked (`Document.body_sections()`), and they are not listed
+in `omitted_sections`, which names only what the budget left out.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+from pipeline.models import Chunk, Chunks, Document, Section
+from pipeline.tokens import Tokenizer
+
+STAGE_VERSION = 1
+
+# Any character is at most 4 UTF-8 bytes, so at most 4 tokens: 8 leaves room to always progress.
+MIN_MAX_TOKENS = 8
+
+ABSTRACT, INTRODUCTION, METHOD, RESULTS, CONCLUSION, OTHER = range(6)
+
+# Checked in this order, on word starts, so "Related models" is OTHER before "model" makes it METHOD.
+_HEADING_KEYWORDS = (
+    (OTHER, ("related work", "prior work", "background", "preliminar", "acknowledg", "notation")),
+    (ABSTRACT, ("abstract",)),
+    (INTRODUCTION, ("introduction", "motivation")),
+    (METHOD, ("method", "approach", "model", "framework", "architecture", "algorithm")),
+    (RESULTS, ("result", "experiment", "evaluation", "empirical", "benchmark")),
+    (CONCLUSION, ("conclusion", "concluding", "discussion", "limitation", "future work")),
+)
+
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+# A line ending in sentence punctuation ends its paragraph; any other line break is a wrap.
+_LINE_END_AFTER_SENTENCE = re.compile(r"(?<=[.!?:])[ \t\r\f\v]*\n")
+# ". " followed by a capital starts a new sentence; "e.g. the" and "Fig. 3" do not.
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?= [\"'(\[]?[A-Z])")
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One section's chunks, before the budget picks which to keep."""
+
+    heading: str
+    path: list[str]
+    rank: int
+    texts: list[str]
+    tokens: list[int]
+
+
+class _Boundaries(NamedTuple):
+    """Sorted character positions in a normalised section text."""
+
+    paragraph_ends: list[int]
+    sentence_ends: list[int]
+    word_ends: list[int]
+    sentence_starts: list[int]
+    word_starts: list[int]
+
+
+def chunks(
+    document: Document,
+    *,
+    tokenizer: Tokenizer,
+    max_tokens: int = 1200,
+    overlap: int = 100,
+    paper_budget: int = 12000,
+) -> Chunks:
+    """Split the paper's front and body into chunks of at most `max_tokens` tokens each, keeping
+    at most `paper_budget` tokens in all, the important sections first."""
+    _check_arguments(max_tokens, overlap, paper_budget)
+    parts = [
+        _part(section, path, tokenizer, max_tokens, overlap)
+        for section, path in _sections_with_paths(document)
+    ]
+    kept, omitted = _select(parts, paper_budget)
+    pieces = [(p.path, text, n) for p in kept for text, n in zip(p.texts, p.tokens, strict=True)]
+    return Chunks(
+        paper_id=document.paper_id,
+        encoding=tokenizer.name,
+        chunks=[
+            Chunk(paper_id=document.paper_id, index=i, section_path=path, text=text, tokens=n)
+            for i, (path, text, n) in enumerate(pieces)
+        ],
+        total_tokens=sum(n for _, _, n in pieces),
+        omitted_sections=omitted,
+    )
+
+
+def _check_arguments(max_tokens: int, overlap: int, paper_budget: int) -> None:
+    if max_tokens < MIN_MAX_TOKENS:
+        raise ValueError(f"max_tokens must be at least {MIN_MAX_TOKENS}, got {max_tokens}")
+    if not 0 <= overlap < max_tokens:
+        raise ValueError(
+            f"overlap must be at least 0 and less than max_tokens ({max_tokens}), got {overlap}"
+        )
+    if paper_budget < max_tokens:
+        # Below one chunk even the abstract could not be kept.
+        raise ValueError(
+            f"paper_budget must be at least max_tokens ({max_tokens}), got {paper_budget}"
+        )
+
+
+# --- Sections ----------------------------------------------------------------------------
+
+
+def _sections_with_paths(document: Document) -> list[tuple[Section, list[str]]]:
+    """Front and body sections with their heading paths, the abstract first and named 'Abstract'."""
+    sections = _with_abstract(document)
+    result: list[tuple[Section, list[str]]] = []
+    open_headings: list[Section] = []  # the current section's ancestors, lowest level first
+    for section in sections:
+        open_headings = [s for s in open_headings if s.level < section.level] + [section]
+        path = [s.heading for s in open_headings]
+        result.append((section, ["Abstract"] if _rank(path) == ABSTRACT else path))
+    return result
+
+
+def _with_abstract(document: Document) -> list[Section]:
+    """Body sections, plus `document.abstract` as a section when no front section holds it."""
+    sections = document.body_sections()
+    abstract = _normalise(document.abstract)
+    held = any(_rank([s.heading]) == ABSTRACT for s in sections) or any(
+        abstract in _normalise(s.text) for s in sections if s.kind == "front"
+    )
+    if not abstract or held:
+        return sections
+    page = sections[0].page_start if sections else 1
+    front = Section(heading="Abstract", page_start=page, page_end=page, text=abstract, kind="front")
+    return [front, *sections]
+
+
+def _rank(path: list[str]) -> int:
+    """Priority of a section: its top-most heading that says what it is decides, so
+    '4.1 Datasets' under '4 Experiments' is RESULTS."""
+    for heading in path:
+        lowered = heading.lower()
+        for rank, keywords in _HEADING_KEYWORDS:
+            if any(re.search(rf"\b{keyword}", lowered) for keyword in keywords):
+                return rank
+    return OTHER
+
+
+def _part(
+    section: Section, path: list[str], tokenizer: Tokenizer, max_tokens: int, overlap: int
+) -> _Part:
+    texts = _split(_normalise(section.text), tokenizer, max_tokens, overlap)
+    tokens = [tokenizer.count(text) for text in texts]
+    return _Part(section.heading, path, _rank(path), texts, tokens)
+
+
+# --- Budget ------------------------------------------------------------------------------
+
+
+def _select(parts: list[_Part], budget: int) -> tuple[list[_Part], list[str]]:
+    """Keep whole sections in priority order (document order within a rank) while they fit.
+
+    A high-priority section that does not fit keeps the chunks that do; a low-priority one is
+    dropped whole, and smaller sections after it may still fit. Returns parts in document order
+    and the headings left out (or cut short), in document order.
+    """
+    left = budget
+    keep: dict[int, int] = {}  # part index -> number of its first chunks kept
+    for i in sorted(range(len(parts)), key=lambda i: parts[i].rank):
+        n = _fitting_prefix(parts[i].tokens, left)
+        if n == len(parts[i].tokens) or (n and parts[i].rank < OTHER):
+            keep[i] = n
+            left -= sum(parts[i].tokens[:n])
+    kept, omitted = [], []
+    for i, part in enumerate(parts):
+        n = keep.get(i, 0)
+        if n:
+            kept.append(replace(part, texts=part.texts[:n], tokens=part.tokens[:n]))
+        if n < len(part.tokens):
+            omitted.append(part.heading if n == 0 else f"{part.heading} (truncated)")
+    return kept, omitted
+
+
+def _fitting_prefix(tokens: list[int], budget: int) -> int:
+    total = 0
+    for n, count in enumerate(tokens):
+        total += count
+        if total > budget:
+            return n
+    return len(tokens)
+
+
+# --- Splitting one section ---------------------------------------------------------------
+
+
+def _normalise(text: str) -> str:
+    """Paragraphs joined by one blank line; whitespace inside a paragraph made single spaces."""
+    paragraphs = _BLANK_LINE.split(_LINE_END_AFTER_SENTENCE.sub("\n\n", text))
+    return "\n\n".join(p for p in (" ".join(p.split()) for p in paragraphs) if p)
+
+
+def _split(text: str, tokenizer: Tokenizer, max_tokens: int, overlap: int) -> list[str]:
+    """Chunks of a normalised section text, each at most `max_tokens` tokens."""
+    bounds = _boundaries(text)
+    pieces: list[str] = []
+    start = new = 0  # where the chunk starts; where its new (not overlapping) text starts
+    while new < len(text):
+        end = _chunk_end(text, bounds, start, new, tokenizer, max_tokens)
+        if end is None and start < new:
+            start = new  # the overlap left no room for new text: drop it this once
+            end = _chunk_end(text, bounds, start, new, tokenizer, max_tokens)
+        if end is None:
+            raise RuntimeError(f"no text fits in {max_tokens} tokens")  # one character always does
+        pieces.append(text[start:end])
+        new = _next_word_start(bounds, end, len(text))
+        start = _overlap_start(text, bounds, start, end, tokenizer, overlap) if overlap else new
+    return pieces
+
+
+def _boundaries(text: str) -> _Boundaries:
+    words = list(_WORD.finditer(text))
+    paragraph_ends = [m.start() for m in re.finditer("\n\n", text)]
+    sentence_ends = sorted({m.end() for m in _SENTENCE_END.finditer(text)} | set(paragraph_ends))
+    return _Boundaries(
+        paragraph_ends=paragraph_ends,
+        sentence_ends=sentence_ends,
+        word_ends=[m.end() for m in words],
+        # normalised text has exactly one whitespace run (" " or "\n\n") after each end
+        sentence_starts=[0] + [e + (2 if text[e] == "\n" else 1) for e in sentence_ends],
+        word_starts=[m.start() for m in words],
+    )
+
+
+def _chunk_end(
+    text: str, bounds: _Boundaries, start: int, new: int, tokenizer: Tokenizer, max_tokens: int
+) -> int | None:
+    """Where the chunk starting at `start` ends, past `new`, with at most `max_tokens` tokens.
+
+    Token counts are not additive, so the end is checked on the final text; when the check fails
+    (a rare re-tokenisation at the cut), the reach is shortened by the excess and tried again.
+    """
+    budget = max_tokens
+    while budget > 0:
+        end = _best_end(bounds, new, _reach(text, start, tokenizer, budget), len(text))
+        if end is None:
+            return None
+        excess = tokenizer.count(text[start:end]) - max_tokens
+        if excess <= 0:
+            return end
+        budget -= excess
+    return None
+
+
+def _reach(text: str, start: int, tokenizer: Tokenizer, budget: int) -> int:
+    """The character position `budget` tokens after `start` (or the end of the text)."""
+    window = 8 * budget  # characters; grown when `budget` tokens span more of them
+    while True:
+        piece = text[start : start + window]
+        head = tokenizer.head(piece, budget)
+        if len(head) < len(piece) or start + window >= len(text):
+            return start + len(head)
+        window *= 4
+
+
+def _best_end(bounds: _Boundaries, new: int, reach: int, length: int) -> int | None:
+    """A paragraph end, else a sentence end, in the second half of (new, reach]; else the last
+    word end; else `reach` itself (a word longer than a chunk is cut between tokens)."""
+    if reach >= length:
+        return length
+    if reach <= new:
+        return None
+    half = new + (reach - new) // 2
+    for ends in (bounds.paragraph_ends, bounds.sentence_ends):
+        end = _last_between(ends, half, reach)
+        if end is not None:
+            return end
+    word_end = _last_between(bounds.word_ends, new, reach)
+    return reach if word_end is None else word_end
+
+
+def _last_between(positions: list[int], low: int, high: int) -> int | None:
+    """The largest position p with low < p <= high."""
+    i = bisect_right(positions, high) - 1
+    return positions[i] if i >= 0 and positions[i] > low else None
+
+
+def _next_word_start(bounds: _Boundaries, end: int, length: int) -> int:
+    # A chunk cut inside a word continues right there; otherwise at the next word.
+    i = bisect_left(bounds.word_starts, end)
+    if i < len(bounds.word_starts) and (i == 0 or bounds.word_ends[i - 1] <= end):
+        return bounds.word_starts[i] if bounds.word_ends[i - 1] == end or i == 0 else end
+    return end if end < length and (i == 0 or bounds.word_ends[i - 1] > end) else length
+
+
+def _overlap_start(
+    text: str, bounds: _Boundaries, start: int, end: int, tokenizer: Tokenizer, overlap: int
+) -> int:
+    """Where the next chunk starts: the earliest word start in (start, end) whose tail of the
+    chunk has at most `overlap` tokens, moved to a sentence start if that keeps half of it."""
+    words = bounds.word_starts
+    candidates = words[bisect_right(words, start) : bisect_left(words, end)]
+    i = bisect_left(candidates, True, key=lambda b: tokenizer.count(text[b:end]) <= overlap)
+    if i == len(candidates):
+        return _next_word_start(bounds, end, len(text))  # no whole word fits: no overlap
+    word = candidates[i]
+    sentences = bounds.sentence_starts
+    j = bisect_left(sentences, word)
+    if j < len(sentences) and sentences[j] < end:
+        if 2 * tokenizer.count(text[sentences[j] : end]) >= overlap:
+            return sentences[j]
+    return word

@@ -1,0 +1,45 @@
+"""Summaries → papers ordered by an impact score (0–100) from the weighted rubric."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel
+
+from pipeline.errors import SettingsError
+from pipeline.models import PaperMeta, RankedPaper, Rubric, SummaryRecord
+
+STAGE_VERSION = 1
+RUBRIC_FIELDS = ("novelty", "industry_impact", "evidence", "urgency")
+
+
+class Ranking(BaseModel):
+    papers: list[RankedPaper]
+
+
+def impact_score(rubric: Rubric, weights: Mapping[str, float]) -> float:
+    """Weighted mean of the rubric scores, mapped from 1..10 onto 0..100."""
+    unknown = set(weights) - set(RUBRIC_FIELDS)
+    if unknown:
+        raise SettingsError(f"rank.weights has unknown rubric names {sorted(unknown)}")
+    total = sum(weights.get(name, 0.0) for name in RUBRIC_FIELDS)
+    if total <= 0:
+        raise SettingsError("rank.weights must have a positive sum")
+    weighted = sum(
+        weights.get(name, 0.0) * (getattr(rubric, name).score - 1) / 9 for name in RUBRIC_FIELDS
+    )
+    return round(100 * weighted / total, 1)
+
+
+def ranked(
+    papers: list[tuple[PaperMeta, SummaryRecord]], weights: Mapping[str, float]
+) -> list[RankedPaper]:
+    """Highest impact first; ties broken by paper id so the order is stable."""
+    scored = [
+        RankedPaper(
+            meta=meta, record=record, impact_score=impact_score(record.summary.rubric, weights)
+        )
+        for meta, record in papers
+    ]
+    scored.sort(key=lambda p: (-p.impact_score, p.meta.id))
+    return [paper.model_copy(update={"rank": i}) for i, paper in enumerate(scored, start=1)]

@@ -1,0 +1,280 @@
+"""A small OpenAI-compatible HTTP server for tests: the real `openai` client talks to it.
+
+    with FakeOpenAI() as server:
+        backend = OpenAIBackend("gpt-test", api_key="test-key", base_url=server.base_url)
+        server.script([{"content": "not json"}, {"status": 429, "retry_after": 0.01}])
+        ...
+        server.requests  # every request seen: method, path, headers, parsed JSON body
+
+By default `POST /v1/chat/completions` answers with a schema-valid `PaperSummary` built from the
+"Title:" line of the user message, deterministic for a given title, so a CLI run pointed at the
+server with `OPENAI_BASE_URL` works end to end. Scripted replies are consumed first, in order.
+A script item is a dict with any of:
+
+    status         HTTP status (default 200); 4xx/5xx answer with an OpenAI-style error body
+    message        the error message for a non-200 status
+    retry_after    seconds, sent as the Retry-After header (floats are honoured by the client)
+    content        the assistant's reply text (default: the default summary JSON)
+    finish_reason  "stop" (default), "length", ...
+    refusal        a refusal text; the reply then has no content
+    prompt_tokens, completion_tokens, cached_tokens   usage overrides
+    headers        extra response headers, e.g. x-ratelimit-remaining-requests
+    delay          seconds to wait before answering (to exercise client timeouts)
+
+Standard library only; one daemon thread serves requests, one thread per connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CREATED = 1_700_000_000  # a fixed timestamp keeps replies byte-for-byte repeatable
+TITLE_LINE = re.compile(r"^\s*Title:\s*(.+?)\s*$", re.MULTILINE)
+RUBRIC = ("novelty", "industry_impact", "evidence", "urgency")
+ERROR_KINDS = {
+    400: ("invalid_request_error", "invalid_request"),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "permission_denied"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+}
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any  # the parsed JSON body, or None for GET
+
+
+class FakeOpenAI:
+    """An OpenAI-compatible server on 127.0.0.1, started and stopped as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        models: Iterable[str] = ("gpt-test",),
+        reply_for: Callable[[dict[str, Any]], str] | None = None,
+    ) -> None:
+        self.models = list(models)
+        self.reply_for = reply_for or default_reply
+        self._lock = threading.Lock()
+        self._script: deque[dict[str, Any]] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._completions = 0
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def __enter__(self) -> FakeOpenAI:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.fake = self
+        # A short poll interval lets `stop()` return in milliseconds instead of half a second.
+        serve = lambda: self._httpd.serve_forever(poll_interval=0.01)  # noqa: E731
+        self._thread = threading.Thread(target=serve, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._httpd is not None, "start the server first (use it as a context manager)"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    # --- scripting and inspection -----------------------------------------------------
+
+    def script(self, replies: Iterable[dict[str, Any]]) -> None:
+        """Queue replies for the next chat completions, before the default reply resumes."""
+        with self._lock:
+            self._script.extend(dict(item) for item in replies)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def chat_bodies(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the chat completion requests, in order."""
+        return [r.body for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _next_item(self) -> tuple[dict[str, Any], int]:
+        with self._lock:
+            self._completions += 1
+            item = self._script.popleft() if self._script else {}
+            return item, self._completions
+
+    # --- replies ----------------------------------------------------------------------
+
+    def chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """Status, extra headers and JSON body for one chat completion request."""
+        item, number = self._next_item()
+        time.sleep(item.get("delay", 0))
+        headers = {k: str(v) for k, v in item.get("headers", {}).items()}
+        if "retry_after" in item:
+            headers["Retry-After"] = str(item["retry_after"])
+        status = item.get("status", 200)
+        if status != 200:
+            return status, headers, error_body(status, item.get("message"))
+        return 200, headers, self._completion(body, item, number)
+
+    def _completion(self, body: dict[str, Any], item: dict[str, Any], n: int) -> dict[str, Any]:
+        refusal = item.get("refusal")
+        content = item["content"] if "content" in item else self.reply_for(body)
+        if refusal:
+            content = None
+        prompt_tokens = item.get("prompt_tokens", len(_request_text(body)) // 4)
+        completion_tokens = item.get("completion_tokens", len(content or refusal or "") // 4)
+        return {
+            "id": f"chatcmpl-fake-{n}",
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": body.get("model", self.models[0]),
+            "system_fingerprint": "fp_fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": refusal},
+                    "logprobs": None,
+                    "finish_reason": item.get("finish_reason", "stop"),
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": item.get("cached_tokens", 0)},
+            },
+        }
+
+    def models_body(self) -> dict[str, Any]:
+        card = {"object": "model", "created": CREATED, "owned_by": "fake"}
+        return {"object": "list", "data": [{"id": m, **card} for m in self.models]}
+
+
+def default_reply(body: dict[str, Any]) -> str:
+    """A valid PaperSummary JSON for the paper named in the request's "Title:" line."""
+    return json.dumps(default_summary(request_title(body)))
+
+
+def default_summary(title: str) -> dict[str, Any]:
+    # Scores come from a hash of the title, so different papers rank apart, yet each run agrees.
+    digest = hashlib.sha256(title.encode()).digest()
+    rubric = {
+        name: {"score": 1 + digest[i] % 10, "rationale": f"Fake {name.replace('_', ' ')} rating."}
+        for i, name in enumerate(RUBRIC)
+    }
+    return {
+        "summary": [
+            f"{title} addresses an open problem and proposes a method to solve it.",
+            f"{title} reports gains over its baselines; the main limitation is a narrow test set.",
+        ],
+        "key_insight": f"The key idea of {title} is simple enough to reuse.",
+        "key_takeaways": [
+            f"Try the method of {title} on your own data.",
+            "Compare against the strongest baseline before adopting it.",
+            "Watch for a code release before investing engineering time.",
+        ],
+        "industry_impact": "Teams building on this line of work should evaluate it.",
+        "tags": ["machine learning", "methods", "evaluation"],
+        "rubric": rubric,
+    }
+
+
+def request_title(body: dict[str, Any]) -> str:
+    for message in body.get("messages", []):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            found = TITLE_LINE.search(message["content"])
+            if found:
+                return found.group(1)
+    return "Untitled paper"
+
+
+def error_body(status: int, message: str | None = None) -> dict[str, Any]:
+    kind, code = ERROR_KINDS.get(status, ("server_error", "server_error"))
+    text = message or f"fake server answered {status}"
+    return {"error": {"message": text, "type": kind, "param": None, "code": code}}
+
+
+def _request_text(body: dict[str, Any]) -> str:
+    return "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeOpenAI
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up mid-reply (a timeout test) is expected, not news
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as the openai client pools connections
+
+    def do_GET(self) -> None:
+        self._record(None)
+        if self._path() == "/v1/models":
+            self._send(200, {}, self.server.fake.models_body())
+        else:
+            self._send(404, {}, error_body(404, f"no route GET {self._path()}"))
+
+    def do_POST(self) -> None:
+        try:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        except ValueError:
+            self._record(None)
+            self._send(400, {}, error_body(400, "request body is not JSON"))
+            return
+        self._record(body)
+        if self._path() == "/v1/chat/completions":
+            self._send(*self.server.fake.chat_reply(body))
+        else:
+            self._send(404, {}, error_body(404, f"no route POST {self._path()}"))
+
+    def _path(self) -> str:
+        return self.path.split("?", 1)[0]
+
+    def _record(self, body: Any) -> None:
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.server.fake._record(RecordedRequest(self.command, self._path(), headers, body))
+
+    def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean; `requests` holds what was asked
