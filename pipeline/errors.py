@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.models import Usage
+
 
 class PaperbriefError(Exception):
     """Base of every error paperbrief raises on purpose."""
@@ -37,16 +42,30 @@ class MissingInputError(PaperError):
 
 
 class LLMError(PaperError):
-    """A model call failed for good (after retries)."""
+    """A model call failed for good (after retries).
+
+    `usage` is what the failed attempt still cost (a cut-off or refused reply spent tokens), so
+    failures stay in the accounting.
+    """
+
+    def __init__(
+        self, message: str, *, paper_id: str = "", stage: str = "", usage: Usage | None = None
+    ) -> None:
+        super().__init__(message, paper_id=paper_id, stage=stage)
+        self.usage = usage
 
 
 class InvalidReplyError(LLMError):
-    """The model's replies never validated against the reply schema.
+    """The model's replies never validated against the reply schema; keeps the last reply."""
 
-    Carries the last reply and the usage spent, so the failure is still accounted for.
-    """
-
-    def __init__(self, message: str, *, last_reply: str, usage: object | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        last_reply: str,
+        usage: Usage | None = None,
+        paper_id: str = "",
+        stage: str = "",
+    ) -> None:
+        super().__init__(message, paper_id=paper_id, stage=stage, usage=usage)
         self.last_reply = last_reply
-        self.usage = usage

@@ -140,6 +140,7 @@ class SummaryRecord(BaseModel):
     backend: str
     model: str
     prompt: str = Field(description="prompt variant, e.g. summarize/default")
+    prompt_digest: str = Field(default="", description="hash of the prompt text that was used")
     usage: Usage = Field(default_factory=Usage)
 
 

@@ -55,7 +55,9 @@ class RichObserver:
         self.progress.console.print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
-def summary_tables(record: RunRecord, titles: dict[str, tuple[str, float | None]]) -> list[Table]:
+def summary_tables(
+    record: RunRecord, titles: dict[str, tuple[str, float | None]], width: int = 100
+) -> list[Table]:
     """The stage table (cache hits, work, time) and the paper table (rank, score, status)."""
     stages = Table(title=f"paperbrief run {record.date}", title_justify="left")
     for column in ("stage", "cache hits", "computed", "failed", "seconds"):
@@ -65,16 +67,23 @@ def summary_tables(record: RunRecord, titles: dict[str, tuple[str, float | None]
             name, str(stats.hits), str(stats.misses), str(stats.failed), f"{stats.seconds:.2f}"
         )
     papers = Table(title_justify="left")
-    for column in ("paper", "title", "impact", "status"):
-        papers.add_column(column)
+    papers.add_column("#", justify="right", no_wrap=True, min_width=2)
+    # Every column stays on one line; the title gets what the terminal has left.
+    papers.add_column("paper", overflow="ellipsis", no_wrap=True, max_width=24)
+    papers.add_column("title", overflow="ellipsis", no_wrap=True, max_width=max(12, width - 62))
+    papers.add_column("impact", justify="right", no_wrap=True, min_width=6)
+    papers.add_column("status", no_wrap=True, min_width=6)
     failed = {f.id: f for f in record.failed}
-    for paper_id, (title, score) in titles.items():
-        status = (
-            f"[red]failed in {failed[paper_id].stage}[/]"
-            if paper_id in failed
-            else "[green]done[/]"
-        )
-        papers.add_row(paper_id, title[:70], f"{score:.0f}" if score is not None else "—", status)
+    # Ranked papers first, best first; failed and unranked ones after, by id.
+    order = sorted(titles.items(), key=lambda kv: (kv[1][1] is None, -(kv[1][1] or 0), kv[0]))
+    for position, (paper_id, (title, score)) in enumerate(order, start=1):
+        if paper_id in failed:
+            status = f"[red]failed in {failed[paper_id].stage}[/]"
+        else:
+            status = "[green]done[/]"
+        impact = f"{score:.0f}" if score is not None else "—"
+        rank = str(position) if score is not None else ""
+        papers.add_row(rank, paper_id, title, impact, status)
     return [stages, papers]
 
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, Field
 
 from pipeline.cache import Cache, digest, file_digest, stage_key, write_atomic
-from pipeline.errors import InvalidReplyError, MissingInputError, PaperError
+from pipeline.errors import LLMError, MissingInputError, PaperError
 from pipeline.llm.base import Backend
 from pipeline.llm.factory import backend_identity, make_backend
 from pipeline.models import Chunks, Document, PaperMeta, SummaryRecord, Usage
@@ -138,11 +138,8 @@ class Runner:
 
     def run(self) -> RunRecord:
         papers = self._timed("feed", self._feed)
-        for stage, step in (
-            ("extract", self._extract),
-            ("chunk", self._chunk),
-        ):
-            self._timed(stage, lambda s=stage, f=step: self._each(s, papers, f))
+        self._timed("extract", lambda: self._each("extract", papers, self._extract))
+        self._timed("chunk", lambda: self._each("chunk", papers, self._chunk))
         self._timed("summarize", lambda: self._summarize_all(papers))
         done = [p for p in papers if p.failure is None and p.record is not None]
         self.ranking = self._timed("rank", lambda: self._rank(done))
@@ -249,8 +246,8 @@ class Runner:
     def _guarded(self, stage: str, paper: Paper, step: Callable[[Paper], None]) -> None:
         try:
             step(paper)
-        except InvalidReplyError as exc:
-            if isinstance(exc.usage, Usage):
+        except LLMError as exc:
+            if exc.usage is not None:
                 self._add_usage(exc.usage)
             self._fail(paper, stage, exc)
         except Exception as exc:  # one broken paper never stops the day

@@ -56,7 +56,9 @@ class SamplePaper:
     references: tuple[str, ...]
     columns: int
     running_header: str
-    abstract_style: str = "heading"  # "heading", "inline" ("Abstract. ...") or "dash" ("Abstract—...")
+    abstract_style: str = (
+        "heading"  # "heading", "inline" ("Abstract. ...") or "dash" ("Abstract—...")
+    )
     full_width_abstract: bool = True
     sans: bool = False
     appendix: tuple[SampleSection, ...] = ()
@@ -105,19 +107,19 @@ SPECULATIVE = SamplePaper(
         "controller": 7,
         "experiments": 6,
         "sequential": 5,
-        "probability": 7,
+        "probability": 5,
     },
     sections=(
         _s(
             "1 Introduction",
             "Large language models generate text one token at a time, and each token requires a "
             "full forward pass through billions of parameters. At small batch sizes this process "
-            "is limited by memory bandwidth rather than arithmetic: the accelerator spends most of "
-            "each step reading weights, while its compute units sit largely idle. Speculative "
-            "decoding exploits this slack. A cheap draft model proposes a short continuation, the "
-            "target model scores every proposed position in parallel, and a rejection sampling rule "
-            "keeps the longest prefix that the target model would have produced itself. Because "
-            "the rule is exact, the output distribution does not change.",
+            "is limited by memory bandwidth rather than arithmetic: the accelerator spends most "
+            "of each step reading weights, while its compute units sit largely idle. Speculative "
+            "decoding exploits this slack. A cheap draft model proposes a short continuation, "
+            "the target model scores every proposed position in parallel, and a rejection "
+            "sampling rule keeps the longest prefix that the target model would have produced "
+            "itself. Because the rule is exact, the output distribution does not change.",
             "The speedup depends on how many drafted tokens survive verification. Drafting too few "
             "leaves parallelism unused, while drafting too many spends verification compute on "
             "tokens that are almost certain to be rejected. Tree-based drafting improves the odds "
@@ -446,7 +448,9 @@ TOOLGUARD = SamplePaper(
 
 RAG_EVAL = SamplePaper(
     stem="sample-rag-evaluation",
-    title="Measuring What Retrieval Buys: A Controlled Evaluation of Retrieval-Augmented Generation",
+    title=(
+        "Measuring What Retrieval Buys: A Controlled Evaluation of Retrieval-Augmented Generation"
+    ),
     authors=("Elena Marchetti", "Jonah Feld"),
     affiliations=("Center for Language Technology, Westmere College",),
     abstract=(
@@ -542,6 +546,16 @@ RAG_EVAL = SamplePaper(
             "passages below, and reply that the answer is not in the passages when none of them "
             "contains it. Passages are numbered and separated by blank lines.",
         ),
+        _s(
+            "B Per-Reader Results",
+            "The smallest reader, with 7B parameters, is the most sensitive to position and "
+            "loses 17.3 points when the gold passage moves from first to tenth place. The two "
+            "13B readers lose 13.0 and 12.4 points, the 34B reader 9.8 points and the two 70B "
+            "readers 5.1 and 6.6 points. Abstention rates without gold evidence range from 21% "
+            "for the 7B reader to 57% for the better 70B reader, which means that the largest "
+            "models abstain far more often but still answer a majority of unanswerable questions "
+            "in four of six cases.",
+        ),
     ),
 )
 
@@ -583,12 +597,12 @@ SIM2REAL = SamplePaper(
         ),
         _s(
             "2. Method",
-            "Each episode samples contact stiffness log-uniformly between 1e3 and 1e6 newtons per "
-            "meter, a damping ratio between 0.1 and 1.0, either a pyramidal or an elliptic friction "
-            "cone with a coefficient between 0.3 and 1.2, and surface noise with a standard "
-            "deviation of up to 0.2 millimeters. Observations are joint positions and velocities, "
-            "the end-effector wrench from a wrist sensor and the target pose. The policy outputs "
-            "changes to an impedance controller's setpoint at 20 Hz.",
+            "Each episode samples contact stiffness log-uniformly between 1e3 and 1e6 newtons "
+            "per meter, a damping ratio between 0.1 and 1.0, either a pyramidal or an elliptic "
+            "friction cone with a coefficient between 0.3 and 1.2, and surface noise with a "
+            "standard deviation of up to 0.2 millimeters. Observations are joint positions and "
+            "velocities, the end-effector wrench from a wrist sensor and the target pose. The "
+            "policy outputs changes to an impedance controller's setpoint at 20 Hz.",
             Figure(
                 "Figure 1: Success rate on real peg insertion as a function of the range of "
                 "contact stiffness seen during training."
@@ -638,7 +652,6 @@ SAMPLE_PAPERS: tuple[SamplePaper, ...] = (SPECULATIVE, DISTILL, TOOLGUARD, RAG_E
 
 PAGE_W, PAGE_H = 612.0, 792.0
 TOP, BOTTOM = 72.0, 730.0
-BODY_SIZE, LEADING = 10.0, 12.0
 
 
 @dataclass(frozen=True)
@@ -668,20 +681,21 @@ def wrap(
 ) -> list[str]:
     """Greedy line breaking; `first` narrows the first line (for a run-in label)."""
     lines: list[str] = []
-    line = ""
+    line, used, space = "", 0.0, _width(" ", font, size)
     for word in text.split():
         limit = width - (first if not lines else 0)
-        candidate = f"{line} {word}" if line else word
-        if _width(candidate, font, size) <= limit:
-            line = candidate
+        grown = used + (space if line else 0) + _width(word, font, size)
+        if grown <= limit:
+            line, used = (f"{line} {word}" if line else word), grown
             continue
         head, tail = _split(word, hyphenate)
-        if head and line and _width(f"{line} {head}-", font, size) <= limit:
+        if head and line and used + _width(f" {head}-", font, size) <= limit:
             lines.append(f"{line} {head}-")
             line = tail
         else:
             lines.append(line)
             line = word
+        used = _width(line, font, size)
     return [*lines, line] if line else lines
 
 
@@ -699,11 +713,14 @@ class _Writer:
         self.cols = _columns(paper)
         self.page = self._new_page()
         self.col, self.y, self.col_top = 0, TOP, TOP
+        self.size = 11.0 if paper.columns == 1 else 10.0  # as in 11pt one-column preprints
 
     def _new_page(self) -> pymupdf.Page:
         page = self.doc.new_page(width=PAGE_W, height=PAGE_H)
         number = str(page.number + 1)
-        page.insert_text((72, 48), self.paper.running_header, fontname=self.fonts.italic, fontsize=8)
+        page.insert_text(
+            (72, 48), self.paper.running_header, fontname=self.fonts.italic, fontsize=8
+        )
         page.insert_text((PAGE_W / 2 - 3, 762), number, fontname=self.fonts.body, fontsize=9)
         return page
 
@@ -721,13 +738,16 @@ class _Writer:
             return
         self.col += 1
         if self.col == len(self.cols):
-            self.page, self.col, self.col_top = self._new_page(), 0, TOP
+            self.break_page()
         self.y = self.col_top
 
-    def line(self, text: str, font: str, size: float, x: float | None = None) -> None:
+    def break_page(self) -> None:
+        self.page, self.col, self.col_top, self.y = self._new_page(), 0, TOP, TOP
+
+    def line(self, text: str, font: str, size: float, indent: float = 0) -> None:
         self.room(size * 1.2)
         self.y += size * 1.2
-        self.page.insert_text((self.x0 if x is None else x, self.y), text, fontname=font, fontsize=size)
+        self.page.insert_text((self.x0 + indent, self.y), text, fontname=font, fontsize=size)
 
     def gap(self, points: float) -> None:
         if self.y > self.col_top:
@@ -766,13 +786,21 @@ def _abstract(w: _Writer, x0: float, width: float) -> None:
         w.y += 4
         _centered_in(w, "Abstract", f.bold, 11, x0, width)
         w.y += 4
-    run_in = _width(label + " ", f.bold, BODY_SIZE) if label else 0
-    for i, text in enumerate(wrap(p.abstract, f.body, BODY_SIZE, width, p.hyphenate, run_in)):
-        w.room(LEADING)
-        w.y += LEADING
+    size = w.size
+    run_in = _width(label + " ", f.bold, size) if label else 0
+    for i, text in enumerate(wrap(p.abstract, f.body, size, width, p.hyphenate, run_in)):
+        w.room(size * 1.2)
+        w.y += size * 1.2
         if i == 0 and label:
-            w.page.insert_text((x0, w.y), label, fontname=f.bold, fontsize=BODY_SIZE)
-        w.page.insert_text((x0 + run_in * (i == 0), w.y), text, fontname=f.body, fontsize=BODY_SIZE)
+            _label(w.page, (x0, w.y), label, f.bold, size)
+        w.page.insert_text((x0 + run_in * (i == 0), w.y), text, fontname=f.body, fontsize=size)
+
+
+def _label(page: pymupdf.Page, at: tuple[float, float], text: str, font: str, size: float) -> None:
+    # insert_text's simple encoding has no em dash; a TextWriter with the same base-14 font does.
+    writer = pymupdf.TextWriter(page.rect)
+    writer.append(at, text, font=pymupdf.Font(font), fontsize=size)
+    writer.write_text(page)
 
 
 def _centered_in(w: _Writer, text: str, font: str, size: float, x0: float, width: float) -> None:
@@ -784,15 +812,16 @@ def _centered_in(w: _Writer, text: str, font: str, size: float, x0: float, width
 def _heading(w: _Writer, text: str) -> None:
     size = 12.0 if "." not in text.split()[0].rstrip(".") else 10.5
     w.gap(10)
-    w.room(size * 1.2 + 3 * LEADING)  # keep a heading with the start of its text
+    w.room(size * 1.2 + 3.6 * w.size)  # keep a heading with the start of its text
     w.line(text, w.fonts.bold, size)
     w.y += 3
 
 
-def _paragraph(w: _Writer, text: str, size: float = BODY_SIZE, indent: float = 0) -> None:
+def _paragraph(w: _Writer, text: str, size: float = 0, indent: float = 0) -> None:
+    size = size or w.size
     lines = wrap(text, w.fonts.body, size, w.width - indent, w.paper.hyphenate)
     for i, text_line in enumerate(lines):
-        w.line(text_line, w.fonts.body, size, w.x0 + (indent if i else 0))
+        w.line(text_line, w.fonts.body, size, indent if i else 0)
     w.y += 5
 
 
@@ -858,6 +887,8 @@ def render(paper: SamplePaper) -> bytes:
     for section in paper.sections:
         _section(w, section)
     _references(w)
+    if paper.appendix:
+        w.break_page()  # appendices start on a new page
     for section in paper.appendix:
         _section(w, section)
     doc.set_metadata({"title": paper.title, "author": ", ".join(paper.authors)})

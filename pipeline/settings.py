@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.errors import SettingsError
 from pipeline.llm.base import Price
@@ -76,6 +84,15 @@ class ChunkSettings(Section):
     overlap: int = Field(default=100, ge=0)
     paper_budget: int = Field(default=12000, ge=100)
     encoding: str | None = Field(default=None, description="force a tiktoken encoding")
+
+    @model_validator(mode="after")
+    def _fits(self) -> ChunkSettings:
+        # Checked here so a bad combination is one usage error, not one failure per paper.
+        if self.overlap >= self.max_tokens:
+            raise ValueError("chunk.overlap must be smaller than chunk.max_tokens")
+        if self.paper_budget < self.max_tokens:
+            raise ValueError("chunk.paper_budget must be at least chunk.max_tokens")
+        return self
 
 
 class RankSettings(Section):

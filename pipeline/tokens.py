@@ -123,7 +123,7 @@ def _model_encoding(model: str) -> str | None:
         return None  # not an OpenAI model name (llama3, a local GGUF, ...)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(name: str) -> tiktoken.Encoding:
     # Building an encoding parses a multi-megabyte vocabulary: once per process is enough.
     return tiktoken.get_encoding(name)

@@ -9,13 +9,13 @@ from typing import Any
 
 import openai
 import pytest
-from fakes.openai_server import FakeOpenAI, default_summary
 from pydantic import BaseModel, Field
 
 from pipeline.errors import InvalidReplyError, LLMError
 from pipeline.llm.base import Message, Price, SummaryRequest
 from pipeline.llm.openai_backend import OpenAIBackend, strict_schema
-from pipeline.models import PaperMeta, PaperSummary
+from pipeline.models import PaperMeta, PaperSummary, Usage
+from tests.fakes.openai_server import FakeOpenAI, default_summary
 
 TITLE = "Sparse Attention at Scale"
 # The client honours a float Retry-After, so scripted failures retry in 10 ms, not 0.5 s.
@@ -127,8 +127,9 @@ def test_invalid_replies_beyond_max_reasks_raise_with_last_reply_and_usage(
         backend_for(server, max_reasks=1).summarize(paper_request())
 
     assert caught.value.last_reply == "nope 2"
-    assert caught.value.usage.calls == 2
-    assert caught.value.usage.prompt_tokens > 0
+    usage = caught.value.usage
+    assert isinstance(usage, Usage)
+    assert (usage.calls, usage.prompt_tokens > 0) == (2, True)
     assert caught.value.paper_id == "2401.00001v1"
     assert len(server.chat_bodies) == 2
 
@@ -156,7 +157,7 @@ def test_cut_off_reply_is_an_error_not_data(server: FakeOpenAI) -> None:
 def test_refusal_is_an_error(server: FakeOpenAI) -> None:
     server.script([{"refusal": "I can't help with that"}])
 
-    with pytest.raises(LLMError, match="refused.*I can't help with that"):
+    with pytest.raises(LLMError, match=r"refused.*I can't help with that"):
         backend_for(server).summarize(paper_request())
 
     assert len(server.chat_bodies) == 1
@@ -169,8 +170,8 @@ def test_transient_failure_is_retried_by_the_client(server: FakeOpenAI, status: 
     result = backend_for(server, max_retries=2).summarize(paper_request())
 
     assert result.usage.calls == 1
-    first, second = server.requests
-    assert second.headers["x-stainless-retry-count"] == "1"
+    _, retry = server.requests
+    assert retry.headers["x-stainless-retry-count"] == "1"
 
 
 def test_persistent_server_error_raises_after_bounded_retries(server: FakeOpenAI) -> None:

@@ -79,3 +79,10 @@ def test_bad_settings_name_the_key(tmp_path: Path, text: str, needle: str):
 def test_a_named_config_file_must_exist(tmp_path: Path):
     with pytest.raises(SettingsError, match="cannot be read"):
         load_settings(tmp_path / "missing.toml", env={})
+
+
+def test_chunk_sizes_must_fit_together():
+    with pytest.raises(SettingsError, match="overlap must be smaller"):
+        load_settings(env={"PAPERBRIEF_CHUNK__OVERLAP": "2000"})
+    with pytest.raises(SettingsError, match="paper_budget must be at least"):
+        load_settings(env={"PAPERBRIEF_CHUNK__PAPER_BUDGET": "500"})

@@ -34,7 +34,7 @@ def run_command(args: argparse.Namespace, settings: Settings, console: Console) 
                 "using the extractive backend"
             )
         record = runner.run()
-    for table in summary_tables(record, runner.rows):
+    for table in summary_tables(record, runner.rows, console.width):
         console.print(table)
     console.print(llm_line(record), highlight=False)
     console.print(f"wrote {record.out_dir}/", highlight=False)

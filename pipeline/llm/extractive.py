@@ -10,8 +10,9 @@ Sentences
     space and an upper-case letter, a digit or an opening bracket or quote. It is not split after an
     abbreviation (``e.g.``, ``i.e.``, ``et al.``, ``Fig.``, ``Eq.``, ``vs.``, ``cf.``, ...) or an
     initial (``J. Smith``). Decimals (``0.94``) never split, because no space follows the point.
-    Fragments are dropped: fewer than 6 or more than 80 words, no closing punctuation, captions
-    (``Table 1:``, ``Figure 2.``), citations only, or under 60% letters (maths, table rows). If no
+    Fragments are dropped: fewer than 6 or more than 80 words, a lower-case start (the tail of a
+    sentence cut by a chunk boundary), no closing punctuation, captions (``Table 1:``,
+    ``Figure 2.``), citations only, or under 60% letters (maths, table rows). If no
     chunk is the abstract, ``meta.abstract`` is read as the abstract. If nothing survives the
     filter (a tiny paper), every piece is used.
 
@@ -41,19 +42,22 @@ Fields
       discussion first), then 1 limitation sentence if the paper has one: a sentence from a
       limitations section, or a cue (limitation, however, does not, future work, fails to,
       cannot, ...) in the results, discussion or conclusion. The sentences keep document order.
+      A paper with no results and no limitation gets its best later sentence here instead.
     - ``summary[0]``: up to 4 abstract, introduction or method sentences that paragraph 2 does
       not use, in document order. Sentences with numbers are ranked lower here.
     - ``key_insight``: the best sentence with an insight cue (we show/find/observe/demonstrate,
       key, insight, reveal, crucial, suggests that, ...), taken from outside the summary when
       one is available.
     - ``key_takeaways``: 3 distinct sentences. They come first from the conclusion, results and
-      discussion, then from sentences not used in the summary or the key insight.
+      discussion sentences not used in the summary or the key insight, then from other unused
+      sentences, then from summary sentences, and only last from the key insight.
     - ``industry_impact``: the sentence with the most deployment cues (deploy, production,
       practical, cost, latency, efficient, real-world, industry, memory, throughput,
       security, ...). If no sentence has a deployment cue, it is `NOT_ASSESSED`.
     - ``tags``: the meta categories, then up to 4 key terms from the title (counted twice) and
-      the abstract. Repeated bigrams are ranked before unigrams; stopwords are dropped. There
-      are at most 6 tags.
+      the abstract (``meta.abstract``, else the abstract chunks). Bigrams seen twice are ranked
+      before unigrams, by count; stopwords are dropped, and a term sharing a word with one
+      already chosen is skipped. There are at most 6 tags.
     A short paper reuses sentences across fields rather than fail. No text at all raises
     `LLMError`.
 
@@ -61,19 +65,24 @@ Rubric (each score clamped to 1..10)
     - novelty = 2 + 2 × novelty cues (we propose/introduce/present, novel, the first, first
       time, new) in abstract and introduction sentences.
     - evidence = 1 + min(numeric-result sentences, 5) + min(baseline/benchmark/ablation/
-      state-of-the-art mentions, 3) + min(distinct tables referred to, 2).
+      state-of-the-art mentions, 3) + min(distinct tables referred to, 2). Mentions and tables
+      are counted over the whole text, captions included.
     - industry_impact = 1 + 2 × sentences with a deployment cue.
     - urgency = mean of industry_impact and evidence, rounded half up, + 2 when the paper has
-      security or safety cues (security, safety, attack, jailbreak, adversarial, vulnerability,
-      privacy, harmful, ...).
+      security or safety cues anywhere in the text (security, safety, attack, jailbreak,
+      adversarial, vulnerability, privacy, harmful, ...).
+    Each rationale is one line naming what was counted, e.g. "4 novelty cues in
+    abstract/introduction (we propose, novel, first)".
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 from pipeline.errors import LLMError
@@ -87,10 +96,11 @@ NOT_ASSESSED: Final = (
 # --- splitting ---------------------------------------------------------------------------
 
 # A full stop inside these is not the end of a sentence. Compared lower-case, without the final ".".
-_ABBREVIATIONS: Final = frozenset(
+_ABBREVIATION_LIST: Final = (
     "al e.g i.e cf vs fig figs eq eqs sec secs sect tab tabs no nos approx resp ref refs app "
-    "appx alg def thm lem prop cor ch vol pp viz dr mr ms prof st w.r.t a.k.a u.s i.i.d".split()
+    "appx alg def thm lem prop cor ch vol pp viz dr mr ms prof st w.r.t a.k.a u.s i.i.d"
 )
+_ABBREVIATIONS: Final = frozenset(_ABBREVIATION_LIST.split())
 # Sentence end: terminal mark, optional closers, space, then something that can open a sentence.
 _BOUNDARY: Final = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 _DOTTED: Final = re.compile(r"^(?:[a-z]\.)+[a-z]$")  # e.g, i.e, u.s.a: abbreviations by shape
@@ -106,7 +116,15 @@ def normalise(text: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split text into sentences; each one is a verbatim slice of `normalise(text)`."""
+    """Split text into sentences; each one is a verbatim slice of `normalise(text)`.
+
+    A blank line (a paragraph or block break from extraction) always ends a sentence, so a table
+    row or a heading without a full stop is never glued onto the sentence after it.
+    """
+    return [piece for block in _PARAGRAPH_BREAK.split(text) for piece in _split_block(block)]
+
+
+def _split_block(text: str) -> list[str]:
     text = normalise(text)
     pieces: list[str] = []
     start = 0
@@ -118,6 +136,9 @@ def split_sentences(text: str) -> list[str]:
     if text[start:].strip():
         pieces.append(text[start:].strip())
     return pieces
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 
 def _ends_in_abbreviation(text: str, start: int, mark: int) -> bool:
@@ -137,7 +158,8 @@ def is_fragment(sentence: str) -> bool:
     words = sentence.split()
     if not 6 <= len(words) <= 80 or _CAPTION.match(sentence):
         return True
-    if not sentence.rstrip(_CLOSERS).endswith((".", "!", "?")):
+    # A lower-case start is the tail of a sentence cut by a chunk boundary: quoting it misleads.
+    if sentence[0].islower() or not sentence.rstrip(_CLOSERS).endswith((".", "!", "?")):
         return True
     if len(_WORD.findall(_CITATION.sub(" ", sentence))) < 4:
         return True
@@ -177,17 +199,19 @@ def section_role(section_path: Sequence[str]) -> str:
 
 # --- cues and features -------------------------------------------------------------------
 
-_ROLE_WEIGHT: Final = {
-    "abstract": 1.0,
-    "conclusion": 0.8,
-    "results": 0.7,
-    "introduction": 0.6,
-    "method": 0.5,
-    "discussion": 0.5,
-    "limitations": 0.5,
-    "other": 0.3,
-    "related": 0.1,
-}
+_ROLE_WEIGHT: Final = MappingProxyType(
+    {
+        "abstract": 1.0,
+        "conclusion": 0.8,
+        "results": 0.7,
+        "introduction": 0.6,
+        "method": 0.5,
+        "discussion": 0.5,
+        "limitations": 0.5,
+        "other": 0.3,
+        "related": 0.1,
+    }
+)
 _LEADING_ROLES: Final = frozenset({"abstract", "introduction", "conclusion"})
 _CONTRIBUTION: Final = re.compile(
     r"\b(?:we (?:propose|introduce|present|show|find)|our (?:method|approach|model|framework)"
@@ -210,12 +234,14 @@ _REFERENCE_NUMBER: Final = re.compile(
     r"|Theorem|Lemma)\s*\(?\d+(?:\.\d+)*\)?",
     re.I,
 )
-_MEASURE: Final = re.compile(r"\d(?:\.\d+)?\s*(?:%|×|x\b|percent\b|points?\b)")
+_MEASURE: Final = re.compile(
+    r"\d\s*(?:%|×|x\b|percent(?:age points?)?\b)|\bfrom \d[\d.]*%? to \d", re.I
+)
 _NUMBER: Final = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w]|\.\d)")
 _YEAR: Final = re.compile(r"^(?:19|20)\d\d$")
 _COMPARISON: Final = re.compile(
     r"\b(?:than|vs\.|versus|compared|relative|outperform|improv|reduc|increas|decreas|gain"
-    r"|higher|lower|better|faster|fewer|speed-?up|achiev|reach|accuracy|error|from)\w*",
+    r"|higher|lower|better|faster|fewer|speed-?up|achiev|reach|accuracy|error)\w*",
     re.I,
 )
 
@@ -227,198 +253,6 @@ def has_numeric_result(sentence: str) -> bool:
         return True
     numbers = [n for n in _NUMBER.findall(text) if not _YEAR.match(n)]
     return bool(numbers) and bool(_COMPARISON.search(text))
-
-
-_STOPWORDS: Final = frozenset(
-    """a an the and or of to in on for with by from at as is are was were be been being this
-    that these those it its we our us they their them which who whom whose what when where
-    while how than then there here such into onto over under via per not no nor but if so do
-    does did done can could may might must shall should will would also more most less least
-    very much many each both few other some any all only own same too just about above below
-    between through during before after again further once new novel propose proposed
-    proposes present presents introduce introduces show shows shown paper work method methods
-    approach approaches result results use using used based task tasks performance state art
-    existing prior recent significantly significant however across without within well large
-    one two three first second has have had i e g et al via yet thus hence""".split()
-)
-
-
-def _content_words(text: str) -> frozenset[str]:
-    """Lower-cased non-stopwords, the unit of the redundancy (overlap) penalty."""
-    return frozenset(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS)
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """One quotable sentence of the paper with the features the scorers read."""
-
-    text: str
-    index: int
-    role: str
-    position: int
-    words: frozenset[str]
-    result: bool
-    limitation: bool
-    insight: int
-    salience: float
-
-
-def _sentence(text: str, index: int, role: str, position: int) -> Sentence:
-    """Compute a sentence's features once; the pickers read them many times."""
-    result = has_numeric_result(text)
-    salience = _ROLE_WEIGHT.get(role, 0.3) + 0.3 * min(len(_CONTRIBUTION.findall(text)), 2)
-    if role in _LEADING_ROLES:
-        salience += 0.4 / (1 + position)
-    salience += 0.4 * result - 0.3 * (len(text.split()) > 50)
-    return Sentence(
-        text=text,
-        index=index,
-        role=role,
-        position=position,
-        words=_content_words(text),
-        result=result,
-        limitation=bool(_LIMITATION.search(text)),
-        insight=len(_INSIGHT.findall(text)),
-        salience=salience,
-    )
-
-
-# --- reading the paper -------------------------------------------------------------------
-
-Section = tuple[tuple[str, ...], str]
-
-
-def _sections(meta: PaperMeta, chunks: Sequence[Chunk]) -> list[Section]:
-    """The chunks as (heading path, text), with the meta abstract first if no chunk is one."""
-    sections = [(tuple(c.section_path), c.text) for c in sorted(chunks, key=lambda c: c.index)]
-    has_abstract = any(section_role(path) == "abstract" for path, _ in sections)
-    if meta.abstract.strip() and not has_abstract:
-        sections.insert(0, (("Abstract",), meta.abstract))
-    return sections
-
-
-def _collect(sections: Iterable[Section], keep: Callable[[str], bool]) -> list[Sentence]:
-    """Sentences that pass `keep`, deduplicated (abstract and introduction often repeat)."""
-    sentences: list[Sentence] = []
-    seen: set[str] = set()
-    positions: Counter[tuple[str, ...]] = Counter()
-    for path, text in sections:
-        role = section_role(path)
-        for piece in split_sentences(text):
-            if piece in seen or not keep(piece):
-                continue
-            seen.add(piece)
-            sentences.append(_sentence(piece, len(sentences), role, positions[path]))
-            positions[path] += 1
-    return sentences
-
-
-def paper_sentences(meta: PaperMeta, chunks: Sequence[Chunk]) -> list[Sentence]:
-    """The quotable sentences in document order; every piece for a paper too small to filter."""
-    sections = _sections(meta, chunks)
-    body = [(path, text) for path, text in sections if section_role(path) != "skip"]
-    sentences = _collect(body, lambda piece: not is_fragment(piece))
-    # A tiny or odd paper still gets a summary from its own words rather than an error.
-    return sentences or _collect(body, bool) or _collect(sections, bool)
-
-
-# --- picking -----------------------------------------------------------------------------
-
-Score = Callable[[Sentence], float]
-_REDUNDANCY: Final = 0.7
-
-
-def _overlap(a: Sentence, b: Sentence) -> float:
-    """Jaccard overlap of content words."""
-    union = a.words | b.words
-    return len(a.words & b.words) / len(union) if union else 1.0
-
-
-def _fill(
-    k: int, tiers: Iterable[Iterable[Sentence]], score: Score, against: Sequence[Sentence] = ()
-) -> list[Sentence]:
-    """Pick up to k sentences by MMR, exhausting each tier before falling to the next."""
-    picked: list[Sentence] = []
-    for tier in tiers:
-        pool = [s for s in tier if s not in picked]
-        while pool and len(picked) < k:
-            chosen = [*against, *picked]
-
-            def mmr(s: Sentence, chosen: list[Sentence] = chosen) -> tuple[float, int]:
-                penalty = max((_overlap(s, c) for c in chosen), default=0.0)
-                return score(s) - _REDUNDANCY * penalty, -s.index
-
-            best = max(pool, key=mmr)
-            picked.append(best)
-            pool.remove(best)
-    return picked
-
-
-def _in_order(sentences: Iterable[Sentence]) -> list[Sentence]:
-    return sorted(sentences, key=lambda s: s.index)
-
-
-def _paragraph(sentences: Iterable[Sentence]) -> str:
-    return " ".join(s.text for s in _in_order(sentences))
-
-
-# --- the fields --------------------------------------------------------------------------
-
-_RESULT_ROLES: Final = frozenset({"results", "abstract", "conclusion", "discussion"})
-_PROBLEM_ROLES: Final = frozenset({"abstract", "introduction", "method"})
-_LATE_ROLES: Final = frozenset({"results", "discussion", "conclusion", "limitations"})
-_TAKEAWAY_ROLES: Final = frozenset({"conclusion", "results", "discussion"})
-
-
-def _results_paragraph(sentences: list[Sentence], room: int) -> list[Sentence]:
-    """Paragraph 2: numeric results first, then one limitation, within `room` sentences."""
-    tiers = (
-        [s for s in sentences if s.result and s.role in _RESULT_ROLES],
-        [s for s in sentences if s.result],
-        [s for s in sentences if s.role in {"results", "conclusion"}],
-    )
-    results = _fill(min(3, room), tiers, lambda s: s.salience + 0.3 * (s.role == "results"))
-    limit_tiers = (
-        [s for s in sentences if s.role == "limitations" and s not in results],
-        [s for s in sentences if s.limitation and s.role in _LATE_ROLES and s not in results],
-    )
-    limit_score: Score = lambda s: s.salience + 0.5 * s.limitation  # noqa: E731
-    limitation = _fill(min(1, room - len(results)), limit_tiers, limit_score, results)
-    return results + limitation
-
-
-def summary_paragraphs(sentences: list[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
-    """Problem + method, then results + limitation; each paragraph in document order."""
-    room = max(len(sentences) - 1, 1)  # leave paragraph 1 a sentence when there are two
-    second = _results_paragraph(sentences, room)
-    if not second:  # no results at all: the last sentences usually state the outcome
-        second = _fill(1, [sentences[1:]], lambda s: s.salience + s.index / len(sentences))
-    unused = [s for s in sentences if s not in second]
-    tiers = ([s for s in unused if s.role in _PROBLEM_ROLES], unused, sentences)
-    first = _fill(4, tiers, lambda s: s.salience - 0.5 * s.result, second)
-    return _in_order(first), _in_order(second or first)
-
-
-def key_insight(sentences: list[Sentence], used: Sequence[Sentence]) -> Sentence:
-    """The best insight-cue sentence, outside the summary when there is one."""
-    unused = [s for s in sentences if s not in used]
-    tiers = ([s for s in unused if s.insight], [s for s in sentences if s.insight], unused)
-    picked = _fill(1, [*tiers, sentences], lambda s: s.salience + 0.5 * min(s.insight, 2))
-    return picked[0]
-
-
-def key_takeaways(sentences: list[Sentence], used: Sequence[Sentence]) -> list[Sentence]:
-    """Three distinct sentences, conclusion/results/discussion first, unused ones first."""
-    unused = [s for s in sentences if s not in used]
-    tiers = (
-        [s for s in unused if s.role in _TAKEAWAY_ROLES],
-        unused,
-        [s for s in sentences if s.role in _TAKEAWAY_ROLES],
-        sentences,
-    )
-    score: Score = lambda s: s.salience + 0.3 * (s.role in _TAKEAWAY_ROLES)  # noqa: E731
-    picked = _in_order(_fill(3, tiers, score, used))
-    return (picked * 3)[:3]  # a paper of one or two sentences has to repeat itself
 
 
 _DEPLOYMENT: Final = tuple(
@@ -490,14 +324,229 @@ def cue_counts(cues: Cues, texts: Iterable[str]) -> Counter[str]:
     return +counts  # drop zero counts so rationales list only cues that occur
 
 
+_STOPWORD_LIST: Final = """
+    a an the and or of to in on for with by from at as is are was were be been being this
+    that these those it its we our us they their them which who whom whose what when where
+    while how than then there here such into onto over under via per not no nor but if so do
+    does did done can could may might must shall should will would also more most less least
+    very much many each both few other some any all only own same too just about above below
+    between through during before after again further once new novel propose proposed
+    proposes present presents introduce introduces show shows shown paper work method methods
+    approach approaches result results use using used based task tasks performance state art
+    existing prior recent significantly significant however across without within well large
+    one two three first second has have had i e g et al via yet thus hence study studies
+    problem problems towards toward demonstrate demonstrates provide provides achieve achieves
+    improve improves"""
+_STOPWORDS: Final = frozenset(_STOPWORD_LIST.split())
+
+
+def _content_words(text: str) -> frozenset[str]:
+    """Lower-cased non-stopwords, the unit of the redundancy (overlap) penalty."""
+    return frozenset(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS)
+
+
+@dataclass(frozen=True, eq=False)
+class Sentence:
+    """One quotable sentence of the paper with the features the scorers read.
+
+    Compared by identity: each sentence of a paper is one object, and the pickers test
+    membership often, so a field-by-field comparison would only cost time.
+    """
+
+    text: str
+    index: int
+    role: str
+    position: int
+    words: frozenset[str]
+    result: bool
+    limitation: bool
+    insight: int
+    deployment: int
+    salience: float
+
+
+def _sentence(text: str, index: int, role: str, position: int) -> Sentence:
+    """Compute a sentence's features once; the pickers read them many times."""
+    result = has_numeric_result(text)
+    salience = _ROLE_WEIGHT.get(role, 0.3) + 0.3 * min(len(_CONTRIBUTION.findall(text)), 2)
+    if role in _LEADING_ROLES:
+        salience += 0.4 / (1 + position)
+    salience += 0.4 * result - 0.3 * (len(text.split()) > 50)
+    return Sentence(
+        text=text,
+        index=index,
+        role=role,
+        position=position,
+        words=_content_words(text),
+        result=result,
+        limitation=bool(_LIMITATION.search(text)),
+        insight=len(_INSIGHT.findall(text)),
+        deployment=cue_counts(_DEPLOYMENT, [text]).total(),
+        salience=salience,
+    )
+
+
+# --- reading the paper -------------------------------------------------------------------
+
+Section = tuple[tuple[str, ...], str]
+
+
+def _sections(meta: PaperMeta, chunks: Sequence[Chunk]) -> list[Section]:
+    """The chunks as (heading path, text), with the meta abstract first if no chunk is one."""
+    sections = [(tuple(c.section_path), c.text) for c in sorted(chunks, key=lambda c: c.index)]
+    has_abstract = any(section_role(path) == "abstract" for path, _ in sections)
+    if meta.abstract.strip() and not has_abstract:
+        sections.insert(0, (("Abstract",), meta.abstract))
+    return sections
+
+
+def _collect(sections: Iterable[Section], keep: Callable[[str], bool]) -> list[Sentence]:
+    """Sentences that pass `keep`, deduplicated (abstract and introduction often repeat)."""
+    sentences: list[Sentence] = []
+    seen: set[str] = set()
+    positions: Counter[tuple[str, ...]] = Counter()
+    for path, text in sections:
+        role = section_role(path)
+        for piece in split_sentences(text):
+            if piece in seen or not keep(piece):
+                continue
+            seen.add(piece)
+            sentences.append(_sentence(piece, len(sentences), role, positions[path]))
+            positions[path] += 1
+    return sentences
+
+
+def paper_sentences(meta: PaperMeta, chunks: Sequence[Chunk]) -> list[Sentence]:
+    """The quotable sentences in document order; every piece for a paper too small to filter."""
+    sections = _sections(meta, chunks)
+    body = [(path, text) for path, text in sections if section_role(path) != "skip"]
+    sentences = _collect(body, lambda piece: not is_fragment(piece))
+    # A tiny or odd paper still gets a summary from its own words rather than an error.
+    return sentences or _collect(body, bool) or _collect(sections, bool)
+
+
+# --- picking -----------------------------------------------------------------------------
+
+Score = Callable[[Sentence], float]
+_REDUNDANCY: Final = 0.7
+
+
+def _overlap(a: Sentence, b: Sentence) -> float:
+    """Jaccard overlap of content words."""
+    union = a.words | b.words
+    return len(a.words & b.words) / len(union) if union else 1.0
+
+
+def _best(pool: Sequence[Sentence], score: Score, chosen: Sequence[Sentence]) -> Sentence:
+    """The MMR choice: highest score less the overlap with what is already chosen."""
+
+    def mmr(s: Sentence) -> tuple[float, int]:
+        penalty = max((_overlap(s, c) for c in chosen), default=0.0)
+        return score(s) - _REDUNDANCY * penalty, -s.index  # ties go to the earlier sentence
+
+    return max(pool, key=mmr)
+
+
+def _fill(
+    k: int, tiers: Iterable[Iterable[Sentence]], score: Score, against: Sequence[Sentence] = ()
+) -> list[Sentence]:
+    """Pick up to k sentences by MMR, exhausting each tier before falling to the next."""
+    picked: list[Sentence] = []
+    for tier in tiers:
+        pool = [s for s in tier if s not in picked]
+        while pool and len(picked) < k:
+            best = _best(pool, score, [*against, *picked])
+            picked.append(best)
+            pool.remove(best)
+    return picked
+
+
+def _in_order(sentences: Iterable[Sentence]) -> list[Sentence]:
+    return sorted(sentences, key=lambda s: s.index)
+
+
+def _paragraph(sentences: Iterable[Sentence]) -> str:
+    return " ".join(s.text for s in _in_order(sentences))
+
+
+# --- the fields --------------------------------------------------------------------------
+
+_RESULT_ROLES: Final = frozenset({"results", "abstract", "conclusion", "discussion"})
+_PROBLEM_ROLES: Final = frozenset({"abstract", "introduction", "method"})
+_LATE_ROLES: Final = frozenset({"results", "discussion", "conclusion", "limitations"})
+_TAKEAWAY_ROLES: Final = frozenset({"conclusion", "results", "discussion"})
+
+
+def _results_paragraph(sentences: list[Sentence], room: int) -> list[Sentence]:
+    """Paragraph 2: numeric results first, then one limitation, within `room` sentences."""
+    tiers = (
+        [s for s in sentences if s.result and s.role in _RESULT_ROLES],
+        [s for s in sentences if s.result],
+        [s for s in sentences if s.role in {"results", "conclusion"}],
+    )
+    results = _fill(min(3, room), tiers, lambda s: s.salience + 0.3 * (s.role == "results"))
+    limit_tiers = (
+        [s for s in sentences if s.role == "limitations" and s not in results],
+        [s for s in sentences if s.limitation and s.role in _LATE_ROLES and s not in results],
+    )
+    limitation = _fill(
+        min(1, room - len(results)), limit_tiers, lambda s: s.salience + 0.5 * s.limitation, results
+    )
+    return results + limitation
+
+
+def summary_paragraphs(sentences: list[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
+    """Problem + method, then results + limitation; each paragraph in document order."""
+    room = max(len(sentences) - 1, 1)  # leave paragraph 1 a sentence when there are two
+    second = _results_paragraph(sentences, room)
+    if not second:  # no results at all: the last sentences usually state the outcome
+        second = _fill(1, [sentences[1:]], lambda s: s.salience + s.index / len(sentences))
+    unused = [s for s in sentences if s not in second]
+    tiers = ([s for s in unused if s.role in _PROBLEM_ROLES], unused, sentences)
+    first = _fill(4, tiers, lambda s: s.salience - 0.5 * s.result, second)
+    return _in_order(first), _in_order(second or first)
+
+
+def key_insight(sentences: list[Sentence], used: Sequence[Sentence]) -> Sentence:
+    """The best insight-cue sentence, outside the summary when there is one."""
+    unused = [s for s in sentences if s not in used]
+    tiers = ([s for s in unused if s.insight], [s for s in sentences if s.insight], unused)
+    picked = _fill(1, [*tiers, sentences], lambda s: s.salience + 0.5 * min(s.insight, 2))
+    return picked[0]
+
+
+def key_takeaways(
+    sentences: list[Sentence], summary: Sequence[Sentence], insight: Sentence
+) -> list[Sentence]:
+    """Three distinct sentences: conclusion/results/discussion first, unused ones first.
+
+    The summary's sentences come back before the key insight does: repeating the one-line
+    insight as a takeaway is the more visible repetition.
+    """
+    unused = [s for s in sentences if s not in summary and s != insight]
+    others = [s for s in sentences if s != insight]
+    tiers = (
+        [s for s in unused if s.role in _TAKEAWAY_ROLES],
+        unused,
+        [s for s in others if s.role in _TAKEAWAY_ROLES],
+        others,
+        sentences,
+    )
+    picked = _in_order(_fill(3, tiers, _takeaway_score, [*summary, insight]))
+    return (picked * 3)[:3]  # a paper of one or two sentences has to repeat itself
+
+
+def _takeaway_score(sentence: Sentence) -> float:
+    return sentence.salience + 0.3 * (sentence.role in _TAKEAWAY_ROLES)
+
+
 def industry_impact(sentences: list[Sentence], used: Sequence[Sentence]) -> str:
     """The sentence with most deployment cues, or the honest `NOT_ASSESSED` note."""
-    cued = [s for s in sentences if cue_counts(_DEPLOYMENT, [s.text])]
+    cued = [s for s in sentences if s.deployment]
     if not cued:
         return NOT_ASSESSED
     tiers = ([s for s in cued if s not in used], cued)
-    score: Score = lambda s: s.salience + 0.5 * cue_counts(_DEPLOYMENT, [s.text]).total()  # noqa: E731
-    return _fill(1, tiers, score)[0].text
+    return _fill(1, tiers, lambda s: s.salience + 0.5 * s.deployment)[0].text
 
 
 # --- tags --------------------------------------------------------------------------------
@@ -506,29 +555,44 @@ _SEGMENT: Final = re.compile(r"[^\w\s-]+")  # punctuation ends a phrase: no bigr
 _TERM: Final = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 
 
-def key_terms(title: str, abstract: str, limit: int) -> list[str]:
-    """Frequent non-stopword bigrams (seen twice), then unigrams; the title counts twice."""
+def _is_term(word: str) -> bool:
+    return len(word) > 1 and word not in _STOPWORDS
+
+
+def _term_counts(text: str) -> tuple[Counter[str], Counter[str]]:
+    """Unigram and bigram counts of non-stopwords, never across punctuation."""
     unigrams: Counter[str] = Counter()
     bigrams: Counter[str] = Counter()
-    for segment in _SEGMENT.split(f"{title}. {title}. {abstract}".lower()):
-        words = [w for w in _TERM.findall(segment)]
-        for a, b in zip(words, words[1:], strict=False):
-            if a not in _STOPWORDS and b not in _STOPWORDS:
-                bigrams[f"{a} {b}"] += 1
-        unigrams.update(w for w in words if w not in _STOPWORDS and len(w) > 2)
-    # Counter.most_common keeps first-seen order among ties, so the result is deterministic.
-    phrases = [p for p, n in bigrams.most_common() if n >= 2]
-    terms: list[str] = phrases[:limit]
-    covered = {w for t in terms for w in t.split()}
-    terms += [w for w, _ in unigrams.most_common() if w not in covered][: limit - len(terms)]
+    for segment in _SEGMENT.split(text.lower()):
+        words = _TERM.findall(segment)
+        pairs = itertools.pairwise(words)
+        bigrams.update(f"{a} {b}" for a, b in pairs if _is_term(a) and _is_term(b))
+        unigrams.update(w for w in words if _is_term(w))
+    return unigrams, bigrams
+
+
+def key_terms(title: str, abstract: str, limit: int) -> list[str]:
+    """Bigrams seen twice, then unigrams, most frequent first; the title counts twice.
+
+    A term sharing a word with a term already chosen is skipped ("reasoning models" makes
+    "small reasoning" and "reasoning" redundant).
+    """
+    unigrams, bigrams = _term_counts(f"{title}. {title}. {abstract}")
+    # most_common keeps first-seen order among ties, so the choice is deterministic.
+    candidates = [p for p, n in bigrams.most_common() if n >= 2]
+    candidates += [w for w, _ in unigrams.most_common()]
+    terms: list[str] = []
+    for term in candidates:
+        covered = {w for t in terms for w in t.split()}
+        if len(terms) < limit and not covered & set(term.split()):
+            terms.append(term)
     return terms
 
 
-def tags(meta: PaperMeta) -> list[str]:
-    """Categories first, then key terms; 6 tags at most."""
+def tags(meta: PaperMeta, abstract: str) -> list[str]:
+    """Categories first, then key terms of the title and abstract; 6 tags at most."""
     categories = list(dict.fromkeys(meta.categories))[:6]
-    room = min(4, 6 - len(categories))
-    return categories + key_terms(meta.title, meta.abstract, room) if room else categories
+    return categories + key_terms(meta.title, abstract, min(4, 6 - len(categories)))
 
 
 # --- rubric ------------------------------------------------------------------------------
@@ -568,7 +632,7 @@ def evidence_score(sentences: list[Sentence], text: str) -> RubricScore:
 
 
 def industry_score(sentences: list[Sentence]) -> RubricScore:
-    cued = [s.text for s in sentences if cue_counts(_DEPLOYMENT, [s.text])]
+    cued = [s.text for s in sentences if s.deployment]
     labels = cue_counts(_DEPLOYMENT, cued)
     rationale = f"{_plural(len(cued), 'sentence')} with deployment cues{_listing(labels)}"
     return RubricScore(score=_clamp(1 + 2 * len(cued)), rationale=rationale)
@@ -601,6 +665,12 @@ def rubric(sentences: list[Sentence], text: str) -> Rubric:
 # --- the backend -------------------------------------------------------------------------
 
 
+def _abstract_text(meta: PaperMeta, chunks: Sequence[Chunk]) -> str:
+    """The abstract chunks' text, for tags when the feed gave no abstract (a local PDF)."""
+    sections = _sections(meta, chunks)
+    return " ".join(t for path, t in sections if section_role(path) == "abstract")
+
+
 def _paper_text(meta: PaperMeta, chunks: Sequence[Chunk]) -> str:
     """All readable text (captions included) for the counts that are not per sentence."""
     sections = _sections(meta, chunks)
@@ -619,13 +689,13 @@ def extractive_summary(meta: PaperMeta, chunks: Sequence[Chunk]) -> PaperSummary
         )
     first, second = summary_paragraphs(sentences)
     insight = key_insight(sentences, [*first, *second])
-    takeaways = key_takeaways(sentences, [*first, *second, insight])
+    takeaways = key_takeaways(sentences, [*first, *second], insight)
     return PaperSummary(
         summary=[_paragraph(first), _paragraph(second)],
         key_insight=insight.text,
         key_takeaways=[s.text for s in takeaways],
         industry_impact=industry_impact(sentences, [*first, *second, insight, *takeaways]),
-        tags=tags(meta),
+        tags=tags(meta, meta.abstract or _abstract_text(meta, chunks)),
         rubric=rubric(sentences, _paper_text(meta, chunks)),
     )
 
@@ -634,7 +704,7 @@ class ExtractiveBackend:
     """The no-LLM backend: ranks and quotes the paper's own sentences (see module docstring)."""
 
     name = "extractive"
-    model = "sentence-rank-v1"
+    model = "sentence-rank-v2"
 
     def summarize(self, request: SummaryRequest) -> SummaryResult:
         """Summarize `request.chunks` and `request.meta`; `request.messages` is not read."""

@@ -92,7 +92,7 @@ class OpenAIBackend:
         self.api_key = api_key
         self.base_url = base_url
         self.prices = prices or {}
-        self.max_reasks = max_reasks
+        self.max_reasks = max(0, max_reasks)
         self.timeout = timeout
         self.max_retries = max_retries
         self._client: openai.OpenAI | None = None
@@ -105,7 +105,11 @@ class OpenAIBackend:
         for _ in range(self.max_reasks + 1):
             completion, seconds = self._complete(messages, request)
             usage += self._usage(completion, seconds)
-            reply = self._reply_text(completion, request)
+            try:
+                reply = self._reply_text(completion, request)
+            except LLMError as exc:
+                exc.usage = usage  # a cut-off or refused reply was still paid for
+                raise
             try:
                 summary = PaperSummary.model_validate_json(_unfenced(reply))
             except ValidationError as exc:
@@ -116,7 +120,7 @@ class OpenAIBackend:
                 {"role": "assistant", "content": reply},
                 {"role": "user", "content": reask_text(error)},
             ]
-        assert error is not None  # max_reasks >= 0, so the loop ran and failed
+        assert error is not None  # the loop ran at least once (max_reasks >= 0) and failed
         raise self._invalid(request, reply, error, usage) from error
 
     # --- one call ---------------------------------------------------------------------
@@ -259,9 +263,9 @@ class OpenAIBackend:
             f"model {self.model} gave no valid PaperSummary in {tries} tries "
             f"(last: {_brief_errors(exc)}); try a stronger model or a simpler prompt"
         )
-        error = InvalidReplyError(message, last_reply=reply, usage=usage)
-        error.paper_id, error.stage = request.meta.id, "summarize"
-        return error
+        return InvalidReplyError(
+            message, last_reply=reply, usage=usage, paper_id=request.meta.id, stage="summarize"
+        )
 
 
 def _server_message(exc: openai.APIStatusError) -> str:

@@ -30,7 +30,7 @@ MIN_MAX_TOKENS = 8
 
 ABSTRACT, INTRODUCTION, METHOD, RESULTS, CONCLUSION, OTHER = range(6)
 
-# Checked in this order, on word starts, so "Related models" is OTHER before "model" makes it METHOD.
+# Checked in order, at word starts: "Related models" is OTHER before "model" makes it METHOD.
 _HEADING_KEYWORDS = (
     (OTHER, ("related work", "prior work", "background", "preliminar", "acknowledg", "notation")),
     (ABSTRACT, ("abstract",)),
@@ -78,7 +78,8 @@ def chunks(
     paper_budget: int = 12000,
 ) -> Chunks:
     """Split the paper's front and body into chunks of at most `max_tokens` tokens each, keeping
-    at most `paper_budget` tokens in all, the important sections first."""
+    at most `paper_budget` tokens in all (overlaps counted twice, as a model reads them), the
+    important sections first."""
     _check_arguments(max_tokens, overlap, paper_budget)
     parts = [
         _part(section, path, tokenizer, max_tokens, overlap)
@@ -164,19 +165,32 @@ def _part(
 
 
 def _select(parts: list[_Part], budget: int) -> tuple[list[_Part], list[str]]:
-    """Keep whole sections in priority order (document order within a rank) while they fit.
+    """Keep sections in priority order (document order within a rank) while they fit.
 
-    A high-priority section that does not fit keeps the chunks that do; a low-priority one is
-    dropped whole, and smaller sections after it may still fit. Returns parts in document order
-    and the headings left out (or cut short), in document order.
+    Passes: the abstract (cut short if it must be: it is never dropped); the other high-priority
+    sections whole; those that did not fit, cut to the chunks that still do (so one long method
+    section cannot push the short conclusion out); the rest whole while they fit; last, what is
+    left of the budget goes to the first chunks of the rest (a paper whose headings say nothing,
+    or whose extraction found one big section, still gets read). Returns the kept parts and the
+    headings left out or cut short, both in document order.
     """
+    order = sorted(range(len(parts)), key=lambda i: parts[i].rank)
+    high = [i for i in order if ABSTRACT < parts[i].rank < OTHER]
+    low = [i for i in order if parts[i].rank == OTHER]
+    abstract = [i for i in order if parts[i].rank == ABSTRACT]
+    passes = [(abstract, True), (high, False), (high, True), (low, False), (low, True)]
     left = budget
     keep: dict[int, int] = {}  # part index -> number of its first chunks kept
-    for i in sorted(range(len(parts)), key=lambda i: parts[i].rank):
-        n = _fitting_prefix(parts[i].tokens, left)
-        if n == len(parts[i].tokens) or (n and parts[i].rank < OTHER):
-            keep[i] = n
-            left -= sum(parts[i].tokens[:n])
+    for indices, partial in passes:
+        for i in (i for i in indices if i not in keep):
+            n = _fitting_prefix(parts[i].tokens, left)
+            if n == len(parts[i].tokens) or (n > 0 and partial):
+                keep[i] = n
+                left -= sum(parts[i].tokens[:n])
+    return _apply(parts, keep)
+
+
+def _apply(parts: list[_Part], keep: dict[int, int]) -> tuple[list[_Part], list[str]]:
     kept, omitted = [], []
     for i, part in enumerate(parts):
         n = keep.get(i, 0)
@@ -218,7 +232,7 @@ def _split(text: str, tokenizer: Tokenizer, max_tokens: int, overlap: int) -> li
         if end is None:
             raise RuntimeError(f"no text fits in {max_tokens} tokens")  # one character always does
         pieces.append(text[start:end])
-        new = _next_word_start(bounds, end, len(text))
+        new = _next_start(text, bounds, end)
         start = _overlap_start(text, bounds, start, end, tokenizer, overlap) if overlap else new
     return pieces
 
@@ -290,12 +304,12 @@ def _last_between(positions: list[int], low: int, high: int) -> int | None:
     return positions[i] if i >= 0 and positions[i] > low else None
 
 
-def _next_word_start(bounds: _Boundaries, end: int, length: int) -> int:
-    # A chunk cut inside a word continues right there; otherwise at the next word.
+def _next_start(text: str, bounds: _Boundaries, end: int) -> int:
+    """Where the text after a chunk ending at `end` resumes."""
+    if end < len(text) and not text[end].isspace():
+        return end  # the chunk was cut inside a word: carry on from the cut
     i = bisect_left(bounds.word_starts, end)
-    if i < len(bounds.word_starts) and (i == 0 or bounds.word_ends[i - 1] <= end):
-        return bounds.word_starts[i] if bounds.word_ends[i - 1] == end or i == 0 else end
-    return end if end < length and (i == 0 or bounds.word_ends[i - 1] > end) else length
+    return bounds.word_starts[i] if i < len(bounds.word_starts) else len(text)
 
 
 def _overlap_start(
@@ -307,11 +321,11 @@ def _overlap_start(
     candidates = words[bisect_right(words, start) : bisect_left(words, end)]
     i = bisect_left(candidates, True, key=lambda b: tokenizer.count(text[b:end]) <= overlap)
     if i == len(candidates):
-        return _next_word_start(bounds, end, len(text))  # no whole word fits: no overlap
+        return _next_start(text, bounds, end)  # no whole word fits: no overlap
     word = candidates[i]
     sentences = bounds.sentence_starts
     j = bisect_left(sentences, word)
-    if j < len(sentences) and sentences[j] < end:
-        if 2 * tokenizer.count(text[sentences[j] : end]) >= overlap:
-            return sentences[j]
+    sentence = sentences[j] if j < len(sentences) and sentences[j] < end else None
+    if sentence is not None and 2 * tokenizer.count(text[sentence:end]) >= overlap:
+        return sentence
     return word

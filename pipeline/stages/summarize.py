@@ -73,5 +73,6 @@ def summary_record(
         backend=backend.name,
         model=backend.model,
         prompt=prompt.name,
+        prompt_digest=prompt.digest,
         usage=result.usage,
     )

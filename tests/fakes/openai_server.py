@@ -85,12 +85,13 @@ class FakeOpenAI:
         self.stop()
 
     def start(self) -> None:
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.fake = self
+        httpd = _Server(("127.0.0.1", 0), _Handler)
+        httpd.fake = self
         # A short poll interval lets `stop()` return in milliseconds instead of half a second.
-        serve = lambda: self._httpd.serve_forever(poll_interval=0.01)  # noqa: E731
-        self._thread = threading.Thread(target=serve, daemon=True)
+        serve = {"poll_interval": 0.01}
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs=serve, daemon=True)
         self._thread.start()
+        self._httpd = httpd
 
     def stop(self) -> None:
         if self._httpd is not None:
@@ -101,8 +102,7 @@ class FakeOpenAI:
     @property
     def base_url(self) -> str:
         assert self._httpd is not None, "start the server first (use it as a context manager)"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://127.0.0.1:{self._httpd.server_port}/v1"
 
     # --- scripting and inspection -----------------------------------------------------
 

@@ -1,0 +1,672 @@
+"""PDF -> `Document`: title, abstract, sections in reading order, captions.
+
+Works on PyMuPDF's text dictionary (`get_text("dict")`: blocks, lines, spans with boxes, fonts
+and sizes) rather than its sorted plain text, because reading order, headers and headings all need
+the geometry. The steps, each a small function over plain `Line` records so most can be tested
+without a PDF:
+
+1. read every page's blocks and put them in reading order (columns detected per page);
+2. drop running headers and footers, page numbers, margin line numbers and rotated text
+   (the arXiv side stamp);
+3. find the title (largest text on page 1), the abstract and the section headings;
+4. split the rest into sections, mending ligatures and line-end hyphens.
+
+Figure and table captions are collected into `Document.captions` and kept out of the section
+text, so section text is running prose (plus table cells, which have no reliable boundary).
+Section headings are stored without their numbers ("3.1 Setup" -> heading "Setup", level 2).
+The title and author lines are not part of any section; the abstract is the first section
+(heading "Abstract", kind "front"), followed by a "Front matter" section when text sits between
+the abstract and the first heading. After the references, every section is an appendix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+import pymupdf
+
+from pipeline.errors import ExtractError
+from pipeline.models import Document, Section
+
+STAGE_VERSION = 1
+
+Kind = Literal["front", "body", "references", "appendix"]
+
+# Errors MuPDF raises for unreadable files or content streams; caught only around PyMuPDF calls.
+_PDF_ERRORS = (RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
+
+LIGATURES = str.maketrans(
+    {
+        "\ufb00": "ff",
+        "\ufb01": "fi",
+        "\ufb02": "fl",
+        "\ufb03": "ffi",
+        "\ufb04": "ffl",
+        "\ufb06": "st",
+    }
+)
+# First parts that keep their hyphen at a line end ("self-|attention" is "self-attention").
+HYPHEN_PREFIXES = frozenset(
+    re.findall(
+        r"\w+",
+        "self non cross multi semi pre post co anti well state open long short high low large "
+        "small fine end task data human model zero few one two three parameter instruction "
+        "compute domain closed real",
+    )
+)
+
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(\S.*)$")
+_LETTERED = re.compile(r"^(?:appendix\s+)?([A-H])((?:\.\d{1,2}){0,3})[.:]?\s+([A-Z].*)$", re.I)
+_ROMAN = re.compile(r"^([IVX]{1,4})\.\s+(\S.*)$")
+_NAMED = re.compile(
+    r"^(references|bibliography|acknowledge?ments?|appendix|appendices|supplementary material|"
+    r"introduction|conclusions?|related work|limitations|broader impacts?|ethics statement|"
+    r"ethical considerations|discussion|funding|author contributions?|competing interests)"
+    r"\b",
+    re.I,
+)
+_REFERENCES = re.compile(r"^(references|bibliography|literature cited)\s*$", re.I)
+_APPENDIX = re.compile(r"^(appendix|appendices|supplementary)\b", re.I)
+_CAPTION = re.compile(r"^(fig(?:ure)?\.?|table)\s*(\d+|[IVX]+)\s*[:.|\u2014\u2013-]", re.I)
+_ABSTRACT = re.compile(
+    r"^\s*(abstract|a\s?b\s?s\s?t\s?r\s?a\s?c\s?t)\s*(?:[.:\u2014\u2013-]\s*(.*))?$", re.I
+)
+_ABSTRACT_STOP = re.compile(
+    r"^(keywords|key\s*words|index terms|ccs concepts|acm reference|additional key words|"
+    r"[\u2217*\u2020\u2021\u00a7])",
+    re.I,
+)
+_TOC_ENTRY = re.compile(r"(\.\s?){3,}\s*\d+$|[^\d.]\s\d{1,3}$")
+_FRONT_LABEL = re.compile(r"^(ccs concepts|keywords|index terms|acm reference format)\b", re.I)
+_PAGE_NUMBER = re.compile(r"^(page\s*)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|medi|demi|\.b$", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of text, with what the heuristics need to know about it."""
+
+    page: int  # 1-based
+    block: int  # block number on its page, in reading order
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+    size: float
+    bold: bool = False
+    zone: str = ""  # "top" or "bottom" margin of the page, else ""
+    page_height: float = 792.0
+
+
+class Heading(NamedTuple):
+    text: str  # without its number
+    level: int
+    number: str = ""  # "3.1", "A.2", "IV"; "" when unnumbered
+
+
+class FrontMatter(NamedTuple):
+    title: str
+    abstract: str
+    authors: list[str]
+
+
+# --- Public entry points ------------------------------------------------------------------
+
+
+def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
+    """Read a paper's text, at most `max_pages` pages of it."""
+    with open_pdf(pdf_path, paper_id, "extract") as doc:
+        pages = doc.page_count
+        lines = read_lines(doc, min(pages, max_pages), pdf_path, paper_id, "extract")
+    body = body_size(lines)
+    title_at = title_lines(lines)
+    start, end, abstract = abstract_span(lines, body, title_at)
+    captions, rest = split_captions(lines[end:] if abstract else _after(lines, title_at))
+    found = _front_sections(lines[start:end], abstract) + sections(rest, body)
+    return Document(
+        paper_id=paper_id,
+        title=_title_text(lines, title_at),
+        abstract=abstract,
+        sections=found,
+        captions=captions,
+        pages=pages,
+        pages_read=min(pages, max_pages),
+        has_references=any(s.kind == "references" for s in found),
+    )
+
+
+def front_matter(pdf_path: Path, paper_id: str, *, stage: str = "feed") -> FrontMatter:
+    """Title, abstract and (best effort) authors, from the first pages only."""
+    with open_pdf(pdf_path, paper_id, stage) as doc:
+        lines = read_lines(doc, min(doc.page_count, 3), pdf_path, paper_id, stage)
+    body = body_size(lines)
+    title_at = title_lines(lines)
+    start, _, abstract = abstract_span(lines, body, title_at)
+    title = _title_text(lines, title_at)
+    author_lines = lines[title_at[-1] + 1 : start] if title_at else []
+    return FrontMatter(title, abstract, authors(author_lines))
+
+
+@contextmanager
+def open_pdf(pdf_path: Path, paper_id: str, stage: str) -> Iterator[pymupdf.Document]:
+    """Open a PDF, turning every way it can be unreadable into one clear `ExtractError`."""
+
+    def fail(problem: str, advice: str) -> ExtractError:
+        return ExtractError(f"{pdf_path}: {problem}; {advice}", paper_id=paper_id, stage=stage)
+
+    if not pdf_path.is_file():
+        raise fail("file not found", "check the path or download the paper again")
+    if pdf_path.stat().st_size == 0:
+        raise fail("empty file (0 bytes)", "download the paper again")
+    with pdf_path.open("rb") as fh:
+        head = fh.read(1024)
+    # PyMuPDF opens HTML or text named .pdf as a document of its own (filetype is only a hint),
+    # so an HTML error page would otherwise be "extracted"; the PDF header must be there.
+    if b"%PDF-" not in head:
+        raise fail(f"not a PDF (starts with {head[:16]!r})", "download the paper again")
+    try:
+        doc = pymupdf.open(pdf_path, filetype="pdf")
+    except _PDF_ERRORS as exc:
+        raise fail("not a PDF or corrupt", "download the paper again") from exc
+    with doc:
+        if not doc.is_pdf:
+            raise fail("not a PDF", "download the paper again")
+        if doc.needs_pass:
+            raise fail("encrypted, a password is needed", "save a copy without a password")
+        if doc.page_count == 0:
+            raise fail("no pages (corrupt PDF?)", "download the paper again")
+        yield doc
+
+
+# --- Reading lines ------------------------------------------------------------------------
+
+
+def read_lines(
+    doc: pymupdf.Document, pages: int, pdf_path: Path, paper_id: str, stage: str
+) -> list[Line]:
+    """The text lines of the first `pages` pages in reading order, running text dropped."""
+    lines: list[Line] = []
+    try:
+        for number in range(pages):
+            lines += page_lines(doc[number], number + 1)
+    except _PDF_ERRORS as exc:
+        message = f"{pdf_path}: unreadable page ({exc}); download the paper again"
+        raise ExtractError(message, paper_id=paper_id, stage=stage) from exc
+    if not any(any(ch.isalnum() for ch in line.text) for line in lines):
+        message = f"{pdf_path}: no extractable text (image-only PDF?); run OCR first"
+        raise ExtractError(message, paper_id=paper_id, stage=stage)
+    return drop_running_text(lines)
+
+
+def page_lines(page: pymupdf.Page, number: int) -> list[Line]:
+    """One page's lines, blocks in reading order."""
+    data = page.get_text("dict", flags=pymupdf.TEXTFLAGS_TEXT)
+    width, height = page.rect.width, page.rect.height
+    blocks = [_block_lines(b, number, height) for b in data["blocks"] if b.get("lines")]
+    blocks = [b for b in blocks if b]
+    boxes = [(min(n.x0 for n in b), min(n.y0 for n in b), max(n.x1 for n in b)) for b in blocks]
+    ordered = [blocks[i] for i in reading_order(boxes, width)]
+    return [
+        replace(line, block=k)
+        for k, block in enumerate(ordered)
+        for line in block
+        if not _margin_number(line, width)
+    ]
+
+
+def _block_lines(block: dict, page: int, height: float) -> list[Line]:
+    lines = [_line(raw, page, height) for raw in block["lines"] if _horizontal(raw)]
+    return merge_same_baseline([line for line in lines if line.text])
+
+
+def _horizontal(raw: dict) -> bool:
+    # Rotated text is the arXiv side stamp or a rotated table, never running prose.
+    dx, dy = raw["dir"]
+    return dx > 0.99 and abs(dy) < 0.01
+
+
+def _line(raw: dict, page: int, height: float) -> Line:
+    spans = [s for s in raw["spans"] if s["text"].strip()]
+    text = _join_spans(spans)
+    x0, y0, x1, y1 = raw["bbox"]
+    chars = Counter[float]()
+    for span in spans:
+        chars[round(span["size"] * 2) / 2] += len(span["text"].strip())
+    bold = sum(len(s["text"].strip()) for s in spans if _is_bold(s))
+    zone = "top" if y1 < 0.1 * height else "bottom" if y0 > 0.9 * height else ""
+    size = chars.most_common(1)[0][0] if chars else 0.0
+    is_bold = bold >= 0.8 * max(1, chars.total())
+    return Line(page, 0, x0, y0, x1, y1, text, size, is_bold, zone, height)
+
+
+def _join_spans(spans: list[dict]) -> str:
+    # Some PDFs position words instead of printing spaces; a visible gap becomes a space.
+    text = ""
+    for prev, span in zip([None, *spans], spans, strict=False):
+        gap = span["bbox"][0] - prev["bbox"][2] if prev else 0
+        if prev and gap > 0.15 * span["size"] and not text.endswith(" "):
+            text += " "
+        text += span["text"]
+    return " ".join(text.split())
+
+
+def _is_bold(span: dict) -> bool:
+    return bool(span["flags"] & pymupdf.TEXT_FONT_BOLD) or bool(_BOLD_FONT.search(span["font"]))
+
+
+def merge_same_baseline(lines: list[Line]) -> list[Line]:
+    """Join pieces PyMuPDF reports as separate lines although they sit on one baseline."""
+    merged: list[Line] = []
+    for line in lines:
+        prev = merged[-1] if merged else None
+        if prev and abs(prev.y1 - line.y1) < 0.3 * max(line.size, 1) and line.x0 >= prev.x1 - 1:
+            merged[-1] = replace(
+                prev,
+                text=f"{prev.text} {line.text}",
+                x1=line.x1,
+                y0=min(prev.y0, line.y0),
+                bold=prev.bold and line.bold,
+                size=max(prev.size, line.size) if len(line.text) > len(prev.text) else prev.size,
+            )
+        else:
+            merged.append(line)
+    return merged
+
+
+def _margin_number(line: Line, width: float) -> bool:
+    # Review copies number their lines in the margins.
+    return line.text.isdigit() and (line.x1 < 0.1 * width or line.x0 > 0.9 * width)
+
+
+def reading_order(boxes: list[tuple[float, float, float]], width: float) -> list[int]:
+    """Block indices in reading order, from each block's (x0, y0, x1).
+
+    A block crossing the page's middle is full-width: it ends the column flow above it (left
+    column first, then right) and is read in its place. One-column pages are the case where
+    (almost) every block is full-width.
+    """
+    middle, margin = width / 2, 0.03 * width
+    order: list[int] = []
+    left: list[int] = []
+    right: list[int] = []
+    for i in sorted(range(len(boxes)), key=lambda i: (boxes[i][1], boxes[i][0])):
+        x0, _, x1 = boxes[i]
+        if x0 < middle - margin and x1 > middle + margin:
+            order += left + right + [i]
+            left, right = [], []
+        else:
+            (left if (x0 + x1) / 2 < middle else right).append(i)
+    return order + left + right
+
+
+def drop_running_text(lines: list[Line]) -> list[Line]:
+    """Drop page numbers and text repeated in the top or bottom margin of several pages."""
+    seen: dict[tuple[str, str], set[int]] = {}
+    for line in lines:
+        if line.zone:
+            seen.setdefault((line.zone, _shape(line.text)), set()).add(line.page)
+    repeated = {key for key, pages in seen.items() if len(pages) >= 2}
+    return [
+        line
+        for line in lines
+        if not line.zone
+        or not ((line.zone, _shape(line.text)) in repeated or _PAGE_NUMBER.match(line.text))
+    ]
+
+
+def _shape(text: str) -> str:
+    # Running headers often carry the page number: "CiteSee ... CHI '23, 4 of 15".
+    return re.sub(r"\d+", "#", text.lower())
+
+
+# --- Title, abstract, authors ---------------------------------------------------------
+
+
+def body_size(lines: list[Line]) -> float:
+    """The font size most characters are set in."""
+    sizes = Counter[float]()
+    for line in lines:
+        sizes[line.size] += len(line.text)
+    return sizes.most_common(1)[0][0] if sizes else 10.0
+
+
+def title_lines(lines: list[Line]) -> list[int]:
+    """Indices of the title: the run of largest-font lines in the upper part of page 1."""
+    first = [i for i, line in enumerate(lines) if line.page == 1 and _title_candidate(line)]
+    if not first:
+        return []
+    top = max(lines[i].size for i in first)
+    start = next(i for i in first if lines[i].size >= top - 0.5)
+    run = [start]
+    for i in range(start + 1, len(lines)):
+        line = lines[i]
+        gap = line.y0 - lines[run[-1]].y1
+        if line.page != 1 or line.size < top - 0.5 or not -0.5 * top < gap < 1.5 * top:
+            break
+        run.append(i)
+    return run
+
+
+def _title_text(lines: list[Line], title_at: list[int]) -> str:
+    return mend("\n".join(lines[i].text for i in title_at))
+
+
+def _title_candidate(line: Line) -> bool:
+    letters = sum(ch.isalpha() for ch in line.text)
+    return letters >= 3 and line.y0 < 0.6 * line.page_height and not _CAPTION.match(line.text)
+
+
+def abstract_span(lines: list[Line], body: float, title_at: list[int]) -> tuple[int, int, str]:
+    """Where the abstract's lines start and end in `lines`, and its text ("" when not found)."""
+    after_title = title_at[-1] + 1 if title_at else 0
+    label = _abstract_label(lines, after_title)
+    if label is None:
+        return _unlabelled_abstract(lines, body, after_title)
+    match = _ABSTRACT.match(lines[label].text)
+    inline = match.group(2) if match and match.group(2) else ""
+    end = _abstract_end(lines, label + 1, body)
+    text = join_text([replace(lines[label], text=inline), *lines[label + 1 : end]])
+    return label, end, _one_line(text)
+
+
+def _abstract_label(lines: list[Line], start: int) -> int | None:
+    """The line saying "Abstract" (alone, or "Abstract." / "Abstract—" before the text)."""
+    for i in range(start, len(lines)):
+        if lines[i].page > 2:
+            return None
+        if _ABSTRACT.match(lines[i].text):
+            return i
+    return None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _abstract_end(lines: list[Line], first: int, body: float) -> int:
+    size = lines[first].size if first < len(lines) else body
+    left = right = None
+    end = first
+    while end < len(lines):
+        line = lines[end]
+        if _heading(line, body) or _ABSTRACT_STOP.match(line.text) or abs(line.size - size) > 0.7:
+            break
+        if left is not None and right is not None and line.x0 < left - 8 and line.x1 > right + 8:
+            break  # body text wider than an indented abstract: the abstract has ended
+        left = line.x0 if left is None else min(left, line.x0)
+        right = line.x1 if right is None else max(right, line.x1)
+        end += 1
+    return end
+
+
+def _unlabelled_abstract(lines: list[Line], body: float, start: int) -> tuple[int, int, str]:
+    # Some layouts (RevTeX, ACM journals) print the abstract as the first long paragraph.
+    for first, end in _paragraphs(lines, start):
+        if lines[first].page > 1 or any(_heading(line, body) for line in lines[first:end]):
+            break
+        end = next((i for i in range(first, end) if _ABSTRACT_STOP.match(lines[i].text)), end)
+        text = _one_line(join_text(lines[first:end]))
+        if len(text.split()) >= 50:
+            return first, end, text
+    return start, start, ""
+
+
+def _paragraphs(lines: list[Line], start: int) -> Iterator[tuple[int, int]]:
+    """Runs of lines set in one size with line spacing between them (PyMuPDF may give every
+    line of a paragraph its own block)."""
+    i = start
+    while i < len(lines):
+        j = i + 1
+        while j < len(lines) and _same_paragraph(lines[j - 1], lines[j]):
+            j += 1
+        yield i, j
+        i = j
+
+
+def _same_paragraph(prev: Line, line: Line) -> bool:
+    gap = line.y0 - prev.y1
+    return (
+        prev.page == line.page
+        and abs(prev.size - line.size) < 0.3
+        and -0.5 * line.size < gap < 0.9 * line.size
+    )
+
+
+def authors(lines: list[Line]) -> list[str]:
+    """Names from the lines between title and abstract that read as a list of names."""
+    names: list[str] = []
+    for line in lines[:8]:
+        parts = [p for p in re.split(r",|;|\band\b|&", _strip_marks(line.text)) if p.strip()]
+        if parts and all(_is_name(p) for p in parts):
+            names += [" ".join(p.split()) for p in parts]
+        elif names:
+            break  # affiliations follow the names; a lab name can look like a person's
+    return list(dict.fromkeys(names))
+
+
+def _strip_marks(text: str) -> str:
+    return re.sub(r"[\u2217*\u2020\u2021\u00a7\u00b6\d\u00b9\u00b2\u00b3#]+", " ", text)
+
+
+def _is_name(part: str) -> bool:
+    words = part.split()
+    institution = re.search(r"univ|institut|lab|depart|school|college|research|inc\b|@", part, re.I)
+    return (
+        2 <= len(words) <= 4
+        and not institution
+        and all(re.fullmatch(r"[A-Z][\w.'\u2019-]*", w) for w in words)
+    )
+
+
+# --- Headings, captions, sections -----------------------------------------------------
+
+
+def _heading(line: Line, body: float) -> Heading | None:
+    """The line as a section heading, or None. Numbers need a bold or larger font to count."""
+    text = line.text.strip()
+    if not _heading_shaped(text):
+        return None
+    styled = line.bold or line.size >= body + 0.8
+    if not styled and not (text.isupper() and line.size >= body):
+        return None
+    return _numbered(text) or _named(text, line, body)
+
+
+def _heading_shaped(text: str) -> bool:
+    """Short, made of words, not a caption, a formula or a table-of-contents entry."""
+    letters = sum(ch.isalpha() for ch in text)
+    return (
+        1 <= len(text.split()) <= 16
+        and len(text) <= 140
+        and letters >= 0.6 * len(text.replace(" ", ""))
+        and re.search(r"[^\W\d_]{3,}", text) is not None
+        and "=" not in text
+        and not _CAPTION.match(text)
+        and not _TOC_ENTRY.search(text)
+        and not _FRONT_LABEL.match(text)
+    )
+
+
+def _numbered(text: str) -> Heading | None:
+    if match := _NUMBERED.match(text):
+        number, rest = match.groups()
+        if rest[0].isalpha() and not rest.endswith((",", ";")) and not _is_number_row(rest):
+            return Heading(rest, number.count(".") + 1, number)
+    if match := _LETTERED.match(text):
+        letter, parts, rest = match.groups()
+        return Heading(rest, parts.count(".") + 1, letter.upper() + parts)
+    if match := _ROMAN.match(text):
+        return Heading(match.group(2), 1, match.group(1))
+    return None
+
+
+def _is_number_row(text: str) -> bool:
+    # Table rows such as "2 BERT 81.2 77.5" are bold in some tables; headings are words.
+    return sum(ch.isdigit() for ch in text) > len(text) / 4
+
+
+def _named(text: str, line: Line, body: float) -> Heading | None:
+    if _NAMED.match(text) and len(text.split()) <= 6:
+        return Heading(text.rstrip(".:"), 1)
+    clearly_larger = line.size >= body + 1.5
+    if clearly_larger and text[0].isupper() and not text.endswith((".", ",")) and len(text) > 3:
+        return Heading(text, 1)
+    return None
+
+
+def split_captions(lines: list[Line]) -> tuple[list[str], list[Line]]:
+    """Caption texts, and the other lines. A caption runs to the end of its block."""
+    captions: list[str] = []
+    rest: list[Line] = []
+    in_caption: tuple[int, int] | None = None
+    for line in lines:
+        where = (line.page, line.block)
+        if _CAPTION.match(line.text):
+            captions.append(line.text)
+            in_caption = where
+        elif in_caption == where:
+            captions[-1] += "\n" + line.text
+        else:
+            in_caption = None
+            rest.append(line)
+    return [_one_line(mend(c)) for c in captions], rest
+
+
+def sections(lines: list[Line], body: float) -> list[Section]:
+    """Split lines at headings; text before the first heading becomes a front section."""
+    found: list[Section] = []
+    heading: Heading | None = None
+    start_page = lines[0].page if lines else 1
+    current: list[Line] = []
+    kind: Kind = "body"
+    for i, line in enumerate(lines):
+        head = _heading(line, body) if not _continues_heading(lines, i, body) else None
+        if head and kind == "body" and _lettered_in_body(head, line):
+            head = None
+        if head is None:
+            current.append(line)
+            continue
+        found += _section(heading, current, kind, start_page)
+        kind = _next_kind(kind, head)
+        heading, current, start_page = _wrapped(head, lines, i, body), [], line.page
+    found += _section(heading, current, kind, start_page)
+    return found
+
+
+def _continues_heading(lines: list[Line], i: int, body: float) -> bool:
+    """A heading's second line (same block, same style), already taken into the heading."""
+    if i == 0:
+        return False
+    prev, line = lines[i - 1], lines[i]
+    same_block = (prev.page, prev.block) == (line.page, line.block)
+    return (
+        same_block
+        and _heading(prev, body) is not None
+        and (prev.bold, prev.size) == (line.bold, line.size)
+        and _numbered(line.text) is None
+        and not prev.text.endswith((".", ":"))
+    )
+
+
+def _wrapped(head: Heading, lines: list[Line], i: int, body: float) -> Heading:
+    if i + 1 < len(lines) and _continues_heading(lines, i + 1, body):
+        return Heading(f"{head.text} {lines[i + 1].text}", head.level)
+    return head
+
+
+def _lettered_in_body(head: Heading, line: Line) -> bool:
+    # Before the references, "A Study of ..." in bold is likelier a phrase than appendix A,
+    # unless the line says "Appendix".
+    return _is_lettered(head) and not _APPENDIX.match(line.text)
+
+
+def _is_lettered(head: Heading) -> bool:
+    return head.number[:1] in tuple("ABCDEFGH")
+
+
+def _next_kind(kind: Kind, head: Heading) -> Kind:
+    """Sections after the references are appendices; so are lettered or "Appendix" ones."""
+    if _REFERENCES.match(head.text):
+        return "references"
+    if _is_lettered(head) or _APPENDIX.match(head.text) or kind in ("references", "appendix"):
+        return "appendix"
+    return kind
+
+
+def _section(head: Heading | None, lines: list[Line], kind: Kind, page: int) -> list[Section]:
+    text = join_text(lines)
+    if head is None and not text:
+        return []
+    heading, level = (head.text, head.level) if head else ("Front matter", 1)
+    if head is None:
+        kind = "front"
+    end = lines[-1].page if lines else page
+    return [
+        Section(heading=heading, level=level, page_start=page, page_end=end, text=text, kind=kind)
+    ]
+
+
+def _front_sections(abstract_lines: list[Line], abstract: str) -> list[Section]:
+    if not abstract:
+        return []
+    first = abstract_lines[0].page if abstract_lines else 1
+    last = abstract_lines[-1].page if abstract_lines else first
+    return [
+        Section(heading="Abstract", page_start=first, page_end=last, text=abstract, kind="front")
+    ]
+
+
+def _after(lines: list[Line], title_at: list[int]) -> list[Line]:
+    return lines[title_at[-1] + 1 :] if title_at else lines
+
+
+# --- Text mending ---------------------------------------------------------------------
+
+
+def join_text(lines: Iterable[Line]) -> str:
+    """Lines as text: a blank line between paragraphs (blocks), unless a block ends mid-sentence."""
+    out = ""
+    prev: Line | None = None
+    for line in lines:
+        if prev is None:
+            out = line.text
+        elif (prev.page, prev.block) == (line.page, line.block) or _mid_sentence(
+            prev.text, line.text
+        ):
+            out += "\n" + line.text
+        else:
+            out += "\n\n" + line.text
+        prev = line
+    return mend(out)
+
+
+def _mid_sentence(before: str, after: str) -> bool:
+    return not before.rstrip().endswith((".", "!", "?", ":")) and after[:1].islower()
+
+
+def mend(text: str) -> str:
+    """Ligatures spelled out, line-end hyphens joined, lines inside a paragraph joined."""
+    text = text.translate(LIGATURES).replace("\u00ad", "").replace("\u00a0", " ")
+    text = re.sub(r"(\w+)-\n(?=[a-z])", _join_hyphen, text)
+    text = re.sub(r"(?<=\w)-\n(?=\w)", "-", text)  # "GPT-|4", "Visually-|Rich"
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def _join_hyphen(match: re.Match[str]) -> str:
+    word = match.group(1)
+    keep = (
+        not word.isalpha()
+        or word.isupper()
+        or not word[-1].islower()
+        or word.lower() in HYPHEN_PREFIXES
+        or (word.endswith("ly") and len(word) > 4)
+    )
+    return f"{word}-" if keep else word

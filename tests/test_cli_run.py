@@ -1,0 +1,242 @@
+"""`paperbrief run` as a user runs it: a subprocess over a folder of PDFs, then read run.json.
+
+What ran is read from run.json's stage counts and events, so the cache is tested by what
+executed, not by timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+import pytest
+
+from pipeline.prompts import default_prompts_dir
+from pipeline.samples import write_sample_papers
+from tests.fakes.openai_server import FakeOpenAI
+
+DAY = "2026-03-04"
+
+
+@pytest.fixture(scope="module")
+def papers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("papers")
+    write_sample_papers(folder)
+    return folder
+
+
+class Workspace:
+    """A cache, an out folder and a private copy of the prompts, as a user's checkout has."""
+
+    def __init__(self, root: Path, papers: Path) -> None:
+        self.root = root
+        self.papers = papers
+        self.cache = root / "cache"
+        self.out = root / "out"
+        self.prompts = root / "prompts"
+        shutil.copytree(default_prompts_dir(), self.prompts)
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PAPERBRIEF_"))
+        }
+        self.env["PAPERBRIEF_PROMPTS_DIR"] = str(self.prompts)
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--source",
+            str(self.papers),
+            "--cache-dir",
+            str(self.cache),
+            "--out",
+            str(self.out),
+            "--date",
+            DAY,
+            *args,
+        ]
+        return subprocess.run(
+            command,
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def record(self) -> dict[str, Any]:
+        return json.loads((self.out / DAY / "run.json").read_text())
+
+    def computed(self) -> dict[str, int]:
+        return {stage: s["misses"] for stage, s in self.record()["stages"].items()}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, papers: Path) -> Workspace:
+    return Workspace(tmp_path, papers)
+
+
+def test_offline_run_writes_the_briefing(workspace: Workspace):
+    result = workspace.run()
+    assert result.returncode == 0, result.stderr
+    record = workspace.record()
+    n = len(list(workspace.papers.glob("*.pdf")))
+    assert record["papers"] == n and record["succeeded"] == n and record["failed"] == []
+    assert set(record["stages"]) == {"feed", "extract", "chunk", "summarize", "rank", "report"}
+    assert all({"hits", "misses", "seconds"} <= set(s) for s in record["stages"].values())
+    assert record["llm"] == record["llm"] | {"backend": "extractive", "calls": 0, "cost_usd": 0.0}
+    assert record["tokenizer"]["encoding"]
+    md = (workspace.out / DAY / "summaries.md").read_text()
+    assert md.startswith(f"# Research Paper Summaries — {DAY}")
+    assert "extractive" in md.split("## 1.")[0]
+    data = json.loads((workspace.out / DAY / "summaries.json").read_text())
+    assert len(data["papers"]) == n
+    scores = [p["impact_score"] for p in data["papers"]]
+    assert scores == sorted(scores, reverse=True)
+    assert "extractive backend" in result.stderr  # the user is told no LLM was configured
+
+
+def test_second_run_is_all_cache_hits(workspace: Workspace):
+    assert workspace.run().returncode == 0
+    first = (workspace.out / DAY / "summaries.md").read_text()
+    assert workspace.run().returncode == 0
+    assert workspace.computed() == dict.fromkeys(workspace.computed(), 0)
+    assert all(s["hits"] > 0 for s in workspace.record()["stages"].values())
+    assert (workspace.out / DAY / "summaries.md").read_text() == first
+
+
+def test_prompt_edit_recomputes_only_downstream_stages(workspace: Workspace):
+    assert workspace.run().returncode == 0
+    prompt = workspace.prompts / "summarize" / "default.md"
+    prompt.write_text(prompt.read_text().replace("research editor", "careful research editor"))
+    assert workspace.run().returncode == 0
+    n = workspace.record()["papers"]
+    assert workspace.computed() == {
+        "feed": 0,
+        "extract": 0,
+        "chunk": 0,
+        "summarize": n,
+        "rank": 1,
+        "report": 1,
+    }
+
+
+def test_force_one_stage_recomputes_it_and_reuses_identical_results(workspace: Workspace):
+    assert workspace.run().returncode == 0
+    assert workspace.run("--force", "extract").returncode == 0
+    n = workspace.record()["papers"]
+    # extraction is deterministic, so its fresh output has the same digest and the rest is reused
+    assert workspace.computed() == {
+        "feed": 0,
+        "extract": n,
+        "chunk": 0,
+        "summarize": 0,
+        "rank": 0,
+        "report": 0,
+    }
+
+
+def test_only_runs_one_stage_from_cached_inputs(workspace: Workspace):
+    cold = workspace.run("--only", "extract")
+    assert cold.returncode == 1  # nothing cached upstream yet: every paper says so
+    assert all("run without --only first" in f["error"] for f in workspace.record()["failed"])
+
+    assert workspace.run().returncode == 0
+    assert workspace.run("--only", "summarize", "--force", "summarize").returncode == 0
+    n = workspace.record()["papers"]
+    assert workspace.computed() == {
+        "feed": 0,
+        "extract": 0,
+        "chunk": 0,
+        "summarize": n,
+        "rank": 0,
+        "report": 0,
+    }
+    events = workspace.record()["events"]
+    assert {e["stage"] for e in events} == {"feed", "extract", "chunk", "summarize"}
+
+
+def test_a_broken_pdf_fails_alone_and_is_remembered(tmp_path: Path, papers: Path):
+    folder = tmp_path / "mixed"
+    shutil.copytree(papers, folder)
+    (folder / "broken.pdf").write_bytes(b"<html>not a pdf</html>")
+    locked = pymupdf.open()
+    locked.new_page().insert_text((72, 72), "secret")
+    locked.save(
+        folder / "locked.pdf",
+        encryption=pymupdf.PDF_ENCRYPT_AES_256,
+        user_pw="pw",
+        owner_pw="owner",
+    )
+    workspace = Workspace(tmp_path / "ws", folder)
+
+    result = workspace.run()
+    assert result.returncode == 1
+    record = workspace.record()
+    failed = {f["id"]: f for f in record["failed"]}
+    assert set(failed) == {"broken", "locked"}
+    assert "broken.pdf" in failed["broken"]["error"] and "locked.pdf" in failed["locked"]["error"]
+    assert record["succeeded"] == record["papers"] - 2
+    assert "failed: broken" in result.stderr
+    md = (workspace.out / DAY / "summaries.md").read_text()
+    assert "## Not summarized" in md and "`locked`" in md
+
+    assert workspace.run().returncode == 1
+    assert workspace.computed()["feed"] == 0 and workspace.computed()["extract"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run"], "no --source given"),
+        (["run", "--source", "no-such-folder"], "no-such-folder"),
+        (["run", "--source", ".", "--only", "typeset"], "invalid choice"),
+        (["run", "--source", ".", "--concurrency", "0"], "concurrency"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_clear_line(tmp_path: Path, args: list[str], message: str):
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args, *(["--cache-dir", str(tmp_path)])],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_openai_backend_end_to_end_against_a_local_server(workspace: Workspace):
+    with FakeOpenAI() as server:
+        server.script([{"content": "this is not JSON"}])  # the first reply must be re-asked
+        env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key"}
+        result = workspace.run("--model", "gpt-4o-mini", "--concurrency", "1", env=env)
+        assert result.returncode == 0, result.stderr
+        requests = list(server.requests)
+    record = workspace.record()
+    n = record["papers"]
+    assert record["llm"]["backend"] == "openai" and record["llm"]["model"] == "gpt-4o-mini"
+    assert record["llm"]["calls"] == n + 1 == len(requests)
+    assert record["llm"]["prompt_tokens"] > 0 and record["llm"]["completion_tokens"] > 0
+    assert record["llm"]["cost_usd"] > 0
+    body = _body(requests[0])
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["strict"] is True
+    assert "<paper>" in body["messages"][1]["content"]
+    assert "not JSON" in json.dumps(_body(requests[1])["messages"])  # the re-ask quotes the reply
+    md = (workspace.out / DAY / "summaries.md").read_text()
+    assert "openai" in md.split("## 1.")[0] or "gpt-4o-mini" in md.split("## 1.")[0]
+
+
+def _body(request: Any) -> dict[str, Any]:
+    return request["body"] if isinstance(request, dict) else request.body

@@ -1,0 +1,75 @@
+"""The local-folder feed: which PDFs, which ids, and front matter read from the PDF."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import ExtractError, UsageError
+from pipeline.samples import SAMPLE_PAPERS, write_sample_papers
+from pipeline.stages.feed import local_id, paper_meta, pdfs_in_folder
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("feed-samples")
+    write_sample_papers(out)
+    return out
+
+
+def test_lists_pdfs_sorted_any_suffix_case_not_recursive(tmp_path: Path) -> None:
+    for name in ("b.pdf", "A.PDF", "c.Pdf", "notes.txt"):
+        (tmp_path / name).write_bytes(b"%PDF-1.7")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.pdf").write_bytes(b"%PDF-1.7")
+    assert [p.name for p in pdfs_in_folder(tmp_path)] == ["A.PDF", "b.pdf", "c.Pdf"]
+
+
+def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"point --source at a folder of \.pdf files"):
+        pdfs_in_folder(tmp_path / "nowhere")
+
+
+def test_folder_without_pdfs_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "readme.txt").write_text("no papers here")
+    with pytest.raises(UsageError, match=r"^no PDFs in .*; point --source at a folder of \.pdf"):
+        pdfs_in_folder(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("2401.01234v2.pdf", "2401.01234v2"),
+        ("2401.01234.pdf", "2401.01234"),
+        ("My Paper (final).PDF", "my-paper-final"),
+        ("0807.3577_jcap.pdf", "0807.3577_jcap"),
+        ("---.pdf", "paper"),
+    ],
+)
+def test_local_ids_are_stable_and_safe(name: str, expected: str) -> None:
+    assert local_id(Path(name)) == expected
+
+
+@pytest.mark.parametrize("paper", SAMPLE_PAPERS, ids=lambda p: p.stem)
+def test_meta_comes_from_the_pdf(sample_dir: Path, paper) -> None:
+    path = sample_dir / paper.filename
+    meta = paper_meta(path)
+    assert meta.id == paper.stem
+    assert meta.pdf_path == path
+    assert meta.pdf_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert meta.title == paper.title
+    assert meta.abstract == " ".join(paper.abstract.split())
+    assert meta.authors == list(paper.authors)
+    assert meta.url is None
+
+
+def test_unreadable_pdf_fails_in_the_feed_stage(tmp_path: Path) -> None:
+    bad = tmp_path / "2401.00001v1.pdf"
+    bad.write_text("this is not a PDF")
+    with pytest.raises(ExtractError, match="not a PDF") as info:
+        paper_meta(bad)
+    assert info.value.stage == "feed"
+    assert info.value.paper_id == "2401.00001v1"
+    assert str(bad) in str(info.value)
