@@ -114,14 +114,23 @@ class Cache:
         except OSError as exc:
             self._warn(f"could not remember a {stage} failure ({exc})")
 
+    def pdf_path(self, paper_id: str) -> Path:
+        """Where a downloaded paper's PDF lives; old-style ids ("hep-th/9901001") are flattened."""
+        return self.root / "pdf" / f"{paper_id.replace('/', '_')}.pdf"
+
+    def seen_path(self) -> Path:
+        """The index of papers summarized on earlier days (by arXiv id without version)."""
+        return self.root / "seen.json"
+
     def stats(self) -> dict[str, dict[str, int]]:
         """Entries and bytes per stage, for `paperbrief cache stats`."""
         out: dict[str, dict[str, int]] = {}
         if not self.root.is_dir():
             return out
         for stage_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
-            files = [p for p in stage_dir.rglob("*.json") if p.is_file()]
+            files = [p for p in stage_dir.rglob("*") if p.suffix in (".json", ".pdf")]
             artifacts = [p for p in files if not p.name.endswith((".meta.json", ".failed.json"))]
+            artifacts = [p for p in artifacts if p.is_file()]
             out[stage_dir.name] = {
                 "entries": len(artifacts),
                 "failures": sum(p.name.endswith(".failed.json") for p in files),
@@ -135,7 +144,8 @@ class Cache:
             return 0
         base = self.root / stage if stage else self.root
         removed = 0
-        for path in sorted(base.rglob("*.json")) if base.is_dir() else []:
-            path.unlink(missing_ok=True)
-            removed += 1
+        for path in sorted(base.rglob("*")) if base.is_dir() else []:
+            if path.is_file() and path.suffix in (".json", ".pdf"):
+                path.unlink(missing_ok=True)
+                removed += 1
         return removed

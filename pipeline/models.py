@@ -22,11 +22,24 @@ class PaperMeta(BaseModel):
     authors: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
     primary_category: str | None = None
-    comments: str | None = None
+    comments: str | None = Field(default=None, description="author comments: venue, pages, code")
+    journal_ref: str | None = None
+    doi: str | None = None
     published: date | None = None
-    url: str | None = None
+    updated: date | None = None
+    url: str | None = Field(default=None, description="the paper's abstract page")
+    pdf_url: str | None = None
+    announce_type: str | None = Field(
+        default=None, description="RSS announce type: new, cross, replace, replace-cross"
+    )
     pdf_path: Path | None = Field(default=None, description="local PDF, when the feed has one")
     pdf_sha256: str | None = None
+
+    @property
+    def base_id(self) -> str:
+        """The arXiv id without its version ("2603.03371v2" → "2603.03371")."""
+        head, sep, tail = self.id.rpartition("v")
+        return head if sep and tail.isdigit() and head else self.id
 
 
 class Section(BaseModel):

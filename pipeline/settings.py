@@ -37,6 +37,11 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "PAPERBRIEF_OUT_DIR": ("out_dir",),
     "PAPERBRIEF_CONCURRENCY": ("concurrency",),
     "PAPERBRIEF_PROMPTS_DIR": ("prompts", "dir"),
+    "PAPERBRIEF_ARXIV_API_URL": ("arxiv", "api_url"),
+    "PAPERBRIEF_ARXIV_RSS_URL": ("arxiv", "rss_url"),
+    "PAPERBRIEF_ARXIV_PDF_URL": ("arxiv", "pdf_url"),
+    "PAPERBRIEF_ARXIV_DELAY": ("arxiv", "delay"),
+    "PAPERBRIEF_CATEGORIES": ("arxiv", "categories"),
 }
 
 DEFAULT_PRICES = {
@@ -73,6 +78,33 @@ class LLMSettings(Section):
         if self.backend != "auto":
             return self.backend
         return "openai" if (self.api_key or self.base_url) else "extractive"
+
+
+class ArxivSettings(Section):
+    """Where and how politely arXiv is asked. Defaults follow arXiv's terms of use:
+    one connection at a time, no more than one request every 3 seconds."""
+
+    categories: list[str] = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL"])
+    api_url: str = "http://export.arxiv.org/api/query"
+    rss_url: str = "https://rss.arxiv.org/rss/"
+    pdf_url: str = "https://arxiv.org/pdf/"
+    delay: float = Field(default=3.0, ge=0, description="seconds between requests")
+    contact: str = Field(default="", description="an e-mail for arXiv's User-Agent log")
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=10)
+    max_backoff: float = Field(default=120.0, gt=0, description="cap on one wait, seconds")
+    page_size: int = Field(default=200, ge=1, le=2000)
+    include_replacements: bool = False
+    include: list[str] = Field(default_factory=list, description="keywords; keep papers with any")
+    exclude: list[str] = Field(default_factory=list, description="keywords; drop papers with any")
+
+    @field_validator("categories", "include", "exclude", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        # Environment variables and flags give "cs.AI,cs.LG"; the TOML file gives a list.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class ExtractSettings(Section):
@@ -116,6 +148,7 @@ class Settings(Section):
     out_dir: Path = Path("out")
     concurrency: int = Field(default=4, ge=1, le=64)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     rank: RankSettings = Field(default_factory=RankSettings)
