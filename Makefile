@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_PAPERS := demo/papers
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint eval-extract bench-extract bench-llm clean
 
 install: $(STAMP)
 
@@ -24,9 +24,18 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline tests scripts
-	$(BIN)/ruff format --check pipeline tests scripts
+	$(BIN)/ruff check pipeline tests $(wildcard scripts)
+	$(BIN)/ruff format --check pipeline tests $(wildcard scripts)
 	$(BIN)/mypy
+
+eval-extract: $(STAMP)
+	$(BIN)/python scripts/eval_extract.py
+
+bench-extract: $(STAMP)
+	$(BIN)/python scripts/bench_extract.py
+
+bench-llm: $(STAMP)
+	$(BIN)/python scripts/bench_llm.py
 
 clean:
 	rm -rf $(VENV) demo out .pytest_cache .mypy_cache .ruff_cache

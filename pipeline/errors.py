@@ -41,6 +41,14 @@ class MissingInputError(PaperError):
     """`--only STAGE` found no cached input for this paper."""
 
 
+class DownloadError(PaperError):
+    """A paper's PDF could not be fetched or was not a valid PDF."""
+
+
+class FeedError(PaperbriefError):
+    """arXiv's listing could not be fetched or parsed (the whole day, not one paper)."""
+
+
 class LLMError(PaperError):
     """A model call failed for good (after retries).
 
@@ -69,3 +77,15 @@ class InvalidReplyError(LLMError):
     ) -> None:
         super().__init__(message, paper_id=paper_id, stage=stage, usage=usage)
         self.last_reply = last_reply
+
+
+class ReplyTooLongError(LLMError):
+    """The reply was cut off at max_tokens (finish_reason "length"); never parsed as data."""
+
+
+class RefusalError(LLMError):
+    """The model refused to answer; recorded as a refusal, not as an invalid reply."""
+
+
+class EndpointCapabilityError(LLMError):
+    """The endpoint rejected a feature (e.g. json_schema response_format) rather than the input."""

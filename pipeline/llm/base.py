@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -40,6 +41,40 @@ class Backend(Protocol):
     model: str
 
     def summarize(self, request: SummaryRequest) -> SummaryResult: ...
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Reply(Generic[R]):
+    """A validated reply and what it cost (all attempts, re-asks included)."""
+
+    value: R
+    usage: Usage
+
+
+class LLM(Protocol):
+    """A model that answers messages with a validated pydantic object.
+
+    Implemented by the `openai` and `local` backends; the stages (triage, summarize's map and
+    reduce steps) call it with their own prompts and reply models. Raises `LLMError` subclasses:
+    `InvalidReplyError` when re-asks run out, `ReplyTooLongError` on finish_reason "length",
+    `RefusalError` on a refusal.
+    """
+
+    name: str
+    model: str
+
+    async def structured(
+        self,
+        messages: list[Message],
+        reply_model: type[R],
+        *,
+        temperature: float,
+        max_tokens: int,
+        task: str,
+    ) -> Reply[R]: ...
 
 
 class Price(BaseModel):
