@@ -11,10 +11,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from pipeline.commands import extract as extract_cmd
 from pipeline.errors import PaperbriefError, UsageError
 from pipeline.settings import Settings, load_settings
 
-STAGE_NAMES = ("feed", "extract", "chunk", "summarize", "rank", "report")
+STAGE_NAMES = ("feed", "triage", "download", "extract", "chunk", "summarize", "rank", "report")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -27,36 +28,75 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(commands)
+    extract_cmd.add_parser(commands)
     _add_cache(commands)
     return parser
 
 
-def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+def _add_settings_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--config", type=Path, help="settings file (default ./paperbrief.toml)")
     parser.add_argument("--cache-dir", type=Path, help="cache folder (default ./cache)")
+
+
+RUN_HELP = """\
+Run the pipeline feed → triage → download → extract → chunk → summarize → rank → report and
+write out/<date>/summaries.md, summaries.json and run.json.
+
+Which papers:
+  (no source flag)   today's arXiv announcements (RSS) in the configured categories: new
+                     submissions and cross-lists; replacements with --include-replacements
+  --date D           arXiv's listing dated D, through the arXiv API: papers submitted between
+                     14:00 US Eastern on the weekday before the previous weekday and 14:00 on
+                     the previous weekday (the window arXiv announces under D's date; public
+                     holidays are not modelled). arXiv does not announce on weekends.
+  --ids A,B          exactly these arXiv papers
+  --source DIR       a folder of PDFs (offline)
+
+Every stage is cached: a second run does no work, --force STAGE recomputes one stage, and
+--only STAGE runs one stage from cached inputs. arXiv is asked politely: one request at a time,
+3 s apart by default (PAPERBRIEF_ARXIV_DELAY).
+
+Exit code 0: every paper done; 1: some failed (listed); 2: bad usage.
+"""
 
 
 def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser(
         "run",
         help="list, read, summarize and rank papers, then write the briefing",
-        description=(
-            "Run the pipeline feed → extract → chunk → summarize → rank → report. Every stage is "
-            "cached: a second run does no work, --force STAGE recomputes one stage, and "
-            "--only STAGE runs one stage from cached inputs. Writes out/<date>/summaries.md, "
-            "summaries.json and run.json. Exit code 0: every paper done; 1: some failed (listed); "
-            "2: bad usage."
-        ),
+        description=RUN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("--source", type=Path, help="folder of PDFs to brief (offline)")
-    run.add_argument("--date", type=date.fromisoformat, help="date of the briefing (YYYY-MM-DD)")
-    run.add_argument("--backend", choices=("auto", "openai", "extractive"))
-    run.add_argument("--model", help="model name for the LLM backend")
-    run.add_argument("--base-url", help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp)")
-    run.add_argument("--prompt", help="summarize prompt variant in prompts/summarize/ (default)")
-    run.add_argument("--out", type=Path, help="output folder (default ./out)")
-    run.add_argument("--concurrency", type=int, help="papers summarized at once")
-    run.add_argument(
+    source = run.add_argument_group("which papers")
+    source.add_argument("--source", type=Path, help="folder of PDFs to brief (offline)")
+    source.add_argument("--date", type=date.fromisoformat, help="arXiv listing of YYYY-MM-DD")
+    source.add_argument("--ids", help="comma-separated arXiv ids, e.g. 2603.03371,2603.03637v2")
+    source.add_argument("--categories", help="comma-separated, default cs.AI,cs.LG,cs.CL")
+    source.add_argument(
+        "--include-replacements",
+        action="store_true",
+        default=None,
+        help="also list replaced (new-version) papers from the RSS feed",
+    )
+    source.add_argument("--include", help="keep only papers mentioning any of these keywords")
+    source.add_argument("--exclude", help="drop papers mentioning any of these keywords")
+    source.add_argument(
+        "--reread",
+        action="store_true",
+        default=None,
+        help="summarize papers already summarized on an earlier day",
+    )
+    llm = run.add_argument_group("reading")
+    llm.add_argument("--backend", choices=("auto", "openai", "local", "extractive"))
+    llm.add_argument("--model", help="model name for the LLM backend")
+    llm.add_argument("--base-url", help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp)")
+    llm.add_argument("--model-path", type=Path, help="GGUF file for --backend local")
+    llm.add_argument("--prompt", help="summarize prompt variant in prompts/summarize/ (default)")
+    llm.add_argument("--top", type=int, help="papers read in full after triage (default 15)")
+    llm.add_argument("--max-cost", type=float, help="stop starting LLM work past this many USD")
+    llm.add_argument("--concurrency", type=int, help="LLM calls in flight")
+    runs = run.add_argument_group("caching and output")
+    runs.add_argument(
         "--force",
         action="append",
         default=[],
@@ -64,8 +104,9 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="STAGE",
         help="recompute this stage even if cached (repeatable; 'all' for every stage)",
     )
-    run.add_argument("--only", choices=STAGE_NAMES, metavar="STAGE", help="run only this stage")
-    _add_settings_flags(run)
+    runs.add_argument("--only", choices=STAGE_NAMES, metavar="STAGE", help="run only this stage")
+    runs.add_argument("--out", type=Path, help="output folder (default ./out)")
+    _add_settings_flags(runs)
 
 
 def _add_cache(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,14 +117,23 @@ def _add_cache(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
+    given = vars(args)
     flags = {
         "cache_dir": args.cache_dir,
-        "out_dir": getattr(args, "out", None),
-        "concurrency": getattr(args, "concurrency", None),
-        "llm.backend": getattr(args, "backend", None),
-        "llm.model": getattr(args, "model", None),
-        "llm.base_url": getattr(args, "base_url", None),
-        "prompts.summarize": getattr(args, "prompt", None),
+        "out_dir": given.get("out"),
+        "llm.concurrency": given.get("concurrency"),
+        "llm.backend": given.get("backend"),
+        "llm.model": given.get("model"),
+        "llm.base_url": given.get("base_url"),
+        "llm.model_path": given.get("model_path"),
+        "llm.max_cost": given.get("max_cost"),
+        "prompts.summarize": given.get("prompt"),
+        "reading.top": given.get("top"),
+        "reading.reread": given.get("reread"),
+        "arxiv.categories": given.get("categories"),
+        "arxiv.include_replacements": given.get("include_replacements"),
+        "arxiv.include": given.get("include"),
+        "arxiv.exclude": given.get("exclude"),
     }
     return load_settings(args.config, os.environ, flags)
 
@@ -91,6 +141,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
+    if args.command == "extract":
+        return extract_cmd.extract_command(args)
     try:
         if args.command == "run":
             from pipeline.commands.run import run_command
@@ -111,7 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _error(console: Console, exc: Exception, debug: bool, code: int) -> int:
     if debug:
         console.print_exception()
-    Console(stderr=True).print(f"paperbrief: error: {exc}", highlight=False, markup=False)
+    # soft_wrap: one line however narrow the terminal, so it can be grepped and parsed.
+    Console(stderr=True, soft_wrap=True).print(
+        f"paperbrief: error: {exc}", highlight=False, markup=False
+    )
     return code
 
 

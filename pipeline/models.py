@@ -107,7 +107,11 @@ class Rubric(BaseModel):
 
 
 class PaperSummary(BaseModel):
-    """The structured summary of one paper, as returned by any backend."""
+    """The structured summary of one paper, as returned by any backend.
+
+    Every field is required (OpenAI's strict mode needs that); facts the paper may not state are
+    `None` or an empty list rather than a guess.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -117,8 +121,37 @@ class PaperSummary(BaseModel):
     key_insight: str
     key_takeaways: Annotated[list[str], Field(min_length=3, max_length=3)]
     industry_impact: str
+    limitations: list[str] = Field(description="limitations the paper states or shows; may be []")
+    affiliations: list[str] = Field(description="institutions as the paper states them, else []")
+    code_url: str | None = Field(description="code or data link the paper gives, else null")
+    venue: str | None = Field(description="venue the paper says it appears at, else null")
     tags: list[str]
     rubric: Rubric
+
+
+class TriageItem(BaseModel):
+    """One paper's cheap reading from its title and abstract."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paper_id: str = Field(description="the id exactly as given in the request")
+    gist: str = Field(description="one line: what the paper does and claims")
+    rubric: Rubric
+
+
+class TriageReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[TriageItem] = Field(description="one item per paper in the request, each once")
+
+
+class ChunkNotes(BaseModel):
+    """The map step's notes on one part of a long paper."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notes: list[str] = Field(description="facts from this part: problem, method, results, limits")
+    numbers: list[str] = Field(description="key numbers verbatim with what they measure")
 
 
 # --- Usage and ranking ------------------------------------------------------------------
@@ -145,6 +178,16 @@ class Usage(BaseModel):
         )
 
 
+class FaithfulnessReport(BaseModel):
+    """Which numbers in a summary were found in the paper's text (see pipeline/faithfulness.py)."""
+
+    checked: int = Field(default=0, description="distinct numbers in the summary's prose")
+    supported: int = 0
+    unsupported: list[str] = Field(default_factory=list, description="as written in the summary")
+    share: float = Field(default=1.0, ge=0, le=1, description="supported / checked; 1 if none")
+    repaired: bool = Field(default=False, description="a repair request was sent")
+
+
 class SummaryRecord(BaseModel):
     """What the summarize stage stores: the summary plus who wrote it and at what cost."""
 
@@ -155,6 +198,20 @@ class SummaryRecord(BaseModel):
     prompt: str = Field(description="prompt variant, e.g. summarize/default")
     prompt_digest: str = Field(default="", description="hash of the prompt text that was used")
     usage: Usage = Field(default_factory=Usage)
+    stage_usage: dict[str, Usage] = Field(
+        default_factory=dict,
+        description="usage split by step: summarize-map, summarize-reduce, summarize-repair",
+    )
+    faithfulness: FaithfulnessReport | None = None
+
+
+class TriageScore(BaseModel):
+    """A paper's triage result: kept for the report's appendix when it is not read in full."""
+
+    paper_id: str
+    rubric: Rubric
+    gist: str
+    impact_score: float = Field(ge=0, le=100)
 
 
 class RankedPaper(BaseModel):

@@ -15,7 +15,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from pipeline.runner import RunRecord
+from pipeline.record import RunRecord
 
 
 class RichObserver:

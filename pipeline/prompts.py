@@ -15,7 +15,14 @@ A template looks like::
 
 Placeholders are `{{name}}` so that literal braces (JSON examples) need no escaping. Each task
 declares the placeholders it fills; a template using any other name fails at load time, not
-halfway through a run.
+halfway through a run, and so does one that leaves out what the task needs (`paper_text`,
+`papers`).
+
+Stable prefix: the system part may use only per-run values (`interests`), so it is identical for
+every paper of a run, and the shipped user parts open with a fixed instruction line before any
+paper text. Providers cache the longest repeated prefix of a request, so every call after the
+first pays the cached rate for it. Paper text is untrusted: the stages pass it through
+`untrusted()` and the templates put it between <paper> and </paper>.
 """
 
 from __future__ import annotations
@@ -33,8 +40,24 @@ PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 SECTION = re.compile(r"^##\s+(system|user)\s*$", re.MULTILINE | re.IGNORECASE)
 
 TASK_PLACEHOLDERS: dict[str, frozenset[str]] = {
-    "summarize": frozenset({"title", "authors", "categories", "abstract", "paper_text"}),
+    "summarize": frozenset(
+        {"title", "authors", "categories", "abstract", "comments", "paper_text", "interests"}
+    ),
+    "notes": frozenset({"title", "part", "section", "paper_text", "interests"}),
+    "triage": frozenset({"papers", "interests"}),
+    "digest": frozenset({"papers", "period", "interests"}),
 }
+# A template without these would send the model nothing to work on.
+TASK_REQUIRED: dict[str, frozenset[str]] = {
+    "summarize": frozenset({"paper_text"}),
+    "notes": frozenset({"paper_text"}),
+    "triage": frozenset({"papers"}),
+    "digest": frozenset({"papers"}),
+}
+# Per-run values only: a system part that varied per paper would defeat provider prompt caching.
+SYSTEM_PLACEHOLDERS = frozenset({"interests"})
+# An opening or closing <paper ...> tag inside untrusted text, however it is spaced or cased.
+_PAPER_TAG = re.compile(r"<\s*(/?)\s*paper\b([^>]*)>", re.IGNORECASE)
 
 
 class Prompt(BaseModel):
@@ -58,8 +81,20 @@ class Prompt(BaseModel):
         ]
 
 
+def untrusted(text: str) -> str:
+    """Paper text made safe to put between <paper> and </paper>: its own paper tags are
+    defused ("</paper>" becomes "[/paper]"), so it cannot close the delimiters early."""
+    return _PAPER_TAG.sub(lambda m: f"[{m.group(1)}paper{m.group(2).rstrip()}]", text)
+
+
 def _fill(template: str, values: dict[str, str]) -> str:
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+    def value(match: re.Match[str]) -> str:
+        try:
+            return values[match.group(1)]
+        except KeyError:
+            raise PromptError(f"no value given for placeholder {{{{{match.group(1)}}}}}") from None
+
+    return PLACEHOLDER.sub(value, template)
 
 
 def default_prompts_dir() -> Path:
@@ -91,6 +126,15 @@ def parse_prompt(text: str, *, task: str, variant: str, source: str = "<prompt>"
         raise PromptError(
             f"prompt {source} uses unknown placeholders {sorted(unknown)}; "
             f"{task} prompts may use {sorted(allowed)}"
+        )
+    if per_paper := set(PLACEHOLDER.findall(sections["system"])) - SYSTEM_PLACEHOLDERS:
+        raise PromptError(
+            f"prompt {source} uses {sorted(per_paper)} in its system part; put paper-specific "
+            "values in the user part so the system part stays identical across papers"
+        )
+    if missing := TASK_REQUIRED.get(task, frozenset()) - used:
+        raise PromptError(
+            f"prompt {source} never uses {sorted(missing)}; a {task} prompt must include them"
         )
     try:
         temperature = float(header.get("temperature", 0.2))

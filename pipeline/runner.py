@@ -7,34 +7,36 @@ paper that fails in any stage is marked failed with its reason and drops out; th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from pipeline import seen as seen_index
 from pipeline.cache import Cache, digest, file_digest, stage_key, write_atomic
-from pipeline.errors import LLMError, MissingInputError, PaperError
-from pipeline.llm.base import Backend
+from pipeline.errors import LLMError, MissingInputError, PaperbriefError, PaperError
 from pipeline.llm.factory import backend_identity, make_backend
-from pipeline.models import Chunks, Document, PaperMeta, SummaryRecord, Usage
+from pipeline.models import Chunks, Document, PaperMeta, SummaryRecord, TriageScore, Usage
 from pipeline.prompts import Prompt, default_prompts_dir, load_prompt
+from pipeline.record import Event, LLMStats, RunRecord, StageStats
 from pipeline.settings import Settings
-from pipeline.stages import chunk, extract, feed, rank, report, summarize
+from pipeline.sources import LISTING_VERSION, CachedListing, Source, keyword_notes
+from pipeline.stages import chunk, download, extract, feed, rank, report, summarize, triage
 from pipeline.tokens import Tokenizer, tokenizer_for
 
-STAGES = ("feed", "extract", "chunk", "summarize", "rank", "report")
-PER_PAPER = ("feed", "extract", "chunk", "summarize")
+STAGES = ("feed", "triage", "download", "extract", "chunk", "summarize", "rank", "report")
 # Deterministic stages remember failures so a known-bad PDF is not re-read on every run;
-# LLM failures are often transient and are retried by the next run.
+# network and LLM failures are often transient and are retried by the next run.
 REMEMBER_FAILURES = frozenset({"feed", "extract", "chunk"})
 FEED_VERSION = 1
+# Below this many extractions, starting worker processes costs more than it saves.
+POOL_THRESHOLD = 4
 T = TypeVar("T", bound=BaseModel)
 
 
@@ -57,60 +59,26 @@ class QuietObserver:
 
 @dataclass(frozen=True)
 class RunPlan:
-    source: Path
-    day: date
+    source: Source
     force: frozenset[str] = frozenset()
     only: str | None = None
-
-
-class StageStats(BaseModel):
-    hits: int = 0
-    misses: int = 0
-    failed: int = 0
-    seconds: float = 0.0
-
-
-class LLMStats(BaseModel):
-    backend: str
-    model: str
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    cost_usd: float = 0.0
-
-
-class Event(BaseModel):
-    paper: str
-    stage: str
-    status: str  # hit | computed | failed | skipped
-
-
-class RunRecord(BaseModel):
-    """The stable contract written to out/<date>/run.json."""
-
-    date: str
-    source: str
-    papers: int
-    succeeded: int
-    failed: list[report.FailedPaper]
-    stages: dict[str, StageStats]
-    llm: LLMStats
-    tokenizer: dict[str, Any]
-    prompt: str
-    out_dir: str | None = None
-    events: list[Event] = Field(default_factory=list)
 
 
 @dataclass
 class Paper:
     meta: PaperMeta
-    pdf: Path
-    sha256: str
+    pdf: Path | None = None
+    sha256: str | None = None
     document: Document | None = None
     chunks: Chunks | None = None
     record: SummaryRecord | None = None
+    triage: TriageScore | None = None
+    selected: bool = True
     failure: report.FailedPaper | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.failure is None and self.selected
 
 
 @dataclass
@@ -120,30 +88,49 @@ class Runner:
     observer: Observer = field(default_factory=QuietObserver)
 
     def __post_init__(self) -> None:
-        self.cache = Cache(self.settings.cache_dir, warn=self.observer.warn)
+        self.cache = Cache(self.settings.cache_dir, warn=self._warn)
         self.stats = {stage: StageStats() for stage in STAGES}
         self.events: list[Event] = []
         self.failures: list[report.FailedPaper] = []
-        self.usage = Usage()
+        self.warnings: list[str] = []
+        self.notes: list[str] = []
+        self.usage_by_stage: dict[str, Usage] = {}
         self._lock = threading.Lock()
-        self._backend: Backend | None = None
+        self._backend: Any = None
+        self._client: Any = None
         self.ranking: rank.Ranking | None = None
         self.rows: dict[str, tuple[str, float | None]] = {}
         backend_name, model = backend_identity(self.settings.llm)
         self.llm_stats = LLMStats(backend=backend_name, model=model)
-        self.prompt = self._load_prompt()
+        self.prompts = self._load_prompts()
+        self.prompt = self.prompts["summarize"]
         self.tokenizer: Tokenizer = tokenizer_for(model, self.settings.chunk.encoding)
+
+    @property
+    def source(self) -> Source:
+        return self.plan.source
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for usage in self.usage_by_stage.values():
+            total = total + usage
+        return total
 
     # --- the whole run --------------------------------------------------------------
 
     def run(self) -> RunRecord:
         papers = self._timed("feed", self._feed)
-        self._timed("extract", lambda: self._each("extract", papers, self._extract))
+        self._timed("triage", lambda: self._triage(papers))
+        self._timed("download", lambda: self._each("download", papers, self._download))
+        self._timed("extract", lambda: self._extract_all(papers))
         self._timed("chunk", lambda: self._each("chunk", papers, self._chunk))
-        self._timed("summarize", lambda: self._summarize_all(papers))
-        done = [p for p in papers if p.failure is None and p.record is not None]
+        self._timed("summarize", lambda: asyncio.run(self._summarize_all(papers)))
+        done = [p for p in papers if p.live and p.record is not None]
         self.ranking = self._timed("rank", lambda: self._rank(done))
         result = self._timed("report", lambda: self._report(papers, self.ranking))
+        if self.source.is_arxiv and self._mode("summarize") == "run":
+            seen_index.remember(self.cache.seen_path(), [p.meta for p in done], self.source.day)
         return self._finish(papers, result)
 
     def _timed(self, stage: str, work: Callable[[], Any]) -> Any:
@@ -160,11 +147,40 @@ class Runner:
         position, target = STAGES.index(stage), STAGES.index(self.plan.only)
         return "run" if position == target else ("load" if position < target else "skip")
 
-    def _load_prompt(self) -> Prompt:
+    def _load_prompts(self) -> dict[str, Prompt]:
         prompts_dir = self.settings.prompts.dir or default_prompts_dir()
-        return load_prompt(prompts_dir, "summarize", self.settings.prompts.summarize)
+        variants = self.settings.prompts
+        return {
+            task: load_prompt(prompts_dir, task, getattr(variants, task))
+            for task in ("summarize", "triage", "notes")
+        }
+
+    def _warn(self, message: str) -> None:
+        with self._lock:
+            self.warnings.append(message)
+        self.observer.warn(message)
 
     # --- one cached step ------------------------------------------------------------
+
+    def _lookup(self, stage: str, paper_id: str, key: str, model: type[T]) -> T | None:
+        """The cached result, None when it must be computed; raises for a remembered failure
+        or, upstream of --only, for a missing input."""
+        if stage not in self.plan.force:
+            known = self.cache.failure(stage, key) if stage in REMEMBER_FAILURES else None
+            if known is not None:
+                self._count(stage, paper_id, "hit")
+                raise PaperError(known, paper_id=paper_id, stage=stage)
+            cached = self.cache.get(stage, key, model)
+            if cached is not None:
+                self._count(stage, paper_id, "hit")
+                return cached
+        if self._mode(stage) == "load":
+            raise MissingInputError(
+                f"no cached {stage} output; run without --only first",
+                paper_id=paper_id,
+                stage=stage,
+            )
+        return None
 
     def _step(
         self,
@@ -175,42 +191,51 @@ class Runner:
         compute: Callable[[], T],
         params: dict[str, Any],
     ) -> T:
-        mode = self._mode(stage)
-        if stage not in self.plan.force:
-            known = self.cache.failure(stage, key) if stage in REMEMBER_FAILURES else None
-            if known is not None:
-                self._count(stage, paper_id, "hit")
-                raise PaperError(known, paper_id=paper_id, stage=stage)
-            cached = self.cache.get(stage, key, model)
-            if cached is not None:
-                self._count(stage, paper_id, "hit")
-                return cached
-        if mode == "load":
-            raise MissingInputError(
-                f"no cached {stage} output; run without --only first",
-                paper_id=paper_id,
-                stage=stage,
-            )
-        return self._compute(stage, paper_id, key, compute, params)
-
-    def _compute(
-        self, stage: str, paper_id: str, key: str, compute: Callable[[], T], params: dict[str, Any]
-    ) -> T:
+        cached = self._lookup(stage, paper_id, key, model)
+        if cached is not None:
+            return cached
         started = time.perf_counter()
         try:
             value = compute()
         except PaperError as exc:
-            if stage in REMEMBER_FAILURES:
-                self.cache.put_failure(stage, key, str(exc))
+            self._remember_failure(stage, key, exc)
             raise
-        meta = {
-            "params": params,
-            "seconds": round(time.perf_counter() - started, 4),
-            "paper": paper_id,
-        }
-        self.cache.put(stage, key, value, meta)
-        self._count(stage, paper_id, "computed")
+        self._store(stage, paper_id, key, value, params, started)
         return value
+
+    async def _step_async(
+        self,
+        stage: str,
+        paper_id: str,
+        key: str,
+        model: type[T],
+        compute: Callable[[], Awaitable[T]],
+        params: dict[str, Any],
+    ) -> T:
+        cached = self._lookup(stage, paper_id, key, model)
+        if cached is not None:
+            return cached
+        started = time.perf_counter()
+        value = await compute()
+        self._store(stage, paper_id, key, value, params, started)
+        return value
+
+    def _store(
+        self,
+        stage: str,
+        paper_id: str,
+        key: str,
+        value: BaseModel,
+        params: dict[str, Any],
+        started: float,
+    ) -> None:
+        seconds = round(time.perf_counter() - started, 4)
+        self.cache.put(stage, key, value, {"params": params, "seconds": seconds, "paper": paper_id})
+        self._count(stage, paper_id, "computed")
+
+    def _remember_failure(self, stage: str, key: str, exc: PaperError) -> None:
+        if stage in REMEMBER_FAILURES:
+            self.cache.put_failure(stage, key, str(exc))
 
     def _count(self, stage: str, paper_id: str, status: str) -> None:
         with self._lock:
@@ -223,19 +248,20 @@ class Runner:
                 stats.failed += 1
             self.events.append(Event(paper=paper_id, stage=stage, status=status))
 
-    def _fail(self, paper: Paper, stage: str, exc: Exception) -> None:
-        message = (
-            str(exc)
-            if isinstance(exc, PaperError)
-            else f"internal error: {type(exc).__name__}: {exc}"
-        )
+    def _fail(self, paper: Paper, stage: str, exc: BaseException) -> None:
+        if isinstance(exc, PaperError):
+            message = str(exc)
+        else:
+            message = f"internal error: {type(exc).__name__}: {exc}"
+        if isinstance(exc, LLMError) and exc.usage is not None:
+            self._add_usage(stage, exc.usage)  # a failed call was still paid for
         with self._lock:
             paper.failure = report.FailedPaper(id=paper.meta.id, stage=stage, error=message)
             self.failures.append(paper.failure)
         self._count(stage, paper.meta.id, "failed")
 
     def _each(self, stage: str, papers: list[Paper], step: Callable[[Paper], None]) -> None:
-        live = [p for p in papers if p.failure is None]
+        live = [p for p in papers if p.live]
         if self._mode(stage) == "skip":
             return
         self.observer.stage_started(stage, len(live))
@@ -246,17 +272,19 @@ class Runner:
     def _guarded(self, stage: str, paper: Paper, step: Callable[[Paper], None]) -> None:
         try:
             step(paper)
-        except LLMError as exc:
-            if exc.usage is not None:
-                self._add_usage(exc.usage)
-            self._fail(paper, stage, exc)
         except Exception as exc:  # one broken paper never stops the day
             self._fail(paper, stage, exc)
 
-    # --- stages ---------------------------------------------------------------------
+    # --- feed -----------------------------------------------------------------------
 
     def _feed(self) -> list[Paper]:
-        pdfs = feed.pdfs_in_folder(self.plan.source)
+        if self.source.kind == "folder":
+            return self._feed_folder()
+        return self._feed_arxiv()
+
+    def _feed_folder(self) -> list[Paper]:
+        assert self.source.folder is not None
+        pdfs = feed.pdfs_in_folder(self.source.folder)
         self.observer.stage_started("feed", len(pdfs))
         papers: list[Paper] = []
         seen: set[str] = set()
@@ -284,17 +312,226 @@ class Runner:
             self._fail(paper, "feed", exc)
         return paper
 
-    def _extract(self, paper: Paper) -> None:
-        params = {"max_pages": self.settings.extract.max_pages}
-        key = stage_key("extract", extract.STAGE_VERSION, [paper.sha256], params)
-        paper.document = self._step(
-            "extract",
-            paper.meta.id,
-            key,
-            Document,
-            lambda: extract.document(paper.pdf, paper.meta.id, max_pages=params["max_pages"]),
-            params,
+    def _feed_arxiv(self) -> list[Paper]:
+        self.observer.stage_started("feed", 1)
+        arxiv = self.settings.arxiv
+        params = self.source.cache_params(arxiv)
+        key = stage_key("feed", LISTING_VERSION, [], params)
+        listing = self._step("feed", "*", key, CachedListing, self._fetch_listing, params)
+        self.observer.advanced("feed")
+        for warning in listing.warnings:
+            self._warn(warning)
+        from pipeline.arxiv.listing import keyword_filter
+
+        kept, dropped = keyword_filter(listing.papers, arxiv.include, arxiv.exclude)
+        self.notes += keyword_notes(arxiv.include, arxiv.exclude, len(dropped))
+        return self._drop_seen([Paper(meta=meta) for meta in kept])
+
+    def _fetch_listing(self) -> CachedListing:
+        from pipeline.arxiv import listing as arxiv_listing
+
+        arxiv, client = self.settings.arxiv, self._arxiv_client()
+        if self.source.kind == "rss":
+            found = arxiv_listing.announced(client, arxiv)
+            found.warnings += self._rss_cross_check(client, found)
+        elif self.source.kind == "date":
+            found = arxiv_listing.on_date(client, arxiv, self.source.day)
+        else:
+            found = arxiv_listing.by_ids(client, arxiv, list(self.source.ids))
+        return CachedListing(papers=found.papers, warnings=found.warnings, counts=found.counts)
+
+    def _rss_cross_check(self, client: Any, found: Any) -> list[str]:
+        """A stale or truncated feed looks like a quiet day; compare with the API's count."""
+        from pipeline.arxiv import listing as arxiv_listing
+
+        if not self.settings.arxiv.check_rss or found.day is None or not found.papers:
+            return []
+        try:
+            api = arxiv_listing.api_counts(client, self.settings.arxiv, found.day)
+        except PaperbriefError as exc:
+            return [f"could not cross-check the RSS feed against the API ({exc})"]
+        return arxiv_listing.rss_vs_api_warnings(found.counts, api)
+
+    def _arxiv_client(self) -> Any:
+        """One client for the whole run: its spacing must hold from the listing to the last PDF."""
+        if self._client is None:
+            from pipeline.arxiv.http import ArxivClient
+
+            self._client = ArxivClient(self.settings.arxiv)
+        return self._client
+
+    def _close_client(self) -> None:
+        if self._client is None:
+            return
+        for stage, kinds in (("feed", ("api", "rss")), ("download", ("pdf",))):
+            for kind in kinds:
+                numbers = self._client.stats.get(kind)
+                if numbers is not None:
+                    self.stats[stage].requests += numbers.requests
+                    self.stats[stage].retries += numbers.retries
+                    self.stats[stage].bytes += numbers.bytes
+        self._client.close()
+        self._client = None
+
+    def _drop_seen(self, papers: list[Paper]) -> list[Paper]:
+        if self.settings.reading.reread or self.source.kind == "ids":
+            return papers
+        seen = seen_index.load_seen(self.cache.seen_path())
+        earlier = seen_index.seen_before([p.meta for p in papers], seen, self.source.day)
+        if earlier:
+            self.notes.append(
+                f"{len(earlier)} papers summarized on an earlier day were not read again "
+                "(new versions or cross-lists; --reread includes them)."
+            )
+        return [p for p in papers if p.meta.id not in earlier]
+
+    # --- triage ---------------------------------------------------------------------
+
+    def _triage(self, papers: list[Paper]) -> None:
+        live = [p for p in papers if p.live]
+        top = self.settings.reading.top
+        if self._mode("triage") == "skip" or len(live) <= top:
+            return  # nothing to choose between: every paper is read in full
+        self.observer.stage_started("triage", 1)
+        result = self._triage_result(live)
+        self.observer.advanced("triage")
+        if result is None:
+            return
+        by_id = {score.paper_id: score for score in result.scores}
+        selected = set(result.selected)
+        for paper in live:
+            paper.triage = by_id.get(paper.meta.id)
+            paper.selected = paper.meta.id in selected
+
+    def _triage_result(self, live: list[Paper]) -> triage.TriageResult | None:
+        reading = self.settings.reading
+        metas = [p.meta.model_copy(update={"pdf_path": None}) for p in live]
+        params = {
+            "backend": self.llm_stats.backend,
+            "model": self.llm_stats.model,
+            "prompt": self.prompts["triage"].digest,
+            "interests": reading.interests,
+            "top": reading.top,
+            "batch": reading.triage_batch,
+            "weights": self.settings.rank.weights,
+        }
+        key = stage_key("triage", triage.STAGE_VERSION, sorted(digest(m) for m in metas), params)
+
+        async def compute() -> triage.TriageResult:
+            result = await self._run_triage(metas)
+            self._add_usage("triage", result.usage)
+            return result
+
+        try:
+            return asyncio.run(
+                self._step_async("triage", "*", key, triage.TriageResult, compute, params)
+            )
+        except (PaperError, LLMError) as exc:
+            self._warn(f"triage failed ({exc}); reading every paper in full")
+            return None
+
+    async def _run_triage(self, metas: list[PaperMeta]) -> triage.TriageResult:
+        reading, weights = self.settings.reading, self.settings.rank.weights
+        if self.llm_stats.backend == "extractive":
+            return triage.heuristic_triage(metas, reading.interests, reading.top, weights)
+        return await triage.triage(
+            metas,
+            self._get_backend(),
+            self.prompts["triage"],
+            interests=reading.interests,
+            batch_size=reading.triage_batch,
+            top=reading.top,
+            weights=weights,
         )
+
+    # --- download and extract -------------------------------------------------------
+
+    def _download(self, paper: Paper) -> None:
+        if paper.pdf is not None:
+            return  # a local file: nothing to fetch
+        target = self.cache.pdf_path(paper.meta.id)
+        if target.is_file() and "download" not in self.plan.force:
+            self._count("download", paper.meta.id, "hit")
+        elif self._mode("download") == "load":
+            raise MissingInputError(
+                "no downloaded PDF; run without --only first",
+                paper_id=paper.meta.id,
+                stage="download",
+            )
+        else:
+            self._fetch_pdf(paper, target)
+        paper.pdf, paper.sha256 = target, file_digest(target)
+
+    def _fetch_pdf(self, paper: Paper, target: Path) -> None:
+        if "download" in self.plan.force:
+            target.unlink(missing_ok=True)
+        download.download_pdf(self._arxiv_client(), paper.meta, target, self.settings.arxiv)
+        self._count("download", paper.meta.id, "computed")
+
+    def _extract_key(self, paper: Paper) -> str:
+        assert paper.sha256 is not None
+        params = {"max_pages": self.settings.extract.max_pages}
+        return stage_key("extract", extract.STAGE_VERSION, [paper.sha256], params)
+
+    def _extract_all(self, papers: list[Paper]) -> None:
+        self._close_client()
+        live = [p for p in papers if p.live]
+        if self._mode("extract") == "skip":
+            return
+        self.observer.stage_started("extract", len(live))
+        todo: list[Paper] = []
+        for paper in live:
+            try:
+                paper.document = self._lookup(
+                    "extract", paper.meta.id, self._extract_key(paper), Document
+                )
+            except Exception as exc:
+                self._fail(paper, "extract", exc)
+            if paper.document is None and paper.failure is None:
+                todo.append(paper)
+            else:
+                self.observer.advanced("extract")
+        self._extract_missing(todo)
+
+    def _extract_missing(self, todo: list[Paper]) -> None:
+        max_pages = self.settings.extract.max_pages
+        started = time.perf_counter()
+        if len(todo) >= POOL_THRESHOLD:
+            paths = [p.pdf for p in todo if p.pdf is not None]
+            ids = [p.meta.id for p in todo]
+            results: list[Any] = extract.documents_in_processes(
+                paths, max_pages, workers=2, ids=ids
+            )
+        else:
+            results = [self._extract_inline(p, max_pages) for p in todo]
+        for paper, result in zip(todo, results, strict=True):
+            self._extracted(paper, result, started)
+            self.observer.advanced("extract")
+
+    def _extract_inline(self, paper: Paper, max_pages: int) -> Document | Exception:
+        assert paper.pdf is not None
+        try:
+            return extract.document(paper.pdf, paper.meta.id, max_pages=max_pages)
+        except Exception as exc:
+            return exc
+
+    def _extracted(self, paper: Paper, result: Document | Exception, started: float) -> None:
+        key = self._extract_key(paper)
+        if isinstance(result, Exception):
+            if isinstance(result, PaperError):
+                self._remember_failure("extract", key, result)
+            self._fail(paper, "extract", result)
+            return
+        paper.document = result
+        params = {"max_pages": self.settings.extract.max_pages}
+        self._store("extract", paper.meta.id, key, result, params, started)
+        if result.pages_read < result.pages:
+            self.notes.append(
+                f"{paper.meta.id}: read the first {result.pages_read} of {result.pages} pages "
+                "(extract.max_pages)."
+            )
+
+    # --- chunk and summarize --------------------------------------------------------
 
     def _chunk(self, paper: Paper) -> None:
         assert paper.document is not None
@@ -317,50 +554,80 @@ class Runner:
             params,
         )
 
-    def _summarize_all(self, papers: list[Paper]) -> None:
-        live = [p for p in papers if p.failure is None]
+    async def _summarize_all(self, papers: list[Paper]) -> None:
+        live = [p for p in papers if p.live]
         if self._mode("summarize") == "skip":
             return
         self.observer.stage_started("summarize", len(live))
+        gate = asyncio.Semaphore(self.settings.llm.concurrency)
 
-        def one(paper: Paper) -> None:
-            self._guarded("summarize", paper, self._summarize)
+        async def one(paper: Paper) -> None:
+            async with gate:
+                try:
+                    await self._summarize(paper)
+                except Exception as exc:  # one broken paper never stops the day
+                    self._fail(paper, "summarize", exc)
             self.observer.advanced("summarize")
 
-        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
-            list(pool.map(one, live))
+        await asyncio.gather(*(one(paper) for paper in live))
 
-    def _summarize(self, paper: Paper) -> None:
-        assert paper.chunks is not None
-        params = {
+    def _summarize_params(self) -> dict[str, Any]:
+        reading = self.settings.reading
+        return {
             "backend": self.llm_stats.backend,
             "model": self.llm_stats.model,
-            "prompt": self.prompt.name,
-            "prompt_digest": self.prompt.digest,
+            "prompts": {name: prompt.digest for name, prompt in self.prompts.items()},
             "schema": summarize.schema_digest(),
+            "single_call_budget": reading.single_call_budget,
+            "interests": reading.interests,
         }
+
+    async def _summarize(self, paper: Paper) -> None:
+        assert paper.chunks is not None
+        params = self._summarize_params()
         meta_digest = digest(paper.meta.model_copy(update={"pdf_path": None}))
-        key = stage_key(
-            "summarize", summarize.STAGE_VERSION, [digest(paper.chunks), meta_digest], params
-        )
+        inputs = [digest(paper.chunks), meta_digest]
+        key = stage_key("summarize", summarize.STAGE_VERSION, inputs, params)
         chunks = paper.chunks
 
-        def compute() -> SummaryRecord:
-            record = summarize.summary_record(paper.meta, chunks, self.prompt, self._get_backend())
-            self._add_usage(record.usage)
+        async def compute() -> SummaryRecord:
+            self._check_budget(paper)
+            record = await summarize.summary_record(
+                paper.meta,
+                chunks,
+                self.prompts,
+                self._get_backend(),
+                single_call_budget=self.settings.reading.single_call_budget,
+                interests=self.settings.reading.interests,
+            )
+            self._add_usage("summarize", record.usage)
             return record
 
-        paper.record = self._step("summarize", paper.meta.id, key, SummaryRecord, compute, params)
+        paper.record = await self._step_async(
+            "summarize", paper.meta.id, key, SummaryRecord, compute, params
+        )
 
-    def _get_backend(self) -> Backend:
+    def _check_budget(self, paper: Paper) -> None:
+        cap = self.settings.llm.max_cost
+        if cap is not None and self.usage.cost_usd >= cap:
+            raise LLMError(
+                f"not summarized: the run reached its cost cap (${cap:.2f}); raise --max-cost "
+                "or run again tomorrow",
+                paper_id=paper.meta.id,
+                stage="summarize",
+            )
+
+    def _get_backend(self) -> Any:
         with self._lock:
             if self._backend is None:
                 self._backend = make_backend(self.settings.llm)
             return self._backend
 
-    def _add_usage(self, usage: Usage) -> None:
+    def _add_usage(self, stage: str, usage: Usage) -> None:
         with self._lock:
-            self.usage = self.usage + usage
+            self.usage_by_stage[stage] = self.usage_by_stage.get(stage, Usage()) + usage
+
+    # --- rank and report ------------------------------------------------------------
 
     def _rank(self, done: list[Paper]) -> rank.Ranking | None:
         if self._mode("rank") == "skip":
@@ -381,12 +648,17 @@ class Runner:
         return result
 
     def _whole_step(
-        self, stage: str, key: str, model: type[T], compute: Callable[[], T], params: dict[str, Any]
+        self,
+        stage: str,
+        key: str,
+        model: type[T],
+        compute: Callable[[], T],
+        params: dict[str, Any],
     ) -> T | None:
         try:
             return self._step(stage, "*", key, model, compute, params)
         except PaperError as exc:
-            self.observer.warn(f"{stage}: {exc}")
+            self._warn(f"{stage}: {exc}")
             return None
 
     def _report(self, papers: list[Paper], ranking: rank.Ranking | None) -> report.Report | None:
@@ -394,14 +666,17 @@ class Runner:
             return None
         self.observer.stage_started("report", 1)
         inputs = report.ReportInput(
-            day=self.plan.day,
-            source=f"folder {self.plan.source.name}",
+            day=self.source.day,
+            source=self.source.describe(self.settings.arxiv.categories),
             backend=self.llm_stats.backend,
             model=self.llm_stats.model,
             prompt=self.prompt.name,
             listed=len(papers),
             papers=ranking.papers,
             failed=sorted(self.failures, key=lambda f: f.id),
+            notes=[*self.notes, *self.warnings],
+            appendix=[p.triage for p in papers if not p.selected and p.triage is not None],
+            appendix_titles={p.meta.id: p.meta.title for p in papers if not p.selected},
         )
         key = stage_key("report", report.STAGE_VERSION, [digest(inputs)], {})
         result = self._whole_step("report", key, report.Report, lambda: report.report(inputs), {})
@@ -410,27 +685,42 @@ class Runner:
 
     # --- the record -----------------------------------------------------------------
 
-    def _finish(self, papers: list[Paper], result: report.Report | None) -> RunRecord:
-        llm = self.llm_stats.model_copy(
+    def _llm_record(self) -> LLMStats:
+        usage = self.usage
+        by_stage = {
+            stage: {
+                "calls": u.calls,
+                "prompt_tokens": u.prompt_tokens,
+                "completion_tokens": u.completion_tokens,
+                "cost_usd": round(u.cost_usd, 6),
+            }
+            for stage, u in self.usage_by_stage.items()
+        }
+        return self.llm_stats.model_copy(
             update={
-                "calls": self.usage.calls,
-                "prompt_tokens": self.usage.prompt_tokens,
-                "completion_tokens": self.usage.completion_tokens,
-                "cached_tokens": self.usage.cached_tokens,
-                "cost_usd": round(self.usage.cost_usd, 6),
+                "calls": usage.calls,
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "cached_tokens": usage.cached_tokens,
+                "cost_usd": round(usage.cost_usd, 6),
+                "by_stage": by_stage,
             }
         )
-        out = self.settings.out_dir / self.plan.day.isoformat()
+
+    def _finish(self, papers: list[Paper], result: report.Report | None) -> RunRecord:
+        self._close_client()
+        out = self.settings.out_dir / self.source.day.isoformat()
         record = RunRecord(
-            date=self.plan.day.isoformat(),
-            source=str(self.plan.source),
+            date=self.source.day.isoformat(),
+            source=self.source.describe(self.settings.arxiv.categories),
             papers=len(papers),
             succeeded=sum(1 for p in papers if p.failure is None),
             failed=sorted(self.failures, key=lambda f: f.id),
             stages=self.stats,
-            llm=llm,
+            llm=self._llm_record(),
             tokenizer={"encoding": self.tokenizer.name, "fallback": self.tokenizer.fallback},
             prompt=self.prompt.name,
+            warnings=self.warnings,
             out_dir=str(out),
             events=self.events,
         )

@@ -35,13 +35,16 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "PAPERBRIEF_MODEL": ("llm", "model"),
     "PAPERBRIEF_CACHE_DIR": ("cache_dir",),
     "PAPERBRIEF_OUT_DIR": ("out_dir",),
-    "PAPERBRIEF_CONCURRENCY": ("concurrency",),
+    "PAPERBRIEF_CONCURRENCY": ("llm", "concurrency"),
     "PAPERBRIEF_PROMPTS_DIR": ("prompts", "dir"),
     "PAPERBRIEF_ARXIV_API_URL": ("arxiv", "api_url"),
     "PAPERBRIEF_ARXIV_RSS_URL": ("arxiv", "rss_url"),
     "PAPERBRIEF_ARXIV_PDF_URL": ("arxiv", "pdf_url"),
     "PAPERBRIEF_ARXIV_DELAY": ("arxiv", "delay"),
     "PAPERBRIEF_CATEGORIES": ("arxiv", "categories"),
+    "PAPERBRIEF_MODEL_PATH": ("llm", "model_path"),
+    "PAPERBRIEF_MAX_COST": ("llm", "max_cost"),
+    "PAPERBRIEF_INTERESTS": ("reading", "interests"),
 }
 
 DEFAULT_PRICES = {
@@ -58,13 +61,20 @@ class Section(BaseModel):
 
 
 class LLMSettings(Section):
-    backend: Literal["auto", "openai", "extractive"] = "auto"
+    backend: Literal["auto", "openai", "local", "extractive"] = "auto"
     model: str = "gpt-4o-mini"
     base_url: str | None = None
     api_key: SecretStr | None = None
     max_reasks: int = Field(default=2, ge=0, le=5)
-    timeout: float = Field(default=120.0, gt=0)
-    max_retries: int = Field(default=3, ge=0, le=10)
+    timeout: float = Field(default=120.0, gt=0, description="seconds per call")
+    max_retries: int = Field(default=4, ge=0, le=10)
+    rpm: int = Field(default=500, ge=1, description="requests per minute allowed")
+    tpm: int = Field(default=200_000, ge=1000, description="tokens per minute allowed")
+    concurrency: int = Field(default=8, ge=1, le=256, description="LLM calls in flight")
+    max_cost: float | None = Field(default=None, ge=0, description="US dollars per run")
+    model_path: Path | None = Field(default=None, description="GGUF file for the local backend")
+    n_ctx: int = Field(default=8192, ge=512)
+    chat_format: str | None = None
     prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     @field_validator("prices", mode="after")
@@ -73,11 +83,13 @@ class LLMSettings(Section):
         # A user adding one model's price should not lose the rest of the table.
         return {**DEFAULT_PRICES, **prices}
 
-    def resolved_backend(self) -> Literal["openai", "extractive"]:
+    def resolved_backend(self) -> Literal["openai", "local", "extractive"]:
         """`auto` means: an LLM when one is configured, the offline summarizer otherwise."""
         if self.backend != "auto":
             return self.backend
-        return "openai" if (self.api_key or self.base_url) else "extractive"
+        if self.api_key or self.base_url:
+            return "openai"
+        return "local" if self.model_path else "extractive"
 
 
 class ArxivSettings(Section):
@@ -95,6 +107,10 @@ class ArxivSettings(Section):
     max_backoff: float = Field(default=120.0, gt=0, description="cap on one wait, seconds")
     page_size: int = Field(default=200, ge=1, le=2000)
     include_replacements: bool = False
+    check_rss: bool = Field(
+        default=True,
+        description="cross-check RSS counts against the API (one request per category)",
+    )
     include: list[str] = Field(default_factory=list, description="keywords; keep papers with any")
     exclude: list[str] = Field(default_factory=list, description="keywords; drop papers with any")
 
@@ -114,7 +130,9 @@ class ExtractSettings(Section):
 class ChunkSettings(Section):
     max_tokens: int = Field(default=1200, ge=50)
     overlap: int = Field(default=100, ge=0)
-    paper_budget: int = Field(default=12000, ge=100)
+    paper_budget: int = Field(
+        default=40000, ge=100, description="tokens of one paper kept for reading (selection policy)"
+    )
     encoding: str | None = Field(default=None, description="force a tiktoken encoding")
 
     @model_validator(mode="after")
@@ -138,21 +156,39 @@ class RankSettings(Section):
     )
 
 
+class ReadingSettings(Section):
+    """The editor's two tiers: triage every paper cheaply, read the best ones in full."""
+
+    interests: str = (
+        "R&D, product and strategy leads in AI/ML: deployment relevance, efficiency and cost, "
+        "security and safety of deployed systems, and capability advances."
+    )
+    top: int = Field(default=15, ge=1, description="papers read in full after triage")
+    triage_batch: int = Field(default=15, ge=1, le=40, description="papers per triage call")
+    single_call_budget: int = Field(
+        default=12000, ge=500, description="input tokens above which map-reduce is used"
+    )
+    reread: bool = Field(default=False, description="summarize papers seen on earlier days")
+
+
 class PromptSettings(Section):
     dir: Path | None = None
     summarize: str = "default"
+    triage: str = "default"
+    notes: str = "default"
+    digest: str = "default"
 
 
 class Settings(Section):
     cache_dir: Path = Path("cache")
     out_dir: Path = Path("out")
-    concurrency: int = Field(default=4, ge=1, le=64)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     rank: RankSettings = Field(default_factory=RankSettings)
     prompts: PromptSettings = Field(default_factory=PromptSettings)
+    reading: ReadingSettings = Field(default_factory=ReadingSettings)
 
 
 def load_settings(

@@ -20,6 +20,10 @@ def summary(**scores: int) -> PaperSummary:
         key_insight="Selective imitation beats blanket imitation.",
         key_takeaways=["First takeaway.", "Second takeaway.", "Third takeaway."],
         industry_impact="Cheaper small reasoning models.",
+        limitations=["Evaluated on logic puzzles only."],
+        affiliations=[],
+        code_url=None,
+        venue=None,
         tags=["cs.LG", "distillation"],
         rubric=rubric(**scores),
     )

@@ -17,9 +17,9 @@ from typing import Any
 import pymupdf
 import pytest
 
-from pipeline.prompts import default_prompts_dir
 from pipeline.samples import write_sample_papers
 from tests.fakes.openai_server import FakeOpenAI
+from tests.workspace import OFFLINE, Workspace
 
 DAY = "2026-03-04"
 
@@ -31,67 +31,27 @@ def papers(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-class Workspace:
-    """A cache, an out folder and a private copy of the prompts, as a user's checkout has."""
-
-    def __init__(self, root: Path, papers: Path) -> None:
-        self.root = root
-        self.papers = papers
-        self.cache = root / "cache"
-        self.out = root / "out"
-        self.prompts = root / "prompts"
-        shutil.copytree(default_prompts_dir(), self.prompts)
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PAPERBRIEF_"))
-        }
-        self.env["PAPERBRIEF_PROMPTS_DIR"] = str(self.prompts)
-
-    def run(
-        self, *args: str, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        command = [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            "--source",
-            str(self.papers),
-            "--cache-dir",
-            str(self.cache),
-            "--out",
-            str(self.out),
-            "--date",
-            DAY,
-            *args,
-        ]
-        return subprocess.run(
-            command,
-            cwd=self.root,
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    def record(self) -> dict[str, Any]:
-        return json.loads((self.out / DAY / "run.json").read_text())
-
-    def computed(self) -> dict[str, int]:
-        return {stage: s["misses"] for stage, s in self.record()["stages"].items()}
-
-
 @pytest.fixture
 def workspace(tmp_path: Path, papers: Path) -> Workspace:
-    return Workspace(tmp_path, papers)
+    return Workspace(tmp_path / "ws", "--source", str(papers), "--date", DAY)
 
 
 def test_offline_run_writes_the_briefing(workspace: Workspace):
     result = workspace.run()
     assert result.returncode == 0, result.stderr
     record = workspace.record()
-    n = len(list(workspace.papers.glob("*.pdf")))
+    n = 5  # the sample papers
     assert record["papers"] == n and record["succeeded"] == n and record["failed"] == []
-    assert set(record["stages"]) == {"feed", "extract", "chunk", "summarize", "rank", "report"}
+    assert set(record["stages"]) == {
+        "feed",
+        "triage",
+        "download",
+        "extract",
+        "chunk",
+        "summarize",
+        "rank",
+        "report",
+    }
     assert all({"hits", "misses", "seconds"} <= set(s) for s in record["stages"].values())
     assert record["llm"] == record["llm"] | {"backend": "extractive", "calls": 0, "cost_usd": 0.0}
     assert record["tokenizer"]["encoding"]
@@ -110,7 +70,11 @@ def test_second_run_is_all_cache_hits(workspace: Workspace):
     first = (workspace.out / DAY / "summaries.md").read_text()
     assert workspace.run().returncode == 0
     assert workspace.computed() == dict.fromkeys(workspace.computed(), 0)
-    assert all(s["hits"] > 0 for s in workspace.record()["stages"].values())
+    stages = workspace.record()["stages"]
+    # a folder of PDFs has nothing to download, and five papers need no triage
+    assert all(
+        stages[s]["hits"] > 0 for s in ("feed", "extract", "chunk", "summarize", "rank", "report")
+    )
     assert (workspace.out / DAY / "summaries.md").read_text() == first
 
 
@@ -122,6 +86,8 @@ def test_prompt_edit_recomputes_only_downstream_stages(workspace: Workspace):
     n = workspace.record()["papers"]
     assert workspace.computed() == {
         "feed": 0,
+        "triage": 0,
+        "download": 0,
         "extract": 0,
         "chunk": 0,
         "summarize": n,
@@ -137,6 +103,8 @@ def test_force_one_stage_recomputes_it_and_reuses_identical_results(workspace: W
     # extraction is deterministic, so its fresh output has the same digest and the rest is reused
     assert workspace.computed() == {
         "feed": 0,
+        "triage": 0,
+        "download": 0,
         "extract": n,
         "chunk": 0,
         "summarize": 0,
@@ -155,6 +123,8 @@ def test_only_runs_one_stage_from_cached_inputs(workspace: Workspace):
     n = workspace.record()["papers"]
     assert workspace.computed() == {
         "feed": 0,
+        "triage": 0,
+        "download": 0,
         "extract": 0,
         "chunk": 0,
         "summarize": n,
@@ -177,7 +147,7 @@ def test_a_broken_pdf_fails_alone_and_is_remembered(tmp_path: Path, papers: Path
         user_pw="pw",
         owner_pw="owner",
     )
-    workspace = Workspace(tmp_path / "ws", folder)
+    workspace = Workspace(tmp_path / "ws", "--source", str(folder), "--date", DAY)
 
     result = workspace.run()
     assert result.returncode == 1
@@ -197,7 +167,7 @@ def test_a_broken_pdf_fails_alone_and_is_remembered(tmp_path: Path, papers: Path
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run"], "no --source given"),
+        (["run", "--source", ".", "--ids", "2603.00001"], "cannot be combined"),
         (["run", "--source", "no-such-folder"], "no-such-folder"),
         (["run", "--source", ".", "--only", "typeset"], "invalid choice"),
         (["run", "--source", ".", "--concurrency", "0"], "concurrency"),
@@ -207,6 +177,7 @@ def test_bad_usage_exits_2_with_one_clear_line(tmp_path: Path, args: list[str], 
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", *args, *(["--cache-dir", str(tmp_path)])],
         cwd=tmp_path,
+        env={**os.environ, **OFFLINE},
         capture_output=True,
         text=True,
         timeout=60,

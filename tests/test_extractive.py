@@ -143,7 +143,7 @@ def quoted(passage: str, source: str) -> bool:
 
 
 def all_quotes(summary: PaperSummary) -> list[str]:
-    quotes = [*summary.summary, summary.key_insight, *summary.key_takeaways]
+    quotes = [*summary.summary, summary.key_insight, *summary.key_takeaways, *summary.limitations]
     return quotes + ([] if summary.industry_impact == NOT_ASSESSED else [summary.industry_impact])
 
 
@@ -284,6 +284,28 @@ def test_not_assessed_when_the_paper_says_nothing_practical():
 def test_limitation_from_conclusion_cue_when_no_limitations_section():
     second = run(make_request(THEORY)).summary[1]
     assert "left for future work" in second
+
+
+def test_limitations_quote_the_paper():
+    summary = run(make_request(PAPER))
+    assert summary.limitations and len(summary.limitations) <= 2
+    assert any(
+        "does not cover code generation" in s or "must be tuned" in s for s in summary.limitations
+    )
+    assert run(make_request(THEORY)).limitations == [
+        "The case of improper learners remains open and is left for future work."
+    ]
+
+
+def test_code_link_and_venue_only_when_stated():
+    plain = run(make_request(PAPER))
+    assert (plain.code_url, plain.venue, plain.affiliations) == (None, None, [])
+    request = make_request(PAPER)
+    request.meta.comments = "Accepted at ICLR 2026. Code: https://github.com/ada/trd."
+    stated = run(request)
+    assert stated.code_url == "https://github.com/ada/trd" and stated.venue == "ICLR 2026"
+    request.meta.journal_ref = "Transactions on Machine Learning Research, 2026"
+    assert run(request).venue == "Transactions on Machine Learning Research, 2026"
 
 
 def test_abstract_only_paper_of_two_sentences():

@@ -2,120 +2,144 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import socket
-from collections.abc import Iterator
-from typing import Any
+import time
+from collections.abc import Awaitable, Iterator
+from typing import Any, TypeVar
 
 import openai
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.errors import InvalidReplyError, LLMError
-from pipeline.llm.base import Message, Price, SummaryRequest
+from pipeline.errors import (
+    EndpointCapabilityError,
+    InvalidReplyError,
+    LLMError,
+    RefusalError,
+    ReplyTooLongError,
+)
+from pipeline.llm.base import Message, Price, Reply, SummaryRequest
+from pipeline.llm.limiter import RateLimiter
 from pipeline.llm.openai_backend import OpenAIBackend, strict_schema
 from pipeline.models import PaperMeta, PaperSummary, Usage
-from tests.fakes.openai_server import FakeOpenAI, default_summary
+from tests.fakes.openai_server import FakeOpenAI, default_reply, default_summary, request_title
 
+T = TypeVar("T")
 TITLE = "Sparse Attention at Scale"
-# The client honours a float Retry-After, so scripted failures retry in 10 ms, not 0.5 s.
-FAST = 0.01
+MESSAGES = [
+    Message(role="system", content="Answer as JSON."),
+    Message(role="user", content=f"Title: {TITLE}\n<paper>We sparsify attention.</paper>"),
+]
+
+
+class Finding(BaseModel):
+    """A small reply model, so these tests do not follow every change to PaperSummary."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    claim: str
+    confidence: int = Field(ge=1, le=10)
+
+
+def finding_reply(body: dict[str, Any]) -> str:
+    return json.dumps({"claim": f"{request_title(body)} works", "confidence": 7})
 
 
 @pytest.fixture
 def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
+    with FakeOpenAI(reply_for=finding_reply) as fake:
         yield fake
 
 
 def backend_for(server: FakeOpenAI, **options: Any) -> OpenAIBackend:
-    options = {"api_key": "test-key", "max_retries": 0, "timeout": 5.0, **options}
+    options = {"api_key": "test-key", "max_retries": 0, "timeout": 5.0, "backoff": 0.01, **options}
     return OpenAIBackend("gpt-test", base_url=server.base_url, **options)
 
 
-def paper_request(title: str = TITLE) -> SummaryRequest:
-    return SummaryRequest(
-        meta=PaperMeta(id="2401.00001v1", title=title),
-        chunks=[],
-        messages=[
-            Message(role="system", content="Summarize the paper as JSON."),
-            Message(role="user", content=f"Title: {title}\n<paper>We sparsify attention.</paper>"),
-        ],
-        temperature=0.1,
-        max_tokens=900,
+async def ask(backend: OpenAIBackend, max_tokens: int = 300) -> Reply[Finding]:
+    return await backend.structured(
+        MESSAGES, Finding, temperature=0.1, max_tokens=max_tokens, task="test"
     )
 
 
-def test_request_asks_for_strict_json_schema(server: FakeOpenAI) -> None:
-    backend_for(server).summarize(paper_request())
+def ask_once(backend: OpenAIBackend) -> Reply[Finding]:
+    return run(backend, ask(backend))
 
+
+def run(backend: OpenAIBackend, call: Awaitable[T]) -> T:
+    """`asyncio.run` that closes the backend's client before the loop ends, as a runner would."""
+
+    async def closing() -> T:
+        try:
+            return await call
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(closing())
+
+
+# --- structured output ----------------------------------------------------------------
+
+
+def test_request_asks_for_strict_json_schema(server: FakeOpenAI) -> None:
+    backend = backend_for(server)
+
+    reply = ask_once(backend)
+
+    assert reply.value == Finding(claim=f"{TITLE} works", confidence=7)
     [body] = server.chat_bodies
     assert body["response_format"] == {
         "type": "json_schema",
-        "json_schema": {
-            "name": "PaperSummary",
-            "strict": True,
-            "schema": strict_schema(PaperSummary),
-        },
+        "json_schema": {"name": "Finding", "strict": True, "schema": strict_schema(Finding)},
     }
-    assert (body["model"], body["temperature"], body["max_tokens"]) == ("gpt-test", 0.1, 900)
-    assert body["messages"] == [m.model_dump() for m in paper_request().messages]
+    assert (body["model"], body["temperature"], body["max_tokens"]) == ("gpt-test", 0.1, 300)
+    assert body["messages"] == [m.model_dump() for m in MESSAGES]
     assert server.requests[0].headers["authorization"] == "Bearer test-key"
+    assert backend.response_mode == "json_schema"
 
 
-def test_valid_reply_gives_summary_usage_and_cost(server: FakeOpenAI) -> None:
-    server.script([{"prompt_tokens": 1000, "completion_tokens": 500}])
-    prices = {"gpt-test": Price(input=2.0, output=8.0)}
-
-    result = backend_for(server, prices=prices).summarize(paper_request())
-
-    assert result.summary == PaperSummary.model_validate(default_summary(TITLE))
-    usage = result.usage
-    assert (usage.calls, usage.prompt_tokens, usage.completion_tokens) == (1, 1000, 500)
-    assert usage.cost_usd == pytest.approx((1000 * 2.0 + 500 * 8.0) / 1e6)
-    assert usage.seconds > 0
-
-
-def test_cached_tokens_are_recorded_and_priced(server: FakeOpenAI) -> None:
+def test_usage_cost_and_cached_tokens(server: FakeOpenAI) -> None:
     server.script([{"prompt_tokens": 1000, "completion_tokens": 500, "cached_tokens": 400}])
     prices = {"gpt-test": Price(input=2.0, output=8.0, cached_input=0.5)}
 
-    usage = backend_for(server, prices=prices).summarize(paper_request()).usage
+    usage = ask_once(backend_for(server, prices=prices)).usage
 
+    assert (usage.calls, usage.prompt_tokens, usage.completion_tokens) == (1, 1000, 500)
     assert usage.cached_tokens == 400
     assert usage.cost_usd == pytest.approx((600 * 2.0 + 400 * 0.5 + 500 * 8.0) / 1e6)
+    assert usage.seconds > 0
 
 
 def test_unknown_model_costs_nothing(server: FakeOpenAI) -> None:
     prices = {"another-model": Price(input=2.0, output=8.0)}
-    usage = backend_for(server, prices=prices).summarize(paper_request()).usage
+    usage = ask_once(backend_for(server, prices=prices)).usage
     assert usage.prompt_tokens > 0
     assert usage.cost_usd == 0.0
 
 
 @pytest.mark.parametrize(
     ("bad_reply", "error_text"),
-    [
-        ("not json", "Invalid JSON"),
-        (json.dumps({**default_summary(TITLE), "key_takeaways": ["only one"]}), "key_takeaways"),
-    ],
+    [("not json", "Invalid JSON"), ('{"claim": "x", "confidence": 11}', "confidence")],
 )
 def test_invalid_reply_is_reasked_with_the_errors(
     server: FakeOpenAI, bad_reply: str, error_text: str
 ) -> None:
     server.script([{"content": bad_reply}])
 
-    result = backend_for(server).summarize(paper_request())
+    reply = ask_once(backend_for(server))
 
-    assert result.summary.key_takeaways == default_summary(TITLE)["key_takeaways"]
-    assert result.usage.calls == 2
+    assert reply.value.confidence == 7
+    assert reply.usage.calls == 2
     first, second = server.chat_bodies
     assistant, reask = second["messages"][-2:]
     assert second["messages"][:-2] == first["messages"]
     assert assistant == {"role": "assistant", "content": bad_reply}
     assert reask["role"] == "user"
     assert error_text in reask["content"]
-    assert "JSON" in reask["content"]
+    assert "valid Finding JSON" in reask["content"]
 
 
 def test_invalid_replies_beyond_max_reasks_raise_with_last_reply_and_usage(
@@ -124,61 +148,137 @@ def test_invalid_replies_beyond_max_reasks_raise_with_last_reply_and_usage(
     server.script([{"content": "nope 1"}, {"content": "nope 2"}, {"content": "never asked"}])
 
     with pytest.raises(InvalidReplyError) as caught:
-        backend_for(server, max_reasks=1).summarize(paper_request())
+        ask_once(backend_for(server, max_reasks=1))
 
     assert caught.value.last_reply == "nope 2"
     usage = caught.value.usage
     assert isinstance(usage, Usage)
     assert (usage.calls, usage.prompt_tokens > 0) == (2, True)
-    assert caught.value.paper_id == "2401.00001v1"
+    assert caught.value.stage == "test"
     assert len(server.chat_bodies) == 2
 
 
 def test_fenced_json_is_accepted_without_a_reask(server: FakeOpenAI) -> None:
-    fenced = "```json\n" + json.dumps(default_summary(TITLE)) + "\n```"
-    server.script([{"content": fenced}])
-
-    result = backend_for(server).summarize(paper_request())
-
-    assert result.usage.calls == 1
+    server.script([{"content": '```json\n{"claim": "c", "confidence": 3}\n```'}])
+    assert ask_once(backend_for(server)).usage.calls == 1
 
 
-def test_cut_off_reply_is_an_error_not_data(server: FakeOpenAI) -> None:
-    # The content is complete, valid JSON: a length stop must still not be read as a summary.
-    server.script([{"finish_reason": "length"}])
+def test_cut_off_reply_is_too_long_with_usage_and_not_reasked(server: FakeOpenAI) -> None:
+    # The content is complete, valid JSON: a length stop must still not be read as data.
+    server.script([{"finish_reason": "length", "prompt_tokens": 70, "completion_tokens": 300}])
 
-    with pytest.raises(LLMError, match=r"cut off at max_tokens=900") as caught:
-        backend_for(server).summarize(paper_request())
+    with pytest.raises(ReplyTooLongError, match=r"cut off at max_tokens=300") as caught:
+        ask_once(backend_for(server))
 
-    assert not isinstance(caught.value, InvalidReplyError)
+    usage = caught.value.usage
+    assert usage is not None
+    assert (usage.calls, usage.prompt_tokens, usage.completion_tokens) == (1, 70, 300)
     assert len(server.chat_bodies) == 1
 
 
-def test_refusal_is_an_error(server: FakeOpenAI) -> None:
-    server.script([{"refusal": "I can't help with that"}])
+def test_refusal_is_a_refusal_error_with_its_text(server: FakeOpenAI) -> None:
+    server.script([{"refusal": "I can't help with that", "completion_tokens": 6}])
 
-    with pytest.raises(LLMError, match=r"refused.*I can't help with that"):
-        backend_for(server).summarize(paper_request())
+    with pytest.raises(RefusalError, match=r"refused.*I can't help with that") as caught:
+        ask_once(backend_for(server))
 
+    assert caught.value.usage is not None and caught.value.usage.completion_tokens == 6
     assert len(server.chat_bodies) == 1
 
 
-@pytest.mark.parametrize("status", [500, 429])
-def test_transient_failure_is_retried_by_the_client(server: FakeOpenAI, status: int) -> None:
-    server.script([{"status": status, "retry_after": FAST}])
+# --- an endpoint without json_schema (llama-cpp-python's server) --------------------------
 
-    result = backend_for(server, max_retries=2).summarize(paper_request())
 
-    assert result.usage.calls == 1
-    _, retry = server.requests
-    assert retry.headers["x-stainless-retry-count"] == "1"
+def test_missing_json_schema_is_detected_once_and_remembered() -> None:
+    with FakeOpenAI(reply_for=finding_reply, reject_json_schema=True) as server:
+        backend = backend_for(server)
+
+        async def day() -> list[Reply[Finding]]:
+            first = await asyncio.gather(*(ask(backend) for _ in range(4)))  # concurrent start
+            return [*first, await ask(backend)]
+
+        replies = run(backend, day())
+
+        assert [r.value.confidence for r in replies] == [7] * 5
+        assert server.chat_statuses == [500] + [200] * 5  # one rejected request, never retried
+        assert backend.response_mode == "json_object_schema"
+        formats = [b["response_format"] for b in server.chat_bodies]
+        assert formats[0]["type"] == "json_schema"
+        assert formats[1:] == [{"type": "json_object", "schema": strict_schema(Finding)}] * 5
+
+
+def test_json_mode_falls_back_twice_validates_and_reasks() -> None:
+    options: dict[str, Any] = {"reject_json_schema": True, "reject_json_object_schema": True}
+    with FakeOpenAI(reply_for=finding_reply, **options) as server:
+        server.script([{"content": '{"claim": "c"}'}])  # valid JSON, invalid Finding
+        backend = backend_for(server)
+
+        reply = ask_once(backend)
+
+        assert reply.value.confidence == 7 and reply.usage.calls == 2
+        assert server.chat_statuses == [500, 400, 200, 200]
+        assert backend.response_mode == "json_object"
+        last = server.chat_bodies[-1]
+        assert last["response_format"] == {"type": "json_object"}
+        system = last["messages"][0]
+        assert system["role"] == "system" and system["content"].startswith("Answer as JSON.")
+        assert json.dumps(strict_schema(Finding), separators=(",", ":")) in system["content"]
+        assert "confidence: Field required" in last["messages"][-1]["content"]
+
+
+def test_json_mode_invalid_replies_run_out_of_reasks() -> None:
+    with FakeOpenAI(reply_for=finding_reply, reject_json_schema=True) as server:
+        server.script([{"content": "{}"}, {"content": "{}"}])
+        backend = backend_for(server, max_reasks=1)
+
+        with pytest.raises(InvalidReplyError, match="no valid Finding in 2 tries") as caught:
+            ask_once(backend)
+
+        assert caught.value.last_reply == "{}"
+        assert caught.value.usage is not None and caught.value.usage.calls == 2
+        assert server.chat_statuses == [500, 200, 200]
+
+
+def test_endpoint_without_any_json_mode_is_a_capability_error() -> None:
+    options: dict[str, Any] = {"reject_json_schema": True, "reject_json_object_schema": True}
+    with FakeOpenAI(reply_for=finding_reply, **options) as server:
+        server.script([{"status": 400, "message": "response_format json_object not supported"}])
+
+        with pytest.raises(EndpointCapabilityError, match="rejects every JSON response_format"):
+            ask_once(backend_for(server, max_retries=3))
+
+        assert server.chat_statuses == [500, 400, 400]
+
+
+# --- retries and rate limits ------------------------------------------------------------
+
+
+def test_429_retry_after_pauses_then_retries(server: FakeOpenAI) -> None:
+    server.script([{"status": 429, "retry_after": 0.3}])
+    started = time.monotonic()
+
+    reply = ask_once(backend_for(server, max_retries=2))
+
+    assert 0.3 <= time.monotonic() - started < 2.0
+    assert reply.usage.calls == 1
+    assert server.chat_statuses == [429, 200]
+
+
+def test_server_errors_are_retried_then_succeed(server: FakeOpenAI) -> None:
+    server.script([{"status": 500}, {"status": 503}])
+
+    reply = ask_once(backend_for(server, max_retries=2))
+
+    assert reply.usage.calls == 1
+    assert server.chat_statuses == [500, 503, 200]
+    assert {r.headers["x-stainless-retry-count"] for r in server.requests} == {"0"}  # ours
 
 
 def test_persistent_server_error_raises_after_bounded_retries(server: FakeOpenAI) -> None:
-    server.script([{"status": 500, "retry_after": FAST, "message": "overloaded"}] * 3)
+    server.script([{"status": 500, "message": "overloaded"}] * 3)
 
     with pytest.raises(LLMError) as caught:
-        backend_for(server, max_retries=2).summarize(paper_request())
+        ask_once(backend_for(server, max_retries=2))
 
     message = str(caught.value)
     assert f"openai endpoint {server.base_url} answered 500: overloaded" in message
@@ -186,39 +286,138 @@ def test_persistent_server_error_raises_after_bounded_retries(server: FakeOpenAI
     assert len(server.requests) == 3
 
 
-def test_unauthorized_fails_at_once_without_retries(server: FakeOpenAI) -> None:
-    server.script([{"status": 401, "message": "Incorrect API key provided"}])
+@pytest.mark.parametrize(
+    ("status", "message", "hint"),
+    [
+        (401, "Incorrect API key provided", "check OPENAI_API_KEY"),
+        (400, "messages too long", "the endpoint rejected the request (not retried)"),
+        (404, "The model does not exist", "check the model name (gpt-test)"),
+    ],
+)
+def test_other_client_errors_fail_at_once(
+    server: FakeOpenAI, status: int, message: str, hint: str
+) -> None:
+    server.script([{"status": status, "message": message}])
 
-    with pytest.raises(
-        LLMError, match="answered 401: Incorrect API key provided; check OPENAI_API"
-    ):
-        backend_for(server, max_retries=3).summarize(paper_request())
+    with pytest.raises(LLMError, match=re.escape(f"answered {status}: {message}; {hint}")):
+        ask_once(backend_for(server, max_retries=3))
 
     assert len(server.requests) == 1
 
 
-def test_timeout_is_an_error_naming_the_endpoint(server: FakeOpenAI) -> None:
-    server.script([{"delay": 1.0}])
+def test_out_of_credit_429_is_not_retried(server: FakeOpenAI) -> None:
+    quota = "You exceeded your current quota"
+    server.script([{"status": 429, "code": "insufficient_quota", "message": quota}])
 
-    with pytest.raises(LLMError, match=r"127\.0\.0\.1.* timed out after 0\.2s"):
-        backend_for(server, timeout=0.2).summarize(paper_request())
+    with pytest.raises(LLMError, match="plan and billing"):
+        ask_once(backend_for(server, max_retries=3))
+
+    assert len(server.requests) == 1
+
+
+def test_timeout_is_retried_then_an_error_naming_the_endpoint(server: FakeOpenAI) -> None:
+    server.script([{"delay": 1.0}, {"delay": 1.0}])
+
+    with pytest.raises(LLMError, match=r"127\.0\.0\.1.* timed out after 0\.2s \(1 retries\)"):
+        ask_once(backend_for(server, timeout=0.2, max_retries=1))
+
+    assert len(server.chat_bodies) == 2
 
 
 def test_unreachable_endpoint_is_an_error() -> None:
     with socket.socket() as sock:  # a port that was free a moment ago, so nothing listens
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    backend = OpenAIBackend("gpt-test", api_key="k", base_url=f"http://127.0.0.1:{port}/v1")
-    backend.max_retries = 0
+    backend = OpenAIBackend(
+        "gpt-test", api_key="k", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, backoff=0
+    )
 
-    with pytest.raises(LLMError, match="could not be reached"):
-        backend.summarize(paper_request())
+    with pytest.raises(LLMError, match=r"could not be reached \(1 retries\)"):
+        ask_once(backend)
+
+
+def test_concurrent_calls_under_a_tight_limit_meet_no_429(server: FakeOpenAI) -> None:
+    # A one-second "minute": 40 calls of ~600 tokens each (~900 before the reply) against 12k.
+    limits: dict[str, Any] = {"rpm": 40, "tpm": 12_000, "window": 1.0}
+    long_messages = [MESSAGES[0], Message(role="user", content=f"Title: {TITLE}\n" + "x" * 2400)]
+    with FakeOpenAI(reply_for=finding_reply, latency=0.02, **limits) as limited:
+        limiter = RateLimiter(rpm=40, tpm=12_000, window=1.0, margin=0.05, max_concurrency=8)
+        backend = backend_for(limited, limiter=limiter, max_retries=3)
+
+        async def day() -> list[Reply[Finding]]:
+            calls = [
+                backend.structured(long_messages, Finding, temperature=0, max_tokens=300, task="t")
+                for _ in range(40)
+            ]
+            return await asyncio.gather(*calls)
+
+        replies = run(backend, day())
+
+        assert len(replies) == 40
+        assert limited.chat_statuses.count(429) <= 0.01 * 40
+        assert limiter.budget.tokens.learned == 12_000  # read from x-ratelimit-limit-tokens
+
+
+def test_limits_are_learned_from_headers_when_not_configured() -> None:
+    with FakeOpenAI(reply_for=finding_reply, rpm=5, window=1.0) as limited:
+        limiter = RateLimiter(window=1.0, margin=0.05)  # the window is known, the limits are not
+        backend = backend_for(limited, limiter=limiter, max_retries=5)
+
+        async def day() -> list[Reply[Finding]]:
+            return await asyncio.gather(*(ask(backend) for _ in range(12)))
+
+        assert len(run(backend, day())) == 12
+        assert backend.limiter.budget.requests.limit == 5
+        assert limited.chat_statuses.count(200) == 12
+
+
+# --- the sync wrapper and the client ------------------------------------------------------
+
+
+def paper_request(title: str = TITLE) -> SummaryRequest:
+    return SummaryRequest(
+        meta=PaperMeta(id="2401.00001v1", title=title),
+        chunks=[],
+        messages=MESSAGES,
+        temperature=0.1,
+        max_tokens=900,
+    )
+
+
+def summary_reply(body: dict[str, Any]) -> str:
+    # Fields PaperSummary gained after the fake's default were written; the default wins if set.
+    optional: dict[str, Any] = {
+        "limitations": [],
+        "affiliations": [],
+        "code_url": None,
+        "venue": None,
+    }
+    return json.dumps({**optional, **default_summary(request_title(body))})
+
+
+def test_summarize_wraps_structured_for_sync_callers() -> None:
+    with FakeOpenAI(reply_for=summary_reply) as server:
+        backend = backend_for(server)
+
+        results = [backend.summarize(paper_request()) for _ in range(2)]  # one loop, reused
+
+        expected = PaperSummary.model_validate_json(summary_reply(server.chat_bodies[0]))
+        assert results[0].summary == results[1].summary == expected
+        assert [r.usage.calls for r in results] == [1, 1]
+        assert server.chat_bodies[0]["response_format"]["json_schema"]["name"] == "PaperSummary"
+
+
+def test_summarize_errors_name_the_paper(server: FakeOpenAI) -> None:
+    server.script([{"status": 401}])
+    with pytest.raises(LLMError) as caught:
+        backend_for(server).summarize(paper_request())
+    assert (caught.value.paper_id, caught.value.stage) == ("2401.00001v1", "summarize")
 
 
 def test_local_server_needs_no_key(server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 
-    backend_for(server, api_key=None).summarize(paper_request())
+    ask_once(backend_for(server, api_key=None))
 
     assert server.requests[0].headers["authorization"] == "Bearer not-needed"
 
@@ -229,7 +428,12 @@ def test_client_is_created_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None
     backend = OpenAIBackend("gpt-test", api_key=None, base_url=None)  # no key: still fine here
 
     with pytest.raises(LLMError, match="OPENAI_API_KEY"):
-        backend.summarize(paper_request())
+        ask_once(backend)
+
+
+def test_one_backend_serves_several_event_loops(server: FakeOpenAI) -> None:
+    backend = backend_for(server)
+    assert [ask_once(backend).value.confidence for _ in range(3)] == [7, 7, 7]
 
 
 # --- strict_schema ----------------------------------------------------------------------
@@ -285,14 +489,31 @@ def test_strict_schema_drops_defaults_and_inlines_refs_with_siblings() -> None:
 
 
 def test_fake_server_lists_models_and_replies_deterministically(server: FakeOpenAI) -> None:
-    client = openai.OpenAI(api_key="test-key", base_url=server.base_url, max_retries=0)
-    assert [m.id for m in client.models.list()] == ["gpt-test"]
+    with openai.OpenAI(api_key="test-key", base_url=server.base_url, max_retries=0) as client:
+        assert [m.id for m in client.models.list()] == ["gpt-test"]
 
-    backend = backend_for(server)
-    first = backend.summarize(paper_request("Paper A")).summary
-    again = backend.summarize(paper_request("Paper A")).summary
-    other = backend.summarize(paper_request("Paper B")).summary
+    def body(title: str) -> dict[str, Any]:
+        return {"messages": [{"role": "user", "content": f"Title: {title}\n"}]}
 
-    assert first == again
-    assert first.summary[0].startswith("Paper A")
-    assert first.rubric != other.rubric
+    assert default_reply(body("Paper A")) == default_reply(body("Paper A"))
+    assert default_reply(body("Paper A")) != default_reply(body("Paper B"))
+
+
+def test_fake_server_enforces_its_window_with_headers() -> None:
+    with (
+        FakeOpenAI(rpm=2, window=0.5) as limited,
+        openai.OpenAI(api_key="k", base_url=limited.base_url, max_retries=0) as client,
+    ):
+        messages: Any = [{"role": "user", "content": "Title: X"}]
+        heads = [
+            client.chat.completions.with_raw_response.create(model="m", messages=messages).headers
+            for _ in range(2)
+        ]
+        with pytest.raises(openai.RateLimitError) as caught:
+            client.chat.completions.create(model="m", messages=messages)
+
+    assert [h["x-ratelimit-remaining-requests"] for h in heads] == ["1", "0"]
+    assert heads[0]["x-ratelimit-limit-requests"] == "2"
+    headers = caught.value.response.headers
+    assert 0 < float(headers["retry-after"]) <= 0.5
+    assert headers["x-ratelimit-reset-requests"].endswith("ms")

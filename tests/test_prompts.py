@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import PromptError
-from pipeline.prompts import default_prompts_dir, load_prompt, parse_prompt
+from pipeline.prompts import default_prompts_dir, load_prompt, parse_prompt, untrusted
 
 TEMPLATE = """---
 description: test
@@ -58,3 +58,52 @@ def test_missing_parts_and_files_are_clear(tmp_path: Path):
         parse_prompt("---\ndescription: x\n## system\na\n## user\nb", task="summarize", variant="t")
     with pytest.raises(PromptError, match="cannot be read"):
         load_prompt(tmp_path, "summarize", "nope")
+
+
+@pytest.mark.parametrize("task", ["summarize", "triage", "notes", "digest"])
+def test_every_shipped_prompt_loads_and_treats_paper_text_as_data(task: str):
+    prompt = load_prompt(default_prompts_dir(), task, "default")
+    assert prompt.description and 0 <= prompt.temperature <= 1 and prompt.max_tokens >= 500
+    assert "never instructions" in " ".join(prompt.system.split())
+    assert "{{interests}}" in prompt.system  # the readers steer every task
+    # fixed instructions open the user part, before any paper-specific value
+    assert not prompt.user.startswith("{{") and prompt.user.index("{{") > 20
+
+
+def test_the_summarize_prompt_asks_for_what_the_examples_show():
+    system = " ".join(load_prompt(default_prompts_dir(), "summarize").system.split())
+    for asked in (
+        "why it matters",
+        "the method",
+        "key numbers",
+        "limitation",
+        "key_insight",
+        "exactly three",
+        "industry_impact",
+        "affiliations",
+        "code_url",
+        "venue",
+    ):
+        assert asked in system, asked
+
+
+def test_the_system_part_may_not_vary_per_paper():
+    text = TEMPLATE.replace("Summarize.", "Summarize {{title}}.")
+    with pytest.raises(PromptError, match=r"\['title'\] in its system part"):
+        parse_prompt(text, task="summarize", variant="t")
+
+
+def test_a_prompt_without_its_input_fails_at_load():
+    with pytest.raises(PromptError, match=r"never uses \['papers'\]"):
+        parse_prompt("## system\nScore.\n## user\nNothing here.", task="triage", variant="t")
+
+
+def test_untrusted_text_cannot_open_or_close_delimiters():
+    text = 'a </paper> b < / PAPER > c <paper id="x"> d <Paper>'
+    assert untrusted(text) == 'a [/paper] b [/paper] c [paper id="x"] d [paper]'
+    assert untrusted("papers <b>bold</b> and <paperclip>") == "papers <b>bold</b> and <paperclip>"
+
+
+def test_a_missing_value_is_a_prompt_error():
+    with pytest.raises(PromptError, match="no value given for placeholder"):
+        parse_prompt(TEMPLATE, task="summarize", variant="t").render(title="only the title")

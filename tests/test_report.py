@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from pipeline.models import FaithfulnessReport, TriageScore, Usage
 from pipeline.stages.rank import ranked
 from pipeline.stages.report import FailedPaper, ReportInput, report
-from tests.builders import meta, record
+from tests.builders import meta, record, rubric
 
 WEIGHTS = {"novelty": 0.3, "industry_impact": 0.35, "evidence": 0.2, "urgency": 0.15}
 
@@ -69,3 +70,92 @@ def test_json_carries_the_same_ranking():
     assert top["rank"] == 1 and len(top["key_takeaways"]) == 3 and 0 <= top["impact_score"] <= 100
     assert data["failed"][0]["stage"] == "extract"
     assert data["usage"]["calls"] == 2
+
+
+# --- stated facts, unverified numbers, the triage appendix, costs by stage ---------------
+
+
+def with_checks() -> ReportInput:
+    base = inputs()
+    top = base.papers[0]
+    summary = top.record.summary.model_copy(
+        update={
+            "affiliations": ["AWS Agentic AI"],
+            "venue": "ICLR 2026",
+            "code_url": "https://github.com/example/rlad",
+            "limitations": ["Only logic puzzles are evaluated."],
+        }
+    )
+    record = top.record.model_copy(
+        update={
+            "summary": summary,
+            "faithfulness": FaithfulnessReport(
+                checked=4, supported=3, unsupported=["37%"], share=0.75, repaired=True
+            ),
+            "stage_usage": {
+                "summarize-reduce": Usage(calls=1, cost_usd=0.0002),
+                "summarize-repair": Usage(calls=1, cost_usd=0.0001),
+            },
+        }
+    )
+    papers = [top.model_copy(update={"record": record}), *base.papers[1:]]
+    appendix = [
+        TriageScore(
+            paper_id="2603.00009v1", rubric=rubric(3), gist="A | piped gist.", impact_score=44
+        ),
+        TriageScore(
+            paper_id="2603.00008v1", rubric=rubric(6), gist="Better gist.", impact_score=56
+        ),
+    ]
+    return base.model_copy(
+        update={
+            "papers": papers,
+            "appendix": appendix,
+            "appendix_titles": {"2603.00009v1": "Weak Paper", "2603.00008v1": "Fair Paper"},
+            "triage_usage": Usage(calls=2, prompt_tokens=500, completion_tokens=100, cost_usd=0.01),
+            "notes": ["2 papers seen on earlier days were skipped."],
+        }
+    )
+
+
+def test_stated_facts_limitations_and_unverified_numbers_are_shown():
+    md = report(with_checks()).markdown
+    block = md[md.index("## 1. High Impact") : md.index("## 2. Low Impact")]
+    assert "**Affiliations:** AWS Agentic AI" in block and "**Venue:** ICLR 2026" in block
+    assert "**Code:** [https://github.com/example/rlad](https://github.com/example/rlad)" in block
+    assert "**Limitations:** Only logic puzzles are evaluated.\n" in block
+    assert "⚠ unverified: 37%" in block
+    low = md[md.index("## 2. Low Impact") :]
+    assert "**Venue:**" not in low and "**Code:**" not in low and "unverified" not in low
+    assert "> 2 papers seen on earlier days were skipped." in md
+
+
+def test_the_appendix_lists_triaged_papers_best_first():
+    md = report(with_checks()).markdown
+    appendix = md[md.index("## Also in the feed") : md.index("## Not summarized")]
+    assert appendix.index("Fair Paper") < appendix.index("Weak Paper")
+    assert "| 56 | Fair Paper (`2603.00008v1`) | Better gist. |" in appendix
+    assert "A \\| piped gist." in appendix  # a pipe cannot break the table
+    assert "## Also in the feed" not in report(inputs()).markdown
+
+
+def test_costs_by_stage_and_faithfulness_in_footer_and_json():
+    result = report(with_checks())
+    assert "By stage: triage $0.0100 (2 calls); summarize-reduce $0.0002 (1 calls)" in (
+        result.markdown
+    )
+    assert "3 of 4 found (75%)" in result.markdown
+    data = result.data
+    json.dumps(data)
+    assert set(data["usage_by_stage"]) == {
+        "triage",
+        "summarize-reduce",
+        "summarize-repair",
+        "summarize",
+    }
+    assert data["usage"]["calls"] == 2 + 1 + 1  # triage + the two records' own usage
+    assert data["faithfulness"] == {"checked": 4, "supported": 3, "share": 0.75}
+    assert data["papers"][0]["faithfulness"]["unsupported"] == ["37%"]
+    assert data["papers"][0]["venue"] == "ICLR 2026"
+    assert [p["paper_id"] for p in data["not_read"]] == ["2603.00008v1", "2603.00009v1"]
+    assert data["not_read"][0]["title"] == "Fair Paper"

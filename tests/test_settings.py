@@ -19,7 +19,8 @@ def write_config(tmp_path: Path, text: str) -> Path:
 def test_defaults_choose_the_offline_backend():
     settings = load_settings(None, env={}, flags={})
     assert settings.llm.resolved_backend() == "extractive"
-    assert settings.chunk.paper_budget == 12000
+    assert settings.chunk.paper_budget == 40000
+    assert settings.reading.single_call_budget == 12000
     assert sum(settings.rank.weights.values()) == pytest.approx(1.0)
 
 
@@ -34,8 +35,8 @@ def test_layers_override_in_order(tmp_path: Path):
     config = write_config(
         tmp_path,
         """
-concurrency = 2
 [llm]
+concurrency = 2
 model = "from-file"
 timeout = 30
 [chunk]
@@ -43,11 +44,13 @@ max_tokens = 900
 """,
     )
     env = {"PAPERBRIEF_MODEL": "from-env", "PAPERBRIEF_CHUNK__MAX_TOKENS": "700"}
-    settings = load_settings(config, env=env, flags={"llm.model": "from-flag", "concurrency": None})
+    settings = load_settings(
+        config, env=env, flags={"llm.model": "from-flag", "llm.concurrency": None}
+    )
     assert settings.llm.model == "from-flag"
     assert settings.chunk.max_tokens == 700
     assert settings.llm.timeout == 30
-    assert settings.concurrency == 2
+    assert settings.llm.concurrency == 2
 
 
 def test_user_prices_extend_the_default_table(tmp_path: Path):
@@ -65,7 +68,7 @@ def test_api_key_never_prints():
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("concurrency = 0", "concurrency"),
+        ("[llm]\nconcurrency = 0", "llm.concurrency"),
         ("[llm]\nbackend = 'gpt'", "llm.backend"),
         ("[chunk]\nmax_tokenz = 5", "chunk.max_tokenz"),
         ("concurrency = ", "not valid TOML"),

@@ -11,16 +11,25 @@ from pipeline.errors import UsageError
 from pipeline.progress import RichObserver, llm_line, summary_tables
 from pipeline.runner import STAGES, Runner, RunPlan
 from pipeline.settings import Settings
+from pipeline.sources import Source
+
+
+def source_from(args: argparse.Namespace) -> Source:
+    """--source DIR (offline), --ids (exactly those), --date (that day's listing), else today."""
+    day = args.date or date.today()
+    if args.source is not None and args.ids:
+        raise UsageError("--source and --ids cannot be combined; choose one")
+    if args.source is not None:
+        return Source(kind="folder", day=day, folder=args.source)
+    if args.ids:
+        ids = tuple(part.strip() for part in args.ids.split(",") if part.strip())
+        return Source(kind="ids", day=day, ids=ids)
+    return Source(kind="date" if args.date else "rss", day=day)
 
 
 def plan_from(args: argparse.Namespace) -> RunPlan:
-    if args.source is None:
-        raise UsageError(
-            "no --source given: this version briefs a folder of PDFs; "
-            "pass --source DIR (make demo shows one)"
-        )
     force = frozenset(STAGES) if "all" in args.force else frozenset(args.force)
-    return RunPlan(source=args.source, day=args.date or date.today(), force=force, only=args.only)
+    return RunPlan(source=source_from(args), force=force, only=args.only)
 
 
 def run_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -39,5 +48,10 @@ def run_command(args: argparse.Namespace, settings: Settings, console: Console) 
     console.print(llm_line(record), highlight=False)
     console.print(f"wrote {record.out_dir}/", highlight=False)
     for failure in record.failed:
-        stderr.print(f"failed: {failure.id} ({failure.stage}): {failure.error}", markup=False)
+        stderr.print(
+            f"failed: {failure.id} ({failure.stage}): {failure.error}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     return 1 if record.failed else 0

@@ -58,8 +58,20 @@ Fields
       the abstract (``meta.abstract``, else the abstract chunks). Bigrams seen twice are ranked
       before unigrams, by count; stopwords are dropped, and a term sharing a word with one
       already chosen is skipped. There are at most 6 tags.
+    - ``limitations``: up to 2 sentences from a limitations section, else late-section
+      sentences with a limitation cue; [] when there are none.
+    - ``code_url``: the first github/gitlab/huggingface/bitbucket/codeberg link in the author
+      comments, else in the text; ``venue``: the journal reference, else a known venue acronym
+      (with its year) in the comments or the first 3,000 characters; ``affiliations``: always
+      [] (they cannot be told from author names reliably without a model).
     A short paper reuses sentences across fields rather than fail. No text at all raises
     `LLMError`.
+
+Heuristic triage (`triage_rubric`, for the extractive backend's triage)
+    The same rubric from the title and abstract only, plus 1 industry-impact point per
+    interests keyword (a content word of the `interests` text, matched by its first five
+    letters) found there, 3 at most, named in the rationale; urgency follows. The gist quotes
+    the abstract's first contribution sentence (cut at 30 words when it is longer than 40).
 
 Rubric (each score clamped to 1..10)
     - novelty = 2 + 2 × novelty cues (we propose/introduce/present, novel, the first, first
@@ -662,6 +674,110 @@ def rubric(sentences: list[Sentence], text: str) -> Rubric:
     )
 
 
+# --- stated facts: limitations, code, venue ------------------------------------------------
+
+
+def limitation_sentences(sentences: list[Sentence]) -> list[Sentence]:
+    """Up to two limitation sentences: a limitations section first, then late-section cues."""
+    tiers = (
+        [s for s in sentences if s.role == "limitations"],
+        [s for s in sentences if s.limitation and s.role in _LATE_ROLES],
+    )
+    return _in_order(_fill(2, tiers, lambda s: s.salience + 0.5 * s.limitation))
+
+
+_CODE_URL: Final = re.compile(
+    r"https?://(?:www\.)?(?:github\.com|gitlab\.com|huggingface\.co|bitbucket\.org"
+    r"|codeberg\.org)/[^\s)\]>,;\"']+",
+    re.I,
+)
+_VENUES: Final = (
+    "NeurIPS|ICML|ICLR|ACL|EMNLP|NAACL|EACL|COLING|CVPR|ICCV|ECCV|AAAI|IJCAI|KDD|SIGIR|WWW"
+    "|TMLR|COLM|AISTATS|UAI|CoRL|ICRA|IROS|WACV|MICCAI|USENIX Security|CCS|NDSS|JMLR"
+)
+_VENUE: Final = re.compile(rf"\b(?:{_VENUES})(?:\s+(?:19|20)\d\d)?(?:\s+[Ww]orkshops?)?\b")
+
+
+def code_url(meta: PaperMeta, text: str) -> str | None:
+    """The first code-host link in the author comments, else in the paper's text."""
+    for source in (meta.comments or "", text):
+        if found := _CODE_URL.search(source):
+            return found.group(0).rstrip(".")
+    return None
+
+
+def venue(meta: PaperMeta, text: str) -> str | None:
+    """The journal reference, else a known venue named in the comments or the first page."""
+    if meta.journal_ref:
+        return normalise(meta.journal_ref)
+    for source in (meta.comments or "", text[:3000]):
+        if found := _VENUE.search(source):
+            return found.group(0)
+    return None
+
+
+# --- heuristic triage --------------------------------------------------------------------
+
+_GENERIC_INTEREST_LIST: Final = (
+    "leads lead readers reader teams team people relevance relevant advances systems system "
+    "care cares interested interest work works papers paper research"
+)
+_GENERIC_INTEREST_WORDS: Final = frozenset(_GENERIC_INTEREST_LIST.split())
+
+
+def interest_words(interests: str) -> dict[str, str]:
+    """The interests' content words, each with its five-letter stem ("security": "secur")."""
+    words = [w.lower() for w in _WORD.findall(interests) if len(w) >= 4]
+    keep = [w for w in words if w not in _STOPWORDS and w not in _GENERIC_INTEREST_WORDS]
+    return {w: w[:5] for w in dict.fromkeys(keep)}
+
+
+def interest_matches(interests: str, text: str) -> list[str]:
+    """The interests' words whose stem starts a word of `text`, one per stem, in order."""
+    lowered, stems = text.lower(), set()
+    found = []
+    for word, stem in interest_words(interests).items():
+        if stem not in stems and re.search(rf"\b{stem}", lowered):
+            stems.add(stem)
+            found.append(word)
+    return found
+
+
+def triage_rubric(meta: PaperMeta, interests: str) -> tuple[Rubric, str]:
+    """Rubric and one-line gist from the title and abstract alone, by the summary's cue counts.
+
+    Each interests keyword found in the title or abstract adds 1 to industry impact (3 at most),
+    and urgency follows. The gist quotes the abstract's first contribution sentence.
+    """
+    sentences = paper_sentences(meta, [])
+    text = normalise(f"{meta.title}. {meta.abstract}")
+    base = rubric(sentences, text)
+    matched = interest_matches(interests, text)
+    industry = base.industry_impact
+    if matched:
+        bump = min(len(matched), 3)
+        note = f"+{bump} for interests keywords ({', '.join(matched)})"
+        industry = RubricScore(
+            score=_clamp(industry.score + bump), rationale=f"{industry.rationale}; {note}"
+        )
+    scores = base.model_copy(
+        update={
+            "industry_impact": industry,
+            "urgency": urgency_score(industry, base.evidence, text),
+        }
+    )
+    return scores, _gist(meta, sentences)
+
+
+def _gist(meta: PaperMeta, sentences: list[Sentence]) -> str:
+    cued = [s for s in sentences if _CONTRIBUTION.search(s.text)]
+    if not (cued or sentences):
+        return f"{meta.title} (no abstract to quote)"
+    pick = (cued or sentences)[0]
+    words = pick.text.split()
+    return pick.text if len(words) <= 40 else " ".join(words[:30]) + " …"
+
+
 # --- the backend -------------------------------------------------------------------------
 
 
@@ -690,13 +806,18 @@ def extractive_summary(meta: PaperMeta, chunks: Sequence[Chunk]) -> PaperSummary
     first, second = summary_paragraphs(sentences)
     insight = key_insight(sentences, [*first, *second])
     takeaways = key_takeaways(sentences, [*first, *second], insight)
+    text = _paper_text(meta, chunks)
     return PaperSummary(
         summary=[_paragraph(first), _paragraph(second)],
         key_insight=insight.text,
         key_takeaways=[s.text for s in takeaways],
         industry_impact=industry_impact(sentences, [*first, *second, insight, *takeaways]),
+        limitations=[s.text for s in limitation_sentences(sentences)],
+        affiliations=[],  # not told apart from author names reliably without a model
+        code_url=code_url(meta, text),
+        venue=venue(meta, text),
         tags=tags(meta, meta.abstract or _abstract_text(meta, chunks)),
-        rubric=rubric(sentences, _paper_text(meta, chunks)),
+        rubric=rubric(sentences, text),
     )
 
 

@@ -1,35 +1,75 @@
 """The `openai` backend: any OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama, llama.cpp).
 
-The reply is constrained by a strict json_schema `response_format` and still validated here,
-since not every compatible server enforces the schema. A reply that fails validation is re-asked
-a bounded number of times with the errors quoted; a reply cut off by `max_tokens` or a refusal
-is an error, never data. The `openai` package is imported on first use only: it takes most of a
-second to import, and runs with the extractive backend never need it.
+Structured output: the reply is constrained by a strict json_schema `response_format` and still
+validated here, since not every compatible server enforces the schema. An endpoint that rejects
+json_schema (llama-cpp-python's server answers 500 "Input should be 'text' or 'json_object'") is
+detected once: the backend falls back to `json_object` with the schema, then to plain
+`json_object`, and keeps that mode (`response_mode`) for every later call. A reply that fails
+validation is re-asked a bounded number of times with the errors quoted; a reply cut off by
+`max_tokens` or a refusal is an error, never data.
+
+Throughput: every request waits for a `RateLimiter` (requests and tokens per minute, calls in
+flight, learned from `x-ratelimit-*` headers, paused by a 429's Retry-After). Retries are ours,
+through tenacity: 429, 5xx, timeouts and dropped connections, with jittered exponential back-off
+and a bounded number of attempts; any other 4xx fails at once with one clear line.
+
+The `openai` package is imported on first use only: it takes most of a second to import, and runs
+with the extractive backend never need it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import json
+import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+import weakref
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_random_exponential
 
-from pipeline.errors import InvalidReplyError, LLMError
-from pipeline.llm.base import Price, SummaryRequest, SummaryResult
+from pipeline.errors import (
+    EndpointCapabilityError,
+    InvalidReplyError,
+    LLMError,
+    RefusalError,
+    ReplyTooLongError,
+)
+from pipeline.llm.base import Message, Price, R, Reply, SummaryRequest, SummaryResult
+from pipeline.llm.limiter import RateLimiter, estimate_tokens, retry_after
 from pipeline.models import PaperSummary, Usage
 
 if TYPE_CHECKING:
     import openai
     from openai.types.chat import ChatCompletion
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 # Servers that ignore the key (vLLM, Ollama, llama.cpp) still need a non-empty one for the client.
 PLACEHOLDER_API_KEY = "not-needed"
 # Keywords strict mode rejects; the validation here still enforces them.
 UNSUPPORTED_KEYWORDS = frozenset({"default"})
 MAX_ERRORS_QUOTED = 5
+
+# How the reply is constrained, best first; a backend moves down this list, never up.
+ResponseMode = Literal["json_schema", "json_object_schema", "json_object"]
+RESPONSE_MODES: tuple[ResponseMode, ...] = ("json_schema", "json_object_schema", "json_object")
+# An endpoint rejecting the response_format (not the input) says so with one of these.
+FORMAT_REJECTION_STATUSES = frozenset({400, 422, 500})
+FORMAT_REJECTION_HINTS = (
+    "response_format",
+    "json_schema",
+    "input should be 'text' or 'json_object'",
+)
+RETRY_STATUSES = frozenset({408, 429})  # plus every 5xx; 408 is the server's own timeout
 
 
 def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -72,8 +112,20 @@ def _resolve(root: dict[str, Any], ref: str) -> dict[str, Any]:
     return copy.deepcopy(node)
 
 
+@dataclass
+class _LoopState:
+    """What may only be used inside the event loop that created it."""
+
+    client: openai.AsyncOpenAI
+    probe: asyncio.Lock  # while the response mode is unconfirmed, one call at a time finds out
+
+
 class OpenAIBackend:
-    """Summarizes through the chat completions API of any OpenAI-compatible endpoint."""
+    """Structured replies from the chat completions API of any OpenAI-compatible endpoint.
+
+    `requests_per_minute` / `tokens_per_minute` (None: learned from the server's headers) and
+    `max_concurrency` build the limiter; pass `limiter` to share one or to set its window.
+    """
 
     name = "openai"
 
@@ -87,6 +139,12 @@ class OpenAIBackend:
         max_reasks: int = 2,
         timeout: float = 120.0,
         max_retries: int = 3,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        max_concurrency: int = 8,
+        backoff: float = 0.5,
+        max_backoff: float = 60.0,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.model = model
         self.api_key = api_key
@@ -94,79 +152,258 @@ class OpenAIBackend:
         self.prices = prices or {}
         self.max_reasks = max(0, max_reasks)
         self.timeout = timeout
-        self.max_retries = max_retries
-        self._client: openai.OpenAI | None = None
-        self._client_lock = threading.Lock()
+        self.max_retries = max(0, max_retries)
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.limiter = limiter or RateLimiter(
+            rpm=requests_per_minute, tpm=tokens_per_minute, max_concurrency=max_concurrency
+        )
+        self.response_mode: ResponseMode = "json_schema"
+        self._mode_confirmed = False
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._states_lock = threading.Lock()
+        self._background: _BackgroundLoop | None = None
 
-    def summarize(self, request: SummaryRequest) -> SummaryResult:
-        messages: list[dict[str, str]] = [m.model_dump() for m in request.messages]
+    # --- the LLM protocol -------------------------------------------------------------
+
+    async def structured(
+        self,
+        messages: list[Message],
+        reply_model: type[R],
+        *,
+        temperature: float,
+        max_tokens: int,
+        task: str,
+    ) -> Reply[R]:
+        """A validated `reply_model`, re-asked with the validation errors up to `max_reasks`."""
+        convo: list[dict[str, str]] = [m.model_dump() for m in messages]
         usage = Usage()
         reply, error = "", None
         for _ in range(self.max_reasks + 1):
-            completion, seconds = self._complete(messages, request)
+            completion, seconds = await self._complete(
+                convo, reply_model, temperature, max_tokens, task
+            )
             usage += self._usage(completion, seconds)
+            reply = self._reply_text(completion, max_tokens, task, usage)
             try:
-                reply = self._reply_text(completion, request)
-            except LLMError as exc:
-                exc.usage = usage  # a cut-off or refused reply was still paid for
-                raise
-            try:
-                summary = PaperSummary.model_validate_json(_unfenced(reply))
+                value = reply_model.model_validate_json(_unfenced(reply))
             except ValidationError as exc:
                 error = exc
             else:
-                return SummaryResult(summary=summary, usage=usage)
-            messages += [
+                return Reply(value=value, usage=usage)
+            convo += [
                 {"role": "assistant", "content": reply},
-                {"role": "user", "content": reask_text(error)},
+                {"role": "user", "content": reask_text(error, reply_model.__name__)},
             ]
         assert error is not None  # the loop ran at least once (max_reasks >= 0) and failed
-        raise self._invalid(request, reply, error, usage) from error
+        raise self._invalid(reply_model, reply, error, usage, task) from error
 
-    # --- one call ---------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close the HTTP client of the running event loop; call it before the loop ends."""
+        with self._states_lock:
+            state = self._states.pop(asyncio.get_running_loop(), None)
+        if state is not None:
+            await state.client.close()
 
-    def _complete(
-        self, messages: list[dict[str, str]], request: SummaryRequest
+    def summarize(self, request: SummaryRequest) -> SummaryResult:
+        """The old synchronous interface, run on the backend's own event loop thread."""
+        call = self.structured(
+            request.messages,
+            PaperSummary,
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            task="summarize",
+        )
+        if self._background is None:
+            with self._states_lock:
+                self._background = self._background or _BackgroundLoop()
+        try:
+            reply = self._background.run(call)
+        except LLMError as exc:
+            exc.paper_id = exc.paper_id or request.meta.id
+            raise
+        return SummaryResult(summary=reply.value, usage=reply.usage)
+
+    # --- one completion, in the best response mode the endpoint accepts -----------------
+
+    async def _complete(
+        self,
+        convo: list[dict[str, str]],
+        reply_model: type[BaseModel],
+        temperature: float,
+        max_tokens: int,
+        task: str,
+    ) -> tuple[ChatCompletion, float]:
+        if not self._mode_confirmed:
+            # Until one call has gone through, calls go one at a time, so an endpoint without
+            # json_schema is met by a single rejected request; then the queue is let go at once.
+            async with self._state(task).probe:
+                if not self._mode_confirmed:
+                    return await self._complete_in_best_mode(
+                        convo, reply_model, temperature, max_tokens, task
+                    )
+        return await self._complete_in_best_mode(convo, reply_model, temperature, max_tokens, task)
+
+    async def _complete_in_best_mode(
+        self,
+        convo: list[dict[str, str]],
+        reply_model: type[BaseModel],
+        temperature: float,
+        max_tokens: int,
+        task: str,
     ) -> tuple[ChatCompletion, float]:
         import openai
 
-        client = self._get_client(request)
-        started = time.monotonic()
-        try:
-            # Plain dicts of the documented shapes; the client's TypedDict overloads reject them.
-            completion = client.chat.completions.create(  # type: ignore[call-overload]
-                model=self.model,
-                messages=messages,
-                temperature=request.temperature,
-                max_tokens=request.max_tokens,
-                response_format=self._response_format(),
-            )
-        except openai.APIError as exc:
-            raise self._transport_error(exc, request) from exc
-        return completion, time.monotonic() - started
+        while True:
+            mode = self.response_mode
+            payload = self._payload(convo, reply_model, mode, temperature, max_tokens)
+            try:
+                result = await self._send(payload, task)
+            except openai.APIStatusError as exc:
+                if not _rejects_response_format(exc):
+                    raise self._transport_error(exc, task) from exc
+                self._fall_back(mode, exc, task)
+                continue
+            except (openai.APIError, TimeoutError) as exc:
+                raise self._transport_error(exc, task) from exc
+            self._mode_confirmed = True
+            return result
 
-    def _response_format(self) -> dict[str, Any]:
-        schema = strict_schema(PaperSummary)
+    def _fall_back(self, rejected: ResponseMode, exc: openai.APIStatusError, task: str) -> None:
+        """Move to the next response mode, once, for this call and every later one."""
+        if self.response_mode != rejected:
+            return  # another call already moved on
+        position = RESPONSE_MODES.index(rejected)
+        if position + 1 == len(RESPONSE_MODES):
+            message = (
+                f"openai endpoint {self._endpoint()} rejects every JSON response_format "
+                f"(last: {exc.status_code} {_server_message(exc)}); "
+                "use a server with JSON output, or the extractive backend"
+            )
+            raise EndpointCapabilityError(message, stage=task) from exc
+        self.response_mode = RESPONSE_MODES[position + 1]
+        log.warning(
+            "openai endpoint %s rejected response_format %s (%s %s); using %s from now on",
+            self._endpoint(),
+            rejected,
+            exc.status_code,
+            _server_message(exc),
+            self.response_mode,
+        )
+
+    def _payload(
+        self,
+        convo: list[dict[str, str]],
+        reply_model: type[BaseModel],
+        mode: ResponseMode,
+        temperature: float,
+        max_tokens: int,
+    ) -> dict[str, Any]:
+        schema = strict_schema(reply_model)
+        if mode == "json_schema":
+            spec = {"name": reply_model.__name__, "strict": True, "schema": schema}
+            response_format: dict[str, Any] = {"type": "json_schema", "json_schema": spec}
+        elif mode == "json_object_schema":
+            response_format = {"type": "json_object", "schema": schema}  # llama.cpp's grammar
+        else:
+            response_format = {"type": "json_object"}
+            convo = _with_schema_instruction(convo, schema)  # the model sees no schema otherwise
         return {
-            "type": "json_schema",
-            "json_schema": {"name": "PaperSummary", "strict": True, "schema": schema},
+            "model": self.model,
+            "messages": convo,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "response_format": response_format,
         }
 
-    def _reply_text(self, completion: ChatCompletion, request: SummaryRequest) -> str:
-        """The reply's text, or an error when it must not be read as data."""
+    # --- the wire: limiter, retries, timeout --------------------------------------------
+
+    async def _send(self, payload: dict[str, Any], task: str) -> tuple[ChatCompletion, float]:
+        chars = sum(len(m["content"]) for m in payload["messages"])
+        estimate = estimate_tokens(chars, payload["max_tokens"], len(payload["messages"]))
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(_transient),
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+        return await retrying(self._attempt, payload, estimate, task)
+
+    async def _attempt(
+        self, payload: dict[str, Any], estimate: int, task: str
+    ) -> tuple[ChatCompletion, float]:
+        import openai
+
+        client = self._state(task).client
+        grant = await self.limiter.acquire(estimate)
+        used: int | None = None  # None: the estimate stands (a timed-out call may be charged)
+        headers: Any = None
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.timeout):
+                raw = await client.chat.completions.with_raw_response.create(**payload)
+            headers, completion = raw.headers, raw.parse()
+            if completion.usage is not None:
+                used = completion.usage.prompt_tokens + completion.usage.completion_tokens
+            return completion, time.monotonic() - started
+        except openai.APIStatusError as exc:
+            headers, used = exc.response.headers, 0  # refused: the server charged nothing
+            wait = retry_after(headers)
+            if exc.status_code == 429 and wait is not None:
+                self.limiter.pause(min(wait, self.max_backoff))  # every caller waits, not just us
+            raise
+        finally:
+            self.limiter.release(grant, tokens=used, headers=headers)
+
+    def _wait(self, state: RetryCallState) -> float:
+        import openai
+
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, openai.APIStatusError):
+            wait = retry_after(exc.response.headers)
+            if wait is not None:
+                # After a 429 the limiter already holds every caller until Retry-After.
+                return 0.0 if exc.status_code == 429 else min(wait, self.max_backoff)
+        jittered = wait_random_exponential(multiplier=self.backoff, max=self.max_backoff)
+        return float(jittered(state))
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.info(
+            "openai endpoint %s: attempt %d failed (%s); retrying",
+            self._endpoint(),
+            state.attempt_number,
+            _one_line(repr(exc)),
+        )
+
+    # --- reading the reply ----------------------------------------------------------------
+
+    def _reply_text(
+        self, completion: ChatCompletion, max_tokens: int, task: str, usage: Usage
+    ) -> str:
+        """The reply's text, or an error (carrying what was spent) when it must not be read."""
         if not completion.choices:
-            raise self._error(request, f"openai endpoint {self._endpoint()} sent no choices")
+            message = f"openai endpoint {self._endpoint()} sent no choices"
+            raise LLMError(message, stage=task, usage=usage)
         choice = completion.choices[0]
         if choice.message.refusal:
             refusal = _one_line(choice.message.refusal)
-            raise self._error(request, f"model {self.model} refused to summarize: {refusal}")
+            raise RefusalError(
+                f"model {self.model} refused the {task} request: {refusal}", stage=task, usage=usage
+            )
         # A truncated reply may still parse (or be re-asked into shape), so stop before reading it.
         if choice.finish_reason == "length":
-            raise self._error(
-                request,
-                f"reply cut off at max_tokens={request.max_tokens}; "
-                "raise max_tokens in the prompt header or shorten the input",
+            raise ReplyTooLongError(
+                f"reply cut off at max_tokens={max_tokens}; give it more room or send less input",
+                stage=task,
+                usage=usage,
             )
+        if choice.finish_reason == "content_filter":
+            message = f"model {self.model} reply to the {task} request was blocked by its filter"
+            raise RefusalError(message, stage=task, usage=usage)
         return choice.message.content or ""
 
     def _usage(self, completion: ChatCompletion, seconds: float) -> Usage:
@@ -187,27 +424,30 @@ class OpenAIBackend:
             seconds=round(seconds, 4),
         )
 
-    # --- the client -------------------------------------------------------------------
+    # --- the client, one per event loop -----------------------------------------------------
 
-    def _get_client(self, request: SummaryRequest) -> openai.OpenAI:
-        with self._client_lock:
-            if self._client is None:
-                self._client = self._make_client(request)
-            return self._client
+    def _state(self, task: str) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        with self._states_lock:
+            state = self._states.get(loop)
+            if state is None:
+                state = _LoopState(client=self._make_client(task), probe=asyncio.Lock())
+                self._states[loop] = state
+            return state
 
-    def _make_client(self, request: SummaryRequest) -> openai.OpenAI:
+    def _make_client(self, task: str) -> openai.AsyncOpenAI:
         import openai
 
         try:
-            return openai.OpenAI(
+            return openai.AsyncOpenAI(
                 api_key=self._api_key(),
                 base_url=self.base_url,
                 timeout=self.timeout,
-                max_retries=self.max_retries,
+                max_retries=0,  # retries are ours: limiter-aware, and never on other 4xx
             )
         except openai.OpenAIError as exc:
             message = f"openai client could not be created: {_one_line(str(exc))}"
-            raise self._error(request, message + "; set OPENAI_API_KEY") from exc
+            raise LLMError(message + "; set OPENAI_API_KEY", stage=task) from exc
 
     def _api_key(self) -> str | None:
         if self.api_key is not None or os.environ.get("OPENAI_API_KEY"):
@@ -218,66 +458,125 @@ class OpenAIBackend:
         return None
 
     def _endpoint(self) -> str:
-        if self._client is not None:
-            return str(self._client.base_url).rstrip("/")
-        return self.base_url or "https://api.openai.com/v1"
+        url = self.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        return url.rstrip("/")
 
     # --- errors -----------------------------------------------------------------------
 
-    def _error(self, request: SummaryRequest, message: str) -> LLMError:
-        return LLMError(message, paper_id=request.meta.id, stage="summarize")
+    def _transport_error(self, exc: BaseException, task: str) -> LLMError:
+        return LLMError(f"openai endpoint {self._endpoint()} {self._failure(exc)}", stage=task)
 
-    def _transport_error(self, exc: openai.APIError, request: SummaryRequest) -> LLMError:
-        return self._error(request, f"openai endpoint {self._endpoint()} {self._failure(exc)}")
-
-    def _failure(self, exc: openai.APIError) -> str:
-        """What went wrong on the wire, and what to do, after the client's own retries."""
+    def _failure(self, exc: BaseException) -> str:
+        """What went wrong on the wire, and what to do, after our retries."""
         import openai
 
-        if isinstance(exc, openai.APITimeoutError):
-            return f"timed out after {self.timeout:g}s ({self.max_retries} retries)"
+        retries = f"{self.max_retries} retries"
+        if isinstance(exc, TimeoutError | openai.APITimeoutError):
+            return f"timed out after {self.timeout:g}s ({retries}); raise llm.timeout or wait"
         if isinstance(exc, openai.APIConnectionError):
-            return f"could not be reached ({self.max_retries} retries); is the server running?"
+            return f"could not be reached ({retries}); is the server running?"
         if isinstance(exc, openai.APIStatusError):
-            hint = self._status_hint(exc.status_code)
+            hint = self._status_hint(exc)
             return f"answered {exc.status_code}: {_server_message(exc)}; {hint}"
-        return f"failed: {_one_line(exc.message)}"
+        return f"failed: {_one_line(str(exc))}"
 
-    def _status_hint(self, status: int) -> str:
-        # Only 408/409/429/5xx were retried by the client; other 4xx fail on the first answer.
+    def _status_hint(self, exc: openai.APIStatusError) -> str:
+        status = exc.status_code
         if status in (401, 403):
             return "check OPENAI_API_KEY"
         if status == 404:
             return f"check the model name ({self.model}) and OPENAI_BASE_URL"
+        if _quota_exhausted(exc):
+            return "the account is out of credit; check its plan and billing"
         if status == 429:
-            return f"still rate limited after {self.max_retries} retries; lower concurrency or wait"
+            return f"still rate limited after {self.max_retries} retries; lower the llm limits"
         if status >= 500:
             return f"server error persisted after {self.max_retries} retries; try again later"
-        return "the endpoint rejected the request; does it support json_schema response_format?"
+        return "the endpoint rejected the request (not retried)"
 
     def _invalid(
-        self, request: SummaryRequest, reply: str, exc: ValidationError, usage: Usage
+        self,
+        reply_model: type[BaseModel],
+        reply: str,
+        exc: ValidationError,
+        usage: Usage,
+        task: str,
     ) -> InvalidReplyError:
         tries = self.max_reasks + 1
         message = (
-            f"model {self.model} gave no valid PaperSummary in {tries} tries "
+            f"model {self.model} gave no valid {reply_model.__name__} in {tries} tries "
             f"(last: {_brief_errors(exc)}); try a stronger model or a simpler prompt"
         )
-        return InvalidReplyError(
-            message, last_reply=reply, usage=usage, paper_id=request.meta.id, stage="summarize"
-        )
+        return InvalidReplyError(message, last_reply=reply, usage=usage, stage=task)
 
 
-def _server_message(exc: openai.APIStatusError) -> str:
+class _BackgroundLoop:
+    """One event loop on a daemon thread, for callers that are not async yet (the runner's
+    threads): they share one client and one limiter."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=self._loop.run_forever, name="openai-backend", daemon=True)
+        thread.start()
+
+    def run(self, call: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(call, self._loop).result()
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth another try: timeouts, dropped connections, 408, 429 and 5xx (not a format 500)."""
+    import openai
+
+    if isinstance(exc, TimeoutError | openai.APIConnectionError):
+        return True
+    if not isinstance(exc, openai.APIStatusError) or _rejects_response_format(exc):
+        return False
+    if _quota_exhausted(exc):
+        return False
+    return exc.status_code in RETRY_STATUSES or exc.status_code >= 500
+
+
+def _rejects_response_format(exc: openai.APIStatusError) -> bool:
+    if exc.status_code not in FORMAT_REJECTION_STATUSES:
+        return False
+    text = f"{_server_message(exc, limit=2000)} {exc.message}".lower()
+    return any(hint in text for hint in FORMAT_REJECTION_HINTS)
+
+
+def _quota_exhausted(exc: openai.APIStatusError) -> bool:
+    """OpenAI's 429 for an account without credit: waiting will not help."""
+    body = exc.body
+    return isinstance(body, dict) and body.get("code") == "insufficient_quota"
+
+
+def _with_schema_instruction(
+    convo: list[dict[str, str]], schema: dict[str, Any]
+) -> list[dict[str, str]]:
+    """The conversation with the schema stated in its system message (added first if none).
+
+    Appended to the existing system message rather than sent as a later one: some chat templates
+    (Gemma's) refuse a system message anywhere but first.
+    """
+    instruction = (
+        "Reply with one JSON object that validates against this JSON schema:\n"
+        + json.dumps(schema, separators=(",", ":"))
+    )
+    if convo and convo[0]["role"] == "system":
+        first = {**convo[0], "content": convo[0]["content"] + "\n\n" + instruction}
+        return [first, *convo[1:]]
+    return [{"role": "system", "content": instruction}, *convo]
+
+
+def _server_message(exc: openai.APIStatusError, limit: int = 200) -> str:
     body = exc.body
     message = body.get("message") if isinstance(body, dict) else None
-    return _one_line(str(message or body or exc.message))
+    return _one_line(str(message or body or exc.message), limit)
 
 
-def reask_text(exc: ValidationError) -> str:
+def reask_text(exc: ValidationError, model_name: str = "PaperSummary") -> str:
     """The user turn that asks the model to fix its previous reply."""
     return (
-        "Your reply was not a valid PaperSummary JSON object. Validation errors: "
+        f"Your reply was not a valid {model_name} JSON object. Validation errors: "
         f"{_brief_errors(exc)}. Reply again with the corrected JSON object only: "
         "no prose, no code fences."
     )

@@ -5,14 +5,19 @@ and sizes) rather than its sorted plain text, because reading order, headers and
 the geometry. The steps, each a small function over plain `Line` records so most can be tested
 without a PDF:
 
-1. read every page's blocks and put them in reading order (columns detected per page);
-2. drop running headers and footers, page numbers, margin line numbers and rotated text
-   (the arXiv side stamp);
-3. find the title (largest text on page 1), the abstract and the section headings;
-4. split the rest into sections, mending ligatures and line-end hyphens.
+1. read every page's blocks and put them in reading order (columns detected per page from the
+   blocks' boxes; no `sort=True`, which is slow and wrong on columns);
+2. drop running headers and footers, page numbers, margin line numbers, rotated text (the arXiv
+   side stamp), table-like blocks (only numbers, or mostly rows of numbers) and footnotes
+   (short small-print blocks low on a page that start with a mark, before the references);
+3. find the title (largest text on page 1), the abstract and the section headings (a heading
+   wrapped over two or three lines is read whole); a reference list printed without a heading
+   (RevTeX) gets one;
+4. split the rest into sections, mending ligatures and line-end hyphens: "represen-|tation" is
+   joined and "state-of-the-|art" kept by which form the document itself uses elsewhere.
 
 Figure and table captions are collected into `Document.captions` and kept out of the section
-text, so section text is running prose (plus table cells, which have no reliable boundary).
+text, so section text is running prose (table cells made mostly of words can remain).
 Section headings are stored without their numbers ("3.1 Setup" -> heading "Setup", level 2).
 The title and author lines are not part of any section; the abstract is the first section
 (heading "Abstract", kind "front"), followed by a "Front matter" section when text sits between
@@ -21,9 +26,11 @@ the abstract and the first heading. After the references, every section is an ap
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,7 +41,7 @@ import pymupdf
 from pipeline.errors import ExtractError
 from pipeline.models import Document, Section
 
-STAGE_VERSION = 1
+STAGE_VERSION = 2  # 2: tables, footnotes, unheaded references, vocabulary hyphens
 
 Kind = Literal["front", "body", "references", "appendix"]
 
@@ -85,6 +92,13 @@ _ABSTRACT_STOP = re.compile(
 _TOC_ENTRY = re.compile(r"(\.\s?){3,}\s*\d+$|[^\d.]\s\d{1,3}$")
 _FRONT_LABEL = re.compile(r"^(ccs concepts|keywords|index terms|acm reference format)\b", re.I)
 _PAGE_NUMBER = re.compile(r"^(page\s*)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
+# A table cell or a number in a row of them: "81.2", "(3)", "-0.5%", "12,000", "±0.3", "2.8x".
+_NUMBER = re.compile(r"^\(?[-+−±~<>]?\d[\d.,:/]*(?:%|x|×|k|M|B)?[)*†]?,?$")
+_FIRST_REFERENCE = re.compile(r"^(\[1\]|1\.?)\s+[A-Z]")
+_FOOTNOTE_MARK = re.compile(r"^(\d{1,2}|[*∗†‡§¶])\s?[^\W\d]")
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_LINE_END_HYPHEN = re.compile(r"\b(\w++(?:-\w++)*+)-\n([a-z]\w*)")
+_LIGATURE = re.compile("[\ufb00-\ufb06]")
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|medi|demi|\.b$", re.I)
 
 
@@ -126,10 +140,12 @@ def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
         pages = doc.page_count
         lines = read_lines(doc, min(pages, max_pages), pdf_path, paper_id, "extract")
     body = body_size(lines)
+    lines = drop_footnotes(mark_references(lines, body), body)
+    words = vocabulary(lines)
     title_at = title_lines(lines)
     start, end, abstract = abstract_span(lines, body, title_at)
-    captions, rest = split_captions(lines[end:] if abstract else _after(lines, title_at))
-    found = _front_sections(lines[start:end], abstract) + sections(rest, body)
+    captions, rest = split_captions(lines[end:] if abstract else _after(lines, title_at), words)
+    found = _front_sections(lines[start:end], abstract) + sections(rest, body, words)
     return Document(
         paper_id=paper_id,
         title=_title_text(lines, title_at),
@@ -140,6 +156,26 @@ def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
         pages_read=min(pages, max_pages),
         has_references=any(s.kind == "references" for s in found),
     )
+
+
+def documents_in_processes(
+    paths: list[Path], max_pages: int = 60, workers: int = 2, *, ids: list[str] | None = None
+) -> list[Document | ExtractError]:
+    """`document` for many PDFs in worker processes (PyMuPDF is not thread-safe), in order.
+
+    `ids` are the papers' ids (default: the file names without ".pdf"). A PDF that cannot be read
+    gives its `ExtractError` in its place; the others still run.
+    """
+    ids = ids if ids is not None else [path.stem for path in paths]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_document_or_error, paths, ids, [max_pages] * len(paths)))
+
+
+def _document_or_error(path: Path, paper_id: str, max_pages: int) -> Document | ExtractError:
+    try:
+        return document(path, paper_id, max_pages=max_pages)
+    except ExtractError as error:
+        return error
 
 
 def front_matter(pdf_path: Path, paper_id: str, *, stage: str = "feed") -> FrontMatter:
@@ -206,24 +242,35 @@ def read_lines(
 
 
 def page_lines(page: pymupdf.Page, number: int) -> list[Line]:
-    """One page's lines, blocks in reading order."""
+    """One page's lines, blocks in reading order, table-like blocks and margin numbers dropped."""
     data = page.get_text("dict", flags=pymupdf.TEXTFLAGS_TEXT)
     width, height = page.rect.width, page.rect.height
-    blocks = [_block_lines(b, number, height) for b in data["blocks"] if b.get("lines")]
-    blocks = [b for b in blocks if b]
-    boxes = [(min(n.x0 for n in b), min(n.y0 for n in b), max(n.x1 for n in b)) for b in blocks]
-    ordered = [blocks[i] for i in reading_order(boxes, width)]
-    return [
-        replace(line, block=k)
-        for k, block in enumerate(ordered)
-        for line in block
-        if not _margin_number(line, width)
-    ]
+    raw = [b for b in data["blocks"] if b.get("lines")]
+    boxes = [(b["bbox"][0], b["bbox"][1], b["bbox"][2]) for b in raw]
+    lines: list[Line] = []
+    for k, i in enumerate(reading_order(boxes, width)):
+        block = _block_lines(raw[i], number, k, height)
+        if block and not table_like(block):
+            lines += [line for line in block if not _margin_number(line, width)]
+    return lines
 
 
-def _block_lines(block: dict, page: int, height: float) -> list[Line]:
-    lines = [_line(raw, page, height) for raw in block["lines"] if _horizontal(raw)]
+def _block_lines(block: dict, page: int, number: int, height: float) -> list[Line]:
+    lines = [_line(raw, page, number, height) for raw in block["lines"] if _horizontal(raw)]
     return merge_same_baseline([line for line in lines if line.text])
+
+
+def table_like(block: list[Line]) -> bool:
+    """A block of table cells: only numbers, or mostly rows of numbers ("BERT 81.2 77.5")."""
+    if all(_NUMBER.match(word) for line in block for word in line.text.split()):
+        return True
+    return len(block) >= 2 and 2 * sum(_number_row(line.text) for line in block) >= len(block)
+
+
+def _number_row(text: str) -> bool:
+    words = text.split()
+    numbers = sum(1 for word in words if _NUMBER.match(word))
+    return numbers >= 2 and 2 * numbers >= len(words)
 
 
 def _horizontal(raw: dict) -> bool:
@@ -232,22 +279,28 @@ def _horizontal(raw: dict) -> bool:
     return dx > 0.99 and abs(dy) < 0.01
 
 
-def _line(raw: dict, page: int, height: float) -> Line:
+def _line(raw: dict, page: int, block: int, height: float) -> Line:
     spans = [s for s in raw["spans"] if s["text"].strip()]
     text = _join_spans(spans)
     x0, y0, x1, y1 = raw["bbox"]
-    chars = Counter[float]()
+    chars: dict[float, int] = {}  # characters per font size (to the half point)
+    bold = total = 0
     for span in spans:
-        chars[round(span["size"] * 2) / 2] += len(span["text"].strip())
-    bold = sum(len(s["text"].strip()) for s in spans if _is_bold(s))
+        count = len(span["text"].strip())
+        size = round(span["size"] * 2) / 2
+        chars[size] = chars.get(size, 0) + count
+        total += count
+        if span["flags"] & pymupdf.TEXT_FONT_BOLD or _bold_font(span["font"]):
+            bold += count
     zone = "top" if y1 < 0.1 * height else "bottom" if y0 > 0.9 * height else ""
-    size = chars.most_common(1)[0][0] if chars else 0.0
-    is_bold = bold >= 0.8 * max(1, chars.total())
-    return Line(page, 0, x0, y0, x1, y1, text, size, is_bold, zone, height)
+    size = max(chars, key=chars.__getitem__) if chars else 0.0
+    return Line(page, block, x0, y0, x1, y1, text, size, bold >= 0.8 * max(1, total), zone, height)
 
 
 def _join_spans(spans: list[dict]) -> str:
     # Some PDFs position words instead of printing spaces; a visible gap becomes a space.
+    if len(spans) == 1:
+        return " ".join(spans[0]["text"].split())
     text = ""
     for prev, span in zip([None, *spans], spans, strict=False):
         gap = span["bbox"][0] - prev["bbox"][2] if prev else 0
@@ -257,8 +310,9 @@ def _join_spans(spans: list[dict]) -> str:
     return " ".join(text.split())
 
 
-def _is_bold(span: dict) -> bool:
-    return bool(span["flags"] & pymupdf.TEXT_FONT_BOLD) or bool(_BOLD_FONT.search(span["font"]))
+@functools.lru_cache(maxsize=512)
+def _bold_font(name: str) -> bool:
+    return _BOLD_FONT.search(name) is not None
 
 
 def merge_same_baseline(lines: list[Line]) -> list[Line]:
@@ -319,6 +373,51 @@ def drop_running_text(lines: list[Line]) -> list[Line]:
         if not line.zone
         or not ((line.zone, _shape(line.text)) in repeated or _PAGE_NUMBER.match(line.text))
     ]
+
+
+def mark_references(lines: list[Line], body: float) -> list[Line]:
+    """Put a "References" heading before a reference list printed without one (RevTeX)."""
+    if any(_REFERENCES.match(line.text) for line in lines):
+        return lines
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].size < body - 0.4 and _FIRST_REFERENCE.match(lines[i].text):
+            following = " ".join(line.text[:4] for line in lines[i + 1 : i + 12])
+            if re.search(r"(^|\s)\[?2[\].]?\s", following):
+                return _references_at(lines, i, body)
+    return lines
+
+
+def _references_at(lines: list[Line], i: int, body: float) -> list[Line]:
+    # RevTeX sets such a list across the bottom of both columns, so the column order puts the
+    # right column's body text after the list's start; body-size text on that page goes first.
+    def prose(line: Line) -> bool:
+        return line.page == lines[i].page and (line.size >= body - 0.4 or line.bold)
+
+    moved = [line for line in lines[i:] if prose(line)]
+    rest = [line for line in lines[i:] if not prose(line)]
+    heading = replace(lines[i], text="References", bold=True, size=body, block=-1)
+    return [*lines[:i], *moved, heading, *rest]
+
+
+def drop_footnotes(lines: list[Line], body: float) -> list[Line]:
+    """Drop footnotes before the references: short blocks in a smaller font low on a page that
+    start with a footnote mark ("1Code is at ...", "∗Equal contribution")."""
+    end = next((i for i, line in enumerate(lines) if _REFERENCES.match(line.text)), len(lines))
+    blocks: dict[tuple[int, int], list[Line]] = {}
+    for line in lines[:end]:
+        blocks.setdefault((line.page, line.block), []).append(line)
+    notes = {key for key, block in blocks.items() if _footnote(block, body)}
+    return [line for line in lines[:end] if (line.page, line.block) not in notes] + lines[end:]
+
+
+def _footnote(block: list[Line], body: float) -> bool:
+    first = block[0]
+    return (
+        len(block) <= 6
+        and first.y0 > 0.55 * first.page_height
+        and all(line.size <= body - 0.8 for line in block)
+        and _FOOTNOTE_MARK.match(first.text) is not None
+    )
 
 
 def _shape(text: str) -> str:
@@ -471,10 +570,10 @@ def _is_name(part: str) -> bool:
 def _heading(line: Line, body: float) -> Heading | None:
     """The line as a section heading, or None. Numbers need a bold or larger font to count."""
     text = line.text.strip()
-    if not _heading_shaped(text):
-        return None
     styled = line.bold or line.size >= body + 0.8
-    if not styled and not (text.isupper() and line.size >= body):
+    if not styled and not (line.size >= body and text.isupper()):
+        return None
+    if not _heading_shaped(text):
         return None
     return _numbered(text) or _named(text, line, body)
 
@@ -521,7 +620,9 @@ def _named(text: str, line: Line, body: float) -> Heading | None:
     return None
 
 
-def split_captions(lines: list[Line]) -> tuple[list[str], list[Line]]:
+def split_captions(
+    lines: list[Line], words: Counter[str] | None = None
+) -> tuple[list[str], list[Line]]:
     """Caption texts, and the other lines. A caption runs to the end of its block."""
     captions: list[str] = []
     rest: list[Line] = []
@@ -536,49 +637,67 @@ def split_captions(lines: list[Line]) -> tuple[list[str], list[Line]]:
         else:
             in_caption = None
             rest.append(line)
-    return [_one_line(mend(c)) for c in captions], rest
+    return [_one_line(mend(c, words)) for c in captions], rest
 
 
-def sections(lines: list[Line], body: float) -> list[Section]:
+def sections(lines: list[Line], body: float, words: Counter[str] | None = None) -> list[Section]:
     """Split lines at headings; text before the first heading becomes a front section."""
+    heads = _headings(lines, body, words)
     found: list[Section] = []
     heading: Heading | None = None
     start_page = lines[0].page if lines else 1
     current: list[Line] = []
     kind: Kind = "body"
-    for i, line in enumerate(lines):
-        head = _heading(line, body) if not _continues_heading(lines, i, body) else None
-        if head and kind == "body" and _lettered_in_body(head, line):
-            head = None
-        if head is None:
+    taken = False  # whether the last heading line was taken as a heading
+    for line, head in zip(lines, heads, strict=True):
+        if head is _CONTINUED and taken:
+            continue
+        if head is None or head is _CONTINUED or (kind == "body" and _lettered_in_body(head, line)):
+            taken = taken and head is _CONTINUED
             current.append(line)
             continue
-        found += _section(heading, current, kind, start_page)
+        taken = True
+        found += _section(heading, current, kind, start_page, words)
         kind = _next_kind(kind, head)
-        heading, current, start_page = _wrapped(head, lines, i, body), [], line.page
-    found += _section(heading, current, kind, start_page)
+        heading, current, start_page = head, [], line.page
+    found += _section(heading, current, kind, start_page, words)
     return found
 
 
-def _continues_heading(lines: list[Line], i: int, body: float) -> bool:
-    """A heading's second line (same block, same style), already taken into the heading."""
-    if i == 0:
-        return False
-    prev, line = lines[i - 1], lines[i]
-    same_block = (prev.page, prev.block) == (line.page, line.block)
+# Marks a heading's second or third line, already taken into the heading.
+_CONTINUED = Heading("", 0)
+
+
+def _headings(
+    lines: list[Line], body: float, words: Counter[str] | None = None
+) -> list[Heading | None]:
+    """Each line's heading, with wrapped headings joined: a heading's next lines in the same
+    style, close below it, are the rest of its text ("3.1 Dilated Convolutions for Net-|works")."""
+    heads: list[Heading | None] = [_heading(line, body) for line in lines]
+    for i, head in enumerate(heads):
+        if head is None or head is _CONTINUED:
+            continue
+        parts, j = [lines[i].text], i + 1
+        while j < len(lines) and j - i <= 2 and _continues(lines[j - 1], lines[j], body):
+            parts.append(lines[j].text)
+            heads[j] = _CONTINUED
+            j += 1
+        text = mend("\n".join([head.text, *parts[1:]]), words)
+        heads[i] = head._replace(text=text.rstrip(".:"))
+    return heads
+
+
+def _continues(prev: Line, line: Line, body: float) -> bool:
+    gap = line.y0 - prev.y1
     return (
-        same_block
-        and _heading(prev, body) is not None
+        prev.page == line.page
         and (prev.bold, prev.size) == (line.bold, line.size)
-        and _numbered(line.text) is None
+        and -0.3 * line.size < gap < 0.8 * line.size
         and not prev.text.endswith((".", ":"))
+        and _numbered(line.text) is None
+        and _heading_shaped(line.text)
+        and (prev.bold or line.size >= body + 0.8 or line.text.isupper())
     )
-
-
-def _wrapped(head: Heading, lines: list[Line], i: int, body: float) -> Heading:
-    if i + 1 < len(lines) and _continues_heading(lines, i + 1, body):
-        return Heading(f"{head.text} {lines[i + 1].text}", head.level)
-    return head
 
 
 def _lettered_in_body(head: Heading, line: Line) -> bool:
@@ -600,8 +719,14 @@ def _next_kind(kind: Kind, head: Heading) -> Kind:
     return kind
 
 
-def _section(head: Heading | None, lines: list[Line], kind: Kind, page: int) -> list[Section]:
-    text = join_text(lines)
+def _section(
+    head: Heading | None,
+    lines: list[Line],
+    kind: Kind,
+    page: int,
+    words: Counter[str] | None = None,
+) -> list[Section]:
+    text = join_text(lines, words)
     if head is None and not text:
         return []
     heading, level = (head.text, head.level) if head else ("Front matter", 1)
@@ -630,7 +755,14 @@ def _after(lines: list[Line], title_at: list[int]) -> list[Line]:
 # --- Text mending ---------------------------------------------------------------------
 
 
-def join_text(lines: Iterable[Line]) -> str:
+def vocabulary(lines: Iterable[Line]) -> Counter[str]:
+    """How often each word (hyphenated compounds whole) occurs in the document, line-end
+    fragments aside: the evidence for mending a line-end hyphen."""
+    text = _spell_ligatures("\n".join(line.text for line in lines)).lower()
+    return Counter(_WORD.findall(text))
+
+
+def join_text(lines: Iterable[Line], words: Counter[str] | None = None) -> str:
     """Lines as text: a blank line between paragraphs (blocks), unless a block ends mid-sentence."""
     out = ""
     prev: Line | None = None
@@ -644,24 +776,39 @@ def join_text(lines: Iterable[Line]) -> str:
         else:
             out += "\n\n" + line.text
         prev = line
-    return mend(out)
+    return mend(out, words)
 
 
 def _mid_sentence(before: str, after: str) -> bool:
     return not before.rstrip().endswith((".", "!", "?", ":")) and after[:1].islower()
 
 
-def mend(text: str) -> str:
-    """Ligatures spelled out, line-end hyphens joined, lines inside a paragraph joined."""
-    text = text.translate(LIGATURES).replace("\u00ad", "").replace("\u00a0", " ")
-    text = re.sub(r"(\w+)-\n(?=[a-z])", _join_hyphen, text)
+def mend(text: str, words: Counter[str] | None = None) -> str:
+    """Ligatures spelled out, line-end hyphens joined, lines inside a paragraph joined.
+
+    A line-end hyphen before a lower-case letter is joined ("represen-|tation") or kept
+    ("state-of-the-|art") by which form the document itself uses elsewhere (`words`, from
+    `vocabulary`); when it uses neither, a compound prefix or an adverb keeps the hyphen.
+    """
+    text = _spell_ligatures(text).replace("\u00ad", "").replace("\u00a0", " ")
+    text = _LINE_END_HYPHEN.sub(lambda m: _join_hyphen(m, words or Counter()), text)
     text = re.sub(r"(?<=\w)-\n(?=\w)", "-", text)  # "GPT-|4", "Visually-|Rich"
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
     return "\n\n".join(p for p in paragraphs if p)
 
 
-def _join_hyphen(match: re.Match[str]) -> str:
-    word = match.group(1)
+def _spell_ligatures(text: str) -> str:
+    # str.translate looks up every character in Python; a regex finds the rare ligature in C.
+    return _LIGATURE.sub(lambda m: m.group().translate(LIGATURES), text)
+
+
+def _join_hyphen(match: re.Match[str], words: Counter[str]) -> str:
+    first, rest = match.groups()
+    joined, hyphenated = first + rest, f"{first}-{rest}"
+    as_one, as_two = words[joined.lower()], words[hyphenated.lower()]
+    if as_one or as_two:
+        return hyphenated if as_two > as_one else joined
+    word = first.rpartition("-")[2]
     keep = (
         not word.isalpha()
         or word.isupper()
@@ -669,4 +816,4 @@ def _join_hyphen(match: re.Match[str]) -> str:
         or word.lower() in HYPHEN_PREFIXES
         or (word.endswith("ly") and len(word) > 4)
     )
-    return f"{word}-" if keep else word
+    return hyphenated if keep else joined

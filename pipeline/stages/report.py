@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from pipeline.models import RankedPaper, Usage
+from pipeline.faithfulness import share_of_supported
+from pipeline.models import RankedPaper, TriageScore, Usage
 
 STAGE_VERSION = 1
 
@@ -35,6 +36,12 @@ class ReportInput(BaseModel):
     listed: int
     papers: list[RankedPaper]
     failed: list[FailedPaper] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list, description="run notes shown under the header")
+    appendix: list[TriageScore] = Field(
+        default_factory=list, description="papers triaged but not read in full"
+    )
+    appendix_titles: dict[str, str] = Field(default_factory=dict, description="id -> title")
+    triage_usage: Usage | None = None
 
 
 class Report(BaseModel):
@@ -50,6 +57,7 @@ def daily_markdown(inputs: ReportInput) -> str:
     lines = _header(inputs)
     for paper in inputs.papers:
         lines += _paper_block(paper)
+    lines += _appendix(inputs)
     if inputs.failed:
         lines += ["## Not summarized", ""]
         lines += [f"- `{f.id}` ({f.stage}): {f.error}" for f in inputs.failed]
@@ -63,7 +71,7 @@ def _header(inputs: ReportInput) -> list[str]:
         model=inputs.model
     )
     done = len(inputs.papers)
-    return [
+    lines = [
         f"# Research Paper Summaries — {inputs.day.isoformat()}",
         "",
         f"Papers from {inputs.source}: {inputs.listed} listed, {done} summarized, "
@@ -72,6 +80,9 @@ def _header(inputs: ReportInput) -> list[str]:
         note,
         "",
     ]
+    if inputs.notes:
+        lines += [f"> {line}" for line in inputs.notes] + [""]
+    return lines
 
 
 def _paper_block(paper: RankedPaper) -> list[str]:
@@ -88,6 +99,7 @@ def _paper_block(paper: RankedPaper) -> list[str]:
         f"**Authors:** {authors}  ",
         f"**Link:** {link}  ",
         f"**Tags:** {', '.join(summary.tags) or '—'}  ",
+        *_stated_facts(paper),
         f"**Impact score:** {paper.impact_score:.0f}/100",
         "",
         "### Summary",
@@ -98,8 +110,66 @@ def _paper_block(paper: RankedPaper) -> list[str]:
     lines += [f"**Key insight:** {summary.key_insight}", "", "### Key Takeaways", ""]
     lines += [f"- {takeaway}" for takeaway in summary.key_takeaways]
     lines += ["", f"**Industry impact:** {summary.industry_impact}", ""]
+    if summary.limitations:
+        lines += [
+            f"**Limitations:** {' '.join(_sentence(item) for item in summary.limitations)}",
+            "",
+        ]
     lines += [_scores_line(paper), ""]
+    if flag := _unverified(paper):
+        lines += [flag, ""]
     return lines
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def _stated_facts(paper: RankedPaper) -> list[str]:
+    """Affiliations, venue and code link: lines only for what the paper states."""
+    summary = paper.record.summary
+    lines = []
+    if summary.affiliations:
+        lines.append(f"**Affiliations:** {', '.join(summary.affiliations)}  ")
+    if summary.venue:
+        lines.append(f"**Venue:** {summary.venue}  ")
+    if summary.code_url:
+        lines.append(f"**Code:** [{summary.code_url}]({summary.code_url})  ")
+    return lines
+
+
+def _unverified(paper: RankedPaper) -> str:
+    check = paper.record.faithfulness
+    if check is None or not check.unsupported:
+        return ""
+    return (
+        f"⚠ unverified: {', '.join(check.unsupported)} — not found in the paper's text; "
+        "check before quoting."
+    )
+
+
+def _appendix(inputs: ReportInput) -> list[str]:
+    """Papers triaged from title and abstract only, best first, with their one-line gist."""
+    if not inputs.appendix:
+        return []
+    lines = [
+        "## Also in the feed (triaged, not read in full)",
+        "",
+        "Scored from title and abstract only.",
+        "",
+        "| Score | Paper | Gist |",
+        "| ---: | --- | --- |",
+    ]
+    for score in sorted(inputs.appendix, key=lambda s: (-s.impact_score, s.paper_id)):
+        title = _cell(inputs.appendix_titles.get(score.paper_id, score.paper_id))
+        paper = f"{title} (`{score.paper_id}`)"
+        lines.append(f"| {score.impact_score:.0f} | {paper} | {_cell(score.gist)} |")
+    return [*lines, ""]
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _scores_line(paper: RankedPaper) -> str:
@@ -116,8 +186,21 @@ def _scores_line(paper: RankedPaper) -> str:
     return "*Scores:* " + "; ".join(parts)
 
 
+def usage_by_stage(inputs: ReportInput) -> dict[str, Usage]:
+    """Tokens and dollars per step: triage, then each summarize step the records list."""
+    stages: dict[str, Usage] = {}
+    if inputs.triage_usage is not None and inputs.triage_usage.calls:
+        stages["triage"] = inputs.triage_usage
+    for paper in inputs.papers:
+        record = paper.record
+        steps = record.stage_usage or ({"summarize": record.usage} if record.usage.calls else {})
+        for stage, usage in steps.items():
+            stages[stage] = stages.get(stage, Usage()) + usage
+    return stages
+
+
 def _total_usage(inputs: ReportInput) -> Usage:
-    total = Usage()
+    total = inputs.triage_usage or Usage()
     for paper in inputs.papers:
         total = total + paper.record.usage
     return total
@@ -125,11 +208,30 @@ def _total_usage(inputs: ReportInput) -> Usage:
 
 def _footer(inputs: ReportInput) -> str:
     usage = _total_usage(inputs)
-    return (
+    line = (
         f"*{len(inputs.papers)} papers summarized by {inputs.backend} (`{inputs.model}`, "
         f"prompt `{inputs.prompt}`); {usage.calls} LLM calls, {usage.prompt_tokens} prompt and "
         f"{usage.completion_tokens} completion tokens, ${usage.cost_usd:.4f}.*"
     )
+    stages = usage_by_stage(inputs)
+    if len(stages) > 1:
+        parts = [f"{name} ${u.cost_usd:.4f} ({u.calls} calls)" for name, u in stages.items()]
+        line += f"  \n*By stage: {'; '.join(parts)}.*"
+    checked, supported, share = _faithfulness_totals(inputs)
+    if checked:
+        line += (
+            f"  \n*Numbers checked against the papers' text: {supported} of {checked} found "
+            f"({share:.0%}).*"
+        )
+    return line
+
+
+def _faithfulness_totals(inputs: ReportInput) -> tuple[int, int, float]:
+    reports = [p.record.faithfulness for p in inputs.papers]
+    present = [r for r in reports if r is not None]
+    checked = sum(r.checked for r in present)
+    supported = sum(r.supported for r in present)
+    return checked, supported, share_of_supported(present)
 
 
 def daily_json(inputs: ReportInput) -> dict[str, Any]:
@@ -143,7 +245,16 @@ def daily_json(inputs: ReportInput) -> dict[str, Any]:
         "listed": inputs.listed,
         "papers": [_paper_json(p) for p in inputs.papers],
         "failed": [f.model_dump() for f in inputs.failed],
+        "not_read": [
+            {**s.model_dump(), "title": inputs.appendix_titles.get(s.paper_id)}
+            for s in sorted(inputs.appendix, key=lambda s: (-s.impact_score, s.paper_id))
+        ],
+        "notes": inputs.notes,
         "usage": usage.model_dump(),
+        "usage_by_stage": {k: u.model_dump() for k, u in usage_by_stage(inputs).items()},
+        "faithfulness": dict(
+            zip(("checked", "supported", "share"), _faithfulness_totals(inputs), strict=True)
+        ),
     }
 
 
@@ -162,4 +273,8 @@ def _paper_json(paper: RankedPaper) -> dict[str, Any]:
         "backend": paper.record.backend,
         "model": paper.record.model,
         "usage": paper.record.usage.model_dump(),
+        "stage_usage": {k: u.model_dump() for k, u in paper.record.stage_usage.items()},
+        "faithfulness": (
+            paper.record.faithfulness.model_dump() if paper.record.faithfulness else None
+        ),
     }

@@ -1,24 +1,83 @@
-"""Chunks + paper metadata → `SummaryRecord`, through whichever backend is configured."""
+"""Chunks + paper metadata → `SummaryRecord`: one call, or map-reduce for a long paper.
+
+- One call when the selected chunks fit `single_call_budget` tokens (their own token counts);
+  otherwise map (notes on every chunk, concurrently, with the notes prompt) then reduce (one
+  summarize call over the notes).
+- A reply cut off at max_tokens is retried once with max_tokens doubled (capped); cut off again,
+  it is retried with less input: the lowest-priority chunks dropped (see `fewer_chunks`).
+- A refusal fails the paper with a message that says "refused"; every error carries what the
+  paper's calls had cost so far.
+- Every number of the summary's prose is looked up in the text the model read
+  (`pipeline.faithfulness`); unsupported ones get one repair request, and what is still
+  unsupported stays flagged in `SummaryRecord.faithfulness`.
+- The extractive backend summarizes directly, without prompts.
+
+Usage is recorded per step in `SummaryRecord.stage_usage` under `summarize-map`,
+`summarize-reduce` (the summary call, single or after the map) and `summarize-repair`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
 
-from pipeline.llm.base import Backend, SummaryRequest
-from pipeline.models import Chunk, Chunks, PaperMeta, PaperSummary, SummaryRecord
-from pipeline.prompts import Prompt
+from pydantic import BaseModel
 
-STAGE_VERSION = 1
+from pipeline.errors import LLMError, RefusalError, ReplyTooLongError
+from pipeline.faithfulness import SourceIndex, summary_faithfulness
+from pipeline.llm.base import LLM, Message
+from pipeline.llm.extractive import ExtractiveBackend, extractive_summary
+from pipeline.models import (
+    Chunk,
+    ChunkNotes,
+    Chunks,
+    FaithfulnessReport,
+    PaperMeta,
+    PaperSummary,
+    SummaryRecord,
+    Usage,
+)
+from pipeline.prompts import Prompt, untrusted
+from pipeline.stages.chunk import OTHER
+from pipeline.stages.chunk import _rank as section_priority
+
+STAGE_VERSION = 2
+MAP, REDUCE, REPAIR = "summarize-map", "summarize-reduce", "summarize-repair"
+MAX_TOKENS_CAP = 8192
+LESS_INPUT_SHARE = 0.6  # after two cut-off replies, keep about this share of the input tokens
+REPAIR_TEMPLATE = (
+    "These numbers in your summary were not found in the paper's text: {numbers}. "
+    "Check each against the paper: correct it to the value the paper states, or remove it. "
+    "Do not compute new numbers. Reply with the full corrected JSON object."
+)
+
+R = TypeVar("R", bound=BaseModel)
+
+
+# The prompts a summary uses, by task: "summarize" (single call and reduce) and "notes" (map).
+Prompts = Mapping[str, Prompt]
+
+
+def prompts_digest(prompts: Prompts) -> str:
+    """Part of the cache key: either prompt or the repair wording changes the record."""
+    parts = [prompts["summarize"].digest, prompts["notes"].digest, REPAIR_TEMPLATE]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def schema_digest() -> str:
     """Part of the cache key: a changed reply model must not be served old replies."""
-    schema = json.dumps(PaperSummary.model_json_schema(), sort_keys=True)
-    return hashlib.sha256(schema.encode()).hexdigest()[:16]
+    schemas = [PaperSummary.model_json_schema(), ChunkNotes.model_json_schema()]
+    return hashlib.sha256(json.dumps(schemas, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def paper_text(chunks: list[Chunk]) -> str:
+# --- texts -------------------------------------------------------------------------------
+
+
+def paper_text(chunks: Sequence[Chunk]) -> str:
     """The paper as one text, each section under its heading, overlaps between chunks removed."""
     parts: list[str] = []
     previous: Chunk | None = None
@@ -46,33 +105,301 @@ def _without_overlap(before: str, after: str) -> str:
     return after
 
 
-def summary_request(meta: PaperMeta, chunks: Chunks, prompt: Prompt) -> SummaryRequest:
-    messages = prompt.render(
-        title=meta.title,
-        authors=", ".join(meta.authors) or "not stated",
+def source_text(meta: PaperMeta, chunks: Sequence[Chunk]) -> str:
+    """What the model read about the paper: the faithfulness check's source."""
+    stated = [meta.title, meta.abstract, meta.comments or "", meta.journal_ref or ""]
+    return "\n".join([*stated, *(chunk.text for chunk in chunks)])
+
+
+def notes_text(notes: Sequence[tuple[Chunk, ChunkNotes]], total: int) -> str:
+    """The map step's notes in paper order, for the reduce call's `paper_text`."""
+    lines = ["Notes taken from each part of the paper, in order (not the full text)."]
+    for chunk, note in notes:
+        lines.append(f"\n## {' > '.join(chunk.section_path)} (part {chunk.index + 1} of {total})")
+        lines += [f"- {line}" for line in note.notes]
+        lines += [f"- Number: {number}" for number in note.numbers]
+    return "\n".join(lines)
+
+
+def summarize_messages(
+    meta: PaperMeta, text: str, prompt: Prompt, *, interests: str
+) -> list[Message]:
+    """The summarize call: fixed instructions first, the untrusted paper inside <paper>."""
+    return prompt.render(
+        title=untrusted(" ".join(meta.title.split())),
+        authors=untrusted(", ".join(meta.authors)) or "not stated",
         categories=", ".join(meta.categories) or "not stated",
-        abstract=meta.abstract,
-        paper_text=paper_text(chunks.chunks),
-    )
-    return SummaryRequest(
-        meta=meta,
-        chunks=chunks.chunks,
-        messages=messages,
-        temperature=prompt.temperature,
-        max_tokens=prompt.max_tokens,
+        abstract=untrusted(meta.abstract),
+        comments=untrusted(meta.comments or "none"),
+        paper_text=untrusted(text),
+        interests=interests,
     )
 
 
-def summary_record(
-    meta: PaperMeta, chunks: Chunks, prompt: Prompt, backend: Backend
+def notes_messages(
+    meta: PaperMeta, chunk: Chunk, total: int, prompt: Prompt, *, interests: str
+) -> list[Message]:
+    return prompt.render(
+        title=untrusted(" ".join(meta.title.split())),
+        part=f"{chunk.index + 1} of {total}",
+        section=untrusted(" > ".join(chunk.section_path)),
+        paper_text=untrusted(chunk.text),
+        interests=interests,
+    )
+
+
+def repair_text(unsupported: Sequence[str]) -> str:
+    return REPAIR_TEMPLATE.format(numbers=", ".join(unsupported))
+
+
+def fewer_chunks(chunks: Sequence[Chunk], share: float = LESS_INPUT_SHARE) -> list[Chunk]:
+    """Drop the lowest-priority chunks until at most `share` of the tokens remain.
+
+    First chunks of sections the chunk stage ranks lowest (related work, background), later
+    ones first; then the continuation chunks of long sections, their tails first; then the
+    opening chunks of the main sections, conclusion before results before method. The abstract's
+    first chunk always stays.
+    """
+    keep = list(chunks)
+    limit = share * sum(c.tokens for c in chunks)
+    position: dict[int, int] = {}
+    for c in chunks:
+        same = [d for d in chunks if d.section_path == c.section_path and d.index < c.index]
+        position[c.index] = len(same)
+
+    def expendable(c: Chunk) -> tuple[bool, int, int, int]:
+        rank = section_priority(c.section_path)
+        return rank == OTHER, position[c.index], rank, c.index
+
+    victims = sorted(keep, key=expendable, reverse=True)
+    for chunk in victims[:-1]:
+        if sum(c.tokens for c in keep) <= limit:
+            break
+        keep.remove(chunk)
+    return keep
+
+
+# --- accounting --------------------------------------------------------------------------
+
+
+@dataclass
+class Ledger:
+    """Usage of one paper's calls, by step."""
+
+    stages: dict[str, Usage] = field(default_factory=dict)
+
+    def add(self, stage: str, usage: Usage | None) -> None:
+        if usage is not None:
+            self.stages[stage] = self.stages.get(stage, Usage()) + usage
+
+    def total(self) -> Usage:
+        return sum(self.stages.values(), Usage())
+
+
+async def _ask(
+    llm: LLM,
+    ledger: Ledger,
+    stage: str,
+    messages: list[Message],
+    reply_model: type[R],
+    *,
+    temperature: float,
+    max_tokens: int,
+) -> R:
+    task = {MAP: "notes", REDUCE: "summarize", REPAIR: "repair"}[stage]
+    try:
+        reply = await llm.structured(
+            messages, reply_model, temperature=temperature, max_tokens=max_tokens, task=task
+        )
+    except LLMError as exc:
+        ledger.add(stage, exc.usage)  # a cut-off or refused reply was still paid for
+        raise
+    ledger.add(stage, reply.usage)
+    return reply.value
+
+
+async def _all(calls: Sequence[Awaitable[R]]) -> list[R]:
+    """Run the calls concurrently; on the first failure cancel the rest and raise it."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(_awaited(call)) for call in calls]
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
+async def _awaited(call: Awaitable[R]) -> R:
+    return await call
+
+
+async def _with_room(call: Callable[[int], Awaitable[R]], max_tokens: int, cap: int) -> R:
+    """Call with `max_tokens`; once more with twice the room (capped) if the reply was cut off."""
+    try:
+        return await call(max_tokens)
+    except ReplyTooLongError:
+        if max_tokens >= cap:
+            raise
+        return await call(min(2 * max_tokens, cap))
+
+
+# --- the steps ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Paper:
+    """One paper's summarize job: what it reads, with which prompts, through which model."""
+
+    meta: PaperMeta
+    chunks: list[Chunk]
+    prompts: Prompts
+    llm: LLM
+    interests: str
+    cap: int
+    ledger: Ledger = field(default_factory=Ledger)
+
+    async def notes(self) -> dict[int, ChunkNotes]:
+        """Map: notes on every chunk, concurrently."""
+        prompt, total = self.prompts["notes"], len(self.chunks)
+
+        async def one(chunk: Chunk) -> ChunkNotes:
+            messages = notes_messages(self.meta, chunk, total, prompt, interests=self.interests)
+            return await _with_room(
+                lambda room: _ask(
+                    self.llm,
+                    self.ledger,
+                    MAP,
+                    messages,
+                    ChunkNotes,
+                    temperature=prompt.temperature,
+                    max_tokens=room,
+                ),
+                prompt.max_tokens,
+                self.cap,
+            )
+
+        found = await _all([one(chunk) for chunk in self.chunks])
+        return {chunk.index: note for chunk, note in zip(self.chunks, found, strict=True)}
+
+    async def summary(self, single: bool) -> tuple[PaperSummary, list[Message], int]:
+        """Reduce (or the single call): more room after a cut-off reply, then less input."""
+        notes = {} if single else await self.notes()
+
+        def text(kept: Sequence[Chunk]) -> str:
+            if single:
+                return paper_text(kept)
+            return notes_text([(c, notes[c.index]) for c in kept], len(self.chunks))
+
+        prompt = self.prompts["summarize"]
+        room = min(2 * prompt.max_tokens, self.cap)
+        attempts = [(self.chunks, prompt.max_tokens), (self.chunks, room)]
+        attempts.append((fewer_chunks(self.chunks), room))
+        for n, (kept, max_tokens) in enumerate(attempts):
+            messages = summarize_messages(self.meta, text(kept), prompt, interests=self.interests)
+            try:
+                value = await _ask(
+                    self.llm,
+                    self.ledger,
+                    REDUCE,
+                    messages,
+                    PaperSummary,
+                    temperature=prompt.temperature,
+                    max_tokens=max_tokens,
+                )
+            except ReplyTooLongError:
+                if n == len(attempts) - 1:
+                    raise
+                continue
+            return value, messages, max_tokens
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def repaired(
+        self, summary: PaperSummary, messages: list[Message], max_tokens: int, source: SourceIndex
+    ) -> tuple[PaperSummary, FaithfulnessReport]:
+        """One repair request for unsupported numbers; the better of the two summaries wins."""
+        report = summary_faithfulness(summary, source)
+        if not report.unsupported:
+            return summary, report
+        asked = [
+            *messages,
+            Message(role="assistant", content=summary.model_dump_json()),
+            Message(role="user", content=repair_text(report.unsupported)),
+        ]
+        prompt = self.prompts["summarize"]
+        try:
+            fixed = await _ask(
+                self.llm,
+                self.ledger,
+                REPAIR,
+                asked,
+                PaperSummary,
+                temperature=prompt.temperature,
+                max_tokens=max_tokens,
+            )
+        except LLMError:
+            return summary, report.model_copy(update={"repaired": True})  # keep, still flagged
+        second = summary_faithfulness(fixed, source).model_copy(update={"repaired": True})
+        if len(second.unsupported) <= len(report.unsupported):
+            return fixed, second
+        return summary, report.model_copy(update={"repaired": True})
+
+
+def fits(chunks: Chunks, budget: int) -> bool:
+    """Whether the selected text fits one call, by the chunks' own token counts."""
+    return sum(chunk.tokens for chunk in chunks.chunks) <= budget
+
+
+async def summary_record(
+    meta: PaperMeta,
+    chunks: Chunks,
+    prompts: Prompts,
+    llm: LLM | ExtractiveBackend,
+    *,
+    interests: str,
+    single_call_budget: int = 12000,
+    max_tokens_cap: int = MAX_TOKENS_CAP,
 ) -> SummaryRecord:
-    result = backend.summarize(summary_request(meta, chunks, prompt))
+    """Summarize one paper (see the module docstring); raises `LLMError` for a failed paper."""
+    source = SourceIndex(source_text(meta, chunks.chunks))
+    if isinstance(llm, ExtractiveBackend):
+        summary = extractive_summary(meta, chunks.chunks)
+        report = summary_faithfulness(summary, source)
+        return _record(meta, summary, prompts, llm.name, llm.model, Ledger(), report)
+    job = _Paper(meta, chunks.chunks, prompts, llm, interests, max(max_tokens_cap, 1))
+    try:
+        summary, messages, room = await job.summary(fits(chunks, single_call_budget))
+        summary, report = await job.repaired(summary, messages, room, source)
+    except RefusalError as exc:
+        raise _refused(exc, meta, job.ledger) from exc
+    except LLMError as exc:
+        exc.usage, exc.paper_id = job.ledger.total(), exc.paper_id or meta.id
+        exc.stage = exc.stage or "summarize"
+        raise
+    return _record(meta, summary, prompts, llm.name, llm.model, job.ledger, report)
+
+
+def _refused(exc: RefusalError, meta: PaperMeta, ledger: Ledger) -> RefusalError:
+    text = str(exc)
+    message = text if "refused" in text.lower() else f"the model refused to summarize: {text}"
+    return RefusalError(message, paper_id=meta.id, stage="summarize", usage=ledger.total())
+
+
+def _record(
+    meta: PaperMeta,
+    summary: PaperSummary,
+    prompts: Prompts,
+    backend: str,
+    model: str,
+    ledger: Ledger,
+    report: FaithfulnessReport,
+) -> SummaryRecord:
     return SummaryRecord(
         paper_id=meta.id,
-        summary=result.summary,
-        backend=backend.name,
-        model=backend.model,
-        prompt=prompt.name,
-        prompt_digest=prompt.digest,
-        usage=result.usage,
+        summary=summary,
+        backend=backend,
+        model=model,
+        prompt=prompts["summarize"].name,
+        prompt_digest=prompts_digest(prompts),
+        usage=ledger.total(),
+        stage_usage=dict(ledger.stages),
+        faithfulness=report,
     )

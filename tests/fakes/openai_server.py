@@ -13,6 +13,7 @@ A script item is a dict with any of:
 
     status         HTTP status (default 200); 4xx/5xx answer with an OpenAI-style error body
     message        the error message for a non-200 status
+    code           the error code for a non-200 status (e.g. "insufficient_quota")
     retry_after    seconds, sent as the Retry-After header (floats are honoured by the client)
     content        the assistant's reply text (default: the default summary JSON)
     finish_reason  "stop" (default), "length", ...
@@ -21,6 +22,21 @@ A script item is a dict with any of:
     headers        extra response headers, e.g. x-ratelimit-remaining-requests
     delay          seconds to wait before answering (to exercise client timeouts)
 
+Options of the server itself (all off by default):
+
+    rpm, tpm           requests and tokens (prompt + completion) allowed per sliding window;
+                       over it, a 429 with Retry-After / retry-after-ms. With either set, every
+                       reply carries x-ratelimit-limit-*, -remaining-* and -reset-* headers.
+    window             the window's length in seconds (60; a bench compresses a "minute")
+    latency            seconds every completion takes, after it is admitted
+    reject_json_schema answer a json_schema response_format with a 500 "Input should be 'text' or
+                       'json_object'", as llama-cpp-python 0.3.36's server does; a json_object
+                       with a "schema" is accepted
+    reject_json_object_schema   answer a json_object response_format that carries a "schema"
+                       with a 400, as a strict OpenAI-compatible server would
+
+`chat_statuses` lists the status of every chat completion answered, in order.
+
 Standard library only; one daemon thread serves requests, one thread per connection.
 """
 
@@ -28,10 +44,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +57,12 @@ from typing import Any
 CREATED = 1_700_000_000  # a fixed timestamp keeps replies byte-for-byte repeatable
 TITLE_LINE = re.compile(r"^\s*Title:\s*(.+?)\s*$", re.MULTILINE)
 RUBRIC = ("novelty", "industry_impact", "evidence", "urgency")
+# What llama-cpp-python's server (0.3.36) answers, with a 500, to a json_schema response_format.
+LLAMA_CPP_FORMAT_ERROR = (
+    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}]"
+)
 ERROR_KINDS = {
     400: ("invalid_request_error", "invalid_request"),
     401: ("invalid_request_error", "invalid_api_key"),
@@ -65,12 +88,23 @@ class FakeOpenAI:
         *,
         models: Iterable[str] = ("gpt-test",),
         reply_for: Callable[[dict[str, Any]], str] | None = None,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        window: float = 60.0,
+        latency: float = 0.0,
+        reject_json_schema: bool = False,
+        reject_json_object_schema: bool = False,
     ) -> None:
         self.models = list(models)
         self.reply_for = reply_for or default_reply
+        self.latency = latency
+        self.reject_json_schema = reject_json_schema
+        self.reject_json_object_schema = reject_json_object_schema
+        self.limits = RateWindow(rpm, tpm, window) if (rpm or tpm) else None
         self._lock = threading.Lock()
         self._script: deque[dict[str, Any]] = deque()
         self._requests: list[RecordedRequest] = []
+        self._statuses: list[int] = []
         self._completions = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -121,6 +155,15 @@ class FakeOpenAI:
         """The JSON bodies of the chat completion requests, in order."""
         return [r.body for r in self.requests if r.path.endswith("/chat/completions")]
 
+    @property
+    def chat_statuses(self) -> list[int]:
+        """The HTTP status of every chat completion answered, in order."""
+        with self._lock:
+            return list(self._statuses)
+
+    def status_counts(self) -> Counter[int]:
+        return Counter(self.chat_statuses)
+
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
@@ -135,6 +178,15 @@ class FakeOpenAI:
 
     def chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
         """Status, extra headers and JSON body for one chat completion request."""
+        status, headers, payload = self._chat_reply(body)
+        with self._lock:
+            self._statuses.append(status)
+        return status, headers, payload
+
+    def _chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        rejected = self._format_rejection(body.get("response_format"))
+        if rejected is not None:
+            return rejected[0], {}, error_body(*rejected)
         item, number = self._next_item()
         time.sleep(item.get("delay", 0))
         headers = {k: str(v) for k, v in item.get("headers", {}).items()}
@@ -142,8 +194,30 @@ class FakeOpenAI:
             headers["Retry-After"] = str(item["retry_after"])
         status = item.get("status", 200)
         if status != 200:
-            return status, headers, error_body(status, item.get("message"))
-        return 200, headers, self._completion(body, item, number)
+            return status, headers, error_body(status, item.get("message"), item.get("code"))
+        completion = self._completion(body, item, number)
+        if self.limits is not None:
+            tokens = completion["usage"]["total_tokens"]
+            with self._lock:
+                wait, limit_headers = self.limits.admit(time.monotonic(), tokens)
+                if wait is not None:
+                    self._script.appendleft(item)  # a scripted reply waits for the retry
+            headers.update(limit_headers)
+            if wait is not None:
+                headers["Retry-After"] = f"{wait:.3f}"
+                headers["retry-after-ms"] = str(math.ceil(wait * 1000))
+                message = "Rate limit reached for requests or tokens per minute; try again"
+                return 429, headers, error_body(429, message)
+        time.sleep(self.latency)
+        return 200, headers, completion
+
+    def _format_rejection(self, response_format: Any) -> tuple[int, str] | None:
+        kind = response_format.get("type") if isinstance(response_format, dict) else None
+        if kind == "json_schema" and self.reject_json_schema:
+            return 500, LLAMA_CPP_FORMAT_ERROR
+        if kind == "json_object" and "schema" in response_format and self.reject_json_object_schema:
+            return 400, "Unrecognized request argument supplied: response_format.schema"
+        return None
 
     def _completion(self, body: dict[str, Any], item: dict[str, Any], n: int) -> dict[str, Any]:
         refusal = item.get("refusal")
@@ -179,6 +253,58 @@ class FakeOpenAI:
         return {"object": "list", "data": [{"id": m, **card} for m in self.models]}
 
 
+class RateWindow:
+    """Requests and tokens admitted over the last `window` seconds, as a rate-limited API counts.
+
+    Not thread-safe: the server calls it under its lock.
+    """
+
+    def __init__(self, rpm: int | None, tpm: int | None, window: float = 60.0) -> None:
+        self.rpm, self.tpm, self.window = rpm, tpm, window
+        self._admitted: deque[tuple[float, int]] = deque()  # (time, tokens), oldest first
+
+    def admit(self, now: float, tokens: int) -> tuple[float | None, dict[str, str]]:
+        """(None, headers) when the request fits, else (seconds to wait, headers)."""
+        while self._admitted and self._admitted[0][0] <= now - self.window:
+            self._admitted.popleft()
+        wait = max(self._wait(now, 1, self.rpm, count=True), self._wait(now, tokens, self.tpm))
+        if wait <= 0:
+            self._admitted.append((now, tokens))
+        return (wait if wait > 0 else None), self._headers(now)
+
+    def _wait(self, now: float, need: int, limit: int | None, *, count: bool = False) -> float:
+        if limit is None:
+            return 0.0
+        over = sum(1 if count else t for _, t in self._admitted) + min(need, limit) - limit
+        for at, tokens in self._admitted:
+            if over <= 0:
+                break
+            over -= 1 if count else tokens
+            if over <= 0:
+                return at + self.window - now
+        return 0.0
+
+    def _headers(self, now: float) -> dict[str, str]:
+        requests = len(self._admitted)
+        tokens = sum(t for _, t in self._admitted)
+        reset = self._admitted[-1][0] + self.window - now if self._admitted else 0.0
+        headers: dict[str, str] = {}
+        for name, limit, used in (("requests", self.rpm, requests), ("tokens", self.tpm, tokens)):
+            if limit is not None:
+                headers[f"x-ratelimit-limit-{name}"] = str(limit)
+                headers[f"x-ratelimit-remaining-{name}"] = str(max(limit - used, 0))
+                headers[f"x-ratelimit-reset-{name}"] = format_duration(reset)
+        return headers
+
+
+def format_duration(seconds: float) -> str:
+    """OpenAI's reset format: "20ms", "1.5s", "6m0s"."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{rest:.3g}s" if minutes else f"{rest:.3g}s"
+
+
 def default_reply(body: dict[str, Any]) -> str:
     """A valid PaperSummary JSON for the paper named in the request's "Title:" line."""
     return json.dumps(default_summary(request_title(body)))
@@ -203,6 +329,10 @@ def default_summary(title: str) -> dict[str, Any]:
             "Watch for a code release before investing engineering time.",
         ],
         "industry_impact": "Teams building on this line of work should evaluate it.",
+        "limitations": ["The paper evaluates on a narrow test set."],
+        "affiliations": [],
+        "code_url": None,
+        "venue": None,
         "tags": ["machine learning", "methods", "evaluation"],
         "rubric": rubric,
     }
@@ -217,10 +347,10 @@ def request_title(body: dict[str, Any]) -> str:
     return "Untitled paper"
 
 
-def error_body(status: int, message: str | None = None) -> dict[str, Any]:
-    kind, code = ERROR_KINDS.get(status, ("server_error", "server_error"))
+def error_body(status: int, message: str | None = None, code: str | None = None) -> dict[str, Any]:
+    kind, default_code = ERROR_KINDS.get(status, ("server_error", "server_error"))
     text = message or f"fake server answered {status}"
-    return {"error": {"message": text, "type": kind, "param": None, "code": code}}
+    return {"error": {"message": text, "type": kind, "param": None, "code": code or default_code}}
 
 
 def _request_text(body: dict[str, Any]) -> str:

@@ -1,0 +1,262 @@
+"""The one HTTP client that talks to arXiv, polite by construction.
+
+arXiv's terms ask for one connection at a time and no more than one request every 3 seconds, so:
+
+- one `httpx.Client` with a single connection, and a lock so threads take turns;
+- every request (API, RSS or PDF, retries and redirects included) starts at least
+  `settings.delay` seconds after the previous one started, measured with the injected clock;
+- 429 and 503 wait for `Retry-After` (seconds or an HTTP date), capped at `max_backoff`;
+- other 5xx, timeouts and dropped connections back off exponentially with jitter;
+- at most `max_retries` retries; other 4xx are answered at once, never retried;
+- only URLs under the configured base URL of their kind are requested (`ValueError` otherwise),
+  so no URL found inside a paper or a reply is ever fetched.
+
+`get` returns the final `httpx.Response` whatever its status (callers decide what a 404 means)
+and raises `RequestFailed` only when no reply came at all after the retries.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from importlib.metadata import PackageNotFoundError, version
+from types import TracebackType
+from typing import Literal
+from urllib.parse import unquote
+
+import httpx
+from pydantic import BaseModel
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from pipeline.settings import ArxivSettings
+
+Kind = Literal["api", "rss", "pdf"]
+KINDS: tuple[Kind, ...] = ("api", "rss", "pdf")
+HOMEPAGE = "https://github.com/paperbrief/paperbrief"
+BACKOFF_BASE = 2.0  # seconds before the first retry of a 5xx or a network failure (then ×2)
+MAX_REDIRECTS = 5
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+Params = Mapping[str, str | int]
+
+
+class RequestStats(BaseModel):
+    """What one kind of request cost: attempts sent, retries, bytes received, calls that failed."""
+
+    requests: int = 0
+    retries: int = 0
+    bytes: int = 0
+    failures: int = 0
+
+
+class RequestFailed(Exception):
+    """No HTTP reply after every retry (timeouts, refused or dropped connections)."""
+
+    def __init__(self, message: str, *, url: str, retries: int) -> None:
+        super().__init__(message)
+        self.url = url
+        self.retries = retries
+
+
+class _RetryableStatus(Exception):
+    """A reply worth asking again for (429, 5xx); carries the reply and arXiv's requested wait."""
+
+    def __init__(self, response: httpx.Response, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+        self.retry_after = retry_after
+
+
+# Network trouble worth a retry. Local protocol errors and bad URLs are bugs, not weather.
+_TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def user_agent(contact: str) -> str:
+    """`paperbrief/<version> (+homepage; mailto:<contact>)`, the mailto left out when empty."""
+    try:
+        own = version("paperbrief")
+    except PackageNotFoundError:
+        own = "0+unknown"
+    about = f"+{HOMEPAGE}; mailto:{contact}" if contact.strip() else f"+{HOMEPAGE}"
+    return f"paperbrief/{own} ({about})"
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta seconds or an HTTP date; None if absent
+    or unreadable. A date in the past means no wait."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    wall = time.time() if now is None else now
+    return max(0.0, when.timestamp() - wall)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect"
+    return "connection dropped"
+
+
+def _plural_retries(n: int) -> str:
+    return "1 retry" if n == 1 else f"{n} retries"
+
+
+class ArxivClient:
+    """A polite, fault-tolerant GET for arXiv's API, RSS and PDF servers; a context manager."""
+
+    def __init__(
+        self,
+        settings: ArxivSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self._bases: dict[Kind, httpx.URL] = {
+            "api": httpx.URL(settings.api_url),
+            "rss": httpx.URL(settings.rss_url),
+            "pdf": httpx.URL(settings.pdf_url),
+        }
+        self._lock = threading.Lock()
+        self._last_start: float | None = None
+        self.stats: dict[str, RequestStats] = {kind: RequestStats() for kind in KINDS}
+        self._http = httpx.Client(
+            headers={"User-Agent": user_agent(settings.contact)},
+            timeout=httpx.Timeout(settings.timeout),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            follow_redirects=False,  # followed by hand, so each hop is checked and spaced
+        )
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def __enter__(self) -> ArxivClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- the one public call ----------------------------------------------------------
+
+    def get(self, url: str, params: Params | None = None, *, kind: Kind) -> httpx.Response:
+        """GET `url` (which must lie under the configured base URL of `kind`), politely.
+
+        Returns the final reply, whatever its status. Raises `ValueError` for a URL outside
+        arXiv's configured bases and `RequestFailed` when no reply came after the retries.
+        """
+        self.check_url(url, kind)
+        stats = self.stats[kind]
+        retrying = Retrying(
+            retry=retry_if_exception_type((*_TRANSIENT, _RetryableStatus)),
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=lambda state: self._count_retry(stats),
+            reraise=True,
+        )
+        with self._lock:
+            try:
+                response = retrying(self._attempt, url, params, kind)
+            except _RetryableStatus as exc:
+                stats.failures += 1
+                return exc.response
+            except _TRANSIENT as exc:
+                stats.failures += 1
+                retries = self.settings.max_retries
+                message = f"{_describe(exc)} after {_plural_retries(retries)}"
+                raise RequestFailed(message, url=url, retries=retries) from exc
+        if not response.is_success:
+            stats.failures += 1
+        return response
+
+    def check_url(self, url: str, kind: Kind) -> None:
+        """Raise `ValueError` unless `url` is under the configured base URL for `kind`."""
+        if kind not in self._bases:
+            raise ValueError(f"unknown request kind {kind!r}; expected one of {KINDS}")
+        if not self._allowed(httpx.URL(url), self._bases[kind]):
+            base = self._bases[kind]
+            raise ValueError(f"refusing to fetch {url}: not under the arXiv {kind} URL {base}")
+
+    # --- internals --------------------------------------------------------------------
+
+    @staticmethod
+    def _allowed(target: httpx.URL, base: httpx.URL) -> bool:
+        # https is accepted for an http base (arXiv upgrades its links); nothing else may differ.
+        schemes = {base.scheme, "https"}
+        if target.scheme not in schemes or (target.host, target.port) != (base.host, base.port):
+            return False
+        if target.userinfo or ".." in unquote(target.path).split("/"):
+            return False
+        prefix = base.path if base.path.endswith("/") else base.path + "/"
+        return target.path == base.path or target.path.startswith(prefix)
+
+    def _attempt(self, url: str, params: Params | None, kind: Kind) -> httpx.Response:
+        response = self._send(httpx.URL(url), params, kind)
+        for _ in range(MAX_REDIRECTS):
+            if not response.has_redirect_location:
+                break
+            target = response.url.join(response.headers["Location"])
+            self.check_url(str(target), kind)
+            response = self._send(target, None, kind)
+        status = response.status_code
+        if status in RETRY_AFTER_STATUSES:
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            raise _RetryableStatus(response, wait)
+        if status >= 500:
+            raise _RetryableStatus(response, None)
+        return response
+
+    def _send(self, url: httpx.URL, params: Params | None, kind: Kind) -> httpx.Response:
+        self._space()
+        stats = self.stats[kind]
+        stats.requests += 1
+        response = self._http.get(url, params=dict(params) if params else None)
+        stats.bytes += len(response.content)
+        return response
+
+    def _space(self) -> None:
+        """Wait until `delay` seconds have passed since the previous request started."""
+        if self._last_start is not None:
+            remaining = self._last_start + self.settings.delay - self._clock()
+            if remaining > 0:
+                self._sleep(remaining)
+        self._last_start = self._clock()
+
+    def _wait(self, state: RetryCallState) -> float:
+        cap = self.settings.max_backoff
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
+            return min(exc.retry_after, cap)
+        backoff = min(cap, BACKOFF_BASE * 2 ** (state.attempt_number - 1))
+        return backoff * (0.5 + 0.5 * self._rng())  # jitter within [backoff/2, backoff]
+
+    @staticmethod
+    def _count_retry(stats: RequestStats) -> None:
+        stats.retries += 1

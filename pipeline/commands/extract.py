@@ -1,0 +1,84 @@
+"""`paperbrief extract FILE.pdf`: print what the extractor reads from one PDF, as JSON.
+
+For debugging a bad summary: the title, abstract, sections (heading, level, kind, pages, text),
+captions and whether a reference list was found, exactly as the later stages see them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline.errors import ExtractError
+from pipeline.models import Document
+from pipeline.settings import ExtractSettings
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "extract",
+        help="print the text extracted from one PDF as JSON",
+        description=(
+            "Read one PDF the way the pipeline does and print the result as JSON: title, "
+            "abstract, sections with heading, level, kind and pages, captions, references flag. "
+            "Exit code 0: read; 1: the PDF could not be read (one line on stderr says why)."
+        ),
+    )
+    parser.add_argument("file", type=Path, metavar="FILE", help="the PDF to read")
+    parser.add_argument(
+        "--max-pages",
+        type=int,
+        default=ExtractSettings.model_fields["max_pages"].default,
+        help="read at most this many pages (default %(default)s)",
+    )
+
+
+def extract_command(args: argparse.Namespace) -> int:
+    from pipeline.stages.extract import document
+
+    try:
+        doc = document(args.file, args.file.stem, max_pages=args.max_pages)
+    except ExtractError as exc:
+        print(f"paperbrief: error: {exc}", file=sys.stderr)
+        return 1
+    json.dump(as_json(doc), sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def as_json(doc: Document) -> dict:
+    """The document in the shape the command prints."""
+    return {
+        "paper_id": doc.paper_id,
+        "title": doc.title,
+        "abstract": doc.abstract,
+        "pages": doc.pages,
+        "pages_read": doc.pages_read,
+        "has_references": doc.has_references,
+        "sections": [
+            {
+                "heading": s.heading,
+                "level": s.level,
+                "kind": s.kind,
+                "pages": [s.page_start, s.page_end],
+                "text": s.text,
+            }
+            for s in doc.sections
+        ],
+        "captions": doc.captions,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command alone: `python -m pipeline.commands.extract FILE.pdf`."""
+    parser = argparse.ArgumentParser(prog="paperbrief")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    given = sys.argv[1:] if argv is None else list(argv)
+    return extract_command(parser.parse_args(["extract", *given]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,235 @@
+"""How well `extract` reads real papers, measured against the shared corpus's ground truth.
+
+The metrics are pure functions over strings and records so tests can pin their definitions;
+`score_corpus` runs the extractor over the corpus for `scripts/eval_extract.py` and the corpus test.
+
+Definitions (all text compared after `normalise`: NFKC, lower case, punctuation as spaces):
+
+- **title ok**: the extracted title equals the printed title, or its text-layer variant.
+- **abstract F1**: token F1 between the extracted and the true abstract (tokens as a multiset).
+- **heading recall**: the share of the true top-level headings (body, References, appendices) that
+  are the heading of some extracted level-1 section. "Appendix A." / "Appendix." prefixes are
+  ignored on both sides.
+- **references leakage**: the reference list is taken independently of the extractor, from
+  PyMuPDF's plain text: from the "References" line on the ground truth's references page (or the
+  first "[1]" line when the list has no heading) to the next true heading after References (an
+  appendix) or the end of the pages read. Leakage is the share of that list's distinct word
+  8-grams that also occur in the text of the extracted front and body sections.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import PaperbriefError
+from pipeline.models import Document
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+TITLE_TARGET = 0.95  # share of papers whose title is exact after normalisation
+ABSTRACT_F1 = 0.9  # an abstract counts as good at this token F1 ...
+ABSTRACT_TARGET = 0.9  # ... and this share of papers must have a good one
+HEADING_TARGET = 0.8  # mean heading recall
+LEAKAGE_TARGET = 0.02  # share of reference-list 8-grams found in the body, over the corpus
+SHINGLE = 8
+
+
+def corpus_dir() -> Path:
+    """The shared corpus: `$PAPERBRIEF_SHARED/corpus`, by default `../shared/corpus`."""
+    shared = os.environ.get("PAPERBRIEF_SHARED")
+    return (Path(shared) if shared else REPO_ROOT.parent / "shared") / "corpus"
+
+
+def ground_truth(corpus: Path) -> list[dict] | None:
+    """The corpus records, or None when the corpus is absent."""
+    path = corpus / "ground_truth.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+# --- Metrics ------------------------------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    return " ".join(re.sub(r"[^\w\s]|_", " ", text).split())
+
+
+def _accepted(record: dict, text: str) -> set[str]:
+    variant = record.get("text_layer_variants", {}).get(text, text)
+    return {normalise(text), normalise(variant)}
+
+
+def title_ok(record: dict, title: str) -> bool:
+    return normalise(title) in _accepted(record, record["title"])
+
+
+def token_f1(predicted: str, truth: str) -> float:
+    got, want = Counter(normalise(predicted).split()), Counter(normalise(truth).split())
+    if not got or not want:
+        return float(got == want)
+    common = sum((got & want).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(got.values()), common / sum(want.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+_APPENDIX_PREFIX = re.compile(r"^appendix( [a-z])?\s+")
+_FIRST_ENTRY = re.compile(r"^\s*(\[1\]|1\s+[A-Z]\.)")
+
+
+def _heading_key(text: str) -> str:
+    return _APPENDIX_PREFIX.sub("", normalise(text))
+
+
+def heading_recall(record: dict, headings: Iterable[str]) -> float:
+    """Share of the true headings found among `headings` (the extracted level-1 headings)."""
+    found = {_heading_key(h) for h in headings}
+    wanted = record["headings"]
+    hits = [any(_heading_key(v) in found for v in _accepted(record, h)) for h in wanted]
+    return sum(hits) / len(wanted) if wanted else 1.0
+
+
+def reference_list(record: dict, page_texts: list[str]) -> str:
+    """The reference list as plain text (see the module docstring); "" when there is none."""
+    page = record.get("references_page")
+    if page is None or page > len(page_texts):
+        return ""
+    lines = [line for text in page_texts[page - 1 :] for line in text.splitlines()]
+    start = _list_start(lines[: page_texts[page - 1].count("\n") + 1])
+    if start is None:
+        return ""
+    after = _headings_after_references(record)
+    end = next((i for i in range(start, len(lines)) if _heads(lines[i], after)), len(lines))
+    return "\n".join(lines[start:end])
+
+
+def _list_start(lines: list[str]) -> int | None:
+    for i, line in enumerate(lines):
+        if normalise(line) in ("references", "bibliography"):
+            return i + 1
+    # No heading (RevTeX): the list starts at its first entry, "[1] ..." or "1 D. C. Author".
+    return next((i for i, line in enumerate(lines) if _FIRST_ENTRY.match(line)), None)
+
+
+def _headings_after_references(record: dict) -> list[str]:
+    headings = [normalise(h) for h in record["headings"]]
+    if "references" not in headings:
+        return []
+    return [h for h in headings[headings.index("references") + 1 :] if h]
+
+
+def _heads(line: str, headings: list[str]) -> bool:
+    # The first appendix heading, possibly with its letter: "A Attention Visualizations".
+    text = _APPENDIX_PREFIX.sub("", normalise(line))
+    text = re.sub(r"^[a-h](\s\d+)?\s+", "", text)
+    return bool(headings) and text == _APPENDIX_PREFIX.sub("", headings[0])
+
+
+def shingles(text: str, n: int = SHINGLE) -> set[tuple[str, ...]]:
+    """Distinct word n-grams; a hyphen at a line end joins its word ("Recogni-|tion")."""
+    words = normalise(re.sub(r"(?<=[a-z])-\n(?=[a-z])", "", text)).split()
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def leaked(references: str, body: str) -> tuple[int, int]:
+    """(reference 8-grams found in the body, all reference 8-grams)."""
+    wanted = shingles(references)
+    return len(wanted & shingles(body)), len(wanted)
+
+
+# --- Scoring the corpus -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaperScore:
+    file: str
+    layout: str
+    title_ok: bool
+    abstract_f1: float
+    heading_recall: float
+    leaked: int  # reference 8-grams found in the body
+    reference_shingles: int  # all reference 8-grams (0: no reference list)
+    ms: float
+    error: str = ""
+
+    @property
+    def leakage(self) -> float | None:
+        return self.leaked / self.reference_shingles if self.reference_shingles else None
+
+
+@dataclass(frozen=True)
+class Target:
+    metric: str
+    value: float
+    target: str
+    met: bool
+
+
+def score_paper(record: dict, doc: Document, page_texts: list[str], ms: float) -> PaperScore:
+    """One paper's scores, given its plain page texts for the reference list."""
+    level_one = [s.heading for s in doc.sections if s.level == 1]
+    body = "\n".join(s.text for s in doc.body_sections())
+    refs = reference_list(record, page_texts[: doc.pages_read])
+    hits, total = leaked(refs, body)
+    return PaperScore(
+        file=record["file"],
+        layout=record["layout"],
+        title_ok=title_ok(record, doc.title),
+        abstract_f1=token_f1(doc.abstract, record["abstract"]),
+        heading_recall=heading_recall(record, level_one),
+        leaked=hits,
+        reference_shingles=total,
+        ms=ms,
+    )
+
+
+def failed(record: dict, error: Exception, ms: float) -> PaperScore:
+    return PaperScore(record["file"], record["layout"], False, 0.0, 0.0, 0, 0, ms, str(error))
+
+
+def targets(scores: list[PaperScore]) -> list[Target]:
+    """Each metric over the corpus against its target."""
+    n = max(len(scores), 1)
+    titles = sum(s.title_ok for s in scores) / n
+    abstracts = sum(s.abstract_f1 >= ABSTRACT_F1 for s in scores) / n
+    headings = sum(s.heading_recall for s in scores) / n
+    total = sum(s.reference_shingles for s in scores)
+    leakage = sum(s.leaked for s in scores) / total if total else 0.0
+    return [
+        Target("title exact", titles, f">= {TITLE_TARGET:.0%}", titles >= TITLE_TARGET),
+        Target(
+            f"abstract F1 >= {ABSTRACT_F1}",
+            abstracts,
+            f">= {ABSTRACT_TARGET:.0%} of papers",
+            abstracts >= ABSTRACT_TARGET,
+        ),
+        Target("heading recall", headings, f">= {HEADING_TARGET}", headings >= HEADING_TARGET),
+        Target("refs leakage", leakage, f"<= {LEAKAGE_TARGET:.0%}", leakage <= LEAKAGE_TARGET),
+    ]
+
+
+def score_corpus(
+    corpus: Path, extract: Callable[[Path, str], Document], page_texts: Callable[[Path], list[str]]
+) -> list[PaperScore]:
+    """Extract every corpus paper with `extract(path, paper_id)` and score it."""
+    scores = []
+    for record in ground_truth(corpus) or []:
+        path = corpus / "pdfs" / record["file"]
+        started = time.perf_counter()
+        try:
+            doc = extract(path, record["file"])
+        except PaperbriefError as exc:  # a failed paper scores zero; the others still count
+            scores.append(failed(record, exc, (time.perf_counter() - started) * 1000))
+            continue
+        ms = (time.perf_counter() - started) * 1000
+        scores.append(score_paper(record, doc, page_texts(path), ms))
+    return scores

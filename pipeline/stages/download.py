@@ -1,0 +1,85 @@
+"""A paper's PDF from arXiv → a checked file on disk.
+
+The URL is always `settings.pdf_url` + the paper's id, never a link read from a feed or a paper.
+A reply is kept only when it is HTTP 200, starts with `%PDF-`, has an `%%EOF` marker in its last
+KiB and opens in PyMuPDF with at least one page; it is written atomically, so an interrupted run
+never leaves half a PDF at the target. Anything else is a `DownloadError` with one clear line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pymupdf
+
+from pipeline.arxiv.http import ArxivClient, RequestFailed
+from pipeline.cache import write_atomic
+from pipeline.errors import DownloadError
+from pipeline.models import PaperMeta
+from pipeline.settings import ArxivSettings
+
+STAGE_VERSION = 1
+STAGE = "download"
+EOF_WINDOW = 1024  # where the %%EOF marker must be: the last KiB
+
+
+def pdf_url(settings: ArxivSettings, meta: PaperMeta) -> str:
+    """`settings.pdf_url` + id (`https://arxiv.org/pdf/2603.03371v1`)."""
+    base = settings.pdf_url if settings.pdf_url.endswith("/") else settings.pdf_url + "/"
+    return base + meta.id
+
+
+def download_pdf(
+    client: ArxivClient, meta: PaperMeta, target: Path, settings: ArxivSettings
+) -> int:
+    """Fetch the paper's PDF to `target`; returns the bytes written (0 when a valid PDF is
+    already there). Raises `DownloadError` and leaves `target` untouched when the reply is bad."""
+    if target.is_file() and pdf_problem(target.read_bytes()) is None:
+        return 0
+    url = pdf_url(settings, meta)
+    try:
+        response = client.get(url, kind="pdf")
+    except RequestFailed as exc:
+        raise _error(meta, str(exc)) from exc
+    problem = reply_problem(response, url)
+    if problem:
+        raise _error(meta, problem)
+    try:
+        write_atomic(target, response.content)
+    except OSError as exc:
+        raise _error(meta, f"could not write {target} ({exc.strerror or exc})") from exc
+    return len(response.content)
+
+
+def reply_problem(response: httpx.Response, url: str) -> str | None:
+    """Why this reply is not a usable PDF, or None."""
+    if response.status_code != 200:
+        return f"HTTP {response.status_code} for {url}"
+    body = response.content
+    content_type = response.headers.get("Content-Type", "").lower()
+    if body and ("html" in content_type or body.lstrip()[:1] == b"<"):
+        return "arXiv sent an HTML page instead of the PDF (not available yet?); retry later"
+    return pdf_problem(body)
+
+
+def pdf_problem(data: bytes) -> str | None:
+    """Why these bytes are not a complete, readable PDF, or None."""
+    if not data:
+        return "empty reply (0 bytes)"
+    if not data.startswith(b"%PDF-"):
+        return f"not a PDF (starts with {data[:16]!r}; {len(data):,} bytes)"
+    if b"%%EOF" not in data[-EOF_WINDOW:]:
+        return f"truncated PDF (no %%EOF marker; {len(data):,} bytes)"
+    try:
+        with pymupdf.open(stream=data, filetype="pdf") as doc:
+            pages = doc.page_count
+    except (RuntimeError, ValueError) as exc:
+        return f"PyMuPDF cannot open the PDF ({exc}; {len(data):,} bytes)"
+    if pages < 1:
+        return f"the PDF has no pages ({len(data):,} bytes)"
+    return None
+
+
+def _error(meta: PaperMeta, problem: str) -> DownloadError:
+    return DownloadError(f"{meta.id}: {problem}", paper_id=meta.id, stage=STAGE)

@@ -1,0 +1,242 @@
+"""Papers → triage scores from title and abstract, several papers per call; the top N are read.
+
+The editor's first tier: one cheap call scores 10–20 papers on the rubric, steered by the
+`interests` text; the best `top` by impact score go on to download and summarize, and the rest
+keep their scores and one-line gist for the report's appendix.
+
+A reply must score every paper of its batch exactly once. The reply model cannot say that, so
+the ids are checked after validation; a reply that misses or invents ids is re-asked once with
+the problem quoted. A batch whose calls still fail falls back to the extractive heuristic for
+its papers, so one bad batch cannot hide twenty papers from the day; the fallback is stated in
+each gist and in `TriageResult.failures`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+
+from pydantic import BaseModel, Field
+
+from pipeline.errors import InvalidReplyError, LLMError
+from pipeline.llm.base import LLM, Message
+from pipeline.llm.extractive import triage_rubric
+from pipeline.models import PaperMeta, TriageItem, TriageReply, TriageScore, Usage
+from pipeline.prompts import Prompt, untrusted
+from pipeline.stages.rank import impact_score
+
+STAGE_VERSION = 1
+TASK = "triage"
+DEFAULT_BATCH = 15
+ABSTRACT_CHARS = 3000  # an abstract longer than this is cut: triage is the cheap tier
+
+
+class TriageResult(BaseModel):
+    selected: list[str] = Field(description="paper ids to read in full, best first")
+    scores: list[TriageScore] = Field(description="every paper's triage, best first")
+    usage: Usage = Field(default_factory=Usage)
+    failures: list[str] = Field(default_factory=list, description="batches that fell back")
+
+
+def batches(papers: Sequence[PaperMeta], size: int = DEFAULT_BATCH) -> list[list[PaperMeta]]:
+    """Consecutive batches of at most `size`, as even as possible (23 at 15 → 12 + 11)."""
+    if size < 1:
+        raise ValueError(f"batch size must be at least 1, got {size}")
+    count = -(-len(papers) // size)
+    if count == 0:
+        return []
+    base, extra = divmod(len(papers), count)
+    out, start = [], 0
+    for i in range(count):
+        end = start + base + (1 if i < extra else 0)
+        out.append(list(papers[start:end]))
+        start = end
+    return out
+
+
+def paper_block(meta: PaperMeta) -> str:
+    """One paper as the triage prompt shows it: its id as an attribute, its text as data."""
+    abstract = meta.abstract.strip() or "(no abstract)"
+    if len(abstract) > ABSTRACT_CHARS:
+        abstract = abstract[:ABSTRACT_CHARS] + " …"
+    paper_id = untrusted(meta.id).replace('"', "")
+    return (
+        f'<paper id="{paper_id}">\n'
+        f"Title: {untrusted(' '.join(meta.title.split()))}\n"
+        f"Abstract: {untrusted(' '.join(abstract.split()))}\n"
+        "</paper>"
+    )
+
+
+def triage_messages(batch: Sequence[PaperMeta], prompt: Prompt, *, interests: str) -> list[Message]:
+    papers = "\n\n".join(paper_block(meta) for meta in batch)
+    return prompt.render(papers=papers, interests=interests)
+
+
+def id_problems(reply: TriageReply, expected: Sequence[str]) -> list[str]:
+    """What is wrong with the reply's ids: missing, repeated or unknown ones (empty if none)."""
+    seen = [item.paper_id for item in reply.items]
+    wanted = set(expected)
+    problems = []
+    if missing := [i for i in expected if i not in seen]:
+        problems.append(f"missing paper_id {missing}")
+    if repeated := sorted({i for i in seen if seen.count(i) > 1}):
+        problems.append(f"repeated paper_id {repeated}")
+    if unknown := [i for i in seen if i not in wanted]:
+        problems.append(f"unknown paper_id {unknown}")
+    return problems
+
+
+def with_known_ids(reply: TriageReply, expected: Sequence[str]) -> TriageReply:
+    """Map an id written without its version ("2603.00001" for "2603.00001v2") or with stray
+    spaces back to the requested id, when exactly one requested id fits."""
+    wanted = set(expected)
+
+    def known(paper_id: str) -> str:
+        cleaned = paper_id.strip()
+        if cleaned in wanted:
+            return cleaned
+        fits = [i for i in expected if _base(i) == _base(cleaned)]
+        return fits[0] if len(fits) == 1 else paper_id
+
+    items = [item.model_copy(update={"paper_id": known(item.paper_id)}) for item in reply.items]
+    return TriageReply(items=items)
+
+
+def _base(paper_id: str) -> str:
+    return PaperMeta(id=paper_id, title="").base_id
+
+
+def reask_text(problems: Sequence[str]) -> str:
+    return (
+        "Your reply did not score every paper exactly once: "
+        + "; ".join(problems)
+        + ". Reply again with the full JSON object: one item per paper, with paper_id copied "
+        "exactly from the paper's id attribute."
+    )
+
+
+async def batch_items(
+    batch: Sequence[PaperMeta], llm: LLM, prompt: Prompt, *, interests: str
+) -> tuple[list[TriageItem], Usage]:
+    """One batch's items in the batch's order, after at most one re-ask about the ids."""
+    messages = triage_messages(batch, prompt, interests=interests)
+    expected = [meta.id for meta in batch]
+    usage = Usage()
+    for attempt in range(2):
+        reply = await llm.structured(
+            messages,
+            TriageReply,
+            temperature=prompt.temperature,
+            max_tokens=prompt.max_tokens,
+            task=TASK,
+        )
+        usage += reply.usage
+        value = with_known_ids(reply.value, expected)
+        problems = id_problems(value, expected)
+        if not problems:
+            by_id = {item.paper_id: item for item in value.items}
+            return [by_id[i] for i in expected], usage
+        if attempt == 0:
+            answer = Message(role="assistant", content=reply.value.model_dump_json())
+            messages = [*messages, answer, Message(role="user", content=reask_text(problems))]
+    raise InvalidReplyError(
+        f"triage of {len(batch)} papers: {'; '.join(problems)} after one re-ask",
+        last_reply=reply.value.model_dump_json(),
+        usage=usage,
+        stage=TASK,
+    )
+
+
+def scored(items: Sequence[TriageItem], weights: Mapping[str, float]) -> list[TriageScore]:
+    return [
+        TriageScore(
+            paper_id=item.paper_id,
+            rubric=item.rubric,
+            gist=" ".join(item.gist.split()),
+            impact_score=impact_score(item.rubric, weights),
+        )
+        for item in items
+    ]
+
+
+def selection(scores: Sequence[TriageScore], top: int) -> tuple[list[TriageScore], list[str]]:
+    """Scores best first (ties by id, so the choice is stable) and the top `top` ids."""
+    ordered = sorted(scores, key=lambda s: (-s.impact_score, s.paper_id))
+    return ordered, [s.paper_id for s in ordered[: max(top, 0)]]
+
+
+def heuristic_items(papers: Sequence[PaperMeta], interests: str) -> list[TriageItem]:
+    items = []
+    for meta in papers:
+        rubric, gist = triage_rubric(meta, interests)
+        items.append(TriageItem(paper_id=meta.id, gist=gist, rubric=rubric))
+    return items
+
+
+def heuristic_triage(
+    papers: Sequence[PaperMeta], interests: str, top: int, weights: Mapping[str, float]
+) -> TriageResult:
+    """Triage without a model (the extractive backend): abstract cue counts, see extractive."""
+    ordered, selected = selection(scored(heuristic_items(papers, interests), weights), top)
+    return TriageResult(selected=selected, scores=ordered)
+
+
+async def triage(
+    papers: Sequence[PaperMeta],
+    llm: LLM,
+    prompt: Prompt,
+    *,
+    interests: str,
+    batch_size: int = DEFAULT_BATCH,
+    top: int = 15,
+    weights: Mapping[str, float],
+) -> TriageResult:
+    """Score every paper, batches concurrently (the backend's limiter paces them)."""
+    groups = batches(papers, batch_size)
+    outcomes = await asyncio.gather(
+        *(batch_items(group, llm, prompt, interests=interests) for group in groups),
+        return_exceptions=True,
+    )
+    items: list[TriageItem] = []
+    usage, failures = Usage(), []
+    for group, outcome in zip(groups, outcomes, strict=True):
+        if isinstance(outcome, LLMError):
+            usage += outcome.usage or Usage()
+            failures.append(_failure(group, outcome))
+            items += _fallback(group, interests)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            items += outcome[0]
+            usage += outcome[1]
+    ordered, selected = selection(scored(items, weights), top)
+    return TriageResult(selected=selected, scores=ordered, usage=usage, failures=failures)
+
+
+def _failure(group: Sequence[PaperMeta], error: LLMError) -> str:
+    first, last = group[0].id, group[-1].id
+    return f"triage batch {first}…{last} ({len(group)} papers) fell back to heuristics: {error}"
+
+
+def _fallback(group: Sequence[PaperMeta], interests: str) -> list[TriageItem]:
+    return [
+        item.model_copy(update={"gist": f"{item.gist} (heuristic triage: the model call failed)"})
+        for item in heuristic_items(group, interests)
+    ]
+
+
+def per_paper_usage(result: TriageResult, papers: int | None = None) -> Usage:
+    """The triage cost shared evenly by the papers it scored (for per-paper accounting)."""
+    n = papers if papers is not None else len(result.scores)
+    if n <= 0:
+        return Usage()
+    u = result.usage
+    return Usage(
+        calls=0,
+        prompt_tokens=u.prompt_tokens // n,
+        completion_tokens=u.completion_tokens // n,
+        cached_tokens=u.cached_tokens // n,
+        cost_usd=round(u.cost_usd / n, 8),
+        seconds=round(u.seconds / n, 4),
+    )

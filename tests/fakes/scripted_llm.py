@@ -1,0 +1,62 @@
+"""An in-process `LLM` for stage tests: answers from a function, records every call."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from pipeline.llm.base import Message, Reply
+from pipeline.models import Usage
+
+
+@dataclass(frozen=True)
+class Call:
+    messages: list[Message]
+    reply_model: type[BaseModel]
+    max_tokens: int
+    task: str
+
+    @property
+    def user(self) -> str:
+        return "\n".join(m.content for m in self.messages if m.role == "user")
+
+
+Answer = Callable[[Call], Any]  # returns a reply model instance, or an exception to raise
+
+
+class ScriptedLLM:
+    """Implements the `LLM` protocol; each call costs 1 call, 100 + 10 tokens and $0.001."""
+
+    name = "fake"
+    model = "fake-model"
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.calls: list[Call] = []
+
+    async def structured(
+        self,
+        messages: list[Message],
+        reply_model: type[Any],
+        *,
+        temperature: float,
+        max_tokens: int,
+        task: str,
+    ) -> Reply[Any]:
+        call = Call(list(messages), reply_model, max_tokens, task)
+        self.calls.append(call)
+        await asyncio.sleep(0)  # let concurrent calls interleave, as a real client would
+        result = self.answer(call)
+        usage = Usage(calls=1, prompt_tokens=100, completion_tokens=10, cost_usd=0.001)
+        if isinstance(result, Exception):
+            if hasattr(result, "usage"):
+                result.usage = usage
+            raise result
+        return Reply(value=result, usage=usage)
+
+    def tasks(self) -> list[str]:
+        return [call.task for call in self.calls]

@@ -1,0 +1,66 @@
+"""Extraction quality on the shared corpus of real arXiv papers, against the issue's targets.
+
+Skipped when the corpus is absent. `scripts/eval_extract.py` prints the same scores per paper.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from pipeline import evaluation
+from pipeline.errors import ExtractError
+from pipeline.evaluation import PaperScore
+from pipeline.stages.extract import document
+
+CORPUS = evaluation.corpus_dir()
+needs_corpus = pytest.mark.skipif(
+    evaluation.ground_truth(CORPUS) is None, reason=f"no corpus at {CORPUS}"
+)
+
+
+def page_texts(path: Path) -> list[str]:
+    with pymupdf.open(path) as doc:
+        return [page.get_text() for page in doc]
+
+
+@pytest.fixture(scope="module")
+def scores() -> list[PaperScore]:
+    return evaluation.score_corpus(CORPUS, document, page_texts)
+
+
+@needs_corpus
+def test_every_corpus_paper_extracts(scores: list[PaperScore]) -> None:
+    assert len(scores) == 20
+    assert [s.file for s in scores if s.error] == []
+
+
+@needs_corpus
+@pytest.mark.parametrize("metric", ["title exact", "abstract F1", "heading recall", "refs leakage"])
+def test_corpus_meets_target(scores: list[PaperScore], metric: str) -> None:
+    (target,) = [t for t in evaluation.targets(scores) if t.metric.startswith(metric[:8])]
+    assert target.met, f"{target.metric} {target.value:.3f}, target {target.target}"
+
+
+@needs_corpus
+def test_no_paper_leaks_its_reference_list(scores: list[PaperScore]) -> None:
+    # The corpus-wide share could hide one paper whose whole list sits in the body.
+    leaky = [(s.file, s.leakage) for s in scores if s.leakage and s.leakage > 0.05]
+    assert leaky == []
+    assert sum(s.reference_shingles > 0 for s in scores) == 19  # one paper has no references
+
+
+@needs_corpus
+def test_encrypted_excerpt_fails_clearly() -> None:
+    with pytest.raises(ExtractError, match="encrypted, a password is needed"):
+        document(CORPUS / "edge" / "2206.01062_page3_ENCRYPTED.pdf", "2206.01062")
+
+
+@needs_corpus
+def test_excerpts_extract() -> None:
+    for path in sorted((CORPUS / "edge").glob("*.pdf")):
+        if "ENCRYPTED" not in path.name:
+            doc = document(path, path.stem)
+            assert doc.sections and doc.pages_read == doc.pages

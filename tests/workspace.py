@@ -1,0 +1,70 @@
+"""A user's working folder for CLI tests: cache, out folder and a private copy of the prompts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.prompts import default_prompts_dir
+
+# Tests never reach the real arXiv: unless a test points these at its own server, any request
+# goes to a closed local port and fails at once.
+OFFLINE = {
+    "PAPERBRIEF_ARXIV_API_URL": "http://127.0.0.1:9/api/query",
+    "PAPERBRIEF_ARXIV_RSS_URL": "http://127.0.0.1:9/rss/",
+    "PAPERBRIEF_ARXIV_PDF_URL": "http://127.0.0.1:9/pdf/",
+}
+
+
+class Workspace:
+    def __init__(self, root: Path, *source_args: str, day: str = "2026-03-04") -> None:
+        self.root = root
+        self.day = day
+        self.source_args = list(source_args)
+        self.cache = root / "cache"
+        self.out = root / "out"
+        self.prompts = root / "prompts"
+        shutil.copytree(default_prompts_dir(), self.prompts)
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PAPERBRIEF_"))
+        }
+        self.env.update(OFFLINE)
+        self.env["PAPERBRIEF_PROMPTS_DIR"] = str(self.prompts)
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            *self.source_args,
+            "--cache-dir",
+            str(self.cache),
+            "--out",
+            str(self.out),
+            *args,
+        ]
+        return subprocess.run(
+            command,
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def record(self) -> dict[str, Any]:
+        return json.loads((self.out / self.day / "run.json").read_text())
+
+    def report(self) -> str:
+        return (self.out / self.day / "summaries.md").read_text()
+
+    def computed(self) -> dict[str, int]:
+        return {stage: s["misses"] for stage, s in self.record()["stages"].items()}
