@@ -90,7 +90,10 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     llm.add_argument("--backend", choices=("auto", "openai", "local", "extractive"))
     llm.add_argument("--model", help="model name for the LLM backend")
     llm.add_argument("--base-url", help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp)")
-    llm.add_argument("--model-path", type=Path, help="GGUF file for --backend local")
+    llm.add_argument(
+        "--model-path", type=Path, metavar="FILE.gguf", help="GGUF model for --backend local"
+    )
+    llm.add_argument("--chat-format", help="llama.cpp chat format for a GGUF without a template")
     llm.add_argument("--prompt", help="summarize prompt variant in prompts/summarize/ (default)")
     llm.add_argument("--top", type=int, help="papers read in full after triage (default 15)")
     llm.add_argument("--max-cost", type=float, help="stop starting LLM work past this many USD")
@@ -126,6 +129,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "llm.model": given.get("model"),
         "llm.base_url": given.get("base_url"),
         "llm.model_path": given.get("model_path"),
+        "llm.chat_format": given.get("chat_format"),
         "llm.max_cost": given.get("max_cost"),
         "prompts.summarize": given.get("prompt"),
         "reading.top": given.get("top"),

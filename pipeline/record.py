@@ -28,7 +28,7 @@ class LLMStats(BaseModel):
     completion_tokens: int = 0
     cached_tokens: int = 0
     cost_usd: float = 0.0
-    by_stage: dict[str, dict[str, float]] = Field(default_factory=dict)
+    by_stage: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class Event(BaseModel):
@@ -50,5 +50,7 @@ class RunRecord(BaseModel):
     tokenizer: dict[str, Any]
     prompt: str
     warnings: list[str] = Field(default_factory=list)
+    read_in_full: int = 0
+    faithfulness: dict[str, Any] = Field(default_factory=dict)
     out_dir: str | None = None
     events: list[Event] = Field(default_factory=list)

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from pipeline import seen as seen_index
 from pipeline.cache import Cache, digest, file_digest, stage_key, write_atomic
 from pipeline.errors import LLMError, MissingInputError, PaperbriefError, PaperError
+from pipeline.faithfulness import share_of_supported
 from pipeline.llm.factory import backend_identity, make_backend
 from pipeline.models import Chunks, Document, PaperMeta, SummaryRecord, TriageScore, Usage
 from pipeline.prompts import Prompt, default_prompts_dir, load_prompt
@@ -98,6 +99,8 @@ class Runner:
         self._lock = threading.Lock()
         self._backend: Any = None
         self._client: Any = None
+        self._loop: asyncio.Runner
+        self.triage_result: triage.TriageResult | None = None
         self.ranking: rank.Ranking | None = None
         self.rows: dict[str, tuple[str, float | None]] = {}
         backend_name, model = backend_identity(self.settings.llm)
@@ -120,12 +123,19 @@ class Runner:
     # --- the whole run --------------------------------------------------------------
 
     def run(self) -> RunRecord:
+        # One event loop for the whole run: an async LLM client made during triage must still
+        # be usable when summarize runs (a loop per stage would close it underneath).
+        with asyncio.Runner() as loop:
+            self._loop = loop
+            return self._run()
+
+    def _run(self) -> RunRecord:
         papers = self._timed("feed", self._feed)
         self._timed("triage", lambda: self._triage(papers))
         self._timed("download", lambda: self._each("download", papers, self._download))
         self._timed("extract", lambda: self._extract_all(papers))
         self._timed("chunk", lambda: self._each("chunk", papers, self._chunk))
-        self._timed("summarize", lambda: asyncio.run(self._summarize_all(papers)))
+        self._timed("summarize", lambda: self._loop.run(self._summarize_all(papers)))
         done = [p for p in papers if p.live and p.record is not None]
         self.ranking = self._timed("rank", lambda: self._rank(done))
         result = self._timed("report", lambda: self._report(papers, self.ranking))
@@ -397,6 +407,7 @@ class Runner:
         self.observer.advanced("triage")
         if result is None:
             return
+        self.triage_result = result
         by_id = {score.paper_id: score for score in result.scores}
         selected = set(result.selected)
         for paper in live:
@@ -423,7 +434,7 @@ class Runner:
             return result
 
         try:
-            return asyncio.run(
+            return self._loop.run(
                 self._step_async("triage", "*", key, triage.TriageResult, compute, params)
             )
         except (PaperError, LLMError) as exc:
@@ -600,7 +611,8 @@ class Runner:
                 single_call_budget=self.settings.reading.single_call_budget,
                 interests=self.settings.reading.interests,
             )
-            self._add_usage("summarize", record.usage)
+            for step, usage in (record.stage_usage or {"summarize": record.usage}).items():
+                self._add_usage(step, usage)
             return record
 
         paper.record = await self._step_async(
@@ -677,6 +689,7 @@ class Runner:
             notes=[*self.notes, *self.warnings],
             appendix=[p.triage for p in papers if not p.selected and p.triage is not None],
             appendix_titles={p.meta.id: p.meta.title for p in papers if not p.selected},
+            triage_usage=self.triage_result.usage if self.triage_result else None,
         )
         key = stage_key("report", report.STAGE_VERSION, [digest(inputs)], {})
         result = self._whole_step("report", key, report.Report, lambda: report.report(inputs), {})
@@ -707,6 +720,20 @@ class Runner:
             }
         )
 
+    def _faithfulness(self, papers: list[Paper]) -> dict[str, Any]:
+        reports = [p.record.faithfulness for p in papers if p.record is not None]
+        present = [r for r in reports if r is not None]
+        return {
+            "numbers_checked": sum(r.checked for r in present),
+            "numbers_supported": sum(r.supported for r in present),
+            "share_supported": share_of_supported(present),
+            "papers_flagged": sorted(
+                p.meta.id
+                for p in papers
+                if p.record and p.record.faithfulness and p.record.faithfulness.unsupported
+            ),
+        }
+
     def _finish(self, papers: list[Paper], result: report.Report | None) -> RunRecord:
         self._close_client()
         out = self.settings.out_dir / self.source.day.isoformat()
@@ -721,6 +748,8 @@ class Runner:
             tokenizer={"encoding": self.tokenizer.name, "fallback": self.tokenizer.fallback},
             prompt=self.prompt.name,
             warnings=self.warnings,
+            faithfulness=self._faithfulness(papers),
+            read_in_full=sum(1 for p in papers if p.selected and p.failure is None),
             out_dir=str(out),
             events=self.events,
         )

@@ -74,7 +74,9 @@ class LLMSettings(Section):
     max_cost: float | None = Field(default=None, ge=0, description="US dollars per run")
     model_path: Path | None = Field(default=None, description="GGUF file for the local backend")
     n_ctx: int = Field(default=8192, ge=512)
-    chat_format: str | None = None
+    chat_format: str | None = Field(default=None, description="llama.cpp chat format override")
+    n_threads: int | None = Field(default=None, ge=1)
+    seed: int = 0
     prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     @field_validator("prices", mode="after")
@@ -82,6 +84,12 @@ class LLMSettings(Section):
     def _keep_default_prices(cls, prices: dict[str, Price]) -> dict[str, Price]:
         # A user adding one model's price should not lose the rest of the table.
         return {**DEFAULT_PRICES, **prices}
+
+    @model_validator(mode="after")
+    def _local_needs_a_model(self) -> LLMSettings:
+        if self.backend == "local" and self.model_path is None:
+            raise ValueError("llm.backend = local needs --model-path FILE.gguf")
+        return self
 
     def resolved_backend(self) -> Literal["openai", "local", "extractive"]:
         """`auto` means: an LLM when one is configured, the offline summarizer otherwise."""

@@ -400,6 +400,7 @@ def test_summarize_wraps_structured_for_sync_callers() -> None:
         backend = backend_for(server)
 
         results = [backend.summarize(paper_request()) for _ in range(2)]  # one loop, reused
+        backend.close()
 
         expected = PaperSummary.model_validate_json(summary_reply(server.chat_bodies[0]))
         assert results[0].summary == results[1].summary == expected
@@ -409,8 +410,10 @@ def test_summarize_wraps_structured_for_sync_callers() -> None:
 
 def test_summarize_errors_name_the_paper(server: FakeOpenAI) -> None:
     server.script([{"status": 401}])
+    backend = backend_for(server)
     with pytest.raises(LLMError) as caught:
-        backend_for(server).summarize(paper_request())
+        backend.summarize(paper_request())
+    backend.close()
     assert (caught.value.paper_id, caught.value.stage) == ("2401.00001v1", "summarize")
 
 

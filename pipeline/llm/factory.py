@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from pipeline.llm.base import Backend
+from typing import Any
+
 from pipeline.settings import LLMSettings
 
 
-def make_backend(llm: LLMSettings) -> Backend:
-    if llm.resolved_backend() == "extractive":
+def make_backend(llm: LLMSettings) -> Any:
+    """The extractive summarizer, or an `LLM` (openai or local); imports stay lazy."""
+    backend = llm.resolved_backend()
+    if backend == "extractive":
         from pipeline.llm.extractive import ExtractiveBackend
 
         return ExtractiveBackend()
+    if backend == "local":
+        from pipeline.llm.local_backend import LocalBackend
+
+        assert llm.model_path is not None  # settings validation guarantees it
+        return LocalBackend(
+            llm.model_path,
+            n_ctx=llm.n_ctx,
+            chat_format=llm.chat_format,
+            max_reasks=llm.max_reasks,
+            seed=llm.seed,
+            n_threads=llm.n_threads,
+        )
     from pipeline.llm.openai_backend import OpenAIBackend
 
     return OpenAIBackend(
@@ -21,13 +36,22 @@ def make_backend(llm: LLMSettings) -> Backend:
         max_reasks=llm.max_reasks,
         timeout=llm.timeout,
         max_retries=llm.max_retries,
+        requests_per_minute=llm.rpm,
+        tokens_per_minute=llm.tpm,
+        max_concurrency=llm.concurrency,
     )
 
 
 def backend_identity(llm: LLMSettings) -> tuple[str, str]:
     """(backend, model) as they enter cache keys and reports, without building a client."""
-    if llm.resolved_backend() == "extractive":
+    backend = llm.resolved_backend()
+    if backend == "extractive":
         from pipeline.llm.extractive import ExtractiveBackend
 
         return ExtractiveBackend.name, ExtractiveBackend.model
+    if backend == "local":
+        assert llm.model_path is not None
+        # the chat format changes the rendered prompt, so it is part of the model's identity
+        suffix = f":{llm.chat_format}" if llm.chat_format else ""
+        return "local", llm.model_path.name + suffix
     return "openai", llm.model

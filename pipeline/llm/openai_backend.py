@@ -207,8 +207,18 @@ class OpenAIBackend:
         if state is not None:
             await state.client.close()
 
+    def close(self) -> None:
+        """Close what `summarize` opened: its client and its event loop thread."""
+        background, self._background = self._background, None
+        if background is not None:
+            background.run(self.aclose())
+            background.stop()
+
     def summarize(self, request: SummaryRequest) -> SummaryResult:
-        """The old synchronous interface, run on the backend's own event loop thread."""
+        """The old synchronous interface, run on the backend's own event loop thread, which
+        the runner's threads share (one client, one limiter)."""
+        with self._states_lock:
+            background = self._background = self._background or _BackgroundLoop()
         call = self.structured(
             request.messages,
             PaperSummary,
@@ -216,11 +226,8 @@ class OpenAIBackend:
             max_tokens=request.max_tokens,
             task="summarize",
         )
-        if self._background is None:
-            with self._states_lock:
-                self._background = self._background or _BackgroundLoop()
         try:
-            reply = self._background.run(call)
+            reply = background.run(call)
         except LLMError as exc:
             exc.paper_id = exc.paper_id or request.meta.id
             raise
@@ -516,11 +523,18 @@ class _BackgroundLoop:
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=self._loop.run_forever, name="openai-backend", daemon=True)
-        thread.start()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="openai-backend", daemon=True
+        )
+        self._thread.start()
 
     def run(self, call: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(call, self._loop).result()
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
 
 
 def _transient(exc: BaseException) -> bool:

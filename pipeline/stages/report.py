@@ -17,6 +17,9 @@ BACKEND_NOTES = {
         "Summaries by the **extractive** backend (no LLM): every sentence is quoted from the "
         "paper, and rubric scores come from stated text heuristics, not judgement."
     ),
+    "local": (
+        "Summaries by a local model (`{model}`) run by llama.cpp; check numbers against the paper."
+    ),
     "openai": "Summaries by an LLM (model `{model}`); numbers should be checked against the paper.",
 }
 

@@ -1,0 +1,103 @@
+"""`paperbrief run` with an LLM: the real openai client against a local OpenAI-compatible server.
+
+Triage, the cost cap and the number check, end to end through the CLI and run.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.samples import write_sample_papers
+from tests.fakes.openai_server import FakeOpenAI, default_summary, request_title
+from tests.fakes.replies import reply_kind, schema_reply
+from tests.workspace import Workspace
+
+DAY = "2026-03-04"
+
+
+@pytest.fixture(scope="module")
+def papers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("papers")
+    write_sample_papers(folder)
+    return folder
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, papers: Path) -> Workspace:
+    return Workspace(tmp_path / "ws", "--source", str(papers), "--date", DAY)
+
+
+def llm_env(server: FakeOpenAI) -> dict[str, str]:
+    return {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key"}
+
+
+def kinds(server: FakeOpenAI) -> list[str]:
+    return [reply_kind(body) for body in server.chat_bodies]
+
+
+def test_triage_reads_only_the_top_papers_and_lists_the_rest(workspace: Workspace):
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        result = workspace.run("--top", "2", env=llm_env(server))
+        asked = kinds(server)
+    assert result.returncode == 0, result.stderr
+    record = workspace.record()
+    assert record["papers"] == 5 and record["read_in_full"] == 2
+    assert asked.count("TriageReply") == 1  # five papers fit one triage batch
+    assert asked.count("PaperSummary") == 2
+    assert set(record["llm"]["by_stage"]) >= {"triage", "summarize-reduce"}
+    md = workspace.report()
+    assert md.count("\n## ") >= 2 and "## 3." not in md
+    appendix = md[md.index("Also in the feed") :]
+    assert sum(title in appendix for title in _sample_titles(workspace)) == 3
+
+
+def test_a_cost_cap_stops_new_llm_work_and_keeps_what_is_done(workspace: Workspace):
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        env = llm_env(server)
+        result = workspace.run("--max-cost", "0.0000001", "--concurrency", "1", env=env)
+        calls = len(server.chat_bodies)
+    assert result.returncode == 1
+    record = workspace.record()
+    capped = [f for f in record["failed"] if "cost cap" in f["error"]]
+    assert len(capped) == 4 and calls == 1
+    assert record["llm"]["cost_usd"] > 0.0000001
+    assert "cost cap" in workspace.report()
+    # what was done stays: raising the cap summarizes only the other four
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        assert workspace.run(env=llm_env(server)).returncode == 0
+        assert workspace.record()["stages"]["summarize"] == workspace.record()["stages"][
+            "summarize"
+        ] | {"hits": 1, "misses": 4}
+
+
+def invented_numbers(body: dict[str, Any]) -> str:
+    """A summary claiming a result the paper never states, however often it is asked."""
+    summary = default_summary(request_title(body))
+    summary["summary"][1] = "It cuts latency by 37.5% against every baseline."
+    return json.dumps(summary)
+
+
+def test_unsupported_numbers_get_one_repair_then_are_flagged(tmp_path: Path, papers: Path):
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "sample-toolguard.pdf").write_bytes((papers / "sample-toolguard.pdf").read_bytes())
+    workspace = Workspace(tmp_path / "ws", "--source", str(one), "--date", DAY)
+    with FakeOpenAI(reply_for=invented_numbers) as server:
+        result = workspace.run(env=llm_env(server))
+        bodies = server.chat_bodies
+    assert result.returncode == 0, result.stderr
+    assert len(bodies) == 2  # the summary, then one repair request quoting the number
+    assert "37.5%" in json.dumps(bodies[1]["messages"][-1])
+    faithfulness = workspace.record()["faithfulness"]
+    assert faithfulness["papers_flagged"] == ["sample-toolguard"]
+    assert faithfulness["share_supported"] < 1.0
+    assert "unverified" in workspace.report() and "37.5%" in workspace.report()
+
+
+def _sample_titles(workspace: Workspace) -> list[str]:
+    data = json.loads((workspace.out / DAY / "summaries.json").read_text())
+    return [p["title"] for p in data.get("not_read", [])] or [p["title"] for p in data["papers"]]
