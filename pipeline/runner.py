@@ -127,7 +127,19 @@ class Runner:
         # be usable when summarize runs (a loop per stage would close it underneath).
         with asyncio.Runner() as loop:
             self._loop = loop
-            return self._run()
+            try:
+                return self._run()
+            finally:
+                self._close_backend()
+
+    def _close_backend(self) -> None:
+        """Close the LLM client inside the loop that made it, before the loop goes away."""
+        aclose = getattr(self._backend, "aclose", None)
+        if aclose is not None:
+            try:
+                self._loop.run(aclose())
+            except Exception as exc:  # closing must never turn a finished run into a failure
+                self._warn(f"could not close the LLM client cleanly ({exc})")
 
     def _run(self) -> RunRecord:
         papers = self._timed("feed", self._feed)

@@ -9,26 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from pipeline.samples import write_sample_papers
+from tests.conftest import DAY
 from tests.fakes.openai_server import FakeOpenAI, default_summary, request_title
 from tests.fakes.replies import reply_kind, schema_reply
 from tests.workspace import Workspace
-
-DAY = "2026-03-04"
-
-
-@pytest.fixture(scope="module")
-def papers(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("papers")
-    write_sample_papers(folder)
-    return folder
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, papers: Path) -> Workspace:
-    return Workspace(tmp_path / "ws", "--source", str(papers), "--date", DAY)
 
 
 def llm_env(server: FakeOpenAI) -> dict[str, str]:

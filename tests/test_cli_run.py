@@ -17,23 +17,9 @@ from typing import Any
 import pymupdf
 import pytest
 
-from pipeline.samples import write_sample_papers
+from tests.conftest import DAY
 from tests.fakes.openai_server import FakeOpenAI
 from tests.workspace import OFFLINE, Workspace
-
-DAY = "2026-03-04"
-
-
-@pytest.fixture(scope="module")
-def papers(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("papers")
-    write_sample_papers(folder)
-    return folder
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, papers: Path) -> Workspace:
-    return Workspace(tmp_path / "ws", "--source", str(papers), "--date", DAY)
 
 
 def test_offline_run_writes_the_briefing(workspace: Workspace):

@@ -1,0 +1,26 @@
+"""Fixtures shared by the CLI tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.samples import write_sample_papers
+from tests.workspace import Workspace
+
+DAY = "2026-03-04"
+
+
+@pytest.fixture(scope="session")
+def papers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The five sample papers, written once per test session."""
+    folder = tmp_path_factory.mktemp("papers")
+    write_sample_papers(folder)
+    return folder
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, papers: Path) -> Workspace:
+    """A user's folder briefing the sample papers offline, dated DAY."""
+    return Workspace(tmp_path / "ws", "--source", str(papers), "--date", DAY)
