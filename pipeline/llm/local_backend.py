@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from pipeline.errors import InvalidReplyError, LLMError, ReplyTooLongError, UsageError
 from pipeline.llm.base import Message, R, Reply
+from pipeline.llm.replies import invalid_reply, reask_text
 from pipeline.models import Usage
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "the local backend needs `pip install .[local]` (llama-cpp-python)"
-MAX_ERRORS_QUOTED = 5
 # llama-cpp-python's chat formats that drop system messages; their text goes into the first
 # user turn instead, as the models' own templates do (Gemma's puts it before the user's text).
 FORMATS_WITHOUT_SYSTEM = frozenset({"gemma"})
@@ -94,7 +94,7 @@ class LocalBackend:
                 error = exc
             turns += [
                 {"role": "assistant", "content": reply},
-                {"role": "user", "content": _reask_text(reply_model, error)},
+                {"role": "user", "content": reask_text(error, reply_model.__name__)},
             ]
         assert error is not None  # the loop ran at least once (max_reasks >= 0) and failed
         raise self._invalid(reply_model, reply, error, usage, task) from error
@@ -254,11 +254,9 @@ class LocalBackend:
         task: str,
     ) -> InvalidReplyError:
         tries = self.max_reasks + 1
-        message = (
-            f"model {self.model} gave no valid {reply_model.__name__} in {tries} tries "
-            f"(last: {_brief_errors(exc)}); try a larger model or a simpler prompt"
+        return invalid_reply(
+            self.model, reply_model, tries=tries, reply=reply, exc=exc, usage=usage, task=task
         )
-        return InvalidReplyError(message, last_reply=reply, usage=usage, stage=task)
 
 
 def _usage(completion: dict[str, Any], seconds: float) -> Usage:
@@ -269,19 +267,3 @@ def _usage(completion: dict[str, Any], seconds: float) -> Usage:
         completion_tokens=int(reported.get("completion_tokens", 0)),
         seconds=round(seconds, 4),
     )
-
-
-def _reask_text(reply_model: type[BaseModel], exc: ValidationError) -> str:
-    """The user turn that asks the model to fix its previous reply."""
-    return (
-        f"Your reply was not a valid {reply_model.__name__} JSON object. Validation errors: "
-        f"{_brief_errors(exc)}. Reply again with the corrected JSON object only."
-    )
-
-
-def _brief_errors(exc: ValidationError) -> str:
-    errors = exc.errors(include_url=False, include_input=False)
-    parts = [f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in errors]
-    extra = len(parts) - MAX_ERRORS_QUOTED
-    quoted = "; ".join(parts[:MAX_ERRORS_QUOTED])
-    return quoted + (f"; and {extra} more" if extra > 0 else "")

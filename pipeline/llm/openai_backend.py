@@ -44,6 +44,7 @@ from pipeline.errors import (
 )
 from pipeline.llm.base import Message, Price, R, Reply, SummaryRequest, SummaryResult
 from pipeline.llm.limiter import RateLimiter, estimate_tokens, retry_after
+from pipeline.llm.replies import invalid_reply, reask_text, unfenced
 from pipeline.models import PaperSummary, Usage
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ T = TypeVar("T")
 PLACEHOLDER_API_KEY = "not-needed"
 # Keywords strict mode rejects; the validation here still enforces them.
 UNSUPPORTED_KEYWORDS = frozenset({"default"})
-MAX_ERRORS_QUOTED = 5
 
 # How the reply is constrained, best first; a backend moves down this list, never up.
 ResponseMode = Literal["json_schema", "json_object_schema", "json_object"]
@@ -188,7 +188,7 @@ class OpenAIBackend:
             usage += self._usage(completion, seconds)
             reply = self._reply_text(completion, max_tokens, task, usage)
             try:
-                value = reply_model.model_validate_json(_unfenced(reply))
+                value = reply_model.model_validate_json(unfenced(reply))
             except ValidationError as exc:
                 error = exc
             else:
@@ -510,11 +510,9 @@ class OpenAIBackend:
         task: str,
     ) -> InvalidReplyError:
         tries = self.max_reasks + 1
-        message = (
-            f"model {self.model} gave no valid {reply_model.__name__} in {tries} tries "
-            f"(last: {_brief_errors(exc)}); try a stronger model or a simpler prompt"
+        return invalid_reply(
+            self.model, reply_model, tries=tries, reply=reply, exc=exc, usage=usage, task=task
         )
-        return InvalidReplyError(message, last_reply=reply, usage=usage, stage=task)
 
 
 class _BackgroundLoop:
@@ -585,31 +583,6 @@ def _server_message(exc: openai.APIStatusError, limit: int = 200) -> str:
     body = exc.body
     message = body.get("message") if isinstance(body, dict) else None
     return _one_line(str(message or body or exc.message), limit)
-
-
-def reask_text(exc: ValidationError, model_name: str = "PaperSummary") -> str:
-    """The user turn that asks the model to fix its previous reply."""
-    return (
-        f"Your reply was not a valid {model_name} JSON object. Validation errors: "
-        f"{_brief_errors(exc)}. Reply again with the corrected JSON object only: "
-        "no prose, no code fences."
-    )
-
-
-def _brief_errors(exc: ValidationError) -> str:
-    errors = exc.errors(include_url=False, include_input=False)
-    parts = [f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in errors]
-    extra = len(parts) - MAX_ERRORS_QUOTED
-    quoted = "; ".join(parts[:MAX_ERRORS_QUOTED])
-    return quoted + (f"; and {extra} more" if extra > 0 else "")
-
-
-def _unfenced(reply: str) -> str:
-    """The JSON inside a ```json fence, which local models add despite the schema."""
-    text = reply.strip()
-    if text.startswith("```") and text.endswith("```"):
-        text = text[3:-3].removeprefix("json").strip()
-    return text
 
 
 def _one_line(text: str, limit: int = 200) -> str:
