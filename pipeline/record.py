@@ -29,6 +29,7 @@ class LLMStats(BaseModel):
     cached_tokens: int = 0
     cost_usd: float = 0.0
     by_stage: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    by_paper: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class Event(BaseModel):

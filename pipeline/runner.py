@@ -20,9 +20,16 @@ from pydantic import BaseModel
 
 from pipeline import seen as seen_index
 from pipeline.cache import Cache, digest, file_digest, stage_key, write_atomic
-from pipeline.errors import LLMError, MissingInputError, PaperbriefError, PaperError
+from pipeline.errors import (
+    LLMError,
+    MissingInputError,
+    PaperbriefError,
+    PaperError,
+    UsageError,
+)
 from pipeline.faithfulness import share_of_supported
-from pipeline.llm.factory import backend_identity, make_backend
+from pipeline.llm.budget import BudgetedLLM
+from pipeline.llm.factory import backend_fingerprint, backend_identity, make_backend
 from pipeline.models import Chunks, Document, PaperMeta, SummaryRecord, TriageScore, Usage
 from pipeline.prompts import Prompt, default_prompts_dir, load_prompt
 from pipeline.record import Event, LLMStats, RunRecord, StageStats
@@ -99,6 +106,7 @@ class Runner:
         self._lock = threading.Lock()
         self._backend: Any = None
         self._client: Any = None
+        self._records: list[SummaryRecord] = []
         self._loop: asyncio.Runner
         self.triage_result: triage.TriageResult | None = None
         self.ranking: rank.Ranking | None = None
@@ -134,12 +142,14 @@ class Runner:
 
     def _close_backend(self) -> None:
         """Close the LLM client inside the loop that made it, before the loop goes away."""
-        aclose = getattr(self._backend, "aclose", None)
-        if aclose is not None:
-            try:
-                self._loop.run(aclose())
-            except Exception as exc:  # closing must never turn a finished run into a failure
-                self._warn(f"could not close the LLM client cleanly ({exc})")
+        backend = self._backend
+        try:
+            if hasattr(backend, "aclose"):
+                self._loop.run(backend.aclose())
+            elif hasattr(backend, "close"):
+                backend.close()
+        except Exception as exc:  # closing must never turn a finished run into a failure
+            self._warn(f"could not close the LLM backend cleanly ({exc})")
 
     def _run(self) -> RunRecord:
         papers = self._timed("feed", self._feed)
@@ -271,6 +281,8 @@ class Runner:
             self.events.append(Event(paper=paper_id, stage=stage, status=status))
 
     def _fail(self, paper: Paper, stage: str, exc: BaseException) -> None:
+        if isinstance(exc, UsageError):
+            raise exc  # a setup problem (a missing extra, a bad setting) would fail every paper
         if isinstance(exc, PaperError):
             message = str(exc)
         else:
@@ -300,9 +312,20 @@ class Runner:
     # --- feed -----------------------------------------------------------------------
 
     def _feed(self) -> list[Paper]:
-        if self.source.kind == "folder":
-            return self._feed_folder()
-        return self._feed_arxiv()
+        papers = self._feed_folder() if self.source.kind == "folder" else self._feed_arxiv()
+        return self._keyword_filter(papers)
+
+    def _keyword_filter(self, papers: list[Paper]) -> list[Paper]:
+        from pipeline.arxiv.listing import keyword_filter
+
+        arxiv = self.settings.arxiv
+        if not (arxiv.include or arxiv.exclude):
+            return papers
+        listed = [p for p in papers if p.failure is None]
+        _, dropped = keyword_filter([p.meta for p in listed], arxiv.include, arxiv.exclude)
+        self.notes += keyword_notes(arxiv.include, arxiv.exclude, len(dropped))
+        gone = {meta.id for meta in dropped}
+        return [p for p in papers if p.meta.id not in gone]
 
     def _feed_folder(self) -> list[Paper]:
         assert self.source.folder is not None
@@ -336,18 +359,30 @@ class Runner:
 
     def _feed_arxiv(self) -> list[Paper]:
         self.observer.stage_started("feed", 1)
-        arxiv = self.settings.arxiv
-        params = self.source.cache_params(arxiv)
-        key = stage_key("feed", LISTING_VERSION, [], params)
-        listing = self._step("feed", "*", key, CachedListing, self._fetch_listing, params)
+        listing = self._listing()
         self.observer.advanced("feed")
         for warning in listing.warnings:
             self._warn(warning)
-        from pipeline.arxiv.listing import keyword_filter
+        return self._drop_seen([Paper(meta=meta) for meta in listing.papers])
 
-        kept, dropped = keyword_filter(listing.papers, arxiv.include, arxiv.exclude)
-        self.notes += keyword_notes(arxiv.include, arxiv.exclude, len(dropped))
-        return self._drop_seen([Paper(meta=meta) for meta in kept])
+    def _listing(self) -> CachedListing:
+        """The arXiv listing. Today's feed changes when arXiv announces, so it is always read
+        (one request); a listing that may be incomplete is never kept, so trying again later
+        really asks arXiv again."""
+        params = self.source.cache_params(self.settings.arxiv)
+        key = stage_key("feed", LISTING_VERSION, [], params)
+        keep = self.source.kind != "rss"
+        if keep:
+            cached = self._lookup("feed", "*", key, CachedListing)
+            if cached is not None:
+                return cached
+        started = time.perf_counter()
+        listing = self._fetch_listing()
+        if keep and not listing.warnings:
+            self._store("feed", "*", key, listing, params, started)
+        else:
+            self._count("feed", "*", "computed")
+        return listing
 
     def _fetch_listing(self) -> CachedListing:
         from pipeline.arxiv import listing as arxiv_listing
@@ -432,6 +467,7 @@ class Runner:
         params = {
             "backend": self.llm_stats.backend,
             "model": self.llm_stats.model,
+            "llm": backend_fingerprint(self.settings.llm),
             "prompt": self.prompts["triage"].digest,
             "interests": reading.interests,
             "top": reading.top,
@@ -599,7 +635,8 @@ class Runner:
         return {
             "backend": self.llm_stats.backend,
             "model": self.llm_stats.model,
-            "prompts": {name: prompt.digest for name, prompt in self.prompts.items()},
+            "llm": backend_fingerprint(self.settings.llm),
+            "prompts": summarize.prompts_digest(self.prompts),
             "schema": summarize.schema_digest(),
             "single_call_budget": reading.single_call_budget,
             "interests": reading.interests,
@@ -644,7 +681,11 @@ class Runner:
     def _get_backend(self) -> Any:
         with self._lock:
             if self._backend is None:
-                self._backend = make_backend(self.settings.llm)
+                backend = make_backend(self.settings.llm)
+                cap = self.settings.llm.max_cost
+                if cap is not None and hasattr(backend, "structured"):
+                    backend = BudgetedLLM(backend, cap)
+                self._backend = backend
             return self._backend
 
     def _add_usage(self, stage: str, usage: Usage) -> None:
@@ -711,6 +752,7 @@ class Runner:
     # --- the record -----------------------------------------------------------------
 
     def _llm_record(self) -> LLMStats:
+        """This run's calls, tokens and dollars, in total, per stage and per paper."""
         usage = self.usage
         by_stage = {
             stage: {
@@ -721,8 +763,19 @@ class Runner:
             }
             for stage, u in self.usage_by_stage.items()
         }
+        # What each paper's summary cost when it was made (a cached summary keeps its price).
+        by_paper = {
+            record.paper_id: {
+                "calls": record.usage.calls,
+                "prompt_tokens": record.usage.prompt_tokens,
+                "completion_tokens": record.usage.completion_tokens,
+                "cost_usd": round(record.usage.cost_usd, 6),
+            }
+            for record in self._records
+        }
         return self.llm_stats.model_copy(
             update={
+                "by_paper": by_paper,
                 "calls": usage.calls,
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
@@ -748,6 +801,7 @@ class Runner:
 
     def _finish(self, papers: list[Paper], result: report.Report | None) -> RunRecord:
         self._close_client()
+        self._records = [p.record for p in papers if p.record is not None]
         out = self.settings.out_dir / self.source.day.isoformat()
         record = RunRecord(
             date=self.source.day.isoformat(),

@@ -77,19 +77,25 @@ class LLMSettings(Section):
     chat_format: str | None = Field(default=None, description="llama.cpp chat format override")
     n_threads: int | None = Field(default=None, ge=1)
     seed: int = 0
-    prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
-
-    @field_validator("prices", mode="after")
-    @classmethod
-    def _keep_default_prices(cls, prices: dict[str, Price]) -> dict[str, Price]:
-        # A user adding one model's price should not lose the rest of the table.
-        return {**DEFAULT_PRICES, **prices}
+    prices: dict[str, Price] = Field(
+        default_factory=dict, description="USD per million tokens, added to the built-in table"
+    )
 
     @model_validator(mode="after")
     def _local_needs_a_model(self) -> LLMSettings:
+        # Checked before the run starts: found later, it would fail every paper one by one.
         if self.backend == "local" and self.model_path is None:
             raise ValueError("llm.backend = local needs --model-path FILE.gguf")
+        if self.model_path is not None and not self.model_path.is_file():
+            raise ValueError(f"GGUF model file {self.model_path} not found; check --model-path")
         return self
+
+    def effective_prices(self) -> dict[str, Price]:
+        """The price table for this endpoint. OpenAI's published prices apply only to OpenAI:
+        a local or self-hosted server answering to "gpt-4o-mini" is not billed at its rate."""
+        if self.base_url and "api.openai.com" not in self.base_url:
+            return dict(self.prices)
+        return {**DEFAULT_PRICES, **self.prices}
 
     def resolved_backend(self) -> Literal["openai", "local", "extractive"]:
         """`auto` means: an LLM when one is configured, the offline summarizer otherwise."""

@@ -24,6 +24,7 @@ def kinds(server: FakeOpenAI) -> list[str]:
 
 
 def test_triage_reads_only_the_top_papers_and_lists_the_rest(workspace: Workspace):
+    workspace.price("gpt-4o-mini", 0.15, 0.60)
     with FakeOpenAI(reply_for=schema_reply) as server:
         result = workspace.run("--top", "2", env=llm_env(server))
         asked = kinds(server)
@@ -33,6 +34,10 @@ def test_triage_reads_only_the_top_papers_and_lists_the_rest(workspace: Workspac
     assert asked.count("TriageReply") == 1  # five papers fit one triage batch
     assert asked.count("PaperSummary") == 2
     assert set(record["llm"]["by_stage"]) >= {"triage", "summarize-reduce"}
+    by_paper = record["llm"]["by_paper"]
+    assert len(by_paper) == 2 and all(
+        p["calls"] == 1 and p["cost_usd"] > 0 for p in by_paper.values()
+    )
     md = workspace.report()
     assert md.count("\n## ") >= 2 and "## 3." not in md
     appendix = md[md.index("Also in the feed") :]
@@ -40,22 +45,28 @@ def test_triage_reads_only_the_top_papers_and_lists_the_rest(workspace: Workspac
 
 
 def test_a_cost_cap_stops_new_llm_work_and_keeps_what_is_done(workspace: Workspace):
+    workspace.price("gpt-4o-mini", 0.15, 0.60)
     with FakeOpenAI(reply_for=schema_reply) as server:
         env = llm_env(server)
-        result = workspace.run("--max-cost", "0.0000001", "--concurrency", "1", env=env)
+        result = workspace.run("--max-cost", "0.0000001", env=env)  # 8 papers may run at once
         calls = len(server.chat_bodies)
-    assert result.returncode == 1
-    record = workspace.record()
-    capped = [f for f in record["failed"] if "cost cap" in f["error"]]
-    assert len(capped) == 4 and calls == 1
-    assert record["llm"]["cost_usd"] > 0.0000001
-    assert "cost cap" in workspace.report()
-    # what was done stays: raising the cap summarizes only the other four
-    with FakeOpenAI(reply_for=schema_reply) as server:
-        assert workspace.run(env=llm_env(server)).returncode == 0
-        assert workspace.record()["stages"]["summarize"] == workspace.record()["stages"][
-            "summarize"
-        ] | {"hits": 1, "misses": 4}
+        assert result.returncode == 1
+        record = workspace.record()
+        capped = [f for f in record["failed"] if "cost cap" in f["error"]]
+        assert len(capped) == 4 and calls == 1
+        assert record["llm"]["cost_usd"] > 0.0000001
+        assert "cost cap" in workspace.report()
+        # what was done stays: without the cap only the other four are summarized
+        assert workspace.run(env=env).returncode == 0
+    assert workspace.record()["stages"]["summarize"] | {"seconds": 0} == {
+        "hits": 1,
+        "misses": 4,
+        "failed": 0,
+        "seconds": 0,
+        "requests": 0,
+        "retries": 0,
+        "bytes": 0,
+    }
 
 
 def invented_numbers(body: dict[str, Any]) -> str:

@@ -174,6 +174,7 @@ def test_bad_usage_exits_2_with_one_clear_line(tmp_path: Path, args: list[str], 
 
 
 def test_openai_backend_end_to_end_against_a_local_server(workspace: Workspace):
+    workspace.price("gpt-4o-mini", 0.15, 0.60)
     with FakeOpenAI() as server:
         server.script([{"content": "this is not JSON"}])  # the first reply must be re-asked
         env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key"}

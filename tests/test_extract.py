@@ -359,3 +359,22 @@ def test_documents_in_processes_keep_order_and_errors(
     named = documents_in_processes(paths[:1], 1, workers=1, ids=["2401.00001v1"])
     assert [d.paper_id for d in named if isinstance(d, Document)] == ["2401.00001v1"]
     assert isinstance(last, Document) and last.pages == 3
+
+
+def test_an_unexpected_error_fails_only_that_paper(tmp_path: Path, monkeypatch) -> None:
+    from concurrent.futures import Future
+
+    from pipeline.stages import extract
+
+    def broken(path: Path, paper_id: str, *, max_pages: int) -> None:
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(extract, "document", broken)
+    error = extract._document_or_error(tmp_path / "odd.pdf", "odd", 60)
+    assert isinstance(error, ExtractError) and error.paper_id == "odd"
+    assert "extraction failed (IndexError" in str(error)
+
+    died: Future = Future()
+    died.set_exception(RuntimeError("A process in the process pool was terminated abruptly"))
+    lost = extract._result(died, tmp_path / "odd.pdf", "odd")
+    assert isinstance(lost, ExtractError) and "extraction crashed" in str(lost)

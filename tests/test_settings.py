@@ -55,9 +55,22 @@ max_tokens = 900
 
 def test_user_prices_extend_the_default_table(tmp_path: Path):
     config = write_config(tmp_path, '[llm.prices."my-model"]\ninput = 1.0\noutput = 2.0\n')
-    prices = load_settings(config, env={}).llm.prices
+    prices = load_settings(config, env={}).llm.effective_prices()
     assert prices["my-model"].output == 2.0
     assert "gpt-4o-mini" in prices
+
+
+def test_a_self_hosted_endpoint_is_not_billed_at_openai_prices(tmp_path: Path):
+    local = load_settings(env={"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"}).llm
+    assert local.model == "gpt-4o-mini" and local.effective_prices() == {}
+    config = write_config(tmp_path, '[llm.prices."gpt-4o-mini"]\ninput = 0.01\noutput = 0.02\n')
+    priced = load_settings(config, env={"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"}).llm
+    assert priced.effective_prices()["gpt-4o-mini"].input == 0.01
+
+
+def test_a_missing_gguf_file_is_a_usage_error(tmp_path: Path):
+    with pytest.raises(SettingsError, match="not found; check --model-path"):
+        load_settings(env={"PAPERBRIEF_MODEL_PATH": str(tmp_path / "none.gguf")})
 
 
 def test_api_key_never_prints():

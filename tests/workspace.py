@@ -36,6 +36,13 @@ class Workspace:
         self.env.update(OFFLINE)
         self.env["PAPERBRIEF_PROMPTS_DIR"] = str(self.prompts)
 
+    def price(self, model: str, input_usd: float, output_usd: float) -> None:
+        """Prices per million tokens in the workspace's paperbrief.toml: a local server is
+        only billed at the rates a user sets for it."""
+        (self.root / "paperbrief.toml").write_text(
+            f'[llm.prices."{model}"]\ninput = {input_usd}\noutput = {output_usd}\n'
+        )
+
     def run(
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:

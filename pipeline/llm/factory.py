@@ -6,6 +6,8 @@ from typing import Any
 
 from pipeline.settings import LLMSettings
 
+DEFAULT_ENDPOINT = "https://api.openai.com/v1"
+
 
 def make_backend(llm: LLMSettings) -> Any:
     """The extractive summarizer, or an `LLM` (openai or local); imports stay lazy."""
@@ -32,7 +34,7 @@ def make_backend(llm: LLMSettings) -> Any:
         llm.model,
         api_key=llm.api_key.get_secret_value() if llm.api_key else None,
         base_url=llm.base_url,
-        prices=llm.prices,
+        prices=llm.effective_prices(),
         max_reasks=llm.max_reasks,
         timeout=llm.timeout,
         max_retries=llm.max_retries,
@@ -55,3 +57,24 @@ def backend_identity(llm: LLMSettings) -> tuple[str, str]:
         suffix = f":{llm.chat_format}" if llm.chat_format else ""
         return "local", llm.model_path.name + suffix
     return "openai", llm.model
+
+
+def backend_fingerprint(llm: LLMSettings) -> dict[str, Any]:
+    """What else decides a reply besides the model's name, for cache keys.
+
+    One model name can mean different models: "gpt-4o-mini" at OpenAI or whatever a local
+    server answers to, and a GGUF file re-quantised in place keeps its name.
+    """
+    backend = llm.resolved_backend()
+    if backend == "openai":
+        return {"endpoint": (llm.base_url or DEFAULT_ENDPOINT).rstrip("/").lower()}
+    if backend == "local":
+        assert llm.model_path is not None
+        stat = llm.model_path.stat()
+        return {
+            "size": stat.st_size,
+            "mtime": int(stat.st_mtime),
+            "n_ctx": llm.n_ctx,
+            "seed": llm.seed,
+        }
+    return {}

@@ -124,7 +124,7 @@ def _sections_with_paths(document: Document) -> list[tuple[Section, list[str]]]:
     for section in sections:
         open_headings = [s for s in open_headings if s.level < section.level] + [section]
         path = [s.heading for s in open_headings]
-        result.append((section, ["Abstract"] if _rank(path) == ABSTRACT else path))
+        result.append((section, ["Abstract"] if section_priority(path) == ABSTRACT else path))
     return result
 
 
@@ -132,7 +132,7 @@ def _with_abstract(document: Document) -> list[Section]:
     """Body sections, plus `document.abstract` as a section when no front section holds it."""
     sections = document.body_sections()
     abstract = _normalise(document.abstract)
-    held = any(_rank([s.heading]) == ABSTRACT for s in sections) or any(
+    held = any(section_priority([s.heading]) == ABSTRACT for s in sections) or any(
         abstract in _normalise(s.text) for s in sections if s.kind == "front"
     )
     if not abstract or held:
@@ -142,7 +142,7 @@ def _with_abstract(document: Document) -> list[Section]:
     return [front, *sections]
 
 
-def _rank(path: list[str]) -> int:
+def section_priority(path: list[str]) -> int:
     """Priority of a section: its top-most heading that says what it is decides, so
     '4.1 Datasets' under '4 Experiments' is RESULTS."""
     for heading in path:
@@ -158,7 +158,7 @@ def _part(
 ) -> _Part:
     texts = _split(_normalise(section.text), tokenizer, max_tokens, overlap)
     tokens = [tokenizer.count(text) for text in texts]
-    return _Part(section.heading, path, _rank(path), texts, tokens)
+    return _Part(section.heading, path, section_priority(path), texts, tokens)
 
 
 # --- Budget ------------------------------------------------------------------------------

@@ -27,10 +27,11 @@ the abstract and the first heading. After the references, every section is an ap
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -167,8 +168,31 @@ def documents_in_processes(
     gives its `ExtractError` in its place; the others still run.
     """
     ids = ids if ids is not None else [path.stem for path in paths]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_document_or_error, paths, ids, [max_pages] * len(paths)))
+    # forkserver: the caller may hold threads (an event loop, an HTTP client, a loaded model)
+    # that a plain fork would copy in a broken state.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        jobs = [
+            pool.submit(_document_or_error, p, i, max_pages)
+            for p, i in zip(paths, ids, strict=True)
+        ]
+        return [
+            _result(job, path, paper_id)
+            for job, path, paper_id in zip(jobs, paths, ids, strict=True)
+        ]
+
+
+def _result(
+    job: Future[Document | ExtractError], path: Path, paper_id: str
+) -> Document | ExtractError:
+    """One paper's outcome; a worker that died takes only its own paper down."""
+    try:
+        return job.result()
+    except Exception as exc:  # BrokenProcessPool, or an error the worker could not send back
+        message = (
+            f"{path}: extraction crashed ({type(exc).__name__}: {exc}); try `paperbrief extract`"
+        )
+        return ExtractError(message, paper_id=paper_id, stage="extract")
 
 
 def _document_or_error(path: Path, paper_id: str, max_pages: int) -> Document | ExtractError:
@@ -176,6 +200,9 @@ def _document_or_error(path: Path, paper_id: str, max_pages: int) -> Document | 
         return document(path, paper_id, max_pages=max_pages)
     except ExtractError as error:
         return error
+    except Exception as exc:  # a bug on one odd PDF must fail that paper, not the day
+        message = f"{path}: extraction failed ({type(exc).__name__}: {exc}); please report this PDF"
+        return ExtractError(message, paper_id=paper_id, stage="extract")
 
 
 def front_matter(pdf_path: Path, paper_id: str, *, stage: str = "feed") -> FrontMatter:

@@ -42,8 +42,7 @@ from pipeline.models import (
     Usage,
 )
 from pipeline.prompts import Prompt, untrusted
-from pipeline.stages.chunk import OTHER
-from pipeline.stages.chunk import _rank as section_priority
+from pipeline.stages.chunk import OTHER, section_priority
 
 STAGE_VERSION = 2
 MAP, REDUCE, REPAIR = "summarize-map", "summarize-reduce", "summarize-repair"

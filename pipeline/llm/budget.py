@@ -1,0 +1,82 @@
+"""A cost cap in front of any `LLM`: once the run has spent its budget, no new call starts."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from pipeline.errors import LLMError
+from pipeline.llm.base import LLM, Message, R, Reply
+from pipeline.models import Usage
+
+
+class CostCapReached(LLMError):
+    """The run reached --max-cost; what was done is kept, this call was never made."""
+
+
+class BudgetedLLM:
+    """Charges every reply (and every failed call's usage) to one budget shared by the run.
+
+    The cap is checked before each call, not each paper, against what was spent plus the
+    estimated cost of the calls still in flight, so papers running side by side do not all start
+    while the first reply is on its way. Calls already on the wire finish and are paid.
+    """
+
+    def __init__(self, inner: LLM, cap: float, spent: float = 0.0) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.model = inner.model
+        self.cap = cap
+        self.spent = spent
+        self.reserved = 0.0
+        self._lock = threading.Lock()
+
+    async def structured(
+        self,
+        messages: list[Message],
+        reply_model: type[R],
+        *,
+        temperature: float,
+        max_tokens: int,
+        task: str,
+    ) -> Reply[R]:
+        estimate = self._reserve(messages, max_tokens, task)
+        try:
+            reply = await self.inner.structured(
+                messages, reply_model, temperature=temperature, max_tokens=max_tokens, task=task
+            )
+        except LLMError as exc:
+            self._settle(estimate, exc.usage)
+            raise
+        self._settle(estimate, reply.usage)
+        return reply
+
+    def _reserve(self, messages: list[Message], max_tokens: int, task: str) -> float:
+        with self._lock:
+            if self.spent + self.reserved >= self.cap:
+                raise CostCapReached(
+                    f"not summarized: the run reached its cost cap (${self.cap:.4g}); raise "
+                    "--max-cost or run again later",
+                    stage=task,
+                )
+            estimate = self._estimate(messages, max_tokens)
+            self.reserved += estimate
+            return estimate
+
+    def _estimate(self, messages: list[Message], max_tokens: int) -> float:
+        # about 4 characters a token; the reply is priced at its ceiling, max_tokens
+        price = getattr(self.inner, "prices", {}).get(self.model)
+        if price is None:
+            return 0.0
+        prompt_tokens = sum(len(m.content) for m in messages) // 4
+        return float(price.cost(prompt_tokens, max_tokens))
+
+    def _settle(self, estimate: float, usage: Usage | None) -> None:
+        with self._lock:
+            self.reserved -= estimate
+            if usage is not None:
+                self.spent += usage.cost_usd
+
+    def __getattr__(self, name: str) -> Any:
+        # close(), aclose(), response_mode, ... belong to the wrapped backend
+        return getattr(self.inner, name)
