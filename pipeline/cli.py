@@ -13,9 +13,10 @@ from rich.console import Console
 
 from pipeline.commands import extract as extract_cmd
 from pipeline.errors import PaperbriefError, UsageError
+from pipeline.record import STAGES
 from pipeline.settings import Settings, load_settings
 
-STAGE_NAMES = ("feed", "triage", "download", "extract", "chunk", "summarize", "rank", "report")
+STAGE_NAMES = STAGES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 
 from pipeline.stages.report import FailedPaper
 
+STAGES = ("feed", "triage", "download", "extract", "chunk", "summarize", "rank", "report")
+
 
 class StageStats(BaseModel):
     hits: int = 0
@@ -18,6 +20,7 @@ class StageStats(BaseModel):
     requests: int = 0
     retries: int = 0
     bytes: int = 0
+    request_failures: int = 0
 
 
 class LLMStats(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -32,13 +33,12 @@ from pipeline.llm.budget import BudgetedLLM
 from pipeline.llm.factory import backend_fingerprint, backend_identity, make_backend
 from pipeline.models import Chunks, Document, PaperMeta, SummaryRecord, TriageScore, Usage
 from pipeline.prompts import Prompt, default_prompts_dir, load_prompt
-from pipeline.record import Event, LLMStats, RunRecord, StageStats
+from pipeline.record import STAGES, Event, LLMStats, RunRecord, StageStats
 from pipeline.settings import Settings
 from pipeline.sources import LISTING_VERSION, CachedListing, Source, keyword_notes
 from pipeline.stages import chunk, download, extract, feed, rank, report, summarize, triage
 from pipeline.tokens import Tokenizer, tokenizer_for
 
-STAGES = ("feed", "triage", "download", "extract", "chunk", "summarize", "rank", "report")
 # Deterministic stages remember failures so a known-bad PDF is not re-read on every run;
 # network and LLM failures are often transient and are retried by the next run.
 REMEMBER_FAILURES = frozenset({"feed", "extract", "chunk"})
@@ -184,7 +184,7 @@ class Runner:
         variants = self.settings.prompts
         return {
             task: load_prompt(prompts_dir, task, getattr(variants, task))
-            for task in ("summarize", "triage", "notes")
+            for task in ("summarize", "triage", "notes", "digest")
         }
 
     def _warn(self, message: str) -> None:
@@ -427,6 +427,7 @@ class Runner:
                     self.stats[stage].requests += numbers.requests
                     self.stats[stage].retries += numbers.retries
                     self.stats[stage].bytes += numbers.bytes
+                    self.stats[stage].request_failures += numbers.failures
         self._client.close()
         self._client = None
 
@@ -522,9 +523,16 @@ class Runner:
         paper.pdf, paper.sha256 = target, file_digest(target)
 
     def _fetch_pdf(self, paper: Paper, target: Path) -> None:
-        if "download" in self.plan.force:
-            target.unlink(missing_ok=True)
-        download.download_pdf(self._arxiv_client(), paper.meta, target, self.settings.arxiv)
+        client, arxiv = self._arxiv_client(), self.settings.arxiv
+        if "download" in self.plan.force and target.is_file():
+            # fetch beside the cached copy and swap only on success: a failed forced
+            # download must not lose the PDF we had
+            fresh = target.with_name(f".{target.stem}.fresh.pdf")
+            fresh.unlink(missing_ok=True)
+            download.download_pdf(client, paper.meta, fresh, arxiv)
+            os.replace(fresh, target)
+        else:
+            download.download_pdf(client, paper.meta, target, arxiv)
         self._count("download", paper.meta.id, "computed")
 
     def _extract_key(self, paper: Paper) -> str:

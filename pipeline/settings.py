@@ -159,6 +159,9 @@ class ChunkSettings(Section):
         return self
 
 
+RUBRIC = ("novelty", "industry_impact", "evidence", "urgency")
+
+
 class RankSettings(Section):
     weights: dict[str, float] = Field(
         default_factory=lambda: {
@@ -168,6 +171,16 @@ class RankSettings(Section):
             "urgency": 0.15,
         }
     )
+
+    @field_validator("weights", mode="after")
+    @classmethod
+    def _known_and_positive(cls, weights: dict[str, float]) -> dict[str, float]:
+        # Checked up front: found in rank, it would surface after the downloads.
+        if unknown := sorted(set(weights) - set(RUBRIC)):
+            raise ValueError(f"unknown rubric names {unknown}; use {list(RUBRIC)}")
+        if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+            raise ValueError("weights must be non-negative with a positive sum")
+        return weights
 
 
 class ReadingSettings(Section):

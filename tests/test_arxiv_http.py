@@ -50,8 +50,9 @@ def test_server_sees_requests_spaced_by_the_delay_on_one_connection(server: Fake
     seen = server.requests
     assert len(seen) == 4
     gaps = [later.at - earlier.at for earlier, later in pairwise(seen)]
-    # Start-to-start spacing is enforced by the client; 10 ms allows for thread scheduling.
-    assert min(gaps) >= delay - 0.01, gaps
+    # The client spaces request starts exactly (checked with a fake clock below); what the
+    # server sees also carries each request's own latency, so a loaded machine gets slack.
+    assert min(gaps) >= delay * 0.8, gaps
     assert len({r.port for r in seen}) == 1  # one kept-alive connection, never two at once
 
 
@@ -95,17 +96,29 @@ def test_retry_after_in_seconds_is_honoured(server: FakeArxiv, status: Any) -> N
     }
 
 
-def test_retry_after_as_http_date_and_capped(server: FakeArxiv) -> None:
+def test_retry_after_as_http_date_is_honoured(server: FakeArxiv) -> None:
     clock = FakeTime()
     soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     server.fail("/pdf/", "429", times=1, retry_after=soon)
-    server.fail("/pdf/", "503", times=1, retry_after=3600)
     with client_for(server, clock, max_backoff=60.0) as client:
         assert client.get(pdf(server), kind="pdf").status_code == 200
 
-    date_wait, capped = clock.sleeps
+    (date_wait,) = clock.sleeps
     assert 27 <= date_wait <= 31
-    assert capped == 60.0
+
+
+def test_a_retry_after_beyond_max_backoff_gives_up_instead_of_asking_early(
+    server: FakeArxiv,
+) -> None:
+    clock = FakeTime()
+    server.fail("/pdf/", "503", times=1, retry_after=3600)
+    with client_for(server, clock, max_backoff=60.0) as client:
+        assert client.get(pdf(server), kind="pdf").status_code == 503
+        assert client.stats["pdf"].failures == 1
+    assert clock.sleeps == [] and len(server.requests) == 1
+
+
+def test_retry_after_parsing() -> None:
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: no wait
     assert retry_after_seconds("soon") is None
 

@@ -58,15 +58,8 @@ def test_a_cost_cap_stops_new_llm_work_and_keeps_what_is_done(workspace: Workspa
         assert "cost cap" in workspace.report()
         # what was done stays: without the cap only the other four are summarized
         assert workspace.run(env=env).returncode == 0
-    assert workspace.record()["stages"]["summarize"] | {"seconds": 0} == {
-        "hits": 1,
-        "misses": 4,
-        "failed": 0,
-        "seconds": 0,
-        "requests": 0,
-        "retries": 0,
-        "bytes": 0,
-    }
+    summarize = workspace.record()["stages"]["summarize"]
+    assert (summarize["hits"], summarize["misses"], summarize["failed"]) == (1, 4, 0)
 
 
 def invented_numbers(body: dict[str, Any]) -> str:

@@ -395,28 +395,6 @@ def summary_reply(body: dict[str, Any]) -> str:
     return json.dumps({**optional, **default_summary(request_title(body))})
 
 
-def test_summarize_wraps_structured_for_sync_callers() -> None:
-    with FakeOpenAI(reply_for=summary_reply) as server:
-        backend = backend_for(server)
-
-        results = [backend.summarize(paper_request()) for _ in range(2)]  # one loop, reused
-        backend.close()
-
-        expected = PaperSummary.model_validate_json(summary_reply(server.chat_bodies[0]))
-        assert results[0].summary == results[1].summary == expected
-        assert [r.usage.calls for r in results] == [1, 1]
-        assert server.chat_bodies[0]["response_format"]["json_schema"]["name"] == "PaperSummary"
-
-
-def test_summarize_errors_name_the_paper(server: FakeOpenAI) -> None:
-    server.script([{"status": 401}])
-    backend = backend_for(server)
-    with pytest.raises(LLMError) as caught:
-        backend.summarize(paper_request())
-    backend.close()
-    assert (caught.value.paper_id, caught.value.stage) == ("2401.00001v1", "summarize")
-
-
 def test_local_server_needs_no_key(server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 

@@ -85,6 +85,7 @@ def test_api_key_never_prints():
         ("[llm]\nbackend = 'gpt'", "llm.backend"),
         ("[chunk]\nmax_tokenz = 5", "chunk.max_tokenz"),
         ("concurrency = ", "not valid TOML"),
+        ("[rank.weights]\nhype = 1.0", "rank.weights"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, text: str, needle: str):

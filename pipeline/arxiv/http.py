@@ -30,7 +30,14 @@ from urllib.parse import unquote
 
 import httpx
 from pydantic import BaseModel
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_any,
+)
+from tenacity.stop import stop_base
 
 from pipeline.settings import ArxivSettings
 
@@ -60,6 +67,20 @@ class RequestFailed(Exception):
         super().__init__(message)
         self.url = url
         self.retries = retries
+
+
+class _AskedToWaitTooLong(stop_base):
+    """Give up, rather than ask again before arXiv said we may, when its Retry-After is longer
+    than we are willing to wait (arxiv.max_backoff)."""
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome else None
+        retry_after = exc.retry_after if isinstance(exc, _RetryableStatus) else None
+        return retry_after is not None and retry_after > self.cap
 
 
 class _RetryableStatus(Exception):
@@ -175,7 +196,10 @@ class ArxivClient:
         stats = self.stats[kind]
         retrying = Retrying(
             retry=retry_if_exception_type((*_TRANSIENT, _RetryableStatus)),
-            stop=stop_after_attempt(self.settings.max_retries + 1),
+            stop=stop_any(
+                stop_after_attempt(self.settings.max_retries + 1),
+                _AskedToWaitTooLong(self.settings.max_backoff),
+            ),
             wait=self._wait,
             sleep=self._sleep,
             before_sleep=lambda state: self._count_retry(stats),

@@ -9,7 +9,8 @@ from rich.console import Console
 
 from pipeline.errors import UsageError
 from pipeline.progress import RichObserver, llm_line, summary_tables
-from pipeline.runner import STAGES, Runner, RunPlan
+from pipeline.record import STAGES
+from pipeline.runner import Runner, RunPlan
 from pipeline.settings import Settings
 from pipeline.sources import Source
 
@@ -29,6 +30,9 @@ def source_from(args: argparse.Namespace) -> Source:
 
 def plan_from(args: argparse.Namespace) -> RunPlan:
     force = frozenset(STAGES) if "all" in args.force else frozenset(args.force)
+    if args.only:
+        # upstream of --only, stages are read from the cache; forcing them would mean nothing
+        force &= {args.only}
     return RunPlan(source=source_from(args), force=force, only=args.only)
 
 

@@ -27,7 +27,6 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -42,10 +41,10 @@ from pipeline.errors import (
     RefusalError,
     ReplyTooLongError,
 )
-from pipeline.llm.base import Message, Price, R, Reply, SummaryRequest, SummaryResult
+from pipeline.llm.base import Message, Price, R, Reply
 from pipeline.llm.limiter import RateLimiter, estimate_tokens, retry_after
 from pipeline.llm.replies import invalid_reply, reask_text, unfenced
-from pipeline.models import PaperSummary, Usage
+from pipeline.models import Usage
 
 if TYPE_CHECKING:
     import openai
@@ -164,7 +163,6 @@ class OpenAIBackend:
             weakref.WeakKeyDictionary()
         )
         self._states_lock = threading.Lock()
-        self._background: _BackgroundLoop | None = None
 
     # --- the LLM protocol -------------------------------------------------------------
 
@@ -206,32 +204,6 @@ class OpenAIBackend:
             state = self._states.pop(asyncio.get_running_loop(), None)
         if state is not None:
             await state.client.close()
-
-    def close(self) -> None:
-        """Close what `summarize` opened: its client and its event loop thread."""
-        background, self._background = self._background, None
-        if background is not None:
-            background.run(self.aclose())
-            background.stop()
-
-    def summarize(self, request: SummaryRequest) -> SummaryResult:
-        """The old synchronous interface, run on the backend's own event loop thread, which
-        the runner's threads share (one client, one limiter)."""
-        with self._states_lock:
-            background = self._background = self._background or _BackgroundLoop()
-        call = self.structured(
-            request.messages,
-            PaperSummary,
-            temperature=request.temperature,
-            max_tokens=request.max_tokens,
-            task="summarize",
-        )
-        try:
-            reply = background.run(call)
-        except LLMError as exc:
-            exc.paper_id = exc.paper_id or request.meta.id
-            raise
-        return SummaryResult(summary=reply.value, usage=reply.usage)
 
     # --- one completion, in the best response mode the endpoint accepts -----------------
 
@@ -513,26 +485,6 @@ class OpenAIBackend:
         return invalid_reply(
             self.model, reply_model, tries=tries, reply=reply, exc=exc, usage=usage, task=task
         )
-
-
-class _BackgroundLoop:
-    """One event loop on a daemon thread, for callers that are not async yet (the runner's
-    threads): they share one client and one limiter."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="openai-backend", daemon=True
-        )
-        self._thread.start()
-
-    def run(self, call: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(call, self._loop).result()
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
 
 
 def _transient(exc: BaseException) -> bool:
