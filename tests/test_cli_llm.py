@@ -89,3 +89,15 @@ def test_unsupported_numbers_get_one_repair_then_are_flagged(tmp_path: Path, pap
 def _sample_titles(workspace: Workspace) -> list[str]:
     data = json.loads((workspace.out / DAY / "summaries.json").read_text())
     return [p["title"] for p in data.get("not_read", [])] or [p["title"] for p in data["papers"]]
+
+
+def test_a_triage_prompt_edit_reruns_triage_but_not_the_summaries(workspace: Workspace):
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        env = llm_env(server)
+        assert workspace.run("--top", "2", env=env).returncode == 0
+        prompt = workspace.prompts / "triage" / "default.md"
+        prompt.write_text(prompt.read_text() + "\nPrefer papers with released code.\n")
+        assert workspace.run("--top", "2", env=env).returncode == 0
+    computed = workspace.computed()
+    assert computed["triage"] == 1 and computed["summarize"] == 0
+    assert workspace.record()["stages"]["summarize"]["hits"] == 2

@@ -54,7 +54,7 @@ def test_markdown_has_the_example_shape():
 def test_failures_and_costs_are_reported():
     md = report(inputs()).markdown
     assert "## Not summarized" in md and "`broken` (extract): broken.pdf is not a PDF" in md
-    assert "2 LLM calls, 2000 prompt and 600 completion tokens, $0.0007" in md
+    assert "took 2 LLM calls, 2000 prompt and 600 completion tokens, $0.0007" in md
 
 
 def test_extractive_header_says_no_llm_was_used():

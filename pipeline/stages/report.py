@@ -210,11 +210,14 @@ def _total_usage(inputs: ReportInput) -> Usage:
 
 
 def _footer(inputs: ReportInput) -> str:
+    # What this briefing cost to make, whichever run made each part; run.json counts only the
+    # calls of the run that wrote it (a fully cached run makes none).
     usage = _total_usage(inputs)
     line = (
         f"*{len(inputs.papers)} papers summarized by {inputs.backend} (`{inputs.model}`, "
-        f"prompt `{inputs.prompt}`); {usage.calls} LLM calls, {usage.prompt_tokens} prompt and "
-        f"{usage.completion_tokens} completion tokens, ${usage.cost_usd:.4f}.*"
+        f"prompt `{inputs.prompt}`); this briefing took {usage.calls} LLM calls, "
+        f"{usage.prompt_tokens} prompt and {usage.completion_tokens} completion tokens, "
+        f"${usage.cost_usd:.4f}.*"
     )
     stages = usage_by_stage(inputs)
     if len(stages) > 1:
