@@ -1,7 +1,7 @@
 """Which papers a run is about: a local folder, today's arXiv announcements, a date, or ids.
 
-The runner asks `describe()` for the report header and `arxiv_listing()` for the papers; the
-folder path is handled per PDF by the runner because each PDF is cached on its own content.
+The runner asks `describe()` for the report header; `pipeline.feeding` lists the papers. The
+folder path is handled per PDF there, because each PDF is cached on its own content.
 """
 
 from __future__ import annotations

@@ -1,0 +1,76 @@
+"""What a run spent and how faithful its summaries were, as run.json reports them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from pipeline.faithfulness import share_of_supported
+from pipeline.models import SummaryRecord, Usage
+from pipeline.record import LLMStats
+
+
+class Ledger:
+    """The run's LLM usage per stage; summaries are made concurrently, hence the lock."""
+
+    def __init__(self) -> None:
+        self.by_stage: dict[str, Usage] = {}
+        self._lock = threading.Lock()
+
+    def add(self, stage: str, usage: Usage) -> None:
+        with self._lock:
+            self.by_stage[stage] = self.by_stage.get(stage, Usage()) + usage
+
+    @property
+    def total(self) -> Usage:
+        return total_usage(self.by_stage.values())
+
+
+def total_usage(usages: Iterable[Usage]) -> Usage:
+    total = Usage()
+    for usage in usages:
+        total = total + usage
+    return total
+
+
+def usage_row(usage: Usage) -> dict[str, Any]:
+    return {
+        "calls": usage.calls,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cost_usd": round(usage.cost_usd, 6),
+    }
+
+
+def llm_record(
+    stats: LLMStats, by_stage: dict[str, Usage], records: list[SummaryRecord]
+) -> LLMStats:
+    """This run's calls, tokens and dollars, in total, per stage and per paper."""
+    usage = total_usage(by_stage.values())
+    # What each paper's summary cost when it was made (a cached summary keeps its price).
+    by_paper = {record.paper_id: usage_row(record.usage) for record in records}
+    return stats.model_copy(
+        update={
+            "by_paper": by_paper,
+            "calls": usage.calls,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cached_tokens": usage.cached_tokens,
+            "cost_usd": round(usage.cost_usd, 6),
+            "by_stage": {stage: usage_row(u) for stage, u in by_stage.items()},
+        }
+    )
+
+
+def faithfulness_summary(summaries: list[tuple[str, SummaryRecord]]) -> dict[str, Any]:
+    """Numbers checked against the source across the run; `summaries` pairs paper id and record."""
+    present = [r.faithfulness for _, r in summaries if r.faithfulness is not None]
+    return {
+        "numbers_checked": sum(r.checked for r in present),
+        "numbers_supported": sum(r.supported for r in present),
+        "share_supported": share_of_supported(present),
+        "papers_flagged": sorted(
+            paper_id for paper_id, r in summaries if r.faithfulness and r.faithfulness.unsupported
+        ),
+    }
