@@ -56,7 +56,7 @@ class RichObserver:
 
 
 def summary_tables(
-    record: RunRecord, titles: dict[str, tuple[str, float | None]], width: int = 100
+    record: RunRecord, titles: dict[str, tuple[str, float | None, bool]], width: int = 100
 ) -> list[Table]:
     """The stage table (cache hits, work, time) and the paper table (rank, score, status)."""
     stages = Table(title=f"paperbrief run {record.date}", title_justify="left")
@@ -76,9 +76,11 @@ def summary_tables(
     failed = {f.id: f for f in record.failed}
     # Ranked papers first, best first; failed and unranked ones after, by id.
     order = sorted(titles.items(), key=lambda kv: (kv[1][1] is None, -(kv[1][1] or 0), kv[0]))
-    for position, (paper_id, (title, score)) in enumerate(order, start=1):
+    for position, (paper_id, (title, score, selected)) in enumerate(order, start=1):
         if paper_id in failed:
             status = f"[red]failed in {failed[paper_id].stage}[/]"
+        elif not selected:
+            status = "[dim]triaged only[/]"
         else:
             status = "[green]done[/]"
         impact = f"{score:.0f}" if score is not None else "—"

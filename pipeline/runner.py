@@ -71,7 +71,7 @@ class Runner:
         self._loop: asyncio.Runner
         self.triage_result: triage.TriageResult | None = None
         self.ranking: rank.Ranking | None = None
-        self.rows: dict[str, tuple[str, float | None]] = {}
+        self.rows: dict[str, tuple[str, float | None, bool]] = {}
         backend_name, model = backend_identity(self.settings.llm)
         self.llm_stats = LLMStats(backend=backend_name, model=model)
         self.prompts = self._load_prompts()
@@ -98,7 +98,11 @@ class Runner:
         timed = self.steps.timed
         papers = timed("feed", self._feed)
         timed("triage", lambda: self._triage(papers))
-        timed("download", lambda: self._each("download", papers, self._download))
+        # local PDFs have nothing to fetch, so only papers without a file enter the stage
+        timed(
+            "download",
+            lambda: self._each("download", [p for p in papers if p.pdf is None], self._download),
+        )
         timed("extract", lambda: self._extract_all(papers))
         timed("chunk", lambda: self._each("chunk", papers, self._chunk))
         timed("summarize", lambda: self._loop.run(self._summarize_all(papers)))
@@ -124,8 +128,8 @@ class Runner:
 
     def _each(self, stage: str, papers: list[Paper], step: Callable[[Paper], None]) -> None:
         live = [p for p in papers if p.live]
-        if self.steps.mode(stage) == "skip":
-            return
+        if self.steps.mode(stage) == "skip" or not live:
+            return  # no bar for a stage with nothing to do
         self.observer.stage_started(stage, len(live))
         for paper in live:
             self._guarded(stage, paper, step)
@@ -471,7 +475,7 @@ class Runner:
         )
         ranked = self.ranking.papers if self.ranking else []
         scores = {p.meta.id: p.impact_score for p in ranked}
-        self.rows = {p.meta.id: (p.meta.title, scores.get(p.meta.id)) for p in papers}
+        self.rows = {p.meta.id: (p.meta.title, scores.get(p.meta.id), p.selected) for p in papers}
         write_outputs(out, record, result)
         return record
 
