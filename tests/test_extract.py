@@ -378,3 +378,16 @@ def test_an_unexpected_error_fails_only_that_paper(tmp_path: Path, monkeypatch) 
     died.set_exception(RuntimeError("A process in the process pool was terminated abruptly"))
     lost = extract._result(died, tmp_path / "odd.pdf", "odd")
     assert isinstance(lost, ExtractError) and "extraction crashed" in str(lost)
+
+
+def test_a_line_end_hyphen_is_kept_when_the_paper_writes_the_longer_compound() -> None:
+    from collections import Counter
+
+    from pipeline.stages.extract import mend, word_counts
+
+    words = word_counts("On the English-to-German and English-to-French tasks.")
+    assert (
+        mend("the WMT 2014 English-\nto-German task", words)
+        == "the WMT 2014 English-to-German task"
+    )
+    assert mend("a new represen-\ntation", Counter({"representation": 1})) == "a new representation"

@@ -27,6 +27,7 @@ the abstract and the first heading. After the references, every section is an ap
 from __future__ import annotations
 
 import functools
+import itertools
 import multiprocessing
 import re
 from collections import Counter
@@ -42,7 +43,7 @@ import pymupdf
 from pipeline.errors import ExtractError
 from pipeline.models import Document, Section
 
-STAGE_VERSION = 2  # 2: tables, footnotes, unheaded references, vocabulary hyphens
+STAGE_VERSION = 3  # 2: tables, footnotes, unheaded references, vocabulary hyphens; 3: pairs
 
 Kind = Literal["front", "body", "references", "appendix"]
 
@@ -144,7 +145,7 @@ def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
     lines = drop_footnotes(mark_references(lines, body), body)
     words = vocabulary(lines)
     title_at = title_lines(lines)
-    start, end, abstract = abstract_span(lines, body, title_at)
+    start, end, abstract = abstract_span(lines, body, title_at, words)
     captions, rest = split_captions(lines[end:] if abstract else _after(lines, title_at), words)
     found = _front_sections(lines[start:end], abstract) + sections(rest, body, words)
     return Document(
@@ -211,7 +212,7 @@ def front_matter(pdf_path: Path, paper_id: str, *, stage: str = "feed") -> Front
         lines = read_lines(doc, min(doc.page_count, 3), pdf_path, paper_id, stage)
     body = body_size(lines)
     title_at = title_lines(lines)
-    start, _, abstract = abstract_span(lines, body, title_at)
+    start, _, abstract = abstract_span(lines, body, title_at, vocabulary(lines))
     title = _title_text(lines, title_at)
     author_lines = lines[title_at[-1] + 1 : start] if title_at else []
     return FrontMatter(title, abstract, authors(author_lines))
@@ -489,16 +490,18 @@ def _title_candidate(line: Line) -> bool:
     return letters >= 3 and line.y0 < 0.6 * line.page_height and not _CAPTION.match(line.text)
 
 
-def abstract_span(lines: list[Line], body: float, title_at: list[int]) -> tuple[int, int, str]:
+def abstract_span(
+    lines: list[Line], body: float, title_at: list[int], words: Counter[str] | None = None
+) -> tuple[int, int, str]:
     """Where the abstract's lines start and end in `lines`, and its text ("" when not found)."""
     after_title = title_at[-1] + 1 if title_at else 0
     label = _abstract_label(lines, after_title)
     if label is None:
-        return _unlabelled_abstract(lines, body, after_title)
+        return _unlabelled_abstract(lines, body, after_title, words)
     match = _ABSTRACT.match(lines[label].text)
     inline = match.group(2) if match and match.group(2) else ""
     end = _abstract_end(lines, label + 1, body)
-    text = join_text([replace(lines[label], text=inline), *lines[label + 1 : end]])
+    text = join_text([replace(lines[label], text=inline), *lines[label + 1 : end]], words)
     return label, end, _one_line(text)
 
 
@@ -532,13 +535,15 @@ def _abstract_end(lines: list[Line], first: int, body: float) -> int:
     return end
 
 
-def _unlabelled_abstract(lines: list[Line], body: float, start: int) -> tuple[int, int, str]:
+def _unlabelled_abstract(
+    lines: list[Line], body: float, start: int, words: Counter[str] | None = None
+) -> tuple[int, int, str]:
     # Some layouts (RevTeX, ACM journals) print the abstract as the first long paragraph.
     for first, end in _paragraphs(lines, start):
         if lines[first].page > 1 or any(_heading(line, body) for line in lines[first:end]):
             break
         end = next((i for i in range(first, end) if _ABSTRACT_STOP.match(lines[i].text)), end)
-        text = _one_line(join_text(lines[first:end]))
+        text = _one_line(join_text(lines[first:end], words))
         if len(text.split()) >= 50:
             return first, end, text
     return start, start, ""
@@ -785,8 +790,19 @@ def _after(lines: list[Line], title_at: list[int]) -> list[Line]:
 def vocabulary(lines: Iterable[Line]) -> Counter[str]:
     """How often each word (hyphenated compounds whole) occurs in the document, line-end
     fragments aside: the evidence for mending a line-end hyphen."""
-    text = _spell_ligatures("\n".join(line.text for line in lines)).lower()
-    return Counter(_WORD.findall(text))
+    return word_counts(_spell_ligatures("\n".join(line.text for line in lines)))
+
+
+def word_counts(text: str) -> Counter[str]:
+    """Lower-cased words with hyphenated compounds whole, plus each adjacent pair inside a
+    longer compound: "english-to-german" elsewhere is evidence for keeping "English-|to"."""
+    words = Counter(_WORD.findall(text.lower()))
+    for compound, count in list(words.items()):
+        parts = compound.split("-")
+        for first, second in itertools.pairwise(parts):
+            if len(parts) > 2 and first and second:
+                words[f"{first}-{second}"] += count
+    return words
 
 
 def join_text(lines: Iterable[Line], words: Counter[str] | None = None) -> str:
