@@ -391,3 +391,10 @@ def test_a_line_end_hyphen_is_kept_when_the_paper_writes_the_longer_compound() -
         == "the WMT 2014 English-to-German task"
     )
     assert mend("a new represen-\ntation", Counter({"representation": 1})) == "a new representation"
+
+
+def test_lab_names_and_banners_are_not_taken_for_authors() -> None:
+    from pipeline.stages.extract import _is_name
+
+    assert _is_name("Ashish Vaswani") and _is_name("Madhu S. Advani")
+    assert not _is_name("Google Brain") and not _is_name("A PREPRINT")

@@ -170,8 +170,8 @@ def test_quote_checker_rejects_invented_and_altered_text():
 
 def test_backend_identity():
     backend = ExtractiveBackend()
-    assert (backend.name, backend.model) == ("extractive", "sentence-rank-v2")
-    assert (ExtractiveBackend.name, ExtractiveBackend.model) == ("extractive", "sentence-rank-v2")
+    assert (backend.name, backend.model) == ("extractive", "sentence-rank-v3")
+    assert (ExtractiveBackend.name, ExtractiveBackend.model) == ("extractive", "sentence-rank-v3")
 
 
 def test_summary_shape_and_faithfulness():
@@ -497,3 +497,9 @@ def test_a_blank_line_ends_a_sentence_so_table_rows_stay_apart():
         "Method Chat Code Speedup AdaTree 4.6 5.2 2.9x",
         "AdaTree accepts 4.6 tokens per step.",
     ]
+
+
+def test_formula_debris_in_math_italics_is_not_quoted():
+    debris = "𝑄𝐴 − 𝑆𝐷 𝑝 𝑄𝐴 − 𝑃𝐷𝐹 𝑝 lower (𝑥 = 2.00, 𝜎 = 1.06, with 5.00 being hardest) than before."
+    assert is_fragment(debris)
+    assert not is_fragment("Participants rated the task as easier with the new reader than before.")

@@ -176,7 +176,10 @@ def is_fragment(sentence: str) -> bool:
     if len(_WORD.findall(_CITATION.sub(" ", sentence))) < 4:
         return True
     letters = sum(char.isalpha() for char in sentence)
-    return letters < 0.6 * len(sentence.replace(" ", ""))
+    if letters < 0.6 * len(sentence.replace(" ", "")):
+        return True
+    # Math-italic letters (U+1D400–1D7FF) are formula or table debris, not prose to quote.
+    return sum("\U0001d400" <= char <= "\U0001d7ff" for char in sentence) > 3
 
 
 # --- section roles -----------------------------------------------------------------------
@@ -825,7 +828,7 @@ class ExtractiveBackend:
     """The no-LLM backend: ranks and quotes the paper's own sentences (see module docstring)."""
 
     name = "extractive"
-    model = "sentence-rank-v2"
+    model = "sentence-rank-v3"
 
     def summarize(self, request: SummaryRequest) -> SummaryResult:
         """Summarize `request.chunks` and `request.meta`; `request.messages` is not read."""

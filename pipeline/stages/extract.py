@@ -588,7 +588,12 @@ def _strip_marks(text: str) -> str:
 
 def _is_name(part: str) -> bool:
     words = part.split()
-    institution = re.search(r"univ|institut|lab|depart|school|college|research|inc\b|@", part, re.I)
+    institution = re.search(
+        r"univ|institut|lab|depart|school|college|research|inc\b|@|google|brain|deepmind|"
+        r"microsoft|meta\b|openai|amazon|preprint|arxiv|corresponding|equal contribution",
+        part,
+        re.I,
+    )
     return (
         2 <= len(words) <= 4
         and not institution
