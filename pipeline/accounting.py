@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from typing import Any
 
 from pipeline.faithfulness import share_of_supported
@@ -12,26 +11,23 @@ from pipeline.record import LLMStats
 
 
 class Ledger:
-    """The run's LLM usage per stage; summaries are made concurrently, hence the lock."""
+    """LLM usage by stage or step: one per run, and one per paper inside summarize.
+
+    Papers are summarized concurrently, hence the lock.
+    """
 
     def __init__(self) -> None:
         self.by_stage: dict[str, Usage] = {}
         self._lock = threading.Lock()
 
-    def add(self, stage: str, usage: Usage) -> None:
+    def add(self, stage: str, usage: Usage | None) -> None:
+        if usage is None:
+            return
         with self._lock:
             self.by_stage[stage] = self.by_stage.get(stage, Usage()) + usage
 
-    @property
     def total(self) -> Usage:
-        return total_usage(self.by_stage.values())
-
-
-def total_usage(usages: Iterable[Usage]) -> Usage:
-    total = Usage()
-    for usage in usages:
-        total = total + usage
-    return total
+        return sum(self.by_stage.values(), Usage())
 
 
 def usage_row(usage: Usage) -> dict[str, Any]:
@@ -47,7 +43,7 @@ def llm_record(
     stats: LLMStats, by_stage: dict[str, Usage], records: list[SummaryRecord]
 ) -> LLMStats:
     """This run's calls, tokens and dollars, in total, per stage and per paper."""
-    usage = total_usage(by_stage.values())
+    usage = sum(by_stage.values(), Usage())
     # What each paper's summary cost when it was made (a cached summary keeps its price).
     by_paper = {record.paper_id: usage_row(record.usage) for record in records}
     return stats.model_copy(

@@ -74,7 +74,7 @@ class Feeder:
         paper = Paper(meta=placeholder, pdf=pdf, sha256=sha)
         try:
             meta = self.steps.step(
-                "feed", placeholder.id, key, PaperMeta, lambda: feed.paper_meta(pdf), params
+                "feed", placeholder.id, key, PaperMeta, lambda: feed.paper_meta(pdf, sha), params
             )
             paper.meta = meta.model_copy(update={"pdf_path": pdf})
         except Exception as exc:

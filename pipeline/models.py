@@ -35,6 +35,11 @@ class PaperMeta(BaseModel):
     pdf_path: Path | None = Field(default=None, description="local PDF, when the feed has one")
     pdf_sha256: str | None = None
 
+    def portable(self) -> PaperMeta:
+        """The metadata without where the PDF sits on this machine: what cache keys and
+        downstream stages see, so moving a folder does not recompute anything."""
+        return self.model_copy(update={"pdf_path": None})
+
     @property
     def base_id(self) -> str:
         """The arXiv id without its version ("2603.03371v2" → "2603.03371")."""

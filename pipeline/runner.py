@@ -10,11 +10,12 @@ run.json's accounting is built by `pipeline.accounting`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -172,11 +173,11 @@ class Runner:
 
     def _triage_result(self, live: list[Paper]) -> triage.TriageResult | None:
         reading = self.settings.reading
-        metas = [p.meta.model_copy(update={"pdf_path": None}) for p in live]
+        metas = [p.meta.portable() for p in live]
         params = {
             "backend": self.llm_stats.backend,
             "model": self.llm_stats.model,
-            "llm": backend_fingerprint(self.settings.llm),
+            "llm": self._summarize_params["llm"],
             "prompt": self.prompts["triage"].digest,
             "interests": reading.interests,
             "top": reading.top,
@@ -215,8 +216,6 @@ class Runner:
     # --- download and extract -------------------------------------------------------
 
     def _download(self, paper: Paper) -> None:
-        if paper.pdf is not None:
-            return  # a local file: nothing to fetch
         target = self.cache.pdf_path(paper.meta.id)
         if target.is_file() and "download" not in self.plan.force:
             self.steps.count("download", paper.meta.id, "hit")
@@ -243,10 +242,12 @@ class Runner:
             download.download_pdf(client, paper.meta, target, arxiv)
         self.steps.count("download", paper.meta.id, "computed")
 
+    def _extract_params(self) -> dict[str, Any]:
+        return {"max_pages": self.settings.extract.max_pages}
+
     def _extract_key(self, paper: Paper) -> str:
         assert paper.sha256 is not None
-        params = {"max_pages": self.settings.extract.max_pages}
-        return stage_key("extract", extract.STAGE_VERSION, [paper.sha256], params)
+        return stage_key("extract", extract.STAGE_VERSION, [paper.sha256], self._extract_params())
 
     def _extract_all(self, papers: list[Paper]) -> None:
         self.clients.close_arxiv()
@@ -267,17 +268,20 @@ class Runner:
             else:
                 self.observer.advanced("extract")
         self._extract_missing(todo)
+        self.notes += page_cap_notes(p for p in live if p.document is not None)
 
     def _extract_missing(self, todo: list[Paper]) -> None:
         max_pages = self.settings.extract.max_pages
         started = time.perf_counter()
+        results: list[Any] = []
         if len(todo) >= POOL_THRESHOLD:
             paths = [p.pdf for p in todo if p.pdf is not None]
             ids = [p.meta.id for p in todo]
-            results: list[Any] = extract.documents_in_processes(
-                paths, max_pages, workers=2, ids=ids
-            )
-        else:
+            try:
+                results = extract.documents_in_processes(paths, max_pages, workers=2, ids=ids)
+            except OSError as exc:  # no worker processes to be had: read the papers here instead
+                self._warn(f"extraction workers could not start ({exc}); extracting in-process")
+        if not results:
             results = [self._extract_inline(p, max_pages) for p in todo]
         for paper, result in zip(todo, results, strict=True):
             self._extracted(paper, result, started)
@@ -298,13 +302,7 @@ class Runner:
             self.steps.fail(paper, "extract", result)
             return
         paper.document = result
-        params = {"max_pages": self.settings.extract.max_pages}
-        self.steps.store("extract", paper.meta.id, key, result, params, started)
-        if result.pages_read < result.pages:
-            self.notes.append(
-                f"{paper.meta.id}: read the first {result.pages_read} of {result.pages} pages "
-                "(extract.max_pages)."
-            )
+        self.steps.store("extract", paper.meta.id, key, result, self._extract_params(), started)
 
     # --- chunk and summarize --------------------------------------------------------
 
@@ -346,7 +344,10 @@ class Runner:
 
         await asyncio.gather(*(one(paper) for paper in live))
 
+    @functools.cached_property
     def _summarize_params(self) -> dict[str, Any]:
+        """The same for every paper of the run: built once (it hashes schemas and may stat a
+        GGUF file)."""
         reading = self.settings.reading
         return {
             "backend": self.llm_stats.backend,
@@ -360,14 +361,13 @@ class Runner:
 
     async def _summarize(self, paper: Paper) -> None:
         assert paper.chunks is not None
-        params = self._summarize_params()
-        meta_digest = digest(paper.meta.model_copy(update={"pdf_path": None}))
+        params = self._summarize_params
+        meta_digest = digest(paper.meta.portable())
         inputs = [digest(paper.chunks), meta_digest]
         key = stage_key("summarize", summarize.STAGE_VERSION, inputs, params)
         chunks = paper.chunks
 
         async def compute() -> SummaryRecord:
-            self._check_budget(paper)
             record = await summarize.summary_record(
                 paper.meta,
                 chunks,
@@ -384,16 +384,6 @@ class Runner:
             "summarize", paper.meta.id, key, SummaryRecord, compute, params
         )
 
-    def _check_budget(self, paper: Paper) -> None:
-        cap = self.settings.llm.max_cost
-        if cap is not None and self.ledger.total.cost_usd >= cap:
-            raise LLMError(
-                f"not summarized: the run reached its cost cap (${cap:.2f}); raise --max-cost "
-                "or run again tomorrow",
-                paper_id=paper.meta.id,
-                stage="summarize",
-            )
-
     # --- rank and report ------------------------------------------------------------
 
     def _rank(self, done: list[Paper]) -> rank.Ranking | None:
@@ -401,7 +391,7 @@ class Runner:
             return None
         self.observer.stage_started("rank", 1)
         weights = self.settings.rank.weights
-        pairs = [(p.meta.model_copy(update={"pdf_path": None}), p.record) for p in done if p.record]
+        pairs = [(p.meta.portable(), p.record) for p in done if p.record]
         inputs = [digest(meta) + digest(record) for meta, record in pairs]
         key = stage_key("rank", rank.STAGE_VERSION, inputs, {"weights": weights})
         result = self._whole_step(
@@ -478,6 +468,16 @@ class Runner:
         self.rows = {p.meta.id: (p.meta.title, scores.get(p.meta.id), p.selected) for p in papers}
         write_outputs(out, record, result)
         return record
+
+
+def page_cap_notes(papers: Iterable[Paper]) -> list[str]:
+    """Header lines for papers longer than the page cap; from the documents, cached or not."""
+    return [
+        f"{p.meta.id}: read the first {p.document.pages_read} of {p.document.pages} pages "
+        "(extract.max_pages)."
+        for p in papers
+        if p.document is not None and p.document.pages_read < p.document.pages
+    ]
 
 
 def write_outputs(out: Path, record: RunRecord, result: report.Report | None) -> None:

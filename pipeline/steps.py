@@ -113,7 +113,11 @@ class Steps:
         if cached is not None:
             return cached
         started = time.perf_counter()
-        value = await compute()
+        try:
+            value = await compute()
+        except PaperError as exc:
+            self.remember_failure(stage, key, exc)
+            raise
         self.store(stage, paper_id, key, value, params, started)
         return value
 

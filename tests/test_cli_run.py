@@ -198,3 +198,12 @@ def test_openai_backend_end_to_end_against_a_local_server(workspace: Workspace):
 
 def _body(request: Any) -> dict[str, Any]:
     return request["body"] if isinstance(request, dict) else request.body
+
+
+def test_the_page_cap_is_said_in_the_report_on_cached_runs_too(workspace: Workspace):
+    capped = {"PAPERBRIEF_EXTRACT__MAX_PAGES": "1"}
+    assert workspace.run(env=capped).returncode == 0
+    first = workspace.report()
+    assert workspace.run(env=capped).returncode == 0
+    assert workspace.computed()["extract"] == 0
+    assert "read the first 1 of 3 pages" in first and workspace.report() == first

@@ -15,7 +15,6 @@ from pipeline.stages.triage import (
     batches,
     heuristic_triage,
     paper_block,
-    per_paper_usage,
     triage,
 )
 from tests.builders import rubric
@@ -182,9 +181,3 @@ def test_heuristic_triage_without_an_abstract_still_scores():
     bare = PaperMeta(id="c", title="Untitled work")
     [score] = heuristic_triage([bare], INTERESTS, top=1, weights=WEIGHTS).scores
     assert "no abstract" in score.gist and 0 <= score.impact_score <= 100
-
-
-def test_per_paper_share_of_triage_cost():
-    result = run(ScriptedLLM(honest), papers(4), batch_size=2)
-    share = per_paper_usage(result)
-    assert share.cost_usd == pytest.approx(0.0005) and share.prompt_tokens == 50

@@ -6,10 +6,10 @@ the extract stage uses (`extract.front_matter`).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
+from pipeline.cache import file_digest
 from pipeline.errors import UsageError
 from pipeline.models import PaperMeta
 from pipeline.stages import extract
@@ -38,16 +38,11 @@ def local_id(pdf_path: Path) -> str:
     return slug or "paper"
 
 
-def sha256(pdf_path: Path) -> str:
-    digest = hashlib.sha256()
-    with pdf_path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def paper_meta(pdf_path: Path, sha256: str | None = None) -> PaperMeta:
+    """One local PDF as a feed entry. Raises `ExtractError` (stage "feed") when unreadable.
 
-
-def paper_meta(pdf_path: Path) -> PaperMeta:
-    """One local PDF as a feed entry. Raises `ExtractError` (stage "feed") when unreadable."""
+    `sha256` is the file's digest when the caller already has it (the feed keys its cache on it).
+    """
     paper_id = local_id(pdf_path)
     front = extract.front_matter(pdf_path, paper_id, stage="feed")
     return PaperMeta(
@@ -57,5 +52,5 @@ def paper_meta(pdf_path: Path) -> PaperMeta:
         authors=front.authors,
         url=None,
         pdf_path=pdf_path,
-        pdf_sha256=sha256(pdf_path),
+        pdf_sha256=sha256 or file_digest(pdf_path),
     )

@@ -27,6 +27,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from pipeline.accounting import Ledger
 from pipeline.errors import LLMError, RefusalError, ReplyTooLongError
 from pipeline.faithfulness import SourceIndex, summary_faithfulness
 from pipeline.llm.base import LLM, Message
@@ -39,7 +40,6 @@ from pipeline.models import (
     PaperMeta,
     PaperSummary,
     SummaryRecord,
-    Usage,
 )
 from pipeline.prompts import Prompt, untrusted
 from pipeline.stages.chunk import OTHER, section_priority
@@ -179,20 +179,6 @@ def fewer_chunks(chunks: Sequence[Chunk], share: float = LESS_INPUT_SHARE) -> li
 
 
 # --- accounting --------------------------------------------------------------------------
-
-
-@dataclass
-class Ledger:
-    """Usage of one paper's calls, by step."""
-
-    stages: dict[str, Usage] = field(default_factory=dict)
-
-    def add(self, stage: str, usage: Usage | None) -> None:
-        if usage is not None:
-            self.stages[stage] = self.stages.get(stage, Usage()) + usage
-
-    def total(self) -> Usage:
-        return sum(self.stages.values(), Usage())
 
 
 async def _ask(
@@ -399,6 +385,6 @@ def _record(
         prompt=prompts["summarize"].name,
         prompt_digest=prompts_digest(prompts),
         usage=ledger.total(),
-        stage_usage=dict(ledger.stages),
+        stage_usage=dict(ledger.by_stage),
         faithfulness=report,
     )

@@ -224,19 +224,3 @@ def _fallback(group: Sequence[PaperMeta], interests: str) -> list[TriageItem]:
         item.model_copy(update={"gist": f"{item.gist} (heuristic triage: the model call failed)"})
         for item in heuristic_items(group, interests)
     ]
-
-
-def per_paper_usage(result: TriageResult, papers: int | None = None) -> Usage:
-    """The triage cost shared evenly by the papers it scored (for per-paper accounting)."""
-    n = papers if papers is not None else len(result.scores)
-    if n <= 0:
-        return Usage()
-    u = result.usage
-    return Usage(
-        calls=0,
-        prompt_tokens=u.prompt_tokens // n,
-        completion_tokens=u.completion_tokens // n,
-        cached_tokens=u.cached_tokens // n,
-        cost_usd=round(u.cost_usd / n, 8),
-        seconds=round(u.seconds / n, 4),
-    )
