@@ -17,10 +17,8 @@ from pipeline.observer import Observer
 from pipeline.paper import Paper
 from pipeline.settings import Settings
 from pipeline.sources import LISTING_VERSION, CachedListing, Source, keyword_notes
-from pipeline.stages import feed
+from pipeline.stages import extract, feed
 from pipeline.steps import Steps
-
-FEED_VERSION = 1
 
 
 @dataclass
@@ -68,8 +66,10 @@ class Feeder:
 
     def _one(self, pdf: Path) -> Paper:
         sha = file_digest(pdf)
-        params = {"name": pdf.name}
-        key = stage_key("feed", FEED_VERSION, [sha], params)
+        # title, abstract and authors come from the extract heuristics: a better extractor
+        # (a new extract.STAGE_VERSION) must re-read them too
+        params = {"name": pdf.name, "extract": extract.STAGE_VERSION}
+        key = stage_key("feed", feed.STAGE_VERSION, [sha], params)
         placeholder = PaperMeta(id=feed.local_id(pdf), title=pdf.name, pdf_path=pdf, pdf_sha256=sha)
         paper = Paper(meta=placeholder, pdf=pdf, sha256=sha)
         try:

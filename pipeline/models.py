@@ -13,6 +13,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+def base_id(paper_id: str) -> str:
+    """The arXiv id without its version ("2603.03371v2" → "2603.03371")."""
+    head, sep, tail = paper_id.rpartition("v")
+    return head if sep and tail.isdigit() and head else paper_id
+
+
 class PaperMeta(BaseModel):
     """One paper as listed by the feed, before its full text is read."""
 
@@ -42,9 +48,7 @@ class PaperMeta(BaseModel):
 
     @property
     def base_id(self) -> str:
-        """The arXiv id without its version ("2603.03371v2" → "2603.03371")."""
-        head, sep, tail = self.id.rpartition("v")
-        return head if sep and tail.isdigit() and head else self.id
+        return base_id(self.id)
 
 
 class Section(BaseModel):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -119,7 +118,7 @@ class Runner:
         variants = self.settings.prompts
         return {
             task: load_prompt(prompts_dir, task, getattr(variants, task))
-            for task in ("summarize", "triage", "notes", "digest")
+            for task in ("summarize", "triage", "notes")
         }
 
     def _warn(self, message: str) -> None:
@@ -217,30 +216,17 @@ class Runner:
 
     def _download(self, paper: Paper) -> None:
         target = self.cache.pdf_path(paper.meta.id)
-        if target.is_file() and "download" not in self.plan.force:
-            self.steps.count("download", paper.meta.id, "hit")
-        elif self.steps.mode("download") == "load":
+        if self.steps.mode("download") == "load" and not target.is_file():
             raise MissingInputError(
                 "no downloaded PDF; run without --only first",
                 paper_id=paper.meta.id,
                 stage="download",
             )
-        else:
-            self._fetch_pdf(paper, target)
-        paper.pdf, paper.sha256 = target, file_digest(target)
-
-    def _fetch_pdf(self, paper: Paper, target: Path) -> None:
+        force = "download" in self.plan.force
         client, arxiv = self.clients.arxiv(), self.settings.arxiv
-        if "download" in self.plan.force and target.is_file():
-            # fetch beside the cached copy and swap only on success: a failed forced
-            # download must not lose the PDF we had
-            fresh = target.with_name(f".{target.stem}.fresh.pdf")
-            fresh.unlink(missing_ok=True)
-            download.download_pdf(client, paper.meta, fresh, arxiv)
-            os.replace(fresh, target)
-        else:
-            download.download_pdf(client, paper.meta, target, arxiv)
-        self.steps.count("download", paper.meta.id, "computed")
+        written = download.download_pdf(client, paper.meta, target, arxiv, force=force)
+        self.steps.count("download", paper.meta.id, "computed" if written else "hit")
+        paper.pdf, paper.sha256 = target, file_digest(target)
 
     def _extract_params(self) -> dict[str, Any]:
         return {"max_pages": self.settings.extract.max_pages}

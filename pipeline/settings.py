@@ -203,7 +203,6 @@ class PromptSettings(Section):
     summarize: str = "default"
     triage: str = "default"
     notes: str = "default"
-    digest: str = "default"
 
 
 class Settings(Section):

@@ -155,3 +155,16 @@ def test_only_the_configured_pdf_url_is_used(
     meta = FIRST.model_copy(update={"pdf_url": "http://example.org/evil.pdf"})
     fetch(client, meta, tmp_path)
     assert [r.path for r in server.requests] == [f"/pdf/{FIRST.id}"]
+
+
+def test_a_forced_download_that_fails_keeps_the_pdf_we_had(
+    server: FakeArxiv, client: ArxivClient, tmp_path: Path
+) -> None:
+    assert fetch(client, FIRST, tmp_path) > 0
+    target = tmp_path / f"{FIRST.id}.pdf"
+    before = target.read_bytes()
+    server.fail("/pdf/", "html")
+    with pytest.raises(DownloadError):
+        download_pdf(client, FIRST, target, client.settings, force=True)
+    assert target.read_bytes() == before
+    assert len(server.requests) == 2  # forced: asked again despite the valid file

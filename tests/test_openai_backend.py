@@ -21,11 +21,11 @@ from pipeline.errors import (
     RefusalError,
     ReplyTooLongError,
 )
-from pipeline.llm.base import Message, Price, Reply, SummaryRequest
+from pipeline.llm.base import Message, Price, Reply
 from pipeline.llm.limiter import RateLimiter
 from pipeline.llm.openai_backend import OpenAIBackend, strict_schema
-from pipeline.models import PaperMeta, PaperSummary, Usage
-from tests.fakes.openai_server import FakeOpenAI, default_reply, default_summary, request_title
+from pipeline.models import PaperSummary, Usage
+from tests.fakes.openai_server import FakeOpenAI, default_reply, request_title
 
 T = TypeVar("T")
 TITLE = "Sparse Attention at Scale"
@@ -374,27 +374,6 @@ def test_limits_are_learned_from_headers_when_not_configured() -> None:
 # --- the sync wrapper and the client ------------------------------------------------------
 
 
-def paper_request(title: str = TITLE) -> SummaryRequest:
-    return SummaryRequest(
-        meta=PaperMeta(id="2401.00001v1", title=title),
-        chunks=[],
-        messages=MESSAGES,
-        temperature=0.1,
-        max_tokens=900,
-    )
-
-
-def summary_reply(body: dict[str, Any]) -> str:
-    # Fields PaperSummary gained after the fake's default were written; the default wins if set.
-    optional: dict[str, Any] = {
-        "limitations": [],
-        "affiliations": [],
-        "code_url": None,
-        "venue": None,
-    }
-    return json.dumps({**optional, **default_summary(request_title(body))})
-
-
 def test_local_server_needs_no_key(server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 
@@ -498,3 +477,13 @@ def test_fake_server_enforces_its_window_with_headers() -> None:
     headers = caught.value.response.headers
     assert 0 < float(headers["retry-after"]) <= 0.5
     assert headers["x-ratelimit-reset-requests"].endswith("ms")
+
+
+def test_a_reask_that_fails_on_the_wire_still_carries_the_first_calls_cost(
+    server: FakeOpenAI,
+) -> None:
+    server.script([{"content": "not json"}, {"status": 400}])
+    with pytest.raises(LLMError) as caught:
+        ask_once(backend_for(server))
+    assert len(server.chat_bodies) == 2
+    assert caught.value.usage is not None and caught.value.usage.calls == 1

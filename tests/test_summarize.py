@@ -280,3 +280,15 @@ def test_cut_off_refused_and_invented_replies_through_the_openai_backend():
         assert "37%" in repair[-1]["content"] and repair[-2]["role"] == "assistant"
         assert record.faithfulness is not None and record.faithfulness.repaired
         assert record.stage_usage[REPAIR].calls == 1
+
+
+def test_no_retry_with_the_same_room_when_the_cap_leaves_none():
+    llm = ScriptedLLM(cut_off(1))
+    room = PROMPTS["summarize"].max_tokens
+    coroutine = summary_record(
+        meta(), chunks(), PROMPTS, llm, interests=INTERESTS, max_tokens_cap=room
+    )
+    asyncio.run(coroutine)
+    first, second = llm.calls
+    assert first.max_tokens == second.max_tokens == room
+    assert len(second.user) < len(first.user)  # the retry sends less input, not the same request

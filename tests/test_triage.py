@@ -181,3 +181,14 @@ def test_heuristic_triage_without_an_abstract_still_scores():
     bare = PaperMeta(id="c", title="Untitled work")
     [score] = heuristic_triage([bare], INTERESTS, top=1, weights=WEIGHTS).scores
     assert "no abstract" in score.gist and 0 <= score.impact_score <= 100
+
+
+def test_a_reask_that_fails_still_carries_the_first_attempts_cost():
+    from pipeline.errors import LLMError
+    from pipeline.stages.triage import batch_items
+
+    answers = iter([TriageReply(items=[]), LLMError("endpoint answered 400")])
+    llm = ScriptedLLM(lambda call: next(answers))
+    with pytest.raises(LLMError) as caught:
+        asyncio.run(batch_items(papers(1), llm, PROMPT, interests=INTERESTS))
+    assert caught.value.usage is not None and caught.value.usage.calls == 2

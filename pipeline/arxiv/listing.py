@@ -44,7 +44,7 @@ ANNOUNCED = ("new", "cross")
 REPLACED = ("replace", "replace-cross")
 EMPTY_PAGE_RETRIES = 2  # arXiv's API sometimes answers an empty page that is full when re-asked
 
-_NEW_ID = re.compile(r"^\d{4}\.\d{4,5}(v\d+)?$")
+NEW_STYLE_ID = re.compile(r"^\d{4}\.\d{4,5}(v\d+)?$")
 _OLD_ID = re.compile(r"^[a-z]+(-[a-z]+)*(\.[A-Z]{2})?/\d{7}(v\d+)?$")
 
 
@@ -206,7 +206,7 @@ def canonical_id(raw: str) -> str:
     """`arXiv:2603.03371v2` or `2603.03371` as arXiv spells it; `UsageError` if not an id."""
     text = raw.strip()
     text = re.sub(r"^arxiv:", "", text, flags=re.IGNORECASE)
-    if not (_NEW_ID.match(text) or _OLD_ID.match(text)):
+    if not (NEW_STYLE_ID.match(text) or _OLD_ID.match(text)):
         raise UsageError(
             f"not an arXiv id: {raw!r} (expected e.g. 2603.03371, 2603.03371v2 or hep-th/9901001)"
         )

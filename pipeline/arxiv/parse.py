@@ -19,7 +19,7 @@ import feedparser
 from pydantic import BaseModel
 
 from pipeline.errors import FeedError
-from pipeline.models import PaperMeta
+from pipeline.models import PaperMeta, base_id
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 
@@ -161,7 +161,7 @@ def _rss_paper(entry: Any) -> PaperMeta:
         journal_ref=normalise(entry.get("arxiv_journal_reference")) or None,
         doi=normalise(entry.get("arxiv_doi")) or None,
         published=_rfc822_day(entry.get("published")),
-        url=f"https://arxiv.org/abs/{_strip_version(paper_id)}",
+        url=f"https://arxiv.org/abs/{base_id(paper_id)}",
         pdf_url=f"https://arxiv.org/pdf/{paper_id}",
         announce_type=normalise(announce).lower() or None,
     )
@@ -188,10 +188,6 @@ def _creators(entry: Any) -> list[str]:
             if part.strip():
                 names.append(part.strip())
     return names
-
-
-def _strip_version(paper_id: str) -> str:
-    return re.sub(r"v\d+$", "", paper_id)
 
 
 def _rfc822_day(value: str | None) -> date | None:

@@ -5,42 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from pipeline.models import Chunk, PaperMeta, PaperSummary, Usage
+from pipeline.models import Usage
 
 
 class Message(BaseModel):
     role: str
     content: str
-
-
-class SummaryRequest(BaseModel):
-    """Everything a backend may use to summarize one paper.
-
-    LLM backends send `messages` (the rendered prompt); the extractive backend reads the
-    chunks directly, since it ranks the paper's own sentences.
-    """
-
-    meta: PaperMeta
-    chunks: list[Chunk]
-    messages: list[Message]
-    temperature: float = 0.2
-    max_tokens: int = 1500
-
-
-class SummaryResult(BaseModel):
-    summary: PaperSummary
-    usage: Usage = Field(default_factory=Usage)
-
-
-class Backend(Protocol):
-    """A summarizer. Implementations raise `pipeline.errors.LLMError` subclasses on failure."""
-
-    name: str
-    model: str
-
-    def summarize(self, request: SummaryRequest) -> SummaryResult: ...
 
 
 R = TypeVar("R", bound=BaseModel)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pipeline.errors import LLMError
 from pipeline.llm.base import LLM, Message, R, Reply
+from pipeline.llm.limiter import estimate_tokens
 from pipeline.models import Usage
 
 
@@ -64,11 +65,12 @@ class BudgetedLLM:
             return estimate
 
     def _estimate(self, messages: list[Message], max_tokens: int) -> float:
-        # about 4 characters a token; the reply is priced at its ceiling, max_tokens
+        # the limiter's estimate of the prompt; the reply is priced at its ceiling, max_tokens
         price = getattr(self.inner, "prices", {}).get(self.model)
         if price is None:
             return 0.0
-        prompt_tokens = sum(len(m.content) for m in messages) // 4
+        chars = sum(len(m.content) for m in messages)
+        prompt_tokens = estimate_tokens(chars, 0, len(messages))
         return float(price.cost(prompt_tokens, max_tokens))
 
     def _settle(self, estimate: float, usage: Usage | None) -> None:

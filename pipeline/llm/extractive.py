@@ -98,8 +98,7 @@ from types import MappingProxyType
 from typing import Final
 
 from pipeline.errors import LLMError
-from pipeline.llm.base import SummaryRequest, SummaryResult
-from pipeline.models import Chunk, PaperMeta, PaperSummary, Rubric, RubricScore, Usage
+from pipeline.models import Chunk, PaperMeta, PaperSummary, Rubric, RubricScore
 
 NOT_ASSESSED: Final = (
     "Not assessed: the paper states no deployment or practical impact (extractive backend)."
@@ -825,12 +824,8 @@ def extractive_summary(meta: PaperMeta, chunks: Sequence[Chunk]) -> PaperSummary
 
 
 class ExtractiveBackend:
-    """The no-LLM backend: ranks and quotes the paper's own sentences (see module docstring)."""
+    """The no-LLM backend's name and version, as cache keys and reports show them; the
+    summarize stage calls `extractive_summary` directly (see the module docstring)."""
 
     name = "extractive"
     model = "sentence-rank-v3"
-
-    def summarize(self, request: SummaryRequest) -> SummaryResult:
-        """Summarize `request.chunks` and `request.meta`; `request.messages` is not read."""
-        summary = extractive_summary(request.meta, request.chunks)
-        return SummaryResult(summary=summary, usage=Usage())

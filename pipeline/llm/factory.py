@@ -6,8 +6,6 @@ from typing import Any
 
 from pipeline.settings import LLMSettings
 
-DEFAULT_ENDPOINT = "https://api.openai.com/v1"
-
 
 def make_backend(llm: LLMSettings) -> Any:
     """The extractive summarizer, or an `LLM` (openai or local); imports stay lazy."""
@@ -67,6 +65,8 @@ def backend_fingerprint(llm: LLMSettings) -> dict[str, Any]:
     """
     backend = llm.resolved_backend()
     if backend == "openai":
+        from pipeline.llm.openai_backend import DEFAULT_ENDPOINT
+
         return {"endpoint": (llm.base_url or DEFAULT_ENDPOINT).rstrip("/").lower()}
     if backend == "local":
         assert llm.model_path is not None

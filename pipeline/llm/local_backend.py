@@ -22,11 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import BaseModel, ValidationError
-
-from pipeline.errors import InvalidReplyError, LLMError, ReplyTooLongError, UsageError
+from pipeline.errors import LLMError, ReplyTooLongError, UsageError
 from pipeline.llm.base import Message, R, Reply
-from pipeline.llm.replies import invalid_reply, reask_text
+from pipeline.llm.replies import reask_until_valid
 from pipeline.models import Usage
 
 if TYPE_CHECKING:
@@ -76,28 +74,17 @@ class LocalBackend:
         max_tokens: int,
         task: str,
     ) -> Reply[R]:
-        turns = [m.model_dump() for m in messages]
         schema = reply_model.model_json_schema()
-        usage = Usage()
-        reply, error = "", None
-        for _ in range(self.max_reasks + 1):
-            try:
-                completion, seconds = await self._run(turns, schema, temperature, max_tokens, task)
-            except LLMError as exc:  # a re-ask that overflows n_ctx still leaves earlier costs
-                exc.usage = exc.usage or usage
-                raise
-            usage += _usage(completion, seconds)
-            reply = self._reply_text(completion, max_tokens, task, usage)
-            try:
-                return Reply(value=reply_model.model_validate_json(reply), usage=usage)
-            except ValidationError as exc:
-                error = exc
-            turns += [
-                {"role": "assistant", "content": reply},
-                {"role": "user", "content": reask_text(error, reply_model.__name__)},
-            ]
-        assert error is not None  # the loop ran at least once (max_reasks >= 0) and failed
-        raise self._invalid(reply_model, reply, error, usage, task) from error
+
+        async def send(turns: list[dict[str, str]]) -> tuple[str, Usage]:
+            completion, seconds = await self._run(turns, schema, temperature, max_tokens, task)
+            spent = _usage(completion, seconds)
+            return self._reply_text(completion, max_tokens, task, spent), spent
+
+        turns = [m.model_dump() for m in messages]
+        return await reask_until_valid(
+            send, turns, reply_model, max_reasks=self.max_reasks, model=self.model, task=task
+        )
 
     def close(self) -> None:
         """Free the model and stop the worker thread; a later call loads the model again."""
@@ -243,19 +230,6 @@ class LocalBackend:
             f"paper too long for n_ctx={self.n_ctx} ({exc}); "
             "raise n_ctx or lower chunk.paper_budget",
             stage=task,
-        )
-
-    def _invalid(
-        self,
-        reply_model: type[BaseModel],
-        reply: str,
-        exc: ValidationError,
-        usage: Usage,
-        task: str,
-    ) -> InvalidReplyError:
-        tries = self.max_reasks + 1
-        return invalid_reply(
-            self.model, reply_model, tries=tries, reply=reply, exc=exc, usage=usage, task=task
         )
 
 

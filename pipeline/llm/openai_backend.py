@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import logging
 import os
@@ -30,20 +31,19 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
 from pipeline.errors import (
     EndpointCapabilityError,
-    InvalidReplyError,
     LLMError,
     RefusalError,
     ReplyTooLongError,
 )
 from pipeline.llm.base import Message, Price, R, Reply
 from pipeline.llm.limiter import RateLimiter, estimate_tokens, retry_after
-from pipeline.llm.replies import invalid_reply, reask_text, unfenced
+from pipeline.llm.replies import reask_until_valid
 from pipeline.models import Usage
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ T = TypeVar("T")
 
 # Servers that ignore the key (vLLM, Ollama, llama.cpp) still need a non-empty one for the client.
 PLACEHOLDER_API_KEY = "not-needed"
+DEFAULT_ENDPOINT = "https://api.openai.com/v1"
 # Keywords strict mode rejects; the validation here still enforces them.
 UNSUPPORTED_KEYWORDS = frozenset({"default"})
 
@@ -71,12 +72,15 @@ FORMAT_REJECTION_HINTS = (
 RETRY_STATUSES = frozenset({408, 429})  # plus every 5xx; 408 is the server's own timeout
 
 
+@functools.cache
 def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON schema in the form OpenAI's strict structured outputs accept.
 
     Every object is closed (`additionalProperties: false`) and lists all its properties as
     required; `$defs` stay, but a `$ref` with sibling keywords is inlined, since strict mode
     does not allow keywords beside a `$ref`.
+
+    Cached per reply model (it is sent with every call); callers only read it.
     """
     root = model.model_json_schema()
     return _strict(copy.deepcopy(root), root)
@@ -176,27 +180,18 @@ class OpenAIBackend:
         task: str,
     ) -> Reply[R]:
         """A validated `reply_model`, re-asked with the validation errors up to `max_reasks`."""
-        convo: list[dict[str, str]] = [m.model_dump() for m in messages]
-        usage = Usage()
-        reply, error = "", None
-        for _ in range(self.max_reasks + 1):
+
+        async def send(turns: list[dict[str, str]]) -> tuple[str, Usage]:
             completion, seconds = await self._complete(
-                convo, reply_model, temperature, max_tokens, task
+                turns, reply_model, temperature, max_tokens, task
             )
-            usage += self._usage(completion, seconds)
-            reply = self._reply_text(completion, max_tokens, task, usage)
-            try:
-                value = reply_model.model_validate_json(unfenced(reply))
-            except ValidationError as exc:
-                error = exc
-            else:
-                return Reply(value=value, usage=usage)
-            convo += [
-                {"role": "assistant", "content": reply},
-                {"role": "user", "content": reask_text(error, reply_model.__name__)},
-            ]
-        assert error is not None  # the loop ran at least once (max_reasks >= 0) and failed
-        raise self._invalid(reply_model, reply, error, usage, task) from error
+            spent = self._usage(completion, seconds)
+            return self._reply_text(completion, max_tokens, task, spent), spent
+
+        turns = [m.model_dump() for m in messages]
+        return await reask_until_valid(
+            send, turns, reply_model, max_reasks=self.max_reasks, model=self.model, task=task
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client of the running event loop; call it before the loop ends."""
@@ -437,7 +432,7 @@ class OpenAIBackend:
         return None
 
     def _endpoint(self) -> str:
-        url = self.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        url = self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_ENDPOINT
         return url.rstrip("/")
 
     # --- errors -----------------------------------------------------------------------
@@ -472,19 +467,6 @@ class OpenAIBackend:
         if status >= 500:
             return f"server error persisted after {self.max_retries} retries; try again later"
         return "the endpoint rejected the request (not retried)"
-
-    def _invalid(
-        self,
-        reply_model: type[BaseModel],
-        reply: str,
-        exc: ValidationError,
-        usage: Usage,
-        task: str,
-    ) -> InvalidReplyError:
-        tries = self.max_reasks + 1
-        return invalid_reply(
-            self.model, reply_model, tries=tries, reply=reply, exc=exc, usage=usage, task=task
-        )
 
 
 def _transient(exc: BaseException) -> bool:

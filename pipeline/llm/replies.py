@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from pydantic import BaseModel, ValidationError
 
-from pipeline.errors import InvalidReplyError
+from pipeline.errors import InvalidReplyError, LLMError
+from pipeline.llm.base import R, Reply
 from pipeline.models import Usage
+
+# One call to the model with these chat turns: the reply's text and what that call cost. An
+# LLMError it raises carries that call's usage only; the loop adds the attempts before it.
+Send = Callable[[list[dict[str, str]]], Awaitable[tuple[str, Usage]]]
 
 MAX_ERRORS_QUOTED = 5
 
@@ -52,3 +59,39 @@ def invalid_reply(
         f"(last: {brief_errors(exc)}); try a stronger model or a simpler prompt"
     )
     return InvalidReplyError(message, last_reply=reply, usage=usage, stage=task)
+
+
+async def reask_until_valid(
+    send: Send,
+    turns: list[dict[str, str]],
+    reply_model: type[R],
+    *,
+    max_reasks: int,
+    model: str,
+    task: str,
+) -> Reply[R]:
+    """Ask, validate, and re-ask with the validation errors up to `max_reasks` times.
+
+    Every backend goes through here, so every failure carries the cost of all its attempts.
+    """
+    usage, reply, error = Usage(), "", None
+    for _ in range(max_reasks + 1):
+        try:
+            reply, spent = await send(turns)
+        except LLMError as exc:
+            exc.usage = usage + (exc.usage or Usage())
+            raise
+        usage += spent
+        try:
+            return Reply(value=reply_model.model_validate_json(unfenced(reply)), usage=usage)
+        except ValidationError as exc:
+            error = exc
+        turns = [
+            *turns,
+            {"role": "assistant", "content": reply},
+            {"role": "user", "content": reask_text(error, reply_model.__name__)},
+        ]
+    assert error is not None  # the loop ran at least once (max_reasks >= 0) and failed
+    raise invalid_reply(
+        model, reply_model, tries=max_reasks + 1, reply=reply, exc=error, usage=usage, task=task
+    ) from error

@@ -19,7 +19,6 @@ from pipeline.errors import DownloadError
 from pipeline.models import PaperMeta
 from pipeline.settings import ArxivSettings
 
-STAGE_VERSION = 1
 STAGE = "download"
 EOF_WINDOW = 1024  # where the %%EOF marker must be: the last KiB
 
@@ -31,11 +30,17 @@ def pdf_url(settings: ArxivSettings, meta: PaperMeta) -> str:
 
 
 def download_pdf(
-    client: ArxivClient, meta: PaperMeta, target: Path, settings: ArxivSettings
+    client: ArxivClient,
+    meta: PaperMeta,
+    target: Path,
+    settings: ArxivSettings,
+    *,
+    force: bool = False,
 ) -> int:
     """Fetch the paper's PDF to `target`; returns the bytes written (0 when a valid PDF is
-    already there). Raises `DownloadError` and leaves `target` untouched when the reply is bad."""
-    if target.is_file() and pdf_problem(target.read_bytes()) is None:
+    already there, unless `force`). Raises `DownloadError` and leaves `target` as it was when
+    the reply is bad, so a failed forced download keeps the PDF we had."""
+    if not force and target.is_file() and pdf_problem(target.read_bytes()) is None:
         return 0
     url = pdf_url(settings, meta)
     try:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pipeline.arxiv.listing import NEW_STYLE_ID
 from pipeline.cache import file_digest
 from pipeline.errors import UsageError
 from pipeline.models import PaperMeta
 from pipeline.stages import extract
 
 STAGE_VERSION = 1
-
-_ARXIV_ID = re.compile(r"^\d{4}\.\d{4,5}(v\d+)?$")
 
 
 def pdfs_in_folder(folder: Path) -> list[Path]:
@@ -32,7 +31,7 @@ def pdfs_in_folder(folder: Path) -> list[Path]:
 def local_id(pdf_path: Path) -> str:
     """A stable id from the file name: arXiv ids ("2401.01234v2") as they are, else a slug."""
     stem = pdf_path.stem
-    if _ARXIV_ID.match(stem):
+    if NEW_STYLE_ID.match(stem):
         return stem
     slug = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-.")
     return slug or "paper"

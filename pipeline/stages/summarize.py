@@ -19,6 +19,7 @@ Usage is recorded per step in `SummaryRecord.stage_usage` under `summarize-map`,
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -67,6 +68,7 @@ def prompts_digest(prompts: Prompts) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+@functools.cache
 def schema_digest() -> str:
     """Part of the cache key: a changed reply model must not be served old replies."""
     schemas = [PaperSummary.model_json_schema(), ChunkNotes.model_json_schema()]
@@ -275,8 +277,11 @@ class _Paper:
             return notes_text([(c, notes[c.index]) for c in kept], len(self.chunks))
 
         prompt = self.prompts["summarize"]
-        room = min(2 * prompt.max_tokens, self.cap)
-        attempts = [(self.chunks, prompt.max_tokens), (self.chunks, room)]
+        # as in _with_room: a retry "with more room" only when the cap leaves more room
+        room = max(min(2 * prompt.max_tokens, self.cap), prompt.max_tokens)
+        attempts = [(self.chunks, prompt.max_tokens)]
+        if room > prompt.max_tokens:
+            attempts.append((self.chunks, room))
         attempts.append((fewer_chunks(self.chunks), room))
         for n, (kept, max_tokens) in enumerate(attempts):
             messages = summarize_messages(self.meta, text(kept), prompt, interests=self.interests)

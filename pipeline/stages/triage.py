@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from pipeline.errors import InvalidReplyError, LLMError
 from pipeline.llm.base import LLM, Message
 from pipeline.llm.extractive import triage_rubric
-from pipeline.models import PaperMeta, TriageItem, TriageReply, TriageScore, Usage
+from pipeline.models import PaperMeta, TriageItem, TriageReply, TriageScore, Usage, base_id
 from pipeline.prompts import Prompt, untrusted
 from pipeline.stages.rank import impact_score
 
@@ -96,15 +96,11 @@ def with_known_ids(reply: TriageReply, expected: Sequence[str]) -> TriageReply:
         cleaned = paper_id.strip()
         if cleaned in wanted:
             return cleaned
-        fits = [i for i in expected if _base(i) == _base(cleaned)]
+        fits = [i for i in expected if base_id(i) == base_id(cleaned)]
         return fits[0] if len(fits) == 1 else paper_id
 
     items = [item.model_copy(update={"paper_id": known(item.paper_id)}) for item in reply.items]
     return TriageReply(items=items)
-
-
-def _base(paper_id: str) -> str:
-    return PaperMeta(id=paper_id, title="").base_id
 
 
 def reask_text(problems: Sequence[str]) -> str:
@@ -124,13 +120,17 @@ async def batch_items(
     expected = [meta.id for meta in batch]
     usage = Usage()
     for attempt in range(2):
-        reply = await llm.structured(
-            messages,
-            TriageReply,
-            temperature=prompt.temperature,
-            max_tokens=prompt.max_tokens,
-            task=TASK,
-        )
+        try:
+            reply = await llm.structured(
+                messages,
+                TriageReply,
+                temperature=prompt.temperature,
+                max_tokens=prompt.max_tokens,
+                task=TASK,
+            )
+        except LLMError as exc:  # the first attempt was paid for even if the re-ask fails
+            exc.usage = usage + (exc.usage or Usage())
+            raise
         usage += reply.usage
         value = with_known_ids(reply.value, expected)
         problems = id_problems(value, expected)
