@@ -146,9 +146,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
-    if args.command == "extract":
-        return extract_cmd.extract_command(args)
     try:
+        if args.command == "extract":
+            return extract_cmd.extract_command(args)
         if args.command == "run":
             from pipeline.commands.run import run_command
 

@@ -42,10 +42,23 @@ LEAKAGE_TARGET = 0.02  # share of reference-list 8-grams found in the body, over
 SHINGLE = 8
 
 
-def corpus_dir() -> Path:
-    """The shared corpus: `$PAPERBRIEF_SHARED/corpus`, by default `../shared/corpus`."""
+def shared_dir() -> Path:
+    """The workplace's shared folder: `$PAPERBRIEF_SHARED`, by default `../shared`."""
     shared = os.environ.get("PAPERBRIEF_SHARED")
-    return (Path(shared) if shared else REPO_ROOT.parent / "shared") / "corpus"
+    return Path(shared) if shared else REPO_ROOT.parent / "shared"
+
+
+def corpus_dir() -> Path:
+    """The shared corpus: `<shared>/corpus`."""
+    return shared_dir() / "corpus"
+
+
+def page_texts(path: Path) -> list[str]:
+    """PyMuPDF's plain text of every page: the baseline the metrics compare against."""
+    import pymupdf
+
+    with pymupdf.open(path) as doc:
+        return [page.get_text() for page in doc]
 
 
 def ground_truth(corpus: Path) -> list[dict] | None:

@@ -12,13 +12,12 @@ and the bytes are the same on every run.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pymupdf
+
+from pipeline.cache import write_atomic
 
 
 @dataclass(frozen=True)
@@ -906,23 +905,9 @@ def write_sample_papers(out_dir: Path) -> list[Path]:
 
 
 def _write_once(path: Path, paper: SamplePaper) -> Path:
-    if path.exists():
-        return path
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(render(paper))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    if not path.exists():
+        write_atomic(path, render(paper))
     return path
-
-
-def iter_text(paper: SamplePaper) -> Iterator[str]:
-    """Every paragraph of body text as written, in order (for tests)."""
-    for section in paper.sections:
-        yield from section.paragraphs
 
 
 def main(argv: list[str] | None = None) -> None:

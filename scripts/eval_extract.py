@@ -11,17 +11,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pymupdf
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline import evaluation
 from pipeline.stages.extract import document
-
-
-def page_texts(path: Path) -> list[str]:
-    with pymupdf.open(path) as doc:
-        return [page.get_text() for page in doc]
 
 
 def main() -> int:
@@ -29,7 +22,7 @@ def main() -> int:
     if evaluation.ground_truth(corpus) is None:
         print(f"no corpus at {corpus} (set PAPERBRIEF_SHARED); nothing to evaluate")
         return 0
-    scores = evaluation.score_corpus(corpus, document, page_texts)
+    scores = evaluation.score_corpus(corpus, document, evaluation.page_texts)
     print(
         f"{'file':32} {'layout':8} {'title':5} {'abs F1':>6} {'heads':>6} {'leak %':>7} {'ms':>7}"
     )

@@ -1,4 +1,4 @@
-"""Fixtures shared by the CLI tests."""
+"""Fixtures shared across the test files."""
 
 from __future__ import annotations
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
 from pipeline.arxiv.parse import api_page, rss_items
 from pipeline.errors import FeedError
+from pipeline.evaluation import shared_dir
 from tests.fakes.arxiv_server import FakePaper, api_error_feed, atom_feed, rss_feed
 
-SHARED = Path(os.environ.get("PAPERBRIEF_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+SHARED = shared_dir()
 RESPONSES = SHARED / "arxiv-responses"
 API_2026 = RESPONSES / "arxiv_api" / "arxiv.py_2026_fixtures"
 

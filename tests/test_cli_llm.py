@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pipeline.samples import SAMPLE_PAPERS
 from tests.conftest import DAY
 from tests.fakes.openai_server import FakeOpenAI, default_summary, request_title
 from tests.fakes.replies import reply_kind, schema_reply
@@ -41,7 +42,7 @@ def test_triage_reads_only_the_top_papers_and_lists_the_rest(workspace: Workspac
     md = workspace.report()
     assert md.count("\n## ") >= 2 and "## 3." not in md
     appendix = md[md.index("Also in the feed") :]
-    assert sum(title in appendix for title in _sample_titles(workspace)) == 3
+    assert sum(paper.title in appendix for paper in SAMPLE_PAPERS) == 3
 
 
 def test_a_cost_cap_stops_new_llm_work_and_keeps_what_is_done(workspace: Workspace):
@@ -84,11 +85,6 @@ def test_unsupported_numbers_get_one_repair_then_are_flagged(tmp_path: Path, pap
     assert faithfulness["papers_flagged"] == ["sample-toolguard"]
     assert faithfulness["share_supported"] < 1.0
     assert "unverified" in workspace.report() and "37.5%" in workspace.report()
-
-
-def _sample_titles(workspace: Workspace) -> list[str]:
-    data = json.loads((workspace.out / DAY / "summaries.json").read_text())
-    return [p["title"] for p in data.get("not_read", [])] or [p["title"] for p in data["papers"]]
 
 
 def test_a_triage_prompt_edit_reruns_triage_but_not_the_summaries(workspace: Workspace):

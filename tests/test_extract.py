@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.errors import ExtractError
 from pipeline.models import Document
-from pipeline.samples import SAMPLE_PAPERS, SamplePaper, render, write_sample_papers
+from pipeline.samples import SAMPLE_PAPERS, SamplePaper, render
 from pipeline.stages.extract import (
     Line,
     document,
@@ -36,8 +36,8 @@ def unnumbered(heading: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def sample_pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return {p.stem: p for p in write_sample_papers(tmp_path_factory.mktemp("extract-samples"))}
+def sample_pdfs(papers: Path) -> dict[str, Path]:
+    return {p.stem: p for p in papers.glob("*.pdf")}
 
 
 @pytest.fixture(scope="module")

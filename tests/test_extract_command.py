@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cli import main
 from pipeline.commands.extract import add_parser, extract_command
-from pipeline.samples import SAMPLE_PAPERS, write_sample_papers
+from pipeline.samples import SAMPLE_PAPERS
 
 
-@pytest.fixture(scope="module")
-def sample_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    paths = write_sample_papers(tmp_path_factory.mktemp("command-samples"))
-    return next(p for p in paths if p.stem == SAMPLE_PAPERS[0].stem)
+@pytest.fixture
+def sample_pdf(papers: Path) -> Path:
+    return papers / SAMPLE_PAPERS[0].filename
 
 
 def test_prints_the_document_as_json(sample_pdf: Path, capsys: pytest.CaptureFixture) -> None:
@@ -36,7 +36,7 @@ def test_prints_the_document_as_json(sample_pdf: Path, capsys: pytest.CaptureFix
 def test_bad_pdf_is_one_line_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     page = tmp_path / "page.pdf"
     page.write_text("<html>Not available</html>")
-    assert extract_command(argparse.Namespace(file=page, max_pages=60)) == 1
+    assert main(["extract", str(page)]) == 1  # through the CLI's one error path
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"paperbrief: error: {page}: not a PDF") and err.count("\n") == 1
@@ -51,9 +51,8 @@ def test_parser_reads_file_and_page_cap() -> None:
 
 
 def test_main_in_a_subprocess(sample_pdf: Path) -> None:
-    code = "import sys; from pipeline.commands.extract import main; sys.exit(main(sys.argv[1:]))"
     done = subprocess.run(
-        [sys.executable, "-c", code, str(sample_pdf), "--max-pages", "1"],
+        [sys.executable, "-m", "pipeline", "extract", str(sample_pdf), "--max-pages", "1"],
         capture_output=True,
         text=True,
         check=False,

@@ -5,9 +5,6 @@ Skipped when the corpus is absent. `scripts/eval_extract.py` prints the same sco
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pymupdf
 import pytest
 
 from pipeline import evaluation
@@ -21,14 +18,9 @@ needs_corpus = pytest.mark.skipif(
 )
 
 
-def page_texts(path: Path) -> list[str]:
-    with pymupdf.open(path) as doc:
-        return [page.get_text() for page in doc]
-
-
 @pytest.fixture(scope="module")
 def scores() -> list[PaperScore]:
-    return evaluation.score_corpus(CORPUS, document, page_texts)
+    return evaluation.score_corpus(CORPUS, document, evaluation.page_texts)
 
 
 @needs_corpus

@@ -8,15 +8,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ExtractError, UsageError
-from pipeline.samples import SAMPLE_PAPERS, write_sample_papers
+from pipeline.samples import SAMPLE_PAPERS
 from pipeline.stages.feed import local_id, paper_meta, pdfs_in_folder
 
 
-@pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("feed-samples")
-    write_sample_papers(out)
-    return out
+@pytest.fixture
+def sample_dir(papers: Path) -> Path:
+    return papers
 
 
 def test_lists_pdfs_sorted_any_suffix_case_not_recursive(tmp_path: Path) -> None:

@@ -21,8 +21,6 @@ from pydantic import BaseModel
 from pipeline.errors import FeedError
 from pipeline.models import PaperMeta, base_id
 
-ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
-
 _ABS_ID = re.compile(r"/abs/(.+?)/?$")
 _OAI_ID = re.compile(r"^oai:arXiv\.org:(.+)$", re.IGNORECASE)
 _DESCRIPTION = re.compile(

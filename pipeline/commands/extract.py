@@ -9,10 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.errors import ExtractError
 from pipeline.models import Document
 from pipeline.settings import ExtractSettings
 
@@ -39,11 +37,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def extract_command(args: argparse.Namespace) -> int:
     from pipeline.stages.extract import document
 
-    try:
-        doc = document(args.file, args.file.stem, max_pages=args.max_pages)
-    except ExtractError as exc:
-        print(f"paperbrief: error: {exc}", file=sys.stderr)
-        return 1
+    doc = document(args.file, args.file.stem, max_pages=args.max_pages)  # errors: cli.main
     json.dump(as_json(doc), sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return 0
@@ -70,15 +64,3 @@ def as_json(doc: Document) -> dict:
         ],
         "captions": doc.captions,
     }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command alone: `python -m pipeline.commands.extract FILE.pdf`."""
-    parser = argparse.ArgumentParser(prog="paperbrief")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    given = sys.argv[1:] if argv is None else list(argv)
-    return extract_command(parser.parse_args(["extract", *given]))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
