@@ -7,9 +7,7 @@ the paper asks the model to call, and must hear nothing.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from pipeline.llm.openai_backend import OpenAIBackend
 from pipeline.models import Chunk, Chunks, PaperMeta, SummaryRecord
 from pipeline.prompts import default_prompts_dir, load_prompt
 from pipeline.stages.summarize import summary_record
+from tests.fakes.http import LocalServer, QuietHandler
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.replies import schema_reply
 
@@ -26,39 +25,34 @@ PROMPTS = {task: load_prompt(default_prompts_dir(), task) for task in ("summariz
 TITLE = "Robust Retrieval for Question Answering"
 
 
-class Listener:
+class _Hit(QuietHandler):
+    def _hit(self) -> None:
+        self.server.fake.hits.append(f"{self.command} {self.path}")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PUT = do_HEAD = _hit
+
+
+class Listener(LocalServer):
     """Any HTTP request to this server is a leak; it only counts them."""
 
+    handler = _Hit
+
     def __init__(self) -> None:
+        super().__init__()
         self.hits: list[str] = []
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _hit(self) -> None:
-                outer.hits.append(f"{self.command} {self.path}")
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_GET = do_POST = do_PUT = do_HEAD = _hit
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    @property
+    def url(self) -> str:
+        return self.origin
 
 
 @pytest.fixture
 def listener() -> Iterator[Listener]:
-    server = Listener()
-    yield server
-    server.close()
+    with Listener() as server:
+        yield server
 
 
 def injection(url: str) -> str:

@@ -42,7 +42,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 from xml.sax.saxutils import escape
@@ -51,6 +50,7 @@ from zoneinfo import ZoneInfo
 import pymupdf
 
 from pipeline.settings import ArxivSettings
+from tests.fakes.http import LocalServer, QuietHandler, QuietServer
 
 FaultKind = Literal["503", "429", "500", "404", "301", "slow", "drop", "truncated", "html", "empty"]
 EASTERN = ZoneInfo("America/New_York")
@@ -141,7 +141,7 @@ def make_papers(
     ]
 
 
-class FakeArxiv:
+class FakeArxiv(LocalServer):
     """An arXiv-like server on 127.0.0.1, started and stopped as a context manager."""
 
     def __init__(
@@ -161,34 +161,13 @@ class FakeArxiv:
         self._faults: list[tuple[str, Fault]] = []
         self._requests: list[RecordedRequest] = []
         self._pdfs: dict[str, bytes] = {}
-        self._httpd: _Server | None = None
+        super().__init__()
 
     # --- lifecycle --------------------------------------------------------------------
 
-    def __enter__(self) -> FakeArxiv:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        httpd = _Server(("127.0.0.1", 0), _Handler)
-        httpd.fake = self
-        serve = {"poll_interval": 0.01}
-        threading.Thread(target=httpd.serve_forever, kwargs=serve, daemon=True).start()
-        self._httpd = httpd
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
     @property
     def base_url(self) -> str:
-        assert self._httpd is not None, "start the server first (use it as a context manager)"
-        return f"http://127.0.0.1:{self._httpd.server_port}"
+        return self.origin + ""
 
     def settings(self, **overrides: Any) -> ArxivSettings:
         """ArxivSettings pointing at this server (fast delays unless overridden)."""
@@ -437,16 +416,8 @@ def _matches(where: str, path: str) -> bool:
 # --- the HTTP plumbing ------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeArxiv
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hangs up mid-reply (a timeout test) is expected, not news
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+class _Handler(QuietHandler):
+    server: QuietServer
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
 
@@ -518,5 +489,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep test output clean; `requests` holds what was asked
+
+FakeArxiv.handler = _Handler

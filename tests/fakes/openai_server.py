@@ -48,11 +48,12 @@ import math
 import re
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.http import LocalServer, QuietHandler, QuietServer
 
 CREATED = 1_700_000_000  # a fixed timestamp keeps replies byte-for-byte repeatable
 TITLE_LINE = re.compile(r"^\s*Title:\s*(.+?)\s*$", re.MULTILINE)
@@ -80,7 +81,7 @@ class RecordedRequest:
     body: Any  # the parsed JSON body, or None for GET
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     """An OpenAI-compatible server on 127.0.0.1, started and stopped as a context manager."""
 
     def __init__(
@@ -106,37 +107,13 @@ class FakeOpenAI:
         self._requests: list[RecordedRequest] = []
         self._statuses: list[int] = []
         self._completions = 0
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     # --- lifecycle --------------------------------------------------------------------
 
-    def __enter__(self) -> FakeOpenAI:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        httpd = _Server(("127.0.0.1", 0), _Handler)
-        httpd.fake = self
-        # A short poll interval lets `stop()` return in milliseconds instead of half a second.
-        serve = {"poll_interval": 0.01}
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs=serve, daemon=True)
-        self._thread.start()
-        self._httpd = httpd
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
     @property
     def base_url(self) -> str:
-        assert self._httpd is not None, "start the server first (use it as a context manager)"
-        return f"http://127.0.0.1:{self._httpd.server_port}/v1"
+        return self.origin + "/v1"
 
     # --- scripting and inspection -----------------------------------------------------
 
@@ -160,9 +137,6 @@ class FakeOpenAI:
         """The HTTP status of every chat completion answered, in order."""
         with self._lock:
             return list(self._statuses)
-
-    def status_counts(self) -> Counter[int]:
-        return Counter(self.chat_statuses)
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -357,16 +331,8 @@ def _request_text(body: dict[str, Any]) -> str:
     return "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeOpenAI
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hangs up mid-reply (a timeout test) is expected, not news
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+class _Handler(QuietHandler):
+    server: QuietServer
     protocol_version = "HTTP/1.1"  # keep-alive, as the openai client pools connections
 
     def do_GET(self) -> None:
@@ -406,5 +372,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep test output clean; `requests` holds what was asked
+
+FakeOpenAI.handler = _Handler
