@@ -430,9 +430,8 @@ def _collect(sections: Iterable[Section], keep: Callable[[str], bool]) -> list[S
     return sentences
 
 
-def paper_sentences(meta: PaperMeta, chunks: Sequence[Chunk]) -> list[Sentence]:
+def paper_sentences(sections: list[Section]) -> list[Sentence]:
     """The quotable sentences in document order; every piece for a paper too small to filter."""
-    sections = _sections(meta, chunks)
     body = [(path, text) for path, text in sections if section_role(path) != "skip"]
     sentences = _collect(body, lambda piece: not is_fragment(piece))
     # A tiny or odd paper still gets a summary from its own words rather than an error.
@@ -751,7 +750,7 @@ def triage_rubric(meta: PaperMeta, interests: str) -> tuple[Rubric, str]:
     Each interests keyword found in the title or abstract adds 1 to industry impact (3 at most),
     and urgency follows. The gist quotes the abstract's first contribution sentence.
     """
-    sentences = paper_sentences(meta, [])
+    sentences = paper_sentences(_sections(meta, []))
     text = normalise(f"{meta.title}. {meta.abstract}")
     base = rubric(sentences, text)
     matched = interest_matches(interests, text)
@@ -783,21 +782,20 @@ def _gist(meta: PaperMeta, sentences: list[Sentence]) -> str:
 # --- the backend -------------------------------------------------------------------------
 
 
-def _abstract_text(meta: PaperMeta, chunks: Sequence[Chunk]) -> str:
+def _abstract_text(sections: list[Section]) -> str:
     """The abstract chunks' text, for tags when the feed gave no abstract (a local PDF)."""
-    sections = _sections(meta, chunks)
     return " ".join(t for path, t in sections if section_role(path) == "abstract")
 
 
-def _paper_text(meta: PaperMeta, chunks: Sequence[Chunk]) -> str:
+def _paper_text(sections: list[Section]) -> str:
     """All readable text (captions included) for the counts that are not per sentence."""
-    sections = _sections(meta, chunks)
     return normalise(" ".join(t for path, t in sections if section_role(path) != "skip"))
 
 
 def extractive_summary(meta: PaperMeta, chunks: Sequence[Chunk]) -> PaperSummary:
     """Summarize one paper from its own sentences; raise LLMError when it has no text."""
-    sentences = paper_sentences(meta, chunks)
+    sections = _sections(meta, chunks)  # built once; sentences, counts and tags all read it
+    sentences = paper_sentences(sections)
     if not sentences:
         raise LLMError(
             "no text to summarize; the paper has no abstract and no extracted text "
@@ -808,7 +806,7 @@ def extractive_summary(meta: PaperMeta, chunks: Sequence[Chunk]) -> PaperSummary
     first, second = summary_paragraphs(sentences)
     insight = key_insight(sentences, [*first, *second])
     takeaways = key_takeaways(sentences, [*first, *second], insight)
-    text = _paper_text(meta, chunks)
+    text = _paper_text(sections)
     return PaperSummary(
         summary=[_paragraph(first), _paragraph(second)],
         key_insight=insight.text,
@@ -818,7 +816,7 @@ def extractive_summary(meta: PaperMeta, chunks: Sequence[Chunk]) -> PaperSummary
         affiliations=[],  # not told apart from author names reliably without a model
         code_url=code_url(meta, text),
         venue=venue(meta, text),
-        tags=tags(meta, meta.abstract or _abstract_text(meta, chunks)),
+        tags=tags(meta, meta.abstract or _abstract_text(sections)),
         rubric=rubric(sentences, text),
     )
 

@@ -156,8 +156,8 @@ def section_priority(path: list[str]) -> int:
 def _part(
     section: Section, path: list[str], tokenizer: Tokenizer, max_tokens: int, overlap: int
 ) -> _Part:
-    texts = _split(_normalise(section.text), tokenizer, max_tokens, overlap)
-    tokens = [tokenizer.count(text) for text in texts]
+    pieces = _split(_normalise(section.text), tokenizer, max_tokens, overlap)
+    texts, tokens = [text for text, _ in pieces], [count for _, count in pieces]
     return _Part(section.heading, path, section_priority(path), texts, tokens)
 
 
@@ -219,19 +219,20 @@ def _normalise(text: str) -> str:
     return "\n\n".join(p for p in (" ".join(p.split()) for p in paragraphs) if p)
 
 
-def _split(text: str, tokenizer: Tokenizer, max_tokens: int, overlap: int) -> list[str]:
-    """Chunks of a normalised section text, each at most `max_tokens` tokens."""
+def _split(text: str, tokenizer: Tokenizer, max_tokens: int, overlap: int) -> list[tuple[str, int]]:
+    """Chunks of a normalised section text with their token counts, each at most `max_tokens`."""
     bounds = _boundaries(text)
-    pieces: list[str] = []
+    pieces: list[tuple[str, int]] = []
     start = new = 0  # where the chunk starts; where its new (not overlapping) text starts
     while new < len(text):
-        end = _chunk_end(text, bounds, start, new, tokenizer, max_tokens)
-        if end is None and start < new:
+        found = _chunk_end(text, bounds, start, new, tokenizer, max_tokens)
+        if found is None and start < new:
             start = new  # the overlap left no room for new text: drop it this once
-            end = _chunk_end(text, bounds, start, new, tokenizer, max_tokens)
-        if end is None:
+            found = _chunk_end(text, bounds, start, new, tokenizer, max_tokens)
+        if found is None:
             raise RuntimeError(f"no text fits in {max_tokens} tokens")  # one character always does
-        pieces.append(text[start:end])
+        end, tokens = found
+        pieces.append((text[start:end], tokens))
         new = _next_start(text, bounds, end)
         start = _overlap_start(text, bounds, start, end, tokenizer, overlap) if overlap else new
     return pieces
@@ -253,8 +254,9 @@ def _boundaries(text: str) -> _Boundaries:
 
 def _chunk_end(
     text: str, bounds: _Boundaries, start: int, new: int, tokenizer: Tokenizer, max_tokens: int
-) -> int | None:
-    """Where the chunk starting at `start` ends, past `new`, with at most `max_tokens` tokens.
+) -> tuple[int, int] | None:
+    """Where the chunk starting at `start` ends, past `new`, with at most `max_tokens` tokens,
+    and its token count (counted here once, on the final text).
 
     Token counts are not additive, so the end is checked on the final text; when the check fails
     (a rare re-tokenisation at the cut), the reach is shortened by the excess and tried again.
@@ -264,10 +266,10 @@ def _chunk_end(
         end = _best_end(bounds, new, _reach(text, start, tokenizer, budget), len(text))
         if end is None:
             return None
-        excess = tokenizer.count(text[start:end]) - max_tokens
-        if excess <= 0:
-            return end
-        budget -= excess
+        tokens = tokenizer.count(text[start:end])
+        if tokens <= max_tokens:
+            return end, tokens
+        budget -= tokens - max_tokens
     return None
 
 
