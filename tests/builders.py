@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pymupdf
+
 from pipeline.models import PaperMeta, PaperSummary, Rubric, RubricScore, SummaryRecord, Usage
+
+# the default rank weights, spelled out so a test does not move with the settings
+WEIGHTS = {"novelty": 0.3, "industry_impact": 0.35, "evidence": 0.2, "urgency": 0.15}
 
 
 def rubric(novelty: int = 5, impact: int = 5, evidence: int = 5, urgency: int = 5) -> Rubric:
@@ -49,3 +56,11 @@ def record(paper_id: str, **scores: int) -> SummaryRecord:
         prompt="summarize/default",
         usage=Usage(calls=1, prompt_tokens=1000, completion_tokens=300, cost_usd=0.00033),
     )
+
+
+def encrypted_pdf(path: Path, text: str = "secret paper text") -> Path:
+    """A PDF that needs a password to open, as some venues publish them."""
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), text)
+    doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="x", owner_pw="y")
+    return path

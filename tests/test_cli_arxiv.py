@@ -41,13 +41,7 @@ def paper(i: int, announce_type: str = "new", submitted: datetime | None = None)
 
 
 def arxiv_env(server: FakeArxiv, delay: float = 0.0) -> dict[str, str]:
-    return {
-        "PAPERBRIEF_ARXIV_API_URL": f"{server.base_url}/api/query",
-        "PAPERBRIEF_ARXIV_RSS_URL": f"{server.base_url}/rss/",
-        "PAPERBRIEF_ARXIV_PDF_URL": f"{server.base_url}/pdf/",
-        "PAPERBRIEF_ARXIV_DELAY": str(delay),
-        "PAPERBRIEF_CATEGORIES": "cs.LG,cs.AI",
-    }
+    return {**server.env(delay), "PAPERBRIEF_CATEGORIES": "cs.LG,cs.AI"}
 
 
 @pytest.fixture

@@ -16,10 +16,6 @@ from tests.fakes.replies import reply_kind, schema_reply
 from tests.workspace import Workspace
 
 
-def llm_env(server: FakeOpenAI) -> dict[str, str]:
-    return {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key"}
-
-
 def kinds(server: FakeOpenAI) -> list[str]:
     return [reply_kind(body) for body in server.chat_bodies]
 
@@ -27,7 +23,7 @@ def kinds(server: FakeOpenAI) -> list[str]:
 def test_triage_reads_only_the_top_papers_and_lists_the_rest(workspace: Workspace):
     workspace.price("gpt-4o-mini", 0.15, 0.60)
     with FakeOpenAI(reply_for=schema_reply) as server:
-        result = workspace.run("--top", "2", env=llm_env(server))
+        result = workspace.run("--top", "2", env=server.env())
         asked = kinds(server)
     assert result.returncode == 0, result.stderr
     record = workspace.record()
@@ -48,7 +44,7 @@ def test_triage_reads_only_the_top_papers_and_lists_the_rest(workspace: Workspac
 def test_a_cost_cap_stops_new_llm_work_and_keeps_what_is_done(workspace: Workspace):
     workspace.price("gpt-4o-mini", 0.15, 0.60)
     with FakeOpenAI(reply_for=schema_reply) as server:
-        env = llm_env(server)
+        env = server.env()
         result = workspace.run("--max-cost", "0.0000001", env=env)  # 8 papers may run at once
         calls = len(server.chat_bodies)
         assert result.returncode == 1
@@ -76,7 +72,7 @@ def test_unsupported_numbers_get_one_repair_then_are_flagged(tmp_path: Path, pap
     (one / "sample-toolguard.pdf").write_bytes((papers / "sample-toolguard.pdf").read_bytes())
     workspace = Workspace(tmp_path / "ws", "--source", str(one), "--date", DAY)
     with FakeOpenAI(reply_for=invented_numbers) as server:
-        result = workspace.run(env=llm_env(server))
+        result = workspace.run(env=server.env())
         bodies = server.chat_bodies
     assert result.returncode == 0, result.stderr
     assert len(bodies) == 2  # the summary, then one repair request quoting the number
@@ -89,7 +85,7 @@ def test_unsupported_numbers_get_one_repair_then_are_flagged(tmp_path: Path, pap
 
 def test_a_triage_prompt_edit_reruns_triage_but_not_the_summaries(workspace: Workspace):
     with FakeOpenAI(reply_for=schema_reply) as server:
-        env = llm_env(server)
+        env = server.env()
         assert workspace.run("--top", "2", env=env).returncode == 0
         prompt = workspace.prompts / "triage" / "default.md"
         prompt.write_text(prompt.read_text() + "\nPrefer papers with released code.\n")

@@ -13,10 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pymupdf
 import pytest
 
 from pipeline.record import STAGES
+from tests.builders import encrypted_pdf
 from tests.conftest import DAY
 from tests.fakes.openai_server import FakeOpenAI
 from tests.workspace import OFFLINE, Workspace
@@ -126,14 +126,7 @@ def test_a_broken_pdf_fails_alone_and_is_remembered(tmp_path: Path, papers: Path
     folder = tmp_path / "mixed"
     shutil.copytree(papers, folder)
     (folder / "broken.pdf").write_bytes(b"<html>not a pdf</html>")
-    locked = pymupdf.open()
-    locked.new_page().insert_text((72, 72), "secret")
-    locked.save(
-        folder / "locked.pdf",
-        encryption=pymupdf.PDF_ENCRYPT_AES_256,
-        user_pw="pw",
-        owner_pw="owner",
-    )
+    encrypted_pdf(folder / "locked.pdf")
     workspace = Workspace(tmp_path / "ws", "--source", str(folder), "--date", DAY)
 
     result = workspace.run()
@@ -178,7 +171,7 @@ def test_openai_backend_end_to_end_against_a_local_server(workspace: Workspace):
     workspace.price("gpt-4o-mini", 0.15, 0.60)
     with FakeOpenAI() as server:
         server.script([{"content": "this is not JSON"}])  # the first reply must be re-asked
-        env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key"}
+        env = server.env()
         result = workspace.run("--model", "gpt-4o-mini", "--concurrency", "1", env=env)
         assert result.returncode == 0, result.stderr
         bodies = server.chat_bodies

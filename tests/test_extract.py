@@ -25,6 +25,7 @@ from pipeline.stages.extract import (
     table_like,
     vocabulary,
 )
+from tests.builders import encrypted_pdf
 
 
 def flat(text: str) -> str:
@@ -283,10 +284,7 @@ def test_reference_list_without_a_heading_gets_one() -> None:
 
 
 def encrypted(path: Path) -> Path:
-    doc = pymupdf.open()
-    doc.new_page().insert_text((72, 72), "secret paper text")
-    doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="x", owner_pw="y")
-    return path
+    return encrypted_pdf(path)
 
 
 def image_only(path: Path) -> Path:

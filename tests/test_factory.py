@@ -28,17 +28,25 @@ def test_an_endpoint_is_part_of_the_identity_of_a_model_name():
     assert backend_fingerprint(local) != backend_fingerprint(hosted)
 
 
-def test_a_gguf_file_is_identified_by_its_content_and_context(tmp_path: Path):
+def test_a_gguf_file_is_identified_by_its_size_time_and_context(tmp_path: Path):
     gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"GGUF" + bytes(60))
+    os.utime(gguf, (1000, 1000))
     llm = load_settings(env={"PAPERBRIEF_MODEL_PATH": str(gguf)}).llm
     backend = make_backend(llm)  # nothing is loaded until the first call
     assert isinstance(backend, LocalBackend)
     assert backend_identity(llm) == ("local", "model.gguf")
     before = backend_fingerprint(llm)
-    gguf.write_bytes(b"GGUF" + bytes(90))  # re-quantised in place, same name
-    os.utime(gguf, (1, 1))
+    os.utime(gguf, (2000, 2000))  # replaced in place, same size
     assert backend_fingerprint(llm) != before
+    touched = backend_fingerprint(llm)
+    gguf.write_bytes(b"GGUF" + bytes(90))  # re-quantised, same name and time
+    os.utime(gguf, (2000, 2000))
+    assert backend_fingerprint(llm) != touched
+    bigger = load_settings(
+        env={"PAPERBRIEF_MODEL_PATH": str(gguf), "PAPERBRIEF_LLM__N_CTX": "4096"}
+    )
+    assert backend_fingerprint(bigger.llm) != backend_fingerprint(llm)
     formatted = load_settings(
         env={"PAPERBRIEF_MODEL_PATH": str(gguf), "PAPERBRIEF_LLM__CHAT_FORMAT": "gemma"}
     ).llm

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pipeline.errors import InvalidReplyError, LLMError, ReplyTooLongError, Usag
 from pipeline.llm.base import LLM, Message, Reply
 from pipeline.llm.local_backend import LocalBackend
 from pipeline.models import PaperSummary, Usage
+from tests.fakes.http import free_port
 
 # The 270M base GGUF has no chat template (llama-cpp-python would fall back to llama-2's
 # [INST] markers), so the format is set; llama.cpp's "gemma" format has no system role.
@@ -232,12 +232,6 @@ def test_nothing_is_imported_or_loaded_before_the_first_call() -> None:
 
 
 # --- the openai backend through llama-cpp-python's OpenAI-compatible server -------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LlamaServer:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import time
 from collections.abc import Awaitable, Iterator
 from typing import Any, TypeVar
@@ -25,6 +24,7 @@ from pipeline.llm.base import Message, Price, Reply
 from pipeline.llm.limiter import RateLimiter
 from pipeline.llm.openai_backend import OpenAIBackend, strict_schema
 from pipeline.models import PaperSummary, Usage
+from tests.fakes.http import free_port
 from tests.fakes.openai_server import FakeOpenAI, default_reply, request_title
 
 T = TypeVar("T")
@@ -325,9 +325,7 @@ def test_timeout_is_retried_then_an_error_naming_the_endpoint(server: FakeOpenAI
 
 
 def test_unreachable_endpoint_is_an_error() -> None:
-    with socket.socket() as sock:  # a port that was free a moment ago, so nothing listens
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens there
     backend = OpenAIBackend(
         "gpt-test", api_key="k", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, backoff=0
     )

@@ -6,9 +6,7 @@ import pytest
 
 from pipeline.errors import SettingsError
 from pipeline.stages.rank import impact_score, ranked
-from tests.builders import meta, record, rubric
-
-WEIGHTS = {"novelty": 0.3, "industry_impact": 0.35, "evidence": 0.2, "urgency": 0.15}
+from tests.builders import WEIGHTS, meta, record, rubric
 
 
 def test_score_spans_zero_to_hundred():

@@ -8,9 +8,7 @@ from datetime import date
 from pipeline.models import FaithfulnessReport, TriageScore, Usage
 from pipeline.stages.rank import ranked
 from pipeline.stages.report import FailedPaper, ReportInput, report
-from tests.builders import meta, record, rubric
-
-WEIGHTS = {"novelty": 0.3, "industry_impact": 0.35, "evidence": 0.2, "urgency": 0.15}
+from tests.builders import WEIGHTS, meta, record, rubric
 
 
 def inputs(backend: str = "openai") -> ReportInput:

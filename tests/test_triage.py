@@ -17,12 +17,11 @@ from pipeline.stages.triage import (
     paper_block,
     triage,
 )
-from tests.builders import rubric
+from tests.builders import WEIGHTS, rubric
 from tests.fakes.replies import PAPER_ID
 from tests.fakes.scripted_llm import Call, ScriptedLLM
 
 PROMPT = load_prompt(default_prompts_dir(), "triage")
-WEIGHTS = {"novelty": 0.3, "industry_impact": 0.35, "evidence": 0.2, "urgency": 0.15}
 INTERESTS = "Product leads: deployment security and inference efficiency."
 
 

@@ -169,6 +169,15 @@ class FakeArxiv(LocalServer):
     def base_url(self) -> str:
         return self.origin + ""
 
+    def env(self, delay: float = 0.0) -> dict[str, str]:
+        """The environment that points a `paperbrief run` subprocess at this server."""
+        return {
+            "PAPERBRIEF_ARXIV_API_URL": f"{self.base_url}/api/query",
+            "PAPERBRIEF_ARXIV_RSS_URL": f"{self.base_url}/rss/",
+            "PAPERBRIEF_ARXIV_PDF_URL": f"{self.base_url}/pdf/",
+            "PAPERBRIEF_ARXIV_DELAY": str(delay),
+        }
+
     def settings(self, **overrides: Any) -> ArxivSettings:
         """ArxivSettings pointing at this server (fast delays unless overridden)."""
         values: dict[str, Any] = {

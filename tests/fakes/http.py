@@ -3,6 +3,7 @@ and stopped as a context manager."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -54,3 +55,10 @@ class LocalServer:
 class QuietHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean; the fakes record what was asked
+
+
+def free_port() -> int:
+    """A port that was free a moment ago: nothing listens there (or a server may start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -111,6 +111,10 @@ class FakeOpenAI(LocalServer):
 
     # --- lifecycle --------------------------------------------------------------------
 
+    def env(self) -> dict[str, str]:
+        """The environment that points paperbrief's openai backend at this server."""
+        return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": "test-key"}
+
     @property
     def base_url(self) -> str:
         return self.origin + "/v1"
