@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pipeline.models import Usage
-
 
 class PaperbriefError(Exception):
     """Base of every error paperbrief raises on purpose."""
@@ -52,15 +47,9 @@ class FeedError(PaperbriefError):
 class LLMError(PaperError):
     """A model call failed for good (after retries).
 
-    `usage` is what the failed attempt still cost (a cut-off or refused reply spent tokens), so
-    failures stay in the accounting.
+    What the failed attempts still cost (a cut-off or refused reply spent tokens) was reported
+    through the call's usage callback as it was spent, not carried here.
     """
-
-    def __init__(
-        self, message: str, *, paper_id: str = "", stage: str = "", usage: Usage | None = None
-    ) -> None:
-        super().__init__(message, paper_id=paper_id, stage=stage)
-        self.usage = usage
 
 
 class InvalidReplyError(LLMError):
@@ -71,11 +60,10 @@ class InvalidReplyError(LLMError):
         message: str,
         *,
         last_reply: str,
-        usage: Usage | None = None,
         paper_id: str = "",
         stage: str = "",
     ) -> None:
-        super().__init__(message, paper_id=paper_id, stage=stage, usage=usage)
+        super().__init__(message, paper_id=paper_id, stage=stage)
         self.last_reply = last_reply
 
 

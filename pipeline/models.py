@@ -51,6 +51,25 @@ class PaperMeta(BaseModel):
         return base_id(self.id)
 
 
+class PdfFile(BaseModel):
+    """A paper's PDF on this machine. Cache keys see only its content digest, so moving or
+    renaming the file recomputes nothing."""
+
+    path: Path
+    sha256: str
+
+    def key_digest(self) -> str:
+        return self.sha256
+
+
+class FailedPaper(BaseModel):
+    """A paper that dropped out of the run: in which stage, and why (one line)."""
+
+    id: str
+    stage: str
+    error: str
+
+
 class Section(BaseModel):
     heading: str
     level: int = 1

@@ -1,26 +1,62 @@
-"""One paper's way through a run: what each stage made of it, and whether it is still read."""
+"""What a run works on: each paper's way through the stages, and the day they belong to."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pipeline.models import Chunks, Document, PaperMeta, SummaryRecord, TriageScore
-from pipeline.stages import report
+from pipeline.models import (
+    Chunks,
+    Document,
+    FailedPaper,
+    PaperMeta,
+    PdfFile,
+    SummaryRecord,
+    TriageScore,
+)
+
+if TYPE_CHECKING:
+    from pipeline.runlog import RunLog
+    from pipeline.sources import Source
+    from pipeline.stages.rank import Ranking
+    from pipeline.stages.report import Report
+    from pipeline.stages.triage import TriageResult
 
 
 @dataclass
 class Paper:
     meta: PaperMeta
-    pdf: Path | None = None
-    sha256: str | None = None
+    pdf: PdfFile | None = None
     document: Document | None = None
     chunks: Chunks | None = None
     record: SummaryRecord | None = None
     triage: TriageScore | None = None
     selected: bool = True
-    failure: report.FailedPaper | None = None
+    failure: FailedPaper | None = None
 
     @property
     def live(self) -> bool:
         return self.failure is None and self.selected
+
+
+@dataclass
+class Day:
+    """The whole-day stages' target: the papers, and what the day-level stages made of them."""
+
+    source: Source
+    log: RunLog
+    papers: list[Paper] = field(default_factory=list)
+    triage: TriageResult | None = None
+    ranking: Ranking | None = None
+    report: Report | None = None
+    # What the report header says of the run: the source, and who summarized with which prompt.
+    source_line: str = ""
+    backend: str = ""
+    model: str = ""
+    prompt: str = ""
+
+    def live(self) -> list[Paper]:
+        return [p for p in self.papers if p.live]
+
+    def done(self) -> list[Paper]:
+        return [p for p in self.papers if p.live and p.record is not None]

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from pipeline.stages.report import FailedPaper
+from pipeline.cache import write_atomic
+from pipeline.models import FailedPaper
+
+if TYPE_CHECKING:
+    from pipeline.paper import Day
+    from pipeline.settings import Settings
+    from pipeline.stages.report import Report
 
 STAGES = ("feed", "triage", "download", "extract", "chunk", "summarize", "rank", "report")
 
@@ -58,3 +66,39 @@ class RunRecord(BaseModel):
     faithfulness: dict[str, Any] = Field(default_factory=dict)
     out_dir: str | None = None
     events: list[Event] = Field(default_factory=list)
+
+
+def run_record(day: Day, settings: Settings, out: Path) -> RunRecord:
+    """run.json: a pure function of the day's papers and the run log."""
+    from pipeline.accounting import faithfulness_summary, llm_record
+    from pipeline.tokens import tokenizer_for
+
+    log, papers = day.log, day.papers
+    summaries = [(p.meta.id, p.record) for p in papers if p.record is not None]
+    tokenizer = tokenizer_for(day.model, settings.chunk.encoding)
+    stats = LLMStats(backend=day.backend, model=day.model)
+    return RunRecord(
+        date=day.source.day.isoformat(),
+        source=day.source_line,
+        papers=len(papers),
+        succeeded=sum(1 for p in papers if p.failure is None),
+        failed=log.sorted_failures(),
+        stages=log.stats,
+        llm=llm_record(stats, log.usage.by_stage, [r for _, r in summaries]),
+        tokenizer={"encoding": tokenizer.name, "fallback": tokenizer.fallback},
+        prompt=day.prompt,
+        warnings=log.warnings,
+        faithfulness=faithfulness_summary(summaries),
+        read_in_full=sum(1 for p in papers if p.selected and p.failure is None),
+        out_dir=str(out),
+        events=log.events,
+    )
+
+
+def write_outputs(out: Path, record: RunRecord, result: Report | None) -> None:
+    if result is not None:
+        write_atomic(out / "summaries.md", result.markdown.encode("utf-8"))
+        json_blob = json.dumps(result.data, indent=2, ensure_ascii=False)
+        write_atomic(out / "summaries.json", json_blob.encode("utf-8"))
+    run_blob = record.model_dump_json(indent=2, exclude={"out_dir"})
+    write_atomic(out / "run.json", run_blob.encode("utf-8"))

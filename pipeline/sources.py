@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from pipeline.models import PaperMeta
 from pipeline.settings import ArxivSettings
 
-LISTING_VERSION = 1
+LISTING_VERSION = 2
 
 
 @dataclass(frozen=True)

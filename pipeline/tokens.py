@@ -116,6 +116,11 @@ def tokenizer_for(model: str, encoding: str | None = None) -> Tokenizer:
     return Tokenizer(FALLBACK_ENCODING, True, requested, _load(FALLBACK_ENCODING))
 
 
+def tokenizer_named(name: str) -> Tokenizer:
+    """The tokenizer `tokenizer_for` resolved, by its name (in a worker process, say)."""
+    return Tokenizer(name, name == FALLBACK_ENCODING, None, _load(name))
+
+
 def _model_encoding(model: str) -> str | None:
     try:
         return tiktoken.encoding_name_for_model(model)

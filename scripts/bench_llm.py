@@ -26,9 +26,10 @@ from pydantic import BaseModel, ConfigDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.llm.base import Message, Reply
+from pipeline.llm.base import Message
 from pipeline.llm.limiter import RateLimiter
 from pipeline.llm.openai_backend import OpenAIBackend
+from pipeline.models import Usage
 from tests.fakes.openai_server import FakeOpenAI, request_title
 
 WORDS = [
@@ -112,9 +113,18 @@ def day_of_papers(papers: int, seed: int) -> list[list[Message]]:
     return days
 
 
-async def run_day(backend: OpenAIBackend, days: list[list[Message]]) -> list[Any]:
+async def run_day(
+    backend: OpenAIBackend, days: list[list[Message]], spent: list[Usage]
+) -> list[Any]:
     calls = [
-        backend.structured(m, BenchSummary, temperature=0.2, max_tokens=MAX_TOKENS, task="bench")
+        backend.structured(
+            m,
+            BenchSummary,
+            temperature=0.2,
+            max_tokens=MAX_TOKENS,
+            task="bench",
+            on_usage=spent.append,
+        )
         for m in days
     ]
     return await asyncio.gather(*calls, return_exceptions=True)
@@ -156,17 +166,23 @@ def main(argv: list[str] | None = None) -> int:
             "gpt-bench", api_key="test-key", base_url=server.base_url, limiter=limiter
         )
         started = time.monotonic()
-        results = asyncio.run(run_day(backend, days))
+        spent: list[Usage] = []
+        results = asyncio.run(run_day(backend, days, spent))
         wall = time.monotonic() - started
         statuses = server.chat_statuses
 
-    return report(args, results, statuses, wall)
+    return report(args, results, spent, statuses, wall)
 
 
-def report(args: argparse.Namespace, results: list[Any], statuses: list[int], wall: float) -> int:
-    replies = [r for r in results if isinstance(r, Reply)]
-    failures = [r for r in results if not isinstance(r, Reply)]
-    tokens = sum(r.usage.prompt_tokens + r.usage.completion_tokens for r in replies)
+def report(
+    args: argparse.Namespace,
+    results: list[Any],
+    spent: list[Usage],
+    statuses: list[int],
+    wall: float,
+) -> int:
+    failures = [r for r in results if isinstance(r, BaseException)]
+    tokens = sum(u.prompt_tokens + u.completion_tokens for u in spent)
     minutes = wall / args.window
     share = tokens / minutes / args.tpm
     # A sliding window admits at most TPM in each of ceil(wall / window) consecutive windows.
@@ -189,7 +205,7 @@ def report(args: argparse.Namespace, results: list[Any], statuses: list[int], wa
     checks = {
         f">= {TARGET_SHARE:.0%} of TPM": share >= TARGET_SHARE,
         f"<= {MAX_429_SHARE:.0%} rate limited": limited_share <= MAX_429_SHARE,
-        "no paper lost": not failures and len(replies) == args.papers,
+        "no paper lost": not failures and len(results) == args.papers,
     }
     print("  ".join(f"{name}: {'ok' if ok else 'MISSED'}" for name, ok in checks.items()))
     print(json.dumps({"tpm_share": round(share, 4), "rate_limited_share": limited_share}))

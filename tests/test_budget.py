@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from pipeline.errors import InvalidReplyError
-from pipeline.llm.base import Message, Price, Reply
+from pipeline.llm.base import Message, Price
 from pipeline.llm.budget import BudgetedLLM, CostCapReached
 from pipeline.models import Usage
 
@@ -23,27 +23,32 @@ class SlowLLM:
     name, model = "fake", "m"
 
     def __init__(self, fail: bool = False) -> None:
-        self.prices = {"m": Price(input=1.0, output=1.0)}
         self.calls = 0
         self.fail = fail
 
-    async def structured(self, messages, reply_model, *, temperature, max_tokens, task):
+    async def structured(self, messages, reply_model, *, temperature, max_tokens, task, on_usage):
         self.calls += 1
         await asyncio.sleep(0.05)
-        usage = Usage(calls=1, cost_usd=0.01)
+        on_usage(Usage(calls=1, cost_usd=0.01))
         if self.fail:
-            raise InvalidReplyError("never valid", last_reply="{}", usage=usage)
-        return Reply(value=reply_model(text="ok"), usage=usage)
+            raise InvalidReplyError("never valid", last_reply="{}")
+        return reply_model(text="ok")
 
 
-async def ask(llm: BudgetedLLM) -> Reply[Answer]:
+PRICE = Price(input=1.0, output=1.0)
+
+
+async def ask(llm: BudgetedLLM, spent: list[Usage] | None = None) -> Answer:
     messages = [Message(role="user", content="x" * 400)]
-    return await llm.structured(messages, Answer, temperature=0, max_tokens=100, task="summarize")
+    sink = spent.append if spent is not None else lambda usage: None
+    return await llm.structured(
+        messages, Answer, temperature=0, max_tokens=100, task="summarize", on_usage=sink
+    )
 
 
 def test_papers_in_flight_do_not_all_start_past_the_cap():
     inner = SlowLLM()
-    llm = BudgetedLLM(inner, cap=0.000001)
+    llm = BudgetedLLM(inner, cap=0.000001, price=PRICE)
 
     async def day() -> list[object]:
         return await asyncio.gather(*(ask(llm) for _ in range(8)), return_exceptions=True)
@@ -56,10 +61,12 @@ def test_papers_in_flight_do_not_all_start_past_the_cap():
 
 def test_a_failed_call_is_still_charged_and_under_the_cap_calls_go_on():
     inner = SlowLLM(fail=True)
-    llm = BudgetedLLM(inner, cap=0.015)
+    llm = BudgetedLLM(inner, cap=0.015, price=PRICE)
+    spent: list[Usage] = []
     with pytest.raises(InvalidReplyError):
-        asyncio.run(ask(llm))
+        asyncio.run(ask(llm, spent))
     assert llm.spent == pytest.approx(0.01)
+    assert spent == [Usage(calls=1, cost_usd=0.01)]  # the caller is told what the failure cost
     with pytest.raises(InvalidReplyError):  # 0.01 < 0.015: the next call may still start
         asyncio.run(ask(llm))
     with pytest.raises(CostCapReached, match="cost cap"):

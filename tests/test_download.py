@@ -36,14 +36,14 @@ def client(server: FakeArxiv) -> Iterator[ArxivClient]:
 
 
 def fetch(client: ArxivClient, meta: PaperMeta, folder: Path) -> int:
-    return download_pdf(client, meta, folder / f"{meta.id}.pdf", client.settings)
+    return download_pdf(client, meta.id, folder / f"{meta.id}.pdf", client.settings)
 
 
 def test_pdf_url_is_the_configured_base_plus_the_id() -> None:
     settings = ArxivSettings()
-    assert pdf_url(settings, FIRST) == f"https://arxiv.org/pdf/{FIRST.id}"
+    assert pdf_url(settings, FIRST.id) == f"https://arxiv.org/pdf/{FIRST.id}"
     old = PaperMeta(id="hep-th/9901001v1", title="Old")
-    assert pdf_url(ArxivSettings(pdf_url="http://m/pdf"), old) == "http://m/pdf/hep-th/9901001v1"
+    assert pdf_url(ArxivSettings(pdf_url="http://m/pdf"), old.id) == "http://m/pdf/hep-th/9901001v1"
 
 
 def test_a_valid_pdf_is_written_and_not_fetched_again(
@@ -165,6 +165,6 @@ def test_a_forced_download_that_fails_keeps_the_pdf_we_had(
     before = target.read_bytes()
     server.fail("/pdf/", "html")
     with pytest.raises(DownloadError):
-        download_pdf(client, FIRST, target, client.settings, force=True)
+        download_pdf(client, FIRST.id, target, client.settings, force=True)
     assert target.read_bytes() == before
     assert len(server.requests) == 2  # forced: asked again despite the valid file

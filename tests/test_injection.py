@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.llm.extractive import ExtractiveBackend
+from pipeline.llm.backends import backend_for
 from pipeline.llm.openai_backend import OpenAIBackend
 from pipeline.models import Chunk, Chunks, PaperMeta, SummaryRecord
 from pipeline.prompts import default_prompts_dir, load_prompt
+from pipeline.settings import load_settings
 from pipeline.stages.summarize import summary_record
 from tests.fakes.http import LocalServer, QuietHandler
 from tests.fakes.openai_server import FakeOpenAI
@@ -136,5 +137,8 @@ def test_injected_instructions_stay_inside_the_delimiters(listener: Listener, bu
 
 def test_the_extractive_backend_summarizes_the_same_paper(listener: Listener):
     meta, chunks = paper(listener.url)
-    record = summarize(meta, chunks, ExtractiveBackend(), 12000)
+    summarizer = backend_for(load_settings(env={}).llm).summarizer()
+    record = asyncio.run(
+        summarizer.summarize(meta, chunks, PROMPTS, interests="", single_call_budget=12000)
+    )
     assert record.faithfulness is not None and record.faithfulness.unsupported == []

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ import pytest
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from pipeline.errors import InvalidReplyError, LLMError, ReplyTooLongError, UsageError
-from pipeline.llm.base import LLM, Message, Reply
+from pipeline.llm.base import LLM, Message, ignore_usage
 from pipeline.llm.local_backend import LocalBackend
 from pipeline.models import PaperSummary, Usage
 from tests.fakes.http import free_port
@@ -96,15 +97,27 @@ def llama_calls(gguf: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, A
     return calls
 
 
-def ask(llm: LLM, reply_model: type[BaseModel], max_tokens: int, messages: Any = None) -> Any:
-    """The reply, or the LLMError raised: each test asserts which one it expects."""
+@dataclass
+class Outcome:
+    result: Any  # the reply, or the LLMError raised: each test asserts which one it expects
+    usage: Usage  # what the backend reported it spent, request by request
+
+
+def ask(llm: LLM, reply_model: type[BaseModel], max_tokens: int, messages: Any = None) -> Outcome:
+    spent: list[Usage] = []
     call = llm.structured(
-        messages or MESSAGES, reply_model, temperature=0, max_tokens=max_tokens, task="summarize"
+        messages or MESSAGES,
+        reply_model,
+        temperature=0,
+        max_tokens=max_tokens,
+        task="summarize",
+        on_usage=spent.append,
     )
     try:
-        return asyncio.run(call)
+        result: Any = asyncio.run(call)
     except LLMError as exc:
-        return exc
+        result = exc
+    return Outcome(result, sum(spent, Usage()))
 
 
 def assert_accounted(usage: Usage | None, calls: int) -> None:
@@ -124,7 +137,7 @@ def test_summary_request_is_schema_constrained_in_the_models_chat_format(
     # the outcome is known: a cut-off reply, an error and never data, and not re-asked.
     outcome = ask(backend, PaperSummary, max_tokens=64)
 
-    assert isinstance(outcome, ReplyTooLongError), outcome
+    assert isinstance(outcome.result, ReplyTooLongError), outcome
     (call,) = llama_calls
     schema = PaperSummary.model_json_schema()
     assert call["response_format"] == {"type": "json_object", "schema": schema}
@@ -139,8 +152,7 @@ def test_valid_reply_comes_back_with_its_usage(
 ) -> None:
     outcome = ask(backend, Flag, max_tokens=16)
 
-    assert isinstance(outcome, Reply), outcome
-    assert isinstance(outcome.value, Flag)
+    assert isinstance(outcome.result, Flag), outcome
     assert len(llama_calls) == 1
     assert_accounted(outcome.usage, calls=1)
     assert outcome.usage.seconds > 0
@@ -151,15 +163,15 @@ def test_invalid_reply_is_reasked_with_its_errors_then_fails_with_the_last_reply
 ) -> None:
     outcome = ask(backend, Verdict, max_tokens=16)
 
-    assert isinstance(outcome, InvalidReplyError), outcome
+    assert isinstance(outcome.result, InvalidReplyError), outcome
     assert len(llama_calls) == MAX_REASKS + 1
     first_reply = llama_calls[0]["reply"]["choices"][0]["message"]["content"]
     assert isinstance(json.loads(first_reply)["answer"], bool)  # the grammar held
     *_, said, reask = llama_calls[1]["messages"]
     assert said == {"role": "assistant", "content": first_reply}
     assert reask["role"] == "user" and "this answer is never accepted" in reask["content"]
-    assert json.loads(outcome.last_reply).keys() == {"answer"}
-    assert "no valid Verdict in 2 tries" in str(outcome)
+    assert json.loads(outcome.result.last_reply).keys() == {"answer"}
+    assert "no valid Verdict in 2 tries" in str(outcome.result)
     assert_accounted(outcome.usage, calls=MAX_REASKS + 1)
 
 
@@ -168,10 +180,10 @@ def test_cut_off_reply_is_an_error_not_data(
 ) -> None:
     outcome = ask(backend, PaperSummary, max_tokens=3)
 
-    assert isinstance(outcome, ReplyTooLongError), outcome
+    assert isinstance(outcome.result, ReplyTooLongError), outcome
     assert len(llama_calls) == 1  # never re-asked: a longer reply needs more room, not words
     assert_accounted(outcome.usage, calls=1)
-    assert outcome.usage is not None and outcome.usage.completion_tokens == 3
+    assert outcome.usage.completion_tokens == 3
 
 
 def test_reply_that_runs_into_the_end_of_the_context_says_so(
@@ -181,9 +193,9 @@ def test_reply_that_runs_into_the_end_of_the_context_says_so(
 
     outcome = ask(backend, PaperSummary, max_tokens=64, messages=[nearly_full])
 
-    assert isinstance(outcome, ReplyTooLongError), outcome
-    assert "by the end of n_ctx=512; raise n_ctx or lower chunk.paper_budget" in str(outcome)
-    assert outcome.usage is not None and 0 < outcome.usage.completion_tokens < 64
+    assert isinstance(outcome.result, ReplyTooLongError), outcome
+    assert "by the end of n_ctx=512; raise n_ctx or lower chunk.paper_budget" in str(outcome.result)
+    assert 0 < outcome.usage.completion_tokens < 64
     assert len(llama_calls) == 1
 
 
@@ -194,9 +206,9 @@ def test_paper_longer_than_the_context_is_a_clear_error(
 
     outcome = ask(backend, PaperSummary, max_tokens=16, messages=[long_paper])
 
-    assert type(outcome) is LLMError, outcome
-    assert "paper too long for n_ctx=512" in str(outcome)
-    assert "lower chunk.paper_budget" in str(outcome)
+    assert type(outcome.result) is LLMError, outcome
+    assert "paper too long for n_ctx=512" in str(outcome.result)
+    assert "lower chunk.paper_budget" in str(outcome.result)
     assert llama_calls == []  # refused before any token was generated
 
 
@@ -204,7 +216,11 @@ def test_missing_model_file_is_a_usage_error(tmp_path: Path) -> None:
     backend = LocalBackend(tmp_path / "absent.gguf")
 
     with pytest.raises(UsageError, match=r"absent\.gguf not found; pass --model-path"):
-        asyncio.run(backend.structured(MESSAGES, Verdict, temperature=0, max_tokens=8, task="t"))
+        asyncio.run(
+            backend.structured(
+                MESSAGES, Verdict, temperature=0, max_tokens=8, task="t", on_usage=ignore_usage
+            )
+        )
 
 
 def test_missing_llama_cpp_says_which_extra_to_install(
@@ -216,7 +232,9 @@ def test_missing_llama_cpp_says_which_extra_to_install(
 
     with pytest.raises(UsageError, match=r"needs `pip install \.\[local\]`"):
         asyncio.run(
-            LocalBackend(model).structured(MESSAGES, Verdict, temperature=0, max_tokens=8, task="t")
+            LocalBackend(model).structured(
+                MESSAGES, Verdict, temperature=0, max_tokens=8, task="t", on_usage=ignore_usage
+            )
         )
 
 
@@ -331,11 +349,13 @@ def test_openai_backend_reasks_a_bounded_number_of_times_through_llama_server(
 
     outcome = ask(backend, Verdict, max_tokens=16)
 
-    assert isinstance(outcome, InvalidReplyError), outcome
+    assert isinstance(outcome.result, InvalidReplyError), outcome
     assert backend.response_mode != "json_schema"
     # The json_schema request once (rejected, not retried), then the first reply and re-asks.
     assert llama_server.chat_statuses()[before:] == [500] + [200] * (MAX_REASKS + 1)
-    assert json.loads(outcome.last_reply).keys() == {"answer"}  # the schema reached the grammar
+    assert json.loads(outcome.result.last_reply).keys() == {
+        "answer"
+    }  # the schema reached the grammar
     assert_accounted(outcome.usage, calls=MAX_REASKS + 1)
 
 
@@ -346,7 +366,7 @@ def test_openai_backend_summarizes_through_llama_server(llama_server: LlamaServe
     # as in process: 64 tokens cannot hold a PaperSummary, so the reply is cut off
     outcome = ask(backend, PaperSummary, max_tokens=64)
 
-    assert isinstance(outcome, ReplyTooLongError), outcome
+    assert isinstance(outcome.result, ReplyTooLongError), outcome
     assert backend.response_mode != "json_schema"
     # One rejected json_schema request, never retried; then one answered call, not re-asked.
     assert llama_server.chat_statuses()[before:] == [500, 200]

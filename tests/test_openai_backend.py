@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import openai
@@ -20,7 +21,7 @@ from pipeline.errors import (
     RefusalError,
     ReplyTooLongError,
 )
-from pipeline.llm.base import Message, Price, Reply
+from pipeline.llm.base import Message, Price
 from pipeline.llm.limiter import RateLimiter
 from pipeline.llm.openai_backend import OpenAIBackend, strict_schema
 from pipeline.models import PaperSummary, Usage
@@ -59,14 +60,32 @@ def backend_for(server: FakeOpenAI, **options: Any) -> OpenAIBackend:
     return OpenAIBackend("gpt-test", base_url=server.base_url, **options)
 
 
-async def ask(backend: OpenAIBackend, max_tokens: int = 300) -> Reply[Finding]:
-    return await backend.structured(
-        MESSAGES, Finding, temperature=0.1, max_tokens=max_tokens, task="test"
+@dataclass
+class Answered:
+    """A reply and what it cost, summed from the backend's usage reports."""
+
+    value: Finding
+    usage: Usage
+
+
+async def ask(
+    backend: OpenAIBackend, max_tokens: int = 300, spent: list[Usage] | None = None
+) -> Answered:
+    reports: list[Usage] = [] if spent is None else spent
+    value = await backend.structured(
+        MESSAGES,
+        Finding,
+        temperature=0.1,
+        max_tokens=max_tokens,
+        task="test",
+        on_usage=reports.append,
     )
+    return Answered(value, sum(reports, Usage()))
 
 
-def ask_once(backend: OpenAIBackend) -> Reply[Finding]:
-    return run(backend, ask(backend))
+def ask_once(backend: OpenAIBackend, spent: list[Usage] | None = None) -> Answered:
+    """One call; a failing call's cost is still reported into `spent`."""
+    return run(backend, ask(backend, spent=spent))
 
 
 def run(backend: OpenAIBackend, call: Awaitable[T]) -> T:
@@ -147,12 +166,12 @@ def test_invalid_replies_beyond_max_reasks_raise_with_last_reply_and_usage(
 ) -> None:
     server.script([{"content": "nope 1"}, {"content": "nope 2"}, {"content": "never asked"}])
 
+    spent: list[Usage] = []
     with pytest.raises(InvalidReplyError) as caught:
-        ask_once(backend_for(server, max_reasks=1))
+        ask_once(backend_for(server, max_reasks=1), spent)
 
     assert caught.value.last_reply == "nope 2"
-    usage = caught.value.usage
-    assert isinstance(usage, Usage)
+    usage = sum(spent, Usage())
     assert (usage.calls, usage.prompt_tokens > 0) == (2, True)
     assert caught.value.stage == "test"
     assert len(server.chat_bodies) == 2
@@ -167,11 +186,11 @@ def test_cut_off_reply_is_too_long_with_usage_and_not_reasked(server: FakeOpenAI
     # The content is complete, valid JSON: a length stop must still not be read as data.
     server.script([{"finish_reason": "length", "prompt_tokens": 70, "completion_tokens": 300}])
 
-    with pytest.raises(ReplyTooLongError, match=r"cut off at max_tokens=300") as caught:
-        ask_once(backend_for(server))
+    spent: list[Usage] = []
+    with pytest.raises(ReplyTooLongError, match=r"cut off at max_tokens=300"):
+        ask_once(backend_for(server), spent)
 
-    usage = caught.value.usage
-    assert usage is not None
+    [usage] = spent
     assert (usage.calls, usage.prompt_tokens, usage.completion_tokens) == (1, 70, 300)
     assert len(server.chat_bodies) == 1
 
@@ -179,10 +198,11 @@ def test_cut_off_reply_is_too_long_with_usage_and_not_reasked(server: FakeOpenAI
 def test_refusal_is_a_refusal_error_with_its_text(server: FakeOpenAI) -> None:
     server.script([{"refusal": "I can't help with that", "completion_tokens": 6}])
 
-    with pytest.raises(RefusalError, match=r"refused.*I can't help with that") as caught:
-        ask_once(backend_for(server))
+    spent: list[Usage] = []
+    with pytest.raises(RefusalError, match=r"refused.*I can't help with that"):
+        ask_once(backend_for(server), spent)
 
-    assert caught.value.usage is not None and caught.value.usage.completion_tokens == 6
+    assert [usage.completion_tokens for usage in spent] == [6]
     assert len(server.chat_bodies) == 1
 
 
@@ -193,7 +213,7 @@ def test_missing_json_schema_is_detected_once_and_remembered() -> None:
     with FakeOpenAI(reply_for=finding_reply, reject_json_schema=True) as server:
         backend = backend_for(server)
 
-        async def day() -> list[Reply[Finding]]:
+        async def day() -> list[Any]:
             first = await asyncio.gather(*(ask(backend) for _ in range(4)))  # concurrent start
             return [*first, await ask(backend)]
 
@@ -231,11 +251,12 @@ def test_json_mode_invalid_replies_run_out_of_reasks() -> None:
         server.script([{"content": "{}"}, {"content": "{}"}])
         backend = backend_for(server, max_reasks=1)
 
+        spent: list[Usage] = []
         with pytest.raises(InvalidReplyError, match="no valid Finding in 2 tries") as caught:
-            ask_once(backend)
+            ask_once(backend, spent)
 
         assert caught.value.last_reply == "{}"
-        assert caught.value.usage is not None and caught.value.usage.calls == 2
+        assert sum(spent, Usage()).calls == 2
         assert server.chat_statuses == [500, 200, 200]
 
 
@@ -342,9 +363,16 @@ def test_concurrent_calls_under_a_tight_limit_meet_no_429(server: FakeOpenAI) ->
         limiter = RateLimiter(rpm=40, tpm=12_000, window=1.0, margin=0.05, max_concurrency=8)
         backend = backend_for(limited, limiter=limiter, max_retries=3)
 
-        async def day() -> list[Reply[Finding]]:
+        async def day() -> list[Any]:
             calls = [
-                backend.structured(long_messages, Finding, temperature=0, max_tokens=300, task="t")
+                backend.structured(
+                    long_messages,
+                    Finding,
+                    temperature=0,
+                    max_tokens=300,
+                    task="t",
+                    on_usage=lambda usage: None,
+                )
                 for _ in range(40)
             ]
             return await asyncio.gather(*calls)
@@ -361,7 +389,7 @@ def test_limits_are_learned_from_headers_when_not_configured() -> None:
         limiter = RateLimiter(window=1.0, margin=0.05)  # the window is known, the limits are not
         backend = backend_for(limited, limiter=limiter, max_retries=5)
 
-        async def day() -> list[Reply[Finding]]:
+        async def day() -> list[Any]:
             return await asyncio.gather(*(ask(backend) for _ in range(12)))
 
         assert len(run(backend, day())) == 12
@@ -477,11 +505,12 @@ def test_fake_server_enforces_its_window_with_headers() -> None:
     assert headers["x-ratelimit-reset-requests"].endswith("ms")
 
 
-def test_a_reask_that_fails_on_the_wire_still_carries_the_first_calls_cost(
+def test_a_reask_that_fails_on_the_wire_still_reports_the_first_calls_cost(
     server: FakeOpenAI,
 ) -> None:
     server.script([{"content": "not json"}, {"status": 400}])
-    with pytest.raises(LLMError) as caught:
-        ask_once(backend_for(server))
+    spent: list[Usage] = []
+    with pytest.raises(LLMError):
+        ask_once(backend_for(server), spent)
     assert len(server.chat_bodies) == 2
-    assert caught.value.usage is not None and caught.value.usage.calls == 1
+    assert sum(spent, Usage()).calls == 1

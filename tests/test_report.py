@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from pipeline.models import FaithfulnessReport, TriageScore, Usage
+from pipeline.models import FailedPaper, FaithfulnessReport, TriageScore, Usage
 from pipeline.stages.rank import ranked
-from pipeline.stages.report import FailedPaper, ReportInput, report
+from pipeline.stages.report import ReportInput, daily
 from tests.builders import WEIGHTS, meta, record, rubric
 
 
@@ -32,7 +32,7 @@ def inputs(backend: str = "openai") -> ReportInput:
 
 
 def test_markdown_has_the_example_shape():
-    md = report(inputs()).markdown
+    md = daily(inputs()).markdown
     assert md.startswith("# Research Paper Summaries — 2026-03-04")
     assert md.index("## 1. High Impact") < md.index("## 2. Low Impact")
     block = md[md.index("## 1. High Impact") : md.index("## 2. Low Impact")]
@@ -50,18 +50,18 @@ def test_markdown_has_the_example_shape():
 
 
 def test_failures_and_costs_are_reported():
-    md = report(inputs()).markdown
+    md = daily(inputs()).markdown
     assert "## Not summarized" in md and "`broken` (extract): broken.pdf is not a PDF" in md
     assert "took 2 LLM calls, 2000 prompt and 600 completion tokens, $0.0007" in md
 
 
 def test_extractive_header_says_no_llm_was_used():
-    md = report(inputs(backend="extractive")).markdown
+    md = daily(inputs(backend="extractive")).markdown
     assert "**extractive** backend (no LLM)" in md
 
 
 def test_json_carries_the_same_ranking():
-    data = report(inputs()).data
+    data = daily(inputs()).data
     json.dumps(data)  # plain JSON, no custom types
     assert [p["id"] for p in data["papers"]] == ["2603.00002v1", "2603.00001v1"]
     top = data["papers"][0]
@@ -117,7 +117,7 @@ def with_checks() -> ReportInput:
 
 
 def test_stated_facts_limitations_and_unverified_numbers_are_shown():
-    md = report(with_checks()).markdown
+    md = daily(with_checks()).markdown
     block = md[md.index("## 1. High Impact") : md.index("## 2. Low Impact")]
     assert "**Affiliations:** AWS Agentic AI" in block and "**Venue:** ICLR 2026" in block
     assert "**Code:** [https://github.com/example/rlad](https://github.com/example/rlad)" in block
@@ -129,16 +129,16 @@ def test_stated_facts_limitations_and_unverified_numbers_are_shown():
 
 
 def test_the_appendix_lists_triaged_papers_best_first():
-    md = report(with_checks()).markdown
+    md = daily(with_checks()).markdown
     appendix = md[md.index("## Also in the feed") : md.index("## Not summarized")]
     assert appendix.index("Fair Paper") < appendix.index("Weak Paper")
     assert "| 56 | Fair Paper (`2603.00008v1`) | Better gist. |" in appendix
     assert "A \\| piped gist." in appendix  # a pipe cannot break the table
-    assert "## Also in the feed" not in report(inputs()).markdown
+    assert "## Also in the feed" not in daily(inputs()).markdown
 
 
 def test_costs_by_stage_and_faithfulness_in_footer_and_json():
-    result = report(with_checks())
+    result = daily(with_checks())
     assert "By stage: triage $0.0100 (2 calls); summarize-reduce $0.0002 (1 calls)" in (
         result.markdown
     )

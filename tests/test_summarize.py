@@ -8,8 +8,17 @@ from typing import Any
 import pytest
 
 from pipeline.errors import RefusalError, ReplyTooLongError
+from pipeline.llm.backends import ExtractiveSummarizer
 from pipeline.llm.extractive import ExtractiveBackend
-from pipeline.models import Chunk, ChunkNotes, Chunks, PaperMeta, PaperSummary, SummaryRecord
+from pipeline.models import (
+    Chunk,
+    ChunkNotes,
+    Chunks,
+    PaperMeta,
+    PaperSummary,
+    SummaryRecord,
+    Usage,
+)
 from pipeline.prompts import default_prompts_dir, load_prompt
 from pipeline.stages.summarize import (
     MAP,
@@ -68,7 +77,16 @@ def answers(call: Call) -> Any:
     )
 
 
-def run(llm: Any, budget: int = 12000, data: Chunks | None = None) -> SummaryRecord:
+def run(
+    llm: Any,
+    budget: int = 12000,
+    data: Chunks | None = None,
+    metered: list[tuple[str, Usage]] | None = None,
+) -> SummaryRecord:
+    def meter(step: str, usage: Usage) -> None:
+        if metered is not None:
+            metered.append((step, usage))
+
     coroutine = summary_record(
         meta(),
         data or chunks(),
@@ -76,6 +94,7 @@ def run(llm: Any, budget: int = 12000, data: Chunks | None = None) -> SummaryRec
         llm,
         interests=INTERESTS,
         single_call_budget=budget,
+        meter=meter,
     )
     return asyncio.run(coroutine)
 
@@ -85,9 +104,11 @@ def run(llm: Any, budget: int = 12000, data: Chunks | None = None) -> SummaryRec
 
 def test_a_paper_within_budget_takes_one_call():
     llm = ScriptedLLM(answers)
-    record = run(llm, budget=600)  # 6 chunks x 100 tokens: exactly fits
+    metered: list[tuple[str, Usage]] = []
+    record = run(llm, budget=600, metered=metered)  # 6 chunks x 100 tokens: exactly fits
     assert llm.tasks() == ["summarize"]
     assert record.usage.calls == 1 and set(record.stage_usage) == {REDUCE}
+    assert metered == [(REDUCE, record.usage)]  # the run is told what the record says
     assert record.faithfulness is not None and record.faithfulness.unsupported == []
     assert record.faithfulness.checked == 3 and record.faithfulness.share == 1.0
     assert "RLAD anchors a trust-region ratio" in llm.calls[0].user
@@ -140,12 +161,12 @@ def test_cut_off_twice_retries_with_less_input():
     assert "We propose RLAD" in third.user  # the abstract stays
 
 
-def test_cut_off_three_times_fails_the_paper_with_its_cost():
+def test_cut_off_three_times_fails_the_paper_and_its_cost_is_metered():
     llm = ScriptedLLM(cut_off(3))
-    with pytest.raises(ReplyTooLongError) as caught:
-        run(llm)
-    assert caught.value.paper_id == "2602.00001v1" and caught.value.usage is not None
-    assert caught.value.usage.calls == 3
+    metered: list[tuple[str, Usage]] = []
+    with pytest.raises(ReplyTooLongError):
+        run(llm, metered=metered)
+    assert [step for step, _ in metered] == [REDUCE] * 3  # each cut-off reply was paid for
 
 
 def test_fewer_chunks_keeps_the_abstract_and_drops_related_work_first():
@@ -160,10 +181,11 @@ def test_fewer_chunks_keeps_the_abstract_and_drops_related_work_first():
 
 def test_a_refusal_fails_the_paper_and_says_refused():
     llm = ScriptedLLM(lambda call: RefusalError("I can't help with that."))
+    metered: list[tuple[str, Usage]] = []
     with pytest.raises(RefusalError, match="refused") as caught:
-        run(llm)
+        run(llm, metered=metered)
     assert caught.value.paper_id == "2602.00001v1" and caught.value.stage == "summarize"
-    assert caught.value.usage is not None and caught.value.usage.calls == 1
+    assert [usage.calls for _, usage in metered] == [1]
 
 
 # --- faithfulness repair -----------------------------------------------------------------
@@ -208,7 +230,11 @@ def test_a_failed_repair_keeps_the_summary_flagged():
 
 
 def test_the_extractive_backend_needs_no_prompt_and_no_calls():
-    record = run(ExtractiveBackend())
+    summarizer = ExtractiveSummarizer("extractive", ExtractiveBackend.model)
+    summarized = summarizer.summarize(
+        meta(), chunks(), PROMPTS, interests=INTERESTS, single_call_budget=12000
+    )
+    record = asyncio.run(summarized)
     assert (record.backend, record.usage.calls, record.stage_usage) == ("extractive", 0, {})
     assert record.faithfulness is not None and record.faithfulness.share == 1.0
 

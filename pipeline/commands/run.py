@@ -41,7 +41,7 @@ def run_command(args: argparse.Namespace, settings: Settings, console: Console) 
     stderr = Console(stderr=True)
     with RichObserver(stderr) as observer:
         runner = Runner(settings, plan, observer)
-        if runner.llm_stats.backend == "extractive":
+        if not runner.tools.backend.capabilities.structured_output:
             observer.warn(
                 "no LLM configured (set OPENAI_API_KEY or OPENAI_BASE_URL): "
                 "using the extractive backend"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -17,22 +17,22 @@ class Message(BaseModel):
 
 R = TypeVar("R", bound=BaseModel)
 
+# Where a call reports what it spent, once per request that reached the model, as it is spent:
+# a re-asked, cut-off, refused or cancelled call is paid for and counted all the same.
+UsageSink = Callable[[Usage], None]
 
-@dataclass(frozen=True)
-class Reply(Generic[R]):
-    """A validated reply and what it cost (all attempts, re-asks included)."""
 
-    value: R
-    usage: Usage
+def ignore_usage(usage: Usage) -> None:
+    """A sink for callers that do not account (benchmarks, one-off probes)."""
 
 
 class LLM(Protocol):
     """A model that answers messages with a validated pydantic object.
 
-    Implemented by the `openai` and `local` backends; the stages (triage, summarize's map and
-    reduce steps) call it with their own prompts and reply models. Raises `LLMError` subclasses:
-    `InvalidReplyError` when re-asks run out, `ReplyTooLongError` on finish_reason "length",
-    `RefusalError` on a refusal.
+    Implemented by the `openai` and `local` clients; triage and summarize call it with their own
+    prompts and reply models. Usage goes to `on_usage`, request by request, and nowhere else.
+    Raises `LLMError` subclasses: `InvalidReplyError` when re-asks run out, `ReplyTooLongError`
+    on finish_reason "length", `RefusalError` on a refusal.
     """
 
     name: str
@@ -46,7 +46,8 @@ class LLM(Protocol):
         temperature: float,
         max_tokens: int,
         task: str,
-    ) -> Reply[R]: ...
+        on_usage: UsageSink,
+    ) -> R: ...
 
 
 class Price(BaseModel):

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from pipeline.errors import LLMError
-from pipeline.llm.base import LLM, Message, R, Reply
+from pipeline.llm.base import LLM, Message, Price, R, UsageSink
 from pipeline.llm.limiter import estimate_tokens
 from pipeline.models import Usage
 
@@ -16,18 +16,19 @@ class CostCapReached(LLMError):
 
 
 class BudgetedLLM:
-    """Charges every reply (and every failed call's usage) to one budget shared by the run.
+    """Charges every request's usage to one budget shared by the run.
 
     The cap is checked before each call, not each paper, against what was spent plus the
     estimated cost of the calls still in flight, so papers running side by side do not all start
     while the first reply is on its way. Calls already on the wire finish and are paid.
     """
 
-    def __init__(self, inner: LLM, cap: float, spent: float = 0.0) -> None:
+    def __init__(self, inner: LLM, cap: float, price: Price | None, spent: float = 0.0) -> None:
         self.inner = inner
         self.name = inner.name
         self.model = inner.model
         self.cap = cap
+        self.price = price
         self.spent = spent
         self.reserved = 0.0
         self._lock = threading.Lock()
@@ -40,17 +41,27 @@ class BudgetedLLM:
         temperature: float,
         max_tokens: int,
         task: str,
-    ) -> Reply[R]:
+        on_usage: UsageSink,
+    ) -> R:
         estimate = self._reserve(messages, max_tokens, task)
+
+        def charged(usage: Usage) -> None:
+            with self._lock:
+                self.spent += usage.cost_usd
+            on_usage(usage)
+
         try:
-            reply = await self.inner.structured(
-                messages, reply_model, temperature=temperature, max_tokens=max_tokens, task=task
+            return await self.inner.structured(
+                messages,
+                reply_model,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                task=task,
+                on_usage=charged,
             )
-        except LLMError as exc:
-            self._settle(estimate, exc.usage)
-            raise
-        self._settle(estimate, reply.usage)
-        return reply
+        finally:
+            with self._lock:
+                self.reserved -= estimate
 
     def _reserve(self, messages: list[Message], max_tokens: int, task: str) -> float:
         with self._lock:
@@ -66,19 +77,12 @@ class BudgetedLLM:
 
     def _estimate(self, messages: list[Message], max_tokens: int) -> float:
         # the limiter's estimate of the prompt; the reply is priced at its ceiling, max_tokens
-        price = getattr(self.inner, "prices", {}).get(self.model)
-        if price is None:
+        if self.price is None:
             return 0.0
         chars = sum(len(m.content) for m in messages)
         prompt_tokens = estimate_tokens(chars, 0, len(messages))
-        return float(price.cost(prompt_tokens, max_tokens))
-
-    def _settle(self, estimate: float, usage: Usage | None) -> None:
-        with self._lock:
-            self.reserved -= estimate
-            if usage is not None:
-                self.spent += usage.cost_usd
+        return float(self.price.cost(prompt_tokens, max_tokens))
 
     def __getattr__(self, name: str) -> Any:
-        # close(), aclose(), response_mode, ... belong to the wrapped backend
+        # response_mode, limiter, ... belong to the wrapped client
         return getattr(self.inner, name)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from pipeline.errors import LLMError, ReplyTooLongError, UsageError
-from pipeline.llm.base import Message, R, Reply
+from pipeline.llm.base import Message, R, UsageSink
 from pipeline.llm.replies import reask_until_valid
 from pipeline.models import Usage
 
@@ -73,13 +73,15 @@ class LocalBackend:
         temperature: float,
         max_tokens: int,
         task: str,
-    ) -> Reply[R]:
+        on_usage: UsageSink,
+    ) -> R:
         schema = reply_model.model_json_schema()
 
-        async def send(turns: list[dict[str, str]]) -> tuple[str, Usage]:
+        async def send(turns: list[dict[str, str]]) -> str:
             completion, seconds = await self._run(turns, schema, temperature, max_tokens, task)
             spent = _usage(completion, seconds)
-            return self._reply_text(completion, max_tokens, task, spent), spent
+            on_usage(spent)
+            return self._reply_text(completion, max_tokens, task)
 
         turns = [m.model_dump() for m in messages]
         return await reask_until_valid(
@@ -138,9 +140,7 @@ class LocalBackend:
             raise LLMError(f"llama.cpp failed on {self.model}: {exc}", stage=task) from exc
         return cast("dict[str, Any]", completion), time.monotonic() - started
 
-    def _reply_text(
-        self, completion: dict[str, Any], max_tokens: int, task: str, usage: Usage
-    ) -> str:
+    def _reply_text(self, completion: dict[str, Any], max_tokens: int, task: str) -> str:
         """The reply's text; a reply cut off by max_tokens or n_ctx is an error, never data."""
         choice = completion["choices"][0]
         if choice.get("finish_reason") == "length":
@@ -155,7 +155,7 @@ class LocalBackend:
                     f"reply cut off at max_tokens={max_tokens}; "
                     "raise max_tokens in the prompt header or shorten the input"
                 )
-            raise ReplyTooLongError(message, stage=task, usage=usage)
+            raise ReplyTooLongError(message, stage=task)
         return str(choice["message"].get("content") or "")
 
     def _for_template(self, llama: Llama, turns: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -41,7 +41,7 @@ from pipeline.errors import (
     RefusalError,
     ReplyTooLongError,
 )
-from pipeline.llm.base import Message, Price, R, Reply
+from pipeline.llm.base import Message, Price, R, UsageSink
 from pipeline.llm.limiter import RateLimiter, estimate_tokens, retry_after
 from pipeline.llm.replies import reask_until_valid
 from pipeline.models import Usage
@@ -178,15 +178,17 @@ class OpenAIBackend:
         temperature: float,
         max_tokens: int,
         task: str,
-    ) -> Reply[R]:
+        on_usage: UsageSink,
+    ) -> R:
         """A validated `reply_model`, re-asked with the validation errors up to `max_reasks`."""
 
-        async def send(turns: list[dict[str, str]]) -> tuple[str, Usage]:
+        async def send(turns: list[dict[str, str]]) -> str:
             completion, seconds = await self._complete(
                 turns, reply_model, temperature, max_tokens, task
             )
             spent = self._usage(completion, seconds)
-            return self._reply_text(completion, max_tokens, task, spent), spent
+            on_usage(spent)
+            return self._reply_text(completion, max_tokens, task)
 
         turns = [m.model_dump() for m in messages]
         return await reask_until_valid(
@@ -355,29 +357,26 @@ class OpenAIBackend:
 
     # --- reading the reply ----------------------------------------------------------------
 
-    def _reply_text(
-        self, completion: ChatCompletion, max_tokens: int, task: str, usage: Usage
-    ) -> str:
-        """The reply's text, or an error (carrying what was spent) when it must not be read."""
+    def _reply_text(self, completion: ChatCompletion, max_tokens: int, task: str) -> str:
+        """The reply's text, or an error when it must not be read (its cost is already counted)."""
         if not completion.choices:
             message = f"openai endpoint {self._endpoint()} sent no choices"
-            raise LLMError(message, stage=task, usage=usage)
+            raise LLMError(message, stage=task)
         choice = completion.choices[0]
         if choice.message.refusal:
             refusal = _one_line(choice.message.refusal)
             raise RefusalError(
-                f"model {self.model} refused the {task} request: {refusal}", stage=task, usage=usage
+                f"model {self.model} refused the {task} request: {refusal}", stage=task
             )
         # A truncated reply may still parse (or be re-asked into shape), so stop before reading it.
         if choice.finish_reason == "length":
             raise ReplyTooLongError(
                 f"reply cut off at max_tokens={max_tokens}; give it more room or send less input",
                 stage=task,
-                usage=usage,
             )
         if choice.finish_reason == "content_filter":
             message = f"model {self.model} reply to the {task} request was blocked by its filter"
-            raise RefusalError(message, stage=task, usage=usage)
+            raise RefusalError(message, stage=task)
         return choice.message.content or ""
 
     def _usage(self, completion: ChatCompletion, seconds: float) -> Usage:

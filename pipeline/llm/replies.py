@@ -6,13 +6,12 @@ from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel, ValidationError
 
-from pipeline.errors import InvalidReplyError, LLMError
-from pipeline.llm.base import R, Reply
-from pipeline.models import Usage
+from pipeline.errors import InvalidReplyError
+from pipeline.llm.base import R
 
-# One call to the model with these chat turns: the reply's text and what that call cost. An
-# LLMError it raises carries that call's usage only; the loop adds the attempts before it.
-Send = Callable[[list[dict[str, str]]], Awaitable[tuple[str, Usage]]]
+# One call to the model with these chat turns: the reply's text. The backend reports what the
+# call cost through the caller's usage sink before it returns or raises.
+Send = Callable[[list[dict[str, str]]], Awaitable[str]]
 
 MAX_ERRORS_QUOTED = 5
 
@@ -50,15 +49,14 @@ def invalid_reply(
     tries: int,
     reply: str,
     exc: ValidationError,
-    usage: Usage,
     task: str,
 ) -> InvalidReplyError:
-    """The error raised when re-asks run out; it keeps the last reply and what it all cost."""
+    """The error raised when re-asks run out; it keeps the last reply."""
     message = (
         f"model {model} gave no valid {reply_model.__name__} in {tries} tries "
         f"(last: {brief_errors(exc)}); try a stronger model or a simpler prompt"
     )
-    return InvalidReplyError(message, last_reply=reply, usage=usage, stage=task)
+    return InvalidReplyError(message, last_reply=reply, stage=task)
 
 
 async def reask_until_valid(
@@ -69,21 +67,16 @@ async def reask_until_valid(
     max_reasks: int,
     model: str,
     task: str,
-) -> Reply[R]:
+) -> R:
     """Ask, validate, and re-ask with the validation errors up to `max_reasks` times.
 
-    Every backend goes through here, so every failure carries the cost of all its attempts.
+    Every backend goes through here; each attempt's cost was reported by `send` as it was spent.
     """
-    usage, reply, error = Usage(), "", None
+    reply, error = "", None
     for _ in range(max_reasks + 1):
+        reply = await send(turns)
         try:
-            reply, spent = await send(turns)
-        except LLMError as exc:
-            exc.usage = usage + (exc.usage or Usage())
-            raise
-        usage += spent
-        try:
-            return Reply(value=reply_model.model_validate_json(unfenced(reply)), usage=usage)
+            return reply_model.model_validate_json(unfenced(reply))
         except ValidationError as exc:
             error = exc
         turns = [
@@ -93,5 +86,5 @@ async def reask_until_valid(
         ]
     assert error is not None  # the loop ran at least once (max_reasks >= 0) and failed
     raise invalid_reply(
-        model, reply_model, tries=max_reasks + 1, reply=reply, exc=error, usage=usage, task=task
+        model, reply_model, tries=max_reasks + 1, reply=reply, exc=error, task=task
     ) from error

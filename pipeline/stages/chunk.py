@@ -18,10 +18,15 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pipeline.models import Chunk, Chunks, Document, Section
+from pipeline.paper import Paper
+from pipeline.stage import Placement, Stage
 from pipeline.tokens import Tokenizer
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 STAGE_VERSION = 1
 
@@ -331,3 +336,49 @@ def _overlap_start(
     if sentence is not None and 2 * tokenizer.count(text[sentence:end]) >= overlap:
         return sentence
     return word
+
+
+class Chunking(Stage[Paper, Chunks]):
+    """A paper's `Document` → its chunks, counted with the run's tokenizer."""
+
+    name = "chunk"
+    version = STAGE_VERSION
+    scope = "paper"
+    output = Chunks
+    remember_failures = True
+
+    def params(self, settings: Settings) -> dict[str, Any]:
+        from pipeline.llm.backends import backend_for
+        from pipeline.tokens import tokenizer_for
+
+        cfg = settings.chunk
+        model = backend_for(settings.llm).model
+        return {
+            "max_tokens": cfg.max_tokens,
+            "overlap": cfg.overlap,
+            "paper_budget": cfg.paper_budget,
+            "encoding": tokenizer_for(model, cfg.encoding).name,
+        }
+
+    def inputs(self, paper: Paper) -> dict[str, Any]:
+        assert paper.document is not None
+        return {"document": paper.document}
+
+    def compute(
+        self, *, document: Document, max_tokens: int, overlap: int, paper_budget: int, encoding: str
+    ) -> Chunks:
+        from pipeline.tokens import tokenizer_named
+
+        return chunks(
+            document,
+            tokenizer=tokenizer_named(encoding),
+            max_tokens=max_tokens,
+            overlap=overlap,
+            paper_budget=paper_budget,
+        )
+
+    def apply(self, paper: Paper, output: Chunks) -> None:
+        paper.chunks = output
+
+    def placement(self, tools: Any) -> Placement:
+        return "process"

@@ -8,7 +8,9 @@ never leaves half a PDF at the target. Anything else is a `DownloadError` with o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pymupdf
@@ -16,22 +18,24 @@ import pymupdf
 from pipeline.arxiv.http import ArxivClient, RequestFailed
 from pipeline.cache import write_atomic
 from pipeline.errors import DownloadError
-from pipeline.models import PaperMeta
+from pipeline.models import PdfFile
+from pipeline.paper import Paper
 from pipeline.settings import ArxivSettings
+from pipeline.stage import Stage
 
 STAGE = "download"
 EOF_WINDOW = 1024  # where the %%EOF marker must be: the last KiB
 
 
-def pdf_url(settings: ArxivSettings, meta: PaperMeta) -> str:
+def pdf_url(settings: ArxivSettings, paper_id: str) -> str:
     """`settings.pdf_url` + id (`https://arxiv.org/pdf/2603.03371v1`)."""
     base = settings.pdf_url if settings.pdf_url.endswith("/") else settings.pdf_url + "/"
-    return base + meta.id
+    return base + paper_id
 
 
 def download_pdf(
     client: ArxivClient,
-    meta: PaperMeta,
+    paper_id: str,
     target: Path,
     settings: ArxivSettings,
     *,
@@ -42,18 +46,18 @@ def download_pdf(
     the reply is bad, so a failed forced download keeps the PDF we had."""
     if not force and target.is_file() and pdf_problem(target.read_bytes()) is None:
         return 0
-    url = pdf_url(settings, meta)
+    url = pdf_url(settings, paper_id)
     try:
         response = client.get(url, kind="pdf")
     except RequestFailed as exc:
-        raise _error(meta, str(exc)) from exc
+        raise _error(paper_id, str(exc)) from exc
     problem = reply_problem(response, url)
     if problem:
-        raise _error(meta, problem)
+        raise _error(paper_id, problem)
     try:
         write_atomic(target, response.content)
     except OSError as exc:
-        raise _error(meta, f"could not write {target} ({exc.strerror or exc})") from exc
+        raise _error(paper_id, f"could not write {target} ({exc.strerror or exc})") from exc
     return len(response.content)
 
 
@@ -86,5 +90,34 @@ def pdf_problem(data: bytes) -> str | None:
     return None
 
 
-def _error(meta: PaperMeta, problem: str) -> DownloadError:
-    return DownloadError(f"{meta.id}: {problem}", paper_id=meta.id, stage=STAGE)
+def _error(paper_id: str, problem: str) -> DownloadError:
+    return DownloadError(f"{paper_id}: {problem}", paper_id=paper_id, stage=STAGE)
+
+
+class Download(Stage[Paper, PdfFile]):
+    """An arXiv paper's PDF into the cache's pdf folder; a local PDF has nothing to fetch.
+
+    The cached entry says which file holds the paper's bytes; it stands only while that file is
+    there (a `cache clear --stage pdf` fetches it again).
+    """
+
+    name = STAGE
+    version = 2
+    scope = "paper"
+    output = PdfFile
+    uses = ("pdfs",)
+
+    def wanted(self, paper: Paper, params: Mapping[str, Any]) -> bool:
+        return paper.pdf is None
+
+    def inputs(self, paper: Paper) -> dict[str, Any]:
+        return {"paper_id": paper.meta.id}
+
+    def compute(self, *, paper_id: str, pdfs: Any) -> PdfFile:
+        return pdfs.fetch(paper_id)  # type: ignore[no-any-return]
+
+    def apply(self, paper: Paper, output: PdfFile) -> None:
+        paper.pdf = output
+
+    def still_valid(self, output: PdfFile) -> bool:
+        return output.path.is_file()

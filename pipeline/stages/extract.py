@@ -36,12 +36,17 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import pymupdf
 
 from pipeline.errors import ExtractError
-from pipeline.models import Document, Section
+from pipeline.models import Document, PdfFile, Section
+from pipeline.paper import Paper
+from pipeline.stage import Placement, Stage
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 STAGE_VERSION = 3  # 2: tables, footnotes, unheaded references, vocabulary hyphens; 3: pairs
 
@@ -865,3 +870,38 @@ def _join_hyphen(match: re.Match[str], words: Counter[str]) -> str:
         or (word.endswith("ly") and len(word) > 4)
     )
     return hyphenated if keep else joined
+
+
+class Extract(Stage[Paper, Document]):
+    """A paper's PDF → its `Document`, in worker processes (PyMuPDF is not thread-safe)."""
+
+    name = "extract"
+    version = STAGE_VERSION
+    scope = "paper"
+    output = Document
+    remember_failures = True
+
+    def params(self, settings: Settings) -> dict[str, Any]:
+        return {"max_pages": settings.extract.max_pages}
+
+    def inputs(self, paper: Paper) -> dict[str, Any]:
+        assert paper.pdf is not None  # seeded for a folder, downloaded for arXiv
+        return {"pdf": paper.pdf, "paper_id": paper.meta.id}
+
+    def compute(self, *, pdf: PdfFile, paper_id: str, max_pages: int) -> Document:
+        try:
+            return document(pdf.path, paper_id, max_pages=max_pages)
+        except ExtractError:
+            raise
+        except Exception as exc:  # a bug on one odd PDF must fail that paper, not the day
+            message = (
+                f"{pdf.path}: extraction failed ({type(exc).__name__}: {exc}); "
+                "please report this PDF"
+            )
+            raise ExtractError(message, paper_id=paper_id, stage="extract") from exc
+
+    def apply(self, paper: Paper, output: Document) -> None:
+        paper.document = output
+
+    def placement(self, tools: Any) -> Placement:
+        return "process"

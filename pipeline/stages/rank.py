@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from pipeline.errors import SettingsError
 from pipeline.models import PaperMeta, RankedPaper, Rubric, SummaryRecord
+from pipeline.paper import Day
+from pipeline.stage import Stage
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 STAGE_VERSION = 1
 RUBRIC_FIELDS = ("novelty", "industry_impact", "evidence", "urgency")
@@ -43,3 +49,30 @@ def ranked(
     ]
     scored.sort(key=lambda p: (-p.impact_score, p.meta.id))
     return [paper.model_copy(update={"rank": i}) for i, paper in enumerate(scored, start=1)]
+
+
+class Rank(Stage[Day, Ranking]):
+    """The day's summaries → papers in order of impact."""
+
+    name = "rank"
+    version = STAGE_VERSION
+    scope = "day"
+    output = Ranking
+
+    def params(self, settings: Settings) -> dict[str, Any]:
+        return {"weights": settings.rank.weights}
+
+    def inputs(self, day: Day) -> dict[str, Any]:
+        done = [p for p in day.done() if p.record is not None]
+        return {
+            "metas": [p.meta.portable() for p in done],
+            "records": [p.record for p in done],
+        }
+
+    def compute(
+        self, *, metas: list[PaperMeta], records: list[SummaryRecord], weights: dict[str, float]
+    ) -> Ranking:
+        return Ranking(papers=ranked(list(zip(metas, records, strict=True)), weights))
+
+    def apply(self, day: Day, output: Ranking) -> None:
+        day.ranking = output

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from pipeline.faithfulness import share_of_supported
-from pipeline.models import RankedPaper, TriageScore, Usage
+from pipeline.models import FailedPaper, RankedPaper, TriageScore, Usage
+from pipeline.paper import Day, Paper
+from pipeline.stage import Stage
 
 STAGE_VERSION = 1
 
@@ -22,12 +25,6 @@ BACKEND_NOTES = {
     ),
     "openai": "Summaries by an LLM (model `{model}`); numbers should be checked against the paper.",
 }
-
-
-class FailedPaper(BaseModel):
-    id: str
-    stage: str
-    error: str
 
 
 class ReportInput(BaseModel):
@@ -52,7 +49,7 @@ class Report(BaseModel):
     data: dict[str, Any]
 
 
-def report(inputs: ReportInput) -> Report:
+def daily(inputs: ReportInput) -> Report:
     return Report(markdown=daily_markdown(inputs), data=daily_json(inputs))
 
 
@@ -284,3 +281,52 @@ def _paper_json(paper: RankedPaper) -> dict[str, Any]:
             paper.record.faithfulness.model_dump() if paper.record.faithfulness else None
         ),
     }
+
+
+class DailyReport(Stage[Day, Report]):
+    """The ranked day, its failures and notes → the daily briefing (Markdown and JSON)."""
+
+    name = "report"
+    version = STAGE_VERSION
+    scope = "day"
+    output = Report
+
+    def wanted(self, day: Day, params: Mapping[str, Any]) -> bool:
+        return day.ranking is not None
+
+    def inputs(self, day: Day) -> dict[str, Any]:
+        assert day.ranking is not None
+        papers = day.papers
+        unread = [p for p in papers if not p.selected]
+        return {
+            "report": ReportInput(
+                day=day.source.day,
+                source=day.source_line,
+                backend=day.backend,
+                model=day.model,
+                prompt=day.prompt,
+                listed=len(papers),
+                papers=day.ranking.papers,
+                failed=day.log.sorted_failures(),
+                notes=[*day.log.notes, *page_cap_notes(papers), *day.log.warnings],
+                appendix=[p.triage for p in unread if p.triage is not None],
+                appendix_titles={p.meta.id: p.meta.title for p in unread},
+                triage_usage=day.triage.usage if day.triage else None,
+            )
+        }
+
+    def compute(self, *, report: ReportInput) -> Report:
+        return daily(report)
+
+    def apply(self, day: Day, output: Report) -> None:
+        day.report = output
+
+
+def page_cap_notes(papers: Iterable[Paper]) -> list[str]:
+    """Header lines for papers longer than the page cap; from the documents, cached or not."""
+    return [
+        f"{p.meta.id}: read the first {p.document.pages_read} of {p.document.pages} pages "
+        "(extract.max_pages)."
+        for p in papers
+        if p.document is not None and p.document.pages_read < p.document.pages
+    ]

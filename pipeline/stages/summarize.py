@@ -10,10 +10,11 @@
 - Every number of the summary's prose is looked up in the text the model read
   (`pipeline.faithfulness`); unsupported ones get one repair request, and what is still
   unsupported stays flagged in `SummaryRecord.faithfulness`.
-- The extractive backend summarizes directly, without prompts.
+- The extractive backend is another `Summarizer` (`pipeline.llm.backends`), without prompts.
 
 Usage is recorded per step in `SummaryRecord.stage_usage` under `summarize-map`,
-`summarize-reduce` (the summary call, single or after the map) and `summarize-repair`.
+`summarize-reduce` (the summary call, single or after the map) and `summarize-repair`, and
+reported to the run's meter request by request, so a failed paper's calls are counted too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -32,7 +33,6 @@ from pipeline.accounting import Ledger
 from pipeline.errors import LLMError, RefusalError, ReplyTooLongError
 from pipeline.faithfulness import SourceIndex, summary_faithfulness
 from pipeline.llm.base import LLM, Message
-from pipeline.llm.extractive import ExtractiveBackend, extractive_summary
 from pipeline.models import (
     Chunk,
     ChunkNotes,
@@ -41,9 +41,15 @@ from pipeline.models import (
     PaperMeta,
     PaperSummary,
     SummaryRecord,
+    Usage,
 )
+from pipeline.paper import Paper
 from pipeline.prompts import Prompt, untrusted
+from pipeline.stage import Placement, Stage
 from pipeline.stages.chunk import OTHER, section_priority
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 STAGE_VERSION = 2
 MAP, REDUCE, REPAIR = "summarize-map", "summarize-reduce", "summarize-repair"
@@ -183,9 +189,17 @@ def fewer_chunks(chunks: Sequence[Chunk], share: float = LESS_INPUT_SHARE) -> li
 # --- accounting --------------------------------------------------------------------------
 
 
+# Where a paper's requests report their usage, by step ("summarize-map", ...), as they are paid.
+Meter = Callable[[str, Usage], None]
+
+
+def ignore(step: str, usage: Usage) -> None:
+    """A meter for callers that keep no run-wide account."""
+
+
 async def _ask(
     llm: LLM,
-    ledger: Ledger,
+    meter: Meter,
     stage: str,
     messages: list[Message],
     reply_model: type[R],
@@ -194,15 +208,14 @@ async def _ask(
     max_tokens: int,
 ) -> R:
     task = {MAP: "notes", REDUCE: "summarize", REPAIR: "repair"}[stage]
-    try:
-        reply = await llm.structured(
-            messages, reply_model, temperature=temperature, max_tokens=max_tokens, task=task
-        )
-    except LLMError as exc:
-        ledger.add(stage, exc.usage)  # a cut-off or refused reply was still paid for
-        raise
-    ledger.add(stage, reply.usage)
-    return reply.value
+    return await llm.structured(
+        messages,
+        reply_model,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        task=task,
+        on_usage=lambda usage: meter(stage, usage),
+    )
 
 
 async def _all(calls: Sequence[Awaitable[R]]) -> list[R]:
@@ -242,7 +255,13 @@ class _Paper:
     llm: LLM
     interests: str
     cap: int
+    run_meter: Meter = ignore
     ledger: Ledger = field(default_factory=Ledger)
+
+    def meter(self, step: str, usage: Usage) -> None:
+        """The paper's own account (its record's usage) and the run's, from one report."""
+        self.ledger.add(step, usage)
+        self.run_meter(step, usage)
 
     async def notes(self) -> dict[int, ChunkNotes]:
         """Map: notes on every chunk, concurrently."""
@@ -253,7 +272,7 @@ class _Paper:
             return await _with_room(
                 lambda room: _ask(
                     self.llm,
-                    self.ledger,
+                    self.meter,
                     MAP,
                     messages,
                     ChunkNotes,
@@ -288,7 +307,7 @@ class _Paper:
             try:
                 value = await _ask(
                     self.llm,
-                    self.ledger,
+                    self.meter,
                     REDUCE,
                     messages,
                     PaperSummary,
@@ -318,7 +337,7 @@ class _Paper:
         try:
             fixed = await _ask(
                 self.llm,
-                self.ledger,
+                self.meter,
                 REPAIR,
                 asked,
                 PaperSummary,
@@ -342,38 +361,31 @@ async def summary_record(
     meta: PaperMeta,
     chunks: Chunks,
     prompts: Prompts,
-    llm: LLM | ExtractiveBackend,
+    llm: LLM,
     *,
     interests: str,
     single_call_budget: int = 12000,
     max_tokens_cap: int = MAX_TOKENS_CAP,
+    meter: Meter = ignore,
 ) -> SummaryRecord:
     """Summarize one paper (see the module docstring); raises `LLMError` for a failed paper."""
     source = SourceIndex(source_text(meta, chunks.chunks))
-    if isinstance(llm, ExtractiveBackend):
-        summary = extractive_summary(meta, chunks.chunks)
-        report = summary_faithfulness(summary, source)
-        return _record(meta, summary, prompts, llm.name, llm.model, Ledger(), report)
-    job = _Paper(meta, chunks.chunks, prompts, llm, interests, max(max_tokens_cap, 1))
+    job = _Paper(meta, chunks.chunks, prompts, llm, interests, max(max_tokens_cap, 1), meter)
     try:
         summary, messages, room = await job.summary(fits(chunks, single_call_budget))
         summary, report = await job.repaired(summary, messages, room, source)
     except RefusalError as exc:
-        raise _refused(exc, meta, job.ledger) from exc
-    except LLMError as exc:
-        exc.usage, exc.paper_id = job.ledger.total(), exc.paper_id or meta.id
-        exc.stage = exc.stage or "summarize"
-        raise
-    return _record(meta, summary, prompts, llm.name, llm.model, job.ledger, report)
+        raise _refused(exc, meta) from exc
+    return summary_of(meta, summary, prompts, llm.name, llm.model, job.ledger, report)
 
 
-def _refused(exc: RefusalError, meta: PaperMeta, ledger: Ledger) -> RefusalError:
+def _refused(exc: RefusalError, meta: PaperMeta) -> RefusalError:
     text = str(exc)
     message = text if "refused" in text.lower() else f"the model refused to summarize: {text}"
-    return RefusalError(message, paper_id=meta.id, stage="summarize", usage=ledger.total())
+    return RefusalError(message, paper_id=meta.id, stage="summarize")
 
 
-def _record(
+def summary_of(
     meta: PaperMeta,
     summary: PaperSummary,
     prompts: Prompts,
@@ -393,3 +405,61 @@ def _record(
         stage_usage=dict(ledger.by_stage),
         faithfulness=report,
     )
+
+
+# --- the stage object --------------------------------------------------------------------
+
+
+class Summarize(Stage[Paper, SummaryRecord]):
+    """Chunks + metadata → a checked `SummaryRecord`, through the configured summarizer."""
+
+    name = "summarize"
+    version = STAGE_VERSION
+    scope = "paper"
+    output = SummaryRecord
+    uses = ("summarizer",)
+
+    def params(self, settings: Settings) -> dict[str, Any]:
+        from pipeline.prompts import default_prompts_dir, load_prompt
+
+        prompts_dir = settings.prompts.dir or default_prompts_dir()
+        variants = settings.prompts
+        return {
+            "prompts": {
+                task: load_prompt(prompts_dir, task, getattr(variants, task))
+                for task in ("summarize", "notes")
+            },
+            "repair": REPAIR_TEMPLATE,
+            "schema": schema_digest(),
+            "single_call_budget": settings.reading.single_call_budget,
+            "interests": settings.reading.interests,
+        }
+
+    def inputs(self, paper: Paper) -> dict[str, Any]:
+        assert paper.chunks is not None
+        return {"meta": paper.meta.portable(), "chunks": paper.chunks}
+
+    async def compute(
+        self,
+        *,
+        meta: PaperMeta,
+        chunks: Chunks,
+        prompts: dict[str, Prompt],
+        repair: str,
+        schema: str,
+        single_call_budget: int,
+        interests: str,
+        summarizer: Any,
+    ) -> SummaryRecord:
+        # `repair` and `schema` are this module's REPAIR_TEMPLATE and reply models: in the key
+        # so that editing either recomputes the summaries.
+        record: SummaryRecord = await summarizer.summarize(
+            meta, chunks, prompts, interests=interests, single_call_budget=single_call_budget
+        )
+        return record
+
+    def apply(self, paper: Paper, output: SummaryRecord) -> None:
+        paper.record = output
+
+    def placement(self, tools: Any) -> Placement:
+        return "process" if tools["summarizer"].cpu_bound else "async"

@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from pipeline.errors import InvalidReplyError, LLMError
-from pipeline.llm.base import LLM, Message
+from pipeline.llm.base import LLM, Message, UsageSink, ignore_usage
 from pipeline.llm.extractive import triage_rubric
 from pipeline.models import PaperMeta, TriageItem, TriageReply, TriageScore, Usage, base_id
+from pipeline.paper import Day
 from pipeline.prompts import Prompt, untrusted
+from pipeline.stage import Stage
 from pipeline.stages.rank import impact_score
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 STAGE_VERSION = 1
 TASK = "triage"
@@ -113,37 +119,31 @@ def reask_text(problems: Sequence[str]) -> str:
 
 
 async def batch_items(
-    batch: Sequence[PaperMeta], llm: LLM, prompt: Prompt, *, interests: str
-) -> tuple[list[TriageItem], Usage]:
+    batch: Sequence[PaperMeta], llm: LLM, prompt: Prompt, *, interests: str, on_usage: UsageSink
+) -> list[TriageItem]:
     """One batch's items in the batch's order, after at most one re-ask about the ids."""
     messages = triage_messages(batch, prompt, interests=interests)
     expected = [meta.id for meta in batch]
-    usage = Usage()
     for attempt in range(2):
-        try:
-            reply = await llm.structured(
-                messages,
-                TriageReply,
-                temperature=prompt.temperature,
-                max_tokens=prompt.max_tokens,
-                task=TASK,
-            )
-        except LLMError as exc:  # the first attempt was paid for even if the re-ask fails
-            exc.usage = usage + (exc.usage or Usage())
-            raise
-        usage += reply.usage
-        value = with_known_ids(reply.value, expected)
+        reply = await llm.structured(
+            messages,
+            TriageReply,
+            temperature=prompt.temperature,
+            max_tokens=prompt.max_tokens,
+            task=TASK,
+            on_usage=on_usage,
+        )
+        value = with_known_ids(reply, expected)
         problems = id_problems(value, expected)
         if not problems:
             by_id = {item.paper_id: item for item in value.items}
-            return [by_id[i] for i in expected], usage
+            return [by_id[i] for i in expected]
         if attempt == 0:
-            answer = Message(role="assistant", content=reply.value.model_dump_json())
+            answer = Message(role="assistant", content=reply.model_dump_json())
             messages = [*messages, answer, Message(role="user", content=reask_text(problems))]
     raise InvalidReplyError(
         f"triage of {len(batch)} papers: {'; '.join(problems)} after one re-ask",
-        last_reply=reply.value.model_dump_json(),
-        usage=usage,
+        last_reply=reply.model_dump_json(),
         stage=TASK,
     )
 
@@ -191,26 +191,35 @@ async def triage(
     batch_size: int = DEFAULT_BATCH,
     top: int = 15,
     weights: Mapping[str, float],
+    on_usage: UsageSink = ignore_usage,
 ) -> TriageResult:
     """Score every paper, batches concurrently (the backend's limiter paces them)."""
     groups = batches(papers, batch_size)
+    spent: list[Usage] = []
+
+    def counted(usage: Usage) -> None:
+        spent.append(usage)
+        on_usage(usage)
+
     outcomes = await asyncio.gather(
-        *(batch_items(group, llm, prompt, interests=interests) for group in groups),
+        *(
+            batch_items(group, llm, prompt, interests=interests, on_usage=counted)
+            for group in groups
+        ),
         return_exceptions=True,
     )
     items: list[TriageItem] = []
-    usage, failures = Usage(), []
+    failures = []
     for group, outcome in zip(groups, outcomes, strict=True):
         if isinstance(outcome, LLMError):
-            usage += outcome.usage or Usage()
             failures.append(_failure(group, outcome))
             items += _fallback(group, interests)
         elif isinstance(outcome, BaseException):
             raise outcome
         else:
-            items += outcome[0]
-            usage += outcome[1]
+            items += outcome
     ordered, selected = selection(scored(items, weights), top)
+    usage = sum(spent, Usage())
     return TriageResult(selected=selected, scores=ordered, usage=usage, failures=failures)
 
 
@@ -224,3 +233,66 @@ def _fallback(group: Sequence[PaperMeta], interests: str) -> list[TriageItem]:
         item.model_copy(update={"gist": f"{item.gist} (heuristic triage: the model call failed)"})
         for item in heuristic_items(group, interests)
     ]
+
+
+# --- the stage object --------------------------------------------------------------------
+
+
+class Triage(Stage[Day, TriageResult]):
+    """The day's papers → the top `reading.top` to read in full; the rest stay in the appendix.
+
+    Runs only when there is something to choose between (more live papers than `top`).
+    """
+
+    name = "triage"
+    version = STAGE_VERSION
+    scope = "day"
+    output = TriageResult
+    uses = ("triager",)
+
+    def params(self, settings: Settings) -> dict[str, Any]:
+        from pipeline.prompts import default_prompts_dir, load_prompt
+
+        reading = settings.reading
+        prompts_dir = settings.prompts.dir or default_prompts_dir()
+        return {
+            "prompt": load_prompt(prompts_dir, TASK, settings.prompts.triage),
+            "interests": reading.interests,
+            "top": reading.top,
+            "batch_size": reading.triage_batch,
+            "weights": settings.rank.weights,
+        }
+
+    def wanted(self, day: Day, params: Mapping[str, Any]) -> bool:
+        return len(day.live()) > params["top"]
+
+    def inputs(self, day: Day) -> dict[str, Any]:
+        # sorted: the listing's order must not change the key
+        return {"papers": sorted((p.meta.portable() for p in day.live()), key=lambda m: m.id)}
+
+    async def compute(
+        self,
+        *,
+        papers: list[PaperMeta],
+        prompt: Prompt,
+        interests: str,
+        top: int,
+        batch_size: int,
+        weights: dict[str, float],
+        triager: Any,
+    ) -> TriageResult:
+        result: TriageResult = await triager.triage(
+            papers, prompt, interests=interests, batch_size=batch_size, top=top, weights=weights
+        )
+        return result
+
+    def apply(self, day: Day, output: TriageResult) -> None:
+        day.triage = output
+        by_id = {score.paper_id: score for score in output.scores}
+        selected = set(output.selected)
+        for paper in day.live():
+            paper.triage = by_id.get(paper.meta.id)
+            paper.selected = paper.meta.id in selected
+
+    def failed_day(self, error: Exception) -> str:
+        return f"triage failed ({error}); reading every paper in full"

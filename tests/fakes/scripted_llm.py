@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from pipeline.llm.base import Message, Reply
+from pipeline.llm.base import Message, UsageSink
 from pipeline.models import Usage
 
 
@@ -46,17 +46,17 @@ class ScriptedLLM:
         temperature: float,
         max_tokens: int,
         task: str,
-    ) -> Reply[Any]:
+        on_usage: UsageSink,
+    ) -> Any:
         call = Call(list(messages), reply_model, max_tokens, task)
         self.calls.append(call)
         await asyncio.sleep(0)  # let concurrent calls interleave, as a real client would
         result = self.answer(call)
-        usage = Usage(calls=1, prompt_tokens=100, completion_tokens=10, cost_usd=0.001)
+        # every call reached the model and was paid for, whether it is answered or fails
+        on_usage(Usage(calls=1, prompt_tokens=100, completion_tokens=10, cost_usd=0.001))
         if isinstance(result, Exception):
-            if hasattr(result, "usage"):
-                result.usage = usage
             raise result
-        return Reply(value=result, usage=usage)
+        return result
 
     def tasks(self) -> list[str]:
         return [call.task for call in self.calls]

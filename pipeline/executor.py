@@ -1,0 +1,346 @@
+"""One executor runs every stage the same way.
+
+For each paper (or the day): the plan's mode (`--only` runs one stage from cached inputs,
+`--force` recomputes), a remembered failure, a cache hit, or compute and store; a paper that
+fails is marked with its reason and drops out while the day goes on; progress is reported per
+stage. Compute runs where the stage places it: inline, in the run's pool of worker processes
+(CPU-bound stages; PyMuPDF is not thread-safe and the GIL would serialize them anyway), or on
+the run's event loop (LLM stages, many calls in flight).
+
+`Executor` is the seam: a distributed executor (Ray, for backfills over months of papers) is
+another implementation of `run`, and the stages do not change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from pipeline.cache import Cache
+from pipeline.errors import MissingInputError, PaperError
+from pipeline.observer import Observer
+from pipeline.paper import Day, Paper
+from pipeline.record import STAGES
+from pipeline.runlog import RunLog
+from pipeline.settings import Settings
+from pipeline.stage import Placement, Stage, key_part, stage_key
+from pipeline.tools import Tools
+
+# Below this many computations, starting worker processes costs more than it saves.
+POOL_THRESHOLD = 4
+WORKERS = 2
+
+
+class Executor(Protocol):
+    def run(self, stage: Stage[Any, Any], day: Day) -> None: ...
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the user asked of the stages: recompute some, or run only one."""
+
+    force: frozenset[str] = frozenset()
+    only: str | None = None
+
+    def mode(self, stage: str) -> str:
+        """'run', 'load' (upstream of --only: cached output or nothing) or 'skip'."""
+        if self.only is None:
+            return "run"
+        position, target = STAGES.index(stage), STAGES.index(self.only)
+        return "run" if position == target else ("load" if position < target else "skip")
+
+
+@dataclass
+class Job:
+    """One computation: the key, and exactly the values hashed into it."""
+
+    paper_id: str
+    key: str
+    values: dict[str, Any]  # inputs and params, as compute receives them
+    params: dict[str, Any]  # for the cache entry's metadata
+    started: float = field(default_factory=time.perf_counter)
+
+
+Done = Callable[[Job, Any], None]  # a job's output, or the exception it raised
+
+
+class LocalExecutor:
+    """Runs stages on this machine: one process pool and one event loop for the whole run."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        cache: Cache,
+        log: RunLog,
+        tools: Tools,
+        plan: Plan,
+        observer: Observer,
+        loop: asyncio.Runner,
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.log = log
+        self.tools = tools
+        self.plan = plan
+        self.observer = observer
+        self.loop = loop
+        self._pool: ProcessPoolExecutor | None = None
+        self._params: dict[str, dict[str, Any]] = {}
+
+    def run(self, stage: Stage[Any, Any], day: Day) -> None:
+        if self.plan.mode(stage.name) == "skip":
+            return
+        with self.log.timed(stage.name):
+            if stage.scope == "day":
+                self._day(stage, day)
+            else:
+                self._papers(stage, day.papers)
+
+    def params(self, stage: Stage[Any, Any]) -> dict[str, Any]:
+        """A stage's params, read once per run (loading prompts, resolving the tokenizer)."""
+        if stage.name not in self._params:
+            self._params[stage.name] = stage.params(self.settings)
+        return self._params[stage.name]
+
+    def close(self, *, graceful: bool = True) -> None:
+        """Stop the worker processes; after a crash or an interrupt they are killed, so none
+        outlives the run however it ends."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if not graceful:
+            # ProcessPoolExecutor has no public kill; its processes are in `_processes`.
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    # --- the day ---------------------------------------------------------------------
+
+    def _day(self, stage: Stage[Any, Any], day: Day) -> None:
+        if not stage.wanted(day, self.params(stage)):
+            return  # no bar for a stage with nothing to do
+        self.observer.stage_started(stage.name, 1)
+        try:
+            job = self._job(stage, "*", stage.inputs(day))
+            value = self._lookup(stage, job)
+            if value is None:
+                value = self._settle(stage, job, self._call_inline(stage, job))
+            stage.apply(day, value)
+        except PaperError as exc:  # the day goes on without this stage's output
+            self.log.warn(stage.failed_day(exc))
+        finally:
+            self.observer.advanced(stage.name)
+
+    # --- papers ----------------------------------------------------------------------
+
+    def _papers(self, stage: Stage[Any, Any], papers: list[Paper]) -> None:
+        params = self.params(stage)
+        todo = [p for p in papers if p.live and stage.wanted(p, params)]
+        if not todo:
+            return
+        self.observer.stage_started(stage.name, len(todo))
+        pending: dict[int, Paper] = {}
+        jobs: list[Job] = []
+        for paper in todo:
+            try:
+                job = self._job(stage, paper.meta.id, stage.inputs(paper))
+                cached = self._lookup(stage, job)
+            except Exception as exc:
+                self._fail(paper, stage, exc)
+                continue
+            if cached is not None:
+                stage.apply(paper, cached)
+                self.observer.advanced(stage.name)
+            else:
+                pending[id(job)] = paper
+                jobs.append(job)
+        if not jobs:
+            return
+
+        def done(job: Job, result: Any) -> None:
+            paper = pending[id(job)]
+            if isinstance(result, BaseException):
+                self._fail(paper, stage, result, job)
+                return
+            try:
+                stage.apply(paper, self._settle(stage, job, result))
+            finally:
+                self.observer.advanced(stage.name)
+
+        self._compute(stage, jobs, done)
+
+    def _fail(
+        self, paper: Paper, stage: Stage[Any, Any], exc: BaseException, job: Job | None = None
+    ) -> None:
+        try:
+            if job is not None and stage.remember_failures and isinstance(exc, PaperError):
+                self.cache.put_failure(stage.name, job.key, str(exc))
+            paper.failure = self.log.failure(paper.meta.id, stage.name, exc)
+        finally:
+            self.observer.advanced(stage.name)
+
+    # --- keys and the cache ----------------------------------------------------------
+
+    def _job(self, stage: Stage[Any, Any], paper_id: str, inputs: dict[str, Any]) -> Job:
+        params = self.params(stage)
+        identities = {name: self.tools.identity(name) for name in stage.uses}
+        key = stage_key(stage, inputs, params, identities)
+        return Job(paper_id, key, {**inputs, **params}, {**params, **identities})
+
+    def _lookup(self, stage: Stage[Any, Any], job: Job) -> BaseModel | None:
+        """The cached output, or None when it must be computed; raises for a remembered
+        failure or, upstream of --only, for a missing input."""
+        if stage.name not in self.plan.force and stage.reusable(job.params):
+            known = self.cache.failure(stage.name, job.key) if stage.remember_failures else None
+            if known is not None:
+                self.log.count(stage.name, job.paper_id, "hit")
+                raise PaperError(known, paper_id=job.paper_id, stage=stage.name)
+            cached = self.cache.get(stage.name, job.key, stage.output)
+            if cached is not None and stage.still_valid(cached):
+                self.log.count(stage.name, job.paper_id, "hit")
+                return cached
+        if self.plan.mode(stage.name) == "load":
+            raise MissingInputError(
+                f"no cached {stage.name} output; run without --only first",
+                paper_id=job.paper_id,
+                stage=stage.name,
+            )
+        return None
+
+    def _settle(self, stage: Stage[Any, Any], job: Job, value: Any) -> Any:
+        """Store a fresh output (when the stage keeps it) and count it as computed."""
+        if isinstance(value, BaseException):
+            if stage.remember_failures and isinstance(value, PaperError):
+                self.cache.put_failure(stage.name, job.key, str(value))
+            raise value
+        if stage.keeps(value):
+            seconds = round(time.perf_counter() - job.started, 4)
+            meta = {"params": key_part(job.params), "seconds": seconds, "paper": job.paper_id}
+            self.cache.put(stage.name, job.key, value, meta)
+        self.log.count(stage.name, job.paper_id, "computed")
+        return value
+
+    # --- where compute runs ----------------------------------------------------------
+
+    def _compute(self, stage: Stage[Any, Any], jobs: list[Job], done: Done) -> None:
+        tools = {name: self.tools.get(name) for name in stage.uses}
+        placement: Placement = stage.placement(tools)
+        if placement == "process" and len(jobs) >= POOL_THRESHOLD:
+            try:
+                self._in_processes(stage, jobs, tools, done)
+                return
+            except OSError as exc:  # no worker processes to be had: compute here instead
+                self.log.warn(f"worker processes could not start ({exc}); working in-process")
+        if placement == "async":
+            self.loop.run(self._concurrently(stage, jobs, tools, done))
+            return
+        for job in jobs:
+            done(job, self._call_inline(stage, job, tools))
+
+    def _call_inline(
+        self, stage: Stage[Any, Any], job: Job, tools: dict[str, Any] | None = None
+    ) -> Any:
+        if tools is None:
+            tools = {name: self.tools.get(name) for name in stage.uses}
+        try:
+            result = stage.compute(**job.values, **tools)
+            if inspect.isawaitable(result):
+                result = self.loop.run(_awaited(result))
+            return result
+        except Exception as exc:  # one broken paper never stops the day
+            return exc
+
+    async def _concurrently(
+        self, stage: Stage[Any, Any], jobs: list[Job], tools: dict[str, Any], done: Done
+    ) -> None:
+        gate = asyncio.Semaphore(max(self.settings.llm.concurrency, 1))
+
+        async def one(job: Job) -> None:
+            async with gate:
+                job.started = time.perf_counter()
+                try:
+                    result: Any = await stage.compute(**job.values, **tools)
+                except Exception as exc:  # one broken paper never stops the day
+                    result = exc
+            done(job, result)
+
+        await asyncio.gather(*(one(job) for job in jobs))
+
+    def _in_processes(
+        self, stage: Stage[Any, Any], jobs: list[Job], tools: dict[str, Any], done: Done
+    ) -> None:
+        broken = self._submit_all(stage, jobs, tools, done)
+        # A worker that died (a PyMuPDF crash) broke the pool and every job still in it; give
+        # each of those jobs a fresh pool of its own, so a crash takes only its own paper down.
+        for job in broken:
+            self.close(graceful=False)
+            if self._submit_all(stage, [job], tools, done):
+                done(job, _crashed(stage, job))
+        if broken:
+            self.close(graceful=False)
+
+    def _submit_all(
+        self, stage: Stage[Any, Any], jobs: Sequence[Job], tools: dict[str, Any], done: Done
+    ) -> list[Job]:
+        """Compute the jobs in the pool, reporting each as it finishes; returns the jobs lost
+        to a broken pool."""
+        pool = self._workers()
+        futures: dict[Future[Any], Job] = {}
+        for job in jobs:
+            job.started = time.perf_counter()
+            futures[pool.submit(_compute_in_worker, stage, job.values, tools)] = job
+        broken: list[Job] = []
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                broken.append(job)
+                continue
+            except Exception as exc:  # a result that could not be sent back
+                result = exc
+            done(job, result)
+        return broken
+
+    def _workers(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # forkserver: the run holds threads (an event loop, an HTTP client, a loaded
+            # model) that a plain fork would copy in a broken state.
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(max_workers=WORKERS, mp_context=context)
+        return self._pool
+
+
+def _compute_in_worker(
+    stage: Stage[Any, Any], values: dict[str, Any], tools: dict[str, Any]
+) -> Any:
+    """Runs in a worker process: the stage's compute, its exception returned as a value."""
+    try:
+        result = stage.compute(**values, **tools)
+        if inspect.isawaitable(result):
+            result = asyncio.run(_awaited(result))
+        return result
+    except Exception as exc:
+        return exc
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _crashed(stage: Stage[Any, Any], job: Job) -> PaperError:
+    return PaperError(
+        f"{stage.name} crashed its worker process on this paper; "
+        "try `paperbrief extract` on the PDF and report it",
+        paper_id=job.paper_id,
+        stage=stage.name,
+    )

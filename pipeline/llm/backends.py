@@ -1,0 +1,367 @@
+"""The backends, registered in one place: each carries its name, model, fingerprint and
+capabilities, and makes the summarizer and triager the stages call.
+
+- `openai`: the official client against any OpenAI-compatible endpoint.
+- `local`: a GGUF model in process through llama.cpp.
+- `extractive`: no LLM; a sentence-ranking summarizer and a cue-counting triage, the offline
+  default and the baseline every prompt is compared with.
+
+Nothing switches on a backend's name outside this module. Clients are built on first use, so
+a run whose summaries all come from the cache never loads a model or opens a connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, Field
+
+from pipeline.faithfulness import SourceIndex, summary_faithfulness
+from pipeline.llm.base import LLM
+from pipeline.models import Chunks, PaperMeta, SummaryRecord, Usage
+from pipeline.prompts import Prompt
+from pipeline.settings import LLMSettings
+from pipeline.stages import summarize, triage
+
+# (step, usage): where every request's cost is reported as it is paid ("triage",
+# "summarize-map", ...). The run log is the one sink of a run.
+Meter = Callable[[str, Usage], None]
+
+
+class Capabilities(BaseModel):
+    structured_output: bool = Field(description="answers with schema-checked JSON from a model")
+    remote: bool = Field(description="calls a server over the network")
+    cpu_bound: bool = Field(description="does its work on this machine's CPU, in worker processes")
+
+
+class BackendIdentity(BaseModel):
+    """What a reply depends on besides the prompt: it enters every LLM stage's cache key."""
+
+    name: str
+    model: str
+    fingerprint: dict[str, Any] = Field(default_factory=dict)
+    capabilities: Capabilities
+
+
+class Summarizer(Protocol):
+    @property
+    def cpu_bound(self) -> bool:
+        """True when it computes on this machine's CPU (the executor uses worker processes)."""
+        ...
+
+    async def summarize(
+        self,
+        meta: PaperMeta,
+        chunks: Chunks,
+        prompts: Mapping[str, Prompt],
+        *,
+        interests: str,
+        single_call_budget: int,
+    ) -> SummaryRecord: ...
+
+
+class Triager(Protocol):
+    async def triage(
+        self,
+        papers: Sequence[PaperMeta],
+        prompt: Prompt,
+        *,
+        interests: str,
+        batch_size: int,
+        top: int,
+        weights: Mapping[str, float],
+    ) -> triage.TriageResult: ...
+
+
+class Backend(ABC):
+    """One registered backend, built from the settings; its client is made on first use."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, settings: LLMSettings, meter: Meter) -> None:
+        self.settings = settings
+        self.meter = meter
+
+    @property
+    @abstractmethod
+    def model(self) -> str: ...
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What else decides a reply besides the model's name (an endpoint, a file's state)."""
+        return {}
+
+    def identity(self) -> BackendIdentity:
+        return BackendIdentity(
+            name=self.name,
+            model=self.model,
+            fingerprint=self.fingerprint(),
+            capabilities=self.capabilities,
+        )
+
+    @abstractmethod
+    def summarizer(self) -> Summarizer: ...
+
+    @abstractmethod
+    def triager(self) -> Triager: ...
+
+    async def aclose(self) -> None:  # noqa: B027 (most backends hold nothing to release)
+        """Release clients inside the event loop that made them."""
+
+
+# --- extractive ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExtractiveSummarizer:
+    """Quotes the paper's own sentences; plain data, so it runs in worker processes."""
+
+    name: str
+    model: str
+    cpu_bound: bool = True
+
+    async def summarize(
+        self,
+        meta: PaperMeta,
+        chunks: Chunks,
+        prompts: Mapping[str, Prompt],
+        *,
+        interests: str,
+        single_call_budget: int,
+    ) -> SummaryRecord:
+        from pipeline.accounting import Ledger
+        from pipeline.llm.extractive import extractive_summary
+
+        summary = extractive_summary(meta, chunks.chunks)
+        source = SourceIndex(summarize.source_text(meta, chunks.chunks))
+        report = summary_faithfulness(summary, source)
+        return summarize.summary_of(meta, summary, prompts, self.name, self.model, Ledger(), report)
+
+
+class HeuristicTriager:
+    """Scores titles and abstracts by stated cues and the reader's interests; no model."""
+
+    async def triage(
+        self,
+        papers: Sequence[PaperMeta],
+        prompt: Prompt,
+        *,
+        interests: str,
+        batch_size: int,
+        top: int,
+        weights: Mapping[str, float],
+    ) -> triage.TriageResult:
+        return triage.heuristic_triage(papers, interests, top, weights)
+
+
+class Extractive(Backend):
+    name = "extractive"
+    capabilities = Capabilities(structured_output=False, remote=False, cpu_bound=True)
+
+    @property
+    def model(self) -> str:
+        from pipeline.llm.extractive import ExtractiveBackend
+
+        return ExtractiveBackend.model
+
+    def summarizer(self) -> Summarizer:
+        return ExtractiveSummarizer(self.name, self.model)
+
+    def triager(self) -> Triager:
+        return HeuristicTriager()
+
+
+# --- LLM-backed ------------------------------------------------------------------------
+
+
+class LLMSummarizer:
+    """One call, or map-reduce for a long paper, through an `LLM` (see `stages.summarize`)."""
+
+    cpu_bound = False
+
+    def __init__(self, llm: LLM, meter: Meter) -> None:
+        self.llm = llm
+        self.meter = meter
+
+    async def summarize(
+        self,
+        meta: PaperMeta,
+        chunks: Chunks,
+        prompts: Mapping[str, Prompt],
+        *,
+        interests: str,
+        single_call_budget: int,
+    ) -> SummaryRecord:
+        return await summarize.summary_record(
+            meta,
+            chunks,
+            prompts,
+            self.llm,
+            interests=interests,
+            single_call_budget=single_call_budget,
+            meter=self.meter,
+        )
+
+
+class LLMTriager:
+    """Several papers per call, on title and abstract; a failed batch falls back to heuristics."""
+
+    def __init__(self, llm: LLM, meter: Meter) -> None:
+        self.llm = llm
+        self.meter = meter
+
+    async def triage(
+        self,
+        papers: Sequence[PaperMeta],
+        prompt: Prompt,
+        *,
+        interests: str,
+        batch_size: int,
+        top: int,
+        weights: Mapping[str, float],
+    ) -> triage.TriageResult:
+        return await triage.triage(
+            papers,
+            self.llm,
+            prompt,
+            interests=interests,
+            batch_size=batch_size,
+            top=top,
+            weights=weights,
+            on_usage=lambda usage: self.meter(triage.TASK, usage),
+        )
+
+
+class ModelBackend(Backend):
+    """A backend that answers through an `LLM` client, behind the run's cost cap when set."""
+
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, settings: LLMSettings, meter: Meter) -> None:
+        super().__init__(settings, meter)
+        self._client: Any = None  # the connection or loaded model, closed at the end
+        self._llm: LLM | None = None  # the client, behind the cost cap when one is set
+        self._lock = threading.Lock()
+
+    @abstractmethod
+    def make_client(self) -> LLM: ...
+
+    def llm(self) -> LLM:
+        """The client, made once, from whichever task asks first."""
+        with self._lock:
+            if self._llm is None:
+                self._client = client = self.make_client()
+                cap = self.settings.max_cost
+                if cap is not None:
+                    from pipeline.llm.budget import BudgetedLLM
+
+                    price = self.settings.effective_prices().get(client.model)
+                    client = BudgetedLLM(client, cap, price)
+                self._llm = client
+            return self._llm
+
+    def summarizer(self) -> Summarizer:
+        return LLMSummarizer(self.llm(), self.meter)
+
+    def triager(self) -> Triager:
+        return LLMTriager(self.llm(), self.meter)
+
+    async def aclose(self) -> None:
+        client, self._client, self._llm = self._client, None, None
+        if client is not None:
+            await self.release(client)
+
+    async def release(self, client: Any) -> None:
+        await client.aclose()
+
+
+class OpenAICompatible(ModelBackend):
+    name = "openai"
+    capabilities = Capabilities(structured_output=True, remote=True, cpu_bound=False)
+
+    @property
+    def model(self) -> str:
+        return self.settings.model
+
+    def fingerprint(self) -> dict[str, Any]:
+        # One model name can mean different models: "gpt-4o-mini" at OpenAI or whatever a
+        # self-hosted server answers to.
+        from pipeline.llm.openai_backend import DEFAULT_ENDPOINT
+
+        return {"endpoint": (self.settings.base_url or DEFAULT_ENDPOINT).rstrip("/").lower()}
+
+    def make_client(self) -> LLM:
+        from pipeline.llm.openai_backend import OpenAIBackend
+
+        llm = self.settings
+        return OpenAIBackend(
+            llm.model,
+            api_key=llm.api_key.get_secret_value() if llm.api_key else None,
+            base_url=llm.base_url,
+            prices=llm.effective_prices(),
+            max_reasks=llm.max_reasks,
+            timeout=llm.timeout,
+            max_retries=llm.max_retries,
+            requests_per_minute=llm.rpm,
+            tokens_per_minute=llm.tpm,
+            max_concurrency=llm.concurrency,
+        )
+
+
+class LocalGGUF(ModelBackend):
+    name = "local"
+    capabilities = Capabilities(structured_output=True, remote=False, cpu_bound=False)
+
+    @property
+    def model(self) -> str:
+        path = self.settings.model_path
+        assert path is not None  # settings validation guarantees it
+        # the chat format changes the rendered prompt, so it is part of the model's identity
+        suffix = f":{self.settings.chat_format}" if self.settings.chat_format else ""
+        return path.name + suffix
+
+    def fingerprint(self) -> dict[str, Any]:
+        # a GGUF file re-quantised in place keeps its name
+        assert self.settings.model_path is not None
+        stat = self.settings.model_path.stat()
+        return {
+            "size": stat.st_size,
+            "mtime": int(stat.st_mtime),
+            "n_ctx": self.settings.n_ctx,
+            "seed": self.settings.seed,
+        }
+
+    async def release(self, client: Any) -> None:
+        client.close()  # frees the model and its worker thread
+
+    def make_client(self) -> LLM:
+        from pipeline.llm.local_backend import LocalBackend
+
+        llm = self.settings
+        assert llm.model_path is not None
+        return LocalBackend(
+            llm.model_path,
+            n_ctx=llm.n_ctx,
+            chat_format=llm.chat_format,
+            max_reasks=llm.max_reasks,
+            seed=llm.seed,
+            n_threads=llm.n_threads,
+        )
+
+
+BACKENDS: dict[str, type[Backend]] = {
+    backend.name: backend for backend in (OpenAICompatible, LocalGGUF, Extractive)
+}
+
+
+def ignore(step: str, usage: Usage) -> None:
+    """A meter for callers that keep no account."""
+
+
+def backend_for(settings: LLMSettings, meter: Meter = ignore) -> Backend:
+    """The configured backend (nothing is loaded or connected until it is used)."""
+    return BACKENDS[settings.resolved_backend()](settings, meter)

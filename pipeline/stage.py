@@ -1,0 +1,114 @@
+"""What a stage is: one object that says what it reads and computes, and nothing about how it runs.
+
+A stage declares its name, version, scope (one paper at a time, or the whole day), output model,
+the settings it reads (`params`), the values it reads from a paper or the day (`inputs`), the
+tools it calls (`uses`: the summarizer, the arXiv client, ...) and `compute`. The executor
+(`pipeline.executor`) hashes params, inputs and the identity of each tool into the cache key and
+then calls `compute(**inputs, **params, **tools)` with exactly those values, so a key cannot miss
+an ingredient: whatever compute can see was hashed. `apply` puts the output where later stages
+read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from pipeline.cache import digest
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+
+Scope = Literal["paper", "day"]
+# Where compute runs: in the run's thread, in a worker process (CPU-bound, picklable values
+# only), or on the run's event loop (network-bound, many at once).
+Placement = Literal["inline", "process", "async"]
+
+Target = TypeVar("Target")
+Out = TypeVar("Out", bound=BaseModel)
+
+
+class Stage(ABC, Generic[Target, Out]):
+    name: ClassVar[str]
+    version: ClassVar[int]
+    scope: ClassVar[Scope]
+    output: type[Out]
+    # Deterministic stages remember failures, so a known-bad PDF is not read again every run;
+    # network and LLM failures are often transient and are retried by the next run.
+    remember_failures: ClassVar[bool] = False
+    # Tools handed to compute by name; each tool's identity joins the key (see Tools.identity).
+    uses: ClassVar[tuple[str, ...]] = ()
+
+    def params(self, settings: Settings) -> dict[str, Any]:
+        """The settings compute reads, by keyword; the same for every paper of a run."""
+        return {}
+
+    def wanted(self, target: Target, params: Mapping[str, Any]) -> bool:
+        """Whether this paper (or the day) goes through the stage at all."""
+        return True
+
+    @abstractmethod
+    def inputs(self, target: Target) -> dict[str, Any]:
+        """The values compute reads from the paper or the day, by keyword."""
+
+    # compute(**inputs, **params, **tools) -> Out, or an awaitable of it; each stage spells out
+    # its own keywords, which is why this is not a method signature to override.
+    compute: Callable[..., Out | Awaitable[Out]]
+
+    @abstractmethod
+    def apply(self, target: Target, output: Out) -> None:
+        """Put the output where the later stages and the report read it."""
+
+    def placement(self, tools: Any) -> Placement:
+        return "inline"
+
+    def reusable(self, params: Mapping[str, Any]) -> bool:
+        """Whether a cached output may be served (today's RSS listing never is)."""
+        return True
+
+    def keeps(self, output: Out) -> bool:
+        """Whether a fresh output is stored (a listing with warnings may be incomplete)."""
+        return True
+
+    def still_valid(self, output: Out) -> bool:
+        """Whether a cached output still stands for something real (a PDF on disk)."""
+        return True
+
+    def failed_day(self, error: Exception) -> str:
+        """The warning when a whole-day stage fails; the run goes on without its output."""
+        return f"{self.name}: {error}"
+
+
+def key_part(value: Any) -> Any:
+    """A value as it enters a key: models by content digest (a PDF by its bytes' digest, not its
+    path), containers element by element, plain values as they are."""
+    if isinstance(value, BaseModel):
+        own = getattr(value, "key_digest", None)
+        return own() if callable(own) else digest(value)
+    if isinstance(value, Mapping):
+        return {str(k): key_part(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [key_part(v) for v in value]
+    return value
+
+
+def stage_key(
+    stage: Stage[Any, Any],
+    inputs: Mapping[str, Any],
+    params: Mapping[str, Any],
+    tools: Mapping[str, Any],
+) -> str:
+    payload = {
+        "stage": stage.name,
+        "version": stage.version,
+        "inputs": key_part(inputs),
+        "params": key_part(params),
+        "tools": key_part(tools),
+    }
+    blob = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()

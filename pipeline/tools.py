@@ -1,0 +1,101 @@
+"""The things stages call out to: the LLM backend, the arXiv client and the PDF store.
+
+Each is made on first use and closed by the run that made it. A stage names the tools it
+uses; the executor hands them to compute and puts each one's identity into the cache key, so a
+summary made by one model is never served for another.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from pipeline.cache import Cache, file_digest
+from pipeline.llm.backends import Backend, backend_for
+from pipeline.models import PdfFile
+from pipeline.runlog import RunLog
+from pipeline.settings import Settings
+
+
+class PdfStore:
+    """Papers' PDFs fetched from arXiv into the cache's pdf folder (see `stages.download`)."""
+
+    def __init__(self, tools: Tools, cache: Cache, force: bool) -> None:
+        self.tools = tools
+        self.cache = cache
+        self.force = force
+
+    def fetch(self, paper_id: str) -> PdfFile:
+        from pipeline.stages import download
+
+        target = self.cache.pdf_path(paper_id)
+        settings = self.tools.settings.arxiv
+        download.download_pdf(self.tools.arxiv(), paper_id, target, settings, force=self.force)
+        return PdfFile(path=target, sha256=file_digest(target))
+
+
+class Tools:
+    def __init__(
+        self, settings: Settings, cache: Cache, log: RunLog, force: frozenset[str] = frozenset()
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.log = log
+        self.backend: Backend = backend_for(settings.llm, log.meter)
+        self._pdfs = PdfStore(self, cache, force="download" in force)
+        self._arxiv: Any = None
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Any:
+        """The tool a stage names in `uses`."""
+        if name == "summarizer":
+            return self.backend.summarizer()
+        if name == "triager":
+            return self.backend.triager()
+        if name == "pdfs":
+            return self._pdfs
+        if name == "arxiv":
+            return self.arxiv()
+        raise KeyError(f"no tool named {name!r}")
+
+    def identity(self, name: str) -> Any:
+        """What the tool's results depend on, for cache keys; cheap (nothing is connected)."""
+        if name in ("summarizer", "triager"):
+            return self.backend.identity()
+        if name == "pdfs":
+            return {"pdf_url": self.settings.arxiv.pdf_url}
+        return {}  # the arXiv client: what a listing asks for is in the feed's params
+
+    def arxiv(self) -> Any:
+        """One client for the whole run: its spacing must hold from the listing to the last PDF."""
+        with self._lock:
+            if self._arxiv is None:
+                from pipeline.arxiv.http import ArxivClient
+
+                self._arxiv = ArxivClient(self.settings.arxiv)
+            return self._arxiv
+
+    def close_arxiv(self) -> None:
+        """Close the arXiv client and add its requests to the feed and download counts."""
+        with self._lock:
+            client, self._arxiv = self._arxiv, None
+        if client is None:
+            return
+        for stage, kinds in (("feed", ("api", "rss")), ("download", ("pdf",))):
+            for kind in kinds:
+                if (numbers := client.stats.get(kind)) is not None:
+                    self.log.requests(stage, numbers)
+        client.close()
+
+    async def aclose(self) -> None:
+        """Close everything; closing must never turn a finished run into a failure."""
+        self.close_arxiv()
+        try:
+            await self.backend.aclose()
+        except Exception as exc:
+            self.log.warn(f"could not close the LLM backend cleanly ({exc})")
+
+
+def pdf_file(path: Path) -> PdfFile:
+    return PdfFile(path=path, sha256=file_digest(path))
