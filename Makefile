@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_PAPERS := demo/papers
 
-.PHONY: install install-local demo test lint eval-extract bench-extract bench-llm clean
+.PHONY: install install-local demo test lint eval-extract bench-extract bench-llm bench-day clean
 
 install: $(STAMP)
 
@@ -42,6 +42,9 @@ bench-extract: $(STAMP)
 
 bench-llm: $(STAMP)
 	$(BIN)/python scripts/bench_llm.py
+
+bench-day: $(STAMP)
+	$(BIN)/python scripts/bench_day.py
 
 clean:
 	rm -rf $(VENV) demo out .pytest_cache .mypy_cache .ruff_cache

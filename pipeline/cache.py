@@ -6,8 +6,9 @@ Layout under the cache root::
     <stage>/<key[:2]>/<key>.meta.json     what made it: stage, version, inputs, params, timings
     <stage>/<key[:2]>/<key>.failed.json   a remembered failure, so a known-bad input is not retried
 
-A key is the hash of the stage name and version, the digests of its inputs and the parameters it
-reads (settings, prompt text, model, reply schema). Inputs are identified by the digest of their
+A key (`pipeline.stage.stage_key`) is the hash of the stage name and version, the digests of its
+inputs, the parameters it reads (settings, prompt text, reply schema) and the identity of the
+tools it calls (the model and its endpoint). Inputs are identified by the digest of their
 *content*, not by their own keys, so recomputing an upstream stage that produces a different
 result (a forced LLM re-run) changes every downstream key.
 """
@@ -19,7 +20,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,12 +29,6 @@ from pydantic import BaseModel, ValidationError
 T = TypeVar("T", bound=BaseModel)
 
 Warn = Callable[[str], None]
-
-
-def stage_key(stage: str, version: int, inputs: Iterable[str], params: Mapping[str, Any]) -> str:
-    payload = {"stage": stage, "version": version, "inputs": list(inputs), "params": params}
-    blob = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def digest(model: BaseModel) -> str:

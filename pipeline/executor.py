@@ -35,9 +35,14 @@ from pipeline.settings import Settings
 from pipeline.stage import Placement, Stage, key_part, stage_key
 from pipeline.tools import Tools
 
-# Below this many computations, starting worker processes costs more than it saves.
-POOL_THRESHOLD = 4
+# Below this many computations, starting worker processes (about a second) costs more than it
+# saves: a small day's CPU stages take milliseconds per paper. The pool, once started, serves
+# every later stage of the run.
+POOL_THRESHOLD = 16
 WORKERS = 2
+# Imported once by the fork server, so each worker (a new pool after a crash included) starts
+# with PyMuPDF and the stages already loaded instead of importing them again.
+PRELOAD = ["pipeline.stages.extract", "pipeline.stages.chunk", "pipeline.llm.backends"]
 
 
 class Executor(Protocol):
@@ -85,6 +90,7 @@ class LocalExecutor:
         plan: Plan,
         observer: Observer,
         loop: asyncio.Runner,
+        pool_threshold: int = POOL_THRESHOLD,
     ) -> None:
         self.settings = settings
         self.cache = cache
@@ -93,6 +99,7 @@ class LocalExecutor:
         self.plan = plan
         self.observer = observer
         self.loop = loop
+        self.pool_threshold = pool_threshold
         self._pool: ProcessPoolExecutor | None = None
         self._params: dict[str, dict[str, Any]] = {}
 
@@ -234,7 +241,7 @@ class LocalExecutor:
     def _compute(self, stage: Stage[Any, Any], jobs: list[Job], done: Done) -> None:
         tools = {name: self.tools.get(name) for name in stage.uses}
         placement: Placement = stage.placement(tools)
-        if placement == "process" and len(jobs) >= POOL_THRESHOLD:
+        if placement == "process" and len(jobs) >= self.pool_threshold:
             try:
                 self._in_processes(stage, jobs, tools, done)
                 return
@@ -316,6 +323,7 @@ class LocalExecutor:
             # forkserver: the run holds threads (an event loop, an HTTP client, a loaded
             # model) that a plain fork would copy in a broken state.
             context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)
             self._pool = ProcessPoolExecutor(max_workers=WORKERS, mp_context=context)
         return self._pool
 

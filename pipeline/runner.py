@@ -9,18 +9,20 @@ that fails in any stage is marked failed with its reason and drops out; the day 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import seen as seen_index
 from pipeline.cache import Cache
-from pipeline.executor import LocalExecutor, Plan
+from pipeline.executor import POOL_THRESHOLD, LocalExecutor, Plan
 from pipeline.feeding import admit, seed
+from pipeline.llm.backends import Backend, Meter
 from pipeline.observer import Observer, QuietObserver
 from pipeline.paper import Day, Paper
 from pipeline.record import RunRecord, run_record, write_outputs
 from pipeline.runlog import RunLog
-from pipeline.settings import Settings
+from pipeline.settings import LLMSettings, Settings
 from pipeline.sources import Source
 from pipeline.stage import Stage
 from pipeline.stages.chunk import Chunking
@@ -64,11 +66,16 @@ class Runner:
     settings: Settings
     plan: RunPlan
     observer: Observer = field(default_factory=QuietObserver)
+    # A backend made by the caller (a test's scripted model); by default, the settings' own.
+    # It is given the run log's meter, so its usage lands in run.json like any backend's.
+    make_backend: Callable[[LLMSettings, Meter], Backend] | None = None
+    pool_threshold: int = POOL_THRESHOLD  # papers a CPU stage needs to use worker processes
 
     def __post_init__(self) -> None:
         self.log = RunLog(self.observer)
         self.cache = Cache(self.settings.cache_dir, warn=self.log.warn)
-        self.tools = Tools(self.settings, self.cache, self.log, self.plan.force)
+        made = self.make_backend(self.settings.llm, self.log.meter) if self.make_backend else None
+        self.tools = Tools(self.settings, self.cache, self.log, self.plan.force, made)
         self.stages = stages_for(self.plan.source)
         identity = self.tools.backend.identity()
         self.day = Day(
@@ -96,6 +103,7 @@ class Runner:
                 Plan(self.plan.force, self.plan.only),
                 self.observer,
                 loop,
+                self.pool_threshold,
             )
             finished = False
             try:

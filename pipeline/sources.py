@@ -14,7 +14,6 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from pipeline.models import PaperMeta
-from pipeline.settings import ArxivSettings
 
 LISTING_VERSION = 2
 
@@ -41,18 +40,6 @@ class Source:
         if self.kind == "date":
             return f"arXiv listing of {self.day.isoformat()} in {cats} (arXiv API)"
         return f"arXiv ids {', '.join(self.ids)}"
-
-    def cache_params(self, arxiv: ArxivSettings) -> dict[str, object]:
-        """What the listing depends on; today's RSS is keyed by the day it was read."""
-        return {
-            "kind": self.kind,
-            "day": self.day.isoformat(),
-            "ids": list(self.ids),
-            "categories": arxiv.categories if self.kind != "ids" else [],
-            "replacements": arxiv.include_replacements,
-            "api": arxiv.api_url,
-            "rss": arxiv.rss_url,
-        }
 
 
 class CachedListing(BaseModel):

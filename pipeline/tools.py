@@ -37,12 +37,18 @@ class PdfStore:
 
 class Tools:
     def __init__(
-        self, settings: Settings, cache: Cache, log: RunLog, force: frozenset[str] = frozenset()
+        self,
+        settings: Settings,
+        cache: Cache,
+        log: RunLog,
+        force: frozenset[str] = frozenset(),
+        backend: Backend | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
         self.log = log
-        self.backend: Backend = backend_for(settings.llm, log.meter)
+        # `backend` is for callers that bring their own (tests, a comparison of models)
+        self.backend: Backend = backend or backend_for(settings.llm, log.meter)
         self._pdfs = PdfStore(self, cache, force="download" in force)
         self._arxiv: Any = None
         self._lock = threading.Lock()

@@ -2,27 +2,51 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 from pathlib import Path
 
 import pytest
 
-from pipeline.cache import Cache, digest, stage_key, write_atomic
-from pipeline.models import PaperMeta
+from pipeline.cache import Cache, digest, write_atomic
+from pipeline.models import PaperMeta, PdfFile
+from pipeline.stage import stage_key
+from pipeline.stages.chunk import Chunking
+from pipeline.stages.summarize import Summarize
 
 
 def meta(title: str = "A paper") -> PaperMeta:
     return PaperMeta(id="2401.00001v1", title=title, abstract="We propose a thing.")
 
 
-def test_key_changes_with_every_ingredient():
-    base = stage_key("summarize", 1, ["abc"], {"model": "m", "prompt": "p1"})
-    assert base == stage_key("summarize", 1, ["abc"], {"prompt": "p1", "model": "m"})
-    assert base != stage_key("summarize", 2, ["abc"], {"model": "m", "prompt": "p1"})
-    assert base != stage_key("summarize", 1, ["abd"], {"model": "m", "prompt": "p1"})
-    assert base != stage_key("summarize", 1, ["abc"], {"model": "m", "prompt": "p2"})
-    assert base != stage_key("chunk", 1, ["abc"], {"model": "m", "prompt": "p1"})
+def test_key_changes_with_every_ingredient(monkeypatch: pytest.MonkeyPatch):
+    stage, inputs, params, tools = Summarize(), {"meta": meta()}, {"p": "1", "q": 2}, {"m": "x"}
+    base = stage_key(stage, inputs, params, tools)
+    assert base == stage_key(stage, inputs, {"q": 2, "p": "1"}, tools)  # order does not matter
+    assert base != stage_key(Chunking(), inputs, params, tools)
+    assert base != stage_key(stage, {"meta": meta("Another")}, params, tools)
+    assert base != stage_key(stage, inputs, {**params, "p": "2"}, tools)
+    assert base != stage_key(stage, inputs, params, {"m": "y"})
+    monkeypatch.setattr(Summarize, "version", Summarize.version + 1)
+    assert base != stage_key(stage, inputs, params, tools)
+
+
+def test_a_pdf_enters_a_key_by_its_bytes_not_its_place(tmp_path: Path):
+    here = PdfFile(path=tmp_path / "a.pdf", sha256="abc")
+    moved = PdfFile(path=tmp_path / "elsewhere" / "b.pdf", sha256="abc")
+    changed = PdfFile(path=tmp_path / "a.pdf", sha256="abd")
+    assert stage_key(Chunking(), {"pdf": here}, {}, {}) == stage_key(
+        Chunking(), {"pdf": moved}, {}, {}
+    )
+    assert stage_key(Chunking(), {"pdf": here}, {}, {}) != stage_key(
+        Chunking(), {"pdf": changed}, {}, {}
+    )
+
+
+def any_key(*parts: str) -> str:
+    """Any key: these tests are about storing entries, not about what goes into a key."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
 
 
 def test_digest_follows_content():
@@ -32,7 +56,7 @@ def test_digest_follows_content():
 
 def test_put_then_get_round_trips_with_metadata(tmp_path: Path):
     cache = Cache(tmp_path)
-    key = stage_key("feed", 1, ["sha"], {})
+    key = any_key("sha")
     assert cache.get("feed", key, PaperMeta) is None
     cache.put("feed", key, meta(), {"seconds": 0.5})
     assert cache.get("feed", key, PaperMeta) == meta()
@@ -45,7 +69,7 @@ def test_put_then_get_round_trips_with_metadata(tmp_path: Path):
 def test_corrupt_entry_is_reported_and_recomputed(tmp_path: Path):
     warnings: list[str] = []
     cache = Cache(tmp_path, warn=warnings.append)
-    key = stage_key("feed", 1, ["sha"], {})
+    key = any_key("sha")
     cache.put("feed", key, meta(), {})
     (tmp_path / "feed" / key[:2] / f"{key}.json").write_text('{"id": "x", "tit')
     assert cache.get("feed", key, PaperMeta) is None
@@ -54,7 +78,7 @@ def test_corrupt_entry_is_reported_and_recomputed(tmp_path: Path):
 
 def test_failures_are_remembered_until_a_success_replaces_them(tmp_path: Path):
     cache = Cache(tmp_path)
-    key = stage_key("extract", 1, ["sha"], {})
+    key = any_key("sha")
     cache.put_failure("extract", key, "paper.pdf is encrypted")
     assert cache.failure("extract", key) == "paper.pdf is encrypted"
     cache.put("extract", key, meta(), {})
@@ -66,7 +90,7 @@ def test_failed_write_warns_and_the_run_goes_on(tmp_path: Path):
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache folder should be")
     cache = Cache(blocker, warn=warnings.append)
-    cache.put("feed", stage_key("feed", 1, [], {}), meta(), {})
+    cache.put("feed", any_key(""), meta(), {})
     assert warnings and "could not write" in warnings[0]
 
 
@@ -88,13 +112,13 @@ def _writer(args: tuple[str, int]) -> None:
     root, n = args
     cache = Cache(Path(root))
     for i in range(50):
-        cache.put("feed", stage_key("feed", 1, ["same"], {}), meta(f"title {n}-{i}"), {})
+        cache.put("feed", any_key("same"), meta(f"title {n}-{i}"), {})
 
 
 def test_two_processes_sharing_a_cache_never_leave_a_corrupt_entry(tmp_path: Path):
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         pool.map(_writer, [(str(tmp_path), 0), (str(tmp_path), 1)])
-    key = stage_key("feed", 1, ["same"], {})
+    key = any_key("same")
     value = Cache(tmp_path).get("feed", key, PaperMeta)
     assert value is not None and value.title.startswith("title ")
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
@@ -104,8 +128,8 @@ def test_two_processes_sharing_a_cache_never_leave_a_corrupt_entry(tmp_path: Pat
 
 def test_stats_and_clear(tmp_path: Path):
     cache = Cache(tmp_path)
-    cache.put("feed", stage_key("feed", 1, ["a"], {}), meta(), {})
-    cache.put_failure("extract", stage_key("extract", 1, ["a"], {}), "bad pdf")
+    cache.put("feed", any_key("a"), meta(), {})
+    cache.put_failure("extract", any_key("a"), "bad pdf")
     stats = cache.stats()
     assert stats["feed"]["entries"] == 1 and stats["extract"]["failures"] == 1
     assert cache.clear("feed") == 2

@@ -81,15 +81,3 @@ def test_unsupported_numbers_get_one_repair_then_are_flagged(tmp_path: Path, pap
     assert faithfulness["papers_flagged"] == ["sample-toolguard"]
     assert faithfulness["share_supported"] < 1.0
     assert "unverified" in workspace.report() and "37.5%" in workspace.report()
-
-
-def test_a_triage_prompt_edit_reruns_triage_but_not_the_summaries(workspace: Workspace):
-    with FakeOpenAI(reply_for=schema_reply) as server:
-        env = server.env()
-        assert workspace.run("--top", "2", env=env).returncode == 0
-        prompt = workspace.prompts / "triage" / "default.md"
-        prompt.write_text(prompt.read_text() + "\nPrefer papers with released code.\n")
-        assert workspace.run("--top", "2", env=env).returncode == 0
-    computed = workspace.computed()
-    assert computed["triage"] == 1 and computed["summarize"] == 0
-    assert workspace.record()["stages"]["summarize"]["hits"] == 2

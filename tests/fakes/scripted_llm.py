@@ -9,8 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from pipeline.llm.base import Message, UsageSink
+from pipeline.llm.backends import Capabilities, Meter, ModelBackend
+from pipeline.llm.base import LLM, Message, UsageSink
 from pipeline.models import Usage
+from pipeline.settings import LLMSettings
 
 
 @dataclass(frozen=True)
@@ -60,3 +62,30 @@ class ScriptedLLM:
 
     def tasks(self) -> list[str]:
         return [call.task for call in self.calls]
+
+
+class ScriptedBackend(ModelBackend):
+    """A registered-style backend around a `ScriptedLLM`, for running whole days in-process
+    (as simonw/llm's tests register a mock model)."""
+
+    name = "scripted"
+    capabilities = Capabilities(structured_output=True, remote=False, cpu_bound=False)
+
+    def __init__(self, settings: LLMSettings, meter: Meter, llm: ScriptedLLM) -> None:
+        super().__init__(settings, meter)
+        self.scripted = llm
+
+    @property
+    def model(self) -> str:
+        return self.scripted.model
+
+    def make_client(self) -> LLM:
+        return self.scripted
+
+    async def release(self, client: Any) -> None:
+        pass
+
+
+def backend_of(llm: ScriptedLLM) -> Callable[[LLMSettings, Meter], ScriptedBackend]:
+    """What `Runner(make_backend=...)` takes: this scripted model as the run's backend."""
+    return lambda settings, meter: ScriptedBackend(settings, meter, llm)

@@ -1,0 +1,262 @@
+"""Whole days run in-process: the runner with a scripted model, then run.json and the report.
+
+What ran is read from the run's stage counts and events, so the cache is tested by what
+executed. A few true CLI subprocess tests stay in test_cli_run.py and test_cli_llm.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.cache import Cache
+from pipeline.executor import LocalExecutor, Plan
+from pipeline.models import PaperMeta, PaperSummary, TriageItem, TriageReply
+from pipeline.observer import QuietObserver
+from pipeline.paper import Day as DayState
+from pipeline.paper import Paper
+from pipeline.prompts import default_prompts_dir
+from pipeline.record import STAGES, RunRecord
+from pipeline.runlog import RunLog
+from pipeline.runner import Runner, RunPlan, stages_for
+from pipeline.settings import Settings, load_settings
+from pipeline.sources import Source
+from pipeline.stage import Placement, Stage
+from pipeline.tools import Tools
+from tests.builders import encrypted_pdf, rubric, summary
+from tests.conftest import DAY
+from tests.fakes.scripted_llm import Call, ScriptedLLM, backend_of
+
+PAPER_ID = re.compile(r'<paper id="([^"]+)">')
+
+
+def answer(call: Call) -> Any:
+    """Triage scores each paper by its title's length; summaries state no numbers."""
+    if call.task == "triage":
+        ids = PAPER_ID.findall(call.user)
+        scored = [
+            TriageItem(paper_id=i, gist=f"Gist of {i}.", rubric=rubric(*[1 + len(i) % 10] * 4))
+            for i in ids
+        ]
+        return TriageReply(items=scored)
+    plain = summary().model_copy(
+        update={"summary": ["The problem and the method.", "The results and a limitation."]}
+    )
+    return PaperSummary.model_validate(plain.model_dump())
+
+
+class Day:
+    """A user's project folder: its own cache, out folder and copy of the prompts."""
+
+    def __init__(self, root: Path, papers: Path) -> None:
+        self.root = root
+        self.papers = papers
+        self.prompts = root / "prompts"
+        shutil.copytree(default_prompts_dir(), self.prompts)
+        self.llm = ScriptedLLM(answer)
+
+    def settings(self, **flags: Any) -> Settings:
+        env = {"PAPERBRIEF_PROMPTS_DIR": str(self.prompts)}
+        base = {"cache_dir": self.root / "cache", "out_dir": self.root / "out"}
+        return load_settings(env=env, flags={**base, **flags})
+
+    def run(
+        self,
+        *,
+        force: frozenset[str] = frozenset(),
+        only: str | None = None,
+        scripted: bool = True,
+        pool_threshold: int = 16,
+        **flags: Any,
+    ) -> RunRecord:
+        source = Source(kind="folder", day=date.fromisoformat(DAY), folder=self.papers)
+        self.runner = Runner(
+            self.settings(**flags),
+            RunPlan(source=source, force=force, only=only),
+            make_backend=backend_of(self.llm) if scripted else None,
+            pool_threshold=pool_threshold,
+        )
+        return self.runner.run()
+
+    def report(self) -> str:
+        return (self.root / "out" / DAY / "summaries.md").read_text()
+
+
+def computed(record: RunRecord) -> dict[str, int]:
+    return {stage: stats.misses for stage, stats in record.stages.items()}
+
+
+@pytest.fixture
+def day(tmp_path: Path, papers: Path) -> Day:
+    return Day(tmp_path, papers)
+
+
+def test_a_day_with_a_model_triages_reads_the_top_and_accounts_every_call(day: Day):
+    record = day.run(**{"reading.top": 2})
+    assert record.failed == [] and record.papers == 5 and record.read_in_full == 2
+    assert day.llm.tasks().count("triage") == 1 and day.llm.tasks().count("summarize") == 2
+    assert record.llm.backend == "scripted" and record.llm.calls == 3
+    assert set(record.llm.by_stage) == {"triage", "summarize-reduce"}
+    assert record.llm.cost_usd == pytest.approx(0.003)
+    md = day.report()
+    assert "## 2." in md and "## 3." not in md and "Also in the feed" in md
+    saved = json.loads((day.root / "out" / DAY / "run.json").read_text())
+    assert saved["llm"]["calls"] == 3 and saved["read_in_full"] == 2
+
+
+def test_a_second_run_computes_nothing_and_calls_no_model(day: Day):
+    first = day.run(**{"reading.top": 2})
+    calls = len(day.llm.calls)
+    report = day.report()
+    again = day.run(**{"reading.top": 2})
+    assert computed(again) == dict.fromkeys(STAGES, 0)
+    assert len(day.llm.calls) == calls and again.llm.calls == 0
+    assert day.report() == report and again.read_in_full == first.read_in_full
+
+
+def test_a_prompt_edit_recomputes_exactly_summarize_rank_and_report(day: Day):
+    day.run()
+    prompt = day.prompts / "summarize" / "default.md"
+    prompt.write_text(prompt.read_text().replace("research editor", "careful research editor"))
+    record = day.run()
+    assert computed(record) == {**dict.fromkeys(STAGES, 0), "summarize": 5, "rank": 1, "report": 1}
+
+
+def test_a_triage_prompt_edit_reruns_triage_but_not_the_summaries(day: Day):
+    day.run(**{"reading.top": 2})
+    prompt = day.prompts / "triage" / "default.md"
+    prompt.write_text(prompt.read_text() + "\nPrefer papers with released code.\n")
+    record = day.run(**{"reading.top": 2})
+    assert computed(record)["triage"] == 1 and computed(record)["summarize"] == 0
+    assert record.stages["summarize"].hits == 2
+
+
+def test_another_model_recomputes_the_summaries_not_the_reading(day: Day):
+    day.run()
+    day.llm.model = "another-model"
+    record = day.run()
+    assert computed(record) == {**dict.fromkeys(STAGES, 0), "summarize": 5, "rank": 1, "report": 1}
+
+
+def test_force_recomputes_one_stage_and_reuses_identical_results(day: Day):
+    day.run(scripted=False)
+    record = day.run(force=frozenset({"extract"}), scripted=False)
+    # extraction is deterministic: its fresh output has the same digest, so the rest is reused
+    assert computed(record) == {**dict.fromkeys(STAGES, 0), "extract": 5}
+
+
+def test_only_runs_one_stage_from_cached_inputs(day: Day):
+    cold = day.run(only="extract", scripted=False)
+    assert len(cold.failed) == 5  # nothing cached upstream yet: every paper says so
+    assert all("run without --only first" in f.error for f in cold.failed)
+    day.run(scripted=False)
+    record = day.run(only="summarize", force=frozenset({"summarize"}), scripted=False)
+    assert computed(record) == {**dict.fromkeys(STAGES, 0), "summarize": 5}
+    assert {e.stage for e in record.events} == {"feed", "extract", "chunk", "summarize"}
+
+
+def test_a_paper_whose_call_fails_drops_out_alone_and_its_cost_is_counted(day: Day):
+    def refuse_one(call: Call) -> Any:
+        if call.task == "summarize" and "ToolGuard" in call.user:
+            from pipeline.errors import RefusalError
+
+            return RefusalError("I can't help with that")
+        return answer(call)
+
+    day.llm.answer = refuse_one
+    record = day.run()
+    [failed] = record.failed
+    assert failed.id == "sample-toolguard" and failed.stage == "summarize"
+    assert "refused" in failed.error
+    assert record.succeeded == 4 and record.llm.calls == 5  # the refused call was paid for
+    assert "## Not summarized" in day.report()
+    # a model failure is not remembered: the next run asks again, and only for that paper
+    day.llm.answer = answer
+    again = day.run()
+    assert again.failed == [] and computed(again)["summarize"] == 1
+
+
+def test_broken_pdfs_fail_alone_in_the_process_pool_and_are_remembered(
+    tmp_path: Path, papers: Path
+):
+    folder = tmp_path / "mixed"
+    shutil.copytree(papers, folder)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.7\n this is not a PDF body")
+    encrypted_pdf(folder / "locked.pdf")
+    day = Day(tmp_path / "ws", folder)
+    record = day.run(scripted=False, pool_threshold=1)
+    assert {f.id for f in record.failed} == {"broken", "locked"}
+    assert record.succeeded == 5
+    again = day.run(scripted=False, pool_threshold=1)
+    assert computed(again) == dict.fromkeys(STAGES, 0)
+    assert {f.id for f in again.failed} == {"broken", "locked"}
+
+
+def test_compute_receives_exactly_what_each_stage_hashes(day: Day):
+    """The executor hashes inputs, params and the identity of each tool, then calls
+    compute(**inputs, **params, **tools): compute must name exactly those keywords, so it cannot
+    read an ingredient the key does not have."""
+    day.run(**{"reading.top": 6})
+    runner = day.runner
+    listing = stages_for(Source(kind="rss", day=date.fromisoformat(DAY)))[0]
+    for stage in [*runner.stages, listing]:
+        target = runner.day if stage.scope == "day" else runner.day.papers[0]
+        given = {
+            *stage.inputs(target),
+            *stage.params(runner.settings),
+            *stage.uses,
+        }
+        assert set(inspect.signature(stage.compute).parameters) == given, stage.name
+
+
+class Crashy(Stage[Paper, PaperMeta]):
+    """A CPU stage whose worker dies outright on one paper, as a PyMuPDF segfault would."""
+
+    name = "extract"
+    version = 1
+    scope = "paper"
+    output = PaperMeta
+    remember_failures = True
+
+    def inputs(self, paper: Paper) -> dict[str, Any]:
+        return {"meta": paper.meta}
+
+    def compute(self, *, meta: PaperMeta) -> PaperMeta:
+        if meta.id == "doomed":
+            os._exit(1)
+        return meta.model_copy(update={"title": meta.title.upper()})
+
+    def apply(self, paper: Paper, output: PaperMeta) -> None:
+        paper.meta = output
+
+    def placement(self, tools: Any) -> Placement:
+        return "process"
+
+
+def test_a_worker_that_dies_takes_only_its_own_paper_down(day: Day):
+    settings = day.settings()
+    log = RunLog()
+    cache = Cache(settings.cache_dir)
+    source = Source(kind="folder", day=date.fromisoformat(DAY), folder=day.papers)
+    papers = [Paper(meta=PaperMeta(id=i, title=f"paper {i}")) for i in ("a", "b", "doomed", "c")]
+    with asyncio.Runner() as loop:
+        tools = Tools(settings, cache, log)
+        executor = LocalExecutor(
+            settings, cache, log, tools, Plan(), QuietObserver(), loop, pool_threshold=1
+        )
+        try:
+            executor.run(Crashy(), DayState(source=source, log=log, papers=papers))
+        finally:
+            executor.close()
+    assert [p.meta.title for p in papers if p.failure is None] == ["PAPER A", "PAPER B", "PAPER C"]
+    [failed] = log.failures
+    assert failed.id == "doomed" and "crashed its worker process" in failed.error
