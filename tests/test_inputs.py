@@ -124,11 +124,20 @@ def test_links_out_of_the_folder_are_refused_in_one_line_each(tmp_path: Path):
     (folder / "up.pdf").symlink_to("../private/secret.pdf")
     (folder / "hop.pdf").symlink_to(folder / "up.pdf")  # inside, then out
     os.mkfifo(folder / "pipe.pdf")  # reading it would hang the run
+    (folder / "loop1.pdf").symlink_to("loop2.pdf")
+    (folder / "loop2.pdf").symlink_to("loop1.pdf")
+    (folder / "gone.pdf").symlink_to(folder / "nowhere.pdf")
     warnings: list[str] = []
     pdfs = pdfs_in_folder(folder, warnings.append)
     assert [p.name for p in pdfs] == ["a.pdf", "inside.pdf"]
-    assert [w.split(":")[0] for w in warnings] == ["hop.pdf", "passwd.pdf", "up.pdf"]
-    assert all("outside" in w and "\n" not in w for w in warnings)
+    assert warnings == [
+        f"gone.pdf: a broken or looping link in {folder}; skipped",
+        f"hop.pdf: a link to a file outside {folder}; skipped",
+        f"loop1.pdf: a broken or looping link in {folder}; skipped",
+        f"loop2.pdf: a broken or looping link in {folder}; skipped",
+        f"passwd.pdf: a link to a file outside {folder}; skipped",
+        f"up.pdf: a link to a file outside {folder}; skipped",
+    ]
 
 
 def test_the_default_warning_goes_to_stderr_on_one_line(tmp_path: Path, capsys):
@@ -182,3 +191,12 @@ def test_a_hostile_folder_runs_safely_end_to_end(tmp_path: Path, papers: Path):
     tokens = PARSER.parse(workspace.report())
     h2 = [t for t in tokens if t.type == "heading_open" and t.tag == "h2"]
     assert len(h2) == 4  # one per paper: a file name cannot add a heading
+
+
+def test_an_unreadable_folder_is_a_usage_error(tmp_path: Path, monkeypatch):
+    def denied(self: Path):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", denied)  # root reads any folder; a user may not
+    with pytest.raises(UsageError, match=r"^cannot read folder .*: Permission denied$"):
+        pdfs_in_folder(tmp_path)

@@ -34,19 +34,31 @@ def pdfs_in_folder(folder: Path, warn: Callable[[str], None] | None = None) -> l
     say = warn or _warn_on_stderr
     if not folder.is_dir():
         raise UsageError(f"no folder {folder}; point --source at a folder of .pdf files")
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        raise UsageError(f"cannot read folder {folder}: {exc.strerror}") from exc
     root = folder.resolve()
     pdfs = []
-    for path in sorted(folder.iterdir()):
+    for path in entries:
         if path.suffix.lower() != ".pdf":
             continue
-        if path.is_symlink() and not path.resolve().is_relative_to(root):
-            say(f"{_shown(path.name)}: a link to a file outside {_shown(str(folder))}; skipped")
+        if path.is_symlink() and (problem := _link_problem(path, root)):
+            say(f"{_shown(path.name)}: {problem} {_shown(str(folder))}; skipped")
         elif path.is_file():  # not a folder, FIFO or device, which would hang or mislead
             pdfs.append(path)
     if not pdfs:
         raise UsageError(f"no PDFs in {folder}; point --source at a folder of .pdf files")
     _warn_shared_ids(pdfs, say)
     return pdfs
+
+
+def _link_problem(link: Path, root: Path) -> str | None:
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop, before Python 3.13
+        return "a broken or looping link in"
+    return None if target.is_relative_to(root) else "a link to a file outside"
 
 
 def _warn_shared_ids(pdfs: list[Path], say: Callable[[str], None]) -> None:
