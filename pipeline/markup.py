@@ -12,8 +12,9 @@ nothing else: no image, no link, no raw HTML, no emphasis, no heading or list it
 - `plain_url(url)`: a declared code or project page, shown (not linked) with its host visible.
 - `md_link(label, url)`: the only link builder; for URLs the report itself builds (arXiv).
 
-URLs inside text become code spans: CommonMark never links them, and neither do the GFM and
-linkify extensions (GitHub, markdown-it's linkify), which link bare `http://` and `www.` text.
+URLs and e-mail addresses inside text become code spans: CommonMark never links them, and
+neither do the GFM and linkify extensions (GitHub, markdown-it's linkify), which link bare
+`http://`, `www.` and `name@host.org` text.
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ _INLINE_SPECIAL: Final = re.compile(r"([\\`*_\[\]<#~])")
 _ENTITY: Final = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 # Block syntax that only counts at the start of a line: lists, quotes, thematic breaks, setext.
 _LINE_START: Final = re.compile(r"^(\d*)([-+=>.)])")
-# A URL runs to the next space, less the punctuation that usually closes the sentence around it.
-_URL: Final = re.compile(r"(?i)(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S*[^\s.,;:!?'\")\]}>]")
+# A URL runs to the next space, less the punctuation that usually closes the sentence around it;
+# an e-mail address is one too, since GFM makes it a mailto: link.
+_URL: Final = re.compile(
+    r"(?i)(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S*[^\s.,;:!?'\")\]}>]"
+    r"|[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b"
+)
 
 
 def clean(text: str) -> str:

@@ -153,10 +153,11 @@ def test_a_code_span_shows_its_text_verbatim(text: str) -> None:
 
 
 def test_urls_in_text_are_code_spans_so_no_linkifier_reaches_them() -> None:
-    children = inline_of(md_text("Call http://host/x.png, or www.host.example now."), "paragraph")
+    text = "Call http://host/x.png, or www.host.example now; mail eve@host.example (pass@1)."
+    children = inline_of(md_text(text), "paragraph")
     codes = [t.content for t in children if t.type == "code_inline"]
-    assert codes == ["http://host/x.png", "www.host.example"]
-    assert shown(children) == "Call http://host/x.png, or www.host.example now."
+    assert codes == ["http://host/x.png", "www.host.example", "eve@host.example"]
+    assert shown(children) == text
 
 
 @pytest.mark.parametrize(
