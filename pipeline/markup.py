@@ -36,10 +36,11 @@ _ENTITY: Final = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 # Block syntax that only counts at the start of a line: lists, quotes, thematic breaks, setext.
 _LINE_START: Final = re.compile(r"^(\d*)([-+=>.)])")
 # A URL runs to the next space, less the punctuation that usually closes the sentence around it;
-# an e-mail address is one too, since GFM makes it a mailto: link.
+# an e-mail address is one too, since GFM makes it a mailto: link. No word boundary is asked
+# for: cmark-gfm and linkify link "éhttp://…" too.
 _URL: Final = re.compile(
-    r"(?i)(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S*[^\s.,;:!?'\")\]}>]"
-    r"|[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b"
+    r"(?i)(?:[a-z][a-z0-9+.-]*://|www\.)\S*[^\s.,;:!?'\")\]}>]"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # GFM's extended e-mail autolink, a little wider
 )
 
 

@@ -161,6 +161,19 @@ def test_urls_in_text_are_code_spans_so_no_linkifier_reaches_them() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("réhttp://host/x.png", "http://host/x.png"),  # GitHub links it after any letter
+        ("mailto:a@b.c", "a@b.c"),  # a one-letter top-level domain is enough for GFM
+        ("pass@1.5 on HumanEval", "pass@1.5"),
+    ],
+)
+def test_what_github_would_autolink_is_a_code_span(text: str, code: str) -> None:
+    children = inline_of(md_text(text), "paragraph")
+    assert [t.content for t in children if t.type == "code_inline"] == [code]
+
+
+@pytest.mark.parametrize(
     ("url", "expected"),
     [
         ("https://github.com/example/rlad", "https://github.com/example/rlad"),
