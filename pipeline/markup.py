@@ -102,6 +102,7 @@ def plain_url(url: str) -> str:
         return md_text(url)
     if parts.scheme.lower() not in ("http", "https") or not host:
         return md_text(url)
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
     netloc = f"{host}:{port}" if port else host
     shown = urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment))
     return md_code(shown)

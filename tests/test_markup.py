@@ -184,6 +184,7 @@ def test_what_github_would_autolink_is_a_code_span(text: str, code: str) -> None
         # a Cyrillic "і" is shown as the punycode host it really is
         ("https://gіthub.com/a", "https://xn--gthub-n2e.com/a"),
         ("http://host:8080/p", "http://host:8080/p"),
+        ("http://[::1]:8080/p", "http://[::1]:8080/p"),
     ],
 )  # fmt: skip
 def test_declared_urls_show_their_host_and_are_never_links(url: str, expected: str) -> None:

@@ -27,9 +27,11 @@ MAX_SLUG = 60  # characters of a local id taken from the file name, before its d
 def pdfs_in_folder(folder: Path, warn: Callable[[str], None] | None = None) -> list[Path]:
     """The `.pdf` files directly inside `folder` (any case of suffix), sorted by name.
 
-    A symlink that leads outside the folder is refused with one warning line and skipped: the
-    folder is what the user chose to brief, and a link to `/etc/passwd` would otherwise be read
-    and quoted into run.json. Two files that would get one paper id are named in a warning.
+    A symlink that leads outside the folder, or nowhere (broken, looping), is refused with one
+    warning line and skipped: the folder is what the user chose to brief, and a link to
+    `/etc/passwd` would otherwise be read and quoted into run.json. Entries that are not regular
+    files (a FIFO would hang the run) are left out. Two files that would get one paper id are
+    named in a warning. Warnings go to `warn`, else to stderr.
     """
     say = warn or _warn_on_stderr
     if not folder.is_dir():
