@@ -7,6 +7,7 @@ already summarized on an earlier day are dropped (unless --reread), then the key
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from pipeline import seen as seen_index
@@ -18,14 +19,15 @@ from pipeline.stages import feed
 from pipeline.tools import pdf_file
 
 
-def seed(source: Source) -> list[Paper]:
-    """A folder's PDFs as papers with placeholder metadata (the feed stage reads the rest)."""
+def seed(source: Source, warn: Callable[[str], None]) -> list[Paper]:
+    """A folder's PDFs as papers with placeholder metadata (the feed stage reads the rest);
+    files refused (a link out of the folder) are said through `warn`."""
     if source.kind != "folder":
         return []
     assert source.folder is not None
     papers: list[Paper] = []
     taken: set[str] = set()
-    for pdf in feed.pdfs_in_folder(source.folder):
+    for pdf in feed.pdfs_in_folder(source.folder, warn):
         paper_id = feed.local_id(pdf)
         while paper_id in taken:  # two files may map to one local id
             paper_id += "-dup"

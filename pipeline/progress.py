@@ -14,6 +14,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.record import RunRecord
 
@@ -52,7 +53,10 @@ class RichObserver:
         self.progress.advance(self.tasks[stage])
 
     def warn(self, message: str) -> None:
-        self.progress.console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        # The message may quote a paper or a file name: never markup, and one line however
+        # narrow the terminal, so logs can be grepped.
+        line = Text.assemble(("warning:", "yellow"), " ", message)
+        self.progress.console.print(line, highlight=False, soft_wrap=True)
 
 
 def summary_tables(

@@ -107,7 +107,7 @@ class Runner:
             )
             finished = False
             try:
-                self.day.papers = seed(self.plan.source)
+                self.day.papers = seed(self.plan.source, self.log.warn)
                 for stage in self.stages:
                     executor.run(stage, self.day)
                     if stage.name == "feed":

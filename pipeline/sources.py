@@ -6,6 +6,7 @@ folder path is handled per PDF there, because each PDF is cached on its own cont
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,9 +14,39 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from pipeline.errors import UsageError
 from pipeline.models import PaperMeta
 
 LISTING_VERSION = 2
+
+# ASCII only: `\d` alone would take "２５０１.１０１２０" (full-width digits) for an id.
+_ARXIV_ID = re.compile(
+    r"(?:\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?", re.ASCII
+)
+_ID_EXAMPLES = "e.g. 2401.01234, 2401.01234v2 or hep-th/9901001"
+
+
+def is_arxiv_id(text: str) -> bool:
+    """Whether `text` is exactly an arXiv id, new style or old, with an optional version."""
+    return _ARXIV_ID.fullmatch(text) is not None
+
+
+def parse_ids(text: str) -> tuple[str, ...]:
+    """`--ids` as arXiv ids, in order, once each; `UsageError` naming the first bad one.
+
+    An "arXiv:" prefix is dropped, as arXiv prints it. An empty value is an error, not "no
+    filter": `--ids ""` from an unset shell variable must not brief the whole of today's feed.
+    """
+    parts = [part.strip() for part in text.split(",")]
+    ids = [re.sub(r"^arxiv:", "", part, flags=re.IGNORECASE) for part in parts if part]
+    if not ids:
+        raise UsageError(f"--ids is empty; give comma-separated arXiv ids, {_ID_EXAMPLES}")
+    for raw, paper_id in zip((p for p in parts if p), ids, strict=True):
+        if not is_arxiv_id(paper_id):
+            # repr() keeps the message on one line whatever the id holds (newlines, escapes)
+            shown = repr(raw if len(raw) <= 60 else raw[:60] + "…")
+            raise UsageError(f"--ids: {shown} is not an arXiv id ({_ID_EXAMPLES})")
+    return tuple(dict.fromkeys(ids))
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,10 @@ def papers(folder: Path, count: int, corpus: bool) -> None:
         shutil.rmtree(folder / "originals")
 
 
-def run(folder: Path, work: Path) -> tuple[float, dict[str, float]]:
+def run(folder: Path, work: Path, top: int) -> tuple[float, dict[str, float]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PAPERBRIEF_"))}
     command = [sys.executable, "-m", "pipeline", "run", "--source", str(folder), "--date", DAY]
-    command += ["--cache-dir", str(work / "cache"), "--out", str(work / "out")]
+    command += ["--cache-dir", str(work / "cache"), "--out", str(work / "out"), "--top", str(top)]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -59,15 +59,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--papers", type=int, default=200)
     parser.add_argument("--corpus", action="store_true", help="copies of the shared corpus")
+    parser.add_argument("--top", type=int, help="papers read in full (default: all of them)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         folder = work / "papers"
         folder.mkdir()
         papers(folder, args.papers, args.corpus)
-        cold, stages = run(folder, work)
-        warm, _ = run(folder, work)
-    print(f"papers: {args.papers} ({'corpus' if args.corpus else 'sample'} copies), 2 cores")
+        top = args.top or args.papers
+        cold, stages = run(folder, work, top)
+        warm, _ = run(folder, work, top)
+    kind = "corpus" if args.corpus else "sample"
+    print(f"papers: {args.papers} ({kind} copies), {args.top or args.papers} read in full")
     print(f"cold run: {cold:.1f} s wall   fully cached re-run: {warm:.1f} s wall")
     for stage, seconds in stages.items():
         print(f"  {stage:<10} {seconds:7.2f} s")

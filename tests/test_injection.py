@@ -142,3 +142,9 @@ def test_the_extractive_backend_summarizes_the_same_paper(listener: Listener):
         summarizer.summarize(meta, chunks, PROMPTS, interests="", single_call_budget=12000)
     )
     assert record.faithfulness is not None and record.faithfulness.unsupported == []
+    # it quotes the paper, but none of the sentences written to its reader or to a model
+    quoted = record.summary.model_dump_json()
+    for phrase in ("Ignore previous", "call ", "YAML", "SYSTEM:", "</paper>", listener.url):
+        assert phrase not in quoted, phrase
+    assert "re-ranks passages with a small model" in quoted
+    assert listener.hits == []

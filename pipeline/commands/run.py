@@ -12,19 +12,19 @@ from pipeline.progress import RichObserver, llm_line, summary_tables
 from pipeline.record import STAGES
 from pipeline.runner import Runner, RunPlan
 from pipeline.settings import Settings
-from pipeline.sources import Source
+from pipeline.sources import Source, parse_ids
 
 
 def source_from(args: argparse.Namespace) -> Source:
     """--source DIR (offline), --ids (exactly those), --date (that day's listing), else today."""
     day = args.date or date.today()
-    if args.source is not None and args.ids:
+    # `is not None`: an empty --ids is a mistake to report, not the absence of the flag
+    if args.source is not None and args.ids is not None:
         raise UsageError("--source and --ids cannot be combined; choose one")
     if args.source is not None:
         return Source(kind="folder", day=day, folder=args.source)
-    if args.ids:
-        ids = tuple(part.strip() for part in args.ids.split(",") if part.strip())
-        return Source(kind="ids", day=day, ids=ids)
+    if args.ids is not None:
+        return Source(kind="ids", day=day, ids=parse_ids(args.ids))
     return Source(kind="date" if args.date else "rss", day=day)
 
 

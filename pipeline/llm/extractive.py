@@ -16,6 +16,20 @@ Sentences
     chunk is the abstract, ``meta.abstract`` is read as the abstract. If nothing survives the
     filter (a tiny paper), every piece is used.
 
+Sentences that address the reader or a model
+    Paper text is untrusted, and a quoted sentence reaches the reader and any model that reads
+    the summary later. A sentence is never quoted, even by the tiny-paper fallback, when it
+    (see `addresses_reader`): tells someone to ignore, disregard or forget instructions, rules
+    or context; says "you must/should/need to/are now..." or "your task/instructions/response";
+    says "as an AI" or "as a language model"; carries a chat role marker (``system:``,
+    ``assistant:``, ``user:``), a chat-template token (``<|im_start|>``, ``[INST]``, ``<<SYS>>``)
+    or a prompt delimiter tag (``</paper>``, ``<system>``); opens with an imperative aimed at the
+    reader (ignore, disregard, pretend, please, reply, respond, do not); gives an output-format
+    order ("reply in YAML", "change the output format"); or contains a URL (``scheme://`` or
+    ``www.``): a URL is never worth a summary sentence, and one to call is an attack. The code
+    link is still found (``code_url``), because it is read from the text, not from sentences.
+    A paper with text but no sentence left to quote raises `LLMError`.
+
 Section role
     Taken from the headings, innermost first, by keyword: abstract, introduction, method,
     results (experiments, evaluation, ablation, ...), discussion, limitations, conclusion and
@@ -162,6 +176,47 @@ def _ends_in_abbreviation(text: str, start: int, mark: int) -> bool:
     if len(core) == 1 and core.isupper():
         return True
     return core.lower() in _ABBREVIATIONS or bool(_DOTTED.match(core.lower()))
+
+
+# Each pattern is something a paper's sentence has no reason to say to its reader, but a prompt
+# injection does. Kept narrow enough that papers *about* instructions ("instruction tuning",
+# "models that follow instructions", "X is all you need") are still quoted.
+_ADDRESSES_READER: Final = re.compile(
+    "|".join(
+        (
+            # "ignore previous instructions", "disregard all rules above", but not "we ignore
+            # samples whose instructions are short": only determiners may come between
+            r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|every|the|your|my|"
+            r"these|those|of|previous|prior|above|earlier|preceding|former|original|system|"
+            r"other|safety)\s+){1,4}(?:instructions?|rules|prompts?|directions|guidelines|"
+            r"context|messages?|text)\b",
+            r"\b(?:ignore|disregard|forget)\s+(?:everything|anything|all)\b(?:\s+\w+){0,3}?\s+"
+            r"(?:before|above|earlier|previously)\b",
+            r"\byou\s+(?:must|should|shall|need\s+to|have\s+to|will\s+now|are\s+now|"
+            r"are\s+(?:required|instructed|supposed|going)\s+to|are\s+an?\s+(?:ai|assistant|"
+            r"helpful|language|large)|may\s+not|cannot|can't|do\s+not|don't)\b",
+            r"\byour\s+(?:task|job|role|instructions?|prompt|system\s+prompt|answer|response|"
+            r"reply|output|summary)\b",
+            # at the start only: "RAG can be employed as a language model" is about the work
+            r"^\W*as\s+an?\s+(?:ai|assistant|chatbot|(?:large\s+)?language\s+model|llm)\b",
+            # a chat turn: at the start of the sentence, or shouted anywhere ("user: item" is data)
+            r"^\W*(?:system|assistant|user|human)\s*:|(?-i:\b(?:SYSTEM|ASSISTANT|USER|HUMAN)\s*:)",
+            r"<\|[a-z_]*\|?>|\[/?inst\]|<</?sys>>|</?(?:paper|system|instructions?|prompt)>",
+            r"^\W*(?:please|ignore|disregard|forget|pretend|reply|respond|do\s+not|don't)\b",
+            r"\b(?:reply|respond|answer|output)\s+(?:only\s+)?(?:in|with|using)\s+"
+            r"(?:yaml|json|xml|markdown|html|the\s+following)\b",
+            r"\b(?:change|switch)\s+(?:the|your)\s+(?:output|response|answer|reply)\s+format\b",
+            r"\b(?:new|updated|following)\s+instructions\s+(?:above|below)\b",
+            r"\b[a-z][a-z0-9+.-]*://|\bwww\.",
+        )
+    ),
+    re.IGNORECASE,
+)
+
+
+def addresses_reader(sentence: str) -> bool:
+    """Whether a sentence speaks to its reader or to a model (an injection), not about the work."""
+    return _ADDRESSES_READER.search(sentence) is not None
 
 
 def is_fragment(sentence: str) -> bool:
@@ -431,11 +486,16 @@ def _collect(sections: Iterable[Section], keep: Callable[[str], bool]) -> list[S
 
 
 def paper_sentences(sections: list[Section]) -> list[Sentence]:
-    """The quotable sentences in document order; every piece for a paper too small to filter."""
+    """The quotable sentences in document order; every piece for a paper too small to filter,
+    except pieces that address the reader or a model, which no fallback quotes."""
     body = [(path, text) for path, text in sections if section_role(path) != "skip"]
-    sentences = _collect(body, lambda piece: not is_fragment(piece))
+    sentences = _collect(body, lambda piece: not (is_fragment(piece) or addresses_reader(piece)))
     # A tiny or odd paper still gets a summary from its own words rather than an error.
-    return sentences or _collect(body, bool) or _collect(sections, bool)
+    return sentences or _collect(body, _safe) or _collect(sections, _safe)
+
+
+def _safe(piece: str) -> bool:
+    return bool(piece) and not addresses_reader(piece)
 
 
 # --- picking -----------------------------------------------------------------------------
@@ -796,6 +856,13 @@ def extractive_summary(meta: PaperMeta, chunks: Sequence[Chunk]) -> PaperSummary
     """Summarize one paper from its own sentences; raise LLMError when it has no text."""
     sections = _sections(meta, chunks)  # built once; sentences, counts and tags all read it
     sentences = paper_sentences(sections)
+    if not sentences and any(split_sentences(text) for _, text in sections):
+        raise LLMError(
+            "nothing safe to quote: every sentence of the paper addresses the reader or a model "
+            "(instructions, URLs to call); read it with an LLM backend or check the PDF",
+            paper_id=meta.id,
+            stage="summarize",
+        )
     if not sentences:
         raise LLMError(
             "no text to summarize; the paper has no abstract and no extracted text "
@@ -826,4 +893,6 @@ class ExtractiveBackend:
     summarize stage calls `extractive_summary` directly (see the module docstring)."""
 
     name = "extractive"
-    model = "sentence-rank-v3"
+    # v4: sentences that address the reader or a model are no longer quoted; the new name keys
+    # fresh summaries instead of serving cached ones that may quote an injection.
+    model = "sentence-rank-v4"

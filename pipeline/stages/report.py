@@ -9,8 +9,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from pipeline.faithfulness import share_of_supported
+from pipeline.markup import md_cell, md_code, md_link, md_text, plain_url
 from pipeline.models import FailedPaper, RankedPaper, TriageScore, Usage
 from pipeline.paper import Day, Paper
+from pipeline.sources import is_arxiv_id
 from pipeline.stage import Stage
 
 STAGE_VERSION = 1
@@ -21,9 +23,9 @@ BACKEND_NOTES = {
         "paper, and rubric scores come from stated text heuristics, not judgement."
     ),
     "local": (
-        "Summaries by a local model (`{model}`) run by llama.cpp; check numbers against the paper."
+        "Summaries by a local model ({model}) run by llama.cpp; check numbers against the paper."
     ),
-    "openai": "Summaries by an LLM (model `{model}`); numbers should be checked against the paper.",
+    "openai": "Summaries by an LLM (model {model}); numbers should be checked against the paper.",
 }
 
 
@@ -60,45 +62,46 @@ def daily_markdown(inputs: ReportInput) -> str:
     lines += _appendix(inputs)
     if inputs.failed:
         lines += ["## Not summarized", ""]
-        lines += [f"- `{f.id}` ({f.stage}): {f.error}" for f in inputs.failed]
+        # error messages quote papers and endpoints, so they are text like any summary
+        lines += [_failure(f) for f in inputs.failed]
         lines.append("")
     lines += ["---", "", _footer(inputs)]
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _failure(failed: FailedPaper) -> str:
+    return f"- {md_code(failed.id)} ({md_text(failed.stage)}): {md_text(failed.error)}"
+
+
 def _header(inputs: ReportInput) -> list[str]:
-    note = BACKEND_NOTES.get(inputs.backend, "Summaries by backend `{model}`.").format(
-        model=inputs.model
+    note = BACKEND_NOTES.get(inputs.backend, "Summaries by backend {model}.").format(
+        model=md_code(inputs.model)
     )
     done = len(inputs.papers)
     lines = [
         f"# Research Paper Summaries — {inputs.day.isoformat()}",
         "",
-        f"Papers from {inputs.source}: {inputs.listed} listed, {done} summarized, "
+        f"Papers from {md_text(inputs.source)}: {inputs.listed} listed, {done} summarized, "
         f"ranked by impact score (0–100).",
         "",
         note,
         "",
     ]
     if inputs.notes:
-        lines += [f"> {line}" for line in inputs.notes] + [""]
+        lines += [f"> {md_text(line)}" for line in inputs.notes] + [""]
     return lines
 
 
 def _paper_block(paper: RankedPaper) -> list[str]:
     meta, summary = paper.meta, paper.record.summary
-    link = (
-        f"[{meta.url}]({meta.url})"
-        if meta.url
-        else f"`{meta.pdf_path.name if meta.pdf_path else meta.id}`"
-    )
-    authors = ", ".join(meta.authors) or "not stated"
+    authors = ", ".join(md_text(name) for name in meta.authors) or "not stated"
+    tags = ", ".join(md_text(tag) for tag in summary.tags) or "—"
     lines = [
-        f"## {paper.rank}. {meta.title}",
+        f"## {paper.rank}. {md_text(meta.title)}",
         "",
         f"**Authors:** {authors}  ",
-        f"**Link:** {link}  ",
-        f"**Tags:** {', '.join(summary.tags) or '—'}  ",
+        f"**Link:** {_link(paper)}  ",
+        f"**Tags:** {tags}  ",
         *_stated_facts(paper),
         f"**Impact score:** {paper.impact_score:.0f}/100",
         "",
@@ -106,19 +109,26 @@ def _paper_block(paper: RankedPaper) -> list[str]:
         "",
     ]
     for paragraph in summary.summary:
-        lines += [paragraph, ""]
-    lines += [f"**Key insight:** {summary.key_insight}", "", "### Key Takeaways", ""]
-    lines += [f"- {takeaway}" for takeaway in summary.key_takeaways]
-    lines += ["", f"**Industry impact:** {summary.industry_impact}", ""]
+        lines += [md_text(paragraph), ""]
+    lines += [f"**Key insight:** {md_text(summary.key_insight)}", "", "### Key Takeaways", ""]
+    lines += [f"- {md_text(takeaway)}" for takeaway in summary.key_takeaways]
+    lines += ["", f"**Industry impact:** {md_text(summary.industry_impact)}", ""]
     if summary.limitations:
-        lines += [
-            f"**Limitations:** {' '.join(_sentence(item) for item in summary.limitations)}",
-            "",
-        ]
+        limitations = " ".join(_sentence(item) for item in summary.limitations)
+        lines += [f"**Limitations:** {md_text(limitations)}", ""]
     lines += [_scores_line(paper), ""]
     if flag := _unverified(paper):
         lines += [flag, ""]
     return lines
+
+
+def _link(paper: RankedPaper) -> str:
+    """The arXiv page, built from a checked id (never the feed's URL as given), else the file."""
+    meta = paper.meta
+    if meta.url and is_arxiv_id(meta.id):
+        url = f"https://arxiv.org/abs/{meta.id}"
+        return md_link(url, url)
+    return md_code(meta.pdf_path.name if meta.pdf_path else meta.id)
 
 
 def _sentence(text: str) -> str:
@@ -127,15 +137,17 @@ def _sentence(text: str) -> str:
 
 
 def _stated_facts(paper: RankedPaper) -> list[str]:
-    """Affiliations, venue and code link: lines only for what the paper states."""
+    """Affiliations, venue and code link: lines only for what the paper states.
+
+    The code URL is the paper's word, not ours: shown with its host, never made a link."""
     summary = paper.record.summary
     lines = []
     if summary.affiliations:
-        lines.append(f"**Affiliations:** {', '.join(summary.affiliations)}  ")
+        lines.append(f"**Affiliations:** {', '.join(md_text(a) for a in summary.affiliations)}  ")
     if summary.venue:
-        lines.append(f"**Venue:** {summary.venue}  ")
+        lines.append(f"**Venue:** {md_text(summary.venue)}  ")
     if summary.code_url:
-        lines.append(f"**Code:** [{summary.code_url}]({summary.code_url})  ")
+        lines.append(f"**Code:** {plain_url(summary.code_url)}  ")
     return lines
 
 
@@ -144,7 +156,7 @@ def _unverified(paper: RankedPaper) -> str:
     if check is None or not check.unsupported:
         return ""
     return (
-        f"⚠ unverified: {', '.join(check.unsupported)} — not found in the paper's text; "
+        f"⚠ unverified: {md_text(', '.join(check.unsupported))} — not found in the paper's text; "
         "check before quoting."
     )
 
@@ -162,20 +174,16 @@ def _appendix(inputs: ReportInput) -> list[str]:
         "| ---: | --- | --- |",
     ]
     for score in sorted(inputs.appendix, key=lambda s: (-s.impact_score, s.paper_id)):
-        title = _cell(inputs.appendix_titles.get(score.paper_id, score.paper_id))
-        paper = f"{title} (`{score.paper_id}`)"
-        lines.append(f"| {score.impact_score:.0f} | {paper} | {_cell(score.gist)} |")
+        title = md_cell(inputs.appendix_titles.get(score.paper_id, score.paper_id))
+        paper = f"{title} ({md_code(score.paper_id, cell=True)})"
+        lines.append(f"| {score.impact_score:.0f} | {paper} | {md_cell(score.gist)} |")
     return [*lines, ""]
-
-
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _scores_line(paper: RankedPaper) -> str:
     rubric = paper.record.summary.rubric
     parts = [
-        f"{name.replace('_', ' ')} {score.score}/10 ({score.rationale})"
+        f"{name.replace('_', ' ')} {score.score}/10 ({md_text(score.rationale)})"
         for name, score in (
             ("novelty", rubric.novelty),
             ("industry_impact", rubric.industry_impact),
@@ -211,8 +219,9 @@ def _footer(inputs: ReportInput) -> str:
     # calls of the run that wrote it (a fully cached run makes none).
     usage = _total_usage(inputs)
     line = (
-        f"*{len(inputs.papers)} papers summarized by {inputs.backend} (`{inputs.model}`, "
-        f"prompt `{inputs.prompt}`); this briefing took {usage.calls} LLM calls, "
+        f"*{len(inputs.papers)} papers summarized by {md_text(inputs.backend)} "
+        f"({md_code(inputs.model)}, prompt {md_code(inputs.prompt)}); "
+        f"this briefing took {usage.calls} LLM calls, "
         f"{usage.prompt_tokens} prompt and {usage.completion_tokens} completion tokens, "
         f"${usage.cost_usd:.4f}.*"
     )

@@ -1,0 +1,126 @@
+"""Untrusted text → inert Markdown: the one set of rules every report format escapes with.
+
+Titles, authors, summaries, gists, venues, code links and error messages come from papers or
+from an LLM that read them, so they may carry Markdown or HTML meant to fire when a report is
+opened (`![t](http://host/beacon.png)`, `<img src=…>`, autolinks, reference links). Everything
+here turns such text into Markdown that any CommonMark viewer shows as the same characters and
+nothing else: no image, no link, no raw HTML, no emphasis, no heading or list it did not ask for.
+
+- `md_text(s)`: inline text for a paragraph, heading, list item or after a label.
+- `md_cell(s)`: the same, safe inside a pipe-table cell.
+- `md_code(s)`: a code span (ids, file and model names); `cell=True` inside a table.
+- `plain_url(url)`: a declared code or project page, shown (not linked) with its host visible.
+- `md_link(label, url)`: the only link builder; for URLs the report itself builds (arXiv).
+
+URLs and e-mail addresses inside text become code spans: CommonMark never links them, and
+neither do the GFM and linkify extensions (GitHub, markdown-it's linkify), which link bare
+`http://`, `www.` and `name@host.org` text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+from urllib.parse import urlsplit, urlunsplit
+
+# Control characters would break a line or drive a terminal (ESC) when the report is `cat`-ed;
+# bidi overrides and zero-width joiners can make shown text differ from what is there.
+_INVISIBLE: Final = frozenset(
+    "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
+)
+# Characters with inline meaning anywhere in a line (CommonMark and GFM strikethrough).
+_INLINE_SPECIAL: Final = re.compile(r"([\\`*_\[\]<#~])")
+# `&amp;` or `&#91;` would show as `&` or `[`: escape an ampersand only where it starts an entity.
+_ENTITY: Final = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+# Block syntax that only counts at the start of a line: lists, quotes, thematic breaks, setext.
+_LINE_START: Final = re.compile(r"^(\d*)([-+=>.)])")
+# A URL runs to the next space, less the punctuation that usually closes the sentence around it;
+# an e-mail address is one too, since GFM makes it a mailto: link. No word boundary is asked
+# for: cmark-gfm and linkify link "éhttp://…" too.
+_URL: Final = re.compile(
+    r"(?i)(?:[a-z][a-z0-9+.-]*://|www\.)\S*[^\s.,;:!?'\")\]}>]"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # GFM's extended e-mail autolink, a little wider
+)
+
+
+def clean(text: str) -> str:
+    """One line of visible text: whitespace runs become one space; controls are dropped."""
+    kept = "".join(
+        ch
+        for ch in text
+        if ch.isspace() or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in _INVISIBLE)
+    )
+    return " ".join(kept.split())
+
+
+def md_text(text: str) -> str:
+    """`text` as Markdown that renders as exactly `clean(text)`, and as nothing else."""
+    text = clean(text)
+    parts: list[str] = []
+    at = 0
+    for found in _URL.finditer(text):
+        parts.append(_escape(text[at : found.start()], line_start=at == 0))
+        parts.append(md_code(found.group(0)))
+        at = found.end()
+    parts.append(_escape(text[at:], line_start=at == 0))
+    return "".join(parts)
+
+
+def md_cell(text: str) -> str:
+    """`md_text` for a table cell: a `|` in the text cannot end the cell."""
+    return _pipes(md_text(text))
+
+
+def md_code(text: str, cell: bool = False) -> str:
+    """A code span showing `clean(text)` verbatim: nothing inside a code span is markup."""
+    text = clean(text)
+    if not text:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    # A space pads content that starts or ends with a backtick (or a space); CommonMark strips
+    # exactly one space from each side, so the shown text is unchanged.
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    span = f"{fence}{pad}{text}{pad}{fence}"
+    return _pipes(span) if cell else span
+
+
+def plain_url(url: str) -> str:
+    """A paper's declared URL as plain code text, host first and visible; never a link.
+
+    Credentials (`user:pass@`) are dropped, since they could make `https://github.com@evil.org`
+    look like GitHub, and the host is shown in its ASCII (punycode) form, so a look-alike
+    Unicode host shows as the `xn--` name it really is. Anything but http(s) is shown as text.
+    """
+    url = clean(url)
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+        port = parts.port
+    except (ValueError, UnicodeError):
+        return md_text(url)
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return md_text(url)
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+    netloc = f"{host}:{port}" if port else host
+    shown = urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment))
+    return md_code(shown)
+
+
+def md_link(label: str, url: str) -> str:
+    """A link the report builds itself (arXiv). `url` must not come from a paper."""
+    if any(ch in url for ch in " <>()") or not url.startswith("https://"):
+        raise ValueError(f"not a URL the report builds: {url!r}")
+    # the label is ours too: escaped, but a URL in it stays text, not a code span
+    return f"[{_escape(clean(label), line_start=False)}](<{url}>)"
+
+
+def _escape(text: str, line_start: bool) -> str:
+    text = _ENTITY.sub(r"\\&", _INLINE_SPECIAL.sub(r"\\\1", text))
+    return _LINE_START.sub(r"\1\\\2", text) if line_start else text
+
+
+def _pipes(markdown: str) -> str:
+    # GFM and markdown-it read `\|` as a literal pipe in a cell, inside code spans too.
+    return markdown.replace("|", "\\|")
