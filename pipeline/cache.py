@@ -21,6 +21,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -112,6 +113,27 @@ class Cache:
     def pdf_path(self, paper_id: str) -> Path:
         """Where a downloaded paper's PDF lives; old-style ids ("hep-th/9901001") are flattened."""
         return self.root / "pdf" / f"{paper_id.replace('/', '_')}.pdf"
+
+    def edition_path(self, day: date, edition: str) -> Path:
+        """A day's briefing as a run left it (`pipeline.editions.Edition`)."""
+        return self.root / "days" / day.isoformat() / f"{edition}.json"
+
+    def put_edition(self, day: date, edition: str, value: BaseModel) -> None:
+        try:
+            write_atomic(self.edition_path(day, edition), value.model_dump_json().encode())
+        except OSError as exc:
+            self._warn(f"could not index the day's report in the cache ({exc}); continuing")
+
+    def edition(self, day: date, edition: str, model: type[T]) -> T | None:
+        """The indexed briefing of that day and edition, or None (missing or unreadable)."""
+        path = self.edition_path(day, edition)
+        try:
+            return model.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValidationError, ValueError) as exc:
+            self._warn(f"cache entry {path} is unreadable ({type(exc).__name__}); ignoring it")
+            return None
 
     def seen_path(self) -> Path:
         """The index of papers summarized on earlier days (by arXiv id without version)."""

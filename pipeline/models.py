@@ -40,6 +40,9 @@ class PaperMeta(BaseModel):
     )
     pdf_path: Path | None = Field(default=None, description="local PDF, when the feed has one")
     pdf_sha256: str | None = None
+    file_name: str | None = Field(
+        default=None, description="the local PDF's file name, kept where the path is not"
+    )
 
     def portable(self) -> PaperMeta:
         """The metadata without where the PDF sits on this machine: what cache keys and
@@ -231,6 +234,7 @@ class SummaryRecord(BaseModel):
         description="usage split by step: summarize-map, summarize-reduce, summarize-repair",
     )
     faithfulness: FaithfulnessReport | None = None
+    written: date | None = Field(default=None, description="the day the summary was made")
 
 
 class TriageScore(BaseModel):

@@ -45,7 +45,7 @@ TASK_PLACEHOLDERS: dict[str, frozenset[str]] = {
     ),
     "notes": frozenset({"title", "part", "section", "paper_text", "interests"}),
     "triage": frozenset({"papers", "interests"}),
-    "digest": frozenset({"papers", "period", "interests"}),
+    "digest": frozenset({"papers", "period", "interests", "audience", "count"}),
 }
 # A template without these would send the model nothing to work on.
 TASK_REQUIRED: dict[str, frozenset[str]] = {
@@ -55,7 +55,7 @@ TASK_REQUIRED: dict[str, frozenset[str]] = {
     "digest": frozenset({"papers"}),
 }
 # Per-run values only: a system part that varied per paper would defeat provider prompt caching.
-SYSTEM_PLACEHOLDERS = frozenset({"interests"})
+SYSTEM_PLACEHOLDERS = frozenset({"interests", "audience"})
 # An opening or closing <paper ...> tag inside untrusted text, however it is spaced or cased.
 _PAPER_TAG = re.compile(r"<\s*(/?)\s*paper\b([^>]*)>", re.IGNORECASE)
 

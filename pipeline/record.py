@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,9 +68,19 @@ class RunRecord(BaseModel):
     faithfulness: dict[str, Any] = Field(default_factory=dict)
     out_dir: str | None = None
     events: list[Event] = Field(default_factory=list)
+    run_id: str = Field(default="", description="this run; summaries.json names the same one")
+    edition: str = Field(default="", description="backend, model and prompt variant: the folder")
 
 
-def run_record(day: Day, settings: Settings, out: Path) -> RunRecord:
+def new_run_id() -> str:
+    """When the run started (UTC) and a few random hex digits: unique, and sorts by time."""
+    now = datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def run_record(
+    day: Day, settings: Settings, out: Path, run_id: str = "", edition: str = ""
+) -> RunRecord:
     """run.json: a pure function of the day's papers and the run log."""
     from pipeline.accounting import faithfulness_summary, llm_record
     from pipeline.tokens import tokenizer_for
@@ -92,13 +104,25 @@ def run_record(day: Day, settings: Settings, out: Path) -> RunRecord:
         read_in_full=sum(1 for p in papers if p.selected and p.failure is None),
         out_dir=str(out),
         events=log.events,
+        run_id=run_id,
+        edition=edition,
     )
 
 
+REPORT_FILES = ("summaries.md", "summaries.json", "summaries.html")
+
+
 def write_outputs(out: Path, record: RunRecord, result: Report | None) -> None:
-    if result is not None:
+    """The run's files; every file in `out` comes from this run. A run that made no report
+    (`--only summarize`) removes an older run's report rather than leave it beside this
+    run.json (`paperbrief report daily` rebuilds it from the cache)."""
+    if result is None:
+        for name in REPORT_FILES:
+            (out / name).unlink(missing_ok=True)
+    else:
         write_atomic(out / "summaries.md", result.markdown.encode("utf-8"))
-        json_blob = json.dumps(result.data, indent=2, ensure_ascii=False)
+        data = {"run_id": record.run_id, **result.data}
+        json_blob = json.dumps(data, indent=2, ensure_ascii=False)
         write_atomic(out / "summaries.json", json_blob.encode("utf-8"))
     run_blob = record.model_dump_json(indent=2, exclude={"out_dir"})
     write_atomic(out / "run.json", run_blob.encode("utf-8"))

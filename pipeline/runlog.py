@@ -37,7 +37,7 @@ class RunLog:
 
     def count(self, stage: str, paper_id: str, status: str) -> None:
         with self._lock:
-            stats = self.stats[stage]
+            stats = self.stats.setdefault(stage, StageStats())
             setattr(stats, STATUS_FIELD[status], getattr(stats, STATUS_FIELD[status]) + 1)
             self.events.append(Event(paper=paper_id, stage=stage, status=status))
 
@@ -72,8 +72,8 @@ class RunLog:
 
     def requests(self, stage: str, numbers: Any) -> None:
         """Add an HTTP client's request counts (requests, retries, bytes, failures)."""
-        stats = self.stats[stage]
         with self._lock:
+            stats = self.stats.setdefault(stage, StageStats())
             stats.requests += numbers.requests
             stats.retries += numbers.retries
             stats.bytes += numbers.bytes
@@ -85,7 +85,8 @@ class RunLog:
         try:
             yield
         finally:
-            self.stats[stage].seconds = round(time.perf_counter() - started, 4)
+            stats = self.stats.setdefault(stage, StageStats())
+            stats.seconds = round(time.perf_counter() - started, 4)
 
     def sorted_failures(self) -> list[FailedPaper]:
         return sorted(self.failures, key=lambda f: f.id)

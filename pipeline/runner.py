@@ -15,12 +15,13 @@ from typing import Any
 
 from pipeline import seen as seen_index
 from pipeline.cache import Cache
+from pipeline.editions import Edition, edition_name
 from pipeline.executor import POOL_THRESHOLD, LocalExecutor, Plan
 from pipeline.feeding import admit, seed
 from pipeline.llm.backends import Backend, Meter
 from pipeline.observer import Observer, QuietObserver
 from pipeline.paper import Day, Paper
-from pipeline.record import RunRecord, run_record, write_outputs
+from pipeline.record import RunRecord, new_run_id, run_record, write_outputs
 from pipeline.runlog import RunLog
 from pipeline.settings import LLMSettings, Settings
 from pipeline.sources import Source
@@ -30,7 +31,7 @@ from pipeline.stages.download import Download
 from pipeline.stages.extract import Extract
 from pipeline.stages.feed import ArxivListing, FolderFeed
 from pipeline.stages.rank import Rank
-from pipeline.stages.report import DailyReport
+from pipeline.stages.report import DailyReport, report_input
 from pipeline.stages.summarize import Summarize
 from pipeline.stages.triage import Triage
 from pipeline.tools import Tools
@@ -78,6 +79,8 @@ class Runner:
         self.tools = Tools(self.settings, self.cache, self.log, self.plan.force, made)
         self.stages = stages_for(self.plan.source)
         identity = self.tools.backend.identity()
+        self.edition = edition_name(identity.name, identity.model, self.settings.prompts.summarize)
+        self.run_id = new_run_id()
         self.day = Day(
             source=self.plan.source,
             log=self.log,
@@ -123,10 +126,25 @@ class Runner:
         if source.is_arxiv and plan.mode("summarize") == "run":
             done = [p.meta for p in day.done()]
             seen_index.remember(self.cache.seen_path(), done, source.day)
-        out = self.settings.out_dir / source.day.isoformat()
-        record = run_record(day, self.settings, out)
+        out = self.settings.out_dir / source.day.isoformat() / self.edition
+        record = run_record(day, self.settings, out, self.run_id, self.edition)
+        if day.report is not None and day.ranking is not None:
+            self.cache.put_edition(source.day, self.edition, self._edition_entry(record))
         write_outputs(out, record, day.report)
         return record
+
+    def _edition_entry(self, record: RunRecord) -> Edition:
+        return Edition(
+            run_id=self.run_id,
+            edition=self.edition,
+            day=self.plan.source.day,
+            categories=self.settings.arxiv.categories if self.plan.source.is_arxiv else [],
+            listed=record.papers,
+            triaged=len(self.day.triage.scores) if self.day.triage else 0,
+            read_in_full=record.read_in_full,
+            report=report_input(self.day),
+            record=record,
+        )
 
     @property
     def rows(self) -> dict[str, tuple[str, float | None, bool]]:

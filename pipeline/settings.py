@@ -203,6 +203,16 @@ class PromptSettings(Section):
     summarize: str = "default"
     triage: str = "default"
     notes: str = "default"
+    digest: str = "default"
+
+
+class ReportSettings(Section):
+    """What the reports say of themselves and how long they are."""
+
+    audience: str = Field(
+        default="R&D, Product, Strategy, Investors", description="the weekly report's readers"
+    )
+    weekly_top: int = Field(default=10, ge=1, le=50, description="top papers in a weekly report")
 
 
 class Settings(Section):
@@ -215,6 +225,7 @@ class Settings(Section):
     rank: RankSettings = Field(default_factory=RankSettings)
     prompts: PromptSettings = Field(default_factory=PromptSettings)
     reading: ReadingSettings = Field(default_factory=ReadingSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
 
 def load_settings(

@@ -59,6 +59,8 @@ class Tools:
             return self.backend.summarizer()
         if name == "triager":
             return self.backend.triager()
+        if name == "digester":
+            return self.backend.digester()
         if name == "pdfs":
             return self._pdfs
         if name == "arxiv":
@@ -67,7 +69,7 @@ class Tools:
 
     def identity(self, name: str) -> Any:
         """What the tool's results depend on, for cache keys; cheap (nothing is connected)."""
-        if name in ("summarizer", "triager"):
+        if name in ("summarizer", "triager", "digester"):
             return self.backend.identity()
         if name == "pdfs":
             return {"pdf_url": self.settings.arxiv.pdf_url}

@@ -42,10 +42,10 @@ def test_offline_run_writes_the_briefing(workspace: Workspace):
     llm = record["llm"]
     assert (llm["backend"], llm["calls"], llm["cost_usd"]) == ("extractive", 0, 0.0)
     assert record["tokenizer"]["encoding"]
-    md = (workspace.out / DAY / "summaries.md").read_text()
+    md = (workspace.folder() / "summaries.md").read_text()
     assert md.startswith(f"# Research Paper Summaries — {DAY}")
     assert "extractive" in md.split("## 1.")[0]
-    data = json.loads((workspace.out / DAY / "summaries.json").read_text())
+    data = json.loads((workspace.folder() / "summaries.json").read_text())
     assert len(data["papers"]) == n
     scores = [p["impact_score"] for p in data["papers"]]
     assert scores == sorted(scores, reverse=True)
@@ -54,7 +54,7 @@ def test_offline_run_writes_the_briefing(workspace: Workspace):
 
 def test_second_run_is_all_cache_hits(workspace: Workspace):
     assert workspace.run().returncode == 0
-    first = (workspace.out / DAY / "summaries.md").read_text()
+    first = (workspace.folder() / "summaries.md").read_text()
     assert workspace.run().returncode == 0
     assert workspace.computed() == dict.fromkeys(STAGES, 0)
     stages = workspace.record()["stages"]
@@ -62,7 +62,7 @@ def test_second_run_is_all_cache_hits(workspace: Workspace):
     assert all(
         stages[s]["hits"] > 0 for s in ("feed", "extract", "chunk", "summarize", "rank", "report")
     )
-    assert (workspace.out / DAY / "summaries.md").read_text() == first
+    assert (workspace.folder() / "summaries.md").read_text() == first
 
 
 def test_a_broken_pdf_fails_alone_and_is_remembered(tmp_path: Path, papers: Path):
@@ -80,7 +80,7 @@ def test_a_broken_pdf_fails_alone_and_is_remembered(tmp_path: Path, papers: Path
     assert "broken.pdf" in failed["broken"]["error"] and "locked.pdf" in failed["locked"]["error"]
     assert record["succeeded"] == record["papers"] - 2
     assert "failed: broken" in result.stderr
-    md = (workspace.out / DAY / "summaries.md").read_text()
+    md = (workspace.folder() / "summaries.md").read_text()
     assert "## Not summarized" in md and "`locked`" in md
 
     assert workspace.run().returncode == 1

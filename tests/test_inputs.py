@@ -182,12 +182,12 @@ def test_a_hostile_folder_runs_safely_end_to_end(tmp_path: Path, papers: Path):
     assert [line for line in result.stderr.splitlines() if "passwd" in line] == [
         f"warning: passwd.pdf: a link to a file outside {folder}; skipped"
     ]
-    run = (workspace.out / DAY / "run.json").read_text()
+    run = (workspace.folder() / "run.json").read_text()
     assert "root:" not in run  # the link's target was never read
     assert json.loads(run)["warnings"] == [
         f"passwd.pdf: a link to a file outside {folder}; skipped"
     ]
-    data = json.loads((workspace.out / DAY / "summaries.json").read_text())
+    data = json.loads((workspace.folder() / "summaries.json").read_text())
     ids = [p["id"] for p in data["papers"]]
     assert len(ids) == len(set(ids)) == 4
     assert any(i.startswith("論文") for i in ids) and not any("\n" in i for i in ids)

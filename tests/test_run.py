@@ -88,7 +88,11 @@ class Day:
         return self.runner.run()
 
     def report(self) -> str:
-        return (self.root / "out" / DAY / "summaries.md").read_text()
+        return (self.folder() / "summaries.md").read_text()
+
+    def folder(self) -> Path:
+        """The output folder of the last run's edition."""
+        return Path(self.runner.settings.out_dir) / DAY / self.runner.edition
 
 
 def computed(record: RunRecord) -> dict[str, int]:
@@ -109,7 +113,7 @@ def test_a_day_with_a_model_triages_reads_the_top_and_accounts_every_call(day: D
     assert record.llm.cost_usd == pytest.approx(0.003)
     md = day.report()
     assert "## 2." in md and "## 3." not in md and "Also in the feed" in md
-    saved = json.loads((day.root / "out" / DAY / "run.json").read_text())
+    saved = json.loads((day.folder() / "run.json").read_text())
     assert saved["llm"]["calls"] == 3 and saved["read_in_full"] == 2
 
 

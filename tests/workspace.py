@@ -67,11 +67,19 @@ class Workspace:
             timeout=300,
         )
 
+    def folder(self, edition: str | None = None) -> Path:
+        """The day's output folder of one edition; by default the one the last run wrote."""
+        if edition is not None:
+            return self.out / self.day / edition
+        runs = sorted((self.out / self.day).glob("*/run.json"), key=lambda p: p.stat().st_mtime)
+        assert runs, f"no run wrote {self.out / self.day}"
+        return runs[-1].parent
+
     def record(self) -> dict[str, Any]:
-        return json.loads((self.out / self.day / "run.json").read_text())
+        return json.loads((self.folder() / "run.json").read_text())
 
     def report(self) -> str:
-        return (self.out / self.day / "summaries.md").read_text()
+        return (self.folder() / "summaries.md").read_text()
 
     def computed(self) -> dict[str, int]:
         return {stage: s["misses"] for stage, s in self.record()["stages"].items()}

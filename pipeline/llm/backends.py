@@ -25,7 +25,7 @@ from pipeline.llm.base import LLM
 from pipeline.models import Chunks, PaperMeta, SummaryRecord, Usage
 from pipeline.prompts import Prompt
 from pipeline.settings import LLMSettings
-from pipeline.stages import summarize, triage
+from pipeline.stages import digest, summarize, triage
 
 # (step, usage): where every request's cost is reported as it is paid ("triage",
 # "summarize-map", ...). The run log is the one sink of a run.
@@ -77,6 +77,18 @@ class Triager(Protocol):
     ) -> triage.TriageResult: ...
 
 
+class Digester(Protocol):
+    async def digest(
+        self,
+        papers: Sequence[digest.WeekPaper],
+        period: str,
+        prompt: Prompt,
+        *,
+        interests: str,
+        audience: str,
+    ) -> digest.Synthesis: ...
+
+
 class Backend(ABC):
     """One registered backend, built from the settings; its client is made on first use."""
 
@@ -108,6 +120,9 @@ class Backend(ABC):
 
     @abstractmethod
     def triager(self) -> Triager: ...
+
+    @abstractmethod
+    def digester(self) -> Digester: ...
 
     async def aclose(self) -> None:  # noqa: B027 (most backends hold nothing to release)
         """Release clients inside the event loop that made them."""
@@ -173,6 +188,9 @@ class Extractive(Backend):
 
     def triager(self) -> Triager:
         return HeuristicTriager()
+
+    def digester(self) -> Digester:
+        return digest.TagDigester()
 
 
 # --- LLM-backed ------------------------------------------------------------------------
@@ -269,6 +287,9 @@ class ModelBackend(Backend):
 
     def triager(self) -> Triager:
         return LLMTriager(self.llm(), self.meter)
+
+    def digester(self) -> Digester:
+        return digest.LLMDigester(self.llm(), self.meter)
 
     async def aclose(self) -> None:
         client, self._client, self._llm = self._client, None, None

@@ -25,7 +25,7 @@ from pipeline.sources import LISTING_VERSION, CachedListing, Source, is_arxiv_id
 from pipeline.stage import Placement, Stage
 from pipeline.stages import extract
 
-STAGE_VERSION = 1
+STAGE_VERSION = 2  # 2: the file name is kept in the metadata
 MAX_SLUG = 60  # characters of a local id taken from the file name, before its digest
 
 
@@ -154,7 +154,7 @@ class FolderFeed(Stage[Paper, PaperMeta]):
         return {"pdf": paper.pdf, "name": paper.pdf.path.name}
 
     def compute(self, *, pdf: PdfFile, name: str) -> PaperMeta:
-        return paper_meta(pdf.path, pdf.sha256)
+        return paper_meta(pdf.path, pdf.sha256).model_copy(update={"file_name": name})
 
     def apply(self, paper: Paper, output: PaperMeta) -> None:
         # the seeded id stays: two files may share a name's slug, and the seed made them unique

@@ -116,10 +116,17 @@ def _paper_block(paper: RankedPaper) -> list[str]:
     if summary.limitations:
         limitations = " ".join(_sentence(item) for item in summary.limitations)
         lines += [f"**Limitations:** {md_text(limitations)}", ""]
-    lines += [_scores_line(paper), ""]
+    lines += [_scores_line(paper), "", _written_by(paper), ""]
     if flag := _unverified(paper):
         lines += [flag, ""]
     return lines
+
+
+def _written_by(paper: RankedPaper) -> str:
+    """Who wrote this summary and when: a cached summary may be older than the report."""
+    record = paper.record
+    when = f" on {record.written.isoformat()}" if record.written else ""
+    return f"*Summarized by {md_code(record.model)} ({md_text(record.backend)}){when}.*"
 
 
 def _link(paper: RankedPaper) -> str:
@@ -128,7 +135,7 @@ def _link(paper: RankedPaper) -> str:
     if meta.url and is_arxiv_id(meta.id):
         url = f"https://arxiv.org/abs/{meta.id}"
         return md_link(url, url)
-    return md_code(meta.pdf_path.name if meta.pdf_path else meta.id)
+    return md_code(meta.file_name or (meta.pdf_path.name if meta.pdf_path else meta.id))
 
 
 def _sentence(text: str) -> str:
@@ -279,11 +286,12 @@ def _paper_json(paper: RankedPaper) -> dict[str, Any]:
         "authors": meta.authors,
         "categories": meta.categories,
         "url": meta.url,
-        "file": meta.pdf_path.name if meta.pdf_path else None,
+        "file": meta.file_name or (meta.pdf_path.name if meta.pdf_path else None),
         "impact_score": paper.impact_score,
         **paper.record.summary.model_dump(),
         "backend": paper.record.backend,
         "model": paper.record.model,
+        "written": paper.record.written.isoformat() if paper.record.written else None,
         "usage": paper.record.usage.model_dump(),
         "stage_usage": {k: u.model_dump() for k, u in paper.record.stage_usage.items()},
         "faithfulness": (
@@ -304,31 +312,34 @@ class DailyReport(Stage[Day, Report]):
         return day.ranking is not None
 
     def inputs(self, day: Day) -> dict[str, Any]:
-        assert day.ranking is not None
-        papers = day.papers
-        unread = [p for p in papers if not p.selected]
-        return {
-            "report": ReportInput(
-                day=day.source.day,
-                source=day.source_line,
-                backend=day.backend,
-                model=day.model,
-                prompt=day.prompt,
-                listed=len(papers),
-                papers=day.ranking.papers,
-                failed=day.log.sorted_failures(),
-                notes=[*day.log.notes, *page_cap_notes(papers), *day.log.warnings],
-                appendix=[p.triage for p in unread if p.triage is not None],
-                appendix_titles={p.meta.id: p.meta.title for p in unread},
-                triage_usage=day.triage.usage if day.triage else None,
-            )
-        }
+        return {"report": report_input(day)}
 
     def compute(self, *, report: ReportInput) -> Report:
         return daily(report)
 
     def apply(self, day: Day, output: Report) -> None:
         day.report = output
+
+
+def report_input(day: Day) -> ReportInput:
+    """Everything the daily report says, from the day's papers and the run log."""
+    assert day.ranking is not None
+    papers = day.papers
+    unread = [p for p in papers if not p.selected]
+    return ReportInput(
+        day=day.source.day,
+        source=day.source_line,
+        backend=day.backend,
+        model=day.model,
+        prompt=day.prompt,
+        listed=len(papers),
+        papers=day.ranking.papers,
+        failed=day.log.sorted_failures(),
+        notes=[*day.log.notes, *page_cap_notes(papers), *day.log.warnings],
+        appendix=[p.triage for p in unread if p.triage is not None],
+        appendix_titles={p.meta.id: p.meta.title for p in unread},
+        triage_usage=day.triage.usage if day.triage else None,
+    )
 
 
 def page_cap_notes(papers: Iterable[Paper]) -> list[str]:

@@ -25,6 +25,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -404,6 +405,7 @@ def summary_of(
         usage=ledger.total(),
         stage_usage=dict(ledger.by_stage),
         faithfulness=report,
+        written=date.today(),
     )
 
 
