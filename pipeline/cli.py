@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from pipeline.commands import extract as extract_cmd
+from pipeline.commands import report as report_cmd
 from pipeline.errors import PaperbriefError, UsageError
 from pipeline.record import STAGES
 from pipeline.settings import Settings, load_settings
@@ -29,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(commands)
+    report_cmd.add_parser(commands, _add_settings_flags)
     extract_cmd.add_parser(commands)
     _add_cache(commands)
+    _add_schema(commands)
     return parser
 
 
@@ -120,6 +123,16 @@ def _add_cache(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_settings_flags(cache)
 
 
+def _add_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of an output file",
+        description="Print the JSON Schema of summaries.json (daily), report.json (weekly) "
+        "or run.json (run).",
+    )
+    schema.add_argument("which", choices=("daily", "weekly", "run"))
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     given = vars(args)
     flags = {
@@ -153,6 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pipeline.commands.run import run_command
 
             return run_command(args, settings_from(args), console)
+        if args.command == "report":
+            return report_cmd.report_command(args, settings_from(args), console)
+        if args.command == "schema":
+            from pipeline.commands.schema import schema_command
+
+            return schema_command(args.which)
         from pipeline.commands.cache import cache_command
 
         return cache_command(args, settings_from(args), console)

@@ -19,7 +19,7 @@ from pipeline.editions import Edition
 from pipeline.markup import md_cell, md_code, md_link, md_text
 from pipeline.models import Usage
 from pipeline.sources import is_arxiv_id
-from pipeline.stages.digest import Finding, Synthesis, WeekPaper, tags_of
+from pipeline.stages.digest import Finding, Synthesis, WeekPaper, cited_in, tags_of
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 VENUE = re.compile(
@@ -186,7 +186,9 @@ def _count(item: Finding) -> str:
 
 
 def _finding_lines(item: Finding, n: int, *, counted: bool) -> list[str]:
-    cites = " ".join(f"[{r}]" for r in item.refs)
+    # the references it rests on, unless the text already cites each of them as [N]
+    shown = set(cited_in(item.text))
+    cites = " ".join(f"[{r}]" for r in item.refs if r not in shown)
     head = f"{n}. **{md_text(item.title)}**"
     if counted:
         head += f" ({_count(item)})"
@@ -242,9 +244,9 @@ def markdown(report: WeeklyReport) -> str:
 
 
 def _summary(report: WeeklyReport) -> list[str]:
-    cats = ", ".join(report.categories) or "local papers"
+    cats = f"arXiv {', '.join(report.categories)}" if report.categories else "local papers"
     scope = (
-        f"Papers briefed {_range(report.start, report.end)} (arXiv {md_text(cats)}): "
+        f"Papers briefed {_range(report.start, report.end)} ({md_text(cats)}): "
         f"{report.listed} listed, {report.triaged} triaged, {report.read_in_full} read in full, "
         f"{report.papers} distinct papers summarized."
     )

@@ -10,7 +10,6 @@ import asyncio
 import inspect
 import json
 import os
-import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -20,79 +19,21 @@ import pytest
 
 from pipeline.cache import Cache
 from pipeline.executor import LocalExecutor, Plan
-from pipeline.models import PaperMeta, PaperSummary, TriageItem, TriageReply
+from pipeline.models import PaperMeta
 from pipeline.observer import QuietObserver
 from pipeline.paper import Day as DayState
 from pipeline.paper import Paper
-from pipeline.prompts import default_prompts_dir
 from pipeline.record import STAGES, RunRecord
 from pipeline.runlog import RunLog
-from pipeline.runner import Runner, RunPlan, stages_for
-from pipeline.settings import Settings, load_settings
+from pipeline.runner import stages_for
 from pipeline.sources import Source
 from pipeline.stage import Placement, Stage
 from pipeline.tools import Tools
-from tests.builders import encrypted_pdf, rubric, summary
+from tests.builders import encrypted_pdf
 from tests.conftest import DAY
-from tests.fakes.scripted_llm import Call, ScriptedLLM, backend_of
-
-PAPER_ID = re.compile(r'<paper id="([^"]+)">')
-
-
-def answer(call: Call) -> Any:
-    """Triage scores each paper by its title's length; summaries state no numbers."""
-    if call.task == "triage":
-        ids = PAPER_ID.findall(call.user)
-        scored = [
-            TriageItem(paper_id=i, gist=f"Gist of {i}.", rubric=rubric(*[1 + len(i) % 10] * 4))
-            for i in ids
-        ]
-        return TriageReply(items=scored)
-    plain = summary().model_copy(
-        update={"summary": ["The problem and the method.", "The results and a limitation."]}
-    )
-    return PaperSummary.model_validate(plain.model_dump())
-
-
-class Day:
-    """A user's project folder: its own cache, out folder and copy of the prompts."""
-
-    def __init__(self, root: Path, papers: Path) -> None:
-        self.root = root
-        self.papers = papers
-        self.prompts = root / "prompts"
-        shutil.copytree(default_prompts_dir(), self.prompts)
-        self.llm = ScriptedLLM(answer)
-
-    def settings(self, **flags: Any) -> Settings:
-        env = {"PAPERBRIEF_PROMPTS_DIR": str(self.prompts)}
-        base = {"cache_dir": self.root / "cache", "out_dir": self.root / "out"}
-        return load_settings(env=env, flags={**base, **flags})
-
-    def run(
-        self,
-        *,
-        force: frozenset[str] = frozenset(),
-        only: str | None = None,
-        scripted: bool = True,
-        pool_threshold: int = 16,
-        **flags: Any,
-    ) -> RunRecord:
-        source = Source(kind="folder", day=date.fromisoformat(DAY), folder=self.papers)
-        self.runner = Runner(
-            self.settings(**flags),
-            RunPlan(source=source, force=force, only=only),
-            make_backend=backend_of(self.llm) if scripted else None,
-            pool_threshold=pool_threshold,
-        )
-        return self.runner.run()
-
-    def report(self) -> str:
-        return (self.folder() / "summaries.md").read_text()
-
-    def folder(self) -> Path:
-        """The output folder of the last run's edition."""
-        return Path(self.runner.settings.out_dir) / DAY / self.runner.edition
+from tests.fakes.scripted_llm import Call
+from tests.project import Project as Day
+from tests.project import answer
 
 
 def computed(record: RunRecord) -> dict[str, int]:

@@ -272,9 +272,8 @@ def tag_synthesis(papers: Sequence[WeekPaper], limit: int = 5) -> Synthesis:
     themes = [
         Finding(
             title=tag,
-            text=f"{len(refs)} of the week's papers are tagged “{tag}”: "
-            + ", ".join(f"[{r}]" for r in refs)
-            + ".",
+            text=f"{len(refs)} of the week's papers {'is' if len(refs) == 1 else 'are'} "
+            f"tagged “{tag}”.",
             refs=refs,
             papers=len(refs),
             tags=[tag],

@@ -10,7 +10,14 @@ from pydantic import BaseModel, Field
 
 from pipeline.faithfulness import share_of_supported
 from pipeline.markup import md_cell, md_code, md_link, md_text, plain_url
-from pipeline.models import FailedPaper, RankedPaper, TriageScore, Usage
+from pipeline.models import (
+    FailedPaper,
+    FaithfulnessReport,
+    RankedPaper,
+    Rubric,
+    TriageScore,
+    Usage,
+)
 from pipeline.paper import Day, Paper
 from pipeline.sources import is_arxiv_id
 from pipeline.stage import Stage
@@ -253,7 +260,65 @@ def _faithfulness_totals(inputs: ReportInput) -> tuple[int, int, float]:
     return checked, supported, share_of_supported(present)
 
 
+class DailyPaper(BaseModel):
+    """One summarized paper in summaries.json."""
+
+    rank: int
+    id: str
+    title: str
+    authors: list[str]
+    categories: list[str]
+    url: str | None
+    file: str | None = Field(description="the local PDF's file name, for a folder source")
+    impact_score: float
+    summary: list[str]
+    key_insight: str
+    key_takeaways: list[str]
+    industry_impact: str
+    limitations: list[str]
+    affiliations: list[str]
+    code_url: str | None
+    venue: str | None
+    tags: list[str]
+    rubric: Rubric
+    backend: str
+    model: str
+    written: str | None = Field(description="the day the summary was made, YYYY-MM-DD")
+    usage: Usage
+    stage_usage: dict[str, Usage]
+    faithfulness: FaithfulnessReport | None
+
+
+class NotRead(TriageScore):
+    title: str | None
+
+
+class DailyData(BaseModel):
+    """What `out/<date>/<edition>/summaries.json` holds (`paperbrief schema daily`)."""
+
+    run_id: str = Field(default="", description="the run that wrote it; run.json names it too")
+    date: str
+    source: str
+    backend: str
+    model: str
+    prompt: str
+    listed: int
+    papers: list[DailyPaper]
+    failed: list[FailedPaper]
+    not_read: list[NotRead] = Field(description="papers triaged but not read in full")
+    notes: list[str]
+    usage: Usage
+    usage_by_stage: dict[str, Usage]
+    faithfulness: dict[str, float]
+
+
 def daily_json(inputs: ReportInput) -> dict[str, Any]:
+    data = _daily_dict(inputs)
+    DailyData.model_validate(data)  # the documented schema must say what is written
+    return data
+
+
+def _daily_dict(inputs: ReportInput) -> dict[str, Any]:
     usage = _total_usage(inputs)
     return {
         "date": inputs.day.isoformat(),

@@ -1,0 +1,273 @@
+"""`paperbrief report daily|weekly`: reports from the days already briefed, read from the cache.
+
+`report daily --date D` rebuilds that day's briefing with no LLM call and no network. `report
+weekly` gathers the briefed days of a range (by default the last seven), runs the missing ones
+first with `--fill`, makes the one synthesis call (cached like any stage) and writes
+`out/weekly-<end>/<edition>/report.md` and `report.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from rich.console import Console
+
+from pipeline.cache import Cache, write_atomic
+from pipeline.editions import Edition, edition_name
+from pipeline.errors import UsageError
+from pipeline.executor import LocalExecutor, Plan
+from pipeline.llm.backends import Backend, Meter, backend_for
+from pipeline.observer import Observer, QuietObserver
+from pipeline.record import write_outputs
+from pipeline.runlog import RunLog
+from pipeline.settings import LLMSettings, Settings
+from pipeline.stages.digest import Digest, Synthesis, Week
+from pipeline.stages.report import daily
+from pipeline.tools import Tools
+from pipeline.weekly import (
+    WeeklyReport,
+    markdown,
+    references,
+    top_papers,
+    week_papers,
+    weekdays,
+    with_previous,
+)
+
+MakeBackend = Callable[[LLMSettings, Meter], Backend]
+
+
+def edition_of(settings: Settings) -> str:
+    """The edition the settings would write: backend, model and summarize prompt variant."""
+    backend = backend_for(settings.llm)
+    return edition_name(backend.name, backend.model, settings.prompts.summarize)
+
+
+def find_edition(cache: Cache, day: date, wanted: str, explicit: bool) -> Edition:
+    """That day's briefing in the settings' edition; when the user named none and only one
+    edition of the day is cached, that one."""
+    entry = cache.edition(day, wanted, Edition)
+    if entry is not None:
+        return entry
+    folder = cache.edition_path(day, wanted).parent
+    others = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+    if not explicit and len(others) == 1:
+        found = cache.edition(day, others[0], Edition)
+        if found is not None:
+            return found
+    hint = f"; cached editions of that day: {', '.join(others)} (--edition NAME)" if others else ""
+    raise UsageError(
+        f"no briefing of {day.isoformat()} ({wanted}) in {cache.root}; run "
+        f"`paperbrief run --date {day.isoformat()}` first{hint}"
+    )
+
+
+def rebuild_daily(settings: Settings, day: date, edition: str | None = None) -> Path:
+    """Write a day's report files again from the cache; returns the folder."""
+    cache = Cache(settings.cache_dir)
+    entry = find_edition(cache, day, edition or edition_of(settings), edition is not None)
+    out = settings.out_dir / day.isoformat() / entry.edition
+    write_outputs(out, entry.record, daily(entry.report))
+    return out
+
+
+@dataclass
+class WeeklyOutcome:
+    report: WeeklyReport
+    folder: Path
+    warnings: list[str]
+
+
+def build_weekly(
+    settings: Settings,
+    start: date,
+    end: date,
+    *,
+    top: int | None = None,
+    fill: bool = False,
+    observer: Observer | None = None,
+    make_backend: MakeBackend | None = None,
+) -> WeeklyOutcome:
+    """Gather the week, synthesize it (one cached call), write report.md and report.json."""
+    if start > end:
+        raise UsageError(f"--from {start} is after --to {end}; swap them")
+    observer = observer or QuietObserver()
+    edition = edition_of(settings) if make_backend is None else _edition(settings, make_backend)
+    cache = Cache(settings.cache_dir)
+    if fill:
+        _fill(settings, cache, start, end, edition, observer, make_backend)
+    found = _editions(cache, weekdays(start, end), edition)
+    papers = week_papers(list(found.values()))
+    shift = timedelta(days=(end - start).days + 1)
+    earlier = _editions(cache, weekdays(start - shift, end - shift), edition)
+    previous = week_papers(list(earlier.values())) if earlier else None
+    log = RunLog(observer)
+    synthesis = _synthesize(
+        settings, cache, log, Week(period=_period(start, end), papers=papers), make_backend
+    )
+    synthesis = with_previous(synthesis, previous)
+    report = _report(settings, start, end, edition, found, papers, synthesis, top)
+    folder = settings.out_dir / f"weekly-{end.isoformat()}" / edition
+    write_atomic(folder / "report.md", markdown(report).encode("utf-8"))
+    write_atomic(folder / "report.json", report.model_dump_json(indent=2).encode("utf-8"))
+    return WeeklyOutcome(report, folder, log.warnings)
+
+
+def _edition(settings: Settings, make_backend: MakeBackend) -> str:
+    backend = make_backend(settings.llm, lambda step, usage: None)
+    return edition_name(backend.name, backend.model, settings.prompts.summarize)
+
+
+def _editions(cache: Cache, days: list[date], edition: str) -> dict[date, Edition]:
+    found = {day: cache.edition(day, edition, Edition) for day in days}
+    return {day: entry for day, entry in found.items() if entry is not None}
+
+
+def _fill(
+    settings: Settings,
+    cache: Cache,
+    start: date,
+    end: date,
+    edition: str,
+    observer: Observer,
+    make_backend: MakeBackend | None,
+) -> None:
+    """Run the weekdays of the range that have no briefing, through the usual cached stages."""
+    from pipeline.runner import Runner, RunPlan
+    from pipeline.sources import Source
+
+    have = _editions(cache, weekdays(start, end), edition)
+    for day in weekdays(start, end):
+        if day not in have:
+            plan = RunPlan(source=Source(kind="date", day=day))
+            Runner(settings, plan, observer, make_backend=make_backend).run()
+
+
+def _synthesize(
+    settings: Settings,
+    cache: Cache,
+    log: RunLog,
+    week: Week,
+    make_backend: MakeBackend | None,
+) -> Synthesis:
+    if not week.papers:
+        return Synthesis(
+            by_model=False,
+            notes={k: "has no paper to rest on" for k in ("trends", "implications", "actions")},
+        )
+    made = make_backend(settings.llm, log.meter) if make_backend else None
+    tools = Tools(settings, cache, log, backend=made)
+    with asyncio.Runner() as loop:
+        executor = LocalExecutor(settings, cache, log, tools, Plan(), log.observer, loop)
+        try:
+            executor.run(Digest(), week)  # type: ignore[arg-type]
+        finally:
+            loop.run(tools.aclose())
+    if week.synthesis is None:  # the call failed: the report still lists the week's papers
+        reason = "could not be written: " + "; ".join(log.warnings[-1:])
+        return Synthesis(
+            by_model=False, notes=dict.fromkeys(("trends", "implications", "actions"), reason)
+        )
+    return week.synthesis
+
+
+def _report(
+    settings: Settings,
+    start: date,
+    end: date,
+    edition: str,
+    found: dict[date, Edition],
+    papers: list,  # type: ignore[type-arg]
+    synthesis: Synthesis,
+    top: int | None,
+) -> WeeklyReport:
+    entries = list(found.values())
+    first = entries[0].report if entries else None
+    return WeeklyReport(
+        start=start,
+        end=end,
+        compiled=date.today(),
+        audience=settings.report.audience,
+        focus=settings.reading.interests,
+        categories=sorted({c for e in entries for c in e.categories}),
+        edition=edition,
+        backend=first.backend if first else "",
+        model=first.model if first else "",
+        days_briefed=sorted(found),
+        days_missing=[d for d in weekdays(start, end) if d not in found],
+        listed=sum(e.listed for e in entries),
+        triaged=sum(e.triaged for e in entries),
+        read_in_full=sum(e.read_in_full for e in entries),
+        papers=len(papers),
+        top=top_papers(papers, top or settings.report.weekly_top),
+        themes=synthesis.themes,
+        trends=synthesis.trends,
+        implications=synthesis.implications,
+        actions=synthesis.actions,
+        notes=synthesis.notes,
+        by_model=synthesis.by_model,
+        references=references(papers),
+        usage=synthesis.usage,
+    )
+
+
+def _period(start: date, end: date) -> str:
+    return f"{start.isoformat()} to {end.isoformat()}"
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+def add_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    settings_flags: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    report = commands.add_parser(
+        "report",
+        help="rebuild a daily report or write the weekly one, from the days already briefed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    kinds = report.add_subparsers(dest="kind", required=True, metavar="KIND")
+    one = kinds.add_parser("daily", help="rebuild a day's report from the cache (no LLM call)")
+    one.add_argument("--date", type=date.fromisoformat, help="the day, YYYY-MM-DD (default today)")
+    week = kinds.add_parser("weekly", help="the weekly report over briefed days")
+    week.add_argument("--from", dest="start", type=date.fromisoformat, help="first day")
+    week.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (default today)")
+    week.add_argument("--top", type=int, help="top papers listed (default report.weekly_top)")
+    week.add_argument("--fill", action="store_true", help="run the missing weekdays first")
+    for parser in (one, week):
+        parser.add_argument("--edition", help="which edition (default: the settings' own)")
+        parser.add_argument("--backend", choices=("auto", "openai", "local", "extractive"))
+        parser.add_argument("--model", help="model name for the LLM backend")
+        parser.add_argument("--base-url", help="OpenAI-compatible endpoint")
+        parser.add_argument("--prompt", help="summarize prompt variant of the edition")
+        parser.add_argument("--out", type=Path, help="output folder (default ./out)")
+        settings_flags(parser)
+
+
+def report_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    if args.kind == "daily":
+        folder = rebuild_daily(settings, args.date or date.today(), args.edition)
+        console.print(f"wrote {folder}/", highlight=False)
+        return 0
+    end = args.end or date.today()
+    start = args.start or end - timedelta(days=6)
+    outcome = build_weekly(settings, start, end, top=args.top, fill=args.fill)
+    stderr = Console(stderr=True, soft_wrap=True)
+    for warning in outcome.warnings:
+        stderr.print(f"warning: {warning}", markup=False, highlight=False)
+    report = outcome.report
+    if report.days_missing:
+        missing = ", ".join(d.isoformat() for d in report.days_missing)
+        stderr.print(f"not briefed: {missing} (--fill runs them)", markup=False, highlight=False)
+    console.print(
+        f"{report.papers} papers from {len(report.days_briefed)} days; wrote {outcome.folder}/",
+        highlight=False,
+    )
+    return 0 if report.papers else 3
