@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -69,7 +69,8 @@ class Source:
         if self.kind == "rss":
             return f"today's arXiv announcements in {cats}"
         if self.kind == "date":
-            return f"arXiv listing of {self.day.isoformat()} in {cats} (arXiv API)"
+            listed = self.day - timedelta(days=max(self.day.weekday() - 4, 0))  # weekend: Friday
+            return f"arXiv listing of {listed.isoformat()} in {cats} (arXiv API)"
         return f"arXiv ids {', '.join(self.ids)}"
 
 
@@ -79,6 +80,7 @@ class CachedListing(BaseModel):
     papers: list[PaperMeta]
     warnings: list[str] = Field(default_factory=list)
     counts: dict[str, int] = Field(default_factory=dict)
+    note: str | None = Field(default=None, description="which listing stood in for the day's")
 
 
 def keyword_notes(include: list[str], exclude: list[str], dropped: int) -> list[str]:

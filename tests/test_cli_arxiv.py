@@ -134,11 +134,19 @@ def test_a_stale_rss_feed_is_flagged(workspace: Workspace):
     assert "RSS listed 1" in workspace.report()
 
 
-def test_a_weekend_date_is_refused_with_the_previous_weekday(workspace: Workspace):
-    with FakeArxiv([]) as server:
+def test_a_weekend_briefs_the_last_listing_and_says_so(tmp_path: Path):
+    # Friday 2026-03-06's listing: submitted Wednesday 14:00 to Thursday 14:00 US Eastern
+    thursday_noon = datetime(2026, 3, 5, 17, tzinfo=UTC)
+    papers = [paper(i, submitted=thursday_noon - timedelta(hours=i)) for i in range(2)]
+    workspace = Workspace(tmp_path / "ws", day="2026-03-07")
+    with FakeArxiv(papers) as server:
         result = workspace.run("--date", "2026-03-07", env=arxiv_env(server))
-    assert result.returncode == 2
-    assert "2026-03-07 is a Saturday; try --date 2026-03-06" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert workspace.record()["papers"] == 2
+    header = workspace.report().split("## 1.")[0]
+    assert "arXiv listing of 2026-03-06" in header
+    assert "is a Saturday and arXiv does not announce on weekends" in header
+    assert "the most recent listing, Friday 2026-03-06" in header
 
 
 def test_a_date_lists_that_days_papers_through_the_api(tmp_path: Path):

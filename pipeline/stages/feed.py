@@ -12,7 +12,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +194,10 @@ class ArxivListing(Stage[Day, CachedListing]):
         )
         return {
             "kind": self.source.kind,
-            "day": self.source.day.isoformat(),
+            # arXiv does not announce on weekends: a weekend date reads the last listing before
+            "day": announced_day(self.source.day).isoformat()
+            if self.source.kind == "date"
+            else self.source.day.isoformat(),
             "ids": list(self.source.ids),
             "asked": asked,
         }
@@ -213,19 +216,47 @@ class ArxivListing(Stage[Day, CachedListing]):
     ) -> CachedListing:
         from pipeline.arxiv import listing
 
+        asked_day, note = date.fromisoformat(day), None
         if kind == "rss":
             found = listing.announced(arxiv, asked)
-            found.warnings += rss_cross_check(arxiv, asked, found)
+            if not found.papers and asked_day.weekday() >= 5:
+                # a weekend's feed is empty: brief the last announced listing instead
+                friday = announced_day(asked_day)
+                found = listing.on_date(arxiv, asked, friday)
+                note = weekend_note(asked_day, friday)
+            else:
+                found.warnings += rss_cross_check(arxiv, asked, found)
         elif kind == "date":
-            found = listing.on_date(arxiv, asked, date.fromisoformat(day))
+            found = listing.on_date(arxiv, asked, asked_day)
         else:
             found = listing.by_ids(arxiv, asked, ids)
-        return CachedListing(papers=found.papers, warnings=found.warnings, counts=found.counts)
+        return CachedListing(
+            papers=found.papers, warnings=found.warnings, counts=found.counts, note=note
+        )
 
     def apply(self, day: Day, output: CachedListing) -> None:
+        listed = announced_day(day.source.day)
+        if self.source.kind == "date" and listed != day.source.day:
+            day.log.note(weekend_note(day.source.day, listed))
+        if output.note:
+            day.log.note(output.note)
         for warning in output.warnings:
             day.log.warn(warning)
         day.papers = [Paper(meta=meta) for meta in output.papers]
+
+
+def announced_day(day: date) -> date:
+    """The day itself on a weekday; on a weekend, the Friday before (arXiv's last listing)."""
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def weekend_note(day: date, listed: date) -> str:
+    return (
+        f"{day.isoformat()} is a {day:%A} and arXiv does not announce on weekends: these are the "
+        f"papers of the most recent listing, {listed:%A} {listed.isoformat()}."
+    )
 
 
 def rss_cross_check(client: Any, arxiv: ArxivSettings, found: Any) -> list[str]:
