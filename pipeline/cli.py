@@ -15,6 +15,7 @@ from pipeline.commands import extract as extract_cmd
 from pipeline.commands import report as report_cmd
 from pipeline.errors import PaperbriefError, UsageError
 from pipeline.record import STAGES
+from pipeline.redaction import redacted
 from pipeline.settings import Settings, load_settings
 
 STAGE_NAMES = STAGES
@@ -189,7 +190,7 @@ def _error(console: Console, exc: Exception, debug: bool, code: int) -> int:
         console.print_exception()
     # soft_wrap: one line however narrow the terminal, so it can be grepped and parsed.
     Console(stderr=True, soft_wrap=True).print(
-        f"paperbrief: error: {exc}", highlight=False, markup=False
+        f"paperbrief: error: {redacted(str(exc))}", highlight=False, markup=False
     )
     return code
 

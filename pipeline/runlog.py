@@ -19,6 +19,7 @@ from pipeline.errors import PaperError, UsageError
 from pipeline.models import FailedPaper, Usage
 from pipeline.observer import Observer, QuietObserver
 from pipeline.record import STAGES, Event, StageStats
+from pipeline.redaction import redacted
 
 STATUS_FIELD = {"hit": "hits", "computed": "misses", "failed": "failed"}
 
@@ -50,13 +51,14 @@ class RunLog:
             message = str(exc)
         else:
             message = f"internal error: {type(exc).__name__}: {exc}"
-        failed = FailedPaper(id=paper_id, stage=stage, error=message)
+        failed = FailedPaper(id=paper_id, stage=stage, error=redacted(message))
         with self._lock:
             self.failures.append(failed)
         self.count(stage, paper_id, "failed")
         return failed
 
     def warn(self, message: str) -> None:
+        message = redacted(message)  # an HTTP error may quote a URL with its credentials
         with self._lock:
             self.warnings.append(message)
         self.observer.warn(message)

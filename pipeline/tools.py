@@ -14,6 +14,7 @@ from typing import Any
 from pipeline.cache import Cache, file_digest
 from pipeline.llm.backends import Backend, backend_for
 from pipeline.models import PdfFile
+from pipeline.redaction import redacted
 from pipeline.runlog import RunLog
 from pipeline.settings import Settings
 
@@ -72,7 +73,7 @@ class Tools:
         if name in ("summarizer", "triager", "digester"):
             return self.backend.identity()
         if name == "pdfs":
-            return {"pdf_url": self.settings.arxiv.pdf_url}
+            return {"pdf_url": redacted(self.settings.arxiv.pdf_url)}
         return {}  # the arXiv client: what a listing asks for is in the feed's params
 
     def arxiv(self) -> Any:

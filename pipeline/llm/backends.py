@@ -24,6 +24,7 @@ from pipeline.faithfulness import SourceIndex, summary_faithfulness
 from pipeline.llm.base import LLM
 from pipeline.models import Chunks, PaperMeta, SummaryRecord, Usage
 from pipeline.prompts import Prompt
+from pipeline.redaction import redacted
 from pipeline.settings import LLMSettings
 from pipeline.stages import digest, summarize, triage
 
@@ -313,7 +314,8 @@ class OpenAICompatible(ModelBackend):
         # self-hosted server answers to.
         from pipeline.llm.openai_backend import DEFAULT_ENDPOINT
 
-        return {"endpoint": (self.settings.base_url or DEFAULT_ENDPOINT).rstrip("/").lower()}
+        endpoint = (self.settings.base_url or DEFAULT_ENDPOINT).rstrip("/").lower()
+        return {"endpoint": redacted(endpoint)}  # keys and metadata never hold a password
 
     def make_client(self) -> LLM:
         from pipeline.llm.openai_backend import OpenAIBackend

@@ -45,6 +45,7 @@ from pipeline.llm.base import Message, Price, R, UsageSink
 from pipeline.llm.limiter import RateLimiter, estimate_tokens, retry_after
 from pipeline.llm.replies import reask_until_valid
 from pipeline.models import Usage
+from pipeline.redaction import redacted
 
 if TYPE_CHECKING:
     import openai
@@ -431,8 +432,9 @@ class OpenAIBackend:
         return None
 
     def _endpoint(self) -> str:
+        """The endpoint as messages show it: never with its credentials."""
         url = self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_ENDPOINT
-        return url.rstrip("/")
+        return redacted(url.rstrip("/"))
 
     # --- errors -----------------------------------------------------------------------
 
