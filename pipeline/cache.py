@@ -15,12 +15,14 @@ result (a forced LLM re-run) changes every downstream key.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -134,6 +136,34 @@ class Cache:
         except (OSError, ValidationError, ValueError) as exc:
             self._warn(f"cache entry {path} is unreadable ({type(exc).__name__}); ignoring it")
             return None
+
+    @contextmanager
+    def run_lock(self, waiting: Callable[[str], None]) -> Iterator[None]:
+        """Hold the cache for one run at a time, so two runs never pay twice for the same work.
+
+        A second run waits (saying for whom, once) and then finds the first run's work in the
+        cache. The lock is the kernel's (flock): it is released when its holder exits, however
+        it ends, so a killed run never leaves a stale lock behind.
+        """
+        path = self.root / ".run.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another run"
+                waiting(f"waiting for {holder} to finish with the cache {self.root}")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"run pid {os.getpid()} (started {time.strftime('%H:%M:%S')})")
+            handle.flush()
+            try:
+                yield
+            finally:
+                handle.truncate(0)
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def seen_path(self) -> Path:
         """The index of papers summarized on earlier days (by arXiv id without version)."""

@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -324,8 +326,31 @@ class LocalExecutor:
             # model) that a plain fork would copy in a broken state.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(PRELOAD)
-            self._pool = ProcessPoolExecutor(max_workers=WORKERS, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=WORKERS,
+                mp_context=context,
+                initializer=_watch_run,
+                initargs=(os.getpid(),),
+            )
         return self._pool
+
+
+def _watch_run(run_pid: int) -> None:
+    """In each worker: exit when the run is gone. A killed run cannot shut its pool down, and
+    its workers (children of the fork server, not of the run) would otherwise wait for work
+    that never comes."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(run_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass  # alive, owned by someone else (never the case here, but not dead)
+
+    threading.Thread(target=watch, name="watch-run", daemon=True).start()
 
 
 def _compute_in_worker(

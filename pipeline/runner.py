@@ -97,7 +97,7 @@ class Runner:
     def run(self) -> RunRecord:
         # One event loop for the whole run: an async LLM client made during triage must still
         # be usable when summarize runs (a loop per stage would close it underneath).
-        with asyncio.Runner() as loop:
+        with self.cache.run_lock(self.observer.warn), asyncio.Runner() as loop:
             executor = LocalExecutor(
                 self.settings,
                 self.cache,

@@ -1,0 +1,113 @@
+"""Runs that overlap or die: nothing paid twice, nothing left running."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import DAY
+from tests.fakes.openai_server import FakeOpenAI
+from tests.workspace import Workspace
+
+
+def command(workspace: Workspace, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        *workspace.source_args,
+        "--cache-dir",
+        str(workspace.cache),
+        "--out",
+        str(workspace.out),
+        *args,
+    ]
+
+
+def test_two_runs_on_one_cache_pay_once_and_agree(workspace: Workspace):
+    with FakeOpenAI(latency=0.3) as server:
+        env = {**workspace.env, **server.env()}
+        first, second = (
+            subprocess.Popen(
+                command(workspace, "--concurrency", "2"),
+                cwd=workspace.root,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        )
+        outputs = [run.communicate(timeout=300) for run in (first, second)]
+        requests = len(server.chat_bodies)
+    assert first.returncode == second.returncode == 0, outputs
+    assert requests == 5  # one summary per paper, made by whichever run held the cache
+    assert any("waiting for run pid" in err for _, err in outputs)
+    record = workspace.record()
+    assert record["stages"]["summarize"]["misses"] in (0, 5)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, from /proc (parents of each)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    out = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            out.add(pid)
+    return out
+
+
+def test_no_worker_outlives_a_killed_run(tmp_path: Path, papers: Path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(40):  # enough for every CPU stage to use the worker pool
+        for pdf in sorted(papers.glob("*.pdf")):
+            shutil.copy(pdf, folder / f"{n:02d}-{pdf.name}")
+    workspace = Workspace(tmp_path / "ws", "--source", str(folder), "--date", DAY)
+    run = subprocess.Popen(
+        command(workspace),
+        cwd=workspace.root,
+        env=workspace.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    children: set[int] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(children) < 3:  # fork server and two workers
+        children |= descendants(run.pid)
+        time.sleep(0.05)
+    assert len(children) >= 3, "the run never started its worker processes"
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 10
+    while alive(children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = alive(children)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == set()
