@@ -7,13 +7,16 @@ summary made by one model is never served for another.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 from typing import Any
 
-from pipeline.cache import Cache, file_digest
+from pydantic import BaseModel
+
+from pipeline.cache import Cache, digest, file_digest
 from pipeline.llm.backends import Backend, backend_for
-from pipeline.models import PdfFile
+from pipeline.models import ChunkNotes, PdfFile
 from pipeline.redaction import redacted
 from pipeline.runlog import RunLog
 from pipeline.settings import Settings
@@ -34,6 +37,23 @@ class PdfStore:
         settings = self.tools.settings.arxiv
         download.download_pdf(self.tools.arxiv(), paper_id, target, settings, force=self.force)
         return PdfFile(path=target, sha256=file_digest(target))
+
+
+class NoteCache:
+    """Map-step notes in the cache, one entry per chunk request and model (`cache/notes/`)."""
+
+    def __init__(self, cache: Cache, identity: BaseModel) -> None:
+        self.cache = cache
+        self.identity = digest(identity)
+
+    def _key(self, key: str) -> str:
+        return hashlib.sha256(f"{self.identity}/{key}".encode()).hexdigest()
+
+    def get(self, key: str) -> ChunkNotes | None:
+        return self.cache.get("notes", self._key(key), ChunkNotes)
+
+    def put(self, key: str, notes: ChunkNotes) -> None:
+        self.cache.put("notes", self._key(key), notes, {"request": key})
 
 
 class Tools:
@@ -57,7 +77,7 @@ class Tools:
     def get(self, name: str) -> Any:
         """The tool a stage names in `uses`."""
         if name == "summarizer":
-            return self.backend.summarizer()
+            return self.backend.summarizer(NoteCache(self.cache, self.backend.identity()))
         if name == "triager":
             return self.backend.triager()
         if name == "digester":

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipeline.models import PaperSummary, TriageItem, TriageReply
+from pipeline.models import ChunkNotes, PaperSummary, TriageItem, TriageReply
 from pipeline.prompts import default_prompts_dir
 from pipeline.record import RunRecord
 from pipeline.runner import Runner, RunPlan
@@ -26,6 +26,8 @@ def answer(call: Call) -> Any:
     """Triage scores each paper by its title's length; summaries state no numbers."""
     if call.task == "digest":
         return digest_reply(call)
+    if call.task == "notes":
+        return ChunkNotes(notes=["A fact this part states."], numbers=[])
     if call.task == "triage":
         ids = PAPER_ID.findall(call.user)
         scored = [

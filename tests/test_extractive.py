@@ -485,7 +485,11 @@ def test_arbitrary_text_never_crashes_and_single_quotes_are_substrings(texts):
         with pytest.raises(LLMError):
             run(request)
         return
-    summary = run(request)
+    try:
+        summary = run(request)
+    except LLMError as exc:  # text made only of orders to the model ("<PAPER>") is refused
+        assert "nothing safe to quote" in str(exc)
+        return
     source = source_of(request)
     for quote in [summary.key_insight, *summary.key_takeaways]:
         assert quote in source

@@ -130,6 +130,26 @@ def test_a_paper_whose_call_fails_drops_out_alone_and_its_cost_is_counted(day: D
     assert again.failed == [] and computed(again)["summarize"] == 1
 
 
+def test_a_long_papers_notes_survive_a_failed_summary_and_are_not_asked_again(day: Day):
+    def reduce_fails(call: Call) -> Any:
+        if call.task == "summarize":
+            from pipeline.errors import LLMError
+
+            return LLMError("endpoint answered 500: overloaded")
+        return answer(call)
+
+    day.llm.answer = reduce_fails
+    first = day.run(**{"reading.single_call_budget": 500, "chunk.max_tokens": 300})
+    assert len(first.failed) == 5
+    mapped = day.llm.tasks().count("notes")
+    assert mapped > 5  # every paper went through map-reduce
+    day.llm.answer = answer
+    day.llm.calls.clear()
+    again = day.run(**{"reading.single_call_budget": 500, "chunk.max_tokens": 300})
+    assert again.failed == []
+    assert day.llm.tasks() == ["summarize"] * 5  # the notes came from the cache
+
+
 def test_broken_pdfs_fail_alone_in_the_process_pool_and_are_remembered(
     tmp_path: Path, papers: Path
 ):

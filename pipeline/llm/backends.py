@@ -117,7 +117,8 @@ class Backend(ABC):
         )
 
     @abstractmethod
-    def summarizer(self) -> Summarizer: ...
+    def summarizer(self, notes: summarize.NoteStore | None = None) -> Summarizer:
+        """`notes` keeps each chunk's map-step notes as they arrive (LLM backends)."""
 
     @abstractmethod
     def triager(self) -> Triager: ...
@@ -184,7 +185,7 @@ class Extractive(Backend):
 
         return ExtractiveBackend.model
 
-    def summarizer(self) -> Summarizer:
+    def summarizer(self, notes: summarize.NoteStore | None = None) -> Summarizer:
         return ExtractiveSummarizer(self.name, self.model)
 
     def triager(self) -> Triager:
@@ -202,9 +203,10 @@ class LLMSummarizer:
 
     cpu_bound = False
 
-    def __init__(self, llm: LLM, meter: Meter) -> None:
+    def __init__(self, llm: LLM, meter: Meter, notes: summarize.NoteStore | None = None) -> None:
         self.llm = llm
         self.meter = meter
+        self.notes = notes
 
     async def summarize(
         self,
@@ -223,6 +225,7 @@ class LLMSummarizer:
             interests=interests,
             single_call_budget=single_call_budget,
             meter=self.meter,
+            store=self.notes,
         )
 
 
@@ -283,8 +286,8 @@ class ModelBackend(Backend):
                 self._llm = client
             return self._llm
 
-    def summarizer(self) -> Summarizer:
-        return LLMSummarizer(self.llm(), self.meter)
+    def summarizer(self, notes: summarize.NoteStore | None = None) -> Summarizer:
+        return LLMSummarizer(self.llm(), self.meter, notes)
 
     def triager(self) -> Triager:
         return LLMTriager(self.llm(), self.meter)

@@ -26,7 +26,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -194,6 +194,21 @@ def fewer_chunks(chunks: Sequence[Chunk], share: float = LESS_INPUT_SHARE) -> li
 Meter = Callable[[str, Usage], None]
 
 
+class NoteStore(Protocol):
+    """Where each chunk's map-step notes are kept as soon as they arrive, so a run killed halfway
+    through a long paper resumes with only the missing calls (`pipeline.tools.NoteCache`)."""
+
+    def get(self, key: str) -> ChunkNotes | None: ...
+    def put(self, key: str, notes: ChunkNotes) -> None: ...
+
+
+def note_key(messages: Sequence[Message]) -> str:
+    """A note is known by its exact request (prompt, paper, chunk, interests) and reply schema;
+    the store adds the model's identity."""
+    request = json.dumps([m.model_dump() for m in messages], sort_keys=True)
+    return hashlib.sha256(f"{schema_digest()}\n{request}".encode()).hexdigest()
+
+
 def ignore(step: str, usage: Usage) -> None:
     """A meter for callers that keep no run-wide account."""
 
@@ -257,6 +272,7 @@ class _Paper:
     interests: str
     cap: int
     run_meter: Meter = ignore
+    store: NoteStore | None = None
     ledger: Ledger = field(default_factory=Ledger)
 
     def meter(self, step: str, usage: Usage) -> None:
@@ -270,7 +286,10 @@ class _Paper:
 
         async def one(chunk: Chunk) -> ChunkNotes:
             messages = notes_messages(self.meta, chunk, total, prompt, interests=self.interests)
-            return await _with_room(
+            key = note_key(messages)
+            if self.store is not None and (known := self.store.get(key)) is not None:
+                return known
+            note = await _with_room(
                 lambda room: _ask(
                     self.llm,
                     self.meter,
@@ -283,6 +302,9 @@ class _Paper:
                 prompt.max_tokens,
                 self.cap,
             )
+            if self.store is not None:
+                self.store.put(key, note)
+            return note
 
         found = await _all([one(chunk) for chunk in self.chunks])
         return {chunk.index: note for chunk, note in zip(self.chunks, found, strict=True)}
@@ -368,10 +390,12 @@ async def summary_record(
     single_call_budget: int = 12000,
     max_tokens_cap: int = MAX_TOKENS_CAP,
     meter: Meter = ignore,
+    store: NoteStore | None = None,
 ) -> SummaryRecord:
     """Summarize one paper (see the module docstring); raises `LLMError` for a failed paper."""
     source = SourceIndex(source_text(meta, chunks.chunks))
-    job = _Paper(meta, chunks.chunks, prompts, llm, interests, max(max_tokens_cap, 1), meter)
+    cap = max(max_tokens_cap, 1)
+    job = _Paper(meta, chunks.chunks, prompts, llm, interests, cap, meter, store)
     try:
         summary, messages, room = await job.summary(fits(chunks, single_call_budget))
         summary, report = await job.repaired(summary, messages, room, source)
