@@ -49,10 +49,14 @@ class ReportInput(BaseModel):
 class Report(BaseModel):
     markdown: str
     data: dict[str, Any]
+    html: str = ""
 
 
 def daily(inputs: ReportInput) -> Report:
-    return Report(markdown=daily_markdown(inputs), data=daily_json(inputs))
+    # imported here: the page reuses this module's accounting (usage_by_stage, BACKEND_NOTES)
+    from pipeline.html.daily import daily_html
+
+    return Report(markdown=daily_markdown(inputs), data=daily_json(inputs), html=daily_html(inputs))
 
 
 def daily_markdown(inputs: ReportInput) -> str:
