@@ -55,8 +55,8 @@ def histogram_chart(
     low: float = 0,
     high: float = 100,
     bins: int = 10,
-    width: int = 640,
-    height: int = 170,
+    width: int = 480,
+    height: int = 160,
 ) -> str:
     """Stacked columns counting each series' values in `bins` equal ranges of [low, high].
 
