@@ -20,7 +20,7 @@ from pipeline.html import bar_chart, histogram, histogram_chart, page
 from pipeline.markup import clean, html_link, html_plain_url, html_text
 from pipeline.models import FailedPaper, FaithfulnessReport, RubricScore, TriageScore
 from pipeline.stages.report import ReportInput, daily
-from tests.browser import Chromium, Listener
+from tests.browser import Chromium, Listener, chromium_or_fail
 from tests.builders import rubric
 from tests.test_report import with_checks
 from tests.test_run import Day
@@ -336,3 +336,15 @@ def test_a_run_on_the_sample_papers_writes_a_page_that_renders(
     assert "Also in the feed" in report.read_text()
     shot = pixels(browser.screenshot(report, tmp_path / "run.png"))
     assert len(shot) > 20 and shot[CHART_BLUE] > 200
+
+
+def test_without_chromium_the_browser_tests_fail_unless_told_to_skip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("PATH", str(tmp_path))  # nowhere to find chromium
+    monkeypatch.delenv("PAPERBRIEF_NO_BROWSER", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
+        chromium_or_fail()
+    monkeypatch.setenv("PAPERBRIEF_NO_BROWSER", "1")
+    with pytest.raises(pytest.skip.Exception):
+        chromium_or_fail()
