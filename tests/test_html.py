@@ -336,6 +336,10 @@ def test_a_run_on_the_sample_papers_writes_a_page_that_renders(
     assert "Also in the feed" in report.read_text()
     shot = pixels(browser.screenshot(report, tmp_path / "run.png"))
     assert len(shot) > 20 and shot[CHART_BLUE] > 200
+    page_text = report.read_text()
+    report.unlink()
+    again = day.run(**{"reading.top": 3})  # the report stage served from the cache
+    assert again.stages["report"].hits == 1 and report.read_text() == page_text
 
 
 def test_without_chromium_the_browser_tests_fail_unless_told_to_skip(

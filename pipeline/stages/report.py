@@ -15,7 +15,8 @@ from pipeline.paper import Day, Paper
 from pipeline.sources import is_arxiv_id
 from pipeline.stage import Stage
 
-STAGE_VERSION = 1
+# 2: the report carries its HTML page; a cached version-1 report has none to write
+STAGE_VERSION = 2
 
 BACKEND_NOTES = {
     "extractive": (
