@@ -283,6 +283,7 @@ def test_the_page_prints(tmp_path: Path, browser: Chromium):
         text = " ".join(" ".join(p.get_text().split()) for p in pdf)
     assert text.index("1. High Impact") < text.index("2. Low Impact") < text.index("By stage")
     assert "(https://arxiv.org/abs/2603.00002v1)" in text  # print shows where links go
+    assert "We propose a method." in text  # a closed abstract is printed all the same
 
 
 def test_hostile_papers_run_nothing_and_request_nothing_in_chromium(

@@ -76,6 +76,8 @@ svg.chart .axis { stroke: var(--line); }
   h2, h3 { break-after: avoid; }
   figure, tr, .flag { break-inside: avoid; }
   summary { color: inherit; }
+  /* a printed abstract cannot be clicked open (browsers without ::details-content ignore it) */
+  details::details-content { content-visibility: visible; display: block; }
 }
 """
 
