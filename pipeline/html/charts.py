@@ -19,7 +19,7 @@ SERIES_CLASSES: Final = ("bar", "bar2")
 
 
 def bar_chart(
-    labels: Sequence[str], values: Sequence[float], *, title: str, width: int = 640
+    labels: Sequence[str], values: Sequence[float], *, title: str = "", width: int = 640
 ) -> str:
     """Horizontal bars, one per label in the order given (themes with their counts)."""
     if len(labels) != len(values):
@@ -51,7 +51,7 @@ def bar_chart(
 def histogram_chart(
     series: Sequence[tuple[str, Sequence[float]]],
     *,
-    title: str,
+    title: str = "",
     low: float = 0,
     high: float = 100,
     bins: int = 10,
@@ -131,10 +131,12 @@ def _series_class(i: int) -> str:
 
 
 def _svg(title: str, desc: str, width: int, height: int, body: str) -> str:
+    # the title is what a screen reader announces; the description carries the numbers
+    heading = f"<title>{html_text(title)}</title>" if title.strip() else ""
     return (
         f'<svg class="chart" role="img" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
-        f"<title>{html_text(title)}</title><desc>{html_text(desc)}</desc>{body}</svg>"
+        f"{heading}<desc>{html_text(desc)}</desc>{body}</svg>"
     )
 
 

@@ -17,6 +17,7 @@ from pipeline.html.page import (
     bullets,
     collapsed,
     facts,
+    flag,
     labelled,
     page,
     para,
@@ -132,10 +133,7 @@ def _unverified(paper: RankedPaper) -> str:
     if check is None or not check.unsupported:
         return ""
     numbers = ", ".join(html_code(n) for n in check.unsupported)
-    return (
-        f'<p class="flag" role="note">⚠ unverified: {numbers} — not found in the paper\'s text; '
-        "check before quoting.</p>"
-    )
+    return flag(f"unverified: {numbers} — not found in the paper's text; check before quoting.")
 
 
 def _rubric(paper: RankedPaper) -> str:

@@ -128,6 +128,11 @@ def facts(rows: Sequence[tuple[str, str]]) -> str:
     return f'<dl class="facts">{cells}</dl>' if cells else ""
 
 
+def flag(body_html: str) -> str:
+    """A grounding warning the reader should see before quoting (body is built HTML)."""
+    return f'<p class="flag" role="note">⚠ {body_html}</p>' if body_html else ""
+
+
 def collapsed(label: str, body_html: str) -> str:
     """Content one click away: a closed `<details>` with `label` as its summary."""
     if not body_html:
