@@ -12,6 +12,9 @@ nothing else: no image, no link, no raw HTML, no emphasis, no heading or list it
 - `plain_url(url)`: a declared code or project page, shown (not linked) with its host visible.
 - `md_link(label, url)`: the only link builder; for URLs the report itself builds (arXiv).
 
+The HTML counterparts (`html_text`, `html_code`, `html_plain_url`, `html_link`) follow the same
+rules for pages: HTML needs only `html.escape`, since escaped text is never markup there.
+
 URLs and e-mail addresses inside text become code spans: CommonMark never links them, and
 neither do the GFM and linkify extensions (GitHub, markdown-it's linkify), which link bare
 `http://`, `www.` and `name@host.org` text.
@@ -19,6 +22,7 @@ neither do the GFM and linkify extensions (GitHub, markdown-it's linkify), which
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from typing import Final
@@ -93,19 +97,24 @@ def plain_url(url: str) -> str:
     look like GitHub, and the host is shown in its ASCII (punycode) form, so a look-alike
     Unicode host shows as the `xn--` name it really is. Anything but http(s) is shown as text.
     """
+    shown = shown_url(url)
+    return md_text(url) if shown is None else md_code(shown)
+
+
+def shown_url(url: str) -> str | None:
+    """`plain_url`'s form of an http(s) URL, for any format; None when it is not one."""
     url = clean(url)
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").encode("idna").decode("ascii")
         port = parts.port
     except (ValueError, UnicodeError):
-        return md_text(url)
+        return None
     if parts.scheme.lower() not in ("http", "https") or not host:
-        return md_text(url)
+        return None
     host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
     netloc = f"{host}:{port}" if port else host
-    shown = urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment))
-    return md_code(shown)
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment))
 
 
 def md_link(label: str, url: str) -> str:
@@ -124,3 +133,33 @@ def _escape(text: str, line_start: bool) -> str:
 def _pipes(markdown: str) -> str:
     # GFM and markdown-it read `\|` as a literal pipe in a cell, inside code spans too.
     return markdown.replace("|", "\\|")
+
+
+# --- HTML -------------------------------------------------------------------------------
+
+# The only hosts a report links to; anything else a paper or model names is shown as text.
+ARXIV_PAGES: Final = ("https://arxiv.org/abs/", "https://arxiv.org/pdf/")
+
+
+def html_text(text: str) -> str:
+    """`clean(text)` as HTML text or attribute value: every `<`, `>`, `&` and quote escaped."""
+    return html.escape(clean(text), quote=True)
+
+
+def html_code(text: str) -> str:
+    """Ids, file and model names in a `<code>` element; empty text makes no element."""
+    shown = html_text(text)
+    return f"<code>{shown}</code>" if shown else ""
+
+
+def html_plain_url(url: str) -> str:
+    """A paper's declared URL shown as `plain_url` shows it, host visible; never a link."""
+    shown = shown_url(url)
+    return html_text(url) if shown is None else html_code(shown)
+
+
+def html_link(label: str, url: str) -> str:
+    """An `<a>` to an arXiv page the report built from a checked id; any other URL raises."""
+    if not url.startswith(ARXIV_PAGES) or any(ch in url for ch in " <>\"'\\`"):
+        raise ValueError(f"not a URL the report builds: {url!r}")
+    return f'<a href="{html.escape(url, quote=True)}">{html_text(label)}</a>'

@@ -124,5 +124,7 @@ def write_outputs(out: Path, record: RunRecord, result: Report | None) -> None:
         data = {"run_id": record.run_id, **result.data}
         json_blob = json.dumps(data, indent=2, ensure_ascii=False)
         write_atomic(out / "summaries.json", json_blob.encode("utf-8"))
+        if result.html:
+            write_atomic(out / "summaries.html", result.html.encode("utf-8"))
     run_blob = record.model_dump_json(indent=2, exclude={"out_dir"})
     write_atomic(out / "run.json", run_blob.encode("utf-8"))

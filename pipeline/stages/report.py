@@ -22,7 +22,8 @@ from pipeline.paper import Day, Paper
 from pipeline.sources import is_arxiv_id
 from pipeline.stage import Stage
 
-STAGE_VERSION = 1
+# 2: the report carries its HTML page; a cached version-1 report has none to write
+STAGE_VERSION = 2
 
 BACKEND_NOTES = {
     "extractive": (
@@ -56,10 +57,14 @@ class ReportInput(BaseModel):
 class Report(BaseModel):
     markdown: str
     data: dict[str, Any]
+    html: str = ""
 
 
 def daily(inputs: ReportInput) -> Report:
-    return Report(markdown=daily_markdown(inputs), data=daily_json(inputs))
+    # imported here: the page reuses this module's accounting (usage_by_stage, BACKEND_NOTES)
+    from pipeline.html.daily import daily_html
+
+    return Report(markdown=daily_markdown(inputs), data=daily_json(inputs), html=daily_html(inputs))
 
 
 def daily_markdown(inputs: ReportInput) -> str:
