@@ -4,6 +4,7 @@ and rebuilt from the cache without reading anything again."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -15,12 +16,16 @@ import pytest
 
 from pipeline.commands.report import build_weekly, rebuild_daily
 from pipeline.commands.schema import schema_of
+from pipeline.html.weekly import MEDALS, weekly_html
 from pipeline.stages.report import DailyData
 from pipeline.weekly import WeeklyReport
+from tests.browser import Chromium
 from tests.fakes.scripted_llm import Call, backend_of
 from tests.project import Project, answer, digest_reply
+from tests.test_html import CHART_BLUE, pixels
 from tests.workspace import OFFLINE
 
+PAPER_HEADING = re.compile(r'<article class="paper"><h3>(.*?)</h3>', re.S)
 MONDAY, TUESDAY, WEDNESDAY, SUNDAY = "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-08"
 DAYS = {
     MONDAY: ["sample-draft-trees.pdf", "sample-toolguard.pdf"],
@@ -224,3 +229,35 @@ def test_the_weekly_command_as_a_user_runs_it(tmp_path: Path, papers: Path):
     assert missing.returncode == 2 and "run `paperbrief run --date 2026-03-03` first" in (
         missing.stderr
     )
+
+
+def test_the_weekly_page_renders_in_chromium_and_hostile_text_stays_text(
+    week: Project, tmp_path: Path, browser: Chromium
+):
+    outcome = weekly(week)
+    page = outcome.folder / "report.html"
+    dom = browser.dump_dom(page)
+    titles = [" ".join(re.sub("<[^>]+>", "", t).split()) for t in PAPER_HEADING.findall(dom)]
+    assert titles == [
+        f"{MEDALS.get(p.rank, '')} {p.rank}. {p.title} [{p.ref}]".strip()
+        for p in outcome.report.top
+    ]
+    shot = pixels(browser.screenshot(page, tmp_path / "week.png"))
+    assert len(shot) > 20 and shot[CHART_BLUE] > 200  # the themes chart was drawn
+
+    evil = '<script>document.title="pwned"</script><img src=x onerror="alert(1)">'
+    report = outcome.report
+    hostile = report.model_copy(
+        update={
+            "top": [report.top[0].model_copy(update={"title": evil}), *report.top[1:]],
+            "themes": [report.themes[0].model_copy(update={"text": evil}), *report.themes[1:]],
+        }
+    )
+    page.write_text(weekly_html(hostile), encoding="utf-8")
+    dom = browser.dump_dom(page)
+    assert (
+        "<script>document" not in dom
+        and "<img" not in dom
+        and "pwned" not in dom.split("<title>")[1].split("</title>")[0]
+    )
+    assert dom.count("&lt;script&gt;") >= 2  # shown as text, twice

@@ -3,7 +3,7 @@
 `report daily --date D` rebuilds that day's briefing with no LLM call and no network. `report
 weekly` gathers the briefed days of a range (by default the last seven), runs the missing ones
 first with `--fill`, makes the one synthesis call (cached like any stage) and writes
-`out/weekly-<end>/<edition>/report.md` and `report.json`.
+`out/weekly-<end>/<edition>/report.md`, `report.json` and `report.html`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pipeline.cache import Cache, write_atomic
 from pipeline.editions import Edition, edition_name
 from pipeline.errors import UsageError
 from pipeline.executor import LocalExecutor, Plan
+from pipeline.html.weekly import weekly_html
 from pipeline.llm.backends import Backend, Meter, backend_for
 from pipeline.observer import Observer, QuietObserver
 from pipeline.record import write_outputs
@@ -115,6 +116,7 @@ def build_weekly(
     folder = settings.out_dir / f"weekly-{end.isoformat()}" / edition
     write_atomic(folder / "report.md", markdown(report).encode("utf-8"))
     write_atomic(folder / "report.json", report.model_dump_json(indent=2).encode("utf-8"))
+    write_atomic(folder / "report.html", weekly_html(report).encode("utf-8"))
     return WeeklyOutcome(report, folder, log.warnings)
 
 
