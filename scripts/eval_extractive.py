@@ -17,7 +17,8 @@ output rather than restate its choices:
 - **dangling openers**: fields shown on their own (key insight, each takeaway, industry
   impact) that open with a word pointing back at text the reader does not see: this, these,
   those, it, its, such, they, their, that, here, "in this case" and the like ("This paper" and
-  "This work" name the paper, "It is ... that" is an expletive, both fine). Target 0.
+  "This work" name the paper, "It is ... that" is an expletive, both fine), or that use a bare
+  "this"/"these"/"those" for a noun ("Standard randomization raises this to 38%"). Target 0.
 - **specific takeaways**: the share of quoted takeaways carrying a number (not a year or a
   Table/Figure/Section number) or a named method: an acronym (``GRPO``), a camel-case or
   mixed-case name (``BERTScore``, ``LLaMA``, ``Qwen3``) or a capitalised word inside the
@@ -57,6 +58,11 @@ _NOTE = re.compile(r"\(extractive backend\)\.?$")
 _DANGLING = re.compile(
     r"^\W*(?:(?:this|these|those|that|such|it|its|they|their|them|here|there)\b"
     r"|in (?:this|that|these|such) (?:case|setting|way|regard|scenario)s?\b)",
+    re.I,
+)
+_BARE_POINTER = re.compile(
+    r"\b(?:this|these|those)(?=\s*[.,;:!?)]|\s+(?:to|by|in|on|for|with|from|at|into|is|are|was"
+    r"|were|has|have|can|will|would|may|shows?|means?|suggests?|and|or|but|as|which)\b)",
     re.I,
 )
 _NAMES_THE_PAPER = re.compile(
@@ -125,8 +131,10 @@ def repeated_sentences(summary: PaperSummary) -> list[str]:
 
 
 def dangling(text: str) -> bool:
-    """Whether a field shown on its own opens by pointing back at text the reader lacks."""
-    return bool(_DANGLING.match(text)) and not _NAMES_THE_PAPER.match(text)
+    """Whether a field shown on its own points back at text the reader lacks: by its opener,
+    or by a "this"/"these"/"those" that stands for a noun ("raises this to 38%")."""
+    opener = bool(_DANGLING.match(text)) and not _NAMES_THE_PAPER.match(text)
+    return opener or bool(_BARE_POINTER.search(text))
 
 
 def specific(text: str) -> bool:

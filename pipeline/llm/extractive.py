@@ -398,9 +398,26 @@ _NOT_NAMES: Final = frozenset(
 )
 
 
+# "this", "these" or "those" standing for a noun rather than before one ("raises this to 38%",
+# "compared with these."): the thing it stands for is in a sentence the reader does not see.
+_BARE_POINTER: Final = re.compile(
+    r"\b(?:this|these|those)(?=\s*[.,;:!?)]|\s+(?:to|by|in|on|for|with|from|at|into|over"
+    r"|is|are|was|were|has|have|had|can|could|will|would|may|might|does|do|did|shows?"
+    r"|means?|suggests?|indicates?|leads?|allows?|makes?|yields?|gives?|and|or|but|as"
+    r"|because|which|when|while|if|further|also|again|alone|together)\b)",
+    re.I,
+)
+
+
 def dangling_opener(sentence: str) -> bool:
     """Whether a sentence opens by pointing back at text a reader of it alone does not have."""
     return bool(_DANGLING.match(sentence)) and not _RESOLVED_OPENER.match(sentence)
+
+
+def points_back(sentence: str) -> bool:
+    """A dangling opener, or a bare "this"/"these"/"those" inside the sentence ("Standard
+    randomization raises this to 38%" names nothing a reader of it alone can find)."""
+    return dangling_opener(sentence) or _BARE_POINTER.search(sentence) is not None
 
 
 def names_something(sentence: str) -> bool:
@@ -557,7 +574,7 @@ def _sentence(text: str, index: int, role: str, position: int) -> Sentence:
         deployment=cue_counts(_DEPLOYMENT, [text]).total(),
         salience=salience,
         key=fold(text),
-        dangling=dangling_opener(text) or text.rstrip(_CLOSERS).endswith("?"),
+        dangling=points_back(text) or text.rstrip(_CLOSERS).endswith("?"),
         leaning=len(_LEANING.findall(text)),
         specific=names_something(text),
         use=len(_USE.findall(text)),
