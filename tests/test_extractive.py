@@ -416,6 +416,12 @@ def test_splitter_splits_real_sentence_ends(text, expected):
         ("the tail of a sentence that the chunker cut in two.", True),
         ("A heading without any closing punctuation mark here", True),
         ("TRD outperforms GRPO by 18 points on average across all subsets.", False),
+        ("(9), finding the asymptotic fixed points analytically would seem impossible.", True),
+        ("1 0 3 Braund, Mr. Owen Harris male passenger from the list of names.", True),
+        ("6 >>> nlp_neu = pm.SpanPredictor(model_name, device) is how it starts.", True),
+        ("Acknowledgements We are grateful to our colleagues for their comments.", True),
+        ("(a) We train the student for 500 steps on each of the three benchmarks.", False),
+        ("2 GPUs suffice to train the student in under a day on every benchmark.", False),
     ],
 )
 def test_fragments(sentence, fragment):

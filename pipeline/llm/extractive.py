@@ -12,7 +12,9 @@ Sentences
     initial (``J. Smith``). Decimals (``0.94``) never split, because no space follows the point.
     Fragments are dropped: fewer than 6 or more than 80 words, a lower-case start (the tail of a
     sentence cut by a chunk boundary), no closing punctuation, captions (``Table 1:``,
-    ``Figure 2.``), citations only, or under 60% letters (maths, table rows). If no
+    ``Figure 2.``), citations only, under 60% letters (maths, table rows), or debris: an
+    equation's tail (``(9), finding ...``), two numbers in a row at the start (table cells),
+    ``>>>`` (code) or a heading glued on (``Acknowledgements We thank ...``). If no
     chunk is the abstract, ``meta.abstract`` is read as the abstract. If nothing survives the
     filter (a tiny paper), every piece is used.
 
@@ -51,35 +53,70 @@ Selection
     0.7 × (its highest word-overlap Jaccard with sentences already chosen). A tie goes to the
     earlier sentence, so the same paper always gives the same summary.
 
+Each sentence once
+    No sentence is quoted twice across the summary, key insight, takeaways and industry impact.
+    Two sentences are the same when they are equal once case, whitespace and punctuation are
+    folded, or when 80% of their content words are shared (Jaccard, 4 words or more); the
+    abstract repeated in the introduction is read once. The fields pick in this order:
+    industry impact, summary, key insight, takeaways, each from what is not yet quoted.
+    When a field has nothing left, it says so in a fixed note ending "(extractive backend).":
+    `NO_RESULTS`, `NO_INSIGHT`, `NO_TAKEAWAYS`, `IMPACT_IN_SUMMARY`, `NOT_ASSESSED` (all in
+    `NOTES`). The summary takes at most (sentences − 4) sentences, but always 2 when there are
+    2, so a short paper keeps one sentence for the key insight and each takeaway; when
+    standalone sentences are scarce, the summary takes those that cannot stand alone first.
+
+Standing alone
+    The key insight, takeaways, industry impact and limitations are each read without the
+    sentence before them, so none of them may point back (`points_back`): open with this,
+    these, those, that, such, it, its, they, their, them, here, there, "in this case", "for
+    this reason", "to this end", ... ("This paper/work", "It is ... that" and "There are" are
+    fine), use a bare "this"/"these"/"those" for a noun ("raises this to 38%"), or ask a
+    question. Softer leans on context (a connective opener such as "However,", "this method"
+    inside the sentence, "Table 2") lower the score by 0.2–0.25 each, twice at most.
+
 Fields
+    - ``industry_impact``: picked first, so the summary does not quote it too: the sentence
+      most about use (deploy, production, practitioners, real-world, in practice, cost,
+      latency, throughput, memory/energy/compute usage, speed-up, GPUs, on-device, users,
+      open-source, ...), scored salience + 0.4 per use cue (3 at most) + 0.3 if it speaks of
+      the paper's own work. Background is not impact: the sentence must speak of the paper's
+      work ("we", "our", "this paper", "the proposed"), state a numeric result, or close the
+      paper (conclusion, discussion, limitations). No such sentence: `NOT_ASSESSED`. A paper
+      of one or two sentences gives its sentences to the summary (`IMPACT_IN_SUMMARY` when
+      one of them was about use).
     - ``summary[1]``: up to 3 numeric-result sentences (results, abstract, conclusion or
-      discussion first), then 1 limitation sentence if the paper has one: a sentence from a
-      limitations section, or a cue (limitation, however, does not, future work, fails to,
-      cannot, ...) in the results, discussion or conclusion. The sentences keep document order.
-      A paper with no results and no limitation gets its best later sentence here instead.
+      discussion first), then 1 limitation sentence (`states_limitation`, below). The
+      sentences keep document order. A paper with no results and no limitation gets its best
+      later sentence here instead, and a one-sentence paper `NO_RESULTS`.
     - ``summary[0]``: up to 4 abstract, introduction or method sentences that paragraph 2 does
       not use, in document order. Sentences with numbers are ranked lower here.
-    - ``key_insight``: the best sentence with an insight cue (we show/find/observe/demonstrate,
-      key, insight, reveal, crucial, suggests that, ...), taken from outside the summary when
-      one is available.
-    - ``key_takeaways``: 3 distinct sentences. They come first from the conclusion, results and
-      discussion sentences not used in the summary or the key insight, then from other unused
-      sentences, then from summary sentences, and only last from the key insight.
-    - ``industry_impact``: the sentence with the most deployment cues (deploy, production,
-      practical, cost, latency, efficient, real-world, industry, memory, throughput,
-      security, ...). If no sentence has a deployment cue, it is `NOT_ASSESSED`.
+    - ``key_insight``: the best standalone sentence with an insight cue (we show/find/observe/
+      demonstrate, key, insight, reveal, crucial, suggests that, ...), else the best standalone
+      sentence; + 0.2 if it carries a number or a named method.
+    - ``key_takeaways``: up to 3 standalone sentences, conclusion, results and discussion
+      first, scored salience + 0.3 for those roles + 0.5 if it carries a number or a named
+      method (`names_something`: a number that is not a year or a Table/Figure number, an
+      acronym, a camel-case or digit-bearing name, a capitalised word inside the sentence). A
+      missing one is a `NO_TAKEAWAYS` note.
     - ``tags``: the meta categories, then up to 4 key terms from the title (counted twice) and
       the abstract (``meta.abstract``, else the abstract chunks). Bigrams seen twice are ranked
       before unigrams, by count; stopwords are dropped, and a term sharing a word with one
-      already chosen is skipped. There are at most 6 tags.
-    - ``limitations``: up to 2 sentences from a limitations section, else late-section
-      sentences with a limitation cue; [] when there are none.
+      already chosen is skipped. No term has a version or number ("v1"), a year, or a word of
+      an arXiv stamp, file name or venue line (arxiv, preprint, report, technical, month
+      names, ...); genre and generic words (paper, review, survey, model, best, ...) are no
+      tag on their own. There are at most 6 tags.
+    - ``limitations``: up to 2 standalone sentences that state one (`states_limitation`): a
+      sentence of a limitations section, or a results/discussion/conclusion sentence with a
+      limitation cue (limitation, limited/restricted to, future work, we leave, remains open,
+      beyond the scope, drawback, fails to, at the cost of, trade-off, does not generalise/
+      scale/cover/..., cannot ..., only evaluated/tested/..., ...). "However" alone is no
+      cue, and neither is "does not require": that is a strength. None repeats the key
+      insight, a takeaway or the industry impact; [] when there are none.
     - ``code_url``: the first github/gitlab/huggingface/bitbucket/codeberg link in the author
       comments, else in the text; ``venue``: the journal reference, else a known venue acronym
       (with its year) in the comments or the first 3,000 characters; ``affiliations``: always
       [] (they cannot be told from author names reliably without a model).
-    A short paper reuses sentences across fields rather than fail. No text at all raises
-    `LLMError`.
+    No text at all raises `LLMError`.
 
 Heuristic triage (`triage_rubric`, for the extractive backend's triage)
     The same rubric from the title and abstract only, plus 1 industry-impact point per
@@ -223,7 +260,7 @@ def addresses_reader(sentence: str) -> bool:
 # interpreter prompt, or a heading glued to the next sentence ("Acknowledgements We thank").
 _DEBRIS: Final = re.compile(
     r"^\W*(?:\(\d+[a-z]?\)[,;:]?\s+[a-z]|\d+(?:\.\d+)?\s+\d+(?:\.\d+)?\s"
-    r"|(?:acknowledge?ments?|references|bibliography)\b)|>>>",
+    r"|(?:acknowledge?ments?|references|bibliography)\b|.*>>>)",
     re.I,
 )
 
