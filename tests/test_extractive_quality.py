@@ -243,6 +243,12 @@ def test_industry_impact_is_a_sentence_about_using_the_work():
     assert EVAL.about_use(summary.industry_impact)
 
 
+def test_a_measured_running_cost_is_impact_without_a_we():
+    figure = "A reranker that costs 40 milliseconds per query recovers most of the position loss."
+    summary = summarize([(["Abstract"], f"{BACKGROUND[0][1]} {figure}"), *BACKGROUND[1:]])
+    assert summary.industry_impact == figure
+
+
 def test_limitations_state_a_limitation_or_are_empty():
     strengths = (
         "However, our method outperforms the strongest baseline by 3 points. "

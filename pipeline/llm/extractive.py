@@ -389,6 +389,13 @@ _USE: Final = re.compile(
     r"|plug-and-play|drop-in|downstream applications?|scal(?:es|able|ability) to)\b",
     re.I,
 )
+# A measured running cost is about this work even without "we": time, memory, power, rate.
+_USE_FIGURE: Final = re.compile(
+    r"\d(?:[\d.,]*\d)?\s*(?:ms|milliseconds?|seconds?|minutes?|hours?|days?|gpu[- ]hours?"
+    r"|[kmgt]b|gigabytes?|megabytes?|w|mw|µw|watts?|joules?|tokens? per second|tok/s"
+    r"|queries per second|qps|fps)\b",
+    re.I,
+)
 # Background states the field's situation; impact is about this paper's work.
 _OWN_WORK: Final = re.compile(
     r"\b(?:we|our|ours|this (?:paper|work|study)|the proposed|proposed (?:method|approach))\b",
@@ -778,14 +785,19 @@ def _limitation_score(sentence: Sentence) -> float:
     return sentence.salience + 0.5 * sentence.limitation + 0.3 * sentence.own
 
 
-def _results_paragraph(sentences: list[Sentence], room: int) -> list[Sentence]:
-    """Paragraph 2: numeric results first, then one limitation, within `room` sentences."""
+def _results_paragraph(sentences: list[Sentence], room: int, pointer: float) -> list[Sentence]:
+    """Paragraph 2: numeric results first, then one limitation, within `room` sentences;
+    `pointer` is what a sentence that points back gains (or loses) here."""
     tiers = (
         [s for s in sentences if s.result and s.role in _RESULT_ROLES],
         [s for s in sentences if s.result],
         [s for s in sentences if s.role in {"results", "conclusion"}],
     )
-    results = _fill(min(3, room), tiers, lambda s: s.salience + 0.3 * (s.role == "results"))
+
+    def score(s: Sentence) -> float:
+        return s.salience + 0.3 * (s.role == "results") + pointer * s.dangling
+
+    results = _fill(min(3, room), tiers, score)
     limits = [s for s in sentences if states_limitation(s)]
     limitation = _fill(min(1, room - len(results)), [limits], _limitation_score, results)
     return results + limitation
@@ -803,14 +815,17 @@ def summary_paragraphs(
     """
     if not sentences:
         return [], []
-    second = _results_paragraph(sentences, min(4, budget - 1))  # leave paragraph 1 a sentence
+    # A paragraph gives a pointer its antecedent only by luck: avoid one unless the standalone
+    # sentences must be kept for the fields shown alone.
+    pointer = 0.6 if scarce else -0.2
+    second = _results_paragraph(sentences, min(4, budget - 1), pointer)  # paragraph 1 keeps one
     if not second and budget > 1:  # no results at all: the last sentences usually state them
         second = _fill(1, [sentences[1:]], lambda s: s.salience + s.index / len(sentences))
     unused = _fresh(sentences, second)
     tiers = ([s for s in unused if s.role in _PROBLEM_ROLES], unused)
 
     def score(s: Sentence) -> float:
-        return s.salience - 0.5 * s.result + (0.6 * s.dangling if scarce else 0.0)
+        return s.salience - 0.5 * s.result + pointer * s.dangling
 
     first = _fill(min(4, budget - len(second)), tiers, score, second)
     if not first:  # one sentence in all: it opens the summary rather than close it
@@ -856,7 +871,9 @@ def about_use(sentence: Sentence) -> bool:
     real-world application" in an experiments section is background all the same."""
     if not sentence.use or sentence.dangling:
         return False
-    return sentence.own or sentence.result or sentence.role in _CLOSING_ROLES
+    if sentence.own or sentence.result or sentence.role in _CLOSING_ROLES:
+        return True
+    return _USE_FIGURE.search(sentence.text) is not None  # "costs 40 milliseconds per query"
 
 
 def _impact_text(impact: Sentence | None, sentences: list[Sentence]) -> str:
