@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_PAPERS := demo/papers
 
-.PHONY: install install-local demo test lint eval-extract bench-extract bench-llm bench-day clean
+.PHONY: install install-local demo test lint eval-extract eval-extractive bench-extract bench-llm bench-day clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ lint: $(STAMP)
 
 eval-extract: $(STAMP)
 	$(BIN)/python scripts/eval_extract.py
+
+# How the offline summaries read on the corpus: repetition, dangling openers, specific takeaways.
+eval-extractive: $(STAMP)
+	$(BIN)/python scripts/eval_extractive.py
 
 bench-extract: $(STAMP)
 	$(BIN)/python scripts/bench_extract.py

@@ -12,7 +12,9 @@ Sentences
     initial (``J. Smith``). Decimals (``0.94``) never split, because no space follows the point.
     Fragments are dropped: fewer than 6 or more than 80 words, a lower-case start (the tail of a
     sentence cut by a chunk boundary), no closing punctuation, captions (``Table 1:``,
-    ``Figure 2.``), citations only, or under 60% letters (maths, table rows). If no
+    ``Figure 2.``), citations only, under 60% letters (maths, table rows), or debris: an
+    equation's tail (``(9), finding ...``), two numbers in a row at the start (table cells),
+    ``>>>`` (code) or a heading glued on (``Acknowledgements We thank ...``). If no
     chunk is the abstract, ``meta.abstract`` is read as the abstract. If nothing survives the
     filter (a tiny paper), every piece is used.
 
@@ -51,35 +53,70 @@ Selection
     0.7 × (its highest word-overlap Jaccard with sentences already chosen). A tie goes to the
     earlier sentence, so the same paper always gives the same summary.
 
+Each sentence once
+    No sentence is quoted twice across the summary, key insight, takeaways and industry impact.
+    Two sentences are the same when they are equal once case, whitespace and punctuation are
+    folded, or when 80% of their content words are shared (Jaccard, 4 words or more); the
+    abstract repeated in the introduction is read once. The fields pick in this order:
+    industry impact, summary, key insight, takeaways, each from what is not yet quoted.
+    When a field has nothing left, it says so in a fixed note ending "(extractive backend).":
+    `NO_RESULTS`, `NO_INSIGHT`, `NO_TAKEAWAYS`, `IMPACT_IN_SUMMARY`, `NOT_ASSESSED` (all in
+    `NOTES`). The summary takes at most (sentences − 4) sentences, but always 2 when there are
+    2, so a short paper keeps one sentence for the key insight and each takeaway; when
+    standalone sentences are scarce, the summary takes those that cannot stand alone first.
+
+Standing alone
+    The key insight, takeaways, industry impact and limitations are each read without the
+    sentence before them, so none of them may point back (`points_back`): open with this,
+    these, those, that, such, it, its, they, their, them, here, there, "in this case", "for
+    this reason", "to this end", ... ("This paper/work", "It is ... that" and "There are" are
+    fine), use a bare "this"/"these"/"those" for a noun ("raises this to 38%"), or ask a
+    question. Softer leans on context (a connective opener such as "However,", "this method"
+    inside the sentence, "Table 2") lower the score by 0.2–0.25 each, twice at most.
+
 Fields
+    - ``industry_impact``: picked first, so the summary does not quote it too: the sentence
+      most about use (deploy, production, practitioners, real-world, in practice, cost,
+      latency, throughput, memory/energy/compute usage, speed-up, GPUs, on-device, users,
+      open-source, ...), scored salience + 0.4 per use cue (3 at most) + 0.3 if it speaks of
+      the paper's own work. Background is not impact: the sentence must speak of the paper's
+      work ("we", "our", "this paper", "the proposed"), state a numeric result, or close the
+      paper (conclusion, discussion, limitations). No such sentence: `NOT_ASSESSED`. A paper
+      of one or two sentences gives its sentences to the summary (`IMPACT_IN_SUMMARY` when
+      one of them was about use).
     - ``summary[1]``: up to 3 numeric-result sentences (results, abstract, conclusion or
-      discussion first), then 1 limitation sentence if the paper has one: a sentence from a
-      limitations section, or a cue (limitation, however, does not, future work, fails to,
-      cannot, ...) in the results, discussion or conclusion. The sentences keep document order.
-      A paper with no results and no limitation gets its best later sentence here instead.
+      discussion first), then 1 limitation sentence (`states_limitation`, below). The
+      sentences keep document order. A paper with no results and no limitation gets its best
+      later sentence here instead, and a one-sentence paper `NO_RESULTS`.
     - ``summary[0]``: up to 4 abstract, introduction or method sentences that paragraph 2 does
       not use, in document order. Sentences with numbers are ranked lower here.
-    - ``key_insight``: the best sentence with an insight cue (we show/find/observe/demonstrate,
-      key, insight, reveal, crucial, suggests that, ...), taken from outside the summary when
-      one is available.
-    - ``key_takeaways``: 3 distinct sentences. They come first from the conclusion, results and
-      discussion sentences not used in the summary or the key insight, then from other unused
-      sentences, then from summary sentences, and only last from the key insight.
-    - ``industry_impact``: the sentence with the most deployment cues (deploy, production,
-      practical, cost, latency, efficient, real-world, industry, memory, throughput,
-      security, ...). If no sentence has a deployment cue, it is `NOT_ASSESSED`.
+    - ``key_insight``: the best standalone sentence with an insight cue (we show/find/observe/
+      demonstrate, key, insight, reveal, crucial, suggests that, ...), else the best standalone
+      sentence; + 0.2 if it carries a number or a named method.
+    - ``key_takeaways``: up to 3 standalone sentences, conclusion, results and discussion
+      first, scored salience + 0.3 for those roles + 0.5 if it carries a number or a named
+      method (`names_something`: a number that is not a year or a Table/Figure number, an
+      acronym, a camel-case or digit-bearing name, a capitalised word inside the sentence). A
+      missing one is a `NO_TAKEAWAYS` note.
     - ``tags``: the meta categories, then up to 4 key terms from the title (counted twice) and
       the abstract (``meta.abstract``, else the abstract chunks). Bigrams seen twice are ranked
       before unigrams, by count; stopwords are dropped, and a term sharing a word with one
-      already chosen is skipped. There are at most 6 tags.
-    - ``limitations``: up to 2 sentences from a limitations section, else late-section
-      sentences with a limitation cue; [] when there are none.
+      already chosen is skipped. No term has a version or number ("v1"), a year, or a word of
+      an arXiv stamp, file name or venue line (arxiv, preprint, report, technical, month
+      names, ...); genre and generic words (paper, review, survey, model, best, ...) are no
+      tag on their own. There are at most 6 tags.
+    - ``limitations``: up to 2 standalone sentences that state one (`states_limitation`): a
+      sentence of a limitations section, or a results/discussion/conclusion sentence with a
+      limitation cue (limitation, limited/restricted to, future work, we leave, remains open,
+      beyond the scope, drawback, fails to, at the cost of, trade-off, does not generalise/
+      scale/cover/..., cannot ..., only evaluated/tested/..., ...). "However" alone is no
+      cue, and neither is "does not require": that is a strength. None repeats the key
+      insight, a takeaway or the industry impact; [] when there are none.
     - ``code_url``: the first github/gitlab/huggingface/bitbucket/codeberg link in the author
       comments, else in the text; ``venue``: the journal reference, else a known venue acronym
       (with its year) in the comments or the first 3,000 characters; ``affiliations``: always
       [] (they cannot be told from author names reliably without a model).
-    A short paper reuses sentences across fields rather than fail. No text at all raises
-    `LLMError`.
+    No text at all raises `LLMError`.
 
 Heuristic triage (`triage_rubric`, for the extractive backend's triage)
     The same rubric from the title and abstract only, plus 1 industry-impact point per
@@ -219,6 +256,15 @@ def addresses_reader(sentence: str) -> bool:
     return _ADDRESSES_READER.search(sentence) is not None
 
 
+# Not prose: an equation's tail ("(9), finding ..."), table cells ("1 0 3 Braund, Mr."), an
+# interpreter prompt, or a heading glued to the next sentence ("Acknowledgements We thank").
+_DEBRIS: Final = re.compile(
+    r"^\W*(?:\(\d+[a-z]?\)[,;:]?\s+[a-z]|\d+(?:\.\d+)?\s+\d+(?:\.\d+)?\s"
+    r"|(?:acknowledge?ments?|references|bibliography)\b|.*>>>)",
+    re.I,
+)
+
+
 def is_fragment(sentence: str) -> bool:
     """Whether a split piece is too weak to quote: short, a caption, citations, maths or rows."""
     words = sentence.split()
@@ -227,7 +273,7 @@ def is_fragment(sentence: str) -> bool:
     # A lower-case start is the tail of a sentence cut by a chunk boundary: quoting it misleads.
     if sentence[0].islower() or not sentence.rstrip(_CLOSERS).endswith((".", "!", "?")):
         return True
-    if len(_WORD.findall(_CITATION.sub(" ", sentence))) < 4:
+    if len(_WORD.findall(_CITATION.sub(" ", sentence))) < 4 or _DEBRIS.match(sentence):
         return True
     letters = sum(char.isalpha() for char in sentence)
     if letters < 0.6 * len(sentence.replace(" ", "")):
@@ -292,9 +338,21 @@ _INSIGHT: Final = re.compile(
     r"|crucial\w*|surprising\w*|importantly|suggests? that|indicates? that)\b",
     re.I,
 )
+# A sentence that states a limitation of the work. "however" alone is not one ("however, our
+# method still wins"), and "does not" followed by a need is a strength ("does not require extra
+# rollouts"), so negations count only before verbs that say the work falls short.
 _LIMITATION: Final = re.compile(
-    r"\b(?:limitation\w*|however|does not|do not|did not|future work|fails? to|cannot"
-    r"|restricted to|remains? (?:unclear|open))\b",
+    r"\b(?:limitations?|limited to|restricted to|future work|we leave|left (?:for|to) future"
+    r"|remains? (?:open|unclear|unknown|unexplored|an open|a challenge)|beyond the scope"
+    r"|drawbacks?|shortcomings?|weakness(?:es)?|not yet|fails? to|failed to|failure cases?"
+    r"|unable to|at the (?:cost|expense) of|counterbalanced|trade-?offs?"
+    r"|(?:does|do|did|can|could|may|might|will) not (?:yet )?(?:generali[sz]e|scale|transfer"
+    r"|cover|hold|apply|capture|account|address|handle|work|extend|guarantee|consider|include"
+    r"|support|evaluate|explore|reflect)"
+    r"|cannot (?:be )?(?:generali[sz]e|scale|transfer|cover|apply|capture|handle|guarantee"
+    r"|fully|directly|easily|always|rule out|exclude)"
+    r"|(?:we )?only (?:evaluat|test|consider|appl|work|focus|cover|stud|address|handle|support"
+    r"|experiment)\w*|(?:is|are|was|were) only (?:evaluated|tested|applicable|valid))",
     re.I,
 )
 # Numbers that are references, not measurements: "Table 2", "Section 3.1", "Eq. (4)".
@@ -313,6 +371,107 @@ _COMPARISON: Final = re.compile(
     r"|higher|lower|better|faster|fewer|speed-?up|achiev|reach|accuracy|error)\w*",
     re.I,
 )
+
+
+# What industry impact is about: using the work, what it costs to run, who runs it and where.
+# Narrower than the rubric's deployment cues, which also count topics ("security", "memory"):
+# "there are three types of memory in agents" is background, not impact.
+_USE: Final = re.compile(
+    r"\b(?:deploy\w*|production(?! of)|practitioners?|industr\w*|real[- ]world|in practice"
+    r"|practical(?:ly)? (?:use|usage|applications?|settings?|systems?|deployment|benefits?)"
+    r"|commerciali?\w*|costs?\b|costly|cheap\w*|expensive|affordab\w*|latenc\w*|throughput"
+    r"|inference (?:time|speed|cost|budget)|wall-?clock|run-?time overhead|overhead"
+    r"|(?:memory|energy|power|compute|computational) (?:footprint|usage|consumption"
+    r"|requirements?|costs?|budget|overhead|efficiency)"
+    r"|(?:less|lower|reduced?|smaller|fewer) (?:memory|compute|energy|power|gpus?)"
+    r"|speed-?ups?|faster|gpus?|hardware|on-device|edge devices?|mobile devices?|serving"
+    r"|end[- ]users?|users|open-source|publicly (?:available|released)|off-the-shelf"
+    r"|plug-and-play|drop-in|downstream applications?|scal(?:es|able|ability) to)\b",
+    re.I,
+)
+# A measured running cost is about this work even without "we": time, memory, power, rate.
+_USE_FIGURE: Final = re.compile(
+    r"\d(?:[\d.,]*\d)?\s*(?:ms|milliseconds?|seconds?|minutes?|hours?|days?|gpu[- ]hours?"
+    r"|[kmgt]b|gigabytes?|megabytes?|w|mw|µw|watts?|joules?|tokens? per second|tok/s"
+    r"|queries per second|qps|fps)\b",
+    re.I,
+)
+# Background states the field's situation; impact is about this paper's work.
+_OWN_WORK: Final = re.compile(
+    r"\b(?:we|our|ours|this (?:paper|work|study)|the proposed|proposed (?:method|approach))\b",
+    re.I,
+)
+# Openers that point back at a sentence the reader of a field shown alone does not see.
+_DANGLING: Final = re.compile(
+    r"^\W*(?:(?:this|these|those|that|such|it|its|they|their|them|he|she|here|there|the latter"
+    r"|the former|the same|as such|to this end|to that end|this way)\b"
+    r"|(?:in|for|under|with|by|from|of|on) (?:this|that|these|those|such|both|the above|the same"
+    r"|the latter|the former) \w+"
+    r"|for (?:this|that|these) (?:reason|purpose)s?\b)",
+    re.I,
+)
+# ... except when the pointer names the paper itself, or "it"/"there" is only grammar.
+_RESOLVED_OPENER: Final = re.compile(
+    r"^\W*(?:in |of |for |from )?(?:this|the present) (?:paper|work|study|article|report|thesis"
+    r"|letter|survey|manuscript|note)\b"
+    r"|^\W*it (?:is|was|has been|remains|becomes|seems|appears|turns out|can be|should be"
+    r"|must be|may be)\b(?:\W+\w+){0,5}?\W+(?:that|to|whether|how|if)\b"
+    r"|^\W*there (?:is|are|was|were|exists?|remains?|has been|have been)\b",
+    re.I,
+)
+# Softer leans on context: a connective opener, a pointer inside the sentence, a table to see.
+_LEANING: Final = re.compile(
+    r"^\W*(?:however|moreover|furthermore|thus|hence|therefore|also|additionally|in addition"
+    r"|similarly|likewise|consequently|accordingly|finally|in contrast|by contrast|instead"
+    r"|as a result|for example|for instance|e\.g\.|i\.e\.|then|again|still|yet|besides"
+    r"|indeed|first|second|third|next|lastly)\b"
+    r"|\b(?:this|these|those|such) (?!paper|work|study|article)[a-z]+"
+    r"|\b(?:above|aforementioned|the former|the latter|as (?:mentioned|discussed|described)"
+    r"|(?:Tables?|Figures?|Fig\.|Sections?|Sec\.|Appendix|Eq\.)\s*\(?[A-Z0-9]|§)",
+    re.I,
+)
+# A named method or dataset: an acronym, a camel-case or digit-bearing name, or a capitalised
+# word inside the sentence (the first word is capitalised anyway).
+_NAMED: Final = re.compile(
+    r"\b(?:[A-Z]{2,}[A-Za-z0-9-]*|[a-z]+[A-Z][A-Za-z0-9-]*|[A-Z][a-z]+[A-Z0-9][A-Za-z0-9-]*"
+    r"|[A-Z][a-z]{2,}[A-Za-z-]*)"
+)
+_NOT_NAMES: Final = frozenset(
+    {"Table", "Tables", "Figure", "Figures", "Section", "Sections", "Appendix", "Equation"}
+    | {"Algorithm", "Theorem", "Lemma", "We", "Our", "The", "This", "These", "In", "For"}
+)
+
+
+# "this", "these" or "those" standing for a noun rather than before one ("raises this to 38%",
+# "compared with these."): the thing it stands for is in a sentence the reader does not see.
+_BARE_POINTER: Final = re.compile(
+    r"\b(?:this|these|those)(?=\s*[.,;:!?)]|\s+(?:to|by|in|on|for|with|from|at|into|over"
+    r"|is|are|was|were|has|have|had|can|could|will|would|may|might|does|do|did|shows?"
+    r"|means?|suggests?|indicates?|leads?|allows?|makes?|yields?|gives?|and|or|but|as"
+    r"|because|which|when|while|if|further|also|again|alone|together)\b)",
+    re.I,
+)
+
+
+def dangling_opener(sentence: str) -> bool:
+    """Whether a sentence opens by pointing back at text a reader of it alone does not have."""
+    return bool(_DANGLING.match(sentence)) and not _RESOLVED_OPENER.match(sentence)
+
+
+def points_back(sentence: str) -> bool:
+    """A dangling opener, or a bare "this"/"these"/"those" inside the sentence ("Standard
+    randomization raises this to 38%" names nothing a reader of it alone can find)."""
+    return dangling_opener(sentence) or _BARE_POINTER.search(sentence) is not None
+
+
+def names_something(sentence: str) -> bool:
+    """Whether a sentence carries a measured number or names a method, model or dataset."""
+    text = _REFERENCE_NUMBER.sub(" ", _CITATION.sub(" ", sentence))
+    if any(not _YEAR.match(n) for n in _NUMBER.findall(text)):
+        return True
+    first, _, rest = text.partition(" ")
+    named = [m for m in _NAMED.findall(rest) if m not in _NOT_NAMES]
+    return bool(named) or bool(re.match(r"[A-Z]{2,}|[a-z]+[A-Z]|[A-Z][a-z]+[A-Z0-9]", first))
 
 
 def has_numeric_result(sentence: str) -> bool:
@@ -432,6 +591,12 @@ class Sentence:
     insight: int
     deployment: int
     salience: float
+    key: str  # the text folded for comparison (case, spacing, punctuation)
+    dangling: bool  # opens by pointing back, or asks: never shown on its own
+    leaning: int  # softer pointers at context (connectives, "these methods", "Table 2")
+    specific: bool  # carries a number or names a method
+    use: int  # cues of use, cost or deployment (industry impact)
+    own: bool  # speaks of this paper's work, not the field's background
 
 
 def _sentence(text: str, index: int, role: str, position: int) -> Sentence:
@@ -452,7 +617,19 @@ def _sentence(text: str, index: int, role: str, position: int) -> Sentence:
         insight=len(_INSIGHT.findall(text)),
         deployment=cue_counts(_DEPLOYMENT, [text]).total(),
         salience=salience,
+        key=fold(text),
+        dangling=points_back(text) or text.rstrip(_CLOSERS).endswith("?"),
+        leaning=len(_LEANING.findall(text)),
+        specific=names_something(text),
+        use=len(_USE.findall(text)),
+        own=bool(_OWN_WORK.search(text)),
     )
+
+
+def fold(text: str) -> str:
+    """Case, whitespace and punctuation folded: the abstract quoted again in the introduction,
+    re-hyphenated or re-spaced by extraction, is the same sentence."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
 # --- reading the paper -------------------------------------------------------------------
@@ -477,9 +654,9 @@ def _collect(sections: Iterable[Section], keep: Callable[[str], bool]) -> list[S
     for path, text in sections:
         role = section_role(path)
         for piece in split_sentences(text):
-            if piece in seen or not keep(piece):
+            if fold(piece) in seen or not keep(piece):
                 continue
-            seen.add(piece)
+            seen.add(fold(piece))
             sentences.append(_sentence(piece, len(sentences), role, positions[path]))
             positions[path] += 1
     return sentences
@@ -523,15 +700,35 @@ def _best(pool: Sequence[Sentence], score: Score, chosen: Sequence[Sentence]) ->
 def _fill(
     k: int, tiers: Iterable[Iterable[Sentence]], score: Score, against: Sequence[Sentence] = ()
 ) -> list[Sentence]:
-    """Pick up to k sentences by MMR, exhausting each tier before falling to the next."""
+    """Pick up to k sentences by MMR, exhausting each tier before falling to the next.
+
+    A sentence that repeats one in `against` or one already picked (see `_same`) is never
+    picked: the overlap penalty only discourages, and a short paper would otherwise run out of
+    alternatives and quote the same sentence twice.
+    """
     picked: list[Sentence] = []
     for tier in tiers:
-        pool = [s for s in tier if s not in picked]
+        pool = _fresh(tier, [*against, *picked])
         while pool and len(picked) < k:
             best = _best(pool, score, [*against, *picked])
             picked.append(best)
-            pool.remove(best)
+            pool = _fresh(pool, [best])
     return picked
+
+
+_NEAR_DUPLICATE: Final = 0.8  # Jaccard of content words: a sentence restated with a word changed
+
+
+def _same(a: Sentence, b: Sentence) -> bool:
+    """The same sentence for a reader: identical once folded, or nearly all the same words."""
+    if a is b or a.key == b.key:
+        return True
+    return min(len(a.words), len(b.words)) >= 4 and _overlap(a, b) >= _NEAR_DUPLICATE
+
+
+def _fresh(pool: Iterable[Sentence], used: Sequence[Sentence]) -> list[Sentence]:
+    """The pool less every sentence that repeats one already quoted."""
+    return [s for s in pool if not any(_same(s, u) for u in used)]
 
 
 def _in_order(sentences: Iterable[Sentence]) -> list[Sentence]:
@@ -548,78 +745,153 @@ _RESULT_ROLES: Final = frozenset({"results", "abstract", "conclusion", "discussi
 _PROBLEM_ROLES: Final = frozenset({"abstract", "introduction", "method"})
 _LATE_ROLES: Final = frozenset({"results", "discussion", "conclusion", "limitations"})
 _TAKEAWAY_ROLES: Final = frozenset({"conclusion", "results", "discussion"})
+_CLOSING_ROLES: Final = frozenset({"conclusion", "discussion", "limitations"})
+_STANDALONE_FIELDS: Final = 4  # the key insight and three takeaways each need their own sentence
+_SUMMARY_MAX: Final = 8  # four sentences of problem and method, four of results and limitation
+
+# What a field says when the paper has no sentence left that fits it: a short paper gets a
+# short briefing, never the same sentence twice. Fixed text, so the reader can tell it apart.
+NO_RESULTS: Final = (
+    "No result or limitation beyond the sentence above: the paper's text has no other "
+    "sentence to quote (extractive backend)."
+)
+IMPACT_IN_SUMMARY: Final = (
+    "Quoted in the summary above: the paper is too short to quote it again here "
+    "(extractive backend)."
+)
+NO_INSIGHT: Final = (
+    "Not assessed: every sentence of the paper that stands on its own is quoted in the "
+    "summary (extractive backend)."
+)
+NO_TAKEAWAYS: Final = (
+    "No takeaway beyond the summary: no other sentence of the paper stands on its own "
+    "(extractive backend).",
+    "No second takeaway: no other sentence of the paper stands on its own (extractive backend).",
+    "No third takeaway: no other sentence of the paper stands on its own (extractive backend).",
+)
+
+NOTES: Final = frozenset({NOT_ASSESSED, IMPACT_IN_SUMMARY, NO_RESULTS, NO_INSIGHT, *NO_TAKEAWAYS})
 
 
-def _results_paragraph(sentences: list[Sentence], room: int) -> list[Sentence]:
-    """Paragraph 2: numeric results first, then one limitation, within `room` sentences."""
+def states_limitation(sentence: Sentence) -> bool:
+    """A sentence of a limitations section, or a late sentence with a limitation cue; never
+    one that opens by pointing back ("This may require ..." says nothing on its own)."""
+    if sentence.dangling:
+        return False
+    return sentence.role == "limitations" or (sentence.limitation and sentence.role in _LATE_ROLES)
+
+
+def _limitation_score(sentence: Sentence) -> float:
+    return sentence.salience + 0.5 * sentence.limitation + 0.3 * sentence.own
+
+
+def _results_paragraph(sentences: list[Sentence], room: int, pointer: float) -> list[Sentence]:
+    """Paragraph 2: numeric results first, then one limitation, within `room` sentences;
+    `pointer` is what a sentence that points back gains (or loses) here."""
     tiers = (
         [s for s in sentences if s.result and s.role in _RESULT_ROLES],
         [s for s in sentences if s.result],
         [s for s in sentences if s.role in {"results", "conclusion"}],
     )
-    results = _fill(min(3, room), tiers, lambda s: s.salience + 0.3 * (s.role == "results"))
-    limit_tiers = (
-        [s for s in sentences if s.role == "limitations" and s not in results],
-        [s for s in sentences if s.limitation and s.role in _LATE_ROLES and s not in results],
-    )
-    limitation = _fill(
-        min(1, room - len(results)), limit_tiers, lambda s: s.salience + 0.5 * s.limitation, results
-    )
+
+    def score(s: Sentence) -> float:
+        return s.salience + 0.3 * (s.role == "results") + pointer * s.dangling
+
+    results = _fill(min(3, room), tiers, score)
+    limits = [s for s in sentences if states_limitation(s)]
+    limitation = _fill(min(1, room - len(results)), [limits], _limitation_score, results)
     return results + limitation
 
 
-def summary_paragraphs(sentences: list[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
-    """Problem + method, then results + limitation; each paragraph in document order."""
-    room = max(len(sentences) - 1, 1)  # leave paragraph 1 a sentence when there are two
-    second = _results_paragraph(sentences, room)
-    if not second:  # no results at all: the last sentences usually state the outcome
-        second = _fill(1, [sentences[1:]], lambda s: s.salience + s.index / len(sentences))
-    unused = [s for s in sentences if s not in second]
-    tiers = ([s for s in unused if s.role in _PROBLEM_ROLES], unused, sentences)
-    first = _fill(4, tiers, lambda s: s.salience - 0.5 * s.result, second)
-    return _in_order(first), _in_order(second or first)
+def summary_paragraphs(
+    sentences: list[Sentence], budget: int, scarce: bool
+) -> tuple[list[Sentence], list[Sentence]]:
+    """Problem + method, then results + limitation, in at most `budget` sentences; each
+    paragraph in document order. Paragraph 2 is empty when the paper has nothing left for it.
 
-
-def key_insight(sentences: list[Sentence], used: Sequence[Sentence]) -> Sentence:
-    """The best insight-cue sentence, outside the summary when there is one."""
-    unused = [s for s in sentences if s not in used]
-    tiers = ([s for s in unused if s.insight], [s for s in sentences if s.insight], unused)
-    picked = _fill(1, [*tiers, sentences], lambda s: s.salience + 0.5 * min(s.insight, 2))
-    return picked[0]
-
-
-def key_takeaways(
-    sentences: list[Sentence], summary: Sequence[Sentence], insight: Sentence
-) -> list[Sentence]:
-    """Three distinct sentences: conclusion/results/discussion first, unused ones first.
-
-    The summary's sentences come back before the key insight does: repeating the one-line
-    insight as a takeaway is the more visible repetition.
+    When `scarce`, sentences that cannot stand alone go to the summary first, where the
+    sentence before them is likely quoted too, so the standalone ones are left for the fields
+    shown alone.
     """
-    unused = [s for s in sentences if s not in summary and s != insight]
-    others = [s for s in sentences if s != insight]
-    tiers = (
-        [s for s in unused if s.role in _TAKEAWAY_ROLES],
-        unused,
-        [s for s in others if s.role in _TAKEAWAY_ROLES],
-        others,
-        sentences,
-    )
-    picked = _in_order(_fill(3, tiers, _takeaway_score, [*summary, insight]))
-    return (picked * 3)[:3]  # a paper of one or two sentences has to repeat itself
+    if not sentences:
+        return [], []
+    # A paragraph gives a pointer its antecedent only by luck: avoid one unless the standalone
+    # sentences must be kept for the fields shown alone.
+    pointer = 0.6 if scarce else -0.2
+    second = _results_paragraph(sentences, min(4, budget - 1), pointer)  # paragraph 1 keeps one
+    if not second and budget > 1:  # no results at all: the last sentences usually state them
+        second = _fill(1, [sentences[1:]], lambda s: s.salience + s.index / len(sentences))
+    unused = _fresh(sentences, second)
+    tiers = ([s for s in unused if s.role in _PROBLEM_ROLES], unused)
+
+    def score(s: Sentence) -> float:
+        return s.salience - 0.5 * s.result + pointer * s.dangling
+
+    first = _fill(min(4, budget - len(second)), tiers, score, second)
+    if not first:  # one sentence in all: it opens the summary rather than close it
+        first, second = second, []
+    return _in_order(first), _in_order(second)
+
+
+def key_insight(sentences: list[Sentence], used: Sequence[Sentence]) -> Sentence | None:
+    """The best insight-cue sentence that stands alone and is not quoted yet."""
+    pool = [s for s in sentences if not s.dangling]
+    tiers = ([s for s in pool if s.insight], pool)
+
+    def score(s: Sentence) -> float:
+        return s.salience + 0.5 * min(s.insight, 2) + 0.2 * s.specific - 0.2 * min(s.leaning, 2)
+
+    picked = _fill(1, tiers, score, used)
+    return picked[0] if picked else None
+
+
+def key_takeaways(sentences: list[Sentence], used: Sequence[Sentence]) -> list[Sentence]:
+    """Up to three sentences that stand alone and are not quoted yet, in document order:
+    conclusion, results and discussion first, those with a number or a named method ahead."""
+    pool = [s for s in sentences if not s.dangling]
+    tiers = ([s for s in pool if s.role in _TAKEAWAY_ROLES], pool)
+    return _in_order(_fill(3, tiers, _takeaway_score, used))
 
 
 def _takeaway_score(sentence: Sentence) -> float:
-    return sentence.salience + 0.3 * (sentence.role in _TAKEAWAY_ROLES)
+    specific = 0.5 * sentence.specific
+    leaning = 0.25 * min(sentence.leaning, 2)
+    return sentence.salience + 0.3 * (sentence.role in _TAKEAWAY_ROLES) + specific - leaning
 
 
-def industry_impact(sentences: list[Sentence], used: Sequence[Sentence]) -> str:
-    """The sentence with most deployment cues, or the honest `NOT_ASSESSED` note."""
-    cued = [s for s in sentences if s.deployment]
-    if not cued:
-        return NOT_ASSESSED
-    tiers = ([s for s in cued if s not in used], cued)
-    return _fill(1, tiers, lambda s: s.salience + 0.5 * s.deployment)[0].text
+def _takeaway_texts(takeaways: Sequence[Sentence]) -> list[str]:
+    """The takeaways' text, each missing one said to be missing (the reply model wants three)."""
+    return [s.text for s in takeaways] + list(NO_TAKEAWAYS[len(takeaways) : 3])
+
+
+def about_use(sentence: Sentence) -> bool:
+    """A sentence on using this work (cost, deployment, latency, practitioners, ...), not the
+    field's background: it speaks of the paper's own work ("we", "our"), states a measured
+    result, or closes the paper (conclusion, discussion, limitations). "QA is an important
+    real-world application" in an experiments section is background all the same."""
+    if not sentence.use or sentence.dangling:
+        return False
+    if sentence.own or sentence.result or sentence.role in _CLOSING_ROLES:
+        return True
+    return _USE_FIGURE.search(sentence.text) is not None  # "costs 40 milliseconds per query"
+
+
+def _impact_text(impact: Sentence | None, sentences: list[Sentence]) -> str:
+    if impact is not None:
+        return impact.text
+    if any(about_use(s) for s in sentences):  # a tiny paper whose summary had to quote it
+        return IMPACT_IN_SUMMARY
+    return NOT_ASSESSED
+
+
+def industry_impact(sentences: list[Sentence]) -> Sentence | None:
+    """The sentence most about use, picked before the summary so that it is not quoted twice."""
+
+    def score(s: Sentence) -> float:
+        return s.salience + 0.4 * min(s.use, 3) + 0.3 * s.own - 0.2 * min(s.leaning, 2)
+
+    picked = _fill(1, [[s for s in sentences if about_use(s)]], score)
+    return picked[0] if picked else None
 
 
 # --- tags --------------------------------------------------------------------------------
@@ -628,8 +900,35 @@ _SEGMENT: Final = re.compile(r"[^\w\s-]+")  # punctuation ends a phrase: no bigr
 _TERM: Final = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 
 
+# Words that describe the document, not its subject: an arXiv stamp ("arXiv:2201.05281v2
+# [cs.CL] 13 Jan 2022"), a file name, a venue line or the genre. No tag contains one.
+_TAG_BOILERPLATE_LIST: Final = """
+    arxiv preprint preprints report reports technical tech draft version submitted accepted
+    proceedings conference workshop journal camera ready manuscript supplementary appendix
+    abstract introduction conclusion conclusions university department institute email
+    corresponding author authors equal contribution contributions pp vol volume page pages
+    copyright license cs stat eess jan feb mar apr jun jul aug sep sept oct nov dec january
+    february march april may june july august september october november december
+    you your need needs"""
+_TAG_BOILERPLATE: Final = frozenset(_TAG_BOILERPLATE_LIST.split())
+# A genre or generic word is fine inside a term ("literature reviews", "preference model") but
+# says nothing as a tag by itself.
+_NOT_TAGS_ALONE_LIST: Final = """
+    review reviews survey overview paper study tutorial position note letter designing model
+    models best better good making towards toward family real-world pre-trained"""
+_NOT_TAGS_ALONE: Final = frozenset(_NOT_TAGS_ALONE_LIST.split())
+_VERSION_OR_NUMBER: Final = re.compile(r"^(?:v\d+|\d[\d.-]*)$")
+
+
 def _is_term(word: str) -> bool:
     return len(word) > 1 and word not in _STOPWORDS
+
+
+def _is_tag(term: str) -> bool:
+    words = term.split()
+    if term in _NOT_TAGS_ALONE or any(w in _TAG_BOILERPLATE for w in words):
+        return False
+    return not any(_VERSION_OR_NUMBER.match(w) for w in words)
 
 
 def _term_counts(text: str) -> tuple[Counter[str], Counter[str]]:
@@ -652,8 +951,8 @@ def key_terms(title: str, abstract: str, limit: int) -> list[str]:
     """
     unigrams, bigrams = _term_counts(f"{title}. {title}. {abstract}")
     # most_common keeps first-seen order among ties, so the choice is deterministic.
-    candidates = [p for p, n in bigrams.most_common() if n >= 2]
-    candidates += [w for w, _ in unigrams.most_common()]
+    candidates = [p for p, n in bigrams.most_common() if n >= 2 and _is_tag(p)]
+    candidates += [w for w, _ in unigrams.most_common() if _is_tag(w)]
     terms: list[str] = []
     for term in candidates:
         covered = {w for t in terms for w in t.split()}
@@ -738,13 +1037,17 @@ def rubric(sentences: list[Sentence], text: str) -> Rubric:
 # --- stated facts: limitations, code, venue ------------------------------------------------
 
 
-def limitation_sentences(sentences: list[Sentence]) -> list[Sentence]:
-    """Up to two limitation sentences: a limitations section first, then late-section cues."""
-    tiers = (
-        [s for s in sentences if s.role == "limitations"],
-        [s for s in sentences if s.limitation and s.role in _LATE_ROLES],
-    )
-    return _in_order(_fill(2, tiers, lambda s: s.salience + 0.5 * s.limitation))
+def limitation_sentences(
+    sentences: list[Sentence], shown: Sequence[Sentence] = ()
+) -> list[Sentence]:
+    """Up to two sentences that state a limitation (see `states_limitation`), else none.
+
+    None of them repeats a sentence of `shown` (the key insight, takeaways and industry
+    impact); the summary's closing limitation may come back here, where it is listed as one.
+    """
+    stated = [s for s in sentences if states_limitation(s)]
+    tiers = ([s for s in stated if s.role == "limitations"], stated)
+    return _in_order(_fill(2, tiers, _limitation_score, shown))
 
 
 _CODE_URL: Final = re.compile(
@@ -870,16 +1173,28 @@ def extractive_summary(meta: PaperMeta, chunks: Sequence[Chunk]) -> PaperSummary
             paper_id=meta.id,
             stage="summarize",
         )
-    first, second = summary_paragraphs(sentences)
-    insight = key_insight(sentences, [*first, *second])
-    takeaways = key_takeaways(sentences, [*first, *second], insight)
+    impact = industry_impact(sentences)
+    if impact is not None and len(sentences) < 3:  # the summary needs them more
+        impact = None
+    rest = [s for s in sentences if s is not impact]
+    standalone = sum(not s.dangling for s in rest)
+    reserve = min(_STANDALONE_FIELDS, standalone)
+    # A long paper has room for everything; a short one keeps a sentence for each field shown
+    # alone before the summary takes more, but the summary always gets two if there are two.
+    budget = max(2, len(rest) - reserve)
+    scarce = standalone - reserve < min(budget, _SUMMARY_MAX)
+    first, second = summary_paragraphs(rest, budget, scarce)
+    used = [*first, *second, *([impact] if impact else [])]
+    insight = key_insight(rest, used)
+    takeaways = key_takeaways(rest, [*used, *([insight] if insight else [])])
+    shown = [*takeaways, *(s for s in (insight, impact) if s is not None)]
     text = _paper_text(sections)
     return PaperSummary(
-        summary=[_paragraph(first), _paragraph(second)],
-        key_insight=insight.text,
-        key_takeaways=[s.text for s in takeaways],
-        industry_impact=industry_impact(sentences, [*first, *second, insight, *takeaways]),
-        limitations=[s.text for s in limitation_sentences(sentences)],
+        summary=[_paragraph(first), _paragraph(second) if second else NO_RESULTS],
+        key_insight=insight.text if insight else NO_INSIGHT,
+        key_takeaways=_takeaway_texts(takeaways),
+        industry_impact=_impact_text(impact, sentences),
+        limitations=[s.text for s in limitation_sentences(sentences, shown)],
         affiliations=[],  # not told apart from author names reliably without a model
         code_url=code_url(meta, text),
         venue=venue(meta, text),
@@ -893,6 +1208,7 @@ class ExtractiveBackend:
     summarize stage calls `extractive_summary` directly (see the module docstring)."""
 
     name = "extractive"
-    # v4: sentences that address the reader or a model are no longer quoted; the new name keys
-    # fresh summaries instead of serving cached ones that may quote an injection.
-    model = "sentence-rank-v4"
+    # v5: no sentence quoted twice across the fields, takeaways that stand alone, industry
+    # impact and limitations only from sentences in those roles, no boilerplate tags. A new
+    # name keys fresh summaries instead of serving v4's repetitive ones from the cache.
+    model = "sentence-rank-v5"
