@@ -24,12 +24,14 @@ def main() -> int:
         return 0
     scores = evaluation.score_corpus(corpus, document, evaluation.page_texts)
     print(
-        f"{'file':32} {'layout':8} {'title':5} {'abs F1':>6} {'heads':>6} {'leak %':>7} {'ms':>7}"
+        f"{'file':32} {'layout':8} {'title':5} {'abs F1':>6} {'heads':>6} {'prec':>6}"
+        f" {'leak %':>7} {'ms':>7}"
     )
     for s in scores:
         leak = f"{100 * s.leakage:.1f}" if s.leakage is not None else "n/a"
         title = "ok" if s.title_ok else "MISS"
         row = f"{s.file:32} {s.layout:8} {title:5} {s.abstract_f1:6.3f} {s.heading_recall:6.2f}"
+        row += f" {s.heading_precision:6.2f}"
         print(f"{row} {leak:>7} {s.ms:7.0f}" + (f"  ERROR {s.error}" if s.error else ""))
     print()
     for t in evaluation.targets(scores):
