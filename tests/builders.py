@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 
 import pymupdf
@@ -64,3 +66,58 @@ def encrypted_pdf(path: Path, text: str = "secret paper text") -> Path:
     doc.new_page().insert_text((72, 72), text)
     doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="x", owner_pw="y")
     return path
+
+
+# --- Damaged PDFs ---------------------------------------------------------------------------
+# Ways real downloads and disks damage a PDF, for the "any PDF gives a document or one clear
+# error" tests and `scripts/fuzz_extract.py`. Each takes the good bytes and a random source.
+
+
+def truncated_bytes(data: bytes, rng: random.Random) -> bytes:
+    """Cut off somewhere after the header (an interrupted download)."""
+    return data[: rng.randrange(16, max(17, len(data) - 1))]
+
+
+def flipped_bytes(data: bytes, rng: random.Random, flips: int = 20) -> bytes:
+    """Random bytes overwritten (a bad disk or a mangled transfer)."""
+    out = bytearray(data)
+    for _ in range(flips):
+        out[rng.randrange(len(out))] = rng.randrange(256)
+    return bytes(out)
+
+
+def without_xref(data: bytes, rng: random.Random) -> bytes:
+    """The cross-reference table and its offset gone: MuPDF must rebuild it from the objects."""
+    data = re.sub(rb"startxref\s+\d+", b"startxref\n0", data)
+    return re.sub(rb"\nxref\b.*?trailer", b"\ntrailer", data, flags=re.S)
+
+
+def wrong_page_count(data: bytes, rng: random.Random) -> bytes:
+    """A page tree whose /Count promises pages that are not there (or an absurd number)."""
+    count = rng.choice([0, -1, 13, 99, 2**31])
+    return re.sub(rb"/Count\s+\d+", b"/Count %d" % count, data)
+
+
+def broken_object(data: bytes, rng: random.Random) -> bytes:
+    """One object's body replaced with garbage, its length unchanged."""
+    starts = [m.end() for m in re.finditer(rb"\d+ 0 obj", data)]
+    if not starts:
+        return flipped_bytes(data, rng)
+    start = rng.choice(starts)
+    end = data.find(b"endobj", start)
+    end = end if end > start else min(len(data), start + 64)
+    return data[:start] + bytes(rng.randrange(256) for _ in range(end - start)) + data[end:]
+
+
+DAMAGE = {
+    "truncated": truncated_bytes,
+    "flipped": flipped_bytes,
+    "no-xref": without_xref,
+    "page-count": wrong_page_count,
+    "broken-object": broken_object,
+}
+
+
+def damaged(data: bytes, how: str, seed: int) -> bytes:
+    """`data` damaged the way `DAMAGE[how]` does, reproducibly for one seed."""
+    return DAMAGE[how](data, random.Random(f"{how}-{seed}"))

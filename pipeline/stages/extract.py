@@ -240,13 +240,25 @@ def open_pdf(pdf_path: Path, paper_id: str, stage: str) -> Iterator[pymupdf.Docu
     except _PDF_ERRORS as exc:
         raise fail("not a PDF or corrupt", "download the paper again") from exc
     with doc:
-        if not doc.is_pdf:
-            raise fail("not a PDF", "download the paper again")
-        if doc.needs_pass:
-            raise fail("encrypted, a password is needed", "save a copy without a password")
-        if doc.page_count == 0:
-            raise fail("no pages (corrupt PDF?)", "download the paper again")
+        try:
+            problem = _unusable(doc)
+        except _PDF_ERRORS as exc:  # a damaged page tree: "code=7: Invalid number of pages"
+            problem = f"damaged page tree ({_one_line(str(exc))})"
+        if problem:
+            advice = "save a copy without a password" if "encrypted" in problem else None
+            raise fail(problem, advice or "download the paper again")
         yield doc
+
+
+def _unusable(doc: pymupdf.Document) -> str:
+    """Why the opened document cannot be read, or ""."""
+    if not doc.is_pdf:
+        return "not a PDF"
+    if doc.needs_pass:
+        return "encrypted, a password is needed"
+    if doc.page_count == 0:
+        return "no pages (corrupt PDF?)"
+    return ""
 
 
 # --- Reading lines ------------------------------------------------------------------------
@@ -257,12 +269,22 @@ def read_lines(
 ) -> list[Line]:
     """The text lines of the first `pages` pages in reading order, running text dropped."""
     lines: list[Line] = []
-    try:
-        for number in range(pages):
-            lines += page_lines(doc[number], number + 1)
-    except _PDF_ERRORS as exc:
-        message = f"{pdf_path}: unreadable page ({exc}); download the paper again"
-        raise ExtractError(message, paper_id=paper_id, stage=stage) from exc
+    for number in range(pages):
+        try:
+            # IndexError: the page tree promises more pages than it holds ("page 13 not in
+            # document"); it is caught only here, around PyMuPDF's own page lookup.
+            page = doc.load_page(number)
+        except (IndexError, *_PDF_ERRORS) as exc:
+            problem = f"page {number + 1} of {doc.page_count} cannot be loaded, damaged page tree"
+            message = f"{pdf_path}: {problem} ({_one_line(str(exc))}); download the paper again"
+            raise ExtractError(message, paper_id=paper_id, stage=stage) from exc
+        try:
+            lines += page_lines(page, number + 1)
+        except _PDF_ERRORS as exc:
+            message = f"{pdf_path}: unreadable page {number + 1} ({_one_line(str(exc))}); "
+            raise ExtractError(
+                message + "download the paper again", paper_id=paper_id, stage=stage
+            ) from exc
     if not any(any(ch.isalnum() for ch in line.text) for line in lines):
         message = f"{pdf_path}: no extractable text (image-only PDF?); run OCR first"
         raise ExtractError(message, paper_id=paper_id, stage=stage)
