@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import textwrap
 from pathlib import Path
 
 import pymupdf
@@ -121,3 +122,91 @@ DAMAGE = {
 def damaged(data: bytes, how: str, seed: int) -> bytes:
     """`data` damaged the way `DAMAGE[how]` does, reproducibly for one seed."""
     return DAMAGE[how](data, random.Random(f"{how}-{seed}"))
+
+
+# --- Paper shapes the sample papers do not have ---------------------------------------------
+# Small one-column papers drawn line by line, so a test can set each line's fonts, sizes and
+# spans the way real papers do (issue 13: small capitals in the body font with one word per
+# span, an abstract alone on page 2, a title whose short name is in another font, outlines).
+
+PROSE = (
+    "Retrieval augmented generation grounds a language model in documents it fetches at "
+    "answer time, which keeps answers current and lets readers check the sources behind them. "
+    "We study how the retriever and the generator interact when the corpus grows large and "
+    "when the questions need several passages to answer well. Our experiments cover open "
+    "questions, fact checking and long form answers across three public benchmarks."
+)
+
+
+class PaperWriter:
+    """Draws a paper top to bottom: `line` for one line, `prose` for a wrapped paragraph."""
+
+    def __init__(self, size: float = 10.0, leading: float = 1.25) -> None:
+        self.doc = pymupdf.open()
+        self.size, self.leading = size, leading
+        self.page = self.doc.new_page()
+        self.y = 72.0
+
+    def new_page(self) -> None:
+        self.page = self.doc.new_page()
+        self.y = 72.0
+
+    def line(
+        self, pieces: list[tuple[str, str, float]] | str, *, gap: float = 0.0, x: float = 72.0
+    ) -> int:
+        """One line of `(text, font, size)` pieces, each word drawn on its own (one-word spans).
+        Returns the page number (1-based) the line is on."""
+        if isinstance(pieces, str):
+            pieces = [(pieces, "tiro", self.size)]
+        height = max(size for _, _, size in pieces) * self.leading
+        if self.y + gap + height > 740:
+            self.new_page()
+        self.y += gap + height
+        for text, font, size in pieces:
+            for k, word in enumerate(text.split(" ")):
+                if k:
+                    x += pymupdf.get_text_length(" ", fontname=font, fontsize=size)
+                if word:
+                    self.page.insert_text((x, self.y), word, fontname=font, fontsize=size)
+                    x += pymupdf.get_text_length(word, fontname=font, fontsize=size)
+        return self.page.number + 1
+
+    def prose(self, text: str = PROSE, *, width: int = 95, gap: float = 4.0) -> None:
+        for i, row in enumerate(textwrap.wrap(text, width)):
+            self.line(row, gap=gap if i == 0 else 0.0)
+
+    def save(self, path: Path, toc: list[list] | None = None, title: str | None = None) -> Path:
+        if toc:
+            self.doc.set_toc(toc)
+        if title is not None:
+            self.doc.set_metadata({"title": title})
+        self.doc.save(path)
+        return path
+
+
+def small_caps(text: str, size: float = 10.0, font: str = "tiro") -> list[tuple[str, str, float]]:
+    """IEEE-style fake small capitals: each word's first letter at `size`, the rest upper case
+    and smaller, every piece its own span ("II. OVERVIEW OF RAG")."""
+    pieces: list[tuple[str, str, float]] = []
+    small = round(size * 0.8, 1)
+    for word in text.split():
+        if word[:1].islower():  # "of": small capitals throughout
+            pieces.append((word.upper(), font, small))
+        else:
+            pieces.append((word[:1], font, size))
+            if word[1:]:
+                pieces.append((word[1:].upper(), font, small))
+        pieces.append((" ", font, size))
+    return _glued(pieces[:-1])
+
+
+def _glued(pieces: list[tuple[str, str, float]]) -> list[tuple[str, str, float]]:
+    # `PaperWriter.line` splits pieces at spaces; a word's first letter and the rest of it must
+    # touch, so they are drawn as pieces with no space between them.
+    out: list[tuple[str, str, float]] = []
+    for text, font, size in pieces:
+        if text == " " and out:
+            out[-1] = (out[-1][0] + " ", out[-1][1], out[-1][2])
+        else:
+            out.append((text, font, size))
+    return out

@@ -40,8 +40,10 @@ from typing import Literal, NamedTuple
 
 import pymupdf
 
+from pipeline import outline as outlines
 from pipeline.errors import ExtractError
 from pipeline.models import Document, Section
+from pipeline.outline import Located
 
 STAGE_VERSION = 3  # 2: tables, footnotes, unheaded references, vocabulary hyphens; 3: pairs
 
@@ -119,12 +121,16 @@ class Line:
     bold: bool = False
     zone: str = ""  # "top" or "bottom" margin of the page, else ""
     page_height: float = 792.0
+    outline: Located | None = None  # set on the first line of a heading the outline names
 
 
 class Heading(NamedTuple):
     text: str  # without its number
     level: int
     number: str = ""  # "3.1", "A.2", "IV"; "" when unnumbered
+    # Found by its words alone (body font, capitals) or outside a trusted outline: kept only
+    # when numbered and next in its numbering's sequence.
+    weak: bool = False
 
 
 class FrontMatter(NamedTuple):
@@ -141,10 +147,12 @@ def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
     with open_pdf(pdf_path, paper_id, "extract") as doc:
         pages = doc.page_count
         lines = read_lines(doc, min(pages, max_pages), pdf_path, paper_id, "extract")
+        entries = _outline(doc)
     body = body_size(lines)
     lines = drop_footnotes(mark_references(lines, body), body)
     words = vocabulary(lines)
     title_at = title_lines(lines)
+    lines = with_outline(lines, entries, body, after=title_at[-1] + 1 if title_at else 0)
     start, end, abstract = abstract_span(lines, body, title_at, words)
     captions, rest = split_captions(lines[end:] if abstract else _after(lines, title_at), words)
     found = _front_sections(lines[start:end], abstract) + sections(rest, body, words)
@@ -210,8 +218,10 @@ def front_matter(pdf_path: Path, paper_id: str, *, stage: str = "feed") -> Front
     """Title, abstract and (best effort) authors, from the first pages only."""
     with open_pdf(pdf_path, paper_id, stage) as doc:
         lines = read_lines(doc, min(doc.page_count, 3), pdf_path, paper_id, stage)
+        entries = _outline(doc)
     body = body_size(lines)
     title_at = title_lines(lines)
+    lines = with_outline(lines, entries, body, after=title_at[-1] + 1 if title_at else 0)
     start, _, abstract = abstract_span(lines, body, title_at, vocabulary(lines))
     title = _title_text(lines, title_at)
     author_lines = lines[title_at[-1] + 1 : start] if title_at else []
@@ -259,6 +269,14 @@ def _unusable(doc: pymupdf.Document) -> str:
     if doc.page_count == 0:
         return "no pages (corrupt PDF?)"
     return ""
+
+
+def _outline(doc: pymupdf.Document) -> list[outlines.Entry]:
+    """The PDF's outline entries; none when it has none or it cannot be read."""
+    try:
+        return outlines.entries(doc.get_toc(simple=True))
+    except _PDF_ERRORS:  # a damaged outline is no reason to fail the paper
+        return []
 
 
 # --- Reading lines ------------------------------------------------------------------------
@@ -547,7 +565,12 @@ def _abstract_end(lines: list[Line], first: int, body: float) -> int:
     end = first
     while end < len(lines):
         line = lines[end]
-        if _heading(line, body) or _ABSTRACT_STOP.match(line.text) or abs(line.size - size) > 0.7:
+        if (
+            line.outline
+            or _heading(line, body)
+            or _ABSTRACT_STOP.match(line.text)
+            or abs(line.size - size) > 0.7
+        ):
             break
         if left is not None and right is not None and line.x0 < left - 8 and line.x1 > right + 8:
             break  # body text wider than an indented abstract: the abstract has ended
@@ -562,7 +585,9 @@ def _unlabelled_abstract(
 ) -> tuple[int, int, str]:
     # Some layouts (RevTeX, ACM journals) print the abstract as the first long paragraph.
     for first, end in _paragraphs(lines, start):
-        if lines[first].page > 1 or any(_heading(line, body) for line in lines[first:end]):
+        if lines[first].page > 1 or any(
+            line.outline or _heading(line, body) for line in lines[first:end]
+        ):
             break
         end = next((i for i in range(first, end) if _ABSTRACT_STOP.match(lines[i].text)), end)
         text = _one_line(join_text(lines[first:end], words))
@@ -627,14 +652,26 @@ def _is_name(part: str) -> bool:
 
 
 def _heading(line: Line, body: float) -> Heading | None:
-    """The line as a section heading, or None. Numbers need a bold or larger font to count."""
+    """The line as a section heading, or None.
+
+    A heading is set apart by a bold or larger font, or, in the body font, by capitals: then a
+    number makes it a weak heading ("II. OVERVIEW OF RAG", small capitals whose smaller letters
+    make the line look smaller than the body), kept only when it is next in its sequence.
+    """
     text = line.text.strip()
     styled = line.bold or line.size >= body + 0.8
-    if not styled and not (line.size >= body and text.isupper()):
+    if not styled and not (line.size >= body - SMALL_CAPS and text.isupper()):
         return None
     if not _heading_shaped(text):
         return None
-    return _numbered(text) or _named(text, line, body)
+    if styled:
+        return _numbered(text) or _named(text, line, body)
+    head = _numbered(text)
+    return head._replace(weak=True) if head else _named(text, line, body)
+
+
+# How much smaller than the body the capitals of a small-caps heading may be.
+SMALL_CAPS = 2.5
 
 
 def _heading_shaped(text: str) -> bool:
@@ -699,19 +736,42 @@ def split_captions(
     return [_one_line(mend(c, words)) for c in captions], rest
 
 
+def with_outline(
+    lines: list[Line], entries: list[outlines.Entry], body: float, after: int = 0
+) -> list[Line]:
+    """`lines` with the outline's entries located among those from `after` on (past the
+    title): each heading's first line carries its entry (see `pipeline.outline`)."""
+    rest = lines[after:]
+    wanted = [e for e in entries if outlines.key(e.title) not in ("abstract", "contents")]
+    if not wanted:
+        return lines
+    located = outlines.locate(wanted, rest, lambda i: _set_apart(rest, i, body))
+    return lines[:after] + [
+        replace(line, outline=located[i]) if i in located else line for i, line in enumerate(rest)
+    ]
+
+
 def sections(lines: list[Line], body: float, words: Counter[str] | None = None) -> list[Section]:
-    """Split lines at headings; text before the first heading becomes a front section."""
-    heads = _headings(lines, body, words)
+    """Split lines at headings; text before the first heading becomes a front section.
+
+    Lines that carry an outline entry (`with_outline`) are headings at the outline's level,
+    whatever their font.
+    """
+    located = {i: line.outline for i, line in enumerate(lines) if line.outline}
+    heads = _headings(lines, body, words, located)
     found: list[Section] = []
     heading: Heading | None = None
     start_page = lines[0].page if lines else 1
     current: list[Line] = []
     kind: Kind = "body"
     taken = False  # whether the last heading line was taken as a heading
-    for line, head in zip(lines, heads, strict=True):
+    for i, (line, head) in enumerate(zip(lines, heads, strict=True)):
         if head is _CONTINUED and taken:
             continue
-        if head is None or head is _CONTINUED or (kind == "body" and _lettered_in_body(head, line)):
+        if head is not None and kind == "body" and _lettered_in_body(head, line):
+            # "A Study of ..." before the references: a phrase unless the outline lists it
+            head = head._replace(text=line.text, number="") if i in located else None
+        if head is None or head is _CONTINUED:
             taken = taken and head is _CONTINUED
             current.append(line)
             continue
@@ -728,13 +788,39 @@ _CONTINUED = Heading("", 0)
 
 
 def _headings(
-    lines: list[Line], body: float, words: Counter[str] | None = None
+    lines: list[Line],
+    body: float,
+    words: Counter[str] | None = None,
+    located: dict[int, Located] | None = None,
 ) -> list[Heading | None]:
     """Each line's heading, with wrapped headings joined: a heading's next lines in the same
-    style, close below it, are the rest of its text ("3.1 Dilated Convolutions for Net-|works")."""
+    style, close below it, are the rest of its text ("3.1 Dilated Convolutions for Net-|works").
+
+    With an outline (`located`), its entries are the headings; a heading found by layout alone
+    is kept where the outline says nothing: a named section (References), a level deeper than
+    the outline goes, or past its last entry; elsewhere it must be numbered in sequence.
+    """
     heads: list[Heading | None] = [_heading(line, body) for line in lines]
+    located = located or {}
+    trusted = _trusted(located)
+    if trusted:
+        deepest, last = max(x.level for x in located.values()), max(located)
+        for i, head in enumerate(heads):
+            if head and not (i > last or _NAMED.match(head.text) or head.level > deepest):
+                heads[i] = head._replace(weak=True)
+    numbers: set[str] = set()
+    for i, found in located.items():
+        heads[i] = placed = _outline_heading(lines, i, found, words)
+        numbers.add(placed.number)
+        for j in range(i + 1, i + found.lines):
+            heads[j] = _CONTINUED
     for i, head in enumerate(heads):
-        if head is None or head is _CONTINUED:
+        # the same number as a heading the outline placed: a contents line or a running title
+        if trusted and head and head.weak and head.number in numbers:
+            heads[i] = None
+    _drop_out_of_sequence(heads)
+    for i, head in enumerate(heads):
+        if head is None or head is _CONTINUED or i in located:
             continue
         parts, j = [lines[i].text], i + 1
         while j < len(lines) and j - i <= 2 and _continues(lines[j - 1], lines[j], body):
@@ -744,6 +830,79 @@ def _headings(
         text = mend("\n".join([head.text, *parts[1:]]), words)
         heads[i] = head._replace(text=text.rstrip(".:"))
     return heads
+
+
+def _trusted(located: dict[int, Located]) -> bool:
+    """Whether enough of the outline was found to let it overrule the layout."""
+    return len(located) >= 3
+
+
+def _outline_heading(
+    lines: list[Line], i: int, found: Located, words: Counter[str] | None
+) -> Heading:
+    """The heading as printed (the outline's title may carry LaTeX), at the outline's level."""
+    text = mend("\n".join(line.text for line in lines[i : i + found.lines]), words)
+    numbered = _numbered(text)
+    number, text = (numbered.number, numbered.text) if numbered else ("", text)
+    return Heading(text.rstrip(".:"), found.level, number)
+
+
+def _set_apart(lines: list[Line], i: int, body: float) -> bool:
+    """Whether line `i` looks like a heading by its layout, whatever its words."""
+    line = lines[i]
+    if line.bold or line.size >= body + 0.8 or line.text.isupper():
+        return True
+    prev = lines[i - 1] if i else None
+    return (
+        prev is None
+        or prev.page != line.page
+        or line.y0 - prev.y1 > 0.6 * line.size
+        or prev.text.rstrip().endswith((".", ":"))
+    )
+
+
+def _drop_out_of_sequence(heads: list[Heading | None]) -> None:
+    """Unset each weak heading that is unnumbered or not next in its numbering's sequence."""
+    last: dict[str, tuple[int, ...]] = {}
+    for i, head in enumerate(heads):
+        if head is None or head is _CONTINUED:
+            continue
+        parsed = _number_parts(head.number)
+        if head.weak and (parsed is None or not _follows(last.get(parsed[0]), parsed[1])):
+            heads[i] = None
+        elif parsed is not None:
+            last[parsed[0]] = parsed[1]
+
+
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
+
+
+def _number_parts(number: str) -> tuple[str, tuple[int, ...]] | None:
+    """("roman" | "letter" | "arabic", parts): "IV" -> ("roman", (4,)), "B.2" -> ("letter",
+    (2, 2)); None when unnumbered."""
+    if not number:
+        return None
+    first, *rest = number.split(".")
+    if re.fullmatch(r"[IVX]+", first):
+        values = [_ROMAN_VALUES[ch] for ch in first]
+        value = sum(-v if v < w else v for v, w in zip(values, [*values[1:], 0], strict=True))
+        scheme = "roman"
+    elif first.isalpha():
+        value, scheme = ord(first.upper()) - ord("A") + 1, "letter"
+    else:
+        value, scheme = int(first), "arabic"
+    return scheme, (value, *(int(part) for part in rest if part.isdigit()))
+
+
+def _follows(prev: tuple[int, ...] | None, parts: tuple[int, ...]) -> bool:
+    """Whether number `parts` comes right after `prev` (None: it is the first): 2 after 1,
+    2.1 after 2, 3 after 2.4, 1 or 1.1 first."""
+    if prev is None:
+        return all(part == 1 for part in parts)
+    n = len(parts)
+    if n <= len(prev):
+        return parts[:-1] == prev[: n - 1] and parts[-1] == prev[n - 1] + 1
+    return n == len(prev) + 1 and parts[:-1] == prev and parts[-1] == 1
 
 
 def _continues(prev: Line, line: Line, body: float) -> bool:

@@ -1,0 +1,160 @@
+"""Paper shapes extraction must hold on without having seen them (issue 13), as PDFs drawn here:
+headings in the body font, outlines that are partial or one page off, an unlabelled abstract on
+page 2, a title whose short name is set in another font."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from pipeline.models import Document
+from pipeline.stages.extract import _follows, document
+from tests.builders import PROSE, PaperWriter, small_caps
+
+TITLE = "Retrieval-Augmented Generation for Large Language Models: A Survey"
+SURVEY = ["I. Introduction", "II. Overview of RAG", "III. Retrieval", "IV. Generation"]
+
+
+def headings(doc: Document) -> list[tuple[str, int]]:
+    return [(s.heading, s.level) for s in doc.sections if s.kind != "front"]
+
+
+def front(w: PaperWriter, title: str = TITLE) -> None:
+    w.line([(title[:45], "tiro", 20)])
+    w.line([(title[45:], "tiro", 20)])
+    w.line("Ada Lovelace, Alan Turing and Grace Hopper", gap=10)
+    w.line("Department of Computing, University of Somewhere", gap=2)
+    w.line(
+        [("Abstract.", "tibo", 9), ("Large language models are strong yet hallucinate.", "tiro", 9)]
+    )
+    w.prose(PROSE[:240], width=110)
+
+
+def survey(path: Path, toc: bool = False, stray: str = "") -> Path:
+    """IEEE style: headings in small capitals in the body font, one word per span."""
+    w = PaperWriter()
+    front(w)
+    entries = []
+    for heading in SURVEY:
+        page = w.line(small_caps(heading), gap=10)
+        entries.append([1, heading, page])
+        for _ in range(3):
+            w.prose()
+        if stray and heading == SURVEY[1]:
+            w.line(small_caps(stray), gap=10)  # capitals, numbered, out of sequence
+            w.prose()
+    w.line(small_caps("References"), gap=10)
+    w.line("[1] A. Author, A paper about retrieval. In Proceedings, 2020.", gap=4)
+    return w.save(path, toc=entries if toc else None)
+
+
+@pytest.mark.parametrize("toc", [False, True], ids=["layout", "outline"])
+def test_small_caps_roman_headings_in_the_body_font(tmp_path: Path, toc: bool) -> None:
+    doc = document(survey(tmp_path / "survey.pdf", toc=toc), "survey")
+    want = ["INTRODUCTION", "OVERVIEW OF RAG", "RETRIEVAL", "GENERATION", "REFERENCES"]
+    assert headings(doc) == [(h, 1) for h in want]
+    overview = next(s for s in doc.sections if s.heading == "OVERVIEW OF RAG")
+    assert overview.text.startswith("Retrieval augmented generation grounds")
+    assert doc.sections[-1].kind == "references"
+
+
+def test_body_font_capitals_out_of_sequence_are_not_headings(tmp_path: Path) -> None:
+    doc = document(survey(tmp_path / "survey.pdf", stray="VII. Note on scope"), "survey")
+    assert [h for h, _ in headings(doc)] == [
+        "INTRODUCTION",
+        "OVERVIEW OF RAG",
+        "RETRIEVAL",
+        "GENERATION",
+        "REFERENCES",
+    ]
+    assert "VII. NOTE ON SCOPE" in next(
+        s.text for s in doc.sections if s.heading == "OVERVIEW OF RAG"
+    )
+
+
+PLAIN = ["Introduction", "Method Overview", "Experimental Results", "Closing Remarks"]
+
+
+def plain_headings(path: Path, offset: int = 0, levels: bool = False) -> Path:
+    """Headings the layout cannot tell from body text (same font and size, mixed case, on a
+    line of their own); only the outline names them, its pages `offset` off."""
+    w = PaperWriter()
+    front(w, "Outline Driven Sections in a Plain Manuscript")
+    entries = []
+    for k, heading in enumerate(PLAIN):
+        if k:
+            w.new_page()
+        page = w.line(heading, gap=12)
+        entries.append([1, heading, max(1, page + offset)])
+        w.prose()
+        if levels:
+            page = w.line(f"{k + 1}.1 Details of {heading.lower()}", gap=12)
+            entries.append([2, f"Details of {heading.lower()}", page])
+        w.prose()
+    return w.save(path, toc=entries)
+
+
+@pytest.mark.parametrize("offset", [0, 1, -1], ids=["exact", "one-late", "one-early"])
+def test_outline_entries_are_found_even_one_page_off(tmp_path: Path, offset: int) -> None:
+    doc = document(plain_headings(tmp_path / "plain.pdf", offset), "plain")
+    assert headings(doc) == [(h, 1) for h in PLAIN]
+    assert [s.page_start for s in doc.sections if s.kind == "body"] == [1, 2, 3, 4]
+
+
+def test_outline_levels_give_the_hierarchy(tmp_path: Path) -> None:
+    doc = document(plain_headings(tmp_path / "plain.pdf", levels=True), "plain")
+    want = [(h, 1) for h in PLAIN]
+    for k, h in enumerate(PLAIN):
+        want.insert(2 * k + 1, (f"Details of {h.lower()}", 2))
+    assert headings(doc) == want
+
+
+def test_without_an_outline_plain_headings_stay_text(tmp_path: Path) -> None:
+    # The layout alone has no reason to call these lines headings; the outline is what did.
+    path = plain_headings(tmp_path / "plain.pdf")
+    with pymupdf.open(path) as pdf:
+        pdf.set_toc([])
+        pdf.save(tmp_path / "bare.pdf")
+    assert headings(document(tmp_path / "bare.pdf", "bare")) == []
+
+
+def top_level_outline(path: Path) -> Path:
+    """Bold numbered headings and subheadings; the outline lists only the top level and one
+    entry it cannot be matched to."""
+    w = PaperWriter()
+    front(w, "A Paper Whose Outline Lists Only Its Sections")
+    entries = []
+    for k, heading in enumerate(["Introduction", "Approach", "Evaluation"], start=1):
+        page = w.line([(f"{k} {heading}", "tibo", 12)], gap=12)
+        entries.append([1, heading, page])
+        w.prose()
+        w.line([(f"{k}.1 First part of {heading.lower()}", "tibo", 10)], gap=8)
+        w.prose()
+        w.line([(f"{k}.2 Second part", "tibo", 10)], gap=8)
+        w.prose()
+    entries.append([1, "An entry printed nowhere", 1])
+    return w.save(path, toc=entries)
+
+
+def test_outline_of_the_top_level_only_keeps_numbered_subsections(tmp_path: Path) -> None:
+    doc = document(top_level_outline(tmp_path / "top.pdf"), "top")
+    assert headings(doc) == [
+        ("Introduction", 1),
+        ("First part of introduction", 2),
+        ("Second part", 2),
+        ("Approach", 1),
+        ("First part of approach", 2),
+        ("Second part", 2),
+        ("Evaluation", 1),
+        ("First part of evaluation", 2),
+        ("Second part", 2),
+    ]
+
+
+def test_numbering_sequence() -> None:
+    assert _follows(None, (1,)) and _follows(None, (1, 1))
+    assert not _follows(None, (7,))
+    assert _follows((1,), (2,)) and _follows((2,), (2, 1)) and _follows((2, 4), (3,))
+    assert not _follows((2,), (4,)) and not _follows((2,), (2, 2)) and not _follows((2, 1), (2,))
