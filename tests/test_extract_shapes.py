@@ -10,7 +10,7 @@ import pymupdf
 import pytest
 
 from pipeline.models import Document
-from pipeline.stages.extract import _follows, document
+from pipeline.stages.extract import Line, _follows, document, sections
 from tests.builders import PROSE, PaperWriter, small_caps
 
 TITLE = "Retrieval-Augmented Generation for Large Language Models: A Survey"
@@ -158,3 +158,51 @@ def test_numbering_sequence() -> None:
     assert not _follows(None, (7,))
     assert _follows((1,), (2,)) and _follows((2,), (2, 1)) and _follows((2, 4), (3,))
     assert not _follows((2,), (4,)) and not _follows((2,), (2, 2)) and not _follows((2, 1), (2,))
+
+
+MANUSCRIPT_ABSTRACT = (
+    "Journal manuscripts are often double spaced and put the abstract alone on the second "
+    "page, with no label above it. We describe how such a paragraph can still be read as the "
+    "abstract: it is the first substantial paragraph after the title, the authors and their "
+    "affiliations. The same paper also shows why an author line is never a section heading, "
+    "even when it is set larger than the body text of the paper."
+)
+
+
+def manuscript(path: Path) -> Path:
+    """Page 1: title, authors set larger than the body, affiliations; page 2: the abstract,
+    double spaced and unlabelled, then the sections."""
+    w = PaperWriter(leading=2.0)
+    w.line([("Reading Double Spaced Manuscripts", "tibo", 16)], gap=120)
+    w.line([("Maria Garcia and John Smith", "tiro", 13)], gap=20)
+    w.line([("Department of Physics, University of Somewhere, Springfield", "tiit", 10)])
+    w.line([("Corresponding author: maria.garcia@example.org", "tiro", 10)], gap=6)
+    w.new_page()
+    w.prose(MANUSCRIPT_ABSTRACT, width=90)
+    w.line("Keywords: manuscripts; abstracts; layout", gap=12)
+    for heading in ["1. Introduction", "2. Methods", "3. Results"]:
+        w.line([(heading, "tibo", 10)], gap=14)
+        w.prose()
+    return w.save(path, title="Microsoft Word - draft3.docx")
+
+
+def test_unlabelled_abstract_on_page_2_and_no_author_heading(tmp_path: Path) -> None:
+    doc = document(manuscript(tmp_path / "manuscript.pdf"), "manuscript")
+    assert doc.title == "Reading Double Spaced Manuscripts"
+    assert doc.abstract == MANUSCRIPT_ABSTRACT
+    assert doc.sections[0].heading == "Abstract" and doc.sections[0].page_start == 2
+    assert headings(doc) == [("Introduction", 1), ("Methods", 1), ("Results", 1)]
+
+
+def test_an_author_above_an_affiliation_is_not_a_heading() -> None:
+    def line(y: float, text: str, size: float = 10.0, block: int = 1) -> Line:
+        return Line(1, block, 320, y, 540, y + size, text, size)
+
+    lines = [
+        line(100, "Jonathan Ventura", 12.0),
+        line(114, "University of Colorado Colorado Springs", 12.0),
+        line(140, "Counting objects in images is a common problem in vision.", block=2),
+        line(170, "Related Research", 12.0, block=3),
+        line(184, "Earlier counting methods regress a density map.", block=4),
+    ]
+    assert [s.heading for s in sections(lines, 10.0)] == ["Front matter", "Related Research"]

@@ -94,6 +94,8 @@ _ABSTRACT_STOP = re.compile(
     re.I,
 )
 _TOC_ENTRY = re.compile(r"(\.\s?){3,}\s*\d+$|[^\d.]\s\d{1,3}$")
+# arXiv's pages for figures it could not embed: 'This figure "a.png" is available in "png" format'
+_ARXIV_FIGURE = re.compile(r'^this figure ".*" is available in', re.I)
 _FRONT_LABEL = re.compile(r"^(ccs concepts|keywords|index terms|acm reference format)\b", re.I)
 _PAGE_NUMBER = re.compile(r"^(page\s*)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
 # A table cell or a number in a row of them: "81.2", "(3)", "-0.5%", "12,000", "±0.3", "2.8x".
@@ -550,8 +552,8 @@ def _abstract_label(lines: list[Line], start: int) -> int | None:
     for i in range(start, len(lines)):
         if lines[i].page > 2:
             return None
-        if _ABSTRACT.match(lines[i].text):
-            return i
+        if lines[i].text[:1].isupper() and _ABSTRACT.match(lines[i].text):
+            return i  # a label is capitalised; "abstract: it is ..." is a wrapped sentence
     return None
 
 
@@ -583,9 +585,10 @@ def _abstract_end(lines: list[Line], first: int, body: float) -> int:
 def _unlabelled_abstract(
     lines: list[Line], body: float, start: int, words: Counter[str] | None = None
 ) -> tuple[int, int, str]:
-    # Some layouts (RevTeX, ACM journals) print the abstract as the first long paragraph.
+    # Some layouts (RevTeX, ACM journals) print the abstract as the first long paragraph, and
+    # journal manuscripts put it alone on page 2 after a page of title and affiliations.
     for first, end in _paragraphs(lines, start):
-        if lines[first].page > 1 or any(
+        if lines[first].page > 2 or any(
             line.outline or _heading(line, body) for line in lines[first:end]
         ):
             break
@@ -598,23 +601,30 @@ def _unlabelled_abstract(
 
 def _paragraphs(lines: list[Line], start: int) -> Iterator[tuple[int, int]]:
     """Runs of lines set in one size with line spacing between them (PyMuPDF may give every
-    line of a paragraph its own block)."""
+    line of a paragraph its own block). Double-spaced lines are one paragraph while the
+    spacing stays the same."""
     i = start
     while i < len(lines):
         j = i + 1
-        while j < len(lines) and _same_paragraph(lines[j - 1], lines[j]):
+        while j < len(lines) and _same_paragraph(lines, j):
             j += 1
         yield i, j
         i = j
 
 
-def _same_paragraph(prev: Line, line: Line) -> bool:
+def _same_paragraph(lines: list[Line], j: int) -> bool:
+    """Whether line `j` goes on the paragraph of line `j - 1`."""
+    prev, line = lines[j - 1], lines[j]
+    if prev.page != line.page or abs(prev.size - line.size) >= 0.3:
+        return False
     gap = line.y0 - prev.y1
-    return (
-        prev.page == line.page
-        and abs(prev.size - line.size) < 0.3
-        and -0.5 * line.size < gap < 0.9 * line.size
-    )
+    if -0.5 * line.size < gap < 0.9 * line.size:
+        return True
+    if gap >= 1.6 * line.size:
+        return False
+    # double spacing: the same wide gap as between the lines before or after
+    pairs = [(lines[k - 1], lines[k]) for k in (j - 1, j + 1) if 0 < k < len(lines)]
+    return any(a.page == b.page and abs((b.y0 - a.y1) - gap) < 0.15 * line.size for a, b in pairs)
 
 
 def authors(lines: list[Line]) -> list[str]:
@@ -635,17 +645,32 @@ def _strip_marks(text: str) -> str:
 
 def _is_name(part: str) -> bool:
     words = part.split()
-    institution = re.search(
-        r"univ|institut|lab|depart|school|college|research|inc\b|@|google|brain|deepmind|"
-        r"microsoft|meta\b|openai|amazon|preprint|arxiv|corresponding|equal contribution",
-        part,
-        re.I,
-    )
     return (
         2 <= len(words) <= 4
-        and not institution
+        and not _INSTITUTION.search(part)
         and all(re.fullmatch(r"[A-Z][\w.'\u2019-]*", w) for w in words)
     )
+
+
+_INSTITUTION = re.compile(
+    r"univ|institut|lab|depart|school|college|research|inc\b|@|google|brain|deepmind|"
+    r"microsoft|meta\b|openai|amazon|preprint|arxiv|corresponding|equal contribution",
+    re.I,
+)
+# Words of an affiliation that a section heading does not use.
+_AFFILIATION = re.compile(
+    r"\b(universit(y|ies|[yé]t?)|universidad|institute|department|school of|college|"
+    r"laborator(y|ies)|academy|hospital|inc|ltd|gmbh|corporation)\b|@|\bcorresponding\b",
+    re.I,
+)
+
+
+def _byline(text: str) -> bool:
+    """An author line ("Maria Garcia and John Smith1,2") or an affiliation, never a heading."""
+    if _AFFILIATION.search(text):
+        return True
+    parts = [p for p in re.split(r",|;|\band\b|&", _strip_marks(text)) if p.strip()]
+    return len(parts) >= 2 and all(_is_name(p) for p in parts)
 
 
 # --- Headings, captions, sections -----------------------------------------------------
@@ -686,6 +711,7 @@ def _heading_shaped(text: str) -> bool:
         and not _CAPTION.match(text)
         and not _TOC_ENTRY.search(text)
         and not _FRONT_LABEL.match(text)
+        and not _ARXIV_FIGURE.match(text)
     )
 
 
@@ -712,7 +738,7 @@ def _named(text: str, line: Line, body: float) -> Heading | None:
         return Heading(text.rstrip(".:"), 1)
     clearly_larger = line.size >= body + 1.5
     if clearly_larger and text[0].isupper() and not text.endswith((".", ",")) and len(text) > 3:
-        return Heading(text, 1)
+        return None if _byline(text) else Heading(text, 1)
     return None
 
 
@@ -829,6 +855,8 @@ def _headings(
             j += 1
         text = mend("\n".join([head.text, *parts[1:]]), words)
         heads[i] = head._replace(text=text.rstrip(".:"))
+        if not head.number and _byline(text):  # an author's name above their affiliation
+            heads[i : i + len(parts)] = [None] * len(parts)
     return heads
 
 
