@@ -206,3 +206,49 @@ def test_an_author_above_an_affiliation_is_not_a_heading() -> None:
         line(184, "Earlier counting methods regress a density map.", block=4),
     ]
     assert [s.heading for s in sections(lines, 10.0)] == ["Front matter", "Related Research"]
+
+
+PASA = "PaSa: An LLM Agent for Comprehensive Academic Paper Search"
+TITLES = {
+    # the short name in a larger sans-serif font, on the title's first line
+    "name-beside": [
+        [("PaSa: ", "hebo", 20), ("An LLM Agent for Comprehensive Academic", "tibo", 17)],
+        [("Paper Search", "tibo", 17)],
+    ],
+    # the name alone on a line in much larger type, the title under it
+    "name-above": [[("PaSa:", "hebo", 24)], [(PASA[6:], "tibo", 16)]],
+    # a line break in another size
+    "smaller-last-line": [[(PASA[:36], "tibo", 17)], [(PASA[37:], "tibo", 14)]],
+}
+
+
+def titled(path: Path, title_lines: list, metadata: str = "Microsoft Word - draft3.docx") -> Path:
+    w = PaperWriter()
+    for pieces in title_lines:
+        w.line(pieces)
+    w.line("Yichen He, Guanhua Huang and Peiyuan Feng", gap=10)
+    w.line([("Abstract", "tibo", 12)], gap=12)
+    w.prose()
+    w.line([("1 Introduction", "tibo", 12)], gap=12)
+    w.prose()
+    return w.save(path, title=metadata)
+
+
+@pytest.mark.parametrize("shape", sorted(TITLES))
+def test_title_across_fonts_and_sizes(tmp_path: Path, shape: str) -> None:
+    doc = document(titled(tmp_path / "t.pdf", TITLES[shape]), "t")
+    assert doc.title == PASA
+    assert doc.abstract.startswith("Retrieval augmented generation")
+    assert headings(doc) == [("Introduction", 1)]
+
+
+def test_metadata_title_confirms_but_is_never_taken_on_trust(tmp_path: Path) -> None:
+    # The second line is set so much smaller that the layout alone stops after the first.
+    lines = [[("Long Titles Sometimes Shrink", "tibo", 20)], [("on Their Last Line", "tibo", 13)]]
+    alone = document(titled(tmp_path / "a.pdf", lines, metadata=""), "a")
+    assert alone.title == "Long Titles Sometimes Shrink"
+    full = "Long Titles Sometimes Shrink on Their Last Line"
+    assert document(titled(tmp_path / "b.pdf", lines, metadata=full), "b").title == full
+    # A metadata title that page 1 does not print is ignored.
+    wrong = document(titled(tmp_path / "c.pdf", lines, metadata="A Different Paper Entirely"), "c")
+    assert wrong.title == "Long Titles Sometimes Shrink"

@@ -149,11 +149,11 @@ def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
     with open_pdf(pdf_path, paper_id, "extract") as doc:
         pages = doc.page_count
         lines = read_lines(doc, min(pages, max_pages), pdf_path, paper_id, "extract")
-        entries = _outline(doc)
+        entries, metadata_title = _outline(doc), _metadata_title(doc)
     body = body_size(lines)
     lines = drop_footnotes(mark_references(lines, body), body)
     words = vocabulary(lines)
-    title_at = title_lines(lines)
+    title_at = title_lines(lines, body, metadata_title)
     lines = with_outline(lines, entries, body, after=title_at[-1] + 1 if title_at else 0)
     start, end, abstract = abstract_span(lines, body, title_at, words)
     captions, rest = split_captions(lines[end:] if abstract else _after(lines, title_at), words)
@@ -220,9 +220,9 @@ def front_matter(pdf_path: Path, paper_id: str, *, stage: str = "feed") -> Front
     """Title, abstract and (best effort) authors, from the first pages only."""
     with open_pdf(pdf_path, paper_id, stage) as doc:
         lines = read_lines(doc, min(doc.page_count, 3), pdf_path, paper_id, stage)
-        entries = _outline(doc)
+        entries, metadata_title = _outline(doc), _metadata_title(doc)
     body = body_size(lines)
-    title_at = title_lines(lines)
+    title_at = title_lines(lines, body, metadata_title)
     lines = with_outline(lines, entries, body, after=title_at[-1] + 1 if title_at else 0)
     start, _, abstract = abstract_span(lines, body, title_at, vocabulary(lines))
     title = _title_text(lines, title_at)
@@ -279,6 +279,15 @@ def _outline(doc: pymupdf.Document) -> list[outlines.Entry]:
         return outlines.entries(doc.get_toc(simple=True))
     except _PDF_ERRORS:  # a damaged outline is no reason to fail the paper
         return []
+
+
+def _metadata_title(doc: pymupdf.Document) -> str:
+    """The title the PDF's metadata claims (often a file name or empty: only ever a hint)."""
+    try:
+        title = (doc.metadata or {}).get("title") or ""
+    except _PDF_ERRORS:
+        return ""
+    return title if isinstance(title, str) else ""
 
 
 # --- Reading lines ------------------------------------------------------------------------
@@ -506,8 +515,11 @@ def body_size(lines: list[Line]) -> float:
     return sizes.most_common(1)[0][0] if sizes else 10.0
 
 
-def title_lines(lines: list[Line]) -> list[int]:
-    """Indices of the title: the run of largest-font lines in the upper part of page 1."""
+def title_lines(lines: list[Line], body: float = 10.0, metadata_title: str = "") -> list[int]:
+    """Indices of the title: the largest type in the upper part of page 1, with the lines
+    around it that continue it in another font or size ("PaSa:" above or beside "An LLM Agent
+    for ...", a last line set smaller). The PDF's metadata title only confirms: when page 1
+    prints it as consecutive lines at the title, those lines are the title."""
     first = [i for i, line in enumerate(lines) if line.page == 1 and _title_candidate(line)]
     if not first:
         return []
@@ -515,12 +527,54 @@ def title_lines(lines: list[Line]) -> list[int]:
     start = next(i for i in first if lines[i].size >= top - 0.5)
     run = [start]
     for i in range(start + 1, len(lines)):
-        line = lines[i]
-        gap = line.y0 - lines[run[-1]].y1
-        if line.page != 1 or line.size < top - 0.5 or not -0.5 * top < gap < 1.5 * top:
+        if not _continues_title(lines[run[-1]], lines[i], top, body):
             break
         run.append(i)
-    return run
+    for i in range(start - 1, -1, -1):
+        if not _continues_title(lines[i], lines[run[0]], top, body, above=True):
+            break
+        run.insert(0, i)
+    return _confirmed(lines, run, metadata_title) or run
+
+
+def _continues_title(
+    upper: Line, lower: Line, top: float, body: float, above: bool = False
+) -> bool:
+    """Whether two lines next to each other on page 1 are both title (`top`: its largest size).
+    A line in the title's size goes on; one in a clearly smaller size only when it is no author
+    or affiliation line (and, above the title, short: a name or a series, not a banner)."""
+    line = upper if above else lower
+    gap = lower.y0 - upper.y1
+    if line.page != 1 or upper.page != lower.page or not -0.5 * top < gap < 1.5 * top:
+        return False
+    if line.size >= top - 0.5:
+        return True
+    # after a short name ("PaSa:") in the largest type, the rest of the title may be much smaller
+    prefix = not above and (upper.text.endswith(":") or len(upper.text.split()) <= 2)
+    return (
+        line.size >= max(0.0 if prefix else 0.75 * top, body + 1.5)
+        and _title_candidate(line)
+        and not _byline(line.text)
+        and (not above or len(line.text.split()) <= 4)
+    )
+
+
+def _confirmed(lines: list[Line], run: list[int], metadata_title: str) -> list[int]:
+    """The consecutive page-1 lines overlapping `run` that print `metadata_title`, or []."""
+    wanted = outlines.key(metadata_title) if metadata_title else ""
+    if len(wanted) < 8:  # empty, or too short to be a paper's title
+        return []
+    for first in range(max(0, run[0] - 2), run[-1] + 1):
+        got = ""
+        for last in range(first, min(first + 5, len(lines))):
+            if lines[last].page != 1:
+                break
+            got += outlines.key(lines[last].text)
+            if got == wanted and last >= run[0]:
+                return list(range(first, last + 1))
+            if not wanted.startswith(got):
+                break
+    return []
 
 
 def _title_text(lines: list[Line], title_at: list[int]) -> str:
