@@ -171,6 +171,14 @@ class PaperWriter:
                     x += pymupdf.get_text_length(word, fontname=font, fontsize=size)
         return self.page.number + 1
 
+    def row(
+        self, cells: list[str], xs: list[float], *, gap: float = 0.0, size: float = 9.0
+    ) -> None:
+        """One table row: each cell's words drawn from its column's x (a word table)."""
+        self.y += gap + size * self.leading
+        for cell, x in zip(cells, xs, strict=True):
+            self.page.insert_text((x, self.y), cell, fontname="tiro", fontsize=size)
+
     def prose(self, text: str = PROSE, *, width: int = 95, gap: float = 4.0) -> None:
         for i, row in enumerate(textwrap.wrap(text, width)):
             self.line(row, gap=gap if i == 0 else 0.0)

@@ -8,11 +8,16 @@ without a PDF:
 1. read every page's blocks and put them in reading order (columns detected per page from the
    blocks' boxes; no `sort=True`, which is slow and wrong on columns);
 2. drop running headers and footers, page numbers, margin line numbers, rotated text (the arXiv
-   side stamp), table-like blocks (only numbers, or mostly rows of numbers) and footnotes
+   side stamp), tables (blocks of numbers anywhere; words laid out as a grid next to a
+   "Table N" caption, see `pipeline.tables`; `Document.tables` counts them) and footnotes
    (short small-print blocks low on a page that start with a mark, before the references);
-3. find the title (largest text on page 1), the abstract and the section headings (a heading
-   wrapped over two or three lines is read whole); a reference list printed without a heading
-   (RevTeX) gets one;
+3. find the title (the largest type on page 1 with the lines continuing it in another font
+   or size; the metadata title only confirms), the abstract (labelled, or the first
+   substantial paragraph on page 1 or 2) and the section headings: the PDF's outline where it
+   has one (`pipeline.outline`), else, and where the outline is silent, the layout (bold or
+   larger type; body-font capitals only when numbered in sequence); a heading wrapped over
+   two or three lines is read whole; a reference list printed without a heading (RevTeX)
+   gets one;
 4. split the rest into sections, mending ligatures and line-end hyphens: "represen-|tation" is
    joined and "state-of-the-|art" kept by which form the document itself uses elsewhere.
 
@@ -41,11 +46,13 @@ from typing import Literal, NamedTuple
 import pymupdf
 
 from pipeline import outline as outlines
+from pipeline import tables
 from pipeline.errors import ExtractError
 from pipeline.models import Document, Section
 from pipeline.outline import Located
 
-STAGE_VERSION = 3  # 2: tables, footnotes, unheaded references, vocabulary hyphens; 3: pairs
+STAGE_VERSION = 4  # 2: tables, footnotes, unheaded references, vocabulary hyphens; 3: pairs;
+# 4: outline headings, body-font headings in sequence, page-2 abstracts, split titles, word tables
 
 Kind = Literal["front", "body", "references", "appendix"]
 
@@ -135,6 +142,11 @@ class Heading(NamedTuple):
     weak: bool = False
 
 
+class PageText(NamedTuple):
+    lines: list[Line]
+    tables: int  # tables found next to a "Table N" caption (see `pipeline.tables`)
+
+
 class FrontMatter(NamedTuple):
     title: str
     abstract: str
@@ -148,7 +160,7 @@ def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
     """Read a paper's text, at most `max_pages` pages of it."""
     with open_pdf(pdf_path, paper_id, "extract") as doc:
         pages = doc.page_count
-        lines = read_lines(doc, min(pages, max_pages), pdf_path, paper_id, "extract")
+        lines, found_tables = read_lines(doc, min(pages, max_pages), pdf_path, paper_id, "extract")
         entries, metadata_title = _outline(doc), _metadata_title(doc)
     body = body_size(lines)
     lines = drop_footnotes(mark_references(lines, body), body)
@@ -167,6 +179,7 @@ def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
         pages=pages,
         pages_read=min(pages, max_pages),
         has_references=any(s.kind == "references" for s in found),
+        tables=found_tables,
     )
 
 
@@ -219,7 +232,7 @@ def _document_or_error(path: Path, paper_id: str, max_pages: int) -> Document | 
 def front_matter(pdf_path: Path, paper_id: str, *, stage: str = "feed") -> FrontMatter:
     """Title, abstract and (best effort) authors, from the first pages only."""
     with open_pdf(pdf_path, paper_id, stage) as doc:
-        lines = read_lines(doc, min(doc.page_count, 3), pdf_path, paper_id, stage)
+        lines = read_lines(doc, min(doc.page_count, 3), pdf_path, paper_id, stage).lines
         entries, metadata_title = _outline(doc), _metadata_title(doc)
     body = body_size(lines)
     title_at = title_lines(lines, body, metadata_title)
@@ -295,9 +308,11 @@ def _metadata_title(doc: pymupdf.Document) -> str:
 
 def read_lines(
     doc: pymupdf.Document, pages: int, pdf_path: Path, paper_id: str, stage: str
-) -> list[Line]:
-    """The text lines of the first `pages` pages in reading order, running text dropped."""
+) -> PageText:
+    """The text lines of the first `pages` pages in reading order, running text and tables
+    dropped, and how many tables there were."""
     lines: list[Line] = []
+    found = 0
     for number in range(pages):
         try:
             # IndexError: the page tree promises more pages than it holds ("page 13 not in
@@ -308,30 +323,51 @@ def read_lines(
             message = f"{pdf_path}: {problem} ({_one_line(str(exc))}); download the paper again"
             raise ExtractError(message, paper_id=paper_id, stage=stage) from exc
         try:
-            lines += page_lines(page, number + 1)
+            text = page_lines(page, number + 1)
         except _PDF_ERRORS as exc:
             message = f"{pdf_path}: unreadable page {number + 1} ({_one_line(str(exc))}); "
             raise ExtractError(
                 message + "download the paper again", paper_id=paper_id, stage=stage
             ) from exc
+        lines += text.lines
+        found += text.tables
     if not any(any(ch.isalnum() for ch in line.text) for line in lines):
         message = f"{pdf_path}: no extractable text (image-only PDF?); run OCR first"
         raise ExtractError(message, paper_id=paper_id, stage=stage)
-    return drop_running_text(lines)
+    return PageText(drop_running_text(lines), found)
 
 
-def page_lines(page: pymupdf.Page, number: int) -> list[Line]:
-    """One page's lines, blocks in reading order, table-like blocks and margin numbers dropped."""
+def page_lines(page: pymupdf.Page, number: int) -> PageText:
+    """One page's lines, blocks in reading order; tables (blocks of numbers anywhere, word
+    grids next to a table caption) and margin numbers dropped."""
     data = page.get_text("dict", flags=pymupdf.TEXTFLAGS_TEXT)
     width, height = page.rect.width, page.rect.height
     raw = [b for b in data["blocks"] if b.get("lines")]
     boxes = [(b["bbox"][0], b["bbox"][1], b["bbox"][2]) for b in raw]
-    lines: list[Line] = []
-    for k, i in enumerate(reading_order(boxes, width)):
-        block = _block_lines(raw[i], number, k, height)
-        if block and not table_like(block):
-            lines += [line for line in block if not _margin_number(line, width)]
-    return lines
+    order = reading_order(boxes, width)
+    blocks = [_block_lines(raw[i], number, k, height) for k, i in enumerate(order)]
+    numbers = [bool(block) and table_like(block) for block in blocks]
+    drop, count = {k for k, n in enumerate(numbers) if n}, 0
+    if any(block and tables.is_caption(block[0].text) for block in blocks):
+        shapes = [
+            tables.Block(*_box(raw[i]), tables.kind_of(raw[i], b[0].text if b else "", n))
+            for i, b, n in zip(order, blocks, numbers, strict=True)
+        ]
+        grids, count = tables.found(shapes)
+        drop |= grids
+    lines = [
+        line
+        for k, block in enumerate(blocks)
+        if k not in drop
+        for line in block
+        if not _margin_number(line, width)
+    ]
+    return PageText(lines, count)
+
+
+def _box(block: dict) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = block["bbox"]
+    return x0, y0, x1, y1
 
 
 def _block_lines(block: dict, page: int, number: int, height: float) -> list[Line]:
