@@ -885,8 +885,12 @@ def sections(lines: list[Line], body: float, words: Counter[str] | None = None) 
         if head is _CONTINUED and taken:
             continue
         if head is not None and kind == "body" and _lettered_in_body(head, line):
-            # "A Study of ..." before the references: a phrase unless the outline lists it
-            head = head._replace(text=line.text, number="") if i in located else None
+            # "A Study of ..." before the references: a phrase unless the outline lists it;
+            # deeper in the outline a letter numbers a subsection ("A. Naive RAG" under "II.")
+            if i not in located:
+                head = None
+            elif head.level == 1:
+                head = head._replace(text=line.text, number="")
         if head is None or head is _CONTINUED:
             taken = taken and head is _CONTINUED
             current.append(line)
@@ -1050,7 +1054,8 @@ def _next_kind(kind: Kind, head: Heading) -> Kind:
     """Sections after the references are appendices; so are lettered or "Appendix" ones."""
     if _REFERENCES.match(head.text):
         return "references"
-    if _is_lettered(head) or _APPENDIX.match(head.text) or kind in ("references", "appendix"):
+    lettered = _is_lettered(head) and head.level == 1
+    if lettered or _APPENDIX.match(head.text) or kind in ("references", "appendix"):
         return "appendix"
     return kind
 
