@@ -5,8 +5,9 @@ it: pages can be one off or all "1", titles can carry LaTeX source ("Lema{^i }tr
 and many outlines cover only the top level or only the body. So each entry is looked up among
 the extracted lines: on the page it names first, then the next and the previous page, then
 anywhere after the entry before it, always in outline order. A line matches when it says the
-entry's title and nothing else (numbering aside), possibly wrapped over up to three lines; off
-the named page it must also look like a heading (bold, larger or capitals, or set apart).
+entry's title and nothing else (numbering aside), possibly wrapped over up to three lines. A
+line that looks like a heading (bold, larger or capitals, or set apart by space or a sentence
+end above it) is preferred; off the named page nothing else is taken.
 Entries that cannot be found are left to the layout heuristics.
 """
 
@@ -108,22 +109,25 @@ def _find(
 ) -> tuple[int, int] | None:
     """(first line, line count) of the entry's heading, or None."""
 
-    def first(pages: list[int], fuzzy: bool, trust_page: bool) -> tuple[int, int] | None:
-        # Off the page the entry names, a match must also look like a heading.
+    def first(pages: list[int], fuzzy: bool, apart: bool) -> tuple[int, int] | None:
         for page in pages:
             for i in by_page.get(page, ()):
                 span = _match(wanted, i, lines, key_of, fuzzy) if i > after else 0
-                if span and ((trust_page and page == entry.page) or set_apart(i)):
+                if span and (not apart or set_apart(i)):
                     return i, span
         return None
 
-    near = [entry.page, entry.page + 1, entry.page - 1]
     last = lines[after].page if after >= 0 else 0
     later = sorted(p for p in by_page if p >= last)  # the outline's page may be wrong
+    # Best first: a line set apart as a heading on the page the entry names; then on the page
+    # after or before it; then any line saying the title on the named page, exactly or nearly;
+    # last, a line set apart anywhere after the previous entry.
     return (
-        first(near, fuzzy=False, trust_page=True)
-        or first([entry.page], fuzzy=True, trust_page=True)
-        or first(later, fuzzy=False, trust_page=False)
+        first([entry.page], fuzzy=False, apart=True)
+        or first([entry.page + 1, entry.page - 1], fuzzy=False, apart=True)
+        or first([entry.page], fuzzy=False, apart=False)
+        or first([entry.page], fuzzy=True, apart=False)
+        or first(later, fuzzy=False, apart=True)
     )
 
 

@@ -260,3 +260,44 @@ def test_metadata_title_confirms_but_is_never_taken_on_trust(tmp_path: Path) -> 
     # A metadata title that page 1 does not print is ignored.
     wrong = document(titled(tmp_path / "c.pdf", lines, metadata="A Different Paper Entirely"), "c")
     assert wrong.title == "Long Titles Sometimes Shrink"
+
+
+def test_outline_prefers_the_line_set_apart_as_a_heading(tmp_path: Path) -> None:
+    # On the page the outline names, "Results." also ends a wrapped sentence of the text.
+    w = PaperWriter()
+    front(w, "Where the Outline Points")
+    w.line([("Introduction", "tibo", 11)], gap=12)
+    w.line("Before the numbers we describe the setting, and after that the", gap=4)
+    w.line("Results.")
+    w.prose()
+    w.line([("Results", "tibo", 11)], gap=12)
+    w.prose()
+    w.line([("Conclusion", "tibo", 11)], gap=12)
+    w.prose()
+    toc = [[1, "Introduction", 1], [1, "Results", 1], [1, "Conclusion", 1]]
+    doc = document(w.save(tmp_path / "apart.pdf", toc=toc), "apart")
+    assert headings(doc) == [("Introduction", 1), ("Results", 1), ("Conclusion", 1)]
+    assert doc.sections[1].text.startswith("Before the numbers")
+    assert "and after that the Results." in doc.sections[1].text
+
+
+def test_an_outline_of_the_appendix_only_leaves_the_body_headings_alone(tmp_path: Path) -> None:
+    w = PaperWriter()
+    front(w, "An Outline That Lists Only the Appendix")
+    for heading in ["Introduction", "Approach", "Evaluation", "References"]:
+        w.line([(heading, "tibo", 12)], gap=12)
+        w.prose()
+    toc = []
+    for heading in ["A Proofs", "B Extra Results", "C Prompts"]:
+        toc.append([1, heading, w.line([(heading, "tibo", 12)], gap=12)])
+        w.prose()
+    doc = document(w.save(tmp_path / "appendix.pdf", toc=toc), "appendix")
+    assert [(s.heading, s.kind) for s in doc.sections if s.kind != "front"] == [
+        ("Introduction", "body"),
+        ("Approach", "body"),
+        ("Evaluation", "body"),
+        ("References", "references"),
+        ("Proofs", "appendix"),
+        ("Extra Results", "appendix"),
+        ("Prompts", "appendix"),
+    ]

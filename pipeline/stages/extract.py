@@ -103,7 +103,10 @@ _ABSTRACT_STOP = re.compile(
 _TOC_ENTRY = re.compile(r"(\.\s?){3,}\s*\d+$|[^\d.]\s\d{1,3}$")
 # arXiv's pages for figures it could not embed: 'This figure "a.png" is available in "png" format'
 _ARXIV_FIGURE = re.compile(r'^this figure ".*" is available in', re.I)
-_FRONT_LABEL = re.compile(r"^(ccs concepts|keywords|index terms|acm reference format)\b", re.I)
+# Labels of front matter, and of a table of contents (its entries are not the paper's text).
+_FRONT_LABEL = re.compile(
+    r"^(ccs concepts|keywords|index terms|acm reference format)\b|^(table of )?contents$", re.I
+)
 _PAGE_NUMBER = re.compile(r"^(page\s*)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
 # A table cell or a number in a row of them: "81.2", "(3)", "-0.5%", "12,000", "±0.3", "2.8x".
 _NUMBER = re.compile(r"^\(?[-+−±~<>]?\d[\d.,:/]*(?:%|x|×|k|M|B)?[)*†]?,?$")
@@ -918,15 +921,17 @@ def _headings(
 
     With an outline (`located`), its entries are the headings; a heading found by layout alone
     is kept where the outline says nothing: a named section (References), a level deeper than
-    the outline goes, or past its last entry; elsewhere it must be numbered in sequence.
+    the outline goes, before its first entry or past its last; elsewhere it must be numbered in
+    sequence.
     """
     heads: list[Heading | None] = [_heading(line, body) for line in lines]
     located = located or {}
     trusted = _trusted(located)
     if trusted:
-        deepest, last = max(x.level for x in located.values()), max(located)
+        deepest, first, last = max(x.level for x in located.values()), min(located), max(located)
         for i, head in enumerate(heads):
-            if head and not (i > last or _NAMED.match(head.text) or head.level > deepest):
+            outside = i < first or i > last  # where the outline says nothing
+            if head and not (outside or _NAMED.match(head.text) or head.level > deepest):
                 heads[i] = head._replace(weak=True)
     numbers: set[str] = set()
     for i, found in located.items():
