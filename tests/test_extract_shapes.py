@@ -10,7 +10,7 @@ import pymupdf
 import pytest
 
 from pipeline.models import Document
-from pipeline.stages.extract import Line, _follows, document, sections
+from pipeline.stages.extract import Line, _follows, document, front_matter, sections
 from tests.builders import PROSE, PaperWriter, small_caps
 
 TITLE = "Retrieval-Augmented Generation for Large Language Models: A Survey"
@@ -301,3 +301,17 @@ def test_an_outline_of_the_appendix_only_leaves_the_body_headings_alone(tmp_path
         ("Extra Results", "appendix"),
         ("Prompts", "appendix"),
     ]
+
+
+def test_the_feed_reads_the_same_title_and_abstract(tmp_path: Path) -> None:
+    # `front_matter` (the feed's cheap read of the first pages) agrees with `document`.
+    papers = [
+        manuscript(tmp_path / "manuscript.pdf"),
+        titled(tmp_path / "pasa.pdf", TITLES["name-above"]),
+        survey(tmp_path / "survey.pdf", toc=True),
+    ]
+    for path in papers:
+        doc, front_page = document(path, "p"), front_matter(path, "p")
+        assert (front_page.title, front_page.abstract) == (doc.title, doc.abstract)
+        assert front_page.abstract
+    assert front_matter(papers[0], "p").authors == ["Maria Garcia", "John Smith"]
