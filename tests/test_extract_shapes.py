@@ -10,7 +10,8 @@ import pymupdf
 import pytest
 
 from pipeline.models import Document
-from pipeline.stages.extract import Line, _follows, document, front_matter, sections
+from pipeline.numbering import follows, parts
+from pipeline.stages.extract import Line, document, front_matter, sections
 from tests.builders import PROSE, PaperWriter, small_caps
 
 TITLE = "Retrieval-Augmented Generation for Large Language Models: A Survey"
@@ -162,10 +163,12 @@ def test_outline_of_the_top_level_only_keeps_numbered_subsections(tmp_path: Path
 
 
 def test_numbering_sequence() -> None:
-    assert _follows(None, (1,)) and _follows(None, (1, 1))
-    assert not _follows(None, (7,))
-    assert _follows((1,), (2,)) and _follows((2,), (2, 1)) and _follows((2, 4), (3,))
-    assert not _follows((2,), (4,)) and not _follows((2,), (2, 2)) and not _follows((2, 1), (2,))
+    assert parts("IV") == ("roman", (4,)) and parts("B.2") == ("letter", (2, 2))
+    assert parts("3.1") == ("arabic", (3, 1)) and parts("") is None
+    assert follows(None, (1,)) and follows(None, (1, 1))
+    assert not follows(None, (7,))
+    assert follows((1,), (2,)) and follows((2,), (2, 1)) and follows((2, 4), (3,))
+    assert not follows((2,), (4,)) and not follows((2,), (2, 2)) and not follows((2, 1), (2,))
 
 
 MANUSCRIPT_ABSTRACT = (

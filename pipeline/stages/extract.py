@@ -45,8 +45,8 @@ from typing import Literal, NamedTuple
 
 import pymupdf
 
+from pipeline import numbering, tables
 from pipeline import outline as outlines
-from pipeline import tables
 from pipeline.errors import ExtractError
 from pipeline.models import Document, Section
 from pipeline.outline import Located
@@ -994,42 +994,11 @@ def _drop_out_of_sequence(heads: list[Heading | None]) -> None:
     for i, head in enumerate(heads):
         if head is None or head is _CONTINUED:
             continue
-        parsed = _number_parts(head.number)
-        if head.weak and (parsed is None or not _follows(last.get(parsed[0]), parsed[1])):
+        parsed = numbering.parts(head.number)
+        if head.weak and (parsed is None or not numbering.follows(last.get(parsed[0]), parsed[1])):
             heads[i] = None
         elif parsed is not None:
             last[parsed[0]] = parsed[1]
-
-
-_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
-
-
-def _number_parts(number: str) -> tuple[str, tuple[int, ...]] | None:
-    """("roman" | "letter" | "arabic", parts): "IV" -> ("roman", (4,)), "B.2" -> ("letter",
-    (2, 2)); None when unnumbered."""
-    if not number:
-        return None
-    first, *rest = number.split(".")
-    if re.fullmatch(r"[IVX]+", first):
-        values = [_ROMAN_VALUES[ch] for ch in first]
-        value = sum(-v if v < w else v for v, w in zip(values, [*values[1:], 0], strict=True))
-        scheme = "roman"
-    elif first.isalpha():
-        value, scheme = ord(first.upper()) - ord("A") + 1, "letter"
-    else:
-        value, scheme = int(first), "arabic"
-    return scheme, (value, *(int(part) for part in rest if part.isdigit()))
-
-
-def _follows(prev: tuple[int, ...] | None, parts: tuple[int, ...]) -> bool:
-    """Whether number `parts` comes right after `prev` (None: it is the first): 2 after 1,
-    2.1 after 2, 3 after 2.4, 1 or 1.1 first."""
-    if prev is None:
-        return all(part == 1 for part in parts)
-    n = len(parts)
-    if n <= len(prev):
-        return parts[:-1] == prev[: n - 1] and parts[-1] == prev[n - 1] + 1
-    return n == len(prev) + 1 and parts[:-1] == prev and parts[-1] == 1
 
 
 def _continues(prev: Line, line: Line, body: float) -> bool:
