@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.models import Document
 from pipeline.numbering import follows, parts
-from pipeline.stages.extract import Line, document, front_matter, sections
+from pipeline.stages.extract import Line, abstract_span, document, front_matter, sections
 from tests.builders import PROSE, PaperWriter, small_caps
 
 TITLE = "Retrieval-Augmented Generation for Large Language Models: A Survey"
@@ -318,3 +318,47 @@ def test_the_feed_reads_the_same_title_and_abstract(tmp_path: Path) -> None:
         assert (front_page.title, front_page.abstract) == (doc.title, doc.abstract)
         assert front_page.abstract
     assert front_matter(papers[0], "p").authors == ["Maria Garcia", "John Smith"]
+
+
+def springer(path: Path) -> Path:
+    """LNCS style: numbered affiliations in small print under the authors; the reference list,
+    with its heading, on a later page."""
+    w = PaperWriter()
+    w.line([("A Toolkit for Document Image Analysis", "tibo", 14)])
+    w.line("Zejiang Shen, Ruochen Zhang and Melissa Dell", gap=8)
+    for k, place in enumerate(["Allen Institute for AI", "Brown University", "Harvard"], 1):
+        w.line([(f"{k} {place}", "tiro", 9)])
+    w.line([("Abstract.", "tibo", 9), (" Recent advances in document image analysis.", "tiro", 9)])
+    w.line([("1 Introduction", "tibo", 12)], gap=12)
+    w.prose()
+    w.new_page()
+    w.line([("References", "tibo", 12)], gap=12)
+    w.line([("1. A. Author: A paper about layouts. In: Proceedings (2020)", "tiro", 9)])
+    return w.save(path)
+
+
+def test_numbered_affiliations_are_not_a_reference_list(tmp_path: Path) -> None:
+    # With the page cap short of the references, the affiliations "1 Allen Institute for AI",
+    # "2 Brown University" once passed for a reference list without a heading, and the whole
+    # paper became references.
+    doc = document(springer(tmp_path / "lncs.pdf"), "lncs", max_pages=1)
+    assert [(s.heading, s.kind) for s in doc.sections] == [
+        ("Abstract", "front"),
+        ("Introduction", "body"),
+    ]
+    assert not doc.has_references
+
+
+def test_a_caption_is_never_the_unlabelled_abstract() -> None:
+    def line(y: float, text: str, size: float = 10.0, block: int = 1) -> Line:
+        return Line(1, block, 72, y, 540, y + size, text, size)
+
+    caption = "Table 1. Results of every model on every benchmark we ran, " * 5
+    abstract = "We study how retrieval and generation interact in large corpora today. " * 5
+    lines = [
+        line(80, "A Paper Without an Abstract Label", 16.0, block=0),
+        line(120, caption.strip(), block=1),
+        line(160, abstract.strip(), block=2),
+    ]
+    start, end, text = abstract_span(lines, 10.0, [0])
+    assert (start, end, text) == (2, 3, abstract.strip())

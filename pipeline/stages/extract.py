@@ -500,9 +500,16 @@ def mark_references(lines: list[Line], body: float) -> list[Line]:
     for i in range(len(lines) - 1, -1, -1):
         if lines[i].size < body - 0.4 and _FIRST_REFERENCE.match(lines[i].text):
             following = " ".join(line.text[:4] for line in lines[i + 1 : i + 12])
-            if re.search(r"(^|\s)\[?2[\].]?\s", following):
+            entries = " ".join(line.text for line in lines[i : i + 12])
+            # Numbered affiliations ("1 Allen Institute for AI", "2 Brown University") look
+            # the same; references carry years, affiliations do not.
+            cited = _YEAR.search(entries) and not _AFFILIATION.search(lines[i].text)
+            if re.search(r"(^|\s)\[?2[\].]?\s", following) and cited:
                 return _references_at(lines, i, body)
     return lines
+
+
+_YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
 
 
 def _references_at(lines: list[Line], i: int, body: float) -> list[Line]:
@@ -685,6 +692,8 @@ def _unlabelled_abstract(
             line.outline or _heading(line, body) for line in lines[first:end]
         ):
             break
+        if _CAPTION.match(lines[first].text):
+            continue  # a figure or table caption is never the abstract
         end = next((i for i in range(first, end) if _ABSTRACT_STOP.match(lines[i].text)), end)
         text = _one_line(join_text(lines[first:end], words))
         if len(text.split()) >= 50:
