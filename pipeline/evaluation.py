@@ -10,6 +10,10 @@ Definitions (all text compared after `normalise`: NFKC, lower case, punctuation 
 - **heading recall**: the share of the true top-level headings (body, References, appendices) that
   are the heading of some extracted level-1 section. "Appendix A." / "Appendix." prefixes are
   ignored on both sides.
+- **heading precision**: the share of the extracted level-1 headings (front sections aside) that
+  are true headings of the paper: a top-level heading, a debatable one the annotators listed
+  (`ambiguous_headings`, either way), or "References" on a paper that has a reference list
+  (the extractor names an unheaded list). Both heading measures are means over the papers.
 - **references leakage**: the reference list is taken independently of the extractor, from
   PyMuPDF's plain text: from the "References" line on the ground truth's references page (or the
   first "[1]" line when the list has no heading) to the next true heading after References (an
@@ -19,6 +23,7 @@ Definitions (all text compared after `normalise`: NFKC, lower case, punctuation 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -34,11 +39,14 @@ from pipeline.models import Document
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-TITLE_TARGET = 0.95  # share of papers whose title is exact after normalisation
+# The targets of issue 13; `tests/test_extract_corpus.py` fails when one is not met.
+TITLE_TARGET = 1.0  # share of papers whose title is exact after normalisation
 ABSTRACT_F1 = 0.9  # an abstract counts as good at this token F1 ...
-ABSTRACT_TARGET = 0.9  # ... and this share of papers must have a good one
-HEADING_TARGET = 0.8  # mean heading recall
-LEAKAGE_TARGET = 0.02  # share of reference-list 8-grams found in the body, over the corpus
+ABSTRACT_TARGET = 0.95  # ... and this share of papers must have a good one
+HEADING_TARGET = 0.95  # mean heading recall
+PRECISION_TARGET = 0.9  # mean heading precision
+LEAKAGE_TARGET = 0.01  # share of reference-list 8-grams found in the body, over the corpus
+SPEED_TARGET = 2.5  # structured extraction time over PyMuPDF's plain `get_text`, same pages
 SHINGLE = 8
 
 
@@ -111,6 +119,17 @@ def heading_recall(record: dict, headings: Iterable[str]) -> float:
     return sum(hits) / len(wanted) if wanted else 1.0
 
 
+def heading_precision(record: dict, headings: list[str]) -> float:
+    """Share of `headings` (the extracted level-1 headings) that are true headings of the paper."""
+    if not headings:
+        return 1.0
+    true = [*record["headings"], *(a["text"] for a in record.get("ambiguous_headings", []))]
+    keys = {_heading_key(v) for h in true for v in _accepted(record, h)}
+    if record.get("references_page") is not None:
+        keys.add("references")
+    return sum(_heading_key(h) in keys for h in headings) / len(headings)
+
+
 def reference_list(record: dict, page_texts: list[str]) -> str:
     """The reference list as plain text (see the module docstring); "" when there is none."""
     page = record.get("references_page")
@@ -169,6 +188,7 @@ class PaperScore:
     title_ok: bool
     abstract_f1: float
     heading_recall: float
+    heading_precision: float
     leaked: int  # reference 8-grams found in the body
     reference_shingles: int  # all reference 8-grams (0: no reference list)
     ms: float
@@ -190,6 +210,7 @@ class Target:
 def score_paper(record: dict, doc: Document, page_texts: list[str], ms: float) -> PaperScore:
     """One paper's scores, given its plain page texts for the reference list."""
     level_one = [s.heading for s in doc.sections if s.level == 1]
+    emitted = [s.heading for s in doc.sections if s.level == 1 and s.kind != "front"]
     body = "\n".join(s.text for s in doc.body_sections())
     refs = reference_list(record, page_texts[: doc.pages_read])
     hits, total = leaked(refs, body)
@@ -199,6 +220,7 @@ def score_paper(record: dict, doc: Document, page_texts: list[str], ms: float) -
         title_ok=title_ok(record, doc.title),
         abstract_f1=token_f1(doc.abstract, record["abstract"]),
         heading_recall=heading_recall(record, level_one),
+        heading_precision=heading_precision(record, emitted),
         leaked=hits,
         reference_shingles=total,
         ms=ms,
@@ -206,7 +228,7 @@ def score_paper(record: dict, doc: Document, page_texts: list[str], ms: float) -
 
 
 def failed(record: dict, error: Exception, ms: float) -> PaperScore:
-    return PaperScore(record["file"], record["layout"], False, 0.0, 0.0, 0, 0, ms, str(error))
+    return PaperScore(record["file"], record["layout"], False, 0.0, 0.0, 0.0, 0, 0, ms, str(error))
 
 
 def targets(scores: list[PaperScore]) -> list[Target]:
@@ -215,6 +237,7 @@ def targets(scores: list[PaperScore]) -> list[Target]:
     titles = sum(s.title_ok for s in scores) / n
     abstracts = sum(s.abstract_f1 >= ABSTRACT_F1 for s in scores) / n
     headings = sum(s.heading_recall for s in scores) / n
+    precision = sum(s.heading_precision for s in scores) / n
     total = sum(s.reference_shingles for s in scores)
     leakage = sum(s.leaked for s in scores) / total if total else 0.0
     return [
@@ -226,8 +249,55 @@ def targets(scores: list[PaperScore]) -> list[Target]:
             abstracts >= ABSTRACT_TARGET,
         ),
         Target("heading recall", headings, f">= {HEADING_TARGET}", headings >= HEADING_TARGET),
+        Target(
+            "heading precision", precision, f">= {PRECISION_TARGET}", precision >= PRECISION_TARGET
+        ),
         Target("refs leakage", leakage, f"<= {LEAKAGE_TARGET:.0%}", leakage <= LEAKAGE_TARGET),
     ]
+
+
+def best_of(
+    repeat: int, run: Callable[[], object], clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """The shortest time of `repeat` runs by `clock`, in seconds (a busy machine disturbs it
+    less)."""
+    times = []
+    for _ in range(repeat):
+        started = clock()
+        run()
+        times.append(clock() - started)
+    return min(times)
+
+
+def plain_text(paths: list[Path], max_pages: int) -> None:
+    """PyMuPDF's plain text of the first `max_pages` pages of each PDF: the speed baseline."""
+    import pymupdf
+
+    for path in paths:
+        with pymupdf.open(path) as doc:
+            for number in range(min(doc.page_count, max_pages)):
+                doc[number].get_text()
+
+
+def speed_ratio(
+    paths: list[Path],
+    extract: Callable[[Path, str], Document],
+    repeat: int = 3,
+    max_pages: int = 60,
+) -> float:
+    """How many times longer `extract` takes than plain `get_text` on the same pages.
+
+    Both are timed paper by paper, alternately, in CPU time of this process, and each paper
+    keeps its best of `repeat`: on a machine shared with other work the wall-clock ratio
+    swings by a third from one run to the next, this one by a few percent.
+    """
+    plain = ours = 0.0
+    for path in paths:
+        extract(path, path.stem)  # warms the file cache and lazy imports
+        baseline = functools.partial(plain_text, [path], max_pages)
+        plain += best_of(repeat, baseline, time.process_time)
+        ours += best_of(repeat, functools.partial(extract, path, path.stem), time.process_time)
+    return ours / plain
 
 
 def score_corpus(

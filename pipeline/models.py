@@ -93,6 +93,11 @@ class Document(BaseModel):
     pages: int
     pages_read: int = Field(description="pages actually read (a page cap may stop early)")
     has_references: bool = False
+    tables: int = Field(
+        default=0,
+        description="tables found (numbers, or words laid out as a grid next to a 'Table N' "
+        "caption); their cells are kept out of the sections, their captions are in `captions`",
+    )
 
     def body_sections(self) -> list[Section]:
         return [s for s in self.sections if s.kind in ("front", "body")]

@@ -51,7 +51,8 @@ def run(folder: Path, work: Path, top: int) -> tuple[float, dict[str, float]]:
     wall = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"paperbrief run failed ({done.returncode}): {done.stderr[-2000:]}")
-    record = json.loads((work / "out" / DAY / "run.json").read_text())
+    [run_json] = (work / "out" / DAY).glob("*/run.json")  # the one edition of this run
+    record = json.loads(run_json.read_text())
     return wall, {stage: stats["seconds"] for stage, stats in record["stages"].items()}
 
 

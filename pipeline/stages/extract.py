@@ -8,11 +8,16 @@ without a PDF:
 1. read every page's blocks and put them in reading order (columns detected per page from the
    blocks' boxes; no `sort=True`, which is slow and wrong on columns);
 2. drop running headers and footers, page numbers, margin line numbers, rotated text (the arXiv
-   side stamp), table-like blocks (only numbers, or mostly rows of numbers) and footnotes
+   side stamp), tables (blocks of numbers anywhere; words laid out as a grid next to a
+   "Table N" caption, see `pipeline.tables`; `Document.tables` counts them) and footnotes
    (short small-print blocks low on a page that start with a mark, before the references);
-3. find the title (largest text on page 1), the abstract and the section headings (a heading
-   wrapped over two or three lines is read whole); a reference list printed without a heading
-   (RevTeX) gets one;
+3. find the title (the largest type on page 1 with the lines continuing it in another font
+   or size; the metadata title only confirms), the abstract (labelled, or the first
+   substantial paragraph on page 1 or 2) and the section headings: the PDF's outline where it
+   has one (`pipeline.outline`), else, and where the outline is silent, the layout (bold or
+   larger type; body-font capitals only when numbered in sequence); a heading wrapped over
+   two or three lines is read whole; a reference list printed without a heading (RevTeX)
+   gets one;
 4. split the rest into sections, mending ligatures and line-end hyphens: "represen-|tation" is
    joined and "state-of-the-|art" kept by which form the document itself uses elsewhere.
 
@@ -40,15 +45,19 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import pymupdf
 
+from pipeline import numbering, tables
+from pipeline import outline as outlines
 from pipeline.errors import ExtractError
 from pipeline.models import Document, PdfFile, Section
+from pipeline.outline import Located
 from pipeline.paper import Paper
 from pipeline.stage import Placement, Stage
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
 
-STAGE_VERSION = 3  # 2: tables, footnotes, unheaded references, vocabulary hyphens; 3: pairs
+STAGE_VERSION = 4  # 2: tables, footnotes, unheaded references, vocabulary hyphens; 3: pairs;
+# 4: outline headings, body-font headings in sequence, page-2 abstracts, split titles, word tables
 
 Kind = Literal["front", "body", "references", "appendix"]
 
@@ -97,7 +106,12 @@ _ABSTRACT_STOP = re.compile(
     re.I,
 )
 _TOC_ENTRY = re.compile(r"(\.\s?){3,}\s*\d+$|[^\d.]\s\d{1,3}$")
-_FRONT_LABEL = re.compile(r"^(ccs concepts|keywords|index terms|acm reference format)\b", re.I)
+# arXiv's pages for figures it could not embed: 'This figure "a.png" is available in "png" format'
+_ARXIV_FIGURE = re.compile(r'^this figure ".*" is available in', re.I)
+# Labels of front matter, and of a table of contents (its entries are not the paper's text).
+_FRONT_LABEL = re.compile(
+    r"^(ccs concepts|keywords|index terms|acm reference format)\b|^(table of )?contents$", re.I
+)
 _PAGE_NUMBER = re.compile(r"^(page\s*)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
 # A table cell or a number in a row of them: "81.2", "(3)", "-0.5%", "12,000", "±0.3", "2.8x".
 _NUMBER = re.compile(r"^\(?[-+−±~<>]?\d[\d.,:/]*(?:%|x|×|k|M|B)?[)*†]?,?$")
@@ -124,12 +138,21 @@ class Line:
     bold: bool = False
     zone: str = ""  # "top" or "bottom" margin of the page, else ""
     page_height: float = 792.0
+    outline: Located | None = None  # set on the first line of a heading the outline names
 
 
 class Heading(NamedTuple):
     text: str  # without its number
     level: int
     number: str = ""  # "3.1", "A.2", "IV"; "" when unnumbered
+    # Found by its words alone (body font, capitals) or outside a trusted outline: kept only
+    # when numbered and next in its numbering's sequence.
+    weak: bool = False
+
+
+class PageText(NamedTuple):
+    lines: list[Line]
+    tables: int  # tables found next to a "Table N" caption (see `pipeline.tables`)
 
 
 class FrontMatter(NamedTuple):
@@ -145,11 +168,13 @@ def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
     """Read a paper's text, at most `max_pages` pages of it."""
     with open_pdf(pdf_path, paper_id, "extract") as doc:
         pages = doc.page_count
-        lines = read_lines(doc, min(pages, max_pages), pdf_path, paper_id, "extract")
+        lines, found_tables = read_lines(doc, min(pages, max_pages), pdf_path, paper_id, "extract")
+        entries, metadata_title = _outline(doc), _metadata_title(doc)
     body = body_size(lines)
     lines = drop_footnotes(mark_references(lines, body), body)
     words = vocabulary(lines)
-    title_at = title_lines(lines)
+    title_at = title_lines(lines, body, metadata_title)
+    lines = with_outline(lines, entries, body, after=title_at[-1] + 1 if title_at else 0)
     start, end, abstract = abstract_span(lines, body, title_at, words)
     captions, rest = split_captions(lines[end:] if abstract else _after(lines, title_at), words)
     found = _front_sections(lines[start:end], abstract) + sections(rest, body, words)
@@ -162,6 +187,7 @@ def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
         pages=pages,
         pages_read=min(pages, max_pages),
         has_references=any(s.kind == "references" for s in found),
+        tables=found_tables,
     )
 
 
@@ -214,9 +240,11 @@ def _document_or_error(path: Path, paper_id: str, max_pages: int) -> Document | 
 def front_matter(pdf_path: Path, paper_id: str, *, stage: str = "feed") -> FrontMatter:
     """Title, abstract and (best effort) authors, from the first pages only."""
     with open_pdf(pdf_path, paper_id, stage) as doc:
-        lines = read_lines(doc, min(doc.page_count, 3), pdf_path, paper_id, stage)
+        lines = read_lines(doc, min(doc.page_count, 3), pdf_path, paper_id, stage).lines
+        entries, metadata_title = _outline(doc), _metadata_title(doc)
     body = body_size(lines)
-    title_at = title_lines(lines)
+    title_at = title_lines(lines, body, metadata_title)
+    lines = with_outline(lines, entries, body, after=title_at[-1] + 1 if title_at else 0)
     start, _, abstract = abstract_span(lines, body, title_at, vocabulary(lines))
     title = _title_text(lines, title_at)
     author_lines = lines[title_at[-1] + 1 : start] if title_at else []
@@ -245,13 +273,42 @@ def open_pdf(pdf_path: Path, paper_id: str, stage: str) -> Iterator[pymupdf.Docu
     except _PDF_ERRORS as exc:
         raise fail("not a PDF or corrupt", "download the paper again") from exc
     with doc:
-        if not doc.is_pdf:
-            raise fail("not a PDF", "download the paper again")
-        if doc.needs_pass:
-            raise fail("encrypted, a password is needed", "save a copy without a password")
-        if doc.page_count == 0:
-            raise fail("no pages (corrupt PDF?)", "download the paper again")
+        try:
+            problem = _unusable(doc)
+        except _PDF_ERRORS as exc:  # a damaged page tree: "code=7: Invalid number of pages"
+            problem = f"damaged page tree ({_one_line(str(exc))})"
+        if problem:
+            advice = "save a copy without a password" if "encrypted" in problem else None
+            raise fail(problem, advice or "download the paper again")
         yield doc
+
+
+def _unusable(doc: pymupdf.Document) -> str:
+    """Why the opened document cannot be read, or ""."""
+    if not doc.is_pdf:
+        return "not a PDF"
+    if doc.needs_pass:
+        return "encrypted, a password is needed"
+    if doc.page_count == 0:
+        return "no pages (corrupt PDF?)"
+    return ""
+
+
+def _outline(doc: pymupdf.Document) -> list[outlines.Entry]:
+    """The PDF's outline entries; none when it has none or it cannot be read."""
+    try:
+        return outlines.entries(doc.get_toc(simple=True))
+    except _PDF_ERRORS:  # a damaged outline is no reason to fail the paper
+        return []
+
+
+def _metadata_title(doc: pymupdf.Document) -> str:
+    """The title the PDF's metadata claims (often a file name or empty: only ever a hint)."""
+    try:
+        title = (doc.metadata or {}).get("title") or ""
+    except _PDF_ERRORS:
+        return ""
+    return title if isinstance(title, str) else ""
 
 
 # --- Reading lines ------------------------------------------------------------------------
@@ -259,33 +316,66 @@ def open_pdf(pdf_path: Path, paper_id: str, stage: str) -> Iterator[pymupdf.Docu
 
 def read_lines(
     doc: pymupdf.Document, pages: int, pdf_path: Path, paper_id: str, stage: str
-) -> list[Line]:
-    """The text lines of the first `pages` pages in reading order, running text dropped."""
+) -> PageText:
+    """The text lines of the first `pages` pages in reading order, running text and tables
+    dropped, and how many tables there were."""
     lines: list[Line] = []
-    try:
-        for number in range(pages):
-            lines += page_lines(doc[number], number + 1)
-    except _PDF_ERRORS as exc:
-        message = f"{pdf_path}: unreadable page ({exc}); download the paper again"
-        raise ExtractError(message, paper_id=paper_id, stage=stage) from exc
+    found = 0
+    for number in range(pages):
+        try:
+            # IndexError: the page tree promises more pages than it holds ("page 13 not in
+            # document"); it is caught only here, around PyMuPDF's own page lookup.
+            page = doc.load_page(number)
+        except (IndexError, *_PDF_ERRORS) as exc:
+            problem = f"page {number + 1} of {doc.page_count} cannot be loaded, damaged page tree"
+            message = f"{pdf_path}: {problem} ({_one_line(str(exc))}); download the paper again"
+            raise ExtractError(message, paper_id=paper_id, stage=stage) from exc
+        try:
+            text = page_lines(page, number + 1)
+        except _PDF_ERRORS as exc:
+            message = f"{pdf_path}: unreadable page {number + 1} ({_one_line(str(exc))}); "
+            raise ExtractError(
+                message + "download the paper again", paper_id=paper_id, stage=stage
+            ) from exc
+        lines += text.lines
+        found += text.tables
     if not any(any(ch.isalnum() for ch in line.text) for line in lines):
         message = f"{pdf_path}: no extractable text (image-only PDF?); run OCR first"
         raise ExtractError(message, paper_id=paper_id, stage=stage)
-    return drop_running_text(lines)
+    return PageText(drop_running_text(lines), found)
 
 
-def page_lines(page: pymupdf.Page, number: int) -> list[Line]:
-    """One page's lines, blocks in reading order, table-like blocks and margin numbers dropped."""
+def page_lines(page: pymupdf.Page, number: int) -> PageText:
+    """One page's lines, blocks in reading order; tables (blocks of numbers anywhere, word
+    grids next to a table caption) and margin numbers dropped."""
     data = page.get_text("dict", flags=pymupdf.TEXTFLAGS_TEXT)
     width, height = page.rect.width, page.rect.height
     raw = [b for b in data["blocks"] if b.get("lines")]
     boxes = [(b["bbox"][0], b["bbox"][1], b["bbox"][2]) for b in raw]
-    lines: list[Line] = []
-    for k, i in enumerate(reading_order(boxes, width)):
-        block = _block_lines(raw[i], number, k, height)
-        if block and not table_like(block):
-            lines += [line for line in block if not _margin_number(line, width)]
-    return lines
+    order = reading_order(boxes, width)
+    blocks = [_block_lines(raw[i], number, k, height) for k, i in enumerate(order)]
+    numbers = [bool(block) and table_like(block) for block in blocks]
+    drop, count = {k for k, n in enumerate(numbers) if n}, 0
+    if any(block and tables.is_caption(block[0].text) for block in blocks):
+        shapes = [
+            tables.Block(*_box(raw[i]), tables.kind_of(raw[i], b[0].text if b else "", n))
+            for i, b, n in zip(order, blocks, numbers, strict=True)
+        ]
+        grids, count = tables.found(shapes)
+        drop |= grids
+    lines = [
+        line
+        for k, block in enumerate(blocks)
+        if k not in drop
+        for line in block
+        if not _margin_number(line, width)
+    ]
+    return PageText(lines, count)
+
+
+def _box(block: dict) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = block["bbox"]
+    return x0, y0, x1, y1
 
 
 def _block_lines(block: dict, page: int, number: int, height: float) -> list[Line]:
@@ -415,9 +505,16 @@ def mark_references(lines: list[Line], body: float) -> list[Line]:
     for i in range(len(lines) - 1, -1, -1):
         if lines[i].size < body - 0.4 and _FIRST_REFERENCE.match(lines[i].text):
             following = " ".join(line.text[:4] for line in lines[i + 1 : i + 12])
-            if re.search(r"(^|\s)\[?2[\].]?\s", following):
+            entries = " ".join(line.text for line in lines[i : i + 12])
+            # Numbered affiliations ("1 Allen Institute for AI", "2 Brown University") look
+            # the same; references carry years, affiliations do not.
+            cited = _YEAR.search(entries) and not _AFFILIATION.search(lines[i].text)
+            if re.search(r"(^|\s)\[?2[\].]?\s", following) and cited:
                 return _references_at(lines, i, body)
     return lines
+
+
+_YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
 
 
 def _references_at(lines: list[Line], i: int, body: float) -> list[Line]:
@@ -469,8 +566,11 @@ def body_size(lines: list[Line]) -> float:
     return sizes.most_common(1)[0][0] if sizes else 10.0
 
 
-def title_lines(lines: list[Line]) -> list[int]:
-    """Indices of the title: the run of largest-font lines in the upper part of page 1."""
+def title_lines(lines: list[Line], body: float = 10.0, metadata_title: str = "") -> list[int]:
+    """Indices of the title: the largest type in the upper part of page 1, with the lines
+    around it that continue it in another font or size ("PaSa:" above or beside "An LLM Agent
+    for ...", a last line set smaller). The PDF's metadata title only confirms: when page 1
+    prints it as consecutive lines at the title, those lines are the title."""
     first = [i for i, line in enumerate(lines) if line.page == 1 and _title_candidate(line)]
     if not first:
         return []
@@ -478,12 +578,54 @@ def title_lines(lines: list[Line]) -> list[int]:
     start = next(i for i in first if lines[i].size >= top - 0.5)
     run = [start]
     for i in range(start + 1, len(lines)):
-        line = lines[i]
-        gap = line.y0 - lines[run[-1]].y1
-        if line.page != 1 or line.size < top - 0.5 or not -0.5 * top < gap < 1.5 * top:
+        if not _continues_title(lines[run[-1]], lines[i], top, body):
             break
         run.append(i)
-    return run
+    for i in range(start - 1, -1, -1):
+        if not _continues_title(lines[i], lines[run[0]], top, body, above=True):
+            break
+        run.insert(0, i)
+    return _confirmed(lines, run, metadata_title) or run
+
+
+def _continues_title(
+    upper: Line, lower: Line, top: float, body: float, above: bool = False
+) -> bool:
+    """Whether two lines next to each other on page 1 are both title (`top`: its largest size).
+    A line in the title's size goes on; one in a clearly smaller size only when it is no author
+    or affiliation line (and, above the title, short: a name or a series, not a banner)."""
+    line = upper if above else lower
+    gap = lower.y0 - upper.y1
+    if line.page != 1 or upper.page != lower.page or not -0.5 * top < gap < 1.5 * top:
+        return False
+    if line.size >= top - 0.5:
+        return True
+    # after a short name ("PaSa:") in the largest type, the rest of the title may be much smaller
+    prefix = not above and (upper.text.endswith(":") or len(upper.text.split()) <= 2)
+    return (
+        line.size >= max(0.0 if prefix else 0.75 * top, body + 1.5)
+        and _title_candidate(line)
+        and not _byline(line.text)
+        and (not above or len(line.text.split()) <= 4)
+    )
+
+
+def _confirmed(lines: list[Line], run: list[int], metadata_title: str) -> list[int]:
+    """The consecutive page-1 lines overlapping `run` that print `metadata_title`, or []."""
+    wanted = outlines.key(metadata_title) if metadata_title else ""
+    if len(wanted) < 8:  # empty, or too short to be a paper's title
+        return []
+    for first in range(max(0, run[0] - 2), run[-1] + 1):
+        got = ""
+        for last in range(first, min(first + 5, len(lines))):
+            if lines[last].page != 1:
+                break
+            got += outlines.key(lines[last].text)
+            if got == wanted and last >= run[0]:
+                return list(range(first, last + 1))
+            if not wanted.startswith(got):
+                break
+    return []
 
 
 def _title_text(lines: list[Line], title_at: list[int]) -> str:
@@ -515,8 +657,8 @@ def _abstract_label(lines: list[Line], start: int) -> int | None:
     for i in range(start, len(lines)):
         if lines[i].page > 2:
             return None
-        if _ABSTRACT.match(lines[i].text):
-            return i
+        if lines[i].text[:1].isupper() and _ABSTRACT.match(lines[i].text):
+            return i  # a label is capitalised; "abstract: it is ..." is a wrapped sentence
     return None
 
 
@@ -530,7 +672,12 @@ def _abstract_end(lines: list[Line], first: int, body: float) -> int:
     end = first
     while end < len(lines):
         line = lines[end]
-        if _heading(line, body) or _ABSTRACT_STOP.match(line.text) or abs(line.size - size) > 0.7:
+        if (
+            line.outline
+            or _heading(line, body)
+            or _ABSTRACT_STOP.match(line.text)
+            or abs(line.size - size) > 0.7
+        ):
             break
         if left is not None and right is not None and line.x0 < left - 8 and line.x1 > right + 8:
             break  # body text wider than an indented abstract: the abstract has ended
@@ -543,10 +690,15 @@ def _abstract_end(lines: list[Line], first: int, body: float) -> int:
 def _unlabelled_abstract(
     lines: list[Line], body: float, start: int, words: Counter[str] | None = None
 ) -> tuple[int, int, str]:
-    # Some layouts (RevTeX, ACM journals) print the abstract as the first long paragraph.
+    # Some layouts (RevTeX, ACM journals) print the abstract as the first long paragraph, and
+    # journal manuscripts put it alone on page 2 after a page of title and affiliations.
     for first, end in _paragraphs(lines, start):
-        if lines[first].page > 1 or any(_heading(line, body) for line in lines[first:end]):
+        if lines[first].page > 2 or any(
+            line.outline or _heading(line, body) for line in lines[first:end]
+        ):
             break
+        if _CAPTION.match(lines[first].text):
+            continue  # a figure or table caption is never the abstract
         end = next((i for i in range(first, end) if _ABSTRACT_STOP.match(lines[i].text)), end)
         text = _one_line(join_text(lines[first:end], words))
         if len(text.split()) >= 50:
@@ -556,23 +708,30 @@ def _unlabelled_abstract(
 
 def _paragraphs(lines: list[Line], start: int) -> Iterator[tuple[int, int]]:
     """Runs of lines set in one size with line spacing between them (PyMuPDF may give every
-    line of a paragraph its own block)."""
+    line of a paragraph its own block). Double-spaced lines are one paragraph while the
+    spacing stays the same."""
     i = start
     while i < len(lines):
         j = i + 1
-        while j < len(lines) and _same_paragraph(lines[j - 1], lines[j]):
+        while j < len(lines) and _same_paragraph(lines, j):
             j += 1
         yield i, j
         i = j
 
 
-def _same_paragraph(prev: Line, line: Line) -> bool:
+def _same_paragraph(lines: list[Line], j: int) -> bool:
+    """Whether line `j` goes on the paragraph of line `j - 1`."""
+    prev, line = lines[j - 1], lines[j]
+    if prev.page != line.page or abs(prev.size - line.size) >= 0.3:
+        return False
     gap = line.y0 - prev.y1
-    return (
-        prev.page == line.page
-        and abs(prev.size - line.size) < 0.3
-        and -0.5 * line.size < gap < 0.9 * line.size
-    )
+    if -0.5 * line.size < gap < 0.9 * line.size:
+        return True
+    if gap >= 1.6 * line.size:
+        return False
+    # double spacing: the same wide gap as between the lines before or after
+    pairs = [(lines[k - 1], lines[k]) for k in (j - 1, j + 1) if 0 < k < len(lines)]
+    return any(a.page == b.page and abs((b.y0 - a.y1) - gap) < 0.15 * line.size for a, b in pairs)
 
 
 def authors(lines: list[Line]) -> list[str]:
@@ -593,31 +752,58 @@ def _strip_marks(text: str) -> str:
 
 def _is_name(part: str) -> bool:
     words = part.split()
-    institution = re.search(
-        r"univ|institut|lab|depart|school|college|research|inc\b|@|google|brain|deepmind|"
-        r"microsoft|meta\b|openai|amazon|preprint|arxiv|corresponding|equal contribution",
-        part,
-        re.I,
-    )
     return (
         2 <= len(words) <= 4
-        and not institution
+        and not _INSTITUTION.search(part)
         and all(re.fullmatch(r"[A-Z][\w.'\u2019-]*", w) for w in words)
     )
+
+
+_INSTITUTION = re.compile(
+    r"univ|institut|lab|depart|school|college|research|inc\b|@|google|brain|deepmind|"
+    r"microsoft|meta\b|openai|amazon|preprint|arxiv|corresponding|equal contribution",
+    re.I,
+)
+# Words of an affiliation that a section heading does not use.
+_AFFILIATION = re.compile(
+    r"\b(universit(y|ies|[yé]t?)|universidad|institute|department|school of|college|"
+    r"laborator(y|ies)|academy|hospital|inc|ltd|gmbh|corporation)\b|@|\bcorresponding\b",
+    re.I,
+)
+
+
+def _byline(text: str) -> bool:
+    """An author line ("Maria Garcia and John Smith1,2") or an affiliation, never a heading."""
+    if _AFFILIATION.search(text):
+        return True
+    parts = [p for p in re.split(r",|;|\band\b|&", _strip_marks(text)) if p.strip()]
+    return len(parts) >= 2 and all(_is_name(p) for p in parts)
 
 
 # --- Headings, captions, sections -----------------------------------------------------
 
 
 def _heading(line: Line, body: float) -> Heading | None:
-    """The line as a section heading, or None. Numbers need a bold or larger font to count."""
+    """The line as a section heading, or None.
+
+    A heading is set apart by a bold or larger font, or, in the body font, by capitals: then a
+    number makes it a weak heading ("II. OVERVIEW OF RAG", small capitals whose smaller letters
+    make the line look smaller than the body), kept only when it is next in its sequence.
+    """
     text = line.text.strip()
     styled = line.bold or line.size >= body + 0.8
-    if not styled and not (line.size >= body and text.isupper()):
+    if not styled and not (line.size >= body - SMALL_CAPS and text.isupper()):
         return None
     if not _heading_shaped(text):
         return None
-    return _numbered(text) or _named(text, line, body)
+    if styled:
+        return _numbered(text) or _named(text, line, body)
+    head = _numbered(text)
+    return head._replace(weak=True) if head else _named(text, line, body)
+
+
+# How much smaller than the body the capitals of a small-caps heading may be.
+SMALL_CAPS = 2.5
 
 
 def _heading_shaped(text: str) -> bool:
@@ -632,6 +818,7 @@ def _heading_shaped(text: str) -> bool:
         and not _CAPTION.match(text)
         and not _TOC_ENTRY.search(text)
         and not _FRONT_LABEL.match(text)
+        and not _ARXIV_FIGURE.match(text)
     )
 
 
@@ -658,7 +845,7 @@ def _named(text: str, line: Line, body: float) -> Heading | None:
         return Heading(text.rstrip(".:"), 1)
     clearly_larger = line.size >= body + 1.5
     if clearly_larger and text[0].isupper() and not text.endswith((".", ",")) and len(text) > 3:
-        return Heading(text, 1)
+        return None if _byline(text) else Heading(text, 1)
     return None
 
 
@@ -682,19 +869,46 @@ def split_captions(
     return [_one_line(mend(c, words)) for c in captions], rest
 
 
+def with_outline(
+    lines: list[Line], entries: list[outlines.Entry], body: float, after: int = 0
+) -> list[Line]:
+    """`lines` with the outline's entries located among those from `after` on (past the
+    title): each heading's first line carries its entry (see `pipeline.outline`)."""
+    rest = lines[after:]
+    wanted = [e for e in entries if outlines.key(e.title) not in ("abstract", "contents")]
+    if not wanted:
+        return lines
+    located = outlines.locate(wanted, rest, lambda i: _set_apart(rest, i, body))
+    return lines[:after] + [
+        replace(line, outline=located[i]) if i in located else line for i, line in enumerate(rest)
+    ]
+
+
 def sections(lines: list[Line], body: float, words: Counter[str] | None = None) -> list[Section]:
-    """Split lines at headings; text before the first heading becomes a front section."""
-    heads = _headings(lines, body, words)
+    """Split lines at headings; text before the first heading becomes a front section.
+
+    Lines that carry an outline entry (`with_outline`) are headings at the outline's level,
+    whatever their font.
+    """
+    located = {i: line.outline for i, line in enumerate(lines) if line.outline}
+    heads = _headings(lines, body, words, located)
     found: list[Section] = []
     heading: Heading | None = None
     start_page = lines[0].page if lines else 1
     current: list[Line] = []
     kind: Kind = "body"
     taken = False  # whether the last heading line was taken as a heading
-    for line, head in zip(lines, heads, strict=True):
+    for i, (line, head) in enumerate(zip(lines, heads, strict=True)):
         if head is _CONTINUED and taken:
             continue
-        if head is None or head is _CONTINUED or (kind == "body" and _lettered_in_body(head, line)):
+        if head is not None and kind == "body" and _lettered_in_body(head, line):
+            # "A Study of ..." before the references: a phrase unless the outline lists it;
+            # deeper in the outline a letter numbers a subsection ("A. Naive RAG" under "II.")
+            if i not in located:
+                head = None
+            elif head.level == 1:
+                head = head._replace(text=line.text, number="")
+        if head is None or head is _CONTINUED:
             taken = taken and head is _CONTINUED
             current.append(line)
             continue
@@ -711,13 +925,41 @@ _CONTINUED = Heading("", 0)
 
 
 def _headings(
-    lines: list[Line], body: float, words: Counter[str] | None = None
+    lines: list[Line],
+    body: float,
+    words: Counter[str] | None = None,
+    located: dict[int, Located] | None = None,
 ) -> list[Heading | None]:
     """Each line's heading, with wrapped headings joined: a heading's next lines in the same
-    style, close below it, are the rest of its text ("3.1 Dilated Convolutions for Net-|works")."""
+    style, close below it, are the rest of its text ("3.1 Dilated Convolutions for Net-|works").
+
+    With an outline (`located`), its entries are the headings; a heading found by layout alone
+    is kept where the outline says nothing: a named section (References), a level deeper than
+    the outline goes, before its first entry or past its last; elsewhere it must be numbered in
+    sequence.
+    """
     heads: list[Heading | None] = [_heading(line, body) for line in lines]
+    located = located or {}
+    trusted = _trusted(located)
+    if trusted:
+        deepest, first, last = max(x.level for x in located.values()), min(located), max(located)
+        for i, head in enumerate(heads):
+            outside = i < first or i > last  # where the outline says nothing
+            if head and not (outside or _NAMED.match(head.text) or head.level > deepest):
+                heads[i] = head._replace(weak=True)
+    numbers: set[str] = set()
+    for i, found in located.items():
+        heads[i] = placed = _outline_heading(lines, i, found, words)
+        numbers.add(placed.number)
+        for j in range(i + 1, i + found.lines):
+            heads[j] = _CONTINUED
     for i, head in enumerate(heads):
-        if head is None or head is _CONTINUED:
+        # the same number as a heading the outline placed: a contents line or a running title
+        if trusted and head and head.weak and head.number in numbers:
+            heads[i] = None
+    _drop_out_of_sequence(heads)
+    for i, head in enumerate(heads):
+        if head is None or head is _CONTINUED or i in located:
             continue
         parts, j = [lines[i].text], i + 1
         while j < len(lines) and j - i <= 2 and _continues(lines[j - 1], lines[j], body):
@@ -726,7 +968,51 @@ def _headings(
             j += 1
         text = mend("\n".join([head.text, *parts[1:]]), words)
         heads[i] = head._replace(text=text.rstrip(".:"))
+        if not head.number and _byline(text):  # an author's name above their affiliation
+            heads[i : i + len(parts)] = [None] * len(parts)
     return heads
+
+
+def _trusted(located: dict[int, Located]) -> bool:
+    """Whether enough of the outline was found to let it overrule the layout."""
+    return len(located) >= 3
+
+
+def _outline_heading(
+    lines: list[Line], i: int, found: Located, words: Counter[str] | None
+) -> Heading:
+    """The heading as printed (the outline's title may carry LaTeX), at the outline's level."""
+    text = mend("\n".join(line.text for line in lines[i : i + found.lines]), words)
+    numbered = _numbered(text)
+    number, text = (numbered.number, numbered.text) if numbered else ("", text)
+    return Heading(text.rstrip(".:"), found.level, number)
+
+
+def _set_apart(lines: list[Line], i: int, body: float) -> bool:
+    """Whether line `i` looks like a heading by its layout, whatever its words."""
+    line = lines[i]
+    if line.bold or line.size >= body + 0.8 or line.text.isupper():
+        return True
+    prev = lines[i - 1] if i else None
+    return (
+        prev is None
+        or prev.page != line.page
+        or line.y0 - prev.y1 > 0.6 * line.size
+        or prev.text.rstrip().endswith((".", ":"))
+    )
+
+
+def _drop_out_of_sequence(heads: list[Heading | None]) -> None:
+    """Unset each weak heading that is unnumbered or not next in its numbering's sequence."""
+    last: dict[str, tuple[int, ...]] = {}
+    for i, head in enumerate(heads):
+        if head is None or head is _CONTINUED:
+            continue
+        parsed = numbering.parts(head.number)
+        if head.weak and (parsed is None or not numbering.follows(last.get(parsed[0]), parsed[1])):
+            heads[i] = None
+        elif parsed is not None:
+            last[parsed[0]] = parsed[1]
 
 
 def _continues(prev: Line, line: Line, body: float) -> bool:
@@ -756,7 +1042,8 @@ def _next_kind(kind: Kind, head: Heading) -> Kind:
     """Sections after the references are appendices; so are lettered or "Appendix" ones."""
     if _REFERENCES.match(head.text):
         return "references"
-    if _is_lettered(head) or _APPENDIX.match(head.text) or kind in ("references", "appendix"):
+    lettered = _is_lettered(head) and head.level == 1
+    if lettered or _APPENDIX.match(head.text) or kind in ("references", "appendix"):
         return "appendix"
     return kind
 
