@@ -96,9 +96,11 @@ def run_record(day: Day, settings: Settings, out: Path) -> RunRecord:
 
 
 def write_outputs(out: Path, record: RunRecord, result: Report | None) -> None:
+    # Not private, unlike cache entries: a briefing is meant to be shared, so it gets the
+    # user's umask like any file they write.
     if result is not None:
-        write_atomic(out / "summaries.md", result.markdown.encode("utf-8"))
+        write_atomic(out / "summaries.md", result.markdown.encode("utf-8"), private=False)
         json_blob = json.dumps(result.data, indent=2, ensure_ascii=False)
-        write_atomic(out / "summaries.json", json_blob.encode("utf-8"))
+        write_atomic(out / "summaries.json", json_blob.encode("utf-8"), private=False)
     run_blob = record.model_dump_json(indent=2, exclude={"out_dir"})
-    write_atomic(out / "run.json", run_blob.encode("utf-8"))
+    write_atomic(out / "run.json", run_blob.encode("utf-8"), private=False)
