@@ -127,5 +127,6 @@ def keyword_notes(include: list[str], exclude: list[str], dropped: int) -> list[
     if exclude:
         notes.append(f"Keyword filter: dropped papers mentioning any of {', '.join(exclude)}.")
     if include or exclude:
-        notes.append(f"{dropped} papers were left out by the keyword filters.")
+        papers = "1 paper was" if dropped == 1 else f"{dropped} papers were"
+        notes.append(f"{papers} left out by the keyword filters.")
     return notes

@@ -11,7 +11,9 @@ from rich.console import Console
 
 from pipeline.commands import flags
 from pipeline.commands.init import toml_value
-from pipeline.settings import CONFIG_FILE, Loaded, Section
+from pipeline.settings import ANCHORED, CONFIG_FILE, Loaded, Section
+
+ALIGN = 56
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,9 +49,14 @@ def config_lines(loaded: Loaded, cwd: Path) -> list[str]:
         )
     else:
         head = f"# settings file: {loaded.config_file.absolute()}"
-    rows = [(".".join(path), _shown(value), loaded.origin(path)) for path, value in _leaves(loaded)]
-    width = max(len(key) + len(value) for key, value, _ in rows) + 4
-    return [head, *(f"{f'{key} = {value}':<{width}}# {origin}" for key, value, origin in rows)]
+    rows = [
+        # The cache and out folders are shown absolute: which folder is the question.
+        (".".join(path), _shown(cwd / value if path in ANCHORED else value), loaded.origin(path))
+        for path, value in _leaves(loaded)
+    ]
+    # Aligned for the common short values; a long one (reading.interests) just runs on.
+    width = min(ALIGN, max(len(key) + len(value) for key, value, _ in rows) + 5)
+    return [head, *(f"{f'{key} = {value}':<{width}}  # {origin}" for key, value, origin in rows)]
 
 
 def _leaves(loaded: Loaded) -> list[tuple[tuple[str, ...], Any]]:

@@ -102,13 +102,16 @@ def _described(field: FieldInfo, name: str) -> str:
 
 
 def _setting_lines(key: str, path: tuple[str, ...], field: FieldInfo) -> list[str]:
-    comment = f"# {_described(field, '.'.join(path))} [env {env_name(path)}]"
     default = field.get_default(call_default_factory=True)
-    if default is not None:
-        return [comment, f"# {key} = {toml_value(default)}"]
-    if field.examples:
-        return [f"{comment}; not set by default", f"# {key} = {toml_value(field.examples[0])}"]
-    return [f"{comment}; not set by default"]
+    env = env_name(path) + ("__<NAME>" if isinstance(default, dict) else "")
+    comment = f"# {_described(field, '.'.join(path))} [env {env}]"
+    if default is None or default == {}:
+        # Nothing to show as the default: an example says what a value looks like instead.
+        lines = [f"{comment}; none by default"]
+        if field.examples:
+            lines.append(f"# {key} = {toml_value(field.examples[0])}")
+        return lines
+    return [comment, f"# {key} = {toml_value(default)}"]
 
 
 def env_name(path: tuple[str, ...]) -> str:
