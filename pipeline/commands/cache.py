@@ -59,7 +59,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cache_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    cache = Cache(settings.cache_dir)
+    cache = Cache(settings.cache_dir.absolute())  # messages name the folder, not "cache"
     if args.action == "clear":
         return _clear(args, cache, console)
     return _stats(args, cache, console)
@@ -82,7 +82,9 @@ def _stats(args: argparse.Namespace, cache: Cache, console: Console) -> int:
     if not numbers:
         console.print(f"no cache entries in {cache.root}", highlight=False)
         return 0
-    table = Table(title=f"paperbrief cache in {cache.root}", title_justify="left")
+    # The folder on a line of its own: a table title would wrap a long path mid-word.
+    console.print(f"paperbrief cache in {cache.root}", highlight=False, soft_wrap=True)
+    table = Table()
     table.add_column("stage")
     for column in ("entries", "failures", "bytes"):
         table.add_column(column, justify="right")
