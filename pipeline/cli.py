@@ -65,7 +65,7 @@ Which papers:
                      the previous weekday (the window arXiv announces under D's date; public
                      holidays are not modelled). arXiv does not announce on weekends.
   --ids A,B          exactly these arXiv papers
-  --source DIR       a folder of PDFs (offline)
+  --source PATH      a folder of PDFs, or one PDF (offline)
 
 Every stage is cached: a second run does no work, --force STAGE recomputes one stage, and
 --only STAGE runs one stage from cached inputs. arXiv is asked politely: one request at a time,
