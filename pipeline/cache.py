@@ -166,8 +166,13 @@ class Cache:
         """
         if (self.root / MARKER).is_file():
             return None
-        names = sorted(p.name for p in self.root.iterdir())
-        unknown = [n for n in names if n not in _known_folders() and n != SEEN]
+        try:
+            names = sorted(p.name for p in self.root.iterdir())
+        except OSError as exc:
+            return f"it cannot be read: {exc.strerror}"
+        # A leftover ".seen.json.<random>.tmp" is ours too: a write_atomic cut short.
+        ours = {*_known_folders(), SEEN}
+        unknown = [n for n in names if n not in ours and not _our_temporary(n)]
         if unknown:
             shown = ", ".join(unknown[:3]) + (", …" if len(unknown) > 3 else "")
             return f"it holds {shown}, which paperbrief does not write"
@@ -212,10 +217,12 @@ class Cache:
                     path.unlink(missing_ok=True)
                     removed += 1
             _remove_empty_folders(base)
-        seen = self.seen_path()
-        if stage is None and older_than is None and seen.is_file():
-            seen.unlink()  # a clean slate: papers from earlier days are read again
-            removed += 1
+        if stage is None and older_than is None:
+            # A clean slate: papers from earlier days are read again.
+            for path in self.root.iterdir():
+                if path.name == SEEN or _our_temporary(path.name):
+                    path.unlink(missing_ok=True)
+                    removed += 1
         return removed
 
 
@@ -226,6 +233,10 @@ MARKER_TEXT = (
     "# `paperbrief cache clear` empties it; everything here can be recomputed.\n"
 )
 SEEN = "seen.json"
+
+
+def _our_temporary(name: str) -> bool:
+    return name.startswith(f".{SEEN}.") and name.endswith(".tmp")
 
 
 def _known_folders() -> frozenset[str]:

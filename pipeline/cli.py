@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, console: Console) -> int:
-    # Commands import what they need when run: `paperbrief --help` loads no pipeline.
+    # run imports the runner and its stages only when it runs: `--help` stays quick.
     if args.command == "extract":
         return extract_cmd.extract_command(args)
     if args.command == "init":

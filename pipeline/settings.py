@@ -1,5 +1,8 @@
 """One `Settings` model, read from paperbrief.toml, then the environment, then flags.
 
+The paperbrief.toml read is the nearest one in the working folder or above (like ruff's
+pyproject.toml or git's .git); its folder is the project, where cache/ and out/ live.
+
 Each layer is a plain nested dict; later layers override earlier ones key by key, and the merged
 dict is validated once, so an error names the bad key whatever layer it came from.
 """

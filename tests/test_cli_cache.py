@@ -95,8 +95,10 @@ def test_clear_refuses_a_folder_that_is_not_a_paperbrief_cache(tmp_path: Path):
 def test_a_cache_from_before_the_marker_can_still_be_cleared(tmp_path: Path):
     cache = Cache(tmp_path)
     cache.put("extract", any_key("a"), meta(), {})
+    (tmp_path / "seen.json").write_text("{}")
+    (tmp_path / ".seen.json.k3j2.tmp").write_text("{")  # a write cut short is ours too
     assert not (tmp_path / MARKER).exists()
-    assert cache.clear() == 2 and list(tmp_path.iterdir()) == []
+    assert cache.clear() == 4 and list(tmp_path.iterdir()) == []
 
 
 def test_a_run_does_not_mark_a_folder_of_other_files(tmp_path: Path):
