@@ -15,10 +15,12 @@ result (a forced LLM re-run) changes every downstream key.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
+import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +30,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+
+from pipeline.errors import UsageError
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -47,10 +51,18 @@ def file_digest(path: Path) -> str:
     return sha.hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder, then rename: readers never see half a file."""
+def write_atomic(path: Path, data: bytes, *, private: bool = True) -> None:
+    """Write via a temporary file in the same folder, then rename: readers never see half a file.
+
+    `private` (cache entries): the file is the owner's alone (mkstemp's -rw-------).
+    `private=False` (reports, paperbrief.toml): created with the user's umask like any file
+    they make, so a briefing in a shared folder can be read by the team.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if private:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    else:
+        fd, tmp = _open_shared(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -58,6 +70,18 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _open_shared(path: Path) -> tuple[int, str]:
+    """A new temporary file beside `path`, opened with mode 0o666 so the kernel applies the
+    umask (reading the umask would mean setting it, which races with other threads)."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 class Cache:
@@ -145,7 +169,7 @@ class Cache:
         cache. The lock is the kernel's (flock): it is released when its holder exits, however
         it ends, so a killed run never leaves a stale lock behind.
         """
-        path = self.root / ".run.lock"
+        path = self.root / LOCK
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a+") as handle:
             try:
@@ -167,32 +191,126 @@ class Cache:
 
     def seen_path(self) -> Path:
         """The index of papers summarized on earlier days (by arXiv id without version)."""
-        return self.root / "seen.json"
+        return self.root / SEEN
 
     def stats(self) -> dict[str, dict[str, int]]:
-        """Entries and bytes per stage, for `paperbrief cache stats`."""
+        """Entries, remembered failures and bytes per stage folder, for `paperbrief cache stats`."""
         out: dict[str, dict[str, int]] = {}
         if not self.root.is_dir():
             return out
         for stage_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
-            files = [p for p in stage_dir.rglob("*") if p.suffix in (".json", ".pdf")]
+            files = [p for p in _files_under(stage_dir) if p.suffix in (".json", ".pdf")]
             artifacts = [p for p in files if not p.name.endswith((".meta.json", ".failed.json"))]
-            artifacts = [p for p in artifacts if p.is_file()]
             out[stage_dir.name] = {
                 "entries": len(artifacts),
                 "failures": sum(p.name.endswith(".failed.json") for p in files),
-                "bytes": sum(p.stat().st_size for p in files),
+                "bytes": sum(p.lstat().st_size for p in files),
             }
         return out
 
-    def clear(self, stage: str | None = None) -> int:
-        """Delete cached entries (of one stage, or all); returns the number of files removed."""
+    def foreign(self) -> str | None:
+        """Why the root does not look like a paperbrief cache, or None when it does.
+
+        `clear` deletes nothing elsewhere: a mistyped --cache-dir (a home folder, a project)
+        must not lose a file. The marker written at the first run says "ours"; a cache made
+        before the marker is recognised by holding stage folders and nothing paperbrief
+        would not write.
+        """
+        if (self.root / MARKER).is_file():
+            return None
+        try:
+            names = sorted(p.name for p in self.root.iterdir())
+        except OSError as exc:
+            return f"it cannot be read: {exc.strerror}"
+        # A leftover ".seen.json.<random>.tmp" is ours too: a write_atomic cut short.
+        ours = {*_known_folders(), SEEN, LOCK}
+        unknown = [n for n in names if n not in ours and not _our_temporary(n)]
+        if unknown:
+            shown = ", ".join(unknown[:3]) + (", …" if len(unknown) > 3 else "")
+            return f"it holds {shown}, which paperbrief does not write"
+        if not any(n in _known_folders() for n in names):
+            return "it has no stage folders (feed, extract, pdf, …)"
+        return None
+
+    def mark(self) -> None:
+        """Tag the root as a paperbrief cache (and, per the CACHEDIR.TAG convention, as
+        something backup tools may skip) unless it already holds files of another kind."""
+        try:
+            if self.root.is_dir() and self.foreign() is not None:
+                return
+            if not (self.root / MARKER).is_file():
+                write_atomic(self.root / MARKER, MARKER_TEXT.encode(), private=False)
+        except OSError:
+            pass  # a cache that cannot be written says so at its first entry, with the path
+
+    def clear(self, stage: str | None = None, older_than: float | None = None) -> int:
+        """Delete cached entries, of one stage or all, optionally only those last written more
+        than `older_than` seconds ago, then the folders left empty; returns files removed.
+
+        Only paperbrief's own folders (and, for a full clear, its seen index) are touched.
+        Raises `UsageError` when the root does not look like a paperbrief cache.
+        """
         if not self.root.is_dir():
             return 0
-        base = self.root / stage if stage else self.root
+        if (why := self.foreign()) is not None:
+            raise UsageError(
+                f"{self.root} is not a paperbrief cache ({why}); nothing removed. "
+                "Check --cache-dir and PAPERBRIEF_CACHE_DIR"
+            )
+        folders = [stage] if stage else sorted(_known_folders())
+        cutoff = None if older_than is None else time.time() - older_than
         removed = 0
-        for path in sorted(base.rglob("*")) if base.is_dir() else []:
-            if path.is_file() and path.suffix in (".json", ".pdf"):
-                path.unlink(missing_ok=True)
-                removed += 1
+        for name in folders:
+            base = self.root / name
+            if not base.is_dir() or base.is_symlink():
+                continue
+            for path in _files_under(base):
+                if cutoff is None or path.lstat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+            _remove_empty_folders(base)
+        if stage is None and older_than is None:
+            # A clean slate: papers from earlier days are read again.
+            for path in self.root.iterdir():
+                if path.name == SEEN or _our_temporary(path.name):
+                    path.unlink(missing_ok=True)
+                    removed += 1
         return removed
+
+
+MARKER = "CACHEDIR.TAG"
+MARKER_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This folder is a paperbrief cache (see https://bford.info/cachedir/).\n"
+    "# `paperbrief cache clear` empties it; everything here can be recomputed.\n"
+)
+SEEN = "seen.json"
+LOCK = ".run.lock"  # held by a running run; kept by clear (another run may hold it)
+
+
+def _our_temporary(name: str) -> bool:
+    return name.startswith(f".{SEEN}.") and name.endswith(".tmp")
+
+
+# Folders paperbrief writes besides the stages': map-step notes, the weekly synthesis, and the
+# index of each day's briefing.
+EXTRA_FOLDERS = ("pdf", "notes", "digest", "judge", "days")
+
+
+def _known_folders() -> frozenset[str]:
+    from pipeline.record import STAGES  # record imports this module for write_atomic
+
+    return frozenset((*STAGES, *EXTRA_FOLDERS))
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Every file below `folder`, without following links out of it."""
+    return [
+        Path(top) / name for top, _, names in os.walk(folder, followlinks=False) for name in names
+    ]
+
+
+def _remove_empty_folders(base: Path) -> None:
+    for top, _, _ in sorted(os.walk(base, followlinks=False), reverse=True):
+        with contextlib.suppress(OSError):  # rmdir refuses a folder that is not empty
+            Path(top).rmdir()

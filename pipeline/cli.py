@@ -6,44 +6,58 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 
 from rich.console import Console
 
+import pipeline
+from pipeline.commands import cache as cache_cmd
+from pipeline.commands import config as config_cmd
 from pipeline.commands import extract as extract_cmd
+from pipeline.commands import flags
+from pipeline.commands import init as init_cmd
 from pipeline.commands import report as report_cmd
-from pipeline.errors import PaperbriefError, UsageError
+from pipeline.errors import FeedError, PaperbriefError, UsageError
 from pipeline.record import STAGES
 from pipeline.redaction import redacted
-from pipeline.settings import Settings, load_settings
 
 STAGE_NAMES = STAGES
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# For cron: 0 every paper done; 1 a report was written but some papers failed; 2 bad usage
+# (flags, settings, files); 3 no report could be written (the feed was unreachable).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_REPORT = 0, 1, 2, 3
+
+EXIT_CODES = """\
+exit codes (for cron and scripts):
+  0  every paper done and the report written
+  1  the report was written but some papers failed (listed on stderr and in run.json)
+  2  bad usage: a flag, setting, date or file is wrong (one line on stderr says which)
+  3  no report could be written: the arXiv feed was unreachable or nothing could be read
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paperbrief",
         description="Turn a day of arXiv papers into a ranked research briefing.",
+        epilog=EXIT_CODES + "\nStart with `paperbrief init`, then `paperbrief run --help`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"paperbrief {pipeline.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(commands)
-    report_cmd.add_parser(commands, _add_settings_flags)
+    init_cmd.add_parser(commands)
+    config_cmd.add_parser(commands)
+    report_cmd.add_parser(commands, flags.add_location_flags)
+    cache_cmd.add_parser(commands)
     extract_cmd.add_parser(commands)
-    _add_cache(commands)
     _add_schema(commands)
     return parser
 
 
-def _add_settings_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    parser.add_argument("--config", type=Path, help="settings file (default ./paperbrief.toml)")
-    parser.add_argument("--cache-dir", type=Path, help="cache folder (default ./cache)")
-
-
-RUN_HELP = """\
+RUN_HELP = (
+    """\
 Run the pipeline feed → triage → download → extract → chunk → summarize → rank → report and
 write out/<date>/summaries.md, summaries.json and run.json.
 
@@ -55,14 +69,19 @@ Which papers:
                      the previous weekday (the window arXiv announces under D's date; public
                      holidays are not modelled). arXiv does not announce on weekends.
   --ids A,B          exactly these arXiv papers
-  --source DIR       a folder of PDFs (offline)
+  --source PATH      a folder of PDFs, or one PDF (offline)
 
 Every stage is cached: a second run does no work, --force STAGE recomputes one stage, and
 --only STAGE runs one stage from cached inputs. arXiv is asked politely: one request at a time,
 3 s apart by default (PAPERBRIEF_ARXIV_DELAY).
 
-Exit code 0: every paper done; 1: some failed (listed); 2: bad usage.
+Settings come from the nearest paperbrief.toml (here or in a folder above; `paperbrief init`
+writes one), then PAPERBRIEF_* environment variables, then these flags; `paperbrief config`
+shows the result. cache/ and out/ are beside that paperbrief.toml, else in this folder.
+
 """
+    + EXIT_CODES
+)
 
 
 def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,36 +92,13 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = run.add_argument_group("which papers")
-    source.add_argument("--source", type=Path, help="folder of PDFs to brief (offline)")
-    source.add_argument("--date", type=date.fromisoformat, help="arXiv listing of YYYY-MM-DD")
+    source.add_argument(
+        "--source", type=Path, metavar="PATH", help="folder of PDFs, or one PDF (offline)"
+    )
+    source.add_argument("--date", metavar="YYYY-MM-DD", help="arXiv listing of that day")
     source.add_argument("--ids", help="comma-separated arXiv ids, e.g. 2603.03371,2603.03637v2")
-    source.add_argument("--categories", help="comma-separated, default cs.AI,cs.LG,cs.CL")
-    source.add_argument(
-        "--include-replacements",
-        action="store_true",
-        default=None,
-        help="also list replaced (new-version) papers from the RSS feed",
-    )
-    source.add_argument("--include", help="keep only papers mentioning any of these keywords")
-    source.add_argument("--exclude", help="drop papers mentioning any of these keywords")
-    source.add_argument(
-        "--reread",
-        action="store_true",
-        default=None,
-        help="summarize papers already summarized on an earlier day",
-    )
-    llm = run.add_argument_group("reading")
-    llm.add_argument("--backend", choices=("auto", "openai", "local", "extractive"))
-    llm.add_argument("--model", help="model name for the LLM backend")
-    llm.add_argument("--base-url", help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp)")
-    llm.add_argument(
-        "--model-path", type=Path, metavar="FILE.gguf", help="GGUF model for --backend local"
-    )
-    llm.add_argument("--chat-format", help="llama.cpp chat format for a GGUF without a template")
-    llm.add_argument("--prompt", help="summarize prompt variant in prompts/summarize/ (default)")
-    llm.add_argument("--top", type=int, help="papers read in full after triage (default 15)")
-    llm.add_argument("--max-cost", type=float, help="stop starting LLM work past this many USD")
-    llm.add_argument("--concurrency", type=int, help="LLM calls in flight")
+    flags.add_listing_flags(source)
+    flags.add_reading_flags(run.add_argument_group("reading"))
     runs = run.add_argument_group("caching and output")
     runs.add_argument(
         "--force",
@@ -113,15 +109,7 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="recompute this stage even if cached (repeatable; 'all' for every stage)",
     )
     runs.add_argument("--only", choices=STAGE_NAMES, metavar="STAGE", help="run only this stage")
-    runs.add_argument("--out", type=Path, help="output folder (default ./out)")
-    _add_settings_flags(runs)
-
-
-def _add_cache(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    cache = commands.add_parser("cache", help="show or clear the on-disk cache")
-    cache.add_argument("action", choices=("stats", "clear"))
-    cache.add_argument("--stage", choices=(*STAGE_NAMES, "pdf"), help="only this stage")
-    _add_settings_flags(cache)
+    flags.add_location_flags(runs)
 
 
 def _add_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -134,55 +122,48 @@ def _add_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     schema.add_argument("which", choices=("daily", "weekly", "run"))
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    given = vars(args)
-    flags = {
-        "cache_dir": args.cache_dir,
-        "out_dir": given.get("out"),
-        "llm.concurrency": given.get("concurrency"),
-        "llm.backend": given.get("backend"),
-        "llm.model": given.get("model"),
-        "llm.base_url": given.get("base_url"),
-        "llm.model_path": given.get("model_path"),
-        "llm.chat_format": given.get("chat_format"),
-        "llm.max_cost": given.get("max_cost"),
-        "prompts.summarize": given.get("prompt"),
-        "reading.top": given.get("top"),
-        "reading.reread": given.get("reread"),
-        "arxiv.categories": given.get("categories"),
-        "arxiv.include_replacements": given.get("include_replacements"),
-        "arxiv.include": given.get("include"),
-        "arxiv.exclude": given.get("exclude"),
-    }
-    return load_settings(args.config, os.environ, flags)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
     try:
-        if args.command == "extract":
-            return extract_cmd.extract_command(args)
-        if args.command == "run":
-            from pipeline.commands.run import run_command
-
-            return run_command(args, settings_from(args), console)
-        if args.command == "report":
-            return report_cmd.report_command(args, settings_from(args), console)
-        if args.command == "schema":
-            from pipeline.commands.schema import schema_command
-
-            return schema_command(args.which)
-        from pipeline.commands.cache import cache_command
-
-        return cache_command(args, settings_from(args), console)
+        code = _dispatch(args, console)
+        sys.stdout.flush()  # a closed pipe shows here, while BrokenPipeError is still caught
+        return code
     except UsageError as exc:
         return _error(console, exc, args.debug, EXIT_USAGE)
+    except FeedError as exc:
+        return _error(console, exc, args.debug, EXIT_NO_REPORT)
     except PaperbriefError as exc:
         return _error(console, exc, args.debug, EXIT_FAILED)
+    except BrokenPipeError:
+        # `paperbrief extract F | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so the interpreter's final flush does not print a second traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         console.print("paperbrief: interrupted; finished stages stay cached", style="yellow")
         return 130
+
+
+def _dispatch(args: argparse.Namespace, console: Console) -> int:
+    # run imports the runner and its stages only when it runs: `--help` stays quick.
+    if args.command == "extract":
+        return extract_cmd.extract_command(args)
+    if args.command == "init":
+        return init_cmd.init_command(args, console)
+    if args.command == "config":
+        return config_cmd.config_command(args, console)
+    if args.command == "run":
+        from pipeline.commands.run import run_command
+
+        return run_command(args, console)
+    if args.command == "report":
+        return report_cmd.report_command(args, flags.settings_from(args), console)
+    if args.command == "schema":
+        from pipeline.commands.schema import schema_command
+
+        return schema_command(args.which)
+    return cache_cmd.cache_command(args, flags.settings_from(args), console)
 
 
 def _error(console: Console, exc: Exception, debug: bool, code: int) -> int:

@@ -20,14 +20,17 @@ from pipeline.tools import pdf_file
 
 
 def seed(source: Source, warn: Callable[[str], None]) -> list[Paper]:
-    """A folder's PDFs as papers with placeholder metadata (the feed stage reads the rest);
-    files refused (a link out of the folder) are said through `warn`."""
+    """A folder's PDFs (or the one PDF named by --source) as papers with placeholder metadata
+    (the feed stage reads the rest); files refused (a link out of the folder) are said through
+    `warn`."""
     if source.kind != "folder":
         return []
     assert source.folder is not None
     papers: list[Paper] = []
     taken: set[str] = set()
-    for pdf in feed.pdfs_in_folder(source.folder, warn):
+    # One file was chosen by name, so no folder rules (links out of it, other files) apply.
+    pdfs = [source.folder] if source.folder.is_file() else feed.pdfs_in_folder(source.folder, warn)
+    for pdf in pdfs:
         paper_id = feed.local_id(pdf)
         while paper_id in taken:  # two files may map to one local id
             paper_id += "-dup"

@@ -96,7 +96,12 @@ def summary_tables(
 def llm_line(record: RunRecord) -> str:
     llm = record.llm
     return (
-        f"backend {llm.backend} ({llm.model}): {llm.calls} calls, {llm.prompt_tokens} prompt + "
-        f"{llm.completion_tokens} completion tokens, ${llm.cost_usd:.4f}; "
-        f"tokenizer {record.tokenizer['encoding']}"
+        f"backend {llm.backend} ({llm.model}): {plural(llm.calls, 'LLM call')}, "
+        f"{llm.prompt_tokens} prompt + {plural(llm.completion_tokens, 'completion token')}, "
+        f"${llm.cost_usd:.4f}; tokenizer {record.tokenizer['encoding']}"
     )
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 paper`, `2 papers`, `0 papers`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -101,8 +101,26 @@ def default_prompts_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "prompts"
 
 
+def variants(prompts_dir: Path, task: str) -> list[str]:
+    """The variants of a task's prompt: the names of its .md files."""
+    try:
+        return sorted(p.stem for p in (prompts_dir / task).glob("*.md") if p.is_file())
+    except OSError:
+        return []
+
+
 def load_prompt(prompts_dir: Path, task: str, variant: str = "default") -> Prompt:
     path = prompts_dir / task / f"{variant}.md"
+    # A variant is a file name in the task's folder, never a path out of it.
+    if Path(variant).name != variant or not path.exists():
+        known = variants(prompts_dir, task)
+        flag = " (--prompt)" if task == "summarize" else ""
+        fix = (
+            f"the variants there are {', '.join(known)}; set prompts.{task} to one of them"
+            if known
+            else "it holds no .md prompts; check prompts.dir"
+        )
+        raise PromptError(f"no {task} prompt {variant!r}{flag} in {prompts_dir / task}; {fix}")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

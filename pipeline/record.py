@@ -115,16 +115,17 @@ REPORT_FILES = ("summaries.md", "summaries.json", "summaries.html")
 def write_outputs(out: Path, record: RunRecord, result: Report | None) -> None:
     """The run's files; every file in `out` comes from this run. A run that made no report
     (`--only summarize`) removes an older run's report rather than leave it beside this
-    run.json (`paperbrief report daily` rebuilds it from the cache)."""
+    run.json (`paperbrief report daily` rebuilds it from the cache). Not private, unlike
+    cache entries: a briefing is meant to be shared, so it gets the user's umask."""
     if result is None:
         for name in REPORT_FILES:
             (out / name).unlink(missing_ok=True)
     else:
-        write_atomic(out / "summaries.md", result.markdown.encode("utf-8"))
+        write_atomic(out / "summaries.md", result.markdown.encode("utf-8"), private=False)
         data = {"run_id": record.run_id, **result.data}
         json_blob = json.dumps(data, indent=2, ensure_ascii=False)
-        write_atomic(out / "summaries.json", json_blob.encode("utf-8"))
+        write_atomic(out / "summaries.json", json_blob.encode("utf-8"), private=False)
         if result.html:
-            write_atomic(out / "summaries.html", result.html.encode("utf-8"))
+            write_atomic(out / "summaries.html", result.html.encode("utf-8"), private=False)
     run_blob = record.model_dump_json(indent=2, exclude={"out_dir"})
-    write_atomic(out / "run.json", run_blob.encode("utf-8"))
+    write_atomic(out / "run.json", run_blob.encode("utf-8"), private=False)

@@ -16,6 +16,7 @@ from typing import Any
 from pipeline import seen as seen_index
 from pipeline.cache import Cache
 from pipeline.editions import Edition, edition_name
+from pipeline.errors import UsageError
 from pipeline.executor import POOL_THRESHOLD, LocalExecutor, Plan
 from pipeline.feeding import admit, seed
 from pipeline.llm.backends import Backend, Meter
@@ -53,6 +54,18 @@ def stages_for(source: Source) -> list[Stage[Any, Any]]:
         Rank(),
         DailyReport(),
     ]
+
+
+def _check_only(plan: RunPlan, log: RunLog) -> None:
+    """`--only STAGE` reads the feed from the cache; when none of it was there, nothing
+    upstream can be either, and the user mistook the order, not the papers: one usage error
+    instead of every paper "failed in feed" and an empty run.json over the day's real one.
+    In the runner because only the feed's lookup (per PDF, by content) knows what is cached."""
+    if plan.only not in (None, "feed") and log.stats["feed"].hits == 0:
+        raise UsageError(
+            f"--only {plan.only}: nothing is cached for this source yet (today's RSS listing "
+            "never is); run without --only first"
+        )
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,7 @@ class Runner:
                     executor.run(stage, self.day)
                     if stage.name == "feed":
                         admit(self.day, self.settings, self.cache.seen_path())
+                        _check_only(self.plan, self.log)
                 finished = True
             finally:
                 executor.close(graceful=finished)

@@ -1,5 +1,8 @@
 """One `Settings` model, read from paperbrief.toml, then the environment, then flags.
 
+The paperbrief.toml read is the nearest one in the working folder or above (like ruff's
+pyproject.toml or git's .git); its folder is the project, where cache/ and out/ live.
+
 Each layer is a plain nested dict; later layers override earlier ones key by key, and the merged
 dict is validated once, so an error names the bad key whatever layer it came from.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,24 +65,55 @@ class Section(BaseModel):
 
 
 class LLMSettings(Section):
-    backend: Literal["auto", "openai", "local", "extractive"] = "auto"
-    model: str = "gpt-4o-mini"
-    base_url: str | None = None
-    api_key: SecretStr | None = None
-    max_reasks: int = Field(default=2, ge=0, le=5)
+    backend: Literal["auto", "openai", "local", "extractive"] = Field(
+        default="auto",
+        description="auto: an LLM when a key, endpoint or GGUF is set, else extractive",
+    )
+    model: str = Field(default="gpt-4o-mini", description="model name for the LLM backend")
+    base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server)",
+        examples=["http://127.0.0.1:8000/v1"],
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="API key; better kept in OPENAI_API_KEY than in this file"
+    )
+    max_reasks: int = Field(
+        default=2, ge=0, le=5, description="re-asks when a reply fails the schema"
+    )
     timeout: float = Field(default=120.0, gt=0, description="seconds per call")
-    max_retries: int = Field(default=4, ge=0, le=10)
+    max_retries: int = Field(
+        default=4, ge=0, le=10, description="retries of 429, 5xx and timeouts per call"
+    )
     rpm: int = Field(default=500, ge=1, description="requests per minute allowed")
     tpm: int = Field(default=200_000, ge=1000, description="tokens per minute allowed")
     concurrency: int = Field(default=8, ge=1, le=256, description="LLM calls in flight")
-    max_cost: float | None = Field(default=None, ge=0, description="US dollars per run")
-    model_path: Path | None = Field(default=None, description="GGUF file for the local backend")
-    n_ctx: int = Field(default=8192, ge=512)
-    chat_format: str | None = Field(default=None, description="llama.cpp chat format override")
-    n_threads: int | None = Field(default=None, ge=1)
-    seed: int = 0
+    max_cost: float | None = Field(
+        default=None,
+        ge=0,
+        description="stop starting LLM work past this many US dollars per run",
+        examples=[1.0],
+    )
+    model_path: Path | None = Field(
+        default=None,
+        description="GGUF file for the local backend",
+        examples=["models/model.gguf"],
+    )
+    n_ctx: int = Field(default=8192, ge=512, description="context window of the local model")
+    chat_format: str | None = Field(
+        default=None, description="llama.cpp chat format override", examples=["chatml"]
+    )
+    n_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU threads for the local model (default: all)",
+        examples=[4],
+    )
+    seed: int = Field(default=0, description="sampling seed of the local model")
     prices: dict[str, Price] = Field(
-        default_factory=dict, description="USD per million tokens, added to the built-in table"
+        default_factory=dict,
+        description="USD per million tokens, added to the built-in table",
+        examples=[{"my-model": {"input": 0.5, "output": 1.5}}],
     )
 
     @model_validator(mode="after")
@@ -110,17 +145,27 @@ class ArxivSettings(Section):
     """Where and how politely arXiv is asked. Defaults follow arXiv's terms of use:
     one connection at a time, no more than one request every 3 seconds."""
 
-    categories: list[str] = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL"])
-    api_url: str = "http://export.arxiv.org/api/query"
-    rss_url: str = "https://rss.arxiv.org/rss/"
-    pdf_url: str = "https://arxiv.org/pdf/"
+    categories: list[str] = Field(
+        default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL"], description="arXiv categories listed"
+    )
+    api_url: str = Field(
+        default="http://export.arxiv.org/api/query", description="arXiv query API (--date, --ids)"
+    )
+    rss_url: str = Field(
+        default="https://rss.arxiv.org/rss/", description="arXiv RSS feed (today's listing)"
+    )
+    pdf_url: str = Field(default="https://arxiv.org/pdf/", description="where PDFs are fetched")
     delay: float = Field(default=3.0, ge=0, description="seconds between requests")
     contact: str = Field(default="", description="an e-mail for arXiv's User-Agent log")
-    timeout: float = Field(default=60.0, gt=0)
-    max_retries: int = Field(default=4, ge=0, le=10)
+    timeout: float = Field(default=60.0, gt=0, description="seconds per request")
+    max_retries: int = Field(
+        default=4, ge=0, le=10, description="retries of timeouts, 429 and 5xx per request"
+    )
     max_backoff: float = Field(default=120.0, gt=0, description="cap on one wait, seconds")
-    page_size: int = Field(default=200, ge=1, le=2000)
-    include_replacements: bool = False
+    page_size: int = Field(default=200, ge=1, le=2000, description="papers per API request")
+    include_replacements: bool = Field(
+        default=False, description="also list replaced (new-version) papers from the RSS feed"
+    )
     check_rss: bool = Field(
         default=True,
         description="cross-check RSS counts against the API (one request per category)",
@@ -138,16 +183,20 @@ class ArxivSettings(Section):
 
 
 class ExtractSettings(Section):
-    max_pages: int = Field(default=60, ge=1)
+    max_pages: int = Field(default=60, ge=1, description="pages read from each PDF")
 
 
 class ChunkSettings(Section):
-    max_tokens: int = Field(default=1200, ge=50)
-    overlap: int = Field(default=100, ge=0)
+    max_tokens: int = Field(default=1200, ge=50, description="tokens per chunk")
+    overlap: int = Field(default=100, ge=0, description="tokens repeated between chunks")
     paper_budget: int = Field(
         default=40000, ge=100, description="tokens of one paper kept for reading (selection policy)"
     )
-    encoding: str | None = Field(default=None, description="force a tiktoken encoding")
+    encoding: str | None = Field(
+        default=None,
+        description="force a tiktoken encoding (default: the model's own)",
+        examples=["cl100k_base"],
+    )
 
     @model_validator(mode="after")
     def _fits(self) -> ChunkSettings:
@@ -169,7 +218,8 @@ class RankSettings(Section):
             "industry_impact": 0.35,
             "evidence": 0.20,
             "urgency": 0.15,
-        }
+        },
+        description=f"impact rubric weights; names from {', '.join(RUBRIC)}",
     )
 
     @field_validator("weights", mode="after")
@@ -186,9 +236,12 @@ class RankSettings(Section):
 class ReadingSettings(Section):
     """The editor's two tiers: triage every paper cheaply, read the best ones in full."""
 
-    interests: str = (
-        "R&D, product and strategy leads in AI/ML: deployment relevance, efficiency and cost, "
-        "security and safety of deployed systems, and capability advances."
+    interests: str = Field(
+        default=(
+            "R&D, product and strategy leads in AI/ML: deployment relevance, efficiency and "
+            "cost, security and safety of deployed systems, and capability advances."
+        ),
+        description="who the briefing is for; triage and summaries are written for them",
     )
     top: int = Field(default=15, ge=1, description="papers read in full after triage")
     triage_batch: int = Field(default=15, ge=1, le=40, description="papers per triage call")
@@ -199,11 +252,15 @@ class ReadingSettings(Section):
 
 
 class PromptSettings(Section):
-    dir: Path | None = None
-    summarize: str = "default"
-    triage: str = "default"
-    notes: str = "default"
-    digest: str = "default"
+    dir: Path | None = Field(
+        default=None,
+        description="folder of prompt files (default: the prompts shipped with paperbrief)",
+        examples=["prompts"],
+    )
+    summarize: str = Field(default="default", description="variant in prompts/summarize/")
+    triage: str = Field(default="default", description="variant in prompts/triage/")
+    notes: str = Field(default="default", description="variant in prompts/notes/ (map step)")
+    digest: str = Field(default="default", description="variant in prompts/digest/ (weekly)")
 
 
 class ReportSettings(Section):
@@ -216,42 +273,162 @@ class ReportSettings(Section):
 
 
 class Settings(Section):
-    cache_dir: Path = Path("cache")
-    out_dir: Path = Path("out")
-    llm: LLMSettings = Field(default_factory=LLMSettings)
-    arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
-    extract: ExtractSettings = Field(default_factory=ExtractSettings)
-    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
-    rank: RankSettings = Field(default_factory=RankSettings)
-    prompts: PromptSettings = Field(default_factory=PromptSettings)
-    reading: ReadingSettings = Field(default_factory=ReadingSettings)
-    report: ReportSettings = Field(default_factory=ReportSettings)
+    cache_dir: Path = Field(
+        default=Path("cache"), description="the cache, relative to this file's folder"
+    )
+    out_dir: Path = Field(
+        default=Path("out"), description="where briefings are written, relative to this file"
+    )
+    llm: LLMSettings = Field(
+        default_factory=LLMSettings, description="the summarizer: backend, model, limits, cost"
+    )
+    arxiv: ArxivSettings = Field(
+        default_factory=ArxivSettings, description="what is listed and how arXiv is asked"
+    )
+    extract: ExtractSettings = Field(
+        default_factory=ExtractSettings, description="reading text out of PDFs"
+    )
+    chunk: ChunkSettings = Field(
+        default_factory=ChunkSettings, description="splitting a paper for the model"
+    )
+    rank: RankSettings = Field(default_factory=RankSettings, description="ordering the papers")
+    prompts: PromptSettings = Field(
+        default_factory=PromptSettings, description="which prompt files are used"
+    )
+    reading: ReadingSettings = Field(
+        default_factory=ReadingSettings, description="who reads, and how many papers in full"
+    )
+    report: ReportSettings = Field(
+        default_factory=ReportSettings, description="the weekly report's audience and length"
+    )
+
+
+# Where a value came from, for `paperbrief config` and for error messages.
+DEFAULT = "default"
+
+Leaf = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The settings, the file they were read from (None: no paperbrief.toml found) and, for
+    each setting given by a layer, where it came from ("file ...", "env NAME", "flag")."""
+
+    settings: Settings
+    config_file: Path | None
+    origins: dict[Leaf, str]
+
+    def origin(self, path: Leaf) -> str:
+        if path in self.origins:
+            return self.origins[path]
+        if path in ANCHORED and self.config_file is not None:
+            return f"{DEFAULT}, beside {self.config_file}"
+        return DEFAULT
+
+
+# Paths that belong to a project: written relative to its paperbrief.toml, not to wherever the
+# command runs, so a run from a subfolder finds the same cache (ruff and git find their root so).
+ANCHORED: tuple[Leaf, ...] = (("cache_dir",), ("out_dir",))
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest paperbrief.toml in `start` or a folder above it."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def load_settings(
     config: Path | None = None,
     env: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
+    start: Path | None = None,
 ) -> Settings:
-    """Merge the three layers. `config=None` reads ./paperbrief.toml when it exists."""
-    layers = [_file_layer(config), _env_layer(env or {}), _nested(flags or {})]
+    """Merge the three layers. `config=None` reads the nearest paperbrief.toml from `start`
+    (default: the working directory) upward, when there is one."""
+    return load(config, env, flags, start).settings
+
+
+def load(
+    config: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+    start: Path | None = None,
+    flag_names: Mapping[str, str] | None = None,
+) -> Loaded:
+    """`load_settings`, keeping which file was read and where every given value came from.
+    `flag_names` maps a dotted setting to the flag that gives it, for messages ("--top")."""
+    path = config if config is not None else find_config((start or Path.cwd()).absolute())
+    file_layer = _file_layer(path) if path is not None else {}
+    env_layer, env_names = _env_layer_named(env or {})
+    flag_layer = _nested(flags or {})
+    origins: dict[Leaf, str] = {}
+    for layer, name_of in (
+        (file_layer, lambda leaf: f"file {path}"),
+        (env_layer, lambda leaf: f"env {env_names[leaf]}"),
+        (flag_layer, lambda leaf: f"flag {(flag_names or {}).get('.'.join(leaf), '')}".strip()),
+    ):
+        origins.update({leaf: name_of(leaf) for leaf in _leaves(layer)})
     merged: dict[str, Any] = {}
-    for layer in layers:
+    for layer in (file_layer, env_layer, flag_layer):
         _deep_merge(merged, layer)
+    if path is not None:
+        _anchor(merged, origins, path.absolute().parent)
     try:
-        return Settings.model_validate(merged)
+        settings = Settings.model_validate(merged)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise SettingsError(
-            f"setting {where}: {err['msg']} (check {CONFIG_FILE}, env, flags)"
-        ) from exc
+        raise SettingsError(_one_error(exc, origins)) from exc
+    return Loaded(settings, path, origins)
 
 
-def _file_layer(config: Path | None) -> dict[str, Any]:
-    path = config or Path(CONFIG_FILE)
-    if config is None and not path.exists():
-        return {}
+def _anchor(merged: dict[str, Any], origins: Mapping[Leaf, str], root: Path) -> None:
+    """Project paths from the file, or left at their defaults, are relative to the file's
+    folder; from the environment or a flag they stay relative to the working directory, as
+    the user typed them there."""
+    for leaf in ANCHORED:
+        if origins.get(leaf, DEFAULT).startswith(("file", DEFAULT)):
+            (key,) = leaf
+            given = merged.get(key, Settings.model_fields[key].default)
+            merged[key] = root / Path(given)  # an absolute path stays as it is
+
+
+def _one_error(exc: ValidationError, origins: Mapping[Leaf, str]) -> str:
+    """The first problem in one line: the key, what is wrong, and where the value came from.
+
+    A validator's own message is shown without pydantic's "Value error, " prefix: it was
+    written for the user already."""
+    err = exc.errors()[0]
+    loc = tuple(str(p) for p in err["loc"])
+    error = (err.get("ctx") or {}).get("error")
+    message = str(error) if err["type"] == "value_error" and error is not None else err["msg"]
+    given = next((origins[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in origins), None)
+    # A section's own check (chunk.overlap against chunk.max_tokens) names the section only:
+    # then every value given inside it is a suspect.
+    inside = sorted({o for leaf, o in origins.items() if leaf[: len(loc)] == loc and loc})
+    suspects = [given] if given else inside
+    where = (
+        f"from {' and '.join(suspects)}"
+        if suspects
+        else f"check {CONFIG_FILE}, the environment and the flags"
+    )
+    return f"setting {'.'.join(loc) or 'settings'}: {message} ({where})"
+
+
+def _leaves(layer: Mapping[str, Any], prefix: Leaf = ()) -> list[Leaf]:
+    """The settings a layer gives: section.key, or a top-level key; a table-valued setting
+    (llm.prices, rank.weights) counts as one."""
+    leaves: list[Leaf] = []
+    for key, value in layer.items():
+        if not prefix and isinstance(value, Mapping) and key in Settings.model_fields:
+            leaves += _leaves(value, (key,))
+        else:
+            leaves.append((*prefix, key))
+    return leaves
+
+
+def _file_layer(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -260,8 +437,10 @@ def _file_layer(config: Path | None) -> dict[str, Any]:
         raise SettingsError(f"config file {path} is not valid TOML: {exc}") from exc
 
 
-def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
+def _env_layer_named(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[Leaf, str]]:
+    """The environment's layer, and which variable gave each setting."""
     layer: dict[str, Any] = {}
+    names: dict[Leaf, str] = {}
     for name, value in env.items():
         if name in ENV_NAMES:
             path: tuple[str, ...] = ENV_NAMES[name]
@@ -271,7 +450,8 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
             continue
         if value != "":
             _set(layer, path, value)
-    return layer
+            names[path[:2]] = name  # a setting is section.key; deeper parts belong to it
+    return layer, names
 
 
 def _nested(flags: Mapping[str, Any]) -> dict[str, Any]:

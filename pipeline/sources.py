@@ -6,6 +6,7 @@ folder path is handled per PDF there, because each PDF is cached on its own cont
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -49,13 +50,48 @@ def parse_ids(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
+_DATE_FORM = "write it as YYYY-MM-DD, e.g. 2026-03-04"
+
+
+def parse_date(text: str) -> date:
+    """`--date` as a day; `UsageError` naming the part that is wrong (the month, the day) in
+    words, where `date.fromisoformat` would only say "invalid value"."""
+    shown = repr(text if len(text) <= 40 else text[:40] + "…")
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text.strip(), re.ASCII)
+    if match is None:
+        raise UsageError(f"--date {shown} is not a date; {_DATE_FORM}")
+    year, month, day = (int(part) for part in match.groups())
+    if year < 1:
+        raise UsageError(f"--date {shown}: year {year} is out of range; {_DATE_FORM}")
+    if not 1 <= month <= 12:
+        raise UsageError(f"--date {shown}: the month is {month}, not 1 to 12; {_DATE_FORM}")
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        raise UsageError(
+            f"--date {shown}: {calendar.month_name[month]} {year} has {days} days, not {day}; "
+            f"{_DATE_FORM}"
+        )
+    return date(year, month, day)
+
+
+def source_path(path: Path) -> Path:
+    """`--source` as given: a folder of PDFs or one PDF file; `UsageError` for anything else."""
+    if path.is_dir():
+        return path
+    if not path.exists():
+        raise UsageError(f"--source {path}: no such folder or file; give a folder of PDFs or a PDF")
+    if not path.is_file() or path.suffix.lower() != ".pdf":
+        raise UsageError(f"--source {path} is not a .pdf file; give a folder of PDFs or a PDF")
+    return path
+
+
 @dataclass(frozen=True)
 class Source:
     """What the user asked for on the command line."""
 
     kind: Literal["folder", "rss", "date", "ids"]
     day: date
-    folder: Path | None = None
+    folder: Path | None = None  # a folder of PDFs, or one PDF file (kind "folder" either way)
     ids: tuple[str, ...] = ()
 
     @property
@@ -65,6 +101,8 @@ class Source:
     def describe(self, categories: list[str]) -> str:
         cats = ", ".join(categories)
         if self.kind == "folder":
+            if self.folder is not None and self.folder.is_file():
+                return f"file {self.folder.name}"
             return f"folder {self.folder.name if self.folder else '?'}"
         if self.kind == "rss":
             return f"today's arXiv announcements in {cats}"
@@ -91,5 +129,6 @@ def keyword_notes(include: list[str], exclude: list[str], dropped: int) -> list[
     if exclude:
         notes.append(f"Keyword filter: dropped papers mentioning any of {', '.join(exclude)}.")
     if include or exclude:
-        notes.append(f"{dropped} papers were left out by the keyword filters.")
+        papers = "1 paper was" if dropped == 1 else f"{dropped} papers were"
+        notes.append(f"{papers} left out by the keyword filters.")
     return notes

@@ -339,7 +339,7 @@ def test_out_of_credit_429_is_not_retried(server: FakeOpenAI) -> None:
 def test_timeout_is_retried_then_an_error_naming_the_endpoint(server: FakeOpenAI) -> None:
     server.script([{"delay": 1.0}, {"delay": 1.0}])
 
-    with pytest.raises(LLMError, match=r"127\.0\.0\.1.* timed out after 0\.2s \(1 retries\)"):
+    with pytest.raises(LLMError, match=r"127\.0\.0\.1.* timed out after 0\.2s \(1 retry\)"):
         ask_once(backend_for(server, timeout=0.2, max_retries=1))
 
     assert len(server.chat_bodies) == 2
@@ -351,7 +351,7 @@ def test_unreachable_endpoint_is_an_error() -> None:
         "gpt-test", api_key="k", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, backoff=0
     )
 
-    with pytest.raises(LLMError, match=r"could not be reached \(1 retries\)"):
+    with pytest.raises(LLMError, match=r"could not be reached: connection refused \(1 retry\)"):
         ask_once(backend)
 
 

@@ -56,7 +56,7 @@ def test_missing_parts_and_files_are_clear(tmp_path: Path):
         parse_prompt("## user\nonly a user part", task="summarize", variant="t")
     with pytest.raises(PromptError, match="never closed"):
         parse_prompt("---\ndescription: x\n## system\na\n## user\nb", task="summarize", variant="t")
-    with pytest.raises(PromptError, match="cannot be read"):
+    with pytest.raises(PromptError, match=r"no summarize prompt 'nope'.*holds no \.md prompts"):
         load_prompt(tmp_path, "summarize", "nope")
 
 

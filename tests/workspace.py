@@ -21,6 +21,26 @@ OFFLINE = {
 }
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a user who has set nothing for paperbrief, offline."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PAPERBRIEF_"))}
+    return {**env, **OFFLINE, **extra}
+
+
+def paperbrief(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`paperbrief ARGS` run in `cwd` as a user would, with the given environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=cwd,
+        env=env if env is not None else clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 class Workspace:
     def __init__(self, root: Path, *source_args: str, day: str = "2026-03-04") -> None:
         self.root = root

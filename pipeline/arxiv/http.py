@@ -17,7 +17,9 @@ and raises `RequestFailed` only when no reply came at all after the retries.
 
 from __future__ import annotations
 
+import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -126,12 +128,47 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - wall)
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx.ConnectError):
-        return "could not connect"
-    return "connection dropped"
+def network_cause(exc: BaseException) -> str | None:
+    """The operating system's words for a network failure ("name or service not known",
+    "connection refused"), found in the exception or the ones it was raised from; None when
+    none says more than the exception's type (a dropped connection)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and isinstance(current.strerror, str):
+            # asyncio words a refusal "Connect call failed (host, port)"; errno says refused.
+            errno = current.errno
+            known = isinstance(errno, int) and errno > 0
+            return _lower_first(os.strerror(errno) if errno and known else current.strerror)
+        if match := _ERRNO_TEXT.search(str(current)):
+            return _lower_first(match.group(1).strip())
+        current = current.__cause__ or current.__context__
+    return None
+
+
+# httpx and anyio keep the OS error only as text: "[Errno 111] Connection refused".
+_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^\]\)'\"]+)")
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _describe(exc: BaseException, retries: int) -> str:
+    """What happened on the wire, in words a user can act on without --debug:
+    "could not connect after 4 retries: name or service not known"."""
+    cause: str | None
+    if isinstance(exc, httpx.ConnectTimeout):
+        what, cause = "timed out", "no connection within the timeout"
+    elif isinstance(exc, httpx.TimeoutException):
+        what, cause = "timed out", "no reply within the timeout"
+    elif isinstance(exc, httpx.ConnectError):
+        what, cause = "could not connect", network_cause(exc)
+    else:
+        what, cause = "connection dropped", network_cause(exc)
+    after = f" after {_plural_retries(retries)}" if retries else ""
+    return f"{what}{after}: {cause}" if cause else f"{what}{after}"
 
 
 def _plural_retries(n: int) -> str:
@@ -214,7 +251,7 @@ class ArxivClient:
             except _TRANSIENT as exc:
                 stats.failures += 1
                 retries = self.settings.max_retries
-                message = f"{_describe(exc)} after {_plural_retries(retries)}"
+                message = _describe(exc, retries)
                 raise RequestFailed(message, url=url, retries=retries) from exc
         if not response.is_success:
             stats.failures += 1

@@ -114,9 +114,11 @@ def build_weekly(
     synthesis = with_previous(synthesis, previous)
     report = _report(settings, start, end, edition, found, papers, synthesis, top)
     folder = settings.out_dir / f"weekly-{end.isoformat()}" / edition
-    write_atomic(folder / "report.md", markdown(report).encode("utf-8"))
-    write_atomic(folder / "report.json", report.model_dump_json(indent=2).encode("utf-8"))
-    write_atomic(folder / "report.html", weekly_html(report).encode("utf-8"))
+    # shared like the daily briefings: the user's umask, not the cache's private mode
+    write_atomic(folder / "report.md", markdown(report).encode("utf-8"), private=False)
+    json_blob = report.model_dump_json(indent=2).encode("utf-8")
+    write_atomic(folder / "report.json", json_blob, private=False)
+    write_atomic(folder / "report.html", weekly_html(report).encode("utf-8"), private=False)
     return WeeklyOutcome(report, folder, log.warnings)
 
 
@@ -249,7 +251,6 @@ def add_parser(
         parser.add_argument("--model", help="model name for the LLM backend")
         parser.add_argument("--base-url", help="OpenAI-compatible endpoint")
         parser.add_argument("--prompt", help="summarize prompt variant of the edition")
-        parser.add_argument("--out", type=Path, help="output folder (default ./out)")
         settings_flags(parser)
 
 

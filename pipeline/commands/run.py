@@ -7,25 +7,39 @@ from datetime import date
 
 from rich.console import Console
 
+from pipeline.cache import Cache
+from pipeline.commands.flags import settings_from
 from pipeline.errors import UsageError
 from pipeline.progress import RichObserver, llm_line, summary_tables
+from pipeline.prompts import default_prompts_dir, load_prompt
 from pipeline.record import STAGES
 from pipeline.runner import Runner, RunPlan
 from pipeline.settings import Settings
-from pipeline.sources import Source, parse_ids
+from pipeline.sources import Source, parse_date, parse_ids, source_path
+
+# The codes `paperbrief --help` documents (pipeline.cli.EXIT_CODES).
+EXIT_OK, EXIT_FAILED, EXIT_NO_REPORT = 0, 1, 3
 
 
 def source_from(args: argparse.Namespace) -> Source:
-    """--source DIR (offline), --ids (exactly those), --date (that day's listing), else today."""
-    day = args.date or date.today()
+    """--source PATH (offline), --ids (exactly those), --date (that day's listing), else today.
+
+    Everything about the source that can be wrong is checked here, before any progress bar or
+    backend warning, so a mistyped date is the only thing the user sees."""
+    day = parse_date(args.date) if args.date is not None else date.today()
     # `is not None`: an empty --ids is a mistake to report, not the absence of the flag
     if args.source is not None and args.ids is not None:
         raise UsageError("--source and --ids cannot be combined; choose one")
     if args.source is not None:
-        return Source(kind="folder", day=day, folder=args.source)
+        return Source(kind="folder", day=day, folder=source_path(args.source))
     if args.ids is not None:
         return Source(kind="ids", day=day, ids=parse_ids(args.ids))
-    return Source(kind="date" if args.date else "rss", day=day)
+    if args.date is not None:
+        from pipeline.arxiv.listing import submission_window
+
+        submission_window(day)  # refuses a weekend, naming the weekday to try instead
+        return Source(kind="date", day=day)
+    return Source(kind="rss", day=day)
 
 
 def plan_from(args: argparse.Namespace) -> RunPlan:
@@ -36,9 +50,20 @@ def plan_from(args: argparse.Namespace) -> RunPlan:
     return RunPlan(source=source_from(args), force=force, only=args.only)
 
 
-def run_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def check_prompts(settings: Settings) -> None:
+    """Load the prompt files the run will use, so a missing variant (--prompt nosuch) is a
+    usage error before the run starts, not a failure found at the summarize stage."""
+    prompts_dir = settings.prompts.dir or default_prompts_dir()
+    for task in ("triage", "summarize", "notes"):
+        load_prompt(prompts_dir, task, getattr(settings.prompts, task))
+
+
+def run_command(args: argparse.Namespace, console: Console) -> int:
     plan = plan_from(args)
+    settings = settings_from(args)
+    check_prompts(settings)
     stderr = Console(stderr=True)
+    Cache(settings.cache_dir).mark()
     with RichObserver(stderr) as observer:
         runner = Runner(settings, plan, observer)
         if not runner.tools.backend.capabilities.structured_output:
@@ -50,7 +75,6 @@ def run_command(args: argparse.Namespace, settings: Settings, console: Console) 
     for table in summary_tables(record, runner.rows, console.width):
         console.print(table)
     console.print(llm_line(record), highlight=False)
-    console.print(f"wrote {record.out_dir}/", highlight=False)
     for failure in record.failed:
         stderr.print(
             f"failed: {failure.id} ({failure.stage}): {failure.error}",
@@ -58,4 +82,14 @@ def run_command(args: argparse.Namespace, settings: Settings, console: Console) 
             highlight=False,
             soft_wrap=True,
         )
-    return 1 if record.failed else 0
+    if runner.day.report is None:
+        stderr.print(
+            f"paperbrief: error: no report was written (see the warnings above); "
+            f"{record.out_dir}/run.json says what ran",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_NO_REPORT
+    console.print(f"wrote {record.out_dir}/", highlight=False)
+    return EXIT_FAILED if record.failed else EXIT_OK

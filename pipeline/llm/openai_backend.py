@@ -445,11 +445,16 @@ class OpenAIBackend:
         """What went wrong on the wire, and what to do, after our retries."""
         import openai
 
-        retries = f"{self.max_retries} retries"
+        from pipeline.arxiv.http import network_cause
+
+        n = self.max_retries
+        retries = "no retries" if n == 0 else "1 retry" if n == 1 else f"{n} retries"
         if isinstance(exc, TimeoutError | openai.APITimeoutError):
             return f"timed out after {self.timeout:g}s ({retries}); raise llm.timeout or wait"
         if isinstance(exc, openai.APIConnectionError):
-            return f"could not be reached ({retries}); is the server running?"
+            # The client's own message is "Connection error."; the OS says why.
+            cause = network_cause(exc) or "connection failed"
+            return f"could not be reached: {cause} ({retries}); is the server running?"
         if isinstance(exc, openai.APIStatusError):
             hint = self._status_hint(exc)
             return f"answered {exc.status_code}: {_server_message(exc)}; {hint}"
