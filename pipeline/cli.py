@@ -11,7 +11,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from pipeline.commands import compare as compare_cmd
 from pipeline.commands import extract as extract_cmd
+from pipeline.commands import prompts as prompts_cmd
 from pipeline.commands import report as report_cmd
 from pipeline.errors import PaperbriefError, UsageError
 from pipeline.record import STAGES
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract_cmd.add_parser(commands)
     _add_cache(commands)
     _add_schema(commands)
+    compare_cmd.add_parser(commands, _add_settings_flags)
+    prompts_cmd.add_parser(commands, _add_settings_flags)
     return parser
 
 
@@ -168,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command(args, settings_from(args), console)
         if args.command == "report":
             return report_cmd.report_command(args, settings_from(args), console)
+        if args.command == "compare":
+            return compare_cmd.compare_command(args, settings_from(args), console)
+        if args.command == "prompts":
+            return prompts_cmd.prompts_command(settings_from(args), console)
         if args.command == "schema":
             from pipeline.commands.schema import schema_command
 

@@ -215,6 +215,16 @@ class ReportSettings(Section):
     weekly_top: int = Field(default=10, ge=1, le=50, description="top papers in a weekly report")
 
 
+class CompareSettings(Section):
+    """`paperbrief compare`: when to ask before spending."""
+
+    confirm_above: float = Field(
+        default=0.50,
+        ge=0,
+        description="USD: a larger estimated cost asks for confirmation (skip with --yes)",
+    )
+
+
 class Settings(Section):
     cache_dir: Path = Path("cache")
     out_dir: Path = Path("out")
@@ -226,6 +236,7 @@ class Settings(Section):
     prompts: PromptSettings = Field(default_factory=PromptSettings)
     reading: ReadingSettings = Field(default_factory=ReadingSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    compare: CompareSettings = Field(default_factory=CompareSettings)
 
 
 def load_settings(
