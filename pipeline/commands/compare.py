@@ -108,7 +108,7 @@ def compare_command(args: argparse.Namespace, settings: Settings, console: Conso
     folder = folder_for(settings.out_dir, comparison.stamp)
     write_comparison(comparison, folder)
     console.print(overview(comparison))
-    console.print(f"wrote {folder}/", highlight=False, markup=False)
+    console.print(f"wrote {folder}/", highlight=False, markup=False, soft_wrap=True)
     failed = [f for v in comparison.variants for f in v.failed]
     return 1 if failed or not comparison.common else 0
 

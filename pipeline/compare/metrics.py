@@ -35,6 +35,14 @@ def rouge_l(candidate: str, reference: str) -> float:
     return float(_scorer().score(reference, candidate)["rougeL"].fmeasure)
 
 
+def rouge_l_precision(candidate: str, reference: str) -> float:
+    """The share of `candidate`'s words that `reference` already says, in order (ROUGE-L
+    precision): how much a short text repeats a long one, whatever the long one's length."""
+    if not candidate.strip() or not reference.strip():
+        return 0.0
+    return float(_scorer().score(reference, candidate)["rougeL"].precision)
+
+
 def summary_text(summary: PaperSummary) -> str:
     """The prose a reader reads first: the two summary paragraphs."""
     return "\n\n".join(summary.summary)
@@ -45,13 +53,17 @@ def words(text: str) -> int:
 
 
 def takeaway_redundancy(summary: PaperSummary) -> float:
-    """How much the takeaways repeat each other or the summary: the mean ROUGE-L F1 over each
-    pair of takeaways and each takeaway against the summary paragraphs (0 = all new words)."""
-    takeaways = summary.key_takeaways
-    scores = [rouge_l(a, b) for a, b in itertools.combinations(takeaways, 2)]
-    body = summary_text(summary)
-    scores += [rouge_l(t, body) for t in takeaways]
-    return sum(scores) / len(scores) if scores else 0.0
+    """How much the takeaways repeat each other: the mean ROUGE-L F1 over each pair of them
+    (0 = no shared word, 1 = the same sentence three times)."""
+    pairs = list(itertools.combinations(summary.key_takeaways, 2))
+    return sum(rouge_l(a, b) for a, b in pairs) / len(pairs) if pairs else 0.0
+
+
+def takeaway_echo(summary: PaperSummary) -> float:
+    """How much the takeaways repeat the summary paragraphs: the mean share of each takeaway's
+    words the summary already says (ROUGE-L precision; F1 would mostly measure length)."""
+    takeaways, body = summary.key_takeaways, summary_text(summary)
+    return sum(rouge_l_precision(t, body) for t in takeaways) / len(takeaways) if takeaways else 0.0
 
 
 def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float | None:

@@ -17,6 +17,9 @@ from pipeline.compare.results import Comparison, PaperResult, VariantResult, Var
 from pipeline.markup import md_cell, md_code, md_text
 
 Cell = Callable[[VariantStats], str]
+# Verdicts are counted over both orders (two per paper); "same both ways" is the share of
+# papers whose verdict did not change when the positions were swapped.
+JUDGE_HEADER = ["a vs b", "a preferred", "b preferred", "ties", "same both ways"]
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -44,7 +47,8 @@ ROWS: list[tuple[str, Cell]] = [
     ("summary words (mean)", lambda s: _num(s.summary_words, 1)),
     ("words per takeaway (mean)", lambda s: _num(s.takeaway_words, 1)),
     ("ROUGE-L vs abstract", lambda s: _num(s.rouge_abstract, 3)),
-    ("takeaway redundancy (ROUGE-L)", lambda s: _num(s.redundancy, 3)),
+    ("takeaways repeating each other (ROUGE-L F1)", lambda s: _num(s.redundancy, 3)),
+    ("takeaways repeating the summary (ROUGE-L P)", lambda s: _num(s.echo, 3)),
 ]
 
 
@@ -140,7 +144,7 @@ def _md_judging(c: Comparison) -> list[str]:
         ]
         for p in j.pairs
     ]
-    return out + _md_table(["pair", "first wins", "second wins", "ties", "order agreement"], rows)
+    return out + _md_table(JUDGE_HEADER, rows)
 
 
 def _texts(paper: PaperResult) -> tuple[str, str]:
@@ -262,7 +266,7 @@ def _html_judging(c: Comparison) -> str:
         f"<h2>Judge: <code>{_e(j.model)}</code> with <code>{_e(j.prompt)}</code></h2>"
         f"<p>Each pair asked twice per paper, positions swapped. The judge's own cost, apart "
         f"from the variants': {j.usage.cost_usd:.4f} USD ({j.usage.calls} calls).</p>"
-        + _html_table(["pair", "first wins", "second wins", "ties", "order agreement"], rows)
+        + _html_table(JUDGE_HEADER, rows)
     )
 
 

@@ -13,6 +13,7 @@ from pipeline.compare.metrics import (
     ranks,
     rouge_l,
     summary_text,
+    takeaway_echo,
     takeaway_redundancy,
     words,
 )
@@ -42,7 +43,8 @@ class PaperResult(BaseModel):
     summary_words: int
     takeaway_words: float = Field(description="mean words per takeaway")
     rouge_abstract: float | None = Field(description="ROUGE-L F1 against the paper's abstract")
-    redundancy: float = Field(description="mean ROUGE-L F1 among takeaways and vs the summary")
+    redundancy: float = Field(description="mean ROUGE-L F1 between pairs of takeaways")
+    echo: float = Field(description="mean share of a takeaway the summary already says")
 
 
 class VariantStats(BaseModel):
@@ -64,6 +66,7 @@ class VariantStats(BaseModel):
     takeaway_words: float
     rouge_abstract: float | None
     redundancy: float
+    echo: float
 
 
 class VariantResult(BaseModel):
@@ -157,6 +160,7 @@ def paper_result(
         takeaway_words=sum(words(t) for t in takeaways) / len(takeaways),
         rouge_abstract=rouge_l(summary_text(summary), abstract) if abstract.strip() else None,
         redundancy=takeaway_redundancy(summary),
+        echo=takeaway_echo(summary),
     )
 
 
@@ -188,6 +192,7 @@ def variant_stats(result: VariantResult, common: Sequence[str]) -> VariantStats:
         takeaway_words=_mean([p.takeaway_words for p in papers]),
         rouge_abstract=_mean(overlaps) if overlaps else None,
         redundancy=_mean([p.redundancy for p in papers]),
+        echo=_mean([p.echo for p in papers]),
     )
 
 

@@ -337,5 +337,6 @@ class Compare:
         if guess.unpriced:
             line += f"; no price known for {', '.join(guess.unpriced)} (counted as 0)"
         if cap is not None and guess.usd > cap:
-            line += f"; over --max-cost {cap:.4f}: later variants may stop at the cap"
-        self.console.print(line, highlight=False, markup=False)
+            line += f"; over --max-cost {cap:.4g}: later variants may stop at the cap"
+        # one line however narrow the terminal, so it can be grepped
+        self.console.print(line, highlight=False, markup=False, soft_wrap=True)
