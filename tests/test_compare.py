@@ -3,6 +3,7 @@ OpenAI-compatible server, each number checked against what the server was made t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -16,6 +17,7 @@ from markdown_it import MarkdownIt
 from rich.console import Console
 
 from pipeline.cli import main
+from pipeline.compare.judge import JudgeReply
 from pipeline.compare.metrics import (
     kendall_tau_b,
     rouge_l,
@@ -25,8 +27,10 @@ from pipeline.compare.metrics import (
 )
 from pipeline.compare.render import html_diff, md_diff
 from pipeline.compare.session import confirmed, variant_specs
-from pipeline.errors import UsageError
+from pipeline.errors import InvalidReplyError, UsageError
 from pipeline.llm.base import Price
+from pipeline.llm.replies import reask_until_valid
+from pipeline.models import Usage
 from pipeline.settings import load_settings
 from tests.builders import summary
 from tests.conftest import DAY
@@ -115,6 +119,38 @@ def test_echo_is_the_share_of_a_takeaway_the_summary_already_says():
         }
     )
     assert takeaway_echo(said) == pytest.approx((1 + 1 + 0) / 3)
+
+
+# --- re-asks are reported as they happen ---------------------------------------------------
+
+
+def test_each_reask_is_reported_once_and_a_last_failure_is_not_a_reask():
+    replies = iter(["not json", "{}", json.dumps({"better": "B", "reason": "r"})])
+    reported: list[Usage] = []
+
+    async def send(turns: list[dict[str, str]]) -> str:
+        return next(replies)
+
+    async def ask(max_reasks: int) -> object:
+        return await reask_until_valid(
+            send,
+            [],
+            JudgeReply,
+            max_reasks=max_reasks,
+            model="m",
+            task="t",
+            on_usage=reported.append,
+        )
+
+    assert asyncio.run(ask(2)) == JudgeReply(better="B", reason="r")
+    assert sum(reported, Usage()).reasks == 2 and Usage(reasks=1) + Usage(reasks=2) == Usage(
+        reasks=3
+    )
+    reported.clear()
+    replies = iter(["not json", "still not"])
+    with pytest.raises(InvalidReplyError):
+        asyncio.run(ask(1))
+    assert sum(reported, Usage()).reasks == 1  # asked twice, re-asked once
 
 
 # --- the variants named on the command line ----------------------------------------------
