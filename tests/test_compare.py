@@ -175,6 +175,15 @@ def test_variants_are_prompts_times_models_plus_the_baseline():
             variant_specs(bad, None, None)
 
 
+def test_compare_without_an_llm_is_a_usage_error(tmp_path: Path, papers: Path, monkeypatch, capsys):
+    for name in [n for n in os.environ if n.startswith(("OPENAI_", "PAPERBRIEF_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    assert main(compare_argv(tmp_path, papers)) == 2
+    assert "set OPENAI_API_KEY" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 # --- two variants through the local OpenAI-compatible server ------------------------------
 
 INVENTED = "ToolGuard"  # the default variant invents a number for this paper
@@ -256,6 +265,9 @@ def compared(tmp_path_factory: pytest.TempPathFactory, papers: Path) -> Iterator
     with FakeOpenAI(reply_for=reply_for, latency=0.01) as server, user_env(root, server):
         seen["first_code"] = main(argv)
         seen["first_bodies"] = server.chat_bodies
+        seen["first_runs"] = {
+            p.parent.name: json.loads(p.read_text()) for p in (root / "out").glob("*/*/run.json")
+        }
         seen["second_code"] = main(argv)
         seen["second_bodies"] = server.chat_bodies
         seen["third_code"] = main([*argv, "--baseline", "extractive", "--judge", "gpt-test"])
@@ -284,6 +296,35 @@ def test_compare_writes_its_three_files_and_exits_zero(compared: dict[str, Any])
     # each variant is an ordinary run: its own edition folder for the day
     editions = {p.name for p in (compared["root"] / "out" / DAY).iterdir()}
     assert {"openai-gpt-test", "openai-gpt-test-terse", "extractive"} <= editions
+
+
+def test_each_variant_reads_the_papers_from_the_cache(compared: dict[str, Any]):
+    runs = compared["first_runs"]
+    assert set(runs) == {"openai-gpt-test", "openai-gpt-test-terse"}
+    for run in runs.values():
+        for stage in ("extract", "chunk"):
+            assert (run["stages"][stage]["hits"], run["stages"][stage]["misses"]) == (5, 0)
+        assert run["stages"]["summarize"]["misses"] == 5
+
+
+def test_models_times_prompts_are_the_variants(tmp_path: Path, papers: Path, capsys):
+    root = tmp_path / "models"
+    root.mkdir()
+    argv = compare_argv(root, papers)
+    argv[argv.index("summarize=default,terse")] = "summarize=terse"
+    argv[argv.index("gpt-test")] = "gpt-a,gpt-b"
+    with FakeOpenAI(reply_for=reply_for) as server, user_env(root, server):
+        assert main(argv) == 0
+        models = {b["model"] for b in server.chat_bodies}
+    assert models == {"gpt-a", "gpt-b"}
+    assert "no price known for gpt-a, gpt-b" in capsys.readouterr().out
+    [folder] = (root / "out").glob("compare-*")
+    comparison = json.loads((folder / "compare.json").read_text())
+    assert [v["edition"] for v in comparison["variants"]] == [
+        "openai-gpt-a-terse",
+        "openai-gpt-b-terse",
+    ]
+    assert comparison["agreements"][0]["tau"] == 1.0  # the server scores by title alone
 
 
 def test_tokens_cost_and_calls_are_what_the_server_returned(compared: dict[str, Any]):

@@ -95,6 +95,12 @@ def compare_command(args: argparse.Namespace, settings: Settings, console: Conso
     from pipeline.runner import RunPlan
 
     specs = variant_specs(args.variants, args.models, args.baseline)
+    if settings.llm.resolved_backend() == "extractive":
+        # the extractive summarizer reads no prompt: its "variants" would all be one summary
+        raise UsageError(
+            "compare runs prompts through an LLM: set OPENAI_API_KEY or --base-url "
+            "(--baseline extractive adds the offline summarizer as one variant)"
+        )
     if args.judge and settings.llm.resolved_backend() != "openai":
         raise UsageError(
             "--judge needs an OpenAI-compatible endpoint (OPENAI_API_KEY or --base-url)"

@@ -85,7 +85,8 @@ def markdown(c: Comparison) -> str:
         "",
         f"Source: {md_text(c.source)}. {len(c.common)} papers ranked by every variant are "
         f"compared. Estimated cost before the run: {c.estimate_usd:.4f} USD"
-        + (f" (cap {c.max_cost:.4f} USD)." if c.max_cost is not None else "."),
+        + (f" (cap {c.max_cost:.4g} USD)." if c.max_cost is not None else ".")
+        + (f" Triage before the variants: {c.prepared_usd:.4f} USD." if c.prepared_usd else ""),
         "",
         "## Per variant",
         "",

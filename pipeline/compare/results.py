@@ -136,6 +136,9 @@ class Comparison(BaseModel):
     source: str
     estimate_usd: float
     max_cost: float | None = None
+    prepared_usd: float = Field(
+        default=0.0, description="paid before the variants ran: triage, when it ran"
+    )
     common: list[str] = Field(description="papers every variant ranked: what is compared")
     titles: dict[str, str]
     variants: list[VariantResult]

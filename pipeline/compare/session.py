@@ -252,21 +252,28 @@ class Compare:
         first = settings_for(self.settings, self.specs[0], cap)
         with self._observer() as observer:
             day = prepare(first, self.plan, observer, self.make_backend)
+        # triage, when the day has more papers than --top, is paid before the variants run
+        prepared = day.log.usage.total().cost_usd
         guess = estimate(self.settings, self.specs, day, self.make_backend)
         self._say_estimate(guess, cap)
         if not confirmed(guess.usd, self.settings, self.yes, self.console):
             return None
         results: list[VariantResult] = []
         for spec in self.specs:
-            spent = sum(r.spent_now.cost_usd for r in results)
+            spent = prepared + sum(r.spent_now.cost_usd for r in results)
             remaining = None if cap is None else max(cap - spent, 0.0)
             chosen = settings_for(self.settings, spec, remaining)
             with self._observer() as observer:
                 results.append(run_variant(chosen, spec, self.plan, observer, self.make_backend))
-        return self._comparison(results, guess, cap, day)
+        return self._comparison(results, guess, cap, day, prepared)
 
     def _comparison(
-        self, results: list[VariantResult], guess: Estimate, cap: float | None, day: Day
+        self,
+        results: list[VariantResult],
+        guess: Estimate,
+        cap: float | None,
+        day: Day,
+        prepared: float,
     ) -> Comparison:
         common = common_papers(results)
         for result in results:
@@ -278,6 +285,7 @@ class Compare:
             source=self.plan.source.describe(self.settings.arxiv.categories),
             estimate_usd=guess.usd,
             max_cost=cap,
+            prepared_usd=round(prepared, 6),
             common=common,
             titles=titles,
             variants=results,
@@ -285,7 +293,7 @@ class Compare:
         )
         if self.judge_model:
             abstracts = {p.meta.id: abstract_of(p.meta.abstract, p.document) for p in day.papers}
-            spent = sum(r.spent_now.cost_usd for r in results)
+            spent = prepared + sum(r.spent_now.cost_usd for r in results)
             remaining = None if cap is None else max(cap - spent, 0.0)
             comparison.judging = self._judge(results, common, abstracts, remaining)
         return comparison
