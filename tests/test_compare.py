@@ -272,6 +272,9 @@ def compared(tmp_path_factory: pytest.TempPathFactory, papers: Path) -> Iterator
         seen["second_bodies"] = server.chat_bodies
         seen["third_code"] = main([*argv, "--baseline", "extractive", "--judge", "gpt-test"])
         seen["third_bodies"] = server.chat_bodies
+        # a judge with nothing left to spend: the variants (all cached) are still reported
+        seen["fourth_code"] = main([*argv, "--judge", "gpt-judge", "--max-cost", "0"])
+        seen["fourth_bodies"] = server.chat_bodies
     folders = sorted((root / "out").glob("compare-*"), key=lambda p: p.stat().st_mtime)
     seen["folders"] = folders
     seen["json"] = [json.loads((f / "compare.json").read_text()) for f in folders]
@@ -284,7 +287,7 @@ def variant(comparison: dict[str, Any], label: str) -> dict[str, Any]:
 
 def test_compare_writes_its_three_files_and_exits_zero(compared: dict[str, Any]):
     assert [compared[f"{n}_code"] for n in ("first", "second", "third")] == [0, 0, 0]
-    assert len(compared["folders"]) == 3
+    assert len(compared["folders"]) == 4
     for folder in compared["folders"]:
         assert {p.name for p in folder.iterdir()} == {"compare.md", "compare.json", "compare.html"}
         assert folder.name.startswith("compare-")
@@ -485,3 +488,12 @@ def test_confirmation_is_asked_only_on_a_terminal_above_the_setting(monkeypatch)
     assert confirmed(0.4, settings, yes=False, console=console) and not asked
     assert confirmed(0.6, settings, yes=True, console=console) and not asked
     assert not confirmed(0.6, settings, yes=False, console=console) and len(asked) == 1
+
+
+def test_a_judge_past_the_cap_leaves_the_variants_reported(compared: dict[str, Any]):
+    assert compared["fourth_code"] == 1
+    assert len(compared["fourth_bodies"]) == len(compared["third_bodies"])  # no call made
+    fourth = compared["json"][3]
+    assert fourth["judging"] is None and "cost cap" in fourth["judge_error"]
+    assert [len(v["papers"]) for v in fourth["variants"]] == [5, 5]
+    assert "No verdicts:" in (compared["folders"][3] / "compare.md").read_text()

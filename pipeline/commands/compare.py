@@ -115,8 +115,12 @@ def compare_command(args: argparse.Namespace, settings: Settings, console: Conso
     write_comparison(comparison, folder)
     console.print(overview(comparison))
     console.print(f"wrote {folder}/", highlight=False, markup=False, soft_wrap=True)
+    if comparison.judge_error:
+        Console(stderr=True).print(
+            f"judge: no verdicts: {comparison.judge_error}", markup=False, soft_wrap=True
+        )
     failed = [f for v in comparison.variants for f in v.failed]
-    return 1 if failed or not comparison.common else 0
+    return 1 if failed or not comparison.common or comparison.judge_error else 0
 
 
 def overview(comparison: Comparison) -> Table:

@@ -101,17 +101,22 @@ async def judge_pairs(
     pairs: list[JudgePair] = []
     usage = Usage()
     for a, b in itertools.combinations(variants, 2):
-        verdicts: list[Verdict] = []
-        for paper_id in common:
+
+        async def both_orders(paper_id: str, a: VariantResult = a, b: VariantResult = b) -> Any:
             pa, pb = a.paper(paper_id), b.paper(paper_id)
             assert pa is not None and pb is not None  # common papers are in every variant
             ta, tb = shown(pa.summary), shown(pb.summary)
             abstract = abstracts.get(paper_id, "")
-            one, two = await asyncio.gather(
+            return await asyncio.gather(
                 judge.ask(pa.title, abstract, ta, tb), judge.ask(pa.title, abstract, tb, ta)
             )
+
+        # every paper of the pair at once: the backend's limiter keeps the calls in bounds
+        asked = await asyncio.gather(*(both_orders(paper_id) for paper_id in common))
+        verdicts: list[Verdict] = []
+        la, lb = a.spec.label, b.spec.label
+        for paper_id, (one, two) in zip(common, asked, strict=True):
             usage = usage + one.usage + two.usage
-            la, lb = a.spec.label, b.spec.label
             verdicts.append(
                 Verdict(
                     paper_id=paper_id,
@@ -120,7 +125,7 @@ async def judge_pairs(
                     reasons=[one.reply.reason, two.reply.reason],
                 )
             )
-        pairs.append(tally(a.spec.label, b.spec.label, verdicts))
+        pairs.append(tally(la, lb, verdicts))
     return pairs, usage
 
 

@@ -124,6 +124,8 @@ def _rank(variant: VariantResult, paper_id: str) -> str:
 
 
 def _md_judging(c: Comparison) -> list[str]:
+    if c.judge_error is not None:
+        return ["", "## Judge", "", f"No verdicts: {md_text(c.judge_error)}"]
     if c.judging is None:
         return []
     j = c.judging
@@ -256,6 +258,8 @@ def page(c: Comparison) -> str:
 
 
 def _html_judging(c: Comparison) -> str:
+    if c.judge_error is not None:
+        return f"<h2>Judge</h2><p>No verdicts: {_e(c.judge_error)}</p>"
     if c.judging is None:
         return ""
     j = c.judging

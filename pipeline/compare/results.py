@@ -144,6 +144,7 @@ class Comparison(BaseModel):
     variants: list[VariantResult]
     agreements: list[Agreement]
     judging: Judging | None = None
+    judge_error: str | None = Field(default=None, description="why the judge gave no verdicts")
 
 
 def paper_result(

@@ -28,7 +28,7 @@ from pipeline.compare.results import (
     paper_result,
     variant_stats,
 )
-from pipeline.errors import UsageError
+from pipeline.errors import LLMError, UsageError
 from pipeline.executor import LocalExecutor, Plan
 from pipeline.feeding import admit, seed
 from pipeline.llm.backends import Backend, Meter, ModelBackend, backend_for
@@ -295,7 +295,11 @@ class Compare:
             abstracts = {p.meta.id: abstract_of(p.meta.abstract, p.document) for p in day.papers}
             spent = prepared + sum(r.spent_now.cost_usd for r in results)
             remaining = None if cap is None else max(cap - spent, 0.0)
-            comparison.judging = self._judge(results, common, abstracts, remaining)
+            try:
+                comparison.judging = self._judge(results, common, abstracts, remaining)
+            except LLMError as exc:
+                # the variants are paid for and cached: report them without the verdicts
+                comparison.judge_error = str(exc)
         return comparison
 
     def _judge(
