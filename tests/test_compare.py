@@ -25,14 +25,22 @@ from pipeline.compare.metrics import (
     takeaway_redundancy,
     word_diff,
 )
-from pipeline.compare.render import html_diff, md_diff
+from pipeline.compare.render import html_diff, markdown, md_diff, page
+from pipeline.compare.results import (
+    Comparison,
+    VariantResult,
+    VariantSpec,
+    agreements,
+    paper_result,
+    variant_stats,
+)
 from pipeline.compare.session import confirmed, variant_specs
 from pipeline.errors import InvalidReplyError, UsageError
 from pipeline.llm.base import Price
 from pipeline.llm.replies import reask_until_valid
 from pipeline.models import Usage
 from pipeline.settings import load_settings
-from tests.builders import summary
+from tests.builders import record, summary
 from tests.conftest import DAY
 from tests.fakes.openai_server import FakeOpenAI, default_summary, request_title
 from tests.workspace import OFFLINE
@@ -88,6 +96,49 @@ def test_markdown_diff_strikes_removed_and_bolds_added_words_and_stays_inert():
 def test_html_diff_marks_words_with_del_and_ins_and_escapes_them():
     out = html_diff("a <b>bold</b> claim", "a modest claim")
     assert out == "a <del>&lt;b&gt;bold&lt;/b&gt;</del> <ins>modest</ins> claim"
+
+
+HOSTILE = "![x](http://evil.example/b.png) <img src=x onerror=alert(1)> [link](http://e.x)"
+
+
+def hostile_comparison() -> Comparison:
+    """Two variants whose titles and summaries carry Markdown and HTML meant to fire."""
+    variants = []
+    for label, text in (("default", HOSTILE), ("terse", HOSTILE + " <script>x</script>")):
+        rec = record("p1").model_copy(deep=True)
+        rec.summary.summary = [text, "Second paragraph."]
+        paper = paper_result(rec, title=HOSTILE, abstract=HOSTILE, rank=1, score=50.0)
+        result = VariantResult(
+            spec=VariantSpec(label=label, prompt=label),
+            edition=label,
+            backend="openai",
+            model="m",
+            wall_seconds=0.1,
+            papers=[paper],
+        )
+        variants.append(result)
+    for v in variants:
+        v.stats = variant_stats(v, ["p1"])
+    return Comparison(
+        stamp="s",
+        day=DAY,
+        source=HOSTILE,
+        estimate_usd=0.0,
+        common=["p1"],
+        titles={"p1": HOSTILE},
+        variants=variants,
+        agreements=agreements(variants, ["p1"]),
+    )
+
+
+def test_the_reports_of_a_hostile_paper_stay_inert():
+    comparison = hostile_comparison()
+    rendered = MD.render(markdown(comparison))
+    assert "<img" not in rendered and "<a " not in rendered and "<script" not in rendered
+    assert "<s>" in rendered or "<strong>" in rendered  # the added script tag shows as added
+    out = page(comparison)
+    assert "<img" not in out and "<script" not in out and "href=" not in out
+    assert "&lt;script&gt;" in out and "<ins>" in out
 
 
 # --- ROUGE-L and redundancy ---------------------------------------------------------------
