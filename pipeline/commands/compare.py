@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 if TYPE_CHECKING:
     from pipeline.compare.results import Comparison
@@ -113,7 +111,8 @@ def compare_command(args: argparse.Namespace, settings: Settings, console: Conso
         return 1
     folder = folder_for(settings.out_dir, comparison.stamp)
     write_comparison(comparison, folder)
-    console.print(overview(comparison))
+    for line in overview(comparison):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     console.print(f"wrote {folder}/", highlight=False, markup=False, soft_wrap=True)
     if comparison.judge_error:
         Console(stderr=True).print(
@@ -123,31 +122,23 @@ def compare_command(args: argparse.Namespace, settings: Settings, console: Conso
     return 1 if failed or not comparison.common or comparison.judge_error else 0
 
 
-def overview(comparison: Comparison) -> Table:
-    table = Table(title="Comparison", title_justify="left")
-    for column in (
-        "variant",
-        "papers",
-        "tokens in/out",
-        "USD",
-        "first valid",
-        "numbers ok",
-        "words",
-        "ROUGE-L abs.",
-    ):
-        table.add_column(column)
+def overview(comparison: Comparison) -> list[str]:
+    """The headline numbers, one line per variant (never cropped, easy to grep); the files
+    have the rest."""
+    lines = []
     for v in comparison.variants:
         s = v.stats
         if s is None:
             continue
-        table.add_row(
-            escape(v.spec.label),
-            str(s.papers),
-            f"{s.prompt_tokens:,}/{s.completion_tokens:,}",
-            f"{s.cost_usd:.4f}",
-            "–" if s.first_reply_valid is None else f"{100 * s.first_reply_valid:.0f}%",
-            f"{100 * s.numbers_supported:.0f}%",
-            f"{s.summary_words:.0f}",
-            "–" if s.rouge_abstract is None else f"{s.rouge_abstract:.3f}",
+        valid = "–" if s.first_reply_valid is None else f"{100 * s.first_reply_valid:.0f}%"
+        rouge = "–" if s.rouge_abstract is None else f"{s.rouge_abstract:.3f}"
+        lines.append(
+            f"{v.spec.label}: {s.papers} papers, {s.prompt_tokens:,} in / "
+            f"{s.completion_tokens:,} out tokens, {s.cost_usd:.4f} USD, first reply valid "
+            f"{valid}, {s.reasks} re-asks, numbers supported {100 * s.numbers_supported:.0f}%, "
+            f"{s.summary_words:.0f} words, ROUGE-L vs abstract {rouge}"
         )
-    return table
+    for a in comparison.agreements:
+        tau = "undefined" if a.tau is None else f"{a.tau:.3f}"
+        lines.append(f"{a.a} vs {a.b}: Kendall's tau-b {tau} over {a.papers} papers")
+    return lines
