@@ -58,7 +58,10 @@ class VariantStats(BaseModel):
     spent_now_usd: float = Field(description="paid by this comparison (not served from cache)")
     wall_seconds: float
     latency_per_call: float | None
-    first_reply_valid: float | None = Field(description="share of papers with no re-ask")
+    first_reply_valid: float | None = Field(
+        description="share of papers whose every reply (summary, repair) was schema-valid the "
+        "first time, i.e. with no re-ask; None when no paper called a model"
+    )
     reasks: int
     numbers_supported: float
     unsupported_numbers: int
