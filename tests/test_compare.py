@@ -361,6 +361,30 @@ def test_each_variant_reads_the_papers_from_the_cache(compared: dict[str, Any]):
         assert run["stages"]["summarize"]["misses"] == 5
 
 
+def test_arxiv_papers_are_listed_and_downloaded_once_for_all_variants(tmp_path: Path):
+    from tests.fakes.arxiv_server import FakeArxiv
+    from tests.test_cli_arxiv import paper
+
+    root = tmp_path / "arxiv"
+    root.mkdir()
+    papers = [paper(0), paper(1), paper(2)]
+    argv = ["compare", "--prompt", "summarize=default,terse", "--ids", "2603.00001,2603.00003"]
+    argv += ["--date", DAY, "--model", "gpt-test", "--baseline", "extractive"]
+    with FakeArxiv(papers) as arxiv, FakeOpenAI(reply_for=reply_for) as llm:
+        with user_env(root, llm), pytest.MonkeyPatch.context() as patch:
+            for name, value in arxiv.env(0.0).items():
+                patch.setenv(name, value)
+            assert main(argv) == 0
+        pdfs = arxiv.requests_to("/pdf/")
+        listings = arxiv.requests_to("/api/query")
+        calls = len(llm.chat_bodies)
+    assert len(pdfs) == 2 and len(listings) == 1  # three variants, one reading of the papers
+    assert calls == 2 * 2  # two papers, two prompts; the baseline calls no model
+    [folder] = (root / "out").glob("compare-*")
+    comparison = json.loads((folder / "compare.json").read_text())
+    assert comparison["common"] and all(i.startswith("2603.0000") for i in comparison["common"])
+
+
 def test_models_times_prompts_are_the_variants(tmp_path: Path, papers: Path, capsys):
     root = tmp_path / "models"
     root.mkdir()
