@@ -9,6 +9,7 @@ import io
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from pipeline.models import Usage
 from pipeline.settings import load_settings
 from tests.builders import record, summary
 from tests.conftest import DAY
+from tests.fakes.arxiv_server import FakeArxiv, FakePaper
 from tests.fakes.openai_server import FakeOpenAI, default_summary, request_title
 from tests.workspace import OFFLINE
 
@@ -362,12 +364,18 @@ def test_each_variant_reads_the_papers_from_the_cache(compared: dict[str, Any]):
 
 
 def test_arxiv_papers_are_listed_and_downloaded_once_for_all_variants(tmp_path: Path):
-    from tests.fakes.arxiv_server import FakeArxiv
-    from tests.test_cli_arxiv import paper
-
     root = tmp_path / "arxiv"
     root.mkdir()
-    papers = [paper(0), paper(1), paper(2)]
+    papers = [
+        FakePaper(
+            id=f"2603.0000{n}v1",
+            title=f"Paper {n} on serving",
+            abstract=f"We make serving {n + 1}0% cheaper than the baseline on two benchmarks.",
+            categories=["cs.LG"],
+            submitted=datetime(2026, 3, 2, 12, tzinfo=UTC),
+        )
+        for n in (1, 2, 3)
+    ]
     argv = ["compare", "--prompt", "summarize=default,terse", "--ids", "2603.00001,2603.00003"]
     argv += ["--date", DAY, "--model", "gpt-test", "--baseline", "extractive"]
     with FakeArxiv(papers) as arxiv, FakeOpenAI(reply_for=reply_for) as llm:
