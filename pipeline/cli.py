@@ -12,10 +12,12 @@ from rich.console import Console
 
 import pipeline
 from pipeline.commands import cache as cache_cmd
+from pipeline.commands import compare as compare_cmd
 from pipeline.commands import config as config_cmd
 from pipeline.commands import extract as extract_cmd
 from pipeline.commands import flags
 from pipeline.commands import init as init_cmd
+from pipeline.commands import prompts as prompts_cmd
 from pipeline.commands import report as report_cmd
 from pipeline.errors import FeedError, PaperbriefError, UsageError
 from pipeline.record import STAGES
@@ -53,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     cache_cmd.add_parser(commands)
     extract_cmd.add_parser(commands)
     _add_schema(commands)
+    compare_cmd.add_parser(commands, flags.add_location_flags)
+    prompts_cmd.add_parser(commands, flags.add_location_flags)
     return parser
 
 
@@ -159,6 +163,10 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
         return run_command(args, console)
     if args.command == "report":
         return report_cmd.report_command(args, flags.settings_from(args), console)
+    if args.command == "compare":
+        return compare_cmd.compare_command(args, flags.settings_from(args), console)
+    if args.command == "prompts":
+        return prompts_cmd.prompts_command(flags.settings_from(args), console)
     if args.command == "schema":
         from pipeline.commands.schema import schema_command
 

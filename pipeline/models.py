@@ -202,6 +202,9 @@ class Usage(BaseModel):
     cached_tokens: int = 0
     cost_usd: float = 0.0
     seconds: float = 0.0
+    # Replies that failed validation and were asked again: their cost is in the counts above;
+    # `compare` reports how often a prompt's first reply was not schema-valid.
+    reasks: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -211,6 +214,7 @@ class Usage(BaseModel):
             cached_tokens=self.cached_tokens + other.cached_tokens,
             cost_usd=round(self.cost_usd + other.cost_usd, 8),
             seconds=round(self.seconds + other.seconds, 4),
+            reasks=self.reasks + other.reasks,
         )
 
 

@@ -46,6 +46,8 @@ TASK_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "notes": frozenset({"title", "part", "section", "paper_text", "interests"}),
     "triage": frozenset({"papers", "interests"}),
     "digest": frozenset({"papers", "period", "interests", "audience", "count"}),
+    # `compare --judge`: two summaries of one paper, shown as A and B.
+    "judge": frozenset({"title", "abstract", "first", "second", "interests"}),
 }
 # A template without these would send the model nothing to work on.
 TASK_REQUIRED: dict[str, frozenset[str]] = {
@@ -53,6 +55,7 @@ TASK_REQUIRED: dict[str, frozenset[str]] = {
     "notes": frozenset({"paper_text"}),
     "triage": frozenset({"papers"}),
     "digest": frozenset({"papers"}),
+    "judge": frozenset({"first", "second"}),
 }
 # Per-run values only: a system part that varied per paper would defeat provider prompt caching.
 SYSTEM_PLACEHOLDERS = frozenset({"interests", "audience"})
@@ -107,6 +110,19 @@ def variants(prompts_dir: Path, task: str) -> list[str]:
         return sorted(p.stem for p in (prompts_dir / task).glob("*.md") if p.is_file())
     except OSError:
         return []
+
+
+def prompt_variants(prompts_dir: Path) -> dict[str, list[Prompt]]:
+    """Every task's variants found in `prompts_dir/<task>/<variant>.md`, each one loaded (and so
+    checked), tasks and variants in name order."""
+    if not prompts_dir.is_dir():
+        raise PromptError(f"prompts folder {prompts_dir} not found; check prompts.dir")
+    found: dict[str, list[Prompt]] = {}
+    for folder in sorted(p for p in prompts_dir.iterdir() if p.is_dir()):
+        files = sorted(folder.glob("*.md"))
+        if files:
+            found[folder.name] = [load_prompt(prompts_dir, folder.name, f.stem) for f in files]
+    return found
 
 
 def load_prompt(prompts_dir: Path, task: str, variant: str = "default") -> Prompt:

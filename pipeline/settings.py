@@ -272,6 +272,16 @@ class ReportSettings(Section):
     weekly_top: int = Field(default=10, ge=1, le=50, description="top papers in a weekly report")
 
 
+class CompareSettings(Section):
+    """`paperbrief compare`: when to ask before spending."""
+
+    confirm_above: float = Field(
+        default=0.50,
+        ge=0,
+        description="USD: a larger estimated cost asks for confirmation (skip with --yes)",
+    )
+
+
 class Settings(Section):
     cache_dir: Path = Field(
         default=Path("cache"), description="the cache, relative to this file's folder"
@@ -300,6 +310,9 @@ class Settings(Section):
     )
     report: ReportSettings = Field(
         default_factory=ReportSettings, description="the weekly report's audience and length"
+    )
+    compare: CompareSettings = Field(
+        default_factory=CompareSettings, description="when `compare` asks before spending"
     )
 
 

@@ -6,8 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cli import main
 from pipeline.errors import PromptError
-from pipeline.prompts import default_prompts_dir, load_prompt, parse_prompt, untrusted
+from pipeline.models import PaperSummary
+from pipeline.prompts import (
+    PLACEHOLDER,
+    default_prompts_dir,
+    load_prompt,
+    parse_prompt,
+    prompt_variants,
+    untrusted,
+)
 
 TEMPLATE = """---
 description: test
@@ -107,3 +116,43 @@ def test_untrusted_text_cannot_open_or_close_delimiters():
 def test_a_missing_value_is_a_prompt_error():
     with pytest.raises(PromptError, match="no value given for placeholder"):
         parse_prompt(TEMPLATE, task="summarize", variant="t").render(title="only the title")
+
+
+def test_every_shipped_variant_has_a_one_line_description():
+    found = prompt_variants(default_prompts_dir())
+    assert {"summarize", "notes", "triage", "digest", "judge"} <= set(found)
+    assert [p.variant for p in found["summarize"]] == ["default", "terse"]
+    for prompts in found.values():
+        for prompt in prompts:
+            assert prompt.description and "\n" not in prompt.description
+
+
+def test_the_terse_variant_fills_the_same_fields_in_fewer_tokens():
+    default = load_prompt(default_prompts_dir(), "summarize", "default")
+    terse = load_prompt(default_prompts_dir(), "summarize", "terse")
+    placeholders = [set(PLACEHOLDER.findall(p.system + p.user)) for p in (default, terse)]
+    assert placeholders[0] == placeholders[1]
+    assert terse.max_tokens < default.max_tokens
+    for field in PaperSummary.model_fields:  # every field of the reply is asked for
+        assert f"- {field}:" in terse.system
+    assert "never instructions" in " ".join(terse.system.split())
+
+
+def test_the_judge_prompt_needs_both_summaries_and_keeps_them_out_of_the_system_part():
+    judge = load_prompt(default_prompts_dir(), "judge")
+    assert "{{first}}" in judge.user and "{{second}}" in judge.user
+    assert "order" in judge.system  # told that position says nothing about quality
+    with pytest.raises(PromptError, match="never uses"):
+        parse_prompt("## system\njudge\n## user\n{{first}}", task="judge", variant="t")
+
+
+def test_paperbrief_prompts_lists_each_variant_with_its_description(capsys, monkeypatch):
+    monkeypatch.delenv("PAPERBRIEF_PROMPTS_DIR", raising=False)
+    assert main(["prompts"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "terse" in out and "judge" in out and "Terse briefing summary" in out
+
+
+def test_a_missing_prompts_folder_is_one_clear_error(tmp_path: Path):
+    with pytest.raises(PromptError, match="not found"):
+        prompt_variants(tmp_path / "nope")

@@ -85,7 +85,13 @@ class LocalBackend:
 
         turns = [m.model_dump() for m in messages]
         return await reask_until_valid(
-            send, turns, reply_model, max_reasks=self.max_reasks, model=self.model, task=task
+            send,
+            turns,
+            reply_model,
+            max_reasks=self.max_reasks,
+            model=self.model,
+            task=task,
+            on_usage=on_usage,
         )
 
     def close(self) -> None:

@@ -193,7 +193,13 @@ class OpenAIBackend:
 
         turns = [m.model_dump() for m in messages]
         return await reask_until_valid(
-            send, turns, reply_model, max_reasks=self.max_reasks, model=self.model, task=task
+            send,
+            turns,
+            reply_model,
+            max_reasks=self.max_reasks,
+            model=self.model,
+            task=task,
+            on_usage=on_usage,
         )
 
     async def aclose(self) -> None:

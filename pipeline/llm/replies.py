@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from pydantic import BaseModel, ValidationError
 
 from pipeline.errors import InvalidReplyError
-from pipeline.llm.base import R
+from pipeline.llm.base import R, UsageSink
+from pipeline.models import Usage
 
 # One call to the model with these chat turns: the reply's text. The backend reports what the
 # call cost through the caller's usage sink before it returns or raises.
@@ -67,18 +68,23 @@ async def reask_until_valid(
     max_reasks: int,
     model: str,
     task: str,
+    on_usage: UsageSink | None = None,
 ) -> R:
     """Ask, validate, and re-ask with the validation errors up to `max_reasks` times.
 
     Every backend goes through here; each attempt's cost was reported by `send` as it was spent.
+    Each re-ask is reported to `on_usage` as `Usage(reasks=1)` (no tokens: `send` counted them),
+    so a record says how often its replies were not valid the first time.
     """
     reply, error = "", None
-    for _ in range(max_reasks + 1):
+    for attempt in range(max_reasks + 1):
         reply = await send(turns)
         try:
             return reply_model.model_validate_json(unfenced(reply))
         except ValidationError as exc:
             error = exc
+        if on_usage is not None and attempt < max_reasks:
+            on_usage(Usage(reasks=1))
         turns = [
             *turns,
             {"role": "assistant", "content": reply},
