@@ -97,12 +97,6 @@ def test_a_bad_date_says_which_part_is_wrong_before_anything_else(
     assert "fromisoformat" not in line
 
 
-def test_a_weekend_is_refused_before_any_progress(tmp_path: Path):
-    result = paperbrief("run", "--date", "2026-03-08", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "2026-03-08 is a Sunday; try --date 2026-03-06" in one_error_line(result.stderr)
-
-
 # --- sources and prompts --------------------------------------------------------------------
 
 

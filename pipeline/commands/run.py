@@ -35,9 +35,7 @@ def source_from(args: argparse.Namespace) -> Source:
     if args.ids is not None:
         return Source(kind="ids", day=day, ids=parse_ids(args.ids))
     if args.date is not None:
-        from pipeline.arxiv.listing import submission_window
-
-        submission_window(day)  # refuses a weekend, naming the weekday to try instead
+        # a weekend is not an error: it briefs the Friday listing and says so (issue 9)
         return Source(kind="date", day=day)
     return Source(kind="rss", day=day)
 
