@@ -1169,13 +1169,17 @@ class Extract(Stage[Paper, Document]):
     remember_failures = True
 
     def params(self, settings: Settings) -> dict[str, Any]:
-        return {"max_pages": settings.extract.max_pages}
+        return {"max_pages": settings.extract.max_pages, "library": library()}
 
     def inputs(self, paper: Paper) -> dict[str, Any]:
         assert paper.pdf is not None  # seeded for a folder, downloaded for arXiv
         return {"pdf": paper.pdf, "paper_id": paper.meta.id}
 
-    def compute(self, *, pdf: PdfFile, paper_id: str, max_pages: int) -> Document:
+    def compute(
+        self, *, pdf: PdfFile, paper_id: str, max_pages: int, library: dict[str, Any]
+    ) -> Document:
+        # `library` is in the key only: another PyMuPDF, or its layout package, may read a page
+        # differently, and a cached Document must not outlive the library that made it.
         try:
             return document(pdf.path, paper_id, max_pages=max_pages)
         except ExtractError:
@@ -1192,3 +1196,15 @@ class Extract(Stage[Paper, Document]):
 
     def placement(self, tools: Any) -> Placement:
         return "process"
+
+
+def library() -> dict[str, Any]:
+    """What extraction output depends on besides our code: PyMuPDF's and MuPDF's versions, and
+    whether pymupdf-layout is installed (it changes how PyMuPDF 2.0 orders text)."""
+    import importlib.util
+
+    return {
+        "pymupdf": pymupdf.VersionBind,
+        "mupdf": pymupdf.VersionFitz,
+        "layout": importlib.util.find_spec("pymupdf_layout") is not None,
+    }

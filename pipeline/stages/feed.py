@@ -149,11 +149,14 @@ class FolderFeed(Stage[Paper, PaperMeta]):
     output = PaperMeta
     remember_failures = True
 
+    def params(self, settings: Settings) -> dict[str, Any]:
+        return {"library": extract.library()}  # the same reading of a first page as extract's
+
     def inputs(self, paper: Paper) -> dict[str, Any]:
         assert paper.pdf is not None  # a folder's papers are seeded with their file
         return {"pdf": paper.pdf, "name": paper.pdf.path.name}
 
-    def compute(self, *, pdf: PdfFile, name: str) -> PaperMeta:
+    def compute(self, *, pdf: PdfFile, name: str, library: dict[str, Any]) -> PaperMeta:
         return paper_meta(pdf.path, pdf.sha256).model_copy(update={"file_name": name})
 
     def apply(self, paper: Paper, output: PaperMeta) -> None:
