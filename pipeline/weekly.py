@@ -42,6 +42,7 @@ class TopPaper(BaseModel):
     industry_impact: str
     impact_score: float
     model: str
+    abstract: str = Field(default="", description="the paper's own abstract")
 
 
 class Reference(BaseModel):
@@ -153,6 +154,7 @@ def top_papers(papers: Sequence[WeekPaper], top: int) -> list[TopPaper]:
             industry_impact=p.summary.industry_impact,
             impact_score=p.impact_score,
             model=p.model,
+            abstract=p.meta.abstract,
         )
         for rank, p in enumerate(papers[:top], start=1)
     ]

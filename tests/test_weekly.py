@@ -242,6 +242,7 @@ def test_the_weekly_page_renders_in_chromium_and_hostile_text_stays_text(
         f"{MEDALS.get(p.rank, '')} {p.rank}. {p.title} [{p.ref}]".strip()
         for p in outcome.report.top
     ]
+    assert dom.count("<details>") == len(outcome.report.top)  # each abstract one click away
     shot = pixels(browser.screenshot(page, tmp_path / "week.png"))
     assert len(shot) > 20 and shot[CHART_BLUE] > 200  # the themes chart was drawn
 

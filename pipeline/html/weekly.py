@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pipeline.html.charts import bar_chart
-from pipeline.html.page import arxiv_links, flag, labelled, page, para, table
+from pipeline.html.page import arxiv_links, collapsed, flag, labelled, page, para, table
 from pipeline.markup import html_code, html_text
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ def _paper(paper: TopPaper) -> str:
         + labelled("Summary", " ".join(paper.summary))
         + labelled("Key insight", paper.key_insight)
         + labelled("Industry impact", paper.industry_impact)
+        + collapsed("Abstract", para(paper.abstract))
         + "</article>"
     )
 
