@@ -94,6 +94,7 @@ class Runner:
         identity = self.tools.backend.identity()
         self.edition = edition_name(identity.name, identity.model, self.settings.prompts.summarize)
         self.run_id = new_run_id()
+        self.stage_plan = Plan(self.plan.force, self.plan.only)
         self.day = Day(
             source=self.plan.source,
             log=self.log,
@@ -102,10 +103,6 @@ class Runner:
             model=identity.model,
             prompt=f"summarize/{self.settings.prompts.summarize}",
         )
-
-    @property
-    def backend(self) -> str:
-        return self.day.backend
 
     def run(self) -> RunRecord:
         # One event loop for the whole run: an async LLM client made during triage must still
@@ -116,7 +113,7 @@ class Runner:
                 self.cache,
                 self.log,
                 self.tools,
-                Plan(self.plan.force, self.plan.only),
+                self.stage_plan,
                 self.observer,
                 loop,
                 self.pool_threshold,
@@ -133,11 +130,11 @@ class Runner:
             finally:
                 executor.close(graceful=finished)
                 loop.run(self.tools.aclose())
-        return self._finish(Plan(self.plan.force, self.plan.only))
+        return self._finish()
 
-    def _finish(self, plan: Plan) -> RunRecord:
+    def _finish(self) -> RunRecord:
         day, source = self.day, self.plan.source
-        if source.is_arxiv and plan.mode("summarize") == "run":
+        if source.is_arxiv and self.stage_plan.mode("summarize") == "run":
             done = [p.meta for p in day.done()]
             seen_index.remember(self.cache.seen_path(), done, source.day)
         out = self.settings.out_dir / source.day.isoformat() / self.edition
