@@ -30,11 +30,15 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from pipeline.errors import PromptError
 from pipeline.llm.base import Message
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 SECTION = re.compile(r"^##\s+(system|user)\s*$", re.MULTILINE | re.IGNORECASE)
@@ -98,6 +102,16 @@ def _fill(template: str, values: dict[str, str]) -> str:
             raise PromptError(f"no value given for placeholder {{{{{match.group(1)}}}}}") from None
 
     return PLACEHOLDER.sub(value, template)
+
+
+def prompts_dir_of(settings: Settings) -> Path:
+    """The prompts folder a run reads: `prompts.dir`, else the prompts shipped with paperbrief."""
+    return settings.prompts.dir or default_prompts_dir()
+
+
+def task_prompt(settings: Settings, task: str) -> Prompt:
+    """The prompt of `task` in the variant the settings choose (`prompts.<task>`)."""
+    return load_prompt(prompts_dir_of(settings), task, getattr(settings.prompts, task))
 
 
 def default_prompts_dir() -> Path:

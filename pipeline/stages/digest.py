@@ -310,11 +310,10 @@ class Digest(Stage[Week, Synthesis]):
     uses = ("digester",)
 
     def params(self, settings: Settings) -> dict[str, Any]:
-        from pipeline.prompts import default_prompts_dir, load_prompt
+        from pipeline.prompts import task_prompt
 
-        prompts_dir = settings.prompts.dir or default_prompts_dir()
         return {
-            "prompt": load_prompt(prompts_dir, TASK, settings.prompts.digest),
+            "prompt": task_prompt(settings, TASK),
             "interests": settings.reading.interests,
             "audience": settings.report.audience,
             "schema": DigestReply.model_json_schema(),

@@ -446,15 +446,10 @@ class Summarize(Stage[Paper, SummaryRecord]):
     uses = ("summarizer",)
 
     def params(self, settings: Settings) -> dict[str, Any]:
-        from pipeline.prompts import default_prompts_dir, load_prompt
+        from pipeline.prompts import task_prompt
 
-        prompts_dir = settings.prompts.dir or default_prompts_dir()
-        variants = settings.prompts
         return {
-            "prompts": {
-                task: load_prompt(prompts_dir, task, getattr(variants, task))
-                for task in ("summarize", "notes")
-            },
+            "prompts": {task: task_prompt(settings, task) for task in ("summarize", "notes")},
             "repair": REPAIR_TEMPLATE,
             "schema": schema_digest(),
             "single_call_budget": settings.reading.single_call_budget,

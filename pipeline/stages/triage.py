@@ -251,12 +251,11 @@ class Triage(Stage[Day, TriageResult]):
     uses = ("triager",)
 
     def params(self, settings: Settings) -> dict[str, Any]:
-        from pipeline.prompts import default_prompts_dir, load_prompt
+        from pipeline.prompts import task_prompt
 
         reading = settings.reading
-        prompts_dir = settings.prompts.dir or default_prompts_dir()
         return {
-            "prompt": load_prompt(prompts_dir, TASK, settings.prompts.triage),
+            "prompt": task_prompt(settings, TASK),
             "interests": reading.interests,
             "top": reading.top,
             "batch_size": reading.triage_batch,
