@@ -36,8 +36,8 @@ class _Bars(Progress):
     """Rich's bars with one status line under them."""
 
     def __init__(self, *columns: Any, status: RichObserver, **options: Any) -> None:
+        self.status = status  # first: rich renders once while it is made
         super().__init__(*columns, **options)
-        self.status = status
 
     def get_renderables(self) -> Iterable[RenderableType]:
         yield self.make_tasks_table(self.tasks)
@@ -52,6 +52,9 @@ class RichObserver:
         self.console = console
         # `live`: bars redrawn in place (a terminal); otherwise plain lines.
         self.live = console.is_terminal if live is None else live
+        self.in_flight = 0
+        self.tokens = 0
+        self.cost_usd = 0.0
         self.progress = _Bars(
             TextColumn("{task.description:<10}"),
             BarColumn(),
@@ -66,9 +69,6 @@ class RichObserver:
         self.tasks: dict[str, TaskID] = {}
         self._counts: dict[str, tuple[int, int, float]] = {}  # done, total, started
         self._lock = threading.Lock()
-        self.in_flight = 0
-        self.tokens = 0
-        self.cost_usd = 0.0
 
     def __enter__(self) -> RichObserver:
         if self.live:
@@ -126,7 +126,8 @@ class RichObserver:
     # --- what is shown --------------------------------------------------------------------
 
     def spent_text(self) -> str:
-        return f"{plural(self.tokens, 'token')}, ${self.cost_usd:.4f} so far"
+        noun = "token" if self.tokens == 1 else "tokens"
+        return f"{self.tokens:,} {noun}, ${self.cost_usd:.4f} so far"
 
     def status_line(self) -> str:
         if not self.in_flight and not self.tokens:
@@ -153,9 +154,10 @@ def stage_usage(record: RunRecord) -> dict[str, dict[str, float]]:
 def stage_table(record: RunRecord) -> Table:
     """Per stage: cache hits, work done, failures, LLM calls, tokens, dollars and seconds."""
     table = Table(title=f"paperbrief run {record.date}", title_justify="left")
-    columns = ("stage", "cache hits", "computed", "failed", "LLM calls", "tokens", "$", "seconds")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "stage" else "right", no_wrap=True)
+    # Short headers, so the table fits 80 columns whole (cron mail, `| tee`).
+    table.add_column("stage", no_wrap=True, min_width=len(max(STAGES, key=len)))
+    for column in ("hits", "computed", "failed", "calls", "tokens", "$", "seconds"):
+        table.add_column(column, justify="right", no_wrap=True)
     usage = stage_usage(record)
     for name, stats in record.stages.items():
         spent = usage.get(name, {"calls": 0, "tokens": 0, "cost_usd": 0.0})
@@ -176,15 +178,18 @@ def summary_tables(
     record: RunRecord, titles: dict[str, tuple[str, float | None, bool]], width: int = 100
 ) -> list[Table]:
     """The stage table and the paper table (rank, score, status): the top papers first."""
-    papers = Table(title_justify="left")
+    papers = Table(title="papers, best first", title_justify="left")
     papers.add_column("#", justify="right", no_wrap=True, min_width=2)
     # Every column stays on one line; the title gets what the terminal has left. A status
     # is never cut: it is the column a user reads to know what went wrong.
     failed = {f.id: f for f in record.failed}
     status_width = max([len(f"failed in {f.stage}") for f in record.failed] + [12])
-    papers.add_column("paper", overflow="ellipsis", no_wrap=True, max_width=24)
-    title_width = max(12, width - 50 - status_width)
-    papers.add_column("title", overflow="ellipsis", no_wrap=True, max_width=title_width)
+    # What is left after the rank, score and status columns and the borders (16) goes to the
+    # paper's id (up to 24) and its title.
+    left = max(20, width - 2 - 5 - status_width - 16)
+    paper_width = min(24, left * 2 // 5)
+    papers.add_column("paper", overflow="ellipsis", no_wrap=True, max_width=paper_width)
+    papers.add_column("title", overflow="ellipsis", no_wrap=True, max_width=left - paper_width)
     papers.add_column("score", justify="right", no_wrap=True, min_width=5)
     papers.add_column("status", no_wrap=True, overflow="fold", min_width=status_width)
     # Ranked papers first, best first; failed and unranked ones after, by id.
