@@ -1,10 +1,19 @@
-"""What the user sees while a run goes and when it ends: rich progress bars and a final table."""
+"""What the user sees while a run goes and when it ends: progress on stderr and a final table.
+
+On a terminal: one bar per stage with its ETA, and a line under the bars with the LLM calls in
+flight, tokens and dollars so far. Elsewhere (cron, `make demo | tee`): plain lines, one per
+stage start and finish and one per notice, never cut at the console's width.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -12,30 +21,58 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.record import RunRecord
+from pipeline.record import STAGES, RunRecord
+
+# LLM steps in run.json's llm.by_stage, by the stage that makes them.
+STEP_STAGE = {"digest": "report"}
+
+
+class _Bars(Progress):
+    """Rich's bars with one status line under them."""
+
+    def __init__(self, *columns: Any, status: RichObserver, **options: Any) -> None:
+        self.status = status  # first: rich renders once while it is made
+        super().__init__(*columns, **options)
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        if line := self.status.status_line():
+            yield Text(line, style="dim")
 
 
 class RichObserver:
-    """One bar per stage on stderr, so stdout stays clean for the final table."""
+    """Progress on stderr, so stdout stays clean for the final table."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, live: bool | None = None) -> None:
         self.console = console
-        self.progress = Progress(
+        # `live`: bars redrawn in place (a terminal); otherwise plain lines.
+        self.live = console.is_terminal if live is None else live
+        self.in_flight = 0
+        self.tokens = 0
+        self.cost_usd = 0.0
+        self.progress = _Bars(
             TextColumn("{task.description:<10}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
             console=console,
             transient=False,
+            status=self,
         )
         self.tasks: dict[str, TaskID] = {}
+        self._counts: dict[str, tuple[int, int, float]] = {}  # done, total, started
+        self._lock = threading.Lock()
 
     def __enter__(self) -> RichObserver:
-        self.progress.start()
+        if self.live:
+            self.progress.start()
         return self
 
     def __exit__(
@@ -44,60 +81,138 @@ class RichObserver:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.progress.stop()
+        if self.live:
+            self.progress.stop()
+
+    # --- the Observer protocol ----------------------------------------------------------
 
     def stage_started(self, stage: str, total: int) -> None:
-        self.tasks[stage] = self.progress.add_task(stage, total=total)
+        with self._lock:
+            self._counts[stage] = (0, total, time.monotonic())
+        if self.live:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        else:
+            self._line(f"{stage}: started, {plural(total, 'item')}")
 
     def advanced(self, stage: str) -> None:
-        self.progress.advance(self.tasks[stage])
+        with self._lock:
+            done, total, started = self._counts.get(stage, (0, 1, time.monotonic()))
+            done += 1
+            self._counts[stage] = (done, total, started)
+        if self.live:
+            self.progress.advance(self.tasks[stage])
+        elif done == total:
+            seconds = time.monotonic() - started
+            spent = f"; {self.spent_text()}" if self.tokens else ""
+            self._line(f"{stage}: finished {done}/{total} in {seconds:.1f} s{spent}")
 
     def warn(self, message: str) -> None:
         # The message may quote a paper or a file name: never markup, and one line however
         # narrow the terminal, so logs can be grepped.
-        line = Text.assemble(("warning:", "yellow"), " ", message)
-        self.progress.console.print(line, highlight=False, soft_wrap=True)
+        self._line(Text.assemble(("warning:", "yellow"), " ", message))
+
+    def note(self, message: str) -> None:
+        """A retry or a wait, as it happens; transient, so never in run.json."""
+        self._line(Text.assemble(("note:", "cyan"), " ", message))
+
+    def calls_in_flight(self, delta: int) -> None:
+        with self._lock:
+            self.in_flight += delta
+
+    def spent(self, tokens: int, cost_usd: float) -> None:
+        with self._lock:
+            self.tokens, self.cost_usd = tokens, cost_usd
+
+    # --- what is shown --------------------------------------------------------------------
+
+    def spent_text(self) -> str:
+        noun = "token" if self.tokens == 1 else "tokens"
+        return f"{self.tokens:,} {noun}, ${self.cost_usd:.4f} so far"
+
+    def status_line(self) -> str:
+        if not self.in_flight and not self.tokens:
+            return ""
+        return f"LLM: {self.in_flight} in flight; {self.spent_text()}"
+
+    def _line(self, text: str | Text) -> None:
+        self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def stage_usage(record: RunRecord) -> dict[str, dict[str, float]]:
+    """run.json's llm.by_stage (summarize-map, summarize-reduce, triage...) added up per stage."""
+    totals: dict[str, dict[str, float]] = {}
+    for step, row in record.llm.by_stage.items():
+        name = step.split("-")[0]
+        name = STEP_STAGE.get(name, name if name in STAGES else step)
+        into = totals.setdefault(name, {"calls": 0, "tokens": 0, "cost_usd": 0.0})
+        into["calls"] += row.get("calls", 0)
+        into["tokens"] += row.get("prompt_tokens", 0) + row.get("completion_tokens", 0)
+        into["cost_usd"] += row.get("cost_usd", 0.0)
+    return totals
+
+
+def stage_table(record: RunRecord) -> Table:
+    """Per stage: cache hits, work done, failures, LLM calls, tokens, dollars and seconds."""
+    table = Table(title=f"paperbrief run {record.date}", title_justify="left")
+    # Short headers, so the table fits 80 columns whole (cron mail, `| tee`).
+    table.add_column("stage", no_wrap=True, min_width=len(max(STAGES, key=len)))
+    for column in ("hits", "computed", "failed", "calls", "tokens", "$", "seconds"):
+        table.add_column(column, justify="right", no_wrap=True)
+    usage = stage_usage(record)
+    for name, stats in record.stages.items():
+        spent = usage.get(name, {"calls": 0, "tokens": 0, "cost_usd": 0.0})
+        table.add_row(
+            name,
+            str(stats.hits),
+            str(stats.misses),
+            str(stats.failed),
+            str(int(spent["calls"])),
+            f"{int(spent['tokens']):,}",
+            f"{spent['cost_usd']:.4f}",
+            f"{stats.seconds:.2f}",
+        )
+    return table
 
 
 def summary_tables(
     record: RunRecord, titles: dict[str, tuple[str, float | None, bool]], width: int = 100
 ) -> list[Table]:
-    """The stage table (cache hits, work, time) and the paper table (rank, score, status)."""
-    stages = Table(title=f"paperbrief run {record.date}", title_justify="left")
-    for column in ("stage", "cache hits", "computed", "failed", "seconds"):
-        stages.add_column(column, justify="right" if column != "stage" else "left")
-    for name, stats in record.stages.items():
-        stages.add_row(
-            name, str(stats.hits), str(stats.misses), str(stats.failed), f"{stats.seconds:.2f}"
-        )
-    papers = Table(title_justify="left")
+    """The stage table and the paper table (rank, score, status): the top papers first."""
+    papers = Table(title="papers, best first", title_justify="left")
     papers.add_column("#", justify="right", no_wrap=True, min_width=2)
-    # Every column stays on one line; the title gets what the terminal has left.
-    papers.add_column("paper", overflow="ellipsis", no_wrap=True, max_width=24)
-    papers.add_column("title", overflow="ellipsis", no_wrap=True, max_width=max(12, width - 62))
-    papers.add_column("impact", justify="right", no_wrap=True, min_width=6)
-    papers.add_column("status", no_wrap=True, min_width=6)
+    # Every column stays on one line; the title gets what the terminal has left. A status
+    # is never cut: it is the column a user reads to know what went wrong.
     failed = {f.id: f for f in record.failed}
+    status_width = max([len(f"failed in {f.stage}") for f in record.failed] + [12])
+    # What is left after the rank, score and status columns and the borders (16) goes to the
+    # paper's id (up to 24) and its title.
+    left = max(20, width - 2 - 5 - status_width - 16)
+    paper_width = min(24, left * 2 // 5)
+    papers.add_column("paper", overflow="ellipsis", no_wrap=True, max_width=paper_width)
+    papers.add_column("title", overflow="ellipsis", no_wrap=True, max_width=left - paper_width)
+    papers.add_column("score", justify="right", no_wrap=True, min_width=5)
+    papers.add_column("status", no_wrap=True, overflow="fold", min_width=status_width)
     # Ranked papers first, best first; failed and unranked ones after, by id.
     order = sorted(titles.items(), key=lambda kv: (kv[1][1] is None, -(kv[1][1] or 0), kv[0]))
     for position, (paper_id, (title, score, selected)) in enumerate(order, start=1):
         if paper_id in failed:
-            status = f"[red]failed in {failed[paper_id].stage}[/]"
+            status = Text(f"failed in {failed[paper_id].stage}", style="red")
         elif not selected:
-            status = "[dim]triaged only[/]"
+            status = Text("triaged only", style="dim")
         else:
-            status = "[green]done[/]"
+            status = Text("done", style="green")
         impact = f"{score:.0f}" if score is not None else "—"
         rank = str(position) if score is not None else ""
         papers.add_row(rank, paper_id, title, impact, status)
-    return [stages, papers]
+    return [stage_table(record), papers]
 
 
 def llm_line(record: RunRecord) -> str:
     llm = record.llm
     return (
         f"backend {llm.backend} ({llm.model}): {plural(llm.calls, 'LLM call')}, "
-        f"{llm.prompt_tokens} prompt + {plural(llm.completion_tokens, 'completion token')}, "
+        f"{plural(llm.prompt_tokens, 'prompt token')} + "
+        f"{plural(llm.completion_tokens, 'completion token')}, "
         f"${llm.cost_usd:.4f}; tokenizer {record.tokenizer['encoding']}"
     )
 

@@ -71,6 +71,8 @@ class RunLog:
     def meter(self, step: str, usage: Usage) -> None:
         """Every LLM request's cost, as it is paid (the backends' one usage sink)."""
         self.usage.add(step, usage)
+        total = self.usage.total()
+        self.observer.spent(total.prompt_tokens + total.completion_tokens, total.cost_usd)
 
     def requests(self, stage: str, numbers: Any) -> None:
         """Add an HTTP client's request counts (requests, retries, bytes, failures)."""

@@ -69,7 +69,10 @@ class Tools:
         self.cache = cache
         self.log = log
         # `backend` is for callers that bring their own (tests, a comparison of models)
-        self.backend: Backend = backend or backend_for(settings.llm, log.meter)
+        observer = log.observer  # retries, waits and calls in flight go to the display only
+        self.backend: Backend = backend or backend_for(
+            settings.llm, log.meter, observer.note, observer.calls_in_flight
+        )
         self._pdfs = PdfStore(self, cache, force="download" in force)
         self._arxiv: Any = None
         self._lock = threading.Lock()
@@ -102,7 +105,7 @@ class Tools:
             if self._arxiv is None:
                 from pipeline.arxiv.http import ArxivClient
 
-                self._arxiv = ArxivClient(self.settings.arxiv)
+                self._arxiv = ArxivClient(self.settings.arxiv, on_retry=self.log.observer.note)
             return self._arxiv
 
     def close_arxiv(self) -> None:

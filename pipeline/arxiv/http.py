@@ -45,6 +45,7 @@ from pipeline.settings import ArxivSettings
 
 Kind = Literal["api", "rss", "pdf"]
 KINDS: tuple[Kind, ...] = ("api", "rss", "pdf")
+KIND_NAMES: dict[Kind, str] = {"api": "API", "rss": "RSS", "pdf": "PDF"}
 HOMEPAGE = "https://github.com/paperbrief/paperbrief"
 BACKOFF_BASE = 2.0  # seconds before the first retry of a 5xx or a network failure (then ×2)
 MAX_REDIRECTS = 5
@@ -185,8 +186,11 @@ class ArxivClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
+        # Told of each retry before its wait ("arXiv RSS: retry 2/4 in 8 s"), for a display.
+        self._on_retry = on_retry
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -239,7 +243,7 @@ class ArxivClient:
             ),
             wait=self._wait,
             sleep=self._sleep,
-            before_sleep=lambda state: self._count_retry(stats),
+            before_sleep=lambda state: self._retrying(stats, kind, state),
             reraise=True,
         )
         with self._lock:
@@ -318,6 +322,21 @@ class ArxivClient:
         backoff = min(cap, BACKOFF_BASE * 2 ** (state.attempt_number - 1))
         return backoff * (0.5 + 0.5 * self._rng())  # jitter within [backoff/2, backoff]
 
-    @staticmethod
-    def _count_retry(stats: RequestStats) -> None:
+    def _retrying(self, stats: RequestStats, kind: Kind, state: RetryCallState) -> None:
         stats.retries += 1
+        if self._on_retry is None:
+            return
+        exc = state.outcome.exception() if state.outcome else None
+        why: str | None = None
+        if isinstance(exc, _RetryableStatus):
+            why = f"HTTP {exc.response.status_code}"
+        elif isinstance(exc, httpx.TimeoutException):
+            why = "timed out"
+        elif exc is not None:
+            why = network_cause(exc)
+        wait = state.next_action.sleep if state.next_action else 0.0
+        retries = self.settings.max_retries
+        self._on_retry(
+            f"arXiv {KIND_NAMES[kind]}: retry {state.attempt_number}/{retries} "
+            f"in {wait:.0f} s" + (f" ({why})" if why else "")
+        )

@@ -72,7 +72,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         record = runner.run()
     for table in summary_tables(record, runner.rows, console.width):
         console.print(table)
-    console.print(llm_line(record), highlight=False)
+    console.print(llm_line(record), highlight=False, soft_wrap=True)
     for failure in record.failed:
         stderr.print(
             f"failed: {failure.id} ({failure.stage}): {failure.error}",
@@ -89,5 +89,5 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             soft_wrap=True,
         )
         return EXIT_NO_REPORT
-    console.print(f"wrote {record.out_dir}/", highlight=False)
+    console.print(f"wrote {record.out_dir}/", highlight=False, soft_wrap=True)
     return EXIT_FAILED if record.failed else EXIT_OK

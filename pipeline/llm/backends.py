@@ -96,9 +96,18 @@ class Backend(ABC):
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
 
-    def __init__(self, settings: LLMSettings, meter: Meter) -> None:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        meter: Meter,
+        on_notice: Callable[[str], None] | None = None,
+        on_flight: Callable[[int], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.meter = meter
+        # For a display: a client's retries and waits, and its requests in flight (+1/-1).
+        self.on_notice = on_notice
+        self.on_flight = on_flight
 
     @property
     @abstractmethod
@@ -263,8 +272,14 @@ class ModelBackend(Backend):
 
     capabilities: ClassVar[Capabilities]
 
-    def __init__(self, settings: LLMSettings, meter: Meter) -> None:
-        super().__init__(settings, meter)
+    def __init__(
+        self,
+        settings: LLMSettings,
+        meter: Meter,
+        on_notice: Callable[[str], None] | None = None,
+        on_flight: Callable[[int], None] | None = None,
+    ) -> None:
+        super().__init__(settings, meter, on_notice, on_flight)
         self._client: Any = None  # the connection or loaded model, closed at the end
         self._llm: LLM | None = None  # the client, behind the cost cap when one is set
         self._lock = threading.Lock()
@@ -335,6 +350,8 @@ class OpenAICompatible(ModelBackend):
             requests_per_minute=llm.rpm,
             tokens_per_minute=llm.tpm,
             max_concurrency=llm.concurrency,
+            on_notice=self.on_notice,
+            on_flight=self.on_flight,
         )
 
 
@@ -388,6 +405,11 @@ def ignore(step: str, usage: Usage) -> None:
     """A meter for callers that keep no account."""
 
 
-def backend_for(settings: LLMSettings, meter: Meter = ignore) -> Backend:
+def backend_for(
+    settings: LLMSettings,
+    meter: Meter = ignore,
+    on_notice: Callable[[str], None] | None = None,
+    on_flight: Callable[[int], None] | None = None,
+) -> Backend:
     """The configured backend (nothing is loaded or connected until it is used)."""
-    return BACKENDS[settings.resolved_backend()](settings, meter)
+    return BACKENDS[settings.resolved_backend()](settings, meter, on_notice, on_flight)

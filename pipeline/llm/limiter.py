@@ -275,11 +275,15 @@ class RateLimiter:
         window: float = 60.0,
         margin: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.budget = Budget(
             rpm=rpm, tpm=tpm, max_concurrency=max_concurrency, window=window, margin=margin
         )
         self.clock = clock
+        # Told when the call at the head of the queue must wait a second or more for the budget
+        # (a rate limit or a 429's Retry-After), for a display; never for a concurrency slot.
+        self.on_wait = on_wait
         self._lock = threading.Lock()  # guards budget and queue; never held across an await
         self._queue: deque[_Waiter] = deque()
 
@@ -288,6 +292,7 @@ class RateLimiter:
         waiter = _Waiter(asyncio.get_running_loop(), asyncio.Event())
         with self._lock:
             self._queue.append(waiter)
+        told = False
         try:
             while True:
                 with self._lock:
@@ -301,6 +306,9 @@ class RateLimiter:
                             return granted
                     waiter.event.clear()
                 timeout = None if math.isinf(delay) else delay
+                if self.on_wait is not None and timeout is not None and timeout >= 1 and not told:
+                    told = True
+                    self.on_wait(f"LLM rate limit: waiting {timeout:.0f} s")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter.event.wait(), timeout)
         finally:

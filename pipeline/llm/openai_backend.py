@@ -28,6 +28,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -149,8 +150,13 @@ class OpenAIBackend:
         backoff: float = 0.5,
         max_backoff: float = 60.0,
         limiter: RateLimiter | None = None,
+        on_notice: Callable[[str], None] | None = None,
+        on_flight: Callable[[int], None] | None = None,
     ) -> None:
         self.model = model
+        # For a display: retries and waits as they happen, and +1/-1 as a request starts/ends.
+        self.on_notice = on_notice
+        self.on_flight = on_flight
         self.api_key = api_key
         self.base_url = base_url
         self.prices = prices or {}
@@ -160,7 +166,10 @@ class OpenAIBackend:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.limiter = limiter or RateLimiter(
-            rpm=requests_per_minute, tpm=tokens_per_minute, max_concurrency=max_concurrency
+            rpm=requests_per_minute,
+            tpm=tokens_per_minute,
+            max_concurrency=max_concurrency,
+            on_wait=on_notice,
         )
         self.response_mode: ResponseMode = "json_schema"
         self._mode_confirmed = False
@@ -325,6 +334,7 @@ class OpenAIBackend:
         used: int | None = None  # None: the estimate stands (a timed-out call may be charged)
         headers: Any = None
         started = time.monotonic()
+        self._flying(1)
         try:
             async with asyncio.timeout(self.timeout):
                 raw = await client.chat.completions.with_raw_response.create(**payload)
@@ -339,7 +349,12 @@ class OpenAIBackend:
                 self.limiter.pause(min(wait, self.max_backoff))  # every caller waits, not just us
             raise
         finally:
+            self._flying(-1)
             self.limiter.release(grant, tokens=used, headers=headers)
+
+    def _flying(self, delta: int) -> None:
+        if self.on_flight is not None:
+            self.on_flight(delta)
 
     def _wait(self, state: RetryCallState) -> float:
         import openai
@@ -361,6 +376,14 @@ class OpenAIBackend:
             state.attempt_number,
             _one_line(repr(exc)),
         )
+        if self.on_notice is not None:
+            wait = state.next_action.sleep if state.next_action else 0.0
+            why = _retry_reason(exc)
+            self.on_notice(
+                f"LLM {self.model}: retry {state.attempt_number}/{self.max_retries}"
+                + (f" in {wait:.0f} s" if wait >= 1 else "")
+                + (f" ({why})" if why else "")
+            )
 
     # --- reading the reply ----------------------------------------------------------------
 
@@ -479,6 +502,16 @@ class OpenAIBackend:
         if status >= 500:
             return f"server error persisted after {self.max_retries} retries; try again later"
         return "the endpoint rejected the request (not retried)"
+
+
+def _retry_reason(exc: BaseException | None) -> str:
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, TimeoutError | openai.APITimeoutError):
+        return "timed out"
+    return type(exc).__name__ if exc is not None else ""
 
 
 def _transient(exc: BaseException) -> bool:

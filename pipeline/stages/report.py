@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +22,9 @@ from pipeline.models import (
 from pipeline.paper import Day, Paper
 from pipeline.sources import is_arxiv_id
 from pipeline.stage import Stage
+
+if TYPE_CHECKING:
+    from pipeline.runlog import RunLog
 
 # 2: the report carries its HTML page; a cached version-1 report has none to write
 STAGE_VERSION = 2
@@ -396,6 +400,7 @@ def report_input(day: Day) -> ReportInput:
     assert day.ranking is not None
     papers = day.papers
     unread = [p for p in papers if not p.selected]
+    ranked = [_with_checked_code_url(paper, day.log) for paper in day.ranking.papers]
     return ReportInput(
         day=day.source.day,
         source=day.source_line,
@@ -403,13 +408,33 @@ def report_input(day: Day) -> ReportInput:
         model=day.model,
         prompt=day.prompt,
         listed=len(papers),
-        papers=day.ranking.papers,
+        papers=ranked,
         failed=day.log.sorted_failures(),
         notes=[*day.log.notes, *page_cap_notes(papers), *day.log.warnings],
         appendix=[p.triage for p in unread if p.triage is not None],
         appendix_titles={p.meta.id: p.meta.title for p in unread},
         triage_usage=day.triage.usage if day.triage else None,
     )
+
+
+def is_web_url(text: str) -> bool:
+    """An http(s) link with a host: what a reader can follow."""
+    parts = urlsplit(text.strip())
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in text.strip()
+
+
+def _with_checked_code_url(paper: RankedPaper, log: RunLog) -> RankedPaper:
+    """The paper, without a `code_url` that is not a link (a model may answer "N/A" or a
+    sentence), which is dropped with one warning rather than rendered as a broken link."""
+    url = paper.record.summary.code_url
+    if url is None or is_web_url(url):
+        return paper
+    message = f"{paper.meta.id}: dropped the code link {url[:80]!r}: not an http(s) URL"
+    if message not in log.warnings:
+        log.warn(message)
+    summary = paper.record.summary.model_copy(update={"code_url": None})
+    record = paper.record.model_copy(update={"summary": summary})
+    return paper.model_copy(update={"record": record})
 
 
 def page_cap_notes(papers: Iterable[Paper]) -> list[str]:
