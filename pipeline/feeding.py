@@ -17,6 +17,7 @@ from pipeline.settings import Settings
 from pipeline.sources import Source, keyword_notes
 from pipeline.stages import feed
 from pipeline.tools import pdf_file
+from pipeline.wording import plural
 
 
 def seed(source: Source, warn: Callable[[str], None]) -> list[Paper]:
@@ -49,7 +50,7 @@ def admit(day: Day, settings: Settings, seen_path: Path) -> None:
         earlier = seen_index.seen_before(metas, seen, day.source.day)
         if earlier:
             day.log.note(
-                f"{len(earlier)} papers summarized on an earlier day were not read again "
+                f"{plural(len(earlier), 'paper')} summarized on an earlier day, not read again "
                 "(new versions or cross-lists; --reread includes them)."
             )
         day.papers = [p for p in day.papers if p.meta.id not in earlier]

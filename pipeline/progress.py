@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.record import STAGES, RunRecord
+from pipeline.wording import plural
 
 # LLM steps in run.json's llm.by_stage, by the stage that makes them.
 STEP_STAGE = {"digest": "report"}
@@ -215,8 +216,3 @@ def llm_line(record: RunRecord) -> str:
         f"{plural(llm.completion_tokens, 'completion token')}, "
         f"${llm.cost_usd:.4f}; tokenizer {record.tokenizer['encoding']}"
     )
-
-
-def plural(n: int, noun: str) -> str:
-    """`1 paper`, `2 papers`, `0 papers`."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

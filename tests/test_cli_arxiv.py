@@ -105,7 +105,7 @@ def test_papers_seen_on_an_earlier_day_are_not_read_again(workspace: Workspace):
     with FakeArxiv(papers, rss=papers) as server:
         assert workspace.run(env=arxiv_env(server)).returncode == 0
         assert workspace.record()["papers"] == 1
-        assert "1 papers summarized on an earlier day" in workspace.report()
+        assert "1 paper summarized on an earlier day" in workspace.report()
         assert workspace.run("--reread", "--force", "feed", env=arxiv_env(server)).returncode == 0
         assert workspace.record()["papers"] == 2
 
@@ -130,7 +130,7 @@ def test_a_stale_rss_feed_is_flagged(workspace: Workspace):
         result = workspace.run(env=arxiv_env(server))
     assert result.returncode == 0, result.stderr
     warnings = " ".join(workspace.record()["warnings"])
-    assert "cs.LG: RSS listed 1 papers but the API has 5" in warnings
+    assert "cs.LG: RSS listed 1 paper but the API has 5" in warnings
     assert "RSS listed 1" in workspace.report()
 
 

@@ -142,7 +142,7 @@ def test_the_appendix_lists_triaged_papers_best_first():
 
 def test_costs_by_stage_and_faithfulness_in_footer_and_json():
     result = daily(with_checks())
-    assert "By stage: triage $0.0100 (2 calls); summarize-reduce $0.0002 (1 calls)" in (
+    assert "By stage: triage $0.0100 (2 calls); summarize-reduce $0.0002 (1 call)" in (
         result.markdown
     )
     assert "3 of 4 found (75%)" in result.markdown

@@ -222,7 +222,7 @@ def test_the_weekly_command_as_a_user_runs_it(tmp_path: Path, papers: Path):
     assert paperbrief("run", "--source", str(papers), "--date", MONDAY).returncode == 0
     result = paperbrief("report", "weekly", "--from", MONDAY, "--to", SUNDAY)
     assert result.returncode == 0, result.stderr
-    assert "5 papers from 1 days" in result.stdout or "5 papers from 1 day" in result.stdout
+    assert "5 papers from 1 day;" in result.stdout
     assert "not briefed: 2026-03-03" in result.stderr
     assert (tmp_path / "out" / f"weekly-{SUNDAY}" / "extractive" / "report.md").is_file()
     missing = paperbrief("report", "daily", "--date", TUESDAY)

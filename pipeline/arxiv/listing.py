@@ -37,6 +37,7 @@ from pipeline.arxiv.parse import ApiPage, api_page, rss_items
 from pipeline.errors import FeedError, UsageError
 from pipeline.models import PaperMeta
 from pipeline.settings import ArxivSettings
+from pipeline.wording import plural
 
 EASTERN = ZoneInfo("America/New_York")
 CUTOFF = time(14, 0)  # arXiv's daily submission deadline, US Eastern
@@ -193,8 +194,8 @@ def rss_vs_api_warnings(
         listed = rss_counts.get(category, 0)
         if expected > 0 and listed < ratio * expected:
             warnings.append(
-                f"{category}: RSS listed {listed} papers but the API has {expected} for the same "
-                "window; the feed may be stale or truncated"
+                f"{category}: RSS listed {plural(listed, 'paper')} but the API has {expected} "
+                "for the same window; the feed may be stale or truncated"
             )
     return warnings
 

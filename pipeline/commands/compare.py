@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from pipeline.wording import plural
+
 if TYPE_CHECKING:
     from pipeline.compare.results import Comparison
     from pipeline.settings import Settings
@@ -131,12 +133,13 @@ def overview(comparison: Comparison) -> list[str]:
         valid = "–" if s.first_reply_valid is None else f"{100 * s.first_reply_valid:.0f}%"
         rouge = "–" if s.rouge_abstract is None else f"{s.rouge_abstract:.3f}"
         lines.append(
-            f"{v.spec.label}: {s.papers} papers, {s.prompt_tokens:,} in / "
+            f"{v.spec.label}: {plural(s.papers, 'paper')}, {s.prompt_tokens:,} in / "
             f"{s.completion_tokens:,} out tokens, {s.cost_usd:.4f} USD, first reply valid "
-            f"{valid}, {s.reasks} re-asks, numbers supported {100 * s.numbers_supported:.0f}%, "
+            f"{valid}, {plural(s.reasks, 're-ask')}, "
+            f"numbers supported {100 * s.numbers_supported:.0f}%, "
             f"{s.summary_words:.0f} words, ROUGE-L vs abstract {rouge}"
         )
     for a in comparison.agreements:
         tau = "undefined" if a.tau is None else f"{a.tau:.3f}"
-        lines.append(f"{a.a} vs {a.b}: Kendall's tau-b {tau} over {a.papers} papers")
+        lines.append(f"{a.a} vs {a.b}: Kendall's tau-b {tau} over {plural(a.papers, 'paper')}")
     return lines

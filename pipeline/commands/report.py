@@ -39,6 +39,7 @@ from pipeline.weekly import (
     weekdays,
     with_previous,
 )
+from pipeline.wording import plural
 
 MakeBackend = Callable[[LLMSettings, Meter], Backend]
 
@@ -270,7 +271,8 @@ def report_command(args: argparse.Namespace, settings: Settings, console: Consol
         missing = ", ".join(d.isoformat() for d in report.days_missing)
         stderr.print(f"not briefed: {missing} (--fill runs them)", markup=False, highlight=False)
     console.print(
-        f"{report.papers} papers from {len(report.days_briefed)} days; wrote {outcome.folder}/",
+        f"{plural(report.papers, 'paper')} from {plural(len(report.days_briefed), 'day')}; "
+        f"wrote {outcome.folder}/",
         highlight=False,
     )
     return 0 if report.papers else 3

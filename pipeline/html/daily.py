@@ -26,6 +26,7 @@ from pipeline.html.page import (
 from pipeline.markup import html_code, html_plain_url, html_text
 from pipeline.models import FailedPaper, RankedPaper, Usage
 from pipeline.stages.report import BACKEND_NOTES, usage_by_stage
+from pipeline.wording import plural
 
 if TYPE_CHECKING:
     from pipeline.stages.report import ReportInput
@@ -184,14 +185,17 @@ def _failures(failed: list[FailedPaper]) -> str:
 def _footer(inputs: ReportInput) -> str:
     usage = sum((p.record.usage for p in inputs.papers), inputs.triage_usage or Usage())
     lines = [
-        f"{len(inputs.papers)} papers summarized by {html_text(inputs.backend)} "
+        f"{plural(len(inputs.papers), 'paper')} summarized by {html_text(inputs.backend)} "
         f"({html_code(inputs.model)}, prompt {html_code(inputs.prompt)}); this briefing took "
-        f"{usage.calls} LLM calls, {usage.prompt_tokens} prompt and {usage.completion_tokens} "
-        f"completion tokens, ${usage.cost_usd:.4f}."
+        f"{plural(usage.calls, 'LLM call')}, {usage.prompt_tokens} prompt and "
+        f"{usage.completion_tokens} completion tokens, ${usage.cost_usd:.4f}."
     ]
     stages = usage_by_stage(inputs)
     if len(stages) > 1:
-        parts = [f"{html_text(n)} ${u.cost_usd:.4f} ({u.calls} calls)" for n, u in stages.items()]
+        parts = [
+            f"{html_text(n)} ${u.cost_usd:.4f} ({plural(u.calls, 'call')})"
+            for n, u in stages.items()
+        ]
         lines.append(f"By stage: {'; '.join(parts)}.")
     checks = [p.record.faithfulness for p in inputs.papers if p.record.faithfulness is not None]
     checked = sum(c.checked for c in checks)

@@ -22,6 +22,7 @@ from pipeline.models import (
 from pipeline.paper import Day, Paper
 from pipeline.sources import is_arxiv_id
 from pipeline.stage import Stage
+from pipeline.wording import plural
 
 if TYPE_CHECKING:
     from pipeline.runlog import RunLog
@@ -242,15 +243,17 @@ def _footer(inputs: ReportInput) -> str:
     # calls of the run that wrote it (a fully cached run makes none).
     usage = _total_usage(inputs)
     line = (
-        f"*{len(inputs.papers)} papers summarized by {md_text(inputs.backend)} "
+        f"*{plural(len(inputs.papers), 'paper')} summarized by {md_text(inputs.backend)} "
         f"({md_code(inputs.model)}, prompt {md_code(inputs.prompt)}); "
-        f"this briefing took {usage.calls} LLM calls, "
+        f"this briefing took {plural(usage.calls, 'LLM call')}, "
         f"{usage.prompt_tokens} prompt and {usage.completion_tokens} completion tokens, "
         f"${usage.cost_usd:.4f}.*"
     )
     stages = usage_by_stage(inputs)
     if len(stages) > 1:
-        parts = [f"{name} ${u.cost_usd:.4f} ({u.calls} calls)" for name, u in stages.items()]
+        parts = [
+            f"{name} ${u.cost_usd:.4f} ({plural(u.calls, 'call')})" for name, u in stages.items()
+        ]
         line += f"  \n*By stage: {'; '.join(parts)}.*"
     checked, supported, share = _faithfulness_totals(inputs)
     if checked:

@@ -27,6 +27,7 @@ from pipeline.paper import Day
 from pipeline.prompts import Prompt, untrusted
 from pipeline.stage import Stage
 from pipeline.stages.rank import impact_score
+from pipeline.wording import plural
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -142,7 +143,7 @@ async def batch_items(
             answer = Message(role="assistant", content=reply.model_dump_json())
             messages = [*messages, answer, Message(role="user", content=reask_text(problems))]
     raise InvalidReplyError(
-        f"triage of {len(batch)} papers: {'; '.join(problems)} after one re-ask",
+        f"triage of {plural(len(batch), 'paper')}: {'; '.join(problems)} after one re-ask",
         last_reply=reply.model_dump_json(),
         stage=TASK,
     )
@@ -225,7 +226,8 @@ async def triage(
 
 def _failure(group: Sequence[PaperMeta], error: LLMError) -> str:
     first, last = group[0].id, group[-1].id
-    return f"triage batch {first}…{last} ({len(group)} papers) fell back to heuristics: {error}"
+    count = plural(len(group), "paper")
+    return f"triage batch {first}…{last} ({count}) fell back to heuristics: {error}"
 
 
 def _fallback(group: Sequence[PaperMeta], interests: str) -> list[TriageItem]:
