@@ -60,6 +60,12 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     plan = plan_from(args)
     settings = settings_from(args)
     check_prompts(settings)
+    if plan.only not in (None, "feed") and not (settings.cache_dir / "feed").is_dir():
+        # the common case of the runner's own check, caught before any bar or warning is shown
+        raise UsageError(
+            f"--only {plan.only}: nothing is cached in {settings.cache_dir} yet; "
+            "run without --only first"
+        )
     stderr = Console(stderr=True)
     Cache(settings.cache_dir).mark()
     with RichObserver(stderr) as observer:
