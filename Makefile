@@ -13,6 +13,10 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	@# A .venv made before the switch to pymupdf-lite holds PyMuPDF's full stack, which ships the
+	@# same `pymupdf` module: remove both, so pymupdf-lite is installed whole below.
+	if $(BIN)/python -m pip show --quiet pymupdf >/dev/null 2>&1; then \
+		$(BIN)/python -m pip uninstall --quiet --yes pymupdf pymupdf-layout pymupdf4llm pymupdf-lite; fi
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
