@@ -70,6 +70,11 @@ class LLMSettings(Section):
         description="auto: an LLM when a key, endpoint or GGUF is set, else extractive",
     )
     model: str = Field(default="gpt-4o-mini", description="model name for the LLM backend")
+    triage_model: str | None = Field(
+        default=None,
+        description="a cheaper model of the same endpoint for triage (default: model)",
+        examples=["gpt-4.1-nano"],
+    )
     base_url: str | None = Field(
         default=None,
         description="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server)",
@@ -123,6 +128,8 @@ class LLMSettings(Section):
             raise ValueError("llm.backend = local needs --model-path FILE.gguf")
         if self.model_path is not None and not self.model_path.is_file():
             raise ValueError(f"GGUF model file {self.model_path} not found; check --model-path")
+        if self.triage_model and self.resolved_backend() == "local":
+            raise ValueError("llm.triage_model needs an OpenAI-compatible endpoint, not a GGUF")
         return self
 
     def effective_prices(self) -> dict[str, Price]:

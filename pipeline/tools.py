@@ -93,7 +93,9 @@ class Tools:
 
     def identity(self, name: str) -> Any:
         """What the tool's results depend on, for cache keys; cheap (nothing is connected)."""
-        if name in ("summarizer", "triager", "digester"):
+        if name == "triager":
+            return self.backend.triage_identity()
+        if name in ("summarizer", "digester"):
             return self.backend.identity()
         if name == "pdfs":
             return {"pdf_url": redacted(self.settings.arxiv.pdf_url)}

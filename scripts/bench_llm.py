@@ -8,6 +8,14 @@ Each paper is one `structured` call with a synthetic prompt of 3-12k tokens and 
 reply. Printed: tokens per minute achieved as a share of the TPM limit, the share of requests
 that met a 429, failures and wall time. Exits 1 when a target is missed (>= 90 % of the TPM
 limit, <= 1 % of requests rate limited, no paper lost).
+
+    python scripts/bench_llm.py --provider-minute
+
+is the limit issue 12 measured against a real server: a rolling 60-second window of 40k TPM that
+charges each request its prompt plus its whole max_tokens on arrival and sends only
+x-ratelimit-remaining-* and -reset-* headers (the backend learns the limits). It runs in real
+minutes, so it briefs fewer papers by default; the TPM share counts only tokens the server
+processed (prompt and reply), not the max_tokens it held back.
 """
 
 from __future__ import annotations
@@ -114,14 +122,14 @@ def day_of_papers(papers: int, seed: int) -> list[list[Message]]:
 
 
 async def run_day(
-    backend: OpenAIBackend, days: list[list[Message]], spent: list[Usage]
+    backend: OpenAIBackend, days: list[list[Message]], spent: list[Usage], max_tokens: int
 ) -> list[Any]:
     calls = [
         backend.structured(
             m,
             BenchSummary,
             temperature=0.2,
-            max_tokens=MAX_TOKENS,
+            max_tokens=max_tokens,
             task="bench",
             on_usage=spent.append,
         )
@@ -150,11 +158,35 @@ def main(argv: list[str] | None = None) -> int:
         "--learn", action="store_true", help="do not tell the backend the limits: it learns them"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="room per reply")
+    parser.add_argument(
+        "--charge",
+        choices=("usage", "max_tokens"),
+        default="usage",
+        help="what the server charges the window: tokens used, or prompt + max_tokens on arrival",
+    )
+    parser.add_argument(
+        "--no-limit-headers", action="store_true", help="send no x-ratelimit-limit-* headers"
+    )
+    parser.add_argument(
+        "--provider-minute",
+        action="store_true",
+        help="issue 12's provider: rolling 60 s window, 40k TPM, max_tokens charged on "
+        "arrival, only remaining/reset headers, limits learned; 16 papers unless --papers",
+    )
     args = parser.parse_args(argv)
+    if args.provider_minute:
+        given = {a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:])}
+        args.window, args.tpm, args.rpm = 60.0, 40_000, 500
+        args.charge, args.no_limit_headers, args.learn = "max_tokens", True, True
+        args.papers = args.papers if "--papers" in given else 16
 
     days = day_of_papers(args.papers, args.seed)
     limits = {"rpm": args.rpm, "tpm": args.tpm, "window": args.window}
-    with FakeOpenAI(reply_for=bench_reply, latency=args.latency, **limits) as server:
+    server_options = {"charge": args.charge, "limit_headers": not args.no_limit_headers}
+    with FakeOpenAI(
+        reply_for=bench_reply, latency=args.latency, **limits, **server_options
+    ) as server:
         limiter = RateLimiter(
             rpm=None if args.learn else args.rpm,
             tpm=None if args.learn else args.tpm,
@@ -167,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         started = time.monotonic()
         spent: list[Usage] = []
-        results = asyncio.run(run_day(backend, days, spent))
+        results = asyncio.run(run_day(backend, days, spent, args.max_tokens))
         wall = time.monotonic() - started
         statuses = server.chat_statuses
 
@@ -193,6 +225,8 @@ def report(
     print(f"papers: {len(results)}  window: {args.window:g}s = 1 min  limits: ", end="")
     print(f"{args.rpm} RPM, {args.tpm:,} TPM  latency: {args.latency:g}s  ", end="")
     print(f"concurrency: {args.concurrency}  margin: {args.margin:g}s")
+    print(f"server charges: {args.charge}  max_tokens: {args.max_tokens}  ", end="")
+    print(f"limit headers: {'no' if args.no_limit_headers else 'yes'}  learn: {args.learn}")
     print(f"tokens: {tokens:,} in {minutes:.2f} min ({wall:.1f} s wall)")
     print(f"tokens per minute: {tokens / minutes:,.0f} = {share:.1%} of the TPM limit")
     print(f"  (share of what the window could admit in {math.ceil(minutes)} min: ", end="")

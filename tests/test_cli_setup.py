@@ -18,7 +18,7 @@ from tests.workspace import clean_env, paperbrief
 
 # Settings without a default value: their line in the file is an example, not a default.
 NO_DEFAULT = ("base_url", "max_cost", "model_path", "chat_format", "n_threads", "prices")
-NO_DEFAULT += ("encoding", "dir")
+NO_DEFAULT += ("encoding", "dir", "triage_model")
 
 
 def settings_lines(text: str) -> list[str]:

@@ -10,6 +10,7 @@ from rich.console import Console
 from pipeline.cache import Cache
 from pipeline.commands.flags import settings_from
 from pipeline.errors import UsageError
+from pipeline.llm.backends import backend_for
 from pipeline.progress import RichObserver, llm_line, summary_tables
 from pipeline.prompts import default_prompts_dir, load_prompt
 from pipeline.record import STAGES
@@ -56,6 +57,22 @@ def check_prompts(settings: Settings) -> None:
         load_prompt(prompts_dir, task, getattr(settings.prompts, task))
 
 
+def check_cost_cap(settings: Settings) -> None:
+    """--max-cost with a model that has no price is a usage error, not a warning: such a cap
+    counts $0 per call and would never stop the run, and a warning scrolls past in a cron log
+    while the provider's bill does not."""
+    if settings.llm.max_cost is None:
+        return
+    unpriced = backend_for(settings.llm).unpriced_models()
+    if unpriced:
+        model = unpriced[0]
+        raise UsageError(
+            f"--max-cost cannot be held: model {model!r} has no price at this endpoint, so its "
+            f'cost counts as $0; set one in paperbrief.toml: [llm.prices."{model}"] '
+            "input = USD, output = USD (per million tokens)"
+        )
+
+
 def run_command(args: argparse.Namespace, console: Console) -> int:
     plan = plan_from(args)
     settings = settings_from(args)
@@ -66,6 +83,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             f"--only {plan.only}: nothing is cached in {settings.cache_dir} yet; "
             "run without --only first"
         )
+    check_cost_cap(settings)
     stderr = Console(stderr=True)
     Cache(settings.cache_dir).mark()
     with RichObserver(stderr) as observer:

@@ -125,6 +125,14 @@ class Backend(ABC):
             capabilities=self.capabilities,
         )
 
+    def triage_identity(self) -> BackendIdentity:
+        """The triager's identity; a backend that triages on another model says which."""
+        return self.identity()
+
+    def unpriced_models(self) -> list[str]:
+        """Models this run would pay for without a price: their cost cannot be counted."""
+        return []
+
     @abstractmethod
     def summarizer(self, notes: summarize.NoteStore | None = None) -> Summarizer:
         """`notes` keeps each chunk's map-step notes as they arrive (LLM backends)."""
@@ -280,39 +288,64 @@ class ModelBackend(Backend):
         on_flight: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(settings, meter, on_notice, on_flight)
-        self._client: Any = None  # the connection or loaded model, closed at the end
-        self._llm: LLM | None = None  # the client, behind the cost cap when one is set
+        # per model (None: the run's own): the connection or loaded model, closed at the end,
+        # and the client the stages call, behind the cost cap when one is set
+        self._clients: dict[str | None, Any] = {}
+        self._llms: dict[str | None, LLM] = {}
+        self._budget: Any = None  # one cost cap for all of the run's clients
         self._lock = threading.Lock()
+
+    @property
+    def _client(self) -> Any:
+        """The run's own model's client, once made."""
+        return self._clients.get(None)
 
     @abstractmethod
     def make_client(self) -> LLM: ...
 
-    def llm(self) -> LLM:
-        """The client, made once, from whichever task asks first."""
-        with self._lock:
-            if self._llm is None:
-                self._client = client = self.make_client()
-                cap = self.settings.max_cost
-                if cap is not None:
-                    from pipeline.llm.budget import BudgetedLLM
+    def make_client_for(self, model: str) -> LLM:
+        """A client of this backend on another model (the triage model)."""
+        raise NotImplementedError(f"the {self.name} backend runs one model only")
 
-                    price = self.settings.effective_prices().get(client.model)
-                    client = BudgetedLLM(client, cap, price)
-                self._llm = client
-            return self._llm
+    @property
+    def triage_model(self) -> str:
+        return self.model
+
+    def llm(self, model: str | None = None) -> LLM:
+        """The client of `model` (default: the run's), made once, from whichever task asks first."""
+        key = None if model is None or model == self.model else model
+        with self._lock:
+            if key not in self._llms:
+                client = self.make_client() if key is None else self.make_client_for(key)
+                self._clients[key] = client
+                self._llms[key] = self._capped(client)
+            return self._llms[key]
+
+    def _capped(self, client: LLM) -> LLM:
+        cap = self.settings.max_cost
+        if cap is None:
+            return client
+        from pipeline.llm.budget import Budget, BudgetedLLM
+
+        if self._budget is None:
+            self._budget = Budget(cap)
+        price = self.settings.effective_prices().get(client.model)
+        return BudgetedLLM(client, cap, price, budget=self._budget)
 
     def summarizer(self, notes: summarize.NoteStore | None = None) -> Summarizer:
         return LLMSummarizer(self.llm(), self.meter, notes)
 
     def triager(self) -> Triager:
-        return LLMTriager(self.llm(), self.meter)
+        return LLMTriager(self.llm(self.triage_model), self.meter)
 
     def digester(self) -> Digester:
         return digest.LLMDigester(self.llm(), self.meter)
 
     async def aclose(self) -> None:
-        client, self._client, self._llm = self._client, None, None
-        if client is not None:
+        with self._lock:
+            clients = list(self._clients.values())
+            self._clients, self._llms = {}, {}
+        for client in clients:
             await self.release(client)
 
     async def release(self, client: Any) -> None:
@@ -335,12 +368,28 @@ class OpenAICompatible(ModelBackend):
         endpoint = (self.settings.base_url or DEFAULT_ENDPOINT).rstrip("/").lower()
         return {"endpoint": redacted(endpoint)}  # keys and metadata never hold a password
 
+    @property
+    def triage_model(self) -> str:
+        return self.settings.triage_model or self.settings.model
+
+    def triage_identity(self) -> BackendIdentity:
+        # the triage cache key follows the triage model, the summaries' the run's model
+        return self.identity().model_copy(update={"model": self.triage_model})
+
+    def unpriced_models(self) -> list[str]:
+        prices = self.settings.effective_prices()
+        models = dict.fromkeys((self.model, self.triage_model))
+        return [model for model in models if model not in prices]
+
     def make_client(self) -> LLM:
+        return self.make_client_for(self.settings.model)
+
+    def make_client_for(self, model: str) -> LLM:
         from pipeline.llm.openai_backend import OpenAIBackend
 
         llm = self.settings
         return OpenAIBackend(
-            llm.model,
+            model,
             api_key=llm.api_key.get_secret_value() if llm.api_key else None,
             base_url=llm.base_url,
             prices=llm.effective_prices(),

@@ -1,4 +1,4 @@
-"""A cost cap in front of any `LLM`: once the run has spent its budget, no new call starts."""
+"""A cost cap in front of any `LLM`: no call starts whose estimate does not fit in what is left."""
 
 from __future__ import annotations
 
@@ -15,23 +15,55 @@ class CostCapReached(LLMError):
     """The run reached --max-cost; what was done is kept, this call was never made."""
 
 
+class Budget:
+    """One run's money: the cap, what was paid and what calls in flight may still cost.
+
+    Shared by every client of the run (the main model and a cheaper triage model), so the cap
+    is one cap whichever model a call goes to."""
+
+    def __init__(self, cap: float, spent: float = 0.0) -> None:
+        self.cap = cap
+        self.spent = spent
+        self.reserved = 0.0
+        self.lock = threading.Lock()
+
+
 class BudgetedLLM:
     """Charges every request's usage to one budget shared by the run.
 
     The cap is checked before each call, not each paper, against what was spent plus the
-    estimated cost of the calls still in flight, so papers running side by side do not all start
-    while the first reply is on its way. Calls already on the wire finish and are paid.
+    estimated cost of the calls still in flight plus this call's own estimate, so papers running
+    side by side do not all start while the first reply is on its way, and a call that alone
+    would pass the cap never starts. Calls already on the wire finish and are paid.
     """
 
-    def __init__(self, inner: LLM, cap: float, price: Price | None, spent: float = 0.0) -> None:
+    def __init__(
+        self,
+        inner: LLM,
+        cap: float,
+        price: Price | None,
+        spent: float = 0.0,
+        *,
+        budget: Budget | None = None,
+    ) -> None:
         self.inner = inner
         self.name = inner.name
         self.model = inner.model
-        self.cap = cap
         self.price = price
-        self.spent = spent
-        self.reserved = 0.0
-        self._lock = threading.Lock()
+        self.budget = budget if budget is not None else Budget(cap, spent)
+        self._lock = self.budget.lock
+
+    @property
+    def cap(self) -> float:
+        return self.budget.cap
+
+    @property
+    def spent(self) -> float:
+        return self.budget.spent
+
+    @property
+    def reserved(self) -> float:
+        return self.budget.reserved
 
     async def structured(
         self,
@@ -47,7 +79,7 @@ class BudgetedLLM:
 
         def charged(usage: Usage) -> None:
             with self._lock:
-                self.spent += usage.cost_usd
+                self.budget.spent += usage.cost_usd
             on_usage(usage)
 
         try:
@@ -61,18 +93,24 @@ class BudgetedLLM:
             )
         finally:
             with self._lock:
-                self.reserved -= estimate
+                self.budget.reserved -= estimate
 
     def _reserve(self, messages: list[Message], max_tokens: int, task: str) -> float:
+        """Reserve the call's estimated cost, or refuse it: a call starts only if its own
+        estimate fits in what is left of the cap, so the cap is exceeded by no more than the
+        estimates' error, never by a whole call that was over it from the start."""
+        estimate = self._estimate(messages, max_tokens)
         with self._lock:
-            if self.spent + self.reserved >= self.cap:
+            committed = self.spent + self.reserved
+            if committed >= self.cap or committed + estimate > self.cap:
+                left = max(self.cap - committed, 0.0)
                 raise CostCapReached(
-                    f"not summarized: the run reached its cost cap (${self.cap:.4g}); raise "
-                    "--max-cost or run again later",
+                    f"not summarized: the run reached its cost cap (${self.cap:.4g}; this call "
+                    f"would cost up to ${estimate:.4g}, ${left:.4g} is left); raise --max-cost "
+                    "or run again later",
                     stage=task,
                 )
-            estimate = self._estimate(messages, max_tokens)
-            self.reserved += estimate
+            self.budget.reserved += estimate
             return estimate
 
     def _estimate(self, messages: list[Message], max_tokens: int) -> float:

@@ -28,6 +28,11 @@ Options of the server itself (all off by default):
                        over it, a 429 with Retry-After / retry-after-ms. With either set, every
                        reply carries x-ratelimit-limit-*, -remaining-* and -reset-* headers.
     window             the window's length in seconds (60; a bench compresses a "minute")
+    charge             what a request costs the token window: "usage" (default) counts the
+                       tokens it used, once answered; "max_tokens" counts its prompt plus its
+                       whole max_tokens when it arrives, as hosted providers do
+    limit_headers      False sends only x-ratelimit-remaining-* and -reset-* (no -limit-*), so
+                       a client must learn the limits from what remains
     latency            seconds every completion takes, after it is admitted
     reject_json_schema answer a json_schema response_format with a 500 "Input should be 'text' or
                        'json_object'", as llama-cpp-python 0.3.36's server does; a json_object
@@ -51,7 +56,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from tests.fakes.http import LocalServer, QuietHandler, QuietServer
 
@@ -92,6 +97,8 @@ class FakeOpenAI(LocalServer):
         rpm: int | None = None,
         tpm: int | None = None,
         window: float = 60.0,
+        charge: Literal["usage", "max_tokens"] = "usage",
+        limit_headers: bool = True,
         latency: float = 0.0,
         reject_json_schema: bool = False,
         reject_json_object_schema: bool = False,
@@ -101,7 +108,9 @@ class FakeOpenAI(LocalServer):
         self.latency = latency
         self.reject_json_schema = reject_json_schema
         self.reject_json_object_schema = reject_json_object_schema
-        self.limits = RateWindow(rpm, tpm, window) if (rpm or tpm) else None
+        self.charge = charge
+        self.limits = RateWindow(rpm, tpm, window, limit_headers) if (rpm or tpm) else None
+        self.charged: list[int] = []  # tokens each admitted request cost the window
         self._lock = threading.Lock()
         self._script: deque[dict[str, Any]] = deque()
         self._requests: list[RecordedRequest] = []
@@ -175,11 +184,13 @@ class FakeOpenAI(LocalServer):
             return status, headers, error_body(status, item.get("message"), item.get("code"))
         completion = self._completion(body, item, number)
         if self.limits is not None:
-            tokens = completion["usage"]["total_tokens"]
+            tokens = self._charge(body, completion)
             with self._lock:
                 wait, limit_headers = self.limits.admit(time.monotonic(), tokens)
                 if wait is not None:
                     self._script.appendleft(item)  # a scripted reply waits for the retry
+                else:
+                    self.charged.append(tokens)
             headers.update(limit_headers)
             if wait is not None:
                 headers["Retry-After"] = f"{wait:.3f}"
@@ -188,6 +199,14 @@ class FakeOpenAI(LocalServer):
                 return 429, headers, error_body(429, message)
         time.sleep(self.latency)
         return 200, headers, completion
+
+    def _charge(self, body: dict[str, Any], completion: dict[str, Any]) -> int:
+        """Tokens the request costs the window: what it used, or what it may use on arrival."""
+        usage = completion["usage"]
+        if self.charge == "usage":
+            return int(usage["total_tokens"])
+        room = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+        return int(usage["prompt_tokens"]) + int(room)
 
     def _format_rejection(self, response_format: Any) -> tuple[int, str] | None:
         kind = response_format.get("type") if isinstance(response_format, dict) else None
@@ -237,8 +256,15 @@ class RateWindow:
     Not thread-safe: the server calls it under its lock.
     """
 
-    def __init__(self, rpm: int | None, tpm: int | None, window: float = 60.0) -> None:
+    def __init__(
+        self,
+        rpm: int | None,
+        tpm: int | None,
+        window: float = 60.0,
+        limit_headers: bool = True,
+    ) -> None:
         self.rpm, self.tpm, self.window = rpm, tpm, window
+        self.limit_headers = limit_headers
         self._admitted: deque[tuple[float, int]] = deque()  # (time, tokens), oldest first
 
     def admit(self, now: float, tokens: int) -> tuple[float | None, dict[str, str]]:
@@ -269,7 +295,8 @@ class RateWindow:
         headers: dict[str, str] = {}
         for name, limit, used in (("requests", self.rpm, requests), ("tokens", self.tpm, tokens)):
             if limit is not None:
-                headers[f"x-ratelimit-limit-{name}"] = str(limit)
+                if self.limit_headers:
+                    headers[f"x-ratelimit-limit-{name}"] = str(limit)
                 headers[f"x-ratelimit-remaining-{name}"] = str(max(limit - used, 0))
                 headers[f"x-ratelimit-reset-{name}"] = format_duration(reset)
         return headers
