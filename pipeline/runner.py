@@ -9,7 +9,6 @@ that fails in any stage is marked failed with its reason and drops out; the day 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +18,12 @@ from pipeline.editions import Edition, edition_name
 from pipeline.errors import UsageError
 from pipeline.executor import POOL_THRESHOLD, LocalExecutor, Plan
 from pipeline.feeding import admit, seed
-from pipeline.llm.backends import Backend, Meter
+from pipeline.llm.backends import MakeBackend
 from pipeline.observer import Observer, QuietObserver
 from pipeline.paper import Day, Paper
 from pipeline.record import RunRecord, new_run_id, run_record, write_outputs
 from pipeline.runlog import RunLog
-from pipeline.settings import LLMSettings, Settings
+from pipeline.settings import Settings
 from pipeline.sources import Source
 from pipeline.stage import Stage
 from pipeline.stages.chunk import Chunking
@@ -82,7 +81,7 @@ class Runner:
     observer: Observer = field(default_factory=QuietObserver)
     # A backend made by the caller (a test's scripted model); by default, the settings' own.
     # It is given the run log's meter, so its usage lands in run.json like any backend's.
-    make_backend: Callable[[LLMSettings, Meter], Backend] | None = None
+    make_backend: MakeBackend | None = None
     pool_threshold: int = POOL_THRESHOLD  # papers a CPU stage needs to use worker processes
 
     def __post_init__(self) -> None:

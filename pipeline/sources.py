@@ -107,9 +107,16 @@ class Source:
         if self.kind == "rss":
             return f"today's arXiv announcements in {cats}"
         if self.kind == "date":
-            listed = self.day - timedelta(days=max(self.day.weekday() - 4, 0))  # weekend: Friday
+            listed = announced_day(self.day)
             return f"arXiv listing of {listed.isoformat()} in {cats} (arXiv API)"
         return f"arXiv ids {', '.join(self.ids)}"
+
+
+def announced_day(day: date) -> date:
+    """The day itself on a weekday; on a weekend, the Friday before (arXiv's last listing)."""
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
 
 
 class CachedListing(BaseModel):

@@ -22,11 +22,12 @@ from pipeline.editions import Edition, edition_name
 from pipeline.errors import UsageError
 from pipeline.executor import LocalExecutor, Plan
 from pipeline.html.weekly import weekly_html
-from pipeline.llm.backends import Backend, Meter, backend_for
+from pipeline.llm.backends import MakeBackend, backend_for
+from pipeline.llm.base import ignore_meter
 from pipeline.observer import Observer, QuietObserver
 from pipeline.record import write_outputs
 from pipeline.runlog import RunLog
-from pipeline.settings import LLMSettings, Settings
+from pipeline.settings import Settings
 from pipeline.stages.digest import Digest, Synthesis, Week
 from pipeline.stages.report import daily
 from pipeline.tools import Tools
@@ -41,12 +42,10 @@ from pipeline.weekly import (
 )
 from pipeline.wording import plural
 
-MakeBackend = Callable[[LLMSettings, Meter], Backend]
 
-
-def edition_of(settings: Settings) -> str:
+def edition_of(settings: Settings, make_backend: MakeBackend | None = None) -> str:
     """The edition the settings would write: backend, model and summarize prompt variant."""
-    backend = backend_for(settings.llm)
+    backend = (make_backend or backend_for)(settings.llm, ignore_meter)
     return edition_name(backend.name, backend.model, settings.prompts.summarize)
 
 
@@ -99,7 +98,7 @@ def build_weekly(
     if start > end:
         raise UsageError(f"--from {start} is after --to {end}; swap them")
     observer = observer or QuietObserver()
-    edition = edition_of(settings) if make_backend is None else _edition(settings, make_backend)
+    edition = edition_of(settings, make_backend)
     cache = Cache(settings.cache_dir)
     if fill:
         _fill(settings, cache, start, end, edition, observer, make_backend)
@@ -121,11 +120,6 @@ def build_weekly(
     write_atomic(folder / "report.json", json_blob, private=False)
     write_atomic(folder / "report.html", weekly_html(report).encode("utf-8"), private=False)
     return WeeklyOutcome(report, folder, log.warnings)
-
-
-def _edition(settings: Settings, make_backend: MakeBackend) -> str:
-    backend = make_backend(settings.llm, lambda step, usage: None)
-    return edition_name(backend.name, backend.model, settings.prompts.summarize)
 
 
 def _editions(cache: Cache, days: list[date], edition: str) -> dict[date, Edition]:

@@ -12,7 +12,7 @@ from pipeline.commands.flags import settings_from
 from pipeline.errors import UsageError
 from pipeline.llm.backends import backend_for
 from pipeline.progress import RichObserver, llm_line, summary_tables
-from pipeline.prompts import default_prompts_dir, load_prompt
+from pipeline.prompts import task_prompt
 from pipeline.record import STAGES
 from pipeline.runner import Runner, RunPlan
 from pipeline.settings import Settings
@@ -52,9 +52,8 @@ def plan_from(args: argparse.Namespace) -> RunPlan:
 def check_prompts(settings: Settings) -> None:
     """Load the prompt files the run will use, so a missing variant (--prompt nosuch) is a
     usage error before the run starts, not a failure found at the summarize stage."""
-    prompts_dir = settings.prompts.dir or default_prompts_dir()
     for task in ("triage", "summarize", "notes"):
-        load_prompt(prompts_dir, task, getattr(settings.prompts, task))
+        task_prompt(settings, task)
 
 
 def check_cost_cap(settings: Settings) -> None:

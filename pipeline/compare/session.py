@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,18 +31,18 @@ from pipeline.compare.results import (
 from pipeline.errors import LLMError, UsageError
 from pipeline.executor import LocalExecutor, Plan
 from pipeline.feeding import admit, seed
-from pipeline.llm.backends import Backend, Meter, ModelBackend, backend_for
+from pipeline.llm.backends import MakeBackend, ModelBackend, backend_for
+from pipeline.llm.base import ignore_meter
 from pipeline.models import SummaryRecord, Usage
 from pipeline.observer import Observer
 from pipeline.paper import Day
 from pipeline.progress import RichObserver
 from pipeline.prompts import default_prompts_dir, load_prompt
 from pipeline.runner import Runner, RunPlan
-from pipeline.settings import LLMSettings, Settings
+from pipeline.settings import Settings
 from pipeline.stage import stage_key
 from pipeline.stages.summarize import Summarize
 
-MakeBackend = Callable[[LLMSettings, Meter], Backend]
 TASK = "summarize"
 # Tokens the summarize template adds around the paper, when the tokenizer is not asked:
 # about 4 characters a token for English prose.
@@ -151,7 +151,7 @@ def estimate(
         if spec.baseline:
             continue
         chosen = settings_for(settings, spec, None)
-        backend = (make_backend or backend_for)(chosen.llm, _ignore)
+        backend = (make_backend or backend_for)(chosen.llm, ignore_meter)
         params = stage.params(chosen)
         prompt = params["prompts"][TASK]
         overhead = (len(prompt.system) + len(prompt.user)) // CHARS_PER_TOKEN
@@ -171,10 +171,6 @@ def estimate(
                 tokens = paper.chunks.total_tokens + overhead
                 usd += price.cost(tokens, prompt.max_tokens)
     return Estimate(round(usd, 6), uncached, cached, tuple(sorted(unpriced)))
-
-
-def _ignore(step: str, usage: Usage) -> None:
-    """Estimating makes no call, so there is nothing to meter."""
 
 
 def confirmed(estimate_usd: float, settings: Settings, yes: bool, console: Console) -> bool:
@@ -316,7 +312,7 @@ class Compare:
         llm_settings = self.settings.llm.model_copy(
             update={"model": self.judge_model, "backend": "openai", "max_cost": remaining}
         )
-        backend = (self.make_backend or backend_for)(llm_settings, _ignore)
+        backend = (self.make_backend or backend_for)(llm_settings, ignore_meter)
         prompt = load_prompt(self._prompts_dir(), "judge", "default")
         cache = Cache(self.settings.cache_dir)
         identity = backend.identity().model_dump()

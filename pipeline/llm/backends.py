@@ -21,16 +21,12 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, Field
 
 from pipeline.faithfulness import SourceIndex, summary_faithfulness
-from pipeline.llm.base import LLM
-from pipeline.models import Chunks, PaperMeta, SummaryRecord, Usage
+from pipeline.llm.base import LLM, Meter, ignore_meter
+from pipeline.models import Chunks, PaperMeta, SummaryRecord
 from pipeline.prompts import Prompt
 from pipeline.redaction import redacted
 from pipeline.settings import LLMSettings
 from pipeline.stages import digest, summarize, triage
-
-# (step, usage): where every request's cost is reported as it is paid ("triage",
-# "summarize-map", ...). The run log is the one sink of a run.
-Meter = Callable[[str, Usage], None]
 
 
 class Capabilities(BaseModel):
@@ -445,18 +441,18 @@ class LocalGGUF(ModelBackend):
         )
 
 
+# What `Runner(make_backend=...)` and the report commands take: a backend made by the caller
+# (a test's scripted model), given the run's meter.
+MakeBackend = Callable[[LLMSettings, Meter], Backend]
+
 BACKENDS: dict[str, type[Backend]] = {
     backend.name: backend for backend in (OpenAICompatible, LocalGGUF, Extractive)
 }
 
 
-def ignore(step: str, usage: Usage) -> None:
-    """A meter for callers that keep no account."""
-
-
 def backend_for(
     settings: LLMSettings,
-    meter: Meter = ignore,
+    meter: Meter = ignore_meter,
     on_notice: Callable[[str], None] | None = None,
     on_flight: Callable[[int], None] | None = None,
 ) -> Backend:

@@ -26,6 +26,15 @@ def ignore_usage(usage: Usage) -> None:
     """A sink for callers that do not account (benchmarks, one-off probes)."""
 
 
+# (step, usage): where a run hears of every request's cost as it is paid, by step ("triage",
+# "summarize-map", ...). The run log's meter is the one sink of a run.
+Meter = Callable[[str, Usage], None]
+
+
+def ignore_meter(step: str, usage: Usage) -> None:
+    """A meter for callers that keep no run-wide account."""
+
+
 class LLM(Protocol):
     """A model that answers messages with a validated pydantic object.
 

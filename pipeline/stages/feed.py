@@ -12,7 +12,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,13 @@ from pipeline.errors import PaperbriefError, UsageError
 from pipeline.models import PaperMeta, PdfFile
 from pipeline.paper import Day, Paper
 from pipeline.settings import ArxivSettings, Settings
-from pipeline.sources import LISTING_VERSION, CachedListing, Source, is_arxiv_id
+from pipeline.sources import (
+    LISTING_VERSION,
+    CachedListing,
+    Source,
+    announced_day,
+    is_arxiv_id,
+)
 from pipeline.stage import Placement, Stage
 from pipeline.stages import extract
 
@@ -246,13 +252,6 @@ class ArxivListing(Stage[Day, CachedListing]):
         for warning in output.warnings:
             day.log.warn(warning)
         day.papers = [Paper(meta=meta) for meta in output.papers]
-
-
-def announced_day(day: date) -> date:
-    """The day itself on a weekday; on a weekend, the Friday before (arXiv's last listing)."""
-    while day.weekday() >= 5:
-        day -= timedelta(days=1)
-    return day
 
 
 def weekend_note(day: date, listed: date) -> str:

@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from pipeline.accounting import Ledger
 from pipeline.errors import LLMError, RefusalError, ReplyTooLongError
 from pipeline.faithfulness import SourceIndex, summary_faithfulness
-from pipeline.llm.base import LLM, Message
+from pipeline.llm.base import LLM, Message, Meter, ignore_meter
 from pipeline.models import (
     Chunk,
     ChunkNotes,
@@ -190,10 +190,6 @@ def fewer_chunks(chunks: Sequence[Chunk], share: float = LESS_INPUT_SHARE) -> li
 # --- accounting --------------------------------------------------------------------------
 
 
-# Where a paper's requests report their usage, by step ("summarize-map", ...), as they are paid.
-Meter = Callable[[str, Usage], None]
-
-
 class NoteStore(Protocol):
     """Where each chunk's map-step notes are kept as soon as they arrive, so a run killed halfway
     through a long paper resumes with only the missing calls (`pipeline.tools.NoteCache`)."""
@@ -207,10 +203,6 @@ def note_key(messages: Sequence[Message]) -> str:
     the store adds the model's identity."""
     request = json.dumps([m.model_dump() for m in messages], sort_keys=True)
     return hashlib.sha256(f"{schema_digest()}\n{request}".encode()).hexdigest()
-
-
-def ignore(step: str, usage: Usage) -> None:
-    """A meter for callers that keep no run-wide account."""
 
 
 async def _ask(
@@ -271,7 +263,7 @@ class _Paper:
     llm: LLM
     interests: str
     cap: int
-    run_meter: Meter = ignore
+    run_meter: Meter = ignore_meter
     store: NoteStore | None = None
     ledger: Ledger = field(default_factory=Ledger)
 
@@ -389,7 +381,7 @@ async def summary_record(
     interests: str,
     single_call_budget: int = 12000,
     max_tokens_cap: int = MAX_TOKENS_CAP,
-    meter: Meter = ignore,
+    meter: Meter = ignore_meter,
     store: NoteStore | None = None,
 ) -> SummaryRecord:
     """Summarize one paper (see the module docstring); raises `LLMError` for a failed paper."""

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from pipeline.llm.backends import Capabilities, Meter, ModelBackend
-from pipeline.llm.base import LLM, Message, UsageSink
+from pipeline.llm.backends import Capabilities, ModelBackend
+from pipeline.llm.base import LLM, Message, Meter, UsageSink
 from pipeline.models import Usage
 from pipeline.settings import LLMSettings
 
