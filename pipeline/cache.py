@@ -136,6 +136,10 @@ class Cache:
         except OSError as exc:
             self._warn(f"could not remember a {stage} failure ({exc})")
 
+    def holds(self, stage: str) -> bool:
+        """Whether any run has stored entries of `stage` here."""
+        return (self.root / stage).is_dir()
+
     def pdf_path(self, paper_id: str) -> Path:
         """Where a downloaded paper's PDF lives; old-style ids ("hep-th/9901001") are flattened."""
         return self.root / "pdf" / f"{paper_id.replace('/', '_')}.pdf"
@@ -223,12 +227,12 @@ class Cache:
         except OSError as exc:
             return f"it cannot be read: {exc.strerror}"
         # A leftover ".seen.json.<random>.tmp" is ours too: a write_atomic cut short.
-        ours = {*_known_folders(), SEEN, LOCK}
+        ours = {*known_folders(), SEEN, LOCK}
         unknown = [n for n in names if n not in ours and not _our_temporary(n)]
         if unknown:
             shown = ", ".join(unknown[:3]) + (", …" if len(unknown) > 3 else "")
             return f"it holds {shown}, which paperbrief does not write"
-        if not any(n in _known_folders() for n in names):
+        if not any(n in known_folders() for n in names):
             return "it has no stage folders (feed, extract, pdf, …)"
         return None
 
@@ -257,7 +261,7 @@ class Cache:
                 f"{self.root} is not a paperbrief cache ({why}); nothing removed. "
                 "Check --cache-dir and PAPERBRIEF_CACHE_DIR"
             )
-        folders = [stage] if stage else sorted(_known_folders())
+        folders = [stage] if stage else sorted(known_folders())
         cutoff = None if older_than is None else time.time() - older_than
         removed = 0
         for name in folders:
@@ -297,7 +301,7 @@ def _our_temporary(name: str) -> bool:
 EXTRA_FOLDERS = ("pdf", "notes", "digest", "judge", "days")
 
 
-def _known_folders() -> frozenset[str]:
+def known_folders() -> frozenset[str]:
     from pipeline.record import STAGES  # record imports this module for write_atomic
 
     return frozenset((*STAGES, *EXTRA_FOLDERS))

@@ -19,7 +19,15 @@ from pipeline.commands import flags
 from pipeline.commands import init as init_cmd
 from pipeline.commands import prompts as prompts_cmd
 from pipeline.commands import report as report_cmd
-from pipeline.errors import FeedError, PaperbriefError, UsageError
+from pipeline.errors import (
+    EXIT_FAILED,
+    EXIT_NO_REPORT,
+    EXIT_OK,
+    EXIT_USAGE,
+    FeedError,
+    PaperbriefError,
+    UsageError,
+)
 from pipeline.record import STAGES
 from pipeline.redaction import redacted
 
@@ -27,7 +35,6 @@ STAGE_NAMES = STAGES
 
 # For cron: 0 every paper done; 1 a report was written but some papers failed; 2 bad usage
 # (flags, settings, files); 3 no report could be written (the feed was unreachable).
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_REPORT = 0, 1, 2, 3
 
 EXIT_CODES = """\
 exit codes (for cron and scripts):

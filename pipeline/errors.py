@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# The exit codes `paperbrief --help` documents, for cron: all done; a report but some papers
+# failed; bad usage; no report could be written.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_REPORT = 0, 1, 2, 3
+
 
 class PaperbriefError(Exception):
     """Base of every error paperbrief raises on purpose."""

@@ -104,6 +104,12 @@ class Runner:
         )
 
     def run(self) -> RunRecord:
+        self.run_stages()
+        return self._finish()
+
+    def run_stages(self, until: str | None = None) -> Day:
+        """The stages in order, stopping before the one named `until` (compare prepares the
+        papers once, up to summarize); holds the cache for the whole of it."""
         # One event loop for the whole run: an async LLM client made during triage must still
         # be usable when summarize runs (a loop per stage would close it underneath).
         with self.cache.run_lock(self.observer.warn), asyncio.Runner() as loop:
@@ -121,6 +127,8 @@ class Runner:
             try:
                 self.day.papers = seed(self.plan.source, self.log.warn)
                 for stage in self.stages:
+                    if stage.name == until:
+                        break
                     executor.run(stage, self.day)
                     if stage.name == "feed":
                         admit(self.day, self.settings, self.cache.seen_path())
@@ -129,7 +137,7 @@ class Runner:
             finally:
                 executor.close(graceful=finished)
                 loop.run(self.tools.aclose())
-        return self._finish()
+        return self.day
 
     def _finish(self) -> RunRecord:
         day, source = self.day, self.plan.source

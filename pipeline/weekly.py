@@ -20,6 +20,7 @@ from pipeline.markup import md_cell, md_code, md_link, md_text
 from pipeline.models import Usage
 from pipeline.sources import is_arxiv_id
 from pipeline.stages.digest import Finding, Synthesis, WeekPaper, cited_in, tags_of
+from pipeline.wording import plural
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 VENUE = re.compile(
@@ -180,8 +181,9 @@ def _range(start: date, end: date) -> str:
     return f"{_day(start)} – {_day(end)}"
 
 
-def _count(item: Finding) -> str:
-    papers = f"{item.papers} paper{'s' if item.papers != 1 else ''}"
+def count_text(item: Finding) -> str:
+    """`3 papers; 1 last week`: what paperbrief counted for a theme or trend."""
+    papers = plural(item.papers, "paper")
     if item.previous is None:
         return papers
     return f"{papers}; {item.previous} last week"
@@ -193,7 +195,7 @@ def _finding_lines(item: Finding, n: int, *, counted: bool) -> list[str]:
     cites = " ".join(f"[{r}]" for r in item.refs if r not in shown)
     head = f"{n}. **{md_text(item.title)}**"
     if counted:
-        head += f" ({_count(item)})"
+        head += f" ({count_text(item)})"
     lines = [f"{head} — {md_text(item.text)} {cites}".rstrip(), ""]
     if item.flags:
         lines += [f"   ⚠ unverified: {md_text('; '.join(item.flags))}", ""]
@@ -309,5 +311,5 @@ def _references(report: WeeklyReport) -> list[str]:
             else "counted from tags, no model."
         )
     )
-    cost = f" Synthesis cost: ${report.usage.cost_usd:.4f} in {report.usage.calls} call(s)."
+    cost = f" Synthesis cost: ${report.usage.cost_usd:.4f} in {plural(report.usage.calls, 'call')}."
     return [*lines, "", sources + (cost if report.usage.calls else ""), ""]

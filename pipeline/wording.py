@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 
-def plural(n: int, noun: str) -> str:
-    """`1 paper`, `2 papers`, `0 papers`."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """`1 paper`, `2 papers`, `0 papers`; `many` for an irregular plural (`retries`)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {many or noun + 's'}"

@@ -42,6 +42,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from pipeline.settings import ArxivSettings
+from pipeline.wording import plural
 
 Kind = Literal["api", "rss", "pdf"]
 KINDS: tuple[Kind, ...] = ("api", "rss", "pdf")
@@ -168,12 +169,8 @@ def _describe(exc: BaseException, retries: int) -> str:
         what, cause = "could not connect", network_cause(exc)
     else:
         what, cause = "connection dropped", network_cause(exc)
-    after = f" after {_plural_retries(retries)}" if retries else ""
+    after = f" after {plural(retries, 'retry', 'retries')}" if retries else ""
     return f"{what}{after}: {cause}" if cause else f"{what}{after}"
-
-
-def _plural_retries(n: int) -> str:
-    return "1 retry" if n == 1 else f"{n} retries"
 
 
 class ArxivClient:

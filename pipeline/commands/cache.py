@@ -7,13 +7,13 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cache import Cache
+from pipeline.cache import Cache, known_folders
 from pipeline.commands import flags
 from pipeline.errors import UsageError
-from pipeline.record import STAGES
 from pipeline.settings import Settings
+from pipeline.wording import plural
 
-FOLDERS = (*STAGES, "pdf")
+FOLDERS = sorted(known_folders())  # every folder the cache writes, stages and the rest
 DAY_SECONDS = 86_400
 
 
@@ -72,7 +72,7 @@ def _clear(args: argparse.Namespace, cache: Cache, console: Console) -> int:
     removed = cache.clear(args.stage, older)
     what = f"{args.stage} " if args.stage else ""
     console.print(
-        f"removed {_count(removed, 'file')} of {what}cache from {cache.root}", highlight=False
+        f"removed {plural(removed, 'file')} of {what}cache from {cache.root}", highlight=False
     )
     return 0
 
@@ -95,7 +95,3 @@ def _stats(args: argparse.Namespace, cache: Cache, console: Console) -> int:
     table.add_row("total", *(f"{total[k]:,}" for k in ("entries", "failures", "bytes")))
     console.print(table)
     return 0
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

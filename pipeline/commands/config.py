@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
 from rich.console import Console
 
 from pipeline.commands import flags
@@ -72,7 +71,4 @@ def _leaves(loaded: Loaded) -> list[tuple[tuple[str, ...], Any]]:
 def _shown(value: Any) -> str:
     if value is None:
         return "(not set)"
-    if isinstance(value, SecretStr):
-        # Masked whole: even a key's last characters help someone guess which key it is.
-        return '"********"'
-    return toml_value(value)
+    return toml_value(value)  # masks a secret whole: even its last characters help a guess

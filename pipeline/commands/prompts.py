@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pipeline.prompts import default_prompts_dir, prompt_variants
+from pipeline.prompts import prompt_variants, prompts_dir_of
 from pipeline.settings import Settings
 
 HELP = """\
@@ -33,7 +33,7 @@ def add_parser(
 
 
 def prompts_command(settings: Settings, console: Console) -> int:
-    folder = settings.prompts.dir or default_prompts_dir()
+    folder = prompts_dir_of(settings)
     table = Table(title=f"Prompts in {folder}", title_justify="left")
     for column in ("task", "variant", "description", "temp.", "max tokens"):
         table.add_column(column, overflow="fold")

@@ -93,12 +93,13 @@ def build_weekly(
     fill: bool = False,
     observer: Observer | None = None,
     make_backend: MakeBackend | None = None,
+    edition: str | None = None,
 ) -> WeeklyOutcome:
     """Gather the week, synthesize it (one cached call), write report.md and report.json."""
     if start > end:
         raise UsageError(f"--from {start} is after --to {end}; swap them")
     observer = observer or QuietObserver()
-    edition = edition_of(settings, make_backend)
+    edition = edition or edition_of(settings, make_backend)
     cache = Cache(settings.cache_dir)
     if fill:
         _fill(settings, cache, start, end, edition, observer, make_backend)
@@ -256,7 +257,7 @@ def report_command(args: argparse.Namespace, settings: Settings, console: Consol
         return 0
     end = args.end or date.today()
     start = args.start or end - timedelta(days=6)
-    outcome = build_weekly(settings, start, end, top=args.top, fill=args.fill)
+    outcome = build_weekly(settings, start, end, top=args.top, fill=args.fill, edition=args.edition)
     stderr = Console(stderr=True, soft_wrap=True)
     for warning in outcome.warnings:
         stderr.print(f"warning: {warning}", markup=False, highlight=False)

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from pipeline.cache import Cache
 from pipeline.commands.flags import settings_from
-from pipeline.errors import UsageError
+from pipeline.errors import EXIT_FAILED, EXIT_NO_REPORT, EXIT_OK, UsageError
 from pipeline.llm.backends import backend_for
 from pipeline.progress import RichObserver, llm_line, summary_tables
 from pipeline.prompts import task_prompt
@@ -17,9 +17,6 @@ from pipeline.record import STAGES
 from pipeline.runner import Runner, RunPlan
 from pipeline.settings import Settings
 from pipeline.sources import Source, parse_date, parse_ids, source_path
-
-# The codes `paperbrief --help` documents (pipeline.cli.EXIT_CODES).
-EXIT_OK, EXIT_FAILED, EXIT_NO_REPORT = 0, 1, 3
 
 
 def source_from(args: argparse.Namespace) -> Source:
@@ -76,7 +73,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     plan = plan_from(args)
     settings = settings_from(args)
     check_prompts(settings)
-    if plan.only not in (None, "feed") and not (settings.cache_dir / "feed").is_dir():
+    if plan.only not in (None, "feed") and not Cache(settings.cache_dir).holds("feed"):
         # the common case of the runner's own check, caught before any bar or warning is shown
         raise UsageError(
             f"--only {plan.only}: nothing is cached in {settings.cache_dir} yet; "

@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from rich.console import Console
 
@@ -29,15 +28,13 @@ from pipeline.compare.results import (
     variant_stats,
 )
 from pipeline.errors import LLMError, UsageError
-from pipeline.executor import LocalExecutor, Plan
-from pipeline.feeding import admit, seed
 from pipeline.llm.backends import MakeBackend, ModelBackend, backend_for
 from pipeline.llm.base import ignore_meter
 from pipeline.models import SummaryRecord, Usage
 from pipeline.observer import Observer
 from pipeline.paper import Day
 from pipeline.progress import RichObserver
-from pipeline.prompts import default_prompts_dir, load_prompt
+from pipeline.prompts import load_prompt, prompts_dir_of
 from pipeline.runner import Runner, RunPlan
 from pipeline.settings import Settings
 from pipeline.stage import stage_key
@@ -103,25 +100,7 @@ def prepare(
     """Feed → chunk once, as a run does (same executor, cache and admission), and stop before
     summarize: the estimate reads the chunks' token counts, and every variant's run then finds
     these stages cached."""
-    runner = Runner(settings, plan, observer, make_backend=make_backend)
-    with asyncio.Runner() as loop:
-        executor = LocalExecutor(
-            settings, runner.cache, runner.log, runner.tools, Plan(), observer, loop
-        )
-        finished = False
-        try:
-            runner.day.papers = seed(plan.source, runner.log.warn)
-            for stage in runner.stages:
-                if stage.name == TASK:
-                    break
-                executor.run(stage, runner.day)
-                if stage.name == "feed":
-                    admit(runner.day, settings, runner.cache.seen_path())
-            finished = True
-        finally:
-            executor.close(graceful=finished)
-            loop.run(runner.tools.aclose())
-    return runner.day
+    return Runner(settings, plan, observer, make_backend=make_backend).run_stages(until=TASK)
 
 
 @dataclass(frozen=True)
@@ -244,7 +223,7 @@ class Compare:
     def run(self) -> Comparison | None:
         cap = self.settings.llm.max_cost
         for spec in self.specs:  # a missing prompt is a usage error now, not after the spending
-            load_prompt(self._prompts_dir(), TASK, spec.prompt)
+            load_prompt(prompts_dir_of(self.settings), TASK, spec.prompt)
         first = settings_for(self.settings, self.specs[0], cap)
         with self._observer() as observer:
             day = prepare(first, self.plan, observer, self.make_backend)
@@ -313,7 +292,7 @@ class Compare:
             update={"model": self.judge_model, "backend": "openai", "max_cost": remaining}
         )
         backend = (self.make_backend or backend_for)(llm_settings, ignore_meter)
-        prompt = load_prompt(self._prompts_dir(), "judge", "default")
+        prompt = load_prompt(prompts_dir_of(self.settings), "judge", "default")
         cache = Cache(self.settings.cache_dir)
         identity = backend.identity().model_dump()
 
@@ -330,9 +309,6 @@ class Compare:
             return judging(backend.model, prompt, pairs, usage)
 
         return asyncio.run(ask())
-
-    def _prompts_dir(self) -> Path:
-        return self.settings.prompts.dir or default_prompts_dir()
 
     def _observer(self) -> RichObserver:
         return RichObserver(Console(stderr=True))

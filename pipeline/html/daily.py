@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from pipeline.faithfulness import share_of_supported
 from pipeline.html.charts import histogram_chart
 from pipeline.html.page import (
     arxiv_links,
@@ -24,8 +23,16 @@ from pipeline.html.page import (
     table,
 )
 from pipeline.markup import html_code, html_plain_url, html_text
-from pipeline.models import FailedPaper, RankedPaper, Usage
-from pipeline.stages.report import BACKEND_NOTES, usage_by_stage
+from pipeline.models import FailedPaper, RankedPaper
+from pipeline.stages.report import (
+    BACKEND_NOTES,
+    appendix_order,
+    faithfulness_totals,
+    file_label,
+    sentence,
+    total_usage,
+    usage_by_stage,
+)
 from pipeline.wording import plural
 
 if TYPE_CHECKING:
@@ -110,7 +117,7 @@ def _paper(paper: RankedPaper) -> str:
         "<h3>Key takeaways</h3>",
         bullets(summary.key_takeaways),
         labelled("Industry impact", summary.industry_impact),
-        labelled("Limitations", " ".join(_sentence(item) for item in summary.limitations)),
+        labelled("Limitations", " ".join(sentence(item) for item in summary.limitations)),
         _rubric(paper),
         "</article>",
     ]
@@ -121,7 +128,7 @@ def _link(paper: RankedPaper) -> str:
     """arXiv's pages for a checked id (never the feed's URL as given), else the file's name."""
     meta = paper.meta
     links = arxiv_links(meta.id) if meta.url else ""
-    return links or html_code(meta.pdf_path.name if meta.pdf_path else meta.id)
+    return links or html_code(file_label(meta))
 
 
 def _written_by(paper: RankedPaper) -> str:
@@ -148,16 +155,11 @@ def _rubric(paper: RankedPaper) -> str:
     return "<h3>Scores</h3>" + table(["Criterion", "Score", "Why"], rows, numeric=[1])
 
 
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."
-
-
 def _appendix(inputs: ReportInput) -> str:
     if not inputs.appendix:
         return ""
     rows = []
-    for score in sorted(inputs.appendix, key=lambda s: (-s.impact_score, s.paper_id)):
+    for score in appendix_order(inputs):
         title = html_text(inputs.appendix_titles.get(score.paper_id, score.paper_id))
         rows.append(
             [
@@ -183,7 +185,7 @@ def _failures(failed: list[FailedPaper]) -> str:
 
 
 def _footer(inputs: ReportInput) -> str:
-    usage = sum((p.record.usage for p in inputs.papers), inputs.triage_usage or Usage())
+    usage = total_usage(inputs)
     lines = [
         f"{plural(len(inputs.papers), 'paper')} summarized by {html_text(inputs.backend)} "
         f"({html_code(inputs.model)}, prompt {html_code(inputs.prompt)}); this briefing took "
@@ -197,12 +199,10 @@ def _footer(inputs: ReportInput) -> str:
             for n, u in stages.items()
         ]
         lines.append(f"By stage: {'; '.join(parts)}.")
-    checks = [p.record.faithfulness for p in inputs.papers if p.record.faithfulness is not None]
-    checked = sum(c.checked for c in checks)
+    checked, supported, share = faithfulness_totals(inputs)
     if checked:
-        supported = sum(c.supported for c in checks)
         lines.append(
             f"Numbers checked against the papers' text: {supported} of {checked} found "
-            f"({share_of_supported(checks):.0%})."
+            f"({share:.0%})."
         )
     return "".join(f"<p>{line}</p>" for line in lines)

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 from pipeline.html.charts import bar_chart
 from pipeline.html.page import arxiv_links, collapsed, flag, labelled, page, para, table
 from pipeline.markup import html_code, html_text
+from pipeline.weekly import MEDALS, count_text
 
 if TYPE_CHECKING:
     from pipeline.stages.digest import Finding
     from pipeline.weekly import TopPaper, WeeklyReport
-
-MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 
 
 def weekly_html(report: WeeklyReport) -> str:
@@ -80,10 +79,7 @@ def _findings(report: WeeklyReport, kind: str) -> str:
 
 
 def _finding(item: Finding, *, counted: bool) -> str:
-    count = ""
-    if counted:
-        last = f"; {item.previous} last week" if item.previous is not None else ""
-        count = f" ({item.papers} paper{'s' if item.papers != 1 else ''}{last})"
+    count = f" ({count_text(item)})" if counted else ""
     cites = " ".join(f"[{r}]" for r in item.refs)
     text = (
         f"<strong>{html_text(item.title)}</strong>{html_text(count)} — "

@@ -150,6 +150,7 @@ from typing import Final
 
 from pipeline.errors import LLMError
 from pipeline.models import Chunk, PaperMeta, PaperSummary, Rubric, RubricScore
+from pipeline.wording import plural
 
 NOT_ASSESSED: Final = (
     "Not assessed: the paper states no deployment or practical impact (extractive backend)."
@@ -978,15 +979,11 @@ def _listing(counts: Counter[str]) -> str:
     return f" ({', '.join(counts)})" if counts else ""
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def novelty_score(sentences: list[Sentence]) -> RubricScore:
     front = [s.text for s in sentences if s.role in {"abstract", "introduction"}]
     counts = cue_counts(_NOVELTY, front)
     found = counts.total()
-    rationale = f"{_plural(found, 'novelty cue')} in abstract/introduction{_listing(counts)}"
+    rationale = f"{plural(found, 'novelty cue')} in abstract/introduction{_listing(counts)}"
     return RubricScore(score=_clamp(2 + 2 * found), rationale=rationale)
 
 
@@ -996,9 +993,9 @@ def evidence_score(sentences: list[Sentence], text: str) -> RubricScore:
     tables = len(set(_TABLE.findall(text)))
     score = 1 + min(results, 5) + min(mentions.total(), 3) + min(tables, 2)
     rationale = (
-        f"{_plural(results, 'result sentence')} with numbers, "
-        f"{_plural(mentions.total(), 'baseline/benchmark/ablation mention')}"
-        f"{_listing(mentions)}, {_plural(tables, 'table')}"
+        f"{plural(results, 'result sentence')} with numbers, "
+        f"{plural(mentions.total(), 'baseline/benchmark/ablation mention')}"
+        f"{_listing(mentions)}, {plural(tables, 'table')}"
     )
     return RubricScore(score=_clamp(score), rationale=rationale)
 
@@ -1006,7 +1003,7 @@ def evidence_score(sentences: list[Sentence], text: str) -> RubricScore:
 def industry_score(sentences: list[Sentence]) -> RubricScore:
     cued = [s.text for s in sentences if s.deployment]
     labels = cue_counts(_DEPLOYMENT, cued)
-    rationale = f"{_plural(len(cued), 'sentence')} with deployment cues{_listing(labels)}"
+    rationale = f"{plural(len(cued), 'sentence')} with deployment cues{_listing(labels)}"
     return RubricScore(score=_clamp(1 + 2 * len(cued)), rationale=rationale)
 
 
@@ -1016,7 +1013,7 @@ def urgency_score(industry: RubricScore, evidence: RubricScore, text: str) -> Ru
     bump = 2 if security else 0
     rationale = f"mean of industry impact {industry.score} and evidence {evidence.score} = {mean}"
     if security:
-        rationale += f"; +2 for {_plural(security.total(), 'security/safety cue')}"
+        rationale += f"; +2 for {plural(security.total(), 'security/safety cue')}"
         rationale += _listing(security)
     else:
         rationale += "; 0 security/safety cues"

@@ -47,6 +47,7 @@ from pipeline.llm.limiter import RateLimiter, estimate_tokens, retry_after
 from pipeline.llm.replies import reask_until_valid
 from pipeline.models import Usage
 from pipeline.redaction import redacted
+from pipeline.wording import plural
 
 if TYPE_CHECKING:
     import openai
@@ -477,7 +478,7 @@ class OpenAIBackend:
         from pipeline.arxiv.http import network_cause
 
         n = self.max_retries
-        retries = "no retries" if n == 0 else "1 retry" if n == 1 else f"{n} retries"
+        retries = "no retries" if n == 0 else plural(n, "retry", "retries")
         if isinstance(exc, TimeoutError | openai.APITimeoutError):
             return f"timed out after {self.timeout:g}s ({retries}); raise llm.timeout or wait"
         if isinstance(exc, openai.APIConnectionError):

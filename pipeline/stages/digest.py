@@ -117,12 +117,19 @@ def cited_in(text: str) -> list[int]:
     return [int(n) for n in re.findall(r"\[(\d{1,3})\]", text)]
 
 
-def reply_problems(reply: DigestReply, papers: Mapping[int, WeekPaper]) -> list[str]:
-    lines = []
-    for kind in KINDS:
-        for n, claim in enumerate(getattr(reply, kind), start=1):
-            lines += [f"{kind} {n} ({claim.title}): {p}" for p in problems(claim, kind, papers)]
-    return lines
+def findings(reply: DigestReply, papers: Mapping[int, WeekPaper]) -> dict[str, list[Finding]]:
+    """Every item of the reply, checked once: its valid citations, counts and flags."""
+    return {kind: [finding(c, kind, papers) for c in getattr(reply, kind)] for kind in KINDS}
+
+
+def flagged(found: Mapping[str, list[Finding]]) -> list[str]:
+    """The problems of a checked reply, one line per problem, to quote in a re-ask."""
+    return [
+        f"{kind} {n} ({item.title}): {flag}"
+        for kind, items in found.items()
+        for n, item in enumerate(items, start=1)
+        for flag in item.flags
+    ]
 
 
 def finding(claim: Claim, kind: str, papers: Mapping[int, WeekPaper]) -> Finding:
@@ -231,19 +238,19 @@ class LLMDigester:
             )
 
         reply = await ask(messages)
-        found = reply_problems(reply, by_ref)
-        if found:
+        found_in = findings(reply, by_ref)
+        problems_found = flagged(found_in)
+        if problems_found:
             answer = Message(role="assistant", content=reply.model_dump_json())
-            again = [*messages, answer, Message(role="user", content=reask_text(found))]
-            reply = await ask(again)
-        found_in = {k: [finding(c, k, by_ref) for c in getattr(reply, k)] for k in KINDS}
+            ask_again = Message(role="user", content=reask_text(problems_found))
+            found_in = findings(await ask([*messages, answer, ask_again]), by_ref)
         return Synthesis(
             themes=found_in["themes"],
             trends=found_in["trends"],
             implications=found_in["implications"],
             actions=found_in["actions"],
             by_model=True,
-            reasked=bool(found),
+            reasked=bool(problems_found),
             usage=sum(spent, Usage()),
         )
 

@@ -1180,16 +1180,10 @@ class Extract(Stage[Paper, Document]):
     ) -> Document:
         # `library` is in the key only: another PyMuPDF, or its layout package, may read a page
         # differently, and a cached Document must not outlive the library that made it.
-        try:
-            return document(pdf.path, paper_id, max_pages=max_pages)
-        except ExtractError:
-            raise
-        except Exception as exc:  # a bug on one odd PDF must fail that paper, not the day
-            message = (
-                f"{pdf.path}: extraction failed ({type(exc).__name__}: {exc}); "
-                "please report this PDF"
-            )
-            raise ExtractError(message, paper_id=paper_id, stage="extract") from exc
+        result = _document_or_error(pdf.path, paper_id, max_pages)
+        if isinstance(result, ExtractError):
+            raise result
+        return result
 
     def apply(self, paper: Paper, output: Document) -> None:
         paper.document = output

@@ -14,6 +14,7 @@ from pipeline.markup import md_cell, md_code, md_link, md_text, plain_url
 from pipeline.models import (
     FailedPaper,
     FaithfulnessReport,
+    PaperMeta,
     RankedPaper,
     Rubric,
     TriageScore,
@@ -131,7 +132,7 @@ def _paper_block(paper: RankedPaper) -> list[str]:
     lines += [f"- {md_text(takeaway)}" for takeaway in summary.key_takeaways]
     lines += ["", f"**Industry impact:** {md_text(summary.industry_impact)}", ""]
     if summary.limitations:
-        limitations = " ".join(_sentence(item) for item in summary.limitations)
+        limitations = " ".join(sentence(item) for item in summary.limitations)
         lines += [f"**Limitations:** {md_text(limitations)}", ""]
     lines += [_scores_line(paper), "", _written_by(paper), ""]
     if flag := _unverified(paper):
@@ -152,10 +153,20 @@ def _link(paper: RankedPaper) -> str:
     if meta.url and is_arxiv_id(meta.id):
         url = f"https://arxiv.org/abs/{meta.id}"
         return md_link(url, url)
-    return md_code(meta.file_name or (meta.pdf_path.name if meta.pdf_path else meta.id))
+    return md_code(file_label(meta))
 
 
-def _sentence(text: str) -> str:
+def file_label(meta: PaperMeta) -> str:
+    """What names a paper that is not on arXiv: its PDF's file name, else its id."""
+    return meta.file_name or (meta.pdf_path.name if meta.pdf_path else meta.id)
+
+
+def appendix_order(inputs: ReportInput) -> list[TriageScore]:
+    """The papers triaged but not read, best first (ties by id)."""
+    return sorted(inputs.appendix, key=lambda s: (-s.impact_score, s.paper_id))
+
+
+def sentence(text: str) -> str:
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else f"{text}."
 
@@ -197,7 +208,7 @@ def _appendix(inputs: ReportInput) -> list[str]:
         "| Score | Paper | Gist |",
         "| ---: | --- | --- |",
     ]
-    for score in sorted(inputs.appendix, key=lambda s: (-s.impact_score, s.paper_id)):
+    for score in appendix_order(inputs):
         title = md_cell(inputs.appendix_titles.get(score.paper_id, score.paper_id))
         paper = f"{title} ({md_code(score.paper_id, cell=True)})"
         lines.append(f"| {score.impact_score:.0f} | {paper} | {md_cell(score.gist)} |")
@@ -231,7 +242,7 @@ def usage_by_stage(inputs: ReportInput) -> dict[str, Usage]:
     return stages
 
 
-def _total_usage(inputs: ReportInput) -> Usage:
+def total_usage(inputs: ReportInput) -> Usage:
     total = inputs.triage_usage or Usage()
     for paper in inputs.papers:
         total = total + paper.record.usage
@@ -241,7 +252,7 @@ def _total_usage(inputs: ReportInput) -> Usage:
 def _footer(inputs: ReportInput) -> str:
     # What this briefing cost to make, whichever run made each part; run.json counts only the
     # calls of the run that wrote it (a fully cached run makes none).
-    usage = _total_usage(inputs)
+    usage = total_usage(inputs)
     line = (
         f"*{plural(len(inputs.papers), 'paper')} summarized by {md_text(inputs.backend)} "
         f"({md_code(inputs.model)}, prompt {md_code(inputs.prompt)}); "
@@ -255,7 +266,7 @@ def _footer(inputs: ReportInput) -> str:
             f"{name} ${u.cost_usd:.4f} ({plural(u.calls, 'call')})" for name, u in stages.items()
         ]
         line += f"  \n*By stage: {'; '.join(parts)}.*"
-    checked, supported, share = _faithfulness_totals(inputs)
+    checked, supported, share = faithfulness_totals(inputs)
     if checked:
         line += (
             f"  \n*Numbers checked against the papers' text: {supported} of {checked} found "
@@ -264,7 +275,7 @@ def _footer(inputs: ReportInput) -> str:
     return line
 
 
-def _faithfulness_totals(inputs: ReportInput) -> tuple[int, int, float]:
+def faithfulness_totals(inputs: ReportInput) -> tuple[int, int, float]:
     reports = [p.record.faithfulness for p in inputs.papers]
     present = [r for r in reports if r is not None]
     checked = sum(r.checked for r in present)
@@ -331,7 +342,7 @@ def daily_json(inputs: ReportInput) -> dict[str, Any]:
 
 
 def _daily_dict(inputs: ReportInput) -> dict[str, Any]:
-    usage = _total_usage(inputs)
+    usage = total_usage(inputs)
     return {
         "date": inputs.day.isoformat(),
         "source": inputs.source,
@@ -343,13 +354,13 @@ def _daily_dict(inputs: ReportInput) -> dict[str, Any]:
         "failed": [f.model_dump() for f in inputs.failed],
         "not_read": [
             {**s.model_dump(), "title": inputs.appendix_titles.get(s.paper_id)}
-            for s in sorted(inputs.appendix, key=lambda s: (-s.impact_score, s.paper_id))
+            for s in appendix_order(inputs)
         ],
         "notes": inputs.notes,
         "usage": usage.model_dump(),
         "usage_by_stage": {k: u.model_dump() for k, u in usage_by_stage(inputs).items()},
         "faithfulness": dict(
-            zip(("checked", "supported", "share"), _faithfulness_totals(inputs), strict=True)
+            zip(("checked", "supported", "share"), faithfulness_totals(inputs), strict=True)
         ),
     }
 
