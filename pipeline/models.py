@@ -121,6 +121,11 @@ class Chunks(BaseModel):
     omitted_sections: list[str] = Field(
         default_factory=list, description="section headings left out to fit the per-paper budget"
     )
+    read_from: list[str] = Field(
+        default_factory=list,
+        description="top-level sections read, with how much of each: 'Introduction "
+        "(contributions)', 'Method (overview)', 'Conclusion'",
+    )
 
 
 # --- LLM reply models -------------------------------------------------------------------
@@ -244,6 +249,9 @@ class SummaryRecord(BaseModel):
     )
     faithfulness: FaithfulnessReport | None = None
     written: date | None = Field(default=None, description="the day the summary was made")
+    read_from: list[str] = Field(
+        default_factory=list, description="the sections the summary was read from (Chunks)"
+    )
 
 
 class TriageScore(BaseModel):

@@ -252,6 +252,18 @@ class ReadingSettings(Section):
     )
     top: int = Field(default=15, ge=1, description="papers read in full after triage")
     triage_batch: int = Field(default=15, ge=1, le=40, description="papers per triage call")
+    depth: Literal["budget", "full"] = Field(
+        default="budget",
+        description="budget: read the sections that matter most (abstract, contributions, "
+        "method overview, results, limitations, conclusion) within `budget` tokens, in one "
+        "call; full: read the whole paper (up to chunk.paper_budget) by map-reduce",
+    )
+    budget: int = Field(
+        default=4500,
+        ge=300,
+        description="tokens of paper text a budgeted read keeps; the prompt and schema add "
+        "about 1.3k more to the call",
+    )
     single_call_budget: int = Field(
         default=12000, ge=500, description="input tokens above which map-reduce is used"
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from pipeline.commands import flags
 from pipeline.wording import plural
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ def add_parser(
     llm.add_argument("--backend", choices=("auto", "openai", "local"))
     llm.add_argument("--base-url", help="OpenAI-compatible endpoint")
     llm.add_argument("--top", type=int, help="papers read in full after triage (default 15)")
+    flags.add_depth_flag(llm)
     llm.add_argument("--concurrency", type=int, help="LLM calls in flight")
     llm.add_argument("--max-cost", type=float, help="USD for the whole comparison")
     llm.add_argument("--yes", action="store_true", help="do not ask before spending")

@@ -31,6 +31,7 @@ SETTING_OF = {
     "chat_format": "llm.chat_format",
     "prompt": "prompts.summarize",
     "top": "reading.top",
+    "depth": "reading.depth",
     "max_cost": "llm.max_cost",
     "concurrency": "llm.concurrency",
 }
@@ -66,8 +67,19 @@ def add_reading_flags(group: Group) -> None:
         "--prompt", metavar="VARIANT", help="summarize prompt variant in prompts/summarize/"
     )
     group.add_argument("--top", type=int, help="papers read in full after triage (default 15)")
+    add_depth_flag(group)
     group.add_argument("--max-cost", type=float, help="stop starting LLM work past this many USD")
     group.add_argument("--concurrency", type=int, help="LLM calls in flight")
+
+
+def add_depth_flag(group: Group) -> None:
+    group.add_argument(
+        "--depth",
+        choices=("budget", "full"),
+        help="how much of each paper is read: budget (default) reads the abstract, "
+        "contributions, method overview, results, limitations and conclusion within "
+        "reading.budget tokens in one call; full reads the whole paper by map-reduce",
+    )
 
 
 def add_location_flags(group: Group, *, out: bool = True) -> None:

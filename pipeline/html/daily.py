@@ -29,6 +29,7 @@ from pipeline.stages.report import (
     appendix_order,
     faithfulness_totals,
     file_label,
+    read_from,
     sentence,
     total_usage,
     usage_by_stage,
@@ -107,6 +108,7 @@ def _paper(paper: RankedPaper) -> str:
                 ("Venue", html_text(summary.venue or "")),
                 ("Code", html_plain_url(summary.code_url) if summary.code_url else ""),
                 ("Summarized by", _written_by(paper)),
+                ("Read from", html_text(read_from(paper))),
             ]
         ),
         _unverified(paper),

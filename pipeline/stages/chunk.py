@@ -11,6 +11,10 @@ overlaps removed, spell out the section exactly.
 
 References and appendices are never chunked (`Document.body_sections()`), and they are not listed
 in `omitted_sections`, which names only what the budget left out.
+
+That is the `full` depth (`reading.depth`), read by map-reduce. The default `budget` depth first
+picks what to read by section role (`pipeline.reading`) within `reading.budget` tokens, then
+chunks only that: a section's chunks spell out its kept paragraphs, gaps marked "[…]".
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from pipeline import reading
 from pipeline.models import Chunk, Chunks, Document, Section
 from pipeline.paper import Paper
 from pipeline.stage import Placement, Stage
@@ -28,7 +33,9 @@ from pipeline.tokens import Tokenizer
 if TYPE_CHECKING:
     from pipeline.settings import Settings
 
-STAGE_VERSION = 1
+STAGE_VERSION = 2
+
+Depth = Literal["budget", "full"]
 
 # Any character is at most 4 UTF-8 bytes, so at most 4 tokens: 8 leaves room to always progress.
 MIN_MAX_TOKENS = 8
@@ -91,6 +98,41 @@ def chunks(
         for section, path in _sections_with_paths(document)
     ]
     kept, omitted = _select(parts, paper_budget)
+    return _chunks(document, tokenizer, kept, omitted, _read_from(parts, kept))
+
+
+def budgeted_chunks(
+    document: Document,
+    *,
+    tokenizer: Tokenizer,
+    budget: int = 4500,
+    max_tokens: int = 1200,
+    overlap: int = 100,
+) -> Chunks:
+    """The paper's text chosen by section role within `budget` tokens (`pipeline.reading`; the
+    budget counts the text the model reads, section heading lines included, overlaps not), in
+    chunks of at most `max_tokens` tokens."""
+    _check_arguments(max_tokens, overlap, max_tokens)
+    picked = reading.select(role_parts(document), tokenizer, budget)
+    parts = [
+        _part_of_text(path[-1], path, text, tokenizer, max_tokens, overlap)
+        for path, text in picked.sections
+    ]
+    return _chunks(document, tokenizer, parts, picked.omitted, picked.read_from)
+
+
+def role_parts(document: Document) -> list[reading.Part]:
+    """What the budgeted read chooses from: sections, appendices and captions, with roles."""
+    return reading.parts_of(_sections_with_paths(document, appendices=True), document.captions)
+
+
+def _chunks(
+    document: Document,
+    tokenizer: Tokenizer,
+    kept: list[_Part],
+    omitted: list[str],
+    read_from: list[str],
+) -> Chunks:
     pieces = [(p.path, text, n) for p in kept for text, n in zip(p.texts, p.tokens, strict=True)]
     return Chunks(
         paper_id=document.paper_id,
@@ -101,7 +143,21 @@ def chunks(
         ],
         total_tokens=sum(n for _, _, n in pieces),
         omitted_sections=omitted,
+        read_from=read_from,
     )
+
+
+def _read_from(parts: list[_Part], kept: list[_Part]) -> list[str]:
+    """Top-level sections read, in document order; '(excerpts)' when the budget cut some of it."""
+    whole: dict[str, bool] = {}
+    kept_tokens = {tuple(p.path): sum(p.tokens) for p in kept}
+    for part in parts:
+        top = part.path[0]
+        read = kept_tokens.get(tuple(part.path))
+        if read is None and top not in whole:
+            continue
+        whole[top] = whole.get(top, True) and read == sum(part.tokens)
+    return [top if full else f"{top} (excerpts)" for top, full in whole.items()]
 
 
 def _check_arguments(max_tokens: int, overlap: int, paper_budget: int) -> None:
@@ -121,9 +177,14 @@ def _check_arguments(max_tokens: int, overlap: int, paper_budget: int) -> None:
 # --- Sections ----------------------------------------------------------------------------
 
 
-def _sections_with_paths(document: Document) -> list[tuple[Section, list[str]]]:
-    """Front and body sections with their heading paths, the abstract first and named 'Abstract'."""
+def _sections_with_paths(
+    document: Document, *, appendices: bool = False
+) -> list[tuple[Section, list[str]]]:
+    """Front and body sections (and appendices, when asked) with their heading paths, the
+    abstract first and named 'Abstract'."""
     sections = _with_abstract(document)
+    if appendices:
+        sections += [s for s in document.sections if s.kind == "appendix"]
     result: list[tuple[Section, list[str]]] = []
     open_headings: list[Section] = []  # the current section's ancestors, lowest level first
     for section in sections:
@@ -161,9 +222,15 @@ def section_priority(path: list[str]) -> int:
 def _part(
     section: Section, path: list[str], tokenizer: Tokenizer, max_tokens: int, overlap: int
 ) -> _Part:
-    pieces = _split(_normalise(section.text), tokenizer, max_tokens, overlap)
+    return _part_of_text(section.heading, path, section.text, tokenizer, max_tokens, overlap)
+
+
+def _part_of_text(
+    heading: str, path: list[str], text: str, tokenizer: Tokenizer, max_tokens: int, overlap: int
+) -> _Part:
+    pieces = _split(_normalise(text), tokenizer, max_tokens, overlap)
     texts, tokens = [text for text, _ in pieces], [count for _, count in pieces]
-    return _Part(section.heading, path, section_priority(path), texts, tokens)
+    return _Part(heading, path, section_priority(path), texts, tokens)
 
 
 # --- Budget ------------------------------------------------------------------------------
@@ -222,6 +289,16 @@ def _normalise(text: str) -> str:
     """Paragraphs joined by one blank line; whitespace inside a paragraph made single spaces."""
     paragraphs = _BLANK_LINE.split(_LINE_END_AFTER_SENTENCE.sub("\n\n", text))
     return "\n\n".join(p for p in (" ".join(p.split()) for p in paragraphs) if p)
+
+
+def normalise(text: str) -> str:
+    """`_normalise`, for the role-based selection: its paragraphs are the chunks' paragraphs."""
+    return _normalise(text)
+
+
+def split_text(text: str, tokenizer: Tokenizer, max_tokens: int) -> list[tuple[str, int]]:
+    """Pieces of a normalised text of at most `max_tokens` tokens each, without overlap."""
+    return _split(text, tokenizer, max_tokens, 0)
 
 
 def _split(text: str, tokenizer: Tokenizer, max_tokens: int, overlap: int) -> list[tuple[str, int]]:
@@ -357,6 +434,8 @@ class Chunking(Stage[Paper, Chunks]):
             "max_tokens": cfg.max_tokens,
             "overlap": cfg.overlap,
             "paper_budget": cfg.paper_budget,
+            "depth": settings.reading.depth,
+            "budget": settings.reading.budget,
             "encoding": tokenizer_for(model, cfg.encoding).name,
         }
 
@@ -365,13 +444,26 @@ class Chunking(Stage[Paper, Chunks]):
         return {"document": paper.document}
 
     def compute(
-        self, *, document: Document, max_tokens: int, overlap: int, paper_budget: int, encoding: str
+        self,
+        *,
+        document: Document,
+        max_tokens: int,
+        overlap: int,
+        paper_budget: int,
+        depth: Depth,
+        budget: int,
+        encoding: str,
     ) -> Chunks:
         from pipeline.tokens import tokenizer_named
 
+        tokenizer = tokenizer_named(encoding)
+        if depth == "budget":
+            return budgeted_chunks(
+                document, tokenizer=tokenizer, budget=budget, max_tokens=max_tokens, overlap=overlap
+            )
         return chunks(
             document,
-            tokenizer=tokenizer_named(encoding),
+            tokenizer=tokenizer,
             max_tokens=max_tokens,
             overlap=overlap,
             paper_budget=paper_budget,

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pipeline.runlog import RunLog
 
 # 2: the report carries its HTML page; a cached version-1 report has none to write
-STAGE_VERSION = 2
+STAGE_VERSION = 3
 
 BACKEND_NOTES = {
     "extractive": (
@@ -135,6 +135,8 @@ def _paper_block(paper: RankedPaper) -> list[str]:
         limitations = " ".join(sentence(item) for item in summary.limitations)
         lines += [f"**Limitations:** {md_text(limitations)}", ""]
     lines += [_scores_line(paper), "", _written_by(paper), ""]
+    if paper.record.read_from:
+        lines += [f"*Read from: {md_text(read_from(paper))}.*", ""]
     if flag := _unverified(paper):
         lines += [flag, ""]
     return lines
@@ -145,6 +147,12 @@ def _written_by(paper: RankedPaper) -> str:
     record = paper.record
     when = f" on {record.written.isoformat()}" if record.written else ""
     return f"*Summarized by {md_code(record.model)} ({md_text(record.backend)}){when}.*"
+
+
+def read_from(paper: RankedPaper) -> str:
+    """The sections the summary was read from, as the paper heads them (plain text: headings
+    come from the paper, so each format escapes this itself)."""
+    return ", ".join(" ".join(heading.split()) for heading in paper.record.read_from)
 
 
 def _link(paper: RankedPaper) -> str:
@@ -310,6 +318,10 @@ class DailyPaper(BaseModel):
     usage: Usage
     stage_usage: dict[str, Usage]
     faithfulness: FaithfulnessReport | None
+    read_from: list[str] = Field(
+        description="the sections the summary was read from, with how much of each "
+        "('Introduction (contributions)'); [] for summaries made before this was recorded"
+    )
 
 
 class NotRead(TriageScore):
@@ -385,6 +397,7 @@ def _paper_json(paper: RankedPaper) -> dict[str, Any]:
         "faithfulness": (
             paper.record.faithfulness.model_dump() if paper.record.faithfulness else None
         ),
+        "read_from": paper.record.read_from,
     }
 
 

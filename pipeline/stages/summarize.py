@@ -469,7 +469,8 @@ class Summarize(Stage[Paper, SummaryRecord]):
         record: SummaryRecord = await summarizer.summarize(
             meta, chunks, prompts, interests=interests, single_call_budget=single_call_budget
         )
-        return record
+        # the report says what each summary was read from, whichever backend wrote it
+        return record.model_copy(update={"read_from": chunks.read_from})
 
     def apply(self, paper: Paper, output: SummaryRecord) -> None:
         paper.record = output

@@ -1,0 +1,315 @@
+"""A paper's sections → the text a budgeted deep read sends the model, chosen by section role.
+
+Issue 12: reading whole papers by map-reduce cost a median 9.9k input tokens a paper. A summary
+needs the problem, the contribution, the method's gist, the results and the limits, which sit in
+a few predictable places. So each section gets a role from its headings, each paragraph (or
+~`UNIT_TOKENS` piece of a long one) a tier from its role and place, and the tiers are taken in
+order while they fit `budget` tokens:
+
+0. the abstract (cut short if it alone is over budget: it is never dropped);
+1. the introduction's first paragraph and its contribution paragraphs ("our contributions",
+   "we propose", "in this paper", and the bullets after them), the conclusion, stated
+   limitations, and the first paragraph of each top-level method and results section;
+2. table captions, results paragraphs that state numbers, the first paragraph of every method
+   subsection, discussion and future work, and the front matter's opening (affiliations);
+3. the rest of the introduction, method, results and discussion, figure captions, and the
+   opening of sections with no recognised role;
+4. the rest of those; 5. related work, background and back matter (acknowledgements,
+   contribution statements, broader impact); 6. appendices. References are never read.
+
+Within a tier, earlier paragraphs of every section come before later ones (every results
+subsection gets its opening before any gets its third paragraph), then document order. The kept
+pieces are put back in document order; a gap inside a section is marked "[…]" so the model does
+not read two distant paragraphs as one argument.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from pipeline.models import Section
+from pipeline.tokens import Tokenizer
+
+UNIT_TOKENS = 300  # a longer paragraph is cut into pieces of this size, at sentence ends
+GAP = "[…]"
+CAPTIONS_HEADING = "Table and figure captions"
+
+
+class Role(Enum):
+    ABSTRACT = "abstract"
+    FRONT = "front matter"
+    INTRODUCTION = "introduction"
+    METHOD = "method"
+    RESULTS = "results"
+    DISCUSSION = "discussion"
+    LIMITATIONS = "limitations"
+    CONCLUSION = "conclusion"
+    RELATED = "related work"
+    BACK = "back matter"
+    APPENDIX = "appendix"
+    CAPTIONS = "captions"
+    OTHER = "other"
+
+
+# A heading's role, by keywords at word starts, checked in this order ("Related models" is
+# RELATED before "model" makes it METHOD; "Discussion and conclusion" is CONCLUSION).
+_KEYWORDS: tuple[tuple[Role, tuple[str, ...]], ...] = (
+    (Role.ABSTRACT, ("abstract",)),
+    (Role.LIMITATIONS, ("limitation", "threats to validity")),
+    (Role.BACK, ("acknowledg", "funding", "competing interest", "author contribution",
+                 "contribution statement", "broader impact", "ethic", "impact statement")),
+    (Role.RELATED, ("related work", "prior work", "previous work", "background", "preliminar",
+                    "literature", "notation")),
+    (Role.CONCLUSION, ("conclusion", "concluding")),
+    (Role.DISCUSSION, ("discussion", "future work", "future direction", "outlook")),
+    (Role.INTRODUCTION, ("introduction", "motivation")),
+    (Role.RESULTS, ("result", "experiment", "evaluation", "empirical", "benchmark", "ablation",
+                    "analys", "study", "studies")),
+    (Role.METHOD, ("method", "approach", "model", "framework", "architecture", "algorithm",
+                   "design", "system", "implementation", "proposed", "overview")),
+)  # fmt: skip
+# Roles a subsection's own heading keeps under any parent: "Limitations" under "Discussion",
+# "Related Work" under "Introduction".
+_OWN_ROLES = (Role.LIMITATIONS, Role.RELATED, Role.BACK)
+
+_CONTRIBUTION = re.compile(
+    r"\b(?:(?:our|main|key|the following) contributions?|contributions? (?:of|are)"
+    r"|we (?:propose|present|introduce|develop|design|release|make the following)"
+    r"|in this (?:paper|work|article|study)|this (?:paper|work) (?:proposes|presents|introduces))",
+    re.IGNORECASE,
+)
+_BULLET = re.compile(r"^(?:[•◦▪●·\-–*]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s)\s*")
+_HAS_NUMBER = re.compile(r"\d")
+
+
+def role_of(path: Sequence[str], kind: str = "body") -> Role:
+    """A section's role: its own heading's when that is one of `_OWN_ROLES`, else the top-most
+    heading that says what it is ('4.1 Datasets' under '4 Experiments' is RESULTS)."""
+    if kind == "appendix":
+        return Role.APPENDIX
+    if kind == "front" and path and path[-1] != "Abstract" and _role(path[-1]) is None:
+        return Role.FRONT
+    own = _role(path[-1]) if path else None
+    if own in _OWN_ROLES:
+        return own
+    return next((r for r in map(_role, path) if r is not None), Role.OTHER)
+
+
+def _role(heading: str) -> Role | None:
+    lowered = heading.lower()
+    for role, keywords in _KEYWORDS:
+        if any(re.search(rf"\b{keyword}", lowered) for keyword in keywords):
+            return role
+    return None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One paragraph, or a piece of a long one: what the budget takes or leaves."""
+
+    section: int  # index into the sections read
+    paragraph: int
+    text: str
+    tokens: int
+    tier: int
+    position: int  # the unit's place in its section
+
+
+@dataclass(frozen=True)
+class Part:
+    """One section as the selection sees it."""
+
+    heading: str
+    path: list[str]
+    role: Role
+    paragraphs: list[str]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The sections read, each with its kept text, and what a report says was read."""
+
+    sections: list[tuple[list[str], str]]  # (heading path, kept text) in document order
+    read_from: list[str]
+    omitted: list[str]
+    tokens: int
+
+
+def select(parts: Sequence[Part], tokenizer: Tokenizer, budget: int) -> Selection:
+    """The pieces of `parts` a budgeted read keeps (see the module docstring)."""
+    units = [u for i, part in enumerate(parts) for u in _units(i, part, tokenizer)]
+    kept = _fill(units, parts, tokenizer, budget)
+    sections = _texts(parts, kept)
+    return Selection(
+        sections=[(parts[i].path, text) for i, text in sections],
+        read_from=read_from(parts, units, kept),
+        omitted=_omitted(parts, units, kept),
+        tokens=sum(u.tokens for u in kept),
+    )
+
+
+def _units(i: int, part: Part, tokenizer: Tokenizer) -> list[Unit]:
+    from pipeline.stages.chunk import split_text
+
+    units: list[Unit] = []
+    contribution = False
+    for p, paragraph in enumerate(part.paragraphs):
+        contribution = bool(_CONTRIBUTION.search(paragraph)) or (
+            contribution and bool(_BULLET.match(paragraph))
+        )
+        for text, tokens in split_text(paragraph, tokenizer, UNIT_TOKENS):
+            position = len(units)
+            tier = _tier(part, p, position, text, contribution)
+            units.append(Unit(i, p, text, tokens, tier, position))
+    return units
+
+
+def _tier(part: Part, paragraph: int, position: int, text: str, contribution: bool) -> int:
+    role, sub = part.role, len(part.path) > 1
+    first = position == 0
+    if role is Role.ABSTRACT:
+        return 0
+    if role in (Role.CONCLUSION, Role.LIMITATIONS):
+        return 1
+    if role is Role.INTRODUCTION:
+        return 1 if first or contribution else 3
+    if role in (Role.METHOD, Role.RESULTS):
+        if first:
+            return 2 if sub else 1
+        if role is Role.RESULTS and _HAS_NUMBER.search(text):
+            return 2
+        return 3 if paragraph < 3 else 4
+    if role is Role.CAPTIONS:
+        return 2 if text.lower().startswith("tab") else 3
+    if role in (Role.DISCUSSION, Role.FRONT):
+        return 2 if first else 4
+    if role is Role.OTHER:
+        return 3 if first else 4
+    return 6 if role is Role.APPENDIX else 5
+
+
+def _fill(
+    units: list[Unit], parts: Sequence[Part], tokenizer: Tokenizer, budget: int
+) -> list[Unit]:
+    """Take units tier by tier while they fit; a section's heading line costs its tokens once."""
+    order = sorted(units, key=lambda u: (u.tier, u.position, u.section))
+    left = budget
+    kept: list[Unit] = []
+    opened: set[int] = set()
+    for unit in order:
+        # + 1: the blank line or gap mark that joins the unit to the one before it
+        cost = unit.tokens + 1
+        if unit.section not in opened:
+            cost += tokenizer.count(f"\n## {' > '.join(parts[unit.section].path)}\n") + 1
+        if cost > left:
+            if unit.tier == 0 and not kept:
+                kept.append(_cut(unit, tokenizer, left - (cost - unit.tokens)))
+                break
+            continue
+        kept.append(unit)
+        opened.add(unit.section)
+        left -= cost
+    return kept
+
+
+def _cut(unit: Unit, tokenizer: Tokenizer, room: int) -> Unit:
+    text = tokenizer.head(unit.text, max(room, 1))
+    return Unit(unit.section, unit.paragraph, text, tokenizer.count(text), 0, unit.position)
+
+
+def _texts(parts: Sequence[Part], kept: list[Unit]) -> list[tuple[int, str]]:
+    """Each section's kept units in order: pieces of one paragraph joined by a space,
+    paragraphs by a blank line, with `GAP` where something was left out between them."""
+    by_section: dict[int, list[Unit]] = {}
+    for unit in sorted(kept, key=lambda u: (u.section, u.position)):
+        by_section.setdefault(unit.section, []).append(unit)
+    texts = []
+    for i, units in sorted(by_section.items()):
+        text = units[0].text
+        for before, unit in itertools.pairwise(units):
+            if unit.position != before.position + 1:
+                text += f"\n\n{GAP}\n\n{unit.text}"
+            else:
+                text += (" " if unit.paragraph == before.paragraph else "\n\n") + unit.text
+        texts.append((i, text))
+    return texts
+
+
+def read_from(parts: Sequence[Part], units: list[Unit], kept: list[Unit]) -> list[str]:
+    """One entry per top-level section read, in document order, saying how much of it was:
+    'Introduction (contributions)', 'Method (overview)', 'Results (excerpts)', 'Conclusion'."""
+    groups: dict[str, tuple[Role, int, int]] = {}  # top heading -> (role, units, kept)
+    kept_ids = {(u.section, u.position) for u in kept}
+    for unit in units:
+        part = parts[unit.section]
+        top = part.path[0] if part.path else part.heading
+        role, total, read = groups.get(top, (role_of(part.path[:1]), 0, 0))
+        if part.role is Role.CAPTIONS:
+            role = Role.CAPTIONS
+        groups[top] = (role, total + 1, read + ((unit.section, unit.position) in kept_ids))
+    return [_label(top, role, total, read) for top, (role, total, read) in groups.items() if read]
+
+
+def _label(heading: str, role: Role, total: int, read: int) -> str:
+    if read == total:
+        return heading
+    if role is Role.CAPTIONS:
+        return f"{heading} (some)"
+    part = {Role.INTRODUCTION: "contributions", Role.METHOD: "overview"}.get(role, "excerpts")
+    return f"{heading} ({part})"
+
+
+def _omitted(parts: Sequence[Part], units: list[Unit], kept: list[Unit]) -> list[str]:
+    """Headings of the sections left out, or cut ('… (part)'), in document order."""
+    total = {i: 0 for i in range(len(parts))}
+    read = dict(total)
+    for unit in units:
+        total[unit.section] += 1
+    for unit in kept:
+        read[unit.section] += 1
+    return [
+        parts[i].heading if read[i] == 0 else f"{parts[i].heading} (part)"
+        for i in range(len(parts))
+        if total[i] and read[i] < total[i] and parts[i].role is not Role.CAPTIONS
+    ]
+
+
+def parts_of(sections: Sequence[tuple[Section, list[str]]], captions: Sequence[str]) -> list[Part]:
+    """Sections (with heading paths) and the paper's captions as the selection's parts; the
+    captions are one part at the end of the body, before any appendix."""
+    from pipeline.stages.chunk import normalise
+
+    parts = [
+        Part(s.heading, path, role_of(path, s.kind), _paragraphs(normalise(s.text)))
+        for s, path in sections
+    ]
+    if captions:
+        at = next((i for i, p in enumerate(parts) if p.role is Role.APPENDIX), len(parts))
+        texts = [" ".join(c.split()) for c in captions if c.strip()]
+        parts.insert(at, Part(CAPTIONS_HEADING, [CAPTIONS_HEADING], Role.CAPTIONS, texts))
+    return parts
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p for p in text.split("\n\n") if p]
+
+
+def numbers_kept(parts: Sequence[Part], read: str) -> tuple[int, int]:
+    """Of the distinct numbers the abstract and the conclusion state, how many the text `read`
+    still has (as the faithfulness check would find them): (kept, stated). The figure issue 12
+    holds the selection to: a summary cannot quote a headline number it was not shown."""
+    from pipeline.faithfulness import SourceIndex, numbers
+
+    stated = "\n".join(
+        p
+        for part in parts
+        if part.role in (Role.ABSTRACT, Role.CONCLUSION)
+        for p in part.paragraphs
+    )
+    distinct = {n.text: n for n in numbers(stated)}
+    source = SourceIndex(read)
+    return sum(source.supports(n) for n in distinct.values()), len(distinct)
