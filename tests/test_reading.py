@@ -42,12 +42,16 @@ PAPERS = (
     "2201.05281v2",
     "2302.07302v1",
 )
+# Papers whose conclusions state numbers of their own (a circuit's measured currents, a
+# cosmological model's parameters), beside the abstracts of all of them.
+STATING = ("2201.13352v1", "0807.3577_jcap", "1804.07821v1")
 BUDGET = 4500
 
 
 @pytest.fixture(scope="module")
 def documents() -> dict[str, Document]:
-    return {name: document(CORPUS / "pdfs" / f"{name}.pdf", name) for name in PAPERS}
+    names = PAPERS + STATING
+    return {name: document(CORPUS / "pdfs" / f"{name}.pdf", name) for name in names}
 
 
 def read(doc: Document, budget: int = BUDGET) -> Chunks:
@@ -98,7 +102,7 @@ def test_the_numbers_of_the_abstract_and_conclusion_are_kept(documents: dict[str
     for doc in documents.values():
         k, s = reading.numbers_kept(role_parts(doc), paper_text(read(doc).chunks))
         kept, stated = kept + k, stated + s
-    assert stated >= 10 and kept >= 0.95 * stated
+    assert stated >= 30 and kept >= 0.95 * stated
 
 
 @needs_corpus
