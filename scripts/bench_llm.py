@@ -16,6 +16,9 @@ charges each request its prompt plus its whole max_tokens on arrival and sends o
 x-ratelimit-remaining-* and -reset-* headers (the backend learns the limits). It runs in real
 minutes, so it briefs fewer papers by default; the TPM share counts only tokens the server
 processed (prompt and reply), not the max_tokens it held back.
+
+First, unless --no-reading, it prints `scripts/bench_reading.py`'s figures: input tokens per
+deep-read paper on the shared corpus at each reading depth (issue 12's reading budget).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import bench_reading  # scripts/ is on sys.path when a script there runs
 
 from pipeline.llm.base import Message
 from pipeline.llm.limiter import RateLimiter
@@ -174,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         help="issue 12's provider: rolling 60 s window, 40k TPM, max_tokens charged on "
         "arrival, only remaining/reset headers, limits learned; 16 papers unless --papers",
     )
+    parser.add_argument(
+        "--no-reading", action="store_true", help="skip the reading-budget figures (corpus)"
+    )
     args = parser.parse_args(argv)
+    reading_ok = args.no_reading or bench_reading.main([]) == 0
     if args.provider_minute:
         given = {a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:])}
         args.window, args.tpm, args.rpm = 60.0, 40_000, 500
@@ -203,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.monotonic() - started
         statuses = server.chat_statuses
 
-    return report(args, results, spent, statuses, wall)
+    return max(report(args, results, spent, statuses, wall), 0 if reading_ok else 1)
 
 
 def report(
