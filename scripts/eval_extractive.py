@@ -46,8 +46,8 @@ from pipeline import evaluation
 from pipeline.errors import PaperbriefError
 from pipeline.llm.extractive import ExtractiveBackend, extractive_summary, split_sentences
 from pipeline.models import PaperMeta, PaperSummary
-from pipeline.settings import ChunkSettings
-from pipeline.stages.chunk import chunks
+from pipeline.settings import ChunkSettings, ReadingSettings
+from pipeline.stages.chunk import budgeted_chunks, chunks
 from pipeline.stages.extract import document
 from pipeline.tokens import tokenizer_for
 
@@ -190,14 +190,24 @@ def summarize_pdf(path: Path) -> PaperSummary:
     """What `make demo` does to one PDF, minus the cache: extract, chunk, summarize."""
     doc = document(path, path.stem)
     settings = ChunkSettings()
+    reading = ReadingSettings()
     tokenizer = tokenizer_for(ExtractiveBackend.model, settings.encoding)
-    parts = chunks(
-        doc,
-        tokenizer=tokenizer,
-        max_tokens=settings.max_tokens,
-        overlap=settings.overlap,
-        paper_budget=settings.paper_budget,
-    )
+    if reading.depth == "budget":
+        parts = budgeted_chunks(
+            doc,
+            tokenizer=tokenizer,
+            budget=reading.budget,
+            max_tokens=settings.max_tokens,
+            overlap=settings.overlap,
+        )
+    else:
+        parts = chunks(
+            doc,
+            tokenizer=tokenizer,
+            max_tokens=settings.max_tokens,
+            overlap=settings.overlap,
+            paper_budget=settings.paper_budget,
+        )
     meta = PaperMeta(id=path.stem, title=doc.title or path.stem, abstract=doc.abstract)
     return extractive_summary(meta, parts.chunks)
 
