@@ -197,12 +197,13 @@ def _fill(
 ) -> list[Unit]:
     """Take units tier by tier while they fit; a section's heading line costs its tokens once."""
     order = sorted(units, key=lambda u: (u.tier, u.position, u.section))
+    # what joins a unit to the one before it, at most: a gap mark between blank lines
+    join = tokenizer.count(f"\n\n{GAP}\n\n")
     left = budget
     kept: list[Unit] = []
     opened: set[int] = set()
     for unit in order:
-        # + 1: the blank line or gap mark that joins the unit to the one before it
-        cost = unit.tokens + 1
+        cost = unit.tokens + join
         if unit.section not in opened:
             cost += tokenizer.count(f"\n## {' > '.join(parts[unit.section].path)}\n") + 1
         if cost > left:
@@ -242,16 +243,31 @@ def _texts(parts: Sequence[Part], kept: list[Unit]) -> list[tuple[int, str]]:
 def read_from(parts: Sequence[Part], units: list[Unit], kept: list[Unit]) -> list[str]:
     """One entry per top-level section read, in document order, saying how much of it was:
     'Introduction (contributions)', 'Method (overview)', 'Results (excerpts)', 'Conclusion'."""
-    groups: dict[str, tuple[Role, int, int]] = {}  # top heading -> (role, units, kept)
+    tops = _top_sections(parts)
+    groups: dict[int, tuple[Role, int, int]] = {}  # top section -> (role, units, units kept)
     kept_ids = {(u.section, u.position) for u in kept}
     for unit in units:
-        part = parts[unit.section]
-        top = part.path[0] if part.path else part.heading
+        top = tops[unit.section]
+        part = parts[top]
         role, total, read = groups.get(top, (role_of(part.path[:1]), 0, 0))
         if part.role is Role.CAPTIONS:
             role = Role.CAPTIONS
         groups[top] = (role, total + 1, read + ((unit.section, unit.position) in kept_ids))
-    return [_label(top, role, total, read) for top, (role, total, read) in groups.items() if read]
+    return [
+        _label(parts[top].path[0], role, total, read)
+        for top, (role, total, read) in groups.items()
+        if read
+    ]
+
+
+def _top_sections(parts: Sequence[Part]) -> list[int]:
+    """For each part, the index of the top-level section it belongs to (two sections headed
+    alike, such as a paper's two 'Method' parts, stay two entries)."""
+    tops: list[int] = []
+    for i, part in enumerate(parts):
+        same = i > 0 and len(part.path) > 1 and parts[i - 1].path[:1] == part.path[:1]
+        tops.append(tops[-1] if same else i)
+    return tops
 
 
 def _label(heading: str, role: Role, total: int, read: int) -> str:
