@@ -15,7 +15,8 @@ order while they fit `budget` tokens:
 3. the rest of the introduction, method, results and discussion, figure captions, and the
    opening of sections with no recognised role;
 4. the rest of those; 5. related work, background and back matter (acknowledgements,
-   contribution statements, broader impact); 6. appendices. References are never read.
+   contribution statements, broader impact); 6. appendices. These last two only fill a budget
+   that everything before them fitted into. References are never read.
 
 Within a tier, earlier paragraphs of every section come before later ones (every results
 subsection gets its opening before any gets its third paragraph), then document order. The kept
@@ -34,6 +35,7 @@ from enum import Enum
 from pipeline.models import Section
 from pipeline.tokens import Tokenizer
 
+FILL_ONLY = 5  # tiers read only when everything before them was: related work, back matter
 UNIT_TOKENS = 300  # a longer paragraph is cut into pieces of this size, at sentence ends
 GAP = "[…]"
 CAPTIONS_HEADING = "Table and figure captions"
@@ -117,6 +119,7 @@ class Unit:
     tokens: int
     tier: int
     position: int  # the unit's place in its section
+    after: str = "\n\n"  # what separates it from the unit before, when both are read
 
 
 @dataclass(frozen=True)
@@ -161,10 +164,16 @@ def _units(i: int, part: Part, tokenizer: Tokenizer) -> list[Unit]:
         contribution = bool(_CONTRIBUTION.search(paragraph)) or (
             contribution and bool(_BULLET.match(paragraph))
         )
+        end = 0
         for text, tokens in split_text(paragraph, tokenizer, UNIT_TOKENS):
+            # pieces are slices of the paragraph, apart from the whitespace between them (none
+            # where a word longer than a piece was cut)
+            start = paragraph.index(text, end)
+            after = paragraph[end:start] if end else "\n\n"
+            end = start + len(text)
             position = len(units)
             tier = _tier(part, p, position, text, contribution)
-            units.append(Unit(i, p, text, tokens, tier, position))
+            units.append(Unit(i, p, text, tokens, tier, position, after))
     return units
 
 
@@ -195,21 +204,29 @@ def _tier(part: Part, paragraph: int, position: int, text: str, contribution: bo
 def _fill(
     units: list[Unit], parts: Sequence[Part], tokenizer: Tokenizer, budget: int
 ) -> list[Unit]:
-    """Take units tier by tier while they fit; a section's heading line costs its tokens once."""
+    """Take units tier by tier while they fit; a section's heading line costs its tokens once.
+
+    A smaller unit of a later tier may fill the room a larger one left, but related work, back
+    matter and appendices only when the rest of the paper was read whole: a leftover hundred
+    tokens is better unused than spent on acknowledgements while results were cut."""
     order = sorted(units, key=lambda u: (u.tier, u.position, u.section))
     # what joins a unit to the one before it, at most: a gap mark between blank lines
     join = tokenizer.count(f"\n\n{GAP}\n\n")
     left = budget
     kept: list[Unit] = []
     opened: set[int] = set()
+    cut_short = False  # a unit before the fill-only tiers did not fit
     for unit in order:
         cost = unit.tokens + join
         if unit.section not in opened:
             cost += tokenizer.count(f"\n## {' > '.join(parts[unit.section].path)}\n") + 1
+        if unit.tier >= FILL_ONLY and cut_short:
+            break
         if cost > left:
             if unit.tier == 0 and not kept:
                 kept.append(_cut(unit, tokenizer, left - (cost - unit.tokens)))
                 break
+            cut_short = True
             continue
         kept.append(unit)
         opened.add(unit.section)
@@ -223,8 +240,8 @@ def _cut(unit: Unit, tokenizer: Tokenizer, room: int) -> Unit:
 
 
 def _texts(parts: Sequence[Part], kept: list[Unit]) -> list[tuple[int, str]]:
-    """Each section's kept units in order: pieces of one paragraph joined by a space,
-    paragraphs by a blank line, with `GAP` where something was left out between them."""
+    """Each section's kept units in order, joined as in the paper (pieces of one paragraph as
+    they were, paragraphs by a blank line), with `GAP` where something was left out."""
     by_section: dict[int, list[Unit]] = {}
     for unit in sorted(kept, key=lambda u: (u.section, u.position)):
         by_section.setdefault(unit.section, []).append(unit)
@@ -235,7 +252,7 @@ def _texts(parts: Sequence[Part], kept: list[Unit]) -> list[tuple[int, str]]:
             if unit.position != before.position + 1:
                 text += f"\n\n{GAP}\n\n{unit.text}"
             else:
-                text += (" " if unit.paragraph == before.paragraph else "\n\n") + unit.text
+                text += unit.after + unit.text
         texts.append((i, text))
     return texts
 

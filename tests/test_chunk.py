@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline import reading
 from pipeline.models import Chunks, Document, Section
-from pipeline.stages.chunk import chunks
+from pipeline.stages.chunk import budgeted_chunks, chunks, role_parts
 from pipeline.tokens import Tokenizer, tokenizer_for
 
 TOKENIZER = tokenizer_for("llama3")  # the bundled encoding: no network
@@ -444,3 +445,28 @@ def _with_abstract(doc: Document) -> Iterable[Section]:
     if doc.abstract:
         yield section("Abstract", doc.abstract, kind="front")
     yield from doc.body_sections()
+
+
+@PROPERTY_SETTINGS
+@given(doc=documents(), limit=limits, budget=st.integers(300, 2000))
+def test_property_a_budgeted_read_stays_within_its_budget(
+    doc: Document, limit: tuple[int, int], budget: int
+) -> None:
+    picked = reading.select(role_parts(doc), TOKENIZER, budget)
+    # the text as the model reads it, each section under its heading line (`paper_text`)
+    sent = "\n".join(f"\n## {' > '.join(path)}\n{text}" for path, text in picked.sections)
+    assert TOKENIZER.count(sent) <= budget
+    max_tokens, overlap = limit
+    result = budgeted_chunks(
+        doc, tokenizer=TOKENIZER, budget=budget, max_tokens=max_tokens, overlap=overlap
+    )
+    assert all(c.tokens == TOKENIZER.count(c.text) <= max_tokens for c in result.chunks)
+
+
+def test_a_budgeted_read_takes_the_conclusion_before_related_work_and_acknowledgements():
+    result = budgeted_chunks(paper(experiments=20, method=12), tokenizer=TOKENIZER, budget=1500)
+    assert result.read_from[:2] == ["Abstract", "1 Introduction (contributions)"]
+    assert "5 Conclusion" in result.read_from
+    assert not any(r.startswith(("2 Related Work", "Acknowledgments")) for r in result.read_from)
+    assert {"2 Related Work", "Acknowledgments"} <= set(result.omitted_sections)
+    assert "REFMARK" not in " ".join(c.text for c in result.chunks)
