@@ -194,7 +194,7 @@ def test_reply_that_runs_into_the_end_of_the_context_says_so(
     outcome = ask(backend, PaperSummary, max_tokens=64, messages=[nearly_full])
 
     assert isinstance(outcome.result, ReplyTooLongError), outcome
-    assert "by the end of n_ctx=512; raise n_ctx or lower chunk.paper_budget" in str(outcome.result)
+    assert "by the end of n_ctx=512; raise n_ctx or lower reading.budget" in str(outcome.result)
     assert 0 < outcome.usage.completion_tokens < 64
     assert len(llama_calls) == 1
 
@@ -208,7 +208,7 @@ def test_paper_longer_than_the_context_is_a_clear_error(
 
     assert type(outcome.result) is LLMError, outcome
     assert "paper too long for n_ctx=512" in str(outcome.result)
-    assert "lower chunk.paper_budget" in str(outcome.result)
+    assert "lower reading.budget" in str(outcome.result)
     assert llama_calls == []  # refused before any token was generated
 
 

@@ -154,7 +154,7 @@ class LocalBackend:
             if written < max_tokens:  # llama.cpp shortens max_tokens to what n_ctx leaves
                 message = (
                     f"reply cut off after {written} tokens by the end of n_ctx={self.n_ctx}; "
-                    "raise n_ctx or lower chunk.paper_budget"
+                    "raise n_ctx or lower reading.budget (chunk.paper_budget with --depth full)"
                 )
             else:
                 message = (
@@ -234,7 +234,7 @@ class LocalBackend:
     def _too_long_for_context(self, exc: ValueError, task: str) -> LLMError:
         return LLMError(
             f"paper too long for n_ctx={self.n_ctx} ({exc}); "
-            "raise n_ctx or lower chunk.paper_budget",
+            "raise n_ctx or lower reading.budget (chunk.paper_budget with --depth full)",
             stage=task,
         )
 
