@@ -12,11 +12,12 @@ order while they fit `budget` tokens:
    limitations, and the first paragraph of each top-level method and results section;
 2. table captions, results paragraphs that state numbers, the first paragraph of every method
    subsection, discussion and future work, and the front matter's opening (affiliations);
-3. the rest of the introduction, method, results and discussion, figure captions, and the
-   opening of sections with no recognised role;
-4. the rest of those; 5. related work, background and back matter (acknowledgements,
-   contribution statements, broader impact); 6. appendices. These last two only fill a budget
-   that everything before them fitted into. References are never read.
+3. the rest of the introduction, the next two paragraphs of method and results sections,
+   figure captions, and the opening of sections with no recognised role;
+4. the rest of those sections and of the discussion;
+5. related work, background and back matter (acknowledgements, contribution statements, broader
+   impact); 6. appendices. These two only fill a budget that everything before them fitted
+   into. References are never read.
 
 Within a tier, earlier paragraphs of every section come before later ones (every results
 subsection gets its opening before any gets its third paragraph), then document order. The kept
@@ -156,7 +157,7 @@ def select(parts: Sequence[Part], tokenizer: Tokenizer, budget: int) -> Selectio
 
 
 def _units(i: int, part: Part, tokenizer: Tokenizer) -> list[Unit]:
-    from pipeline.stages.chunk import split_text
+    from pipeline.stages.chunk import split_text  # here: the chunk stage imports this module
 
     units: list[Unit] = []
     contribution = False
@@ -314,7 +315,7 @@ def _omitted(parts: Sequence[Part], units: list[Unit], kept: list[Unit]) -> list
 def parts_of(sections: Sequence[tuple[Section, list[str]]], captions: Sequence[str]) -> list[Part]:
     """Sections (with heading paths) and the paper's captions as the selection's parts; the
     captions are one part at the end of the body, before any appendix."""
-    from pipeline.stages.chunk import normalise
+    from pipeline.stages.chunk import normalise  # here: the chunk stage imports this module
 
     parts = [
         Part(s.heading, path, role_of(path, s.kind), _paragraphs(normalise(s.text)))
