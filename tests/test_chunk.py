@@ -447,7 +447,7 @@ def _with_abstract(doc: Document) -> Iterable[Section]:
     yield from doc.body_sections()
 
 
-@PROPERTY_SETTINGS
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(doc=documents(), limit=limits, budget=st.integers(300, 2000))
 def test_property_a_budgeted_read_stays_within_its_budget(
     doc: Document, limit: tuple[int, int], budget: int
