@@ -33,6 +33,8 @@ SETTING_OF = {
     "top": "reading.top",
     "max_cost": "llm.max_cost",
     "concurrency": "llm.concurrency",
+    "batch": "llm.batch",
+    "batch_fallback": "llm.batch_fallback",
 }
 
 
@@ -68,6 +70,18 @@ def add_reading_flags(group: Group) -> None:
     group.add_argument("--top", type=int, help="papers read in full after triage (default 15)")
     group.add_argument("--max-cost", type=float, help="stop starting LLM work past this many USD")
     group.add_argument("--concurrency", type=int, help="LLM calls in flight")
+    group.add_argument(
+        "--batch",
+        action="store_true",
+        default=None,
+        help="triage and summarize through the OpenAI Batch API: half price, up to 24 h",
+    )
+    group.add_argument(
+        "--batch-fallback",
+        action="store_true",
+        default=None,
+        help="with --batch: retry failed items as direct calls instead of a follow-up batch",
+    )
 
 
 def add_location_flags(group: Group, *, out: bool = True) -> None:
