@@ -4,6 +4,7 @@ its batch without paying twice. The real openai client against the fake server's
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -16,7 +17,8 @@ import pytest
 
 from pipeline.errors import SettingsError
 from pipeline.llm.backends import backend_for
-from pipeline.llm.base import Price
+from pipeline.llm.base import Message, Price
+from pipeline.models import PaperSummary
 from pipeline.settings import load_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.replies import reply_kind, schema_reply
@@ -176,7 +178,8 @@ def test_a_stopped_run_resumes_its_batch_and_pays_once(workspace: Workspace):
         while len(polled(server)) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)  # created, recorded and polled: the run waits on the batch
         first.send_signal(signal.SIGINT)
-        first.communicate(timeout=60)
+        _, stopped = first.communicate(timeout=60)
+        assert "the same command resumes this batch" in stopped
         (held,) = server.batches.created
         assert server.batches.answered == 0
 
@@ -184,6 +187,7 @@ def test_a_stopped_run_resumes_its_batch_and_pays_once(workspace: Workspace):
         polls_before = len(polled(server))
         result = workspace.run("--batch", env=env)
         assert result.returncode == 0, result.stderr
+        assert "(Batch API, half price)" in result.stdout
         rounds = batch_inputs(server)
         assert polled(server)[polls_before] == f"/v1/batches/{held}"  # the same batch, resumed
         assert server.batches.created[0] == held
@@ -194,3 +198,32 @@ def test_a_stopped_run_resumes_its_batch_and_pays_once(workspace: Workspace):
     llm = workspace.record()["llm"]
     assert llm["calls"] == server.batches.answered
     assert llm["cost_usd"] == pytest.approx(half_price(llm), rel=1e-3)
+
+
+def test_a_batch_whose_create_reply_was_lost_is_found_not_sent_again(project: Project):
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        server.batches.lose_create_reply = True  # created at the endpoint, the run never hears
+        first = project.run(scripted=False, **batch_flags(server, **{"reading.top": 15}))
+        assert len(first.failed) == 5 and server.batches.created == ["batch_1"]
+        assert "run the same command again to find and resume it" in first.failed[0].error
+        second = project.run(scripted=False, **batch_flags(server, **{"reading.top": 15}))
+        assert server.batches.created == ["batch_1"]  # found by its metadata, polled, read
+        assert server.batches.answered == 5
+    assert second.failed == [] and second.llm.calls == 5
+
+
+def test_the_weekly_digest_is_asked_directly_in_batch_mode(tmp_path: Path):
+    # one call a user waits for at the terminal: no 24-hour batch for it
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        flags = {"llm.base_url": server.base_url, "llm.api_key": "k", "cache_dir": tmp_path}
+        llm = backend_for(load_settings(env={}, flags={**flags, "llm.batch": True}).llm).llm()
+        messages = [Message(role="user", content="Title: A paper")]
+
+        async def ask(task: str) -> None:
+            await llm.structured(
+                messages, PaperSummary, temperature=0, max_tokens=50, task=task, on_usage=print
+            )
+            await llm.aclose()  # type: ignore[attr-defined]
+
+        asyncio.run(ask("digest"))
+        assert len(server.chat_bodies) == 1 and server.batches.created == []

@@ -13,6 +13,9 @@ Never paying twice: a round is known by the exact set of its requests (each requ
 `custom_id` is the digest of its body and its follow-up number). The batch id is stored under
 that key as soon as the batch exists, so a stopped run started again polls the same batch; a
 finished batch's results are stored too, so a re-run neither downloads nor parses them again.
+The key also rides on the batch as metadata: a create whose reply was lost (a timeout; never
+retried) or a run killed before it could record the id is found among the account's recent
+batches by the next run, instead of being sent again.
 
 Failed items (an error line, an expired or cancelled batch, a failed batch) go to a follow-up
 batch, up to `rounds` times, or, with `fallback`, to one direct call each at the full price.
@@ -50,6 +53,11 @@ ENDPOINT: Final = "/v1/chat/completions"
 WINDOW: Final = "24h"
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 TASK = "batch"
+METADATA_KEY = "paperbrief_round"  # the round's key, on the batch itself (see `_adopted`)
+LOOKBACK = 100  # recent batches searched for a round's batch the cache does not know
+# What goes to a batch: a day's triage and summaries, which may wait. Anything else (the
+# weekly digest: one call a user waits for) is asked directly.
+BATCHED_TASKS = frozenset({"triage", "notes", "summarize", "repair"})
 
 
 class ItemResult(BaseModel):
@@ -190,6 +198,15 @@ class BatchLLM:
         on_usage: UsageSink,
     ) -> R:
         """A validated `reply_model`; each attempt (and each re-ask) is one batch item."""
+        if task not in BATCHED_TASKS:
+            return await self.direct.structured(
+                messages,
+                reply_model,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                task=task,
+                on_usage=on_usage,
+            )
 
         async def send(turns: list[dict[str, str]]) -> str:
             body = self.direct.request_body(
@@ -285,7 +302,7 @@ class BatchLLM:
             return record.results
         client = self.direct.client(TASK)
         if record is None:
-            record = await self._create(client, requests)
+            record = await self._adopted(client, key) or await self._create(client, requests, key)
             self.store.put(key, record)  # before the first poll: a stopped run resumes it
         else:
             self._note(f"batch {record.batch_id}: resuming ({plural(len(ids), 'request')})")
@@ -298,8 +315,22 @@ class BatchLLM:
         self.store.put(key, record.model_copy(update={"status": batch.status, "results": results}))
         return results
 
+    async def _adopted(self, client: openai.AsyncOpenAI, key: str) -> BatchRecord | None:
+        """A batch of this round the cache does not know: created by a run that lost the reply
+        to its create (a timeout) or was killed before recording it. Found by its metadata
+        among the account's most recent batches."""
+        page = await self.direct.with_retries(lambda: client.batches.list(limit=LOOKBACK), TASK)
+        for batch in page.data:
+            if (batch.metadata or {}).get(METADATA_KEY) == key:
+                self._note(f"batch {batch.id}: found at the endpoint, resuming it")
+                total = batch.request_counts.total if batch.request_counts else 0
+                return BatchRecord(
+                    batch_id=batch.id, input_file_id=batch.input_file_id, requests=total
+                )
+        return None
+
     async def _create(
-        self, client: openai.AsyncOpenAI, requests: dict[str, dict[str, Any]]
+        self, client: openai.AsyncOpenAI, requests: dict[str, dict[str, Any]], key: str
     ) -> BatchRecord:
         data = input_file(requests)
         uploaded = await self.direct.with_retries(
@@ -309,14 +340,23 @@ class BatchLLM:
             TASK,
         )
         # A create that timed out may have made the batch: never repeat it blindly.
-        batch = await self.direct.with_retries(
-            lambda: client.batches.create(
-                input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window=WINDOW
-            ),
-            TASK,
-            ambiguous=False,
+        try:
+            batch = await self.direct.with_retries(
+                lambda: client.batches.create(
+                    input_file_id=uploaded.id,
+                    endpoint=ENDPOINT,
+                    completion_window=WINDOW,
+                    metadata={METADATA_KEY: key},
+                ),
+                TASK,
+                ambiguous=False,
+            )
+        except LLMError as exc:
+            raise _unanswered(exc, self.direct.endpoint()) from exc
+        self._note(
+            f"batch {batch.id}: sent {plural(len(requests), 'request')}; results within 24 h "
+            "(stopping is safe: the same command resumes this batch)"
         )
-        self._note(f"batch {batch.id}: sent {plural(len(requests), 'request')}")
         return BatchRecord(batch_id=batch.id, input_file_id=uploaded.id, requests=len(requests))
 
     async def _until_ended(self, client: openai.AsyncOpenAI, batch_id: str) -> Batch:
@@ -356,6 +396,21 @@ class BatchLLM:
     def _flying(self, delta: int) -> None:
         if self.on_flight is not None:
             self.on_flight(delta)
+
+
+def _unanswered(exc: LLMError, endpoint: str) -> LLMError:
+    """A failed create, said so that the user knows whether a batch may exist."""
+    import openai
+
+    cause = exc.__cause__
+    if not isinstance(cause, TimeoutError | openai.APIConnectionError):
+        return exc
+    return LLMError(
+        f"openai endpoint {endpoint} did not answer the batch's creation "
+        f"({type(cause).__name__}); it may exist there: run the same command again to find "
+        "and resume it",
+        stage=TASK,
+    )
 
 
 def _progress(batch: Batch) -> str:

@@ -7,7 +7,8 @@ calls them (`files.create`, `files.content`, `batches.create/retrieve/cancel`).
         server.batches.release()
         server.batches.created              # ids of the batches created, in order
 
-A batch moves on when it is retrieved: validating → in_progress → (held: stays) → completed,
+`lose_create_reply = True` creates the next batch but hangs up before answering, as a create
+whose reply timed out. A batch moves on when it is retrieved: validating → in_progress → (held: stays) → completed,
 its requests answered then by the server's own chat reply (scripted replies included), so a
 scripted `{"status": 500}` becomes an error-file line. `expire_after = n` answers the first n
 requests of the next batch to end and marks it expired, the rest written as `batch_expired`
@@ -35,6 +36,7 @@ class BatchAPI:
         self.chat_reply = chat_reply
         self.hold = False
         self.expire_after: int | None = None
+        self.lose_create_reply = False  # create the next batch, then hang up without a reply
         self.files: dict[str, dict[str, Any]] = {}  # id → the file object, plus "data"
         self.batches: dict[str, dict[str, Any]] = {}
         self.created: list[str] = []  # batch ids, in order of creation
@@ -101,6 +103,25 @@ class BatchAPI:
             }
             self.created.append(batch_id)
             return 200, dict(self.batches[batch_id])
+
+    def hang_up_after_create(self) -> bool:
+        """Whether this create's reply is lost (once), as a timed-out create's would be."""
+        with self._lock:
+            lost, self.lose_create_reply = self.lose_create_reply, False
+            return lost
+
+    def listing(self, limit: int = 20) -> dict[str, Any]:
+        """`GET /v1/batches`: the most recent batches first, one page."""
+        with self._lock:
+            data = [json.loads(json.dumps(self.batches[i])) for i in reversed(self.created)]
+        page = data[:limit]
+        return {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(data) > limit,
+        }
 
     def retrieve(self, batch_id: str) -> tuple[int, dict[str, Any]]:
         with self._lock:

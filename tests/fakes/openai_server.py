@@ -57,6 +57,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import parse_qs
 
 from tests.fakes.batch_api import BatchAPI
 from tests.fakes.http import LocalServer, QuietHandler, QuietServer
@@ -373,6 +374,9 @@ class _Handler(QuietHandler):
         path, batches = self._path(), self.server.fake.batches
         if path == "/v1/models":
             self._send(200, {}, self.server.fake.models_body())
+        elif path == "/v1/batches":
+            query = parse_qs(self.path.partition("?")[2])
+            self._send(200, {}, batches.listing(int(query.get("limit", ["20"])[0])))
         elif path.startswith("/v1/batches/"):
             self._answer(batches.retrieve(path.removeprefix("/v1/batches/")))
         elif path.startswith("/v1/files/") and path.endswith("/content"):
@@ -401,7 +405,11 @@ class _Handler(QuietHandler):
         if path == "/v1/chat/completions":
             self._send(*self.server.fake.chat_reply(body))
         elif path == "/v1/batches":
-            self._answer(batches.create(body))
+            created = batches.create(body)
+            if batches.hang_up_after_create():
+                self.close_connection = True  # the batch exists; its creator never hears
+                return
+            self._answer(created)
         elif path.startswith("/v1/batches/") and path.endswith("/cancel"):
             self._answer(batches.cancel(path.removeprefix("/v1/batches/").removesuffix("/cancel")))
         else:
