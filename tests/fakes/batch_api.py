@@ -1,5 +1,5 @@
 """The Batch API part of `FakeOpenAI`: `/v1/files` and `/v1/batches`, as the real `openai` client
-calls them (`files.create`, `files.content`, `batches.create/retrieve/cancel`).
+calls them (`files.create`, `files.content`, `batches.create/retrieve/list/cancel`).
 
     with FakeOpenAI(reply_for=schema_reply) as server:
         server.batches.hold = True          # batches stay in_progress until released
@@ -7,14 +7,14 @@ calls them (`files.create`, `files.content`, `batches.create/retrieve/cancel`).
         server.batches.release()
         server.batches.created              # ids of the batches created, in order
 
-`lose_create_reply = True` creates the next batch but hangs up before answering, as a create
-whose reply timed out. A batch moves on when it is retrieved: validating → in_progress → (held: stays) → completed,
+A batch moves on when it is retrieved: validating → in_progress → (held: stays) → completed,
 its requests answered then by the server's own chat reply (scripted replies included), so a
 scripted `{"status": 500}` becomes an error-file line. `expire_after = n` answers the first n
 requests of the next batch to end and marks it expired, the rest written as `batch_expired`
-error lines, as OpenAI does. Wire shapes follow openai-python's `types/batch.py` and
-`types/file_object.py`, and the output line `{"id","custom_id","response":{"status_code",
-"request_id","body"},"error"}`.
+error lines, as OpenAI does. `lose_create_reply = True` creates the next batch but hangs up
+before answering, as a create whose reply timed out. `GET /v1/batches` lists the most recent
+first. Wire shapes follow openai-python's `types/batch.py` and `types/file_object.py`, and the
+output line `{"id","custom_id","response":{"status_code","request_id","body"},"error"}`.
 """
 
 from __future__ import annotations
