@@ -227,3 +227,11 @@ def test_the_weekly_digest_is_asked_directly_in_batch_mode(tmp_path: Path):
 
         asyncio.run(ask("digest"))
         assert len(server.chat_bodies) == 1 and server.batches.created == []
+
+
+def test_an_endpoint_without_a_batch_api_is_named_with_what_to_do(project: Project):
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        server.batches.served = False  # as vLLM or Ollama
+        record = project.run(scripted=False, **batch_flags(server, **{"reading.top": 15}))
+    assert len(record.failed) == 5
+    assert "has no Batch API (/files answered 404); run without --batch" in record.failed[0].error

@@ -26,6 +26,7 @@ each round's replies are read, so the run log, the cost cap and the final table 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -208,38 +209,14 @@ class BatchLLM:
                 on_usage=on_usage,
             )
 
-        async def send(turns: list[dict[str, str]]) -> str:
-            body = self.direct.request_body(
-                turns, reply_model, temperature=temperature, max_tokens=max_tokens
-            )
-            for follow_up in range(self.rounds + 1):
-                result = await self._submit(body, follow_up)
-                if result.body is not None:
-                    return self.direct.read_reply(
-                        result.body,
-                        max_tokens=max_tokens,
-                        task=task,
-                        on_usage=on_usage,
-                        price_factor=self.price_factor,
-                    )
-                log.info("batch item failed (%s)", result.error)
-                if self.fallback:
-                    self._note(f"batch item failed ({result.error}); asking directly")
-                    return await self.direct.send_once(
-                        turns,
-                        reply_model,
-                        temperature=temperature,
-                        max_tokens=max_tokens,
-                        task=task,
-                        on_usage=on_usage,
-                    )
-            tries = plural(self.rounds + 1, "batch", "batches")
-            raise LLMError(
-                f"batch request failed in {tries} (last: {result.error}); "
-                "run again later, or add --batch-fallback to ask failed items directly",
-                stage=task,
-            )
-
+        send = functools.partial(
+            self._send,
+            reply_model=reply_model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            task=task,
+            on_usage=on_usage,
+        )
         turns = [m.model_dump() for m in messages]
         return await reask_until_valid(
             send,
@@ -249,6 +226,50 @@ class BatchLLM:
             model=self.model,
             task=task,
             on_usage=on_usage,
+        )
+
+    async def _send(
+        self,
+        turns: list[dict[str, str]],
+        *,
+        reply_model: type[BaseModel],
+        temperature: float,
+        max_tokens: int,
+        task: str,
+        on_usage: UsageSink,
+    ) -> str:
+        """One attempt's reply text: from a batch, its follow-ups, or (fallback) a direct call."""
+        body = self.direct.request_body(
+            turns, reply_model, temperature=temperature, max_tokens=max_tokens
+        )
+        failure = ""
+        for follow_up in range(self.rounds + 1):
+            result = await self._submit(body, follow_up)
+            if result.body is not None:
+                return self.direct.read_reply(
+                    result.body,
+                    max_tokens=max_tokens,
+                    task=task,
+                    on_usage=on_usage,
+                    price_factor=self.price_factor,
+                )
+            failure = result.error or "no reason given"
+            if self.fallback:
+                self._note(f"batch item failed ({failure}); asking directly")
+                return await self.direct.send_once(
+                    turns,
+                    reply_model,
+                    temperature=temperature,
+                    max_tokens=max_tokens,
+                    task=task,
+                    on_usage=on_usage,
+                )
+            log.info("batch item failed (%s); sending it again in the next batch", failure)
+        tries = plural(self.rounds + 1, "batch", "batches")
+        raise LLMError(
+            f"batch request failed in {tries} (last: {failure}); "
+            "run again later, or add --batch-fallback to ask failed items directly",
+            stage=task,
         )
 
     async def aclose(self) -> None:
@@ -333,12 +354,15 @@ class BatchLLM:
         self, client: openai.AsyncOpenAI, requests: dict[str, dict[str, Any]], key: str
     ) -> BatchRecord:
         data = input_file(requests)
-        uploaded = await self.direct.with_retries(
-            lambda: client.files.create(
-                file=("paperbrief-batch.jsonl", data, "application/jsonl"), purpose="batch"
-            ),
-            TASK,
-        )
+        try:
+            uploaded = await self.direct.with_retries(
+                lambda: client.files.create(
+                    file=("paperbrief-batch.jsonl", data, "application/jsonl"), purpose="batch"
+                ),
+                TASK,
+            )
+        except LLMError as exc:
+            raise _without_batches(exc, self.direct.endpoint()) from exc
         # A create that timed out may have made the batch: never repeat it blindly.
         try:
             batch = await self.direct.with_retries(
@@ -396,6 +420,19 @@ class BatchLLM:
     def _flying(self, delta: int) -> None:
         if self.on_flight is not None:
             self.on_flight(delta)
+
+
+def _without_batches(exc: LLMError, endpoint: str) -> LLMError:
+    """vLLM, Ollama and llama.cpp serve chat completions but no Batch API: say so, not 404."""
+    import openai
+
+    cause = exc.__cause__
+    if not isinstance(cause, openai.NotFoundError):
+        return exc
+    message = (
+        f"openai endpoint {endpoint} has no Batch API (/files answered 404); run without --batch"
+    )
+    return LLMError(message, stage=TASK)
 
 
 def _unanswered(exc: LLMError, endpoint: str) -> LLMError:

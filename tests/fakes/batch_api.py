@@ -37,6 +37,7 @@ class BatchAPI:
         self.hold = False
         self.expire_after: int | None = None
         self.lose_create_reply = False  # create the next batch, then hang up without a reply
+        self.served = True  # False: no Batch API here (vLLM, Ollama), every route answers 404
         self.files: dict[str, dict[str, Any]] = {}  # id → the file object, plus "data"
         self.batches: dict[str, dict[str, Any]] = {}
         self.created: list[str] = []  # batch ids, in order of creation
@@ -52,6 +53,8 @@ class BatchAPI:
     # --- files --------------------------------------------------------------------------
 
     def upload(self, content_type: str, raw: bytes) -> tuple[int, dict[str, Any]]:
+        if not self.served:
+            return 404, _error("no route POST /v1/files")
         fields = _form_fields(content_type, raw)
         if "file" not in fields or "purpose" not in fields:
             return 400, _error("the upload needs a file and a purpose")
