@@ -123,6 +123,27 @@ def test_an_invalid_batch_reply_is_re_asked_in_the_next_batch(project: Project):
     assert record.failed == []
 
 
+def invented_number(body: dict[str, Any]) -> str:
+    """A summary claiming a number no paper states, until asked to repair it."""
+    reply = json.loads(schema_reply(body))
+    asked_to_repair = "were not found in the paper" in body["messages"][-1]["content"]
+    if reply_kind(body) == "PaperSummary" and not asked_to_repair:
+        reply["summary"][0] = "It improves accuracy by 93.17% over every baseline."
+    return json.dumps(reply)
+
+
+def test_unsupported_numbers_are_repaired_in_the_next_batch(project: Project):
+    with FakeOpenAI(reply_for=invented_number) as server:
+        record = project.run(scripted=False, **batch_flags(server))
+        rounds = batch_inputs(server)
+    summaries, repairs = rounds[1], rounds[2]  # after triage
+    assert len(summaries) == len(repairs) == 2
+    for line in repairs:
+        turns = line["body"]["messages"]
+        assert "93.17%" in turns[-2]["content"] and "93.17%" in turns[-1]["content"]
+    assert record.failed == [] and "93.17" not in project.report()
+
+
 def test_a_rerun_reads_finished_batches_from_the_cache(project: Project):
     with FakeOpenAI(reply_for=schema_reply) as server:
         project.run(scripted=False, **batch_flags(server))
@@ -235,3 +256,29 @@ def test_an_endpoint_without_a_batch_api_is_named_with_what_to_do(project: Proje
         record = project.run(scripted=False, **batch_flags(server, **{"reading.top": 15}))
     assert len(record.failed) == 5
     assert "has no Batch API (/files answered 404); run without --batch" in record.failed[0].error
+
+
+def test_the_display_shows_a_new_status_or_a_tenth_more_done_not_every_poll():
+    from openai.types import Batch
+
+    from pipeline.llm.batch import _finished, _news
+
+    fields = {"id": "b", "object": "batch", "endpoint": "/v1/chat/completions"}
+    fields |= {"input_file_id": "f", "completion_window": "24h", "created_at": 0}
+    polls = [("validating", 0), ("in_progress", 0), ("in_progress", 4), ("in_progress", 10)]
+    polls += [("in_progress", 15), ("in_progress", 21), ("completed", 100)]
+    shown: tuple[str, int] | None = None
+    lines = []
+    for status, done in polls:
+        counts = {"total": 100, "completed": done, "failed": 0}
+        batch = Batch.model_validate({**fields, "status": status, "request_counts": counts})
+        if _news(batch, shown):
+            shown = (batch.status, _finished(batch))
+            lines.append(shown)
+    assert lines == [
+        ("validating", 0),
+        ("in_progress", 0),
+        ("in_progress", 10),
+        ("in_progress", 21),
+        ("completed", 100),
+    ]

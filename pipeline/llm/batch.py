@@ -384,13 +384,12 @@ class BatchLLM:
         return BatchRecord(batch_id=batch.id, input_file_id=uploaded.id, requests=len(requests))
 
     async def _until_ended(self, client: openai.AsyncOpenAI, batch_id: str) -> Batch:
-        shown = ""
+        shown: tuple[str, int] | None = None
         while True:
             batch = await self.direct.with_retries(lambda: client.batches.retrieve(batch_id), TASK)
-            line = _progress(batch)
-            if line != shown:
-                self._note(line)
-                shown = line
+            if _news(batch, shown):
+                self._note(_progress(batch))
+                shown = (batch.status, _finished(batch))
             if batch.status in ENDED:
                 return batch
             await asyncio.sleep(self.poll)
@@ -448,6 +447,20 @@ def _unanswered(exc: LLMError, endpoint: str) -> LLMError:
         "and resume it",
         stage=TASK,
     )
+
+
+def _finished(batch: Batch) -> int:
+    counts = batch.request_counts
+    return counts.completed + counts.failed if counts else 0
+
+
+def _news(batch: Batch, shown: tuple[str, int] | None) -> bool:
+    """Worth a line on the display: a new status, or a tenth more of the batch done (a day's
+    batch may take hours of polls; a line per poll would bury everything else)."""
+    if shown is None or shown[0] != batch.status:
+        return True
+    total = batch.request_counts.total if batch.request_counts else 0
+    return _finished(batch) - shown[1] >= max(total // 10, 1)
 
 
 def _progress(batch: Batch) -> str:
