@@ -296,9 +296,9 @@ def _our_temporary(name: str) -> bool:
     return name.startswith(f".{SEEN}.") and name.endswith(".tmp")
 
 
-# Folders paperbrief writes besides the stages': map-step notes, the weekly synthesis, and the
-# index of each day's briefing.
-EXTRA_FOLDERS = ("pdf", "notes", "digest", "judge", "days")
+# Folders paperbrief writes besides the stages': map-step notes, the weekly synthesis, the
+# index of each day's briefing, and batch mode's batches.
+EXTRA_FOLDERS = ("pdf", "notes", "digest", "judge", "days", "batches")
 
 
 def known_folders() -> frozenset[str]:

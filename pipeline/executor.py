@@ -271,7 +271,9 @@ class LocalExecutor:
     async def _concurrently(
         self, stage: Stage[Any, Any], jobs: list[Job], tools: dict[str, Any], done: Done
     ) -> None:
-        gate = asyncio.Semaphore(max(self.settings.llm.concurrency, 1))
+        # In batch mode every paper must be waiting at once, or a round holds only a few of them.
+        limit = len(jobs) if self.settings.llm.batch else self.settings.llm.concurrency
+        gate = asyncio.Semaphore(max(limit, 1))
 
         async def one(job: Job) -> None:
             async with gate:

@@ -214,5 +214,6 @@ def llm_line(record: RunRecord) -> str:
         f"backend {llm.backend} ({llm.model}): {plural(llm.calls, 'LLM call')}, "
         f"{plural(llm.prompt_tokens, 'prompt token')} + "
         f"{plural(llm.completion_tokens, 'completion token')}, "
-        f"${llm.cost_usd:.4f}; tokenizer {record.tokenizer['encoding']}"
+        f"${llm.cost_usd:.4f}{' (Batch API, half price)' if llm.batch else ''}; "
+        f"tokenizer {record.tokenizer['encoding']}"
     )

@@ -41,6 +41,7 @@ class LLMStats(BaseModel):
     completion_tokens: int = 0
     cached_tokens: int = 0
     cost_usd: float = 0.0
+    batch: bool = False  # calls went through the Batch API (at its price)
     by_stage: dict[str, dict[str, Any]] = Field(default_factory=dict)
     by_paper: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -88,7 +89,7 @@ def run_record(
     log, papers = day.log, day.papers
     summaries = [(p.meta.id, p.record) for p in papers if p.record is not None]
     tokenizer = tokenizer_for(day.model, settings.chunk.encoding)
-    stats = LLMStats(backend=day.backend, model=day.model)
+    stats = LLMStats(backend=day.backend, model=day.model, batch=settings.llm.batch)
     return RunRecord(
         date=day.source.day.isoformat(),
         source=day.source_line,

@@ -99,6 +99,23 @@ class LLMSettings(Section):
         description="stop starting LLM work past this many US dollars per run",
         examples=[1.0],
     )
+    batch: bool = Field(
+        default=False,
+        description="send triage and summarize through the OpenAI Batch API (half price, <24 h)",
+    )
+    batch_fallback: bool = Field(
+        default=False,
+        description="batch mode: a failed item becomes a direct call, not a follow-up batch",
+    )
+    batch_poll: float = Field(default=60.0, gt=0, description="batch mode: seconds between polls")
+    batch_gather: float = Field(
+        default=1.0,
+        gt=0,
+        description="batch mode: a batch is sent once no request has joined it for this long",
+    )
+    batch_rounds: int = Field(
+        default=2, ge=0, le=10, description="batch mode: follow-up batches for failed items"
+    )
     model_path: Path | None = Field(
         default=None,
         description="GGUF file for the local backend",
@@ -128,6 +145,8 @@ class LLMSettings(Section):
             raise ValueError("llm.backend = local needs --model-path FILE.gguf")
         if self.model_path is not None and not self.model_path.is_file():
             raise ValueError(f"GGUF model file {self.model_path} not found; check --model-path")
+        if self.batch and self.resolved_backend() != "openai":
+            raise ValueError("--batch needs the openai backend (OPENAI_API_KEY or --base-url)")
         if self.triage_model and self.resolved_backend() == "local":
             raise ValueError("llm.triage_model needs an OpenAI-compatible endpoint, not a GGUF")
         return self

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from pipeline.cache import Cache, digest, file_digest
 from pipeline.llm.backends import Backend, backend_for
+from pipeline.llm.batch import BatchRecord
 from pipeline.models import ChunkNotes, PdfFile
 from pipeline.redaction import redacted
 from pipeline.runlog import RunLog
@@ -56,6 +57,20 @@ class NoteCache:
         self.cache.put("notes", self._key(key), notes, {"request": key})
 
 
+class BatchCache:
+    """Batch mode's rounds in the cache (`cache/batches/`): each round's batch id as soon as it
+    exists, then its results (see `pipeline.llm.batch`)."""
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+
+    def get(self, key: str) -> BatchRecord | None:
+        return self.cache.get("batches", key, BatchRecord)
+
+    def put(self, key: str, record: BatchRecord) -> None:
+        self.cache.put("batches", key, record, {"batch_id": record.batch_id})
+
+
 class Tools:
     def __init__(
         self,
@@ -71,7 +86,7 @@ class Tools:
         # `backend` is for callers that bring their own (tests, a comparison of models)
         observer = log.observer  # retries, waits and calls in flight go to the display only
         self.backend: Backend = backend or backend_for(
-            settings.llm, log.meter, observer.note, observer.calls_in_flight
+            settings.llm, log.meter, observer.note, observer.calls_in_flight, BatchCache(cache)
         )
         self._pdfs = PdfStore(self, cache, force="download" in force)
         self._arxiv: Any = None

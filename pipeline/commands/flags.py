@@ -34,6 +34,8 @@ SETTING_OF = {
     "depth": "reading.depth",
     "max_cost": "llm.max_cost",
     "concurrency": "llm.concurrency",
+    "batch": "llm.batch",
+    "batch_fallback": "llm.batch_fallback",
 }
 
 
@@ -70,6 +72,18 @@ def add_reading_flags(group: Group) -> None:
     add_depth_flag(group)
     group.add_argument("--max-cost", type=float, help="stop starting LLM work past this many USD")
     group.add_argument("--concurrency", type=int, help="LLM calls in flight")
+    group.add_argument(
+        "--batch",
+        action="store_true",
+        default=None,
+        help="triage and summarize through the OpenAI Batch API: half price, up to 24 h",
+    )
+    group.add_argument(
+        "--batch-fallback",
+        action="store_true",
+        default=None,
+        help="with --batch: retry failed items as direct calls instead of a follow-up batch",
+    )
 
 
 def add_depth_flag(group: Group) -> None:

@@ -91,6 +91,8 @@ class Backend(ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    # where batch mode keeps its batch ids and results (`Tools` gives the cache's)
+    batches: Any = None
 
     def __init__(
         self,
@@ -326,6 +328,9 @@ class ModelBackend(Backend):
         if self._budget is None:
             self._budget = Budget(cap)
         price = self.settings.effective_prices().get(client.model)
+        factor = getattr(client, "price_factor", 1.0)  # a batch client pays half
+        if price is not None and factor != 1.0:
+            price = price.times(factor)
         return BudgetedLLM(client, cap, price, budget=self._budget)
 
     def summarizer(self, notes: summarize.NoteStore | None = None) -> Summarizer:
@@ -384,7 +389,7 @@ class OpenAICompatible(ModelBackend):
         from pipeline.llm.openai_backend import OpenAIBackend
 
         llm = self.settings
-        return OpenAIBackend(
+        direct = OpenAIBackend(
             model,
             api_key=llm.api_key.get_secret_value() if llm.api_key else None,
             base_url=llm.base_url,
@@ -395,6 +400,20 @@ class OpenAICompatible(ModelBackend):
             requests_per_minute=llm.rpm,
             tokens_per_minute=llm.tpm,
             max_concurrency=llm.concurrency,
+            on_notice=self.on_notice,
+            on_flight=self.on_flight,
+        )
+        if not llm.batch:
+            return direct
+        from pipeline.llm.batch import BatchLLM, MemoryBatches
+
+        return BatchLLM(
+            direct,
+            self.batches if self.batches is not None else MemoryBatches(),
+            poll=llm.batch_poll,
+            gather=llm.batch_gather,
+            rounds=llm.batch_rounds,
+            fallback=llm.batch_fallback,
             on_notice=self.on_notice,
             on_flight=self.on_flight,
         )
@@ -455,6 +474,10 @@ def backend_for(
     meter: Meter = ignore_meter,
     on_notice: Callable[[str], None] | None = None,
     on_flight: Callable[[int], None] | None = None,
+    batches: Any = None,
 ) -> Backend:
-    """The configured backend (nothing is loaded or connected until it is used)."""
-    return BACKENDS[settings.resolved_backend()](settings, meter, on_notice, on_flight)
+    """The configured backend (nothing is loaded or connected until it is used); `batches`
+    is where batch mode records its batches (`pipeline.llm.batch.BatchStore`)."""
+    backend = BACKENDS[settings.resolved_backend()](settings, meter, on_notice, on_flight)
+    backend.batches = batches
+    return backend

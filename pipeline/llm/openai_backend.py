@@ -28,7 +28,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -194,12 +194,14 @@ class OpenAIBackend:
         """A validated `reply_model`, re-asked with the validation errors up to `max_reasks`."""
 
         async def send(turns: list[dict[str, str]]) -> str:
-            completion, seconds = await self._complete(
-                turns, reply_model, temperature, max_tokens, task
+            return await self.send_once(
+                turns,
+                reply_model,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                task=task,
+                on_usage=on_usage,
             )
-            spent = self._usage(completion, seconds)
-            on_usage(spent)
-            return self._reply_text(completion, max_tokens, task)
 
         turns = [m.model_dump() for m in messages]
         return await reask_until_valid(
@@ -211,6 +213,91 @@ class OpenAIBackend:
             task=task,
             on_usage=on_usage,
         )
+
+    async def send_once(
+        self,
+        turns: list[dict[str, str]],
+        reply_model: type[BaseModel],
+        *,
+        temperature: float,
+        max_tokens: int,
+        task: str,
+        on_usage: UsageSink,
+    ) -> str:
+        """One request's reply text, its usage reported first (the batch client's fallback)."""
+        completion, seconds = await self._complete(
+            turns, reply_model, temperature, max_tokens, task
+        )
+        on_usage(self._usage(completion, seconds))
+        return self._reply_text(completion, max_tokens, task)
+
+    # --- what the batch client (`pipeline.llm.batch`) shares with direct calls ------------
+
+    def request_body(
+        self,
+        turns: list[dict[str, str]],
+        reply_model: type[BaseModel],
+        *,
+        temperature: float,
+        max_tokens: int,
+    ) -> dict[str, Any]:
+        """The body a direct call would send, in the endpoint's response mode."""
+        return self._payload(turns, reply_model, self.response_mode, temperature, max_tokens)
+
+    def read_reply(
+        self,
+        body: dict[str, Any],
+        *,
+        max_tokens: int,
+        task: str,
+        on_usage: UsageSink,
+        price_factor: float = 1.0,
+    ) -> str:
+        """A chat completion's JSON body (a batch output line's) read as a direct reply is:
+        usage reported at `price_factor` of the model's price, then the text or its error."""
+        from openai.types.chat import ChatCompletion
+
+        completion = ChatCompletion.model_validate(body)
+        usage = self._usage(completion, 0.0)
+        on_usage(usage.model_copy(update={"cost_usd": round(usage.cost_usd * price_factor, 8)}))
+        return self._reply_text(completion, max_tokens, task)
+
+    async def with_retries(
+        self, call: Callable[[], Awaitable[T]], task: str, *, ambiguous: bool = True
+    ) -> T:
+        """`call()` under this client's retry policy, past the limiter (a file upload or a batch
+        poll is not a completion); what still fails is one `LLMError` line. `ambiguous=False`:
+        a call that must not be repeated after a timeout or a dropped connection, which may
+        have reached the server (creating a batch)."""
+        import openai
+
+        def worth_retrying(exc: BaseException) -> bool:
+            if not ambiguous and isinstance(exc, TimeoutError | openai.APIConnectionError):
+                return False
+            return _transient(exc)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(worth_retrying),
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+
+        async def attempt() -> T:  # tenacity awaits only what a coroutine function returns
+            return await call()
+
+        try:
+            return await retrying(attempt)
+        except (openai.APIError, TimeoutError) as exc:
+            raise self._transport_error(exc, task) from exc
+
+    def client(self, task: str) -> openai.AsyncOpenAI:
+        """The running event loop's client (for the files and batches endpoints)."""
+        return self._state(task).client
+
+    def endpoint(self) -> str:
+        return self._endpoint()
 
     async def aclose(self) -> None:
         """Close the HTTP client of the running event loop; call it before the loop ends."""

@@ -57,7 +57,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import parse_qs
 
+from tests.fakes.batch_api import BatchAPI
 from tests.fakes.http import LocalServer, QuietHandler, QuietServer
 
 CREATED = 1_700_000_000  # a fixed timestamp keeps replies byte-for-byte repeatable
@@ -116,6 +118,7 @@ class FakeOpenAI(LocalServer):
         self._requests: list[RecordedRequest] = []
         self._statuses: list[int] = []
         self._completions = 0
+        self.batches = BatchAPI(self.chat_reply)  # /v1/files and /v1/batches
         super().__init__()
 
     # --- lifecycle --------------------------------------------------------------------
@@ -368,23 +371,49 @@ class _Handler(QuietHandler):
 
     def do_GET(self) -> None:
         self._record(None)
-        if self._path() == "/v1/models":
+        path, batches = self._path(), self.server.fake.batches
+        if path == "/v1/models":
             self._send(200, {}, self.server.fake.models_body())
+        elif path == "/v1/batches":
+            query = parse_qs(self.path.partition("?")[2])
+            self._send(200, {}, batches.listing(int(query.get("limit", ["20"])[0])))
+        elif path.startswith("/v1/batches/"):
+            self._answer(batches.retrieve(path.removeprefix("/v1/batches/")))
+        elif path.startswith("/v1/files/") and path.endswith("/content"):
+            data = batches.content(path.removeprefix("/v1/files/").removesuffix("/content"))
+            if data is None:
+                self._send(404, {}, error_body(404, f"no file at {path}"))
+            else:
+                self._send_bytes(data)
         else:
-            self._send(404, {}, error_body(404, f"no route GET {self._path()}"))
+            self._send(404, {}, error_body(404, f"no route GET {path}"))
 
     def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        path, batches = self._path(), self.server.fake.batches
+        if path == "/v1/files":  # multipart: the JSONL file and its purpose
+            self._record(None)
+            self._answer(batches.upload(self.headers.get("Content-Type", ""), raw))
+            return
         try:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            body = json.loads(raw or b"{}")
         except ValueError:
             self._record(None)
             self._send(400, {}, error_body(400, "request body is not JSON"))
             return
         self._record(body)
-        if self._path() == "/v1/chat/completions":
+        if path == "/v1/chat/completions":
             self._send(*self.server.fake.chat_reply(body))
+        elif path == "/v1/batches":
+            created = batches.create(body)
+            if batches.hang_up_after_create():
+                self.close_connection = True  # the batch exists; its creator never hears
+                return
+            self._answer(created)
+        elif path.startswith("/v1/batches/") and path.endswith("/cancel"):
+            self._answer(batches.cancel(path.removeprefix("/v1/batches/").removesuffix("/cancel")))
         else:
-            self._send(404, {}, error_body(404, f"no route POST {self._path()}"))
+            self._send(404, {}, error_body(404, f"no route POST {path}"))
 
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
@@ -392,6 +421,16 @@ class _Handler(QuietHandler):
     def _record(self, body: Any) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.server.fake._record(RecordedRequest(self.command, self._path(), headers, body))
+
+    def _answer(self, result: tuple[int, dict[str, Any]]) -> None:
+        self._send(result[0], {}, result[1])
+
+    def _send_bytes(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()

@@ -1,0 +1,470 @@
+"""Batch mode (`run --batch`): the OpenAI Batch API behind the same `LLM` interface as direct calls.
+
+A `BatchLLM` answers `structured()` like the direct client, but each request waits in a round:
+once no request has joined for `gather` seconds (every paper of the stage is then waiting on
+its reply), the round's requests go out as one JSONL file (`/v1/files`, purpose "batch") and
+one batch (`/v1/batches`, endpoint `/v1/chat/completions`, window "24h"), polled every `poll`
+seconds until it ends. So a stage's calls go round by round: triage in one batch; the map notes
+of every long paper and the single calls of the short ones in one batch, then the reduce calls,
+then repairs and re-asks. The replies go through the direct client's own reading and the one
+re-ask loop (`llm/replies.py`): the same schema, refusal, cut-off and faithfulness rules.
+
+Never paying twice: a round is known by the exact set of its requests (each request's
+`custom_id` is the digest of its body and its follow-up number). The batch id is stored under
+that key as soon as the batch exists, so a stopped run started again polls the same batch; a
+finished batch's results are stored too, so a re-run neither downloads nor parses them again.
+The key also rides on the batch as metadata: a create whose reply was lost (a timeout; never
+retried) or a run killed before it could record the id is found among the account's recent
+batches by the next run, instead of being sent again.
+
+Failed items (an error line, an expired or cancelled batch, a failed batch) go to a follow-up
+batch, up to `rounds` times, or, with `fallback`, to one direct call each at the full price.
+Batch replies are billed at `BATCH_PRICE_FACTOR` of the model's price; usage is reported as
+each round's replies are read, so the run log, the cost cap and the final table all see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from pydantic import BaseModel
+
+from pipeline.errors import LLMError
+from pipeline.llm.base import Message, R, UsageSink
+from pipeline.llm.replies import reask_until_valid
+from pipeline.wording import plural
+
+if TYPE_CHECKING:
+    import openai
+    from openai.types import Batch
+
+    from pipeline.llm.openai_backend import OpenAIBackend
+
+log = logging.getLogger(__name__)
+
+BATCH_PRICE_FACTOR = 0.5  # OpenAI bills Batch API requests at half the model's price
+ENDPOINT: Final = "/v1/chat/completions"
+WINDOW: Final = "24h"
+ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
+TASK = "batch"
+METADATA_KEY = "paperbrief_round"  # the round's key, on the batch itself (see `_adopted`)
+LOOKBACK = 100  # recent batches searched for a round's batch the cache does not know
+# What goes to a batch: a day's triage and summaries, which may wait. Anything else (the
+# weekly digest: one call a user waits for) is asked directly.
+BATCHED_TASKS = frozenset({"triage", "notes", "summarize", "repair"})
+
+
+class ItemResult(BaseModel):
+    """One request's outcome: the chat completion's JSON body, or why there is none."""
+
+    body: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class BatchRecord(BaseModel):
+    """What the cache keeps of one round: the batch to poll, then its results."""
+
+    batch_id: str
+    input_file_id: str
+    requests: int
+    status: str = "validating"
+    results: dict[str, ItemResult] | None = None  # by custom_id, once the batch has ended
+
+
+class BatchStore(Protocol):
+    def get(self, key: str) -> BatchRecord | None: ...
+    def put(self, key: str, record: BatchRecord) -> None: ...
+
+
+class MemoryBatches:
+    """A store for callers without a cache (a benchmark, a one-off probe)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, BatchRecord] = {}
+
+    def get(self, key: str) -> BatchRecord | None:
+        return self.records.get(key)
+
+    def put(self, key: str, record: BatchRecord) -> None:
+        self.records[key] = record
+
+
+# --- pure parts: ids, the input file, the output files ------------------------------------
+
+
+def custom_id(body: dict[str, Any], follow_up: int) -> str:
+    """The request's id in its batch: its body's digest and how many batches failed it before."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return f"{hashlib.sha256(text.encode()).hexdigest()[:40]}-{follow_up}"
+
+
+def round_key(model: str, endpoint: str, ids: list[str]) -> str:
+    """A round's key: the exact set of its requests, at one endpoint."""
+    text = "\n".join([model, endpoint, *sorted(ids)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def input_file(requests: dict[str, dict[str, Any]]) -> bytes:
+    """The batch's JSONL input: one `{"custom_id","method","url","body"}` line per request."""
+    lines = [
+        json.dumps({"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body})
+        for cid, body in sorted(requests.items())
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def results_of(
+    ids: list[str], output: str, errors: str, batch_id: str, status: str, why: str = ""
+) -> dict[str, ItemResult]:
+    """Every request's outcome from the output and error files; one missing from both was not
+    processed (an expired, cancelled or failed batch)."""
+    found: dict[str, ItemResult] = {}
+    for line in [*output.splitlines(), *errors.splitlines()]:
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        found[item["custom_id"]] = _outcome(item)
+    missing = f"not processed: batch {batch_id} {status}" + (f" ({why})" if why else "")
+    return {cid: found.get(cid, ItemResult(error=missing)) for cid in ids}
+
+
+def _outcome(item: dict[str, Any]) -> ItemResult:
+    response = item.get("response") or {}
+    status = response.get("status_code")
+    if status == 200 and not item.get("error"):
+        return ItemResult(body=response.get("body"))
+    error = item.get("error") or (response.get("body") or {}).get("error") or {}
+    message = error.get("message") or "no reason given"
+    code = error.get("code")
+    prefix = f"HTTP {status}" if status else str(code or "error")
+    return ItemResult(error=f"{prefix}: {' '.join(str(message).split())}")
+
+
+# --- the client --------------------------------------------------------------------------
+
+
+@dataclass
+class _Waiting:
+    body: dict[str, Any]
+    futures: list[asyncio.Future[ItemResult]] = field(default_factory=list)
+
+
+class BatchLLM:
+    """An `LLM` whose requests go to the Batch API, round by round (see the module docstring)."""
+
+    name = "openai"
+    price_factor = BATCH_PRICE_FACTOR
+
+    def __init__(
+        self,
+        direct: OpenAIBackend,
+        store: BatchStore,
+        *,
+        poll: float = 60.0,
+        gather: float = 1.0,
+        rounds: int = 2,
+        fallback: bool = False,
+        on_notice: Callable[[str], None] | None = None,
+        on_flight: Callable[[int], None] | None = None,
+    ) -> None:
+        self.direct = direct
+        self.model = direct.model
+        self.store = store
+        self.poll = poll
+        self.gather = gather
+        self.rounds = max(0, rounds)
+        self.fallback = fallback
+        self.on_notice = on_notice
+        self.on_flight = on_flight
+        self._waiting: dict[str, _Waiting] = {}
+        self._arrivals = 0
+        self._flusher: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # the loop holds tasks weakly
+
+    async def structured(
+        self,
+        messages: list[Message],
+        reply_model: type[R],
+        *,
+        temperature: float,
+        max_tokens: int,
+        task: str,
+        on_usage: UsageSink,
+    ) -> R:
+        """A validated `reply_model`; each attempt (and each re-ask) is one batch item."""
+        if task not in BATCHED_TASKS:
+            return await self.direct.structured(
+                messages,
+                reply_model,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                task=task,
+                on_usage=on_usage,
+            )
+
+        send = functools.partial(
+            self._send,
+            reply_model=reply_model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            task=task,
+            on_usage=on_usage,
+        )
+        turns = [m.model_dump() for m in messages]
+        return await reask_until_valid(
+            send,
+            turns,
+            reply_model,
+            max_reasks=self.direct.max_reasks,
+            model=self.model,
+            task=task,
+            on_usage=on_usage,
+        )
+
+    async def _send(
+        self,
+        turns: list[dict[str, str]],
+        *,
+        reply_model: type[BaseModel],
+        temperature: float,
+        max_tokens: int,
+        task: str,
+        on_usage: UsageSink,
+    ) -> str:
+        """One attempt's reply text: from a batch, its follow-ups, or (fallback) a direct call."""
+        body = self.direct.request_body(
+            turns, reply_model, temperature=temperature, max_tokens=max_tokens
+        )
+        failure = ""
+        for follow_up in range(self.rounds + 1):
+            result = await self._submit(body, follow_up)
+            if result.body is not None:
+                return self.direct.read_reply(
+                    result.body,
+                    max_tokens=max_tokens,
+                    task=task,
+                    on_usage=on_usage,
+                    price_factor=self.price_factor,
+                )
+            failure = result.error or "no reason given"
+            if self.fallback:
+                self._note(f"batch item failed ({failure}); asking directly")
+                return await self.direct.send_once(
+                    turns,
+                    reply_model,
+                    temperature=temperature,
+                    max_tokens=max_tokens,
+                    task=task,
+                    on_usage=on_usage,
+                )
+            log.info("batch item failed (%s); sending it again in the next batch", failure)
+        tries = plural(self.rounds + 1, "batch", "batches")
+        raise LLMError(
+            f"batch request failed in {tries} (last: {failure}); "
+            "run again later, or add --batch-fallback to ask failed items directly",
+            stage=task,
+        )
+
+    async def aclose(self) -> None:
+        await self.direct.aclose()
+
+    # --- gathering a round ----------------------------------------------------------------
+
+    async def _submit(self, body: dict[str, Any], follow_up: int) -> ItemResult:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ItemResult] = loop.create_future()
+        cid = custom_id(body, follow_up)
+        self._waiting.setdefault(cid, _Waiting(body)).futures.append(future)
+        self._arrivals += 1
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+            self._tasks.add(self._flusher)
+            self._flusher.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _flush(self) -> None:
+        """Send the round once it is quiet, and hand each waiting request its result."""
+        seen = -1
+        while seen != self._arrivals:
+            seen = self._arrivals
+            await asyncio.sleep(self.gather)
+        waiting, self._waiting, self._flusher = self._waiting, {}, None  # later: a new round
+        futures = [f for w in waiting.values() for f in w.futures]
+        try:
+            results = await self._round({cid: w.body for cid, w in waiting.items()})
+        except Exception as exc:  # each waiting call fails with it, as its own call would
+            for future in futures:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        for cid, entry in waiting.items():
+            for future in entry.futures:
+                if not future.done():
+                    future.set_result(results[cid])
+
+    # --- one round: cached, resumed or sent -----------------------------------------------
+
+    async def _round(self, requests: dict[str, dict[str, Any]]) -> dict[str, ItemResult]:
+        ids = sorted(requests)
+        key = round_key(self.model, self.direct.endpoint(), ids)
+        record = self.store.get(key)
+        if record is not None and record.results is not None:
+            return record.results
+        client = self.direct.client(TASK)
+        if record is None:
+            record = await self._adopted(client, key) or await self._create(client, requests, key)
+            self.store.put(key, record)  # before the first poll: a stopped run resumes it
+        else:
+            self._note(f"batch {record.batch_id}: resuming ({plural(len(ids), 'request')})")
+        self._flying(len(ids))
+        try:
+            batch = await self._until_ended(client, record.batch_id)
+            results = await self._results(client, batch, ids)
+        finally:
+            self._flying(-len(ids))
+        self.store.put(key, record.model_copy(update={"status": batch.status, "results": results}))
+        return results
+
+    async def _adopted(self, client: openai.AsyncOpenAI, key: str) -> BatchRecord | None:
+        """A batch of this round the cache does not know: created by a run that lost the reply
+        to its create (a timeout) or was killed before recording it. Found by its metadata
+        among the account's most recent batches."""
+        page = await self.direct.with_retries(lambda: client.batches.list(limit=LOOKBACK), TASK)
+        for batch in page.data:
+            if (batch.metadata or {}).get(METADATA_KEY) == key:
+                self._note(f"batch {batch.id}: found at the endpoint, resuming it")
+                total = batch.request_counts.total if batch.request_counts else 0
+                return BatchRecord(
+                    batch_id=batch.id, input_file_id=batch.input_file_id, requests=total
+                )
+        return None
+
+    async def _create(
+        self, client: openai.AsyncOpenAI, requests: dict[str, dict[str, Any]], key: str
+    ) -> BatchRecord:
+        data = input_file(requests)
+        try:
+            uploaded = await self.direct.with_retries(
+                lambda: client.files.create(
+                    file=("paperbrief-batch.jsonl", data, "application/jsonl"), purpose="batch"
+                ),
+                TASK,
+            )
+        except LLMError as exc:
+            raise _without_batches(exc, self.direct.endpoint()) from exc
+        # A create that timed out may have made the batch: never repeat it blindly.
+        try:
+            batch = await self.direct.with_retries(
+                lambda: client.batches.create(
+                    input_file_id=uploaded.id,
+                    endpoint=ENDPOINT,
+                    completion_window=WINDOW,
+                    metadata={METADATA_KEY: key},
+                ),
+                TASK,
+                ambiguous=False,
+            )
+        except LLMError as exc:
+            raise _unanswered(exc, self.direct.endpoint()) from exc
+        self._note(
+            f"batch {batch.id}: sent {plural(len(requests), 'request')}; results within 24 h "
+            "(stopping is safe: the same command resumes this batch)"
+        )
+        return BatchRecord(batch_id=batch.id, input_file_id=uploaded.id, requests=len(requests))
+
+    async def _until_ended(self, client: openai.AsyncOpenAI, batch_id: str) -> Batch:
+        shown: tuple[str, int] | None = None
+        while True:
+            batch = await self.direct.with_retries(lambda: client.batches.retrieve(batch_id), TASK)
+            if _news(batch, shown):
+                self._note(_progress(batch))
+                shown = (batch.status, _finished(batch))
+            if batch.status in ENDED:
+                return batch
+            await asyncio.sleep(self.poll)
+
+    async def _results(
+        self, client: openai.AsyncOpenAI, batch: Batch, ids: list[str]
+    ) -> dict[str, ItemResult]:
+        async def text(file_id: str | None) -> str:
+            if not file_id:
+                return ""
+            content = await self.direct.with_retries(lambda: client.files.content(file_id), TASK)
+            return content.text
+
+        output, errors = await text(batch.output_file_id), await text(batch.error_file_id)
+        why = (
+            "; ".join(e.message or e.code or "" for e in (batch.errors.data or []))
+            if (batch.errors)
+            else ""
+        )
+        return results_of(ids, output, errors, batch.id, batch.status, why)
+
+    def _note(self, message: str) -> None:
+        log.info("%s", message)
+        if self.on_notice is not None:
+            self.on_notice(message)
+
+    def _flying(self, delta: int) -> None:
+        if self.on_flight is not None:
+            self.on_flight(delta)
+
+
+def _without_batches(exc: LLMError, endpoint: str) -> LLMError:
+    """vLLM, Ollama and llama.cpp serve chat completions but no Batch API: say so, not 404."""
+    import openai
+
+    cause = exc.__cause__
+    if not isinstance(cause, openai.NotFoundError):
+        return exc
+    message = (
+        f"openai endpoint {endpoint} has no Batch API (/files answered 404); run without --batch"
+    )
+    return LLMError(message, stage=TASK)
+
+
+def _unanswered(exc: LLMError, endpoint: str) -> LLMError:
+    """A failed create, said so that the user knows whether a batch may exist."""
+    import openai
+
+    cause = exc.__cause__
+    if not isinstance(cause, TimeoutError | openai.APIConnectionError):
+        return exc
+    return LLMError(
+        f"openai endpoint {endpoint} did not answer the batch's creation "
+        f"({type(cause).__name__}); it may exist there: run the same command again to find "
+        "and resume it",
+        stage=TASK,
+    )
+
+
+def _finished(batch: Batch) -> int:
+    counts = batch.request_counts
+    return counts.completed + counts.failed if counts else 0
+
+
+def _news(batch: Batch, shown: tuple[str, int] | None) -> bool:
+    """Worth a line on the display: a new status, or a tenth more of the batch done (a day's
+    batch may take hours of polls; a line per poll would bury everything else)."""
+    if shown is None or shown[0] != batch.status:
+        return True
+    total = batch.request_counts.total if batch.request_counts else 0
+    return _finished(batch) - shown[1] >= max(total // 10, 1)
+
+
+def _progress(batch: Batch) -> str:
+    counts = batch.request_counts
+    done = f", {counts.completed}/{counts.total} done" if counts and counts.total else ""
+    failed = f", {counts.failed} failed" if counts and counts.failed else ""
+    return f"batch {batch.id}: {batch.status}{done}{failed}"

@@ -1,0 +1,205 @@
+"""The Batch API part of `FakeOpenAI`: `/v1/files` and `/v1/batches`, as the real `openai` client
+calls them (`files.create`, `files.content`, `batches.create/retrieve/list/cancel`).
+
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        server.batches.hold = True          # batches stay in_progress until released
+        ...
+        server.batches.release()
+        server.batches.created              # ids of the batches created, in order
+
+A batch moves on when it is retrieved: validating → in_progress → (held: stays) → completed,
+its requests answered then by the server's own chat reply (scripted replies included), so a
+scripted `{"status": 500}` becomes an error-file line. `expire_after = n` answers the first n
+requests of the next batch to end and marks it expired, the rest written as `batch_expired`
+error lines, as OpenAI does. `lose_create_reply = True` creates the next batch but hangs up
+before answering, as a create whose reply timed out. `GET /v1/batches` lists the most recent
+first. Wire shapes follow openai-python's `types/batch.py` and `types/file_object.py`, and the
+output line `{"id","custom_id","response":{"status_code","request_id","body"},"error"}`.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+CREATED = 1_700_000_000
+ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
+ChatReply = Callable[[dict[str, Any]], tuple[int, dict[str, str], dict[str, Any]]]
+
+
+class BatchAPI:
+    def __init__(self, chat_reply: ChatReply) -> None:
+        self.chat_reply = chat_reply
+        self.hold = False
+        self.expire_after: int | None = None
+        self.lose_create_reply = False  # create the next batch, then hang up without a reply
+        self.served = True  # False: no Batch API here (vLLM, Ollama), every route answers 404
+        self.files: dict[str, dict[str, Any]] = {}  # id → the file object, plus "data"
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.created: list[str] = []  # batch ids, in order of creation
+        self.uploads = 0
+        self.answered = 0  # requests answered inside batches: what a provider would bill
+        self._lock = threading.RLock()
+
+    def release(self) -> None:
+        """Let held batches complete at their next retrieve."""
+        with self._lock:
+            self.hold = False
+
+    # --- files --------------------------------------------------------------------------
+
+    def upload(self, content_type: str, raw: bytes) -> tuple[int, dict[str, Any]]:
+        if not self.served:
+            return 404, _error("no route POST /v1/files")
+        fields = _form_fields(content_type, raw)
+        if "file" not in fields or "purpose" not in fields:
+            return 400, _error("the upload needs a file and a purpose")
+        filename, data = fields["file"]
+        with self._lock:
+            self.uploads += 1
+            file = self._file(data, filename, fields["purpose"][1].decode())
+        return 200, file
+
+    def content(self, file_id: str) -> bytes | None:
+        with self._lock:
+            file = self.files.get(file_id)
+            return None if file is None else bytes(file["data"])
+
+    def _file(self, data: bytes, filename: str, purpose: str) -> dict[str, Any]:
+        file_id = f"file-{len(self.files) + 1}"
+        self.files[file_id] = {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(data),
+            "created_at": CREATED,
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+            "data": data,
+        }
+        return _public(self.files[file_id])
+
+    # --- batches ------------------------------------------------------------------------
+
+    def create(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            if body.get("input_file_id") not in self.files:
+                return 400, _error(f"no file {body.get('input_file_id')}")
+            batch_id = f"batch_{len(self.batches) + 1}"
+            self.batches[batch_id] = {
+                "id": batch_id,
+                "object": "batch",
+                "endpoint": body["endpoint"],
+                "input_file_id": body["input_file_id"],
+                "completion_window": body["completion_window"],
+                "status": "validating",
+                "created_at": CREATED,
+                "output_file_id": None,
+                "error_file_id": None,
+                "errors": None,
+                "metadata": body.get("metadata"),
+                "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            }
+            self.created.append(batch_id)
+            return 200, dict(self.batches[batch_id])
+
+    def hang_up_after_create(self) -> bool:
+        """Whether this create's reply is lost (once), as a timed-out create's would be."""
+        with self._lock:
+            lost, self.lose_create_reply = self.lose_create_reply, False
+            return lost
+
+    def listing(self, limit: int = 20) -> dict[str, Any]:
+        """`GET /v1/batches`: the most recent batches first, one page."""
+        with self._lock:
+            data = [json.loads(json.dumps(self.batches[i])) for i in reversed(self.created)]
+        page = data[:limit]
+        return {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(data) > limit,
+        }
+
+    def retrieve(self, batch_id: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            batch = self.batches.get(batch_id)
+            if batch is None:
+                return 404, _error(f"no batch {batch_id}")
+            if batch["status"] == "validating":
+                batch["status"] = "in_progress"
+                batch["request_counts"]["total"] = len(self._requests(batch))
+            elif batch["status"] == "in_progress" and not self.hold:
+                self._run(batch)
+            return 200, json.loads(json.dumps(batch))
+
+    def cancel(self, batch_id: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            batch = self.batches.get(batch_id)
+            if batch is None:
+                return 404, _error(f"no batch {batch_id}")
+            if batch["status"] not in ENDED:
+                batch["status"] = "cancelled"
+            return 200, dict(batch)
+
+    def _requests(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        data = self.files[batch["input_file_id"]]["data"]
+        return [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+
+    def _run(self, batch: dict[str, Any]) -> None:
+        """Answer the batch's requests, up to `expire_after` of them, and write its files."""
+        outputs, errors = [], []
+        for n, request in enumerate(self._requests(batch)):
+            line: dict[str, Any] = {"id": f"batch_req_{n}", "custom_id": request["custom_id"]}
+            if self.expire_after is not None and n >= self.expire_after:
+                message = "This request could not be executed before the completion window expired."
+                errors.append({**line, "response": None, "error": _expired(message)})
+                continue
+            status, _, payload = self.chat_reply(request["body"])
+            self.answered += 1
+            response = {"status_code": status, "request_id": f"req_{n}", "body": payload}
+            (outputs if status == 200 else errors).append(
+                {**line, "response": response, "error": None}
+            )
+        batch["status"] = "expired" if self.expire_after is not None else "completed"
+        self.expire_after = None
+        batch["request_counts"] = {
+            "total": len(outputs) + len(errors),
+            "completed": len(outputs),
+            "failed": len(errors),
+        }
+        for name, lines in (("output_file_id", outputs), ("error_file_id", errors)):
+            if lines:
+                data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+                batch[name] = self._file(data, f"{batch['id']}_{name}.jsonl", "batch_output")["id"]
+
+
+def _form_fields(content_type: str, raw: bytes) -> dict[str, tuple[str, bytes]]:
+    """A multipart/form-data body's fields: name → (filename, bytes)."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename() or ""
+        fields[str(name)] = (filename, part.get_payload(decode=True) or b"")
+    return fields
+
+
+def _public(file: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in file.items() if k != "data"}
+
+
+def _expired(message: str) -> dict[str, str]:
+    return {"code": "batch_expired", "message": message}
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {
+        "error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}
+    }
