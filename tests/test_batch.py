@@ -162,6 +162,9 @@ def test_the_cost_cap_counts_batch_calls_at_half_price(tmp_path: Path):
     batched = backend_for(load_settings(env={}, flags={**flags, "llm.batch": True}).llm).llm()
     assert direct.price == PRICE  # type: ignore[attr-defined]
     assert batched.price == PRICE.times(0.5)  # type: ignore[attr-defined]
+    # a failed item asked directly costs the full price, so the cap reserves that
+    fallback = {**flags, "llm.batch": True, "llm.batch_fallback": True}
+    assert backend_for(load_settings(env={}, flags=fallback).llm).llm().price == PRICE  # type: ignore[attr-defined]
 
 
 def test_batch_needs_an_openai_endpoint(tmp_path: Path):

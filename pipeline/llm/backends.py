@@ -328,7 +328,11 @@ class ModelBackend(Backend):
         if self._budget is None:
             self._budget = Budget(cap)
         price = self.settings.effective_prices().get(client.model)
-        factor = getattr(client, "price_factor", 1.0)  # a batch client pays half
+        # A batch client pays half, except a failed item it asks directly (`--batch-fallback`):
+        # then any call may cost the full price, so the cap reserves that.
+        factor = getattr(client, "price_factor", 1.0)
+        if getattr(client, "fallback", False):
+            factor = 1.0
         if price is not None and factor != 1.0:
             price = price.times(factor)
         return BudgetedLLM(client, cap, price, budget=self._budget)
