@@ -69,6 +69,11 @@ def add_parser(
     llm = parser.add_argument_group("reading and spending")
     llm.add_argument("--backend", choices=("auto", "openai", "local"))
     llm.add_argument("--base-url", help="OpenAI-compatible endpoint")
+    llm.add_argument(
+        "--triage-model",
+        metavar="MODEL",
+        help="a cheaper model for triage (default: the first variant's model)",
+    )
     llm.add_argument("--top", type=int, help="papers read in full after triage (default 15)")
     llm.add_argument("--concurrency", type=int, help="LLM calls in flight")
     llm.add_argument("--max-cost", type=float, help="USD for the whole comparison")
