@@ -16,6 +16,9 @@ charges each request its prompt plus its whole max_tokens on arrival and sends o
 x-ratelimit-remaining-* and -reset-* headers (the backend learns the limits). It runs in real
 minutes, so it briefs fewer papers by default; the TPM share counts only tokens the server
 processed (prompt and reply), not the max_tokens it held back.
+
+First, whatever the flags: triage's input tokens per paper on 100 real arXiv abstracts (the
+shared corpus), against its bound of 400; `--triage-only` prints just that.
 """
 
 from __future__ import annotations
@@ -174,7 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         help="issue 12's provider: rolling 60 s window, 40k TPM, max_tokens charged on "
         "arrival, only remaining/reset headers, limits learned; 16 papers unless --papers",
     )
+    parser.add_argument(
+        "--triage-only", action="store_true", help="print only the triage tokens per paper"
+    )
     args = parser.parse_args(argv)
+    triage_ok = triage_tokens_report()
+    if args.triage_only:
+        return 0 if triage_ok else 1
     if args.provider_minute:
         given = {a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:])}
         args.window, args.tpm, args.rpm = 60.0, 40_000, 500
@@ -203,7 +212,37 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.monotonic() - started
         statuses = server.chat_statuses
 
-    return report(args, results, spent, statuses, wall)
+    return max(report(args, results, spent, statuses, wall), 0 if triage_ok else 1)
+
+
+# --- triage: input tokens per paper (issue 12) -----------------------------------------------
+
+
+def triage_tokens_report() -> bool:
+    """Input tokens per paper of the day's triage requests, on 100 real arXiv abstracts (the
+    default prompt, interests and batch size; the reply schema included). True when every paper
+    stays within triage.TOKENS_PER_PAPER, or when the shared corpus is absent."""
+    from pipeline.arxiv.parse import api_page
+    from pipeline.settings import load_settings
+    from pipeline.stages.triage import TOKENS_PER_PAPER
+    from pipeline.tokens import tokenizer_for
+    from pipeline.triage_cost import sample_page, triage_tokens
+
+    path = sample_page()
+    if not path.is_file():
+        print(f"triage tokens per paper: skipped ({path} not found)")
+        return True
+    papers = api_page(path.read_bytes()).papers
+    settings = load_settings(env={})
+    tokens = sorted(triage_tokens(papers, settings).values())
+    encoding = tokenizer_for(settings.llm.model, settings.chunk.encoding).name
+    print(
+        f"triage input tokens per paper ({len(tokens)} real abstracts, batches of "
+        f"{settings.reading.triage_batch}, {encoding}): mean {sum(tokens) / len(tokens):.0f}, "
+        f"median {tokens[len(tokens) // 2]:.0f}, max {tokens[-1]:.0f} "
+        f"(bound {TOKENS_PER_PAPER}: {'ok' if tokens[-1] <= TOKENS_PER_PAPER else 'MISSED'})"
+    )
+    return tokens[-1] <= TOKENS_PER_PAPER
 
 
 def report(

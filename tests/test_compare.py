@@ -425,6 +425,7 @@ def test_triage_runs_once_on_the_triage_model(tmp_path: Path, papers: Path):
     assert triaged == ["gpt-nano"]
     assert {b["model"] for b in bodies if reply_kind(b) == "PaperSummary"} == {"gpt-test"}
 
+
 def test_tokens_cost_and_calls_are_what_the_server_returned(compared: dict[str, Any]):
     bodies = compared["first_bodies"]
     first = compared["json"][0]

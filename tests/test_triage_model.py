@@ -123,4 +123,3 @@ def test_the_triage_model_flag_sends_triage_to_that_model(workspace: Workspace):
         bodies = server.chat_bodies
     assert result.returncode == 0, result.stderr
     assert models_by_kind(bodies) == {"TriageReply": {"nano"}, "PaperSummary": {"gpt-4o-mini"}}
-
