@@ -162,7 +162,8 @@ def stage_usage(record: RunRecord) -> dict[str, Usage]:
 
 def dollars_cell(usage: Usage) -> str:
     """A stage's dollars in the table: "n/c" (not counted, as the line under it says) for
-    calls to a model without a price, never a $0 that was not paid."""
+    calls to a model without a price, never a $0 that was not paid; "+" after the dollars
+    when some of the stage's calls were not counted."""
     if usage.unpriced_models and not usage.cost_usd:
         return "n/c"
     return f"{usage.cost_usd:.4f}" + ("+" if usage.unpriced_models else "")
