@@ -18,7 +18,7 @@ minutes, so it briefs fewer papers by default; the TPM share counts only tokens 
 processed (prompt and reply), not the max_tokens it held back.
 
 First, whatever the flags: triage's input tokens per paper on 100 real arXiv abstracts (the
-shared corpus), against its bound of 400; `--triage-only` prints just that.
+shared corpus), against its bound of 400 (`triage_tokens_report`).
 """
 
 from __future__ import annotations
@@ -177,13 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         help="issue 12's provider: rolling 60 s window, 40k TPM, max_tokens charged on "
         "arrival, only remaining/reset headers, limits learned; 16 papers unless --papers",
     )
-    parser.add_argument(
-        "--triage-only", action="store_true", help="print only the triage tokens per paper"
-    )
     args = parser.parse_args(argv)
-    triage_ok = triage_tokens_report()
-    if args.triage_only:
-        return 0 if triage_ok else 1
     if args.provider_minute:
         given = {a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:])}
         args.window, args.tpm, args.rpm = 60.0, 40_000, 500
@@ -212,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.monotonic() - started
         statuses = server.chat_statuses
 
-    return max(report(args, results, spent, statuses, wall), 0 if triage_ok else 1)
+    return report(args, results, spent, statuses, wall)
 
 
 # --- triage: input tokens per paper (issue 12) -----------------------------------------------
@@ -286,4 +280,5 @@ def report(
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    triage_ok = triage_tokens_report()  # first: it takes a second, the day a minute
+    sys.exit(max(main(), 0 if triage_ok else 1))
