@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.faithfulness import share_of_supported
@@ -36,7 +37,20 @@ def usage_row(usage: Usage) -> dict[str, Any]:
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "cost_usd": round(usage.cost_usd, 6),
+        "cost_counted": not usage.unpriced_models,
+        "unpriced_models": usage.unpriced_models,
     }
+
+
+def cost_text(usage: Usage, quote: Callable[[str], str] = repr) -> str:
+    """Dollars as the terminal and the reports say them: "$0.0123", or, when a model had no
+    price, that its cost is not counted, never "$0.0000" for calls nobody priced."""
+    if not usage.unpriced_models:
+        return f"${usage.cost_usd:.4f}"
+    names = ", ".join(quote(model) for model in usage.unpriced_models)
+    if usage.cost_usd:
+        return f"${usage.cost_usd:.4f} plus the cost of {names}, not counted (no price)"
+    return f"cost not counted (no price for {names})"
 
 
 def llm_record(
@@ -54,6 +68,8 @@ def llm_record(
             "completion_tokens": usage.completion_tokens,
             "cached_tokens": usage.cached_tokens,
             "cost_usd": round(usage.cost_usd, 6),
+            "cost_counted": not usage.unpriced_models,
+            "unpriced_models": usage.unpriced_models,
             "by_stage": {stage: usage_row(u) for stage, u in by_stage.items()},
         }
     )

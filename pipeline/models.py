@@ -210,6 +210,10 @@ class Usage(BaseModel):
     # Replies that failed validation and were asked again: their cost is in the counts above;
     # `compare` reports how often a prompt's first reply was not schema-valid.
     reasks: int = 0
+    unpriced_models: list[str] = Field(
+        default_factory=list,
+        description="models called without a price: their calls' cost is not in cost_usd",
+    )
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -220,6 +224,7 @@ class Usage(BaseModel):
             cost_usd=round(self.cost_usd + other.cost_usd, 8),
             seconds=round(self.seconds + other.seconds, 4),
             reasks=self.reasks + other.reasks,
+            unpriced_models=sorted({*self.unpriced_models, *other.unpriced_models}),
         )
 
 

@@ -4,7 +4,7 @@ flight, tokens and dollars so far). Transient notices never reach run.json's war
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 # A client's way to say what it is doing right now ("arXiv RSS: retry 2/4 in 8 s").
@@ -17,7 +17,7 @@ class Observer(Protocol):
     def warn(self, message: str) -> None: ...
     def note(self, message: str) -> None: ...
     def calls_in_flight(self, delta: int) -> None: ...
-    def spent(self, tokens: int, cost_usd: float) -> None: ...
+    def spent(self, tokens: int, cost_usd: float, unpriced: Sequence[str] = ()) -> None: ...
 
 
 class QuietObserver:
@@ -36,5 +36,5 @@ class QuietObserver:
     def calls_in_flight(self, delta: int) -> None:
         pass
 
-    def spent(self, tokens: int, cost_usd: float) -> None:
+    def spent(self, tokens: int, cost_usd: float, unpriced: Sequence[str] = ()) -> None:
         pass

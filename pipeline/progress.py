@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -26,6 +26,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from pipeline.accounting import cost_text
+from pipeline.models import Usage
 from pipeline.record import STAGES, RunRecord
 from pipeline.wording import plural
 
@@ -56,6 +58,7 @@ class RichObserver:
         self.in_flight = 0
         self.tokens = 0
         self.cost_usd = 0.0
+        self.unpriced: list[str] = []
         self.progress = _Bars(
             TextColumn("{task.description:<10}"),
             BarColumn(),
@@ -120,15 +123,16 @@ class RichObserver:
         with self._lock:
             self.in_flight += delta
 
-    def spent(self, tokens: int, cost_usd: float) -> None:
+    def spent(self, tokens: int, cost_usd: float, unpriced: Sequence[str] = ()) -> None:
         with self._lock:
-            self.tokens, self.cost_usd = tokens, cost_usd
+            self.tokens, self.cost_usd, self.unpriced = tokens, cost_usd, list(unpriced)
 
     # --- what is shown --------------------------------------------------------------------
 
     def spent_text(self) -> str:
         noun = "token" if self.tokens == 1 else "tokens"
-        return f"{self.tokens:,} {noun}, ${self.cost_usd:.4f} so far"
+        cost = cost_text(Usage(cost_usd=self.cost_usd, unpriced_models=self.unpriced))
+        return f"{self.tokens:,} {noun}, {cost} so far"
 
     def status_line(self) -> str:
         if not self.in_flight and not self.tokens:
@@ -139,17 +143,30 @@ class RichObserver:
         self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def stage_usage(record: RunRecord) -> dict[str, dict[str, float]]:
+def stage_usage(record: RunRecord) -> dict[str, Usage]:
     """run.json's llm.by_stage (summarize-map, summarize-reduce, triage...) added up per stage."""
-    totals: dict[str, dict[str, float]] = {}
+    totals: dict[str, Usage] = {}
     for step, row in record.llm.by_stage.items():
         name = step.split("-")[0]
         name = STEP_STAGE.get(name, name if name in STAGES else step)
-        into = totals.setdefault(name, {"calls": 0, "tokens": 0, "cost_usd": 0.0})
-        into["calls"] += row.get("calls", 0)
-        into["tokens"] += row.get("prompt_tokens", 0) + row.get("completion_tokens", 0)
-        into["cost_usd"] += row.get("cost_usd", 0.0)
+        usage = Usage(
+            calls=row.get("calls", 0),
+            prompt_tokens=row.get("prompt_tokens", 0),
+            completion_tokens=row.get("completion_tokens", 0),
+            cost_usd=row.get("cost_usd", 0.0),
+            unpriced_models=row.get("unpriced_models", []),
+        )
+        totals[name] = totals.get(name, Usage()) + usage
     return totals
+
+
+def dollars_cell(usage: Usage) -> str:
+    """A stage's dollars in the table: "n/c" (not counted, as the line under it says) for
+    calls to a model without a price, never a $0 that was not paid; "+" after the dollars
+    when some of the stage's calls were not counted."""
+    if usage.unpriced_models and not usage.cost_usd:
+        return "n/c"
+    return f"{usage.cost_usd:.4f}" + ("+" if usage.unpriced_models else "")
 
 
 def stage_table(record: RunRecord) -> Table:
@@ -161,15 +178,15 @@ def stage_table(record: RunRecord) -> Table:
         table.add_column(column, justify="right", no_wrap=True)
     usage = stage_usage(record)
     for name, stats in record.stages.items():
-        spent = usage.get(name, {"calls": 0, "tokens": 0, "cost_usd": 0.0})
+        spent = usage.get(name, Usage())
         table.add_row(
             name,
             str(stats.hits),
             str(stats.misses),
             str(stats.failed),
-            str(int(spent["calls"])),
-            f"{int(spent['tokens']):,}",
-            f"{spent['cost_usd']:.4f}",
+            str(spent.calls),
+            f"{spent.prompt_tokens + spent.completion_tokens:,}",
+            dollars_cell(spent),
             f"{stats.seconds:.2f}",
         )
     return table
@@ -209,11 +226,18 @@ def summary_tables(
 
 
 def llm_line(record: RunRecord) -> str:
+    """The run's LLM spend in one line under the table; what it could not count, and how to."""
     llm = record.llm
+    tokenizer = f"tokenizer {record.tokenizer['encoding']}"
+    if not llm.calls:  # the extractive backend, or every LLM answer from the cache
+        return f"backend {llm.backend} ({llm.model}): no LLM call this run; {tokenizer}"
+    cost = cost_text(Usage(cost_usd=llm.cost_usd, unpriced_models=llm.unpriced_models))
+    if llm.unpriced_models:
+        tables = ", ".join(f'[llm.prices."{model}"]' for model in llm.unpriced_models)
+        cost += f"; to count it, set {tables} input = USD, output = USD in paperbrief.toml"
     return (
         f"backend {llm.backend} ({llm.model}): {plural(llm.calls, 'LLM call')}, "
         f"{plural(llm.prompt_tokens, 'prompt token')} + "
         f"{plural(llm.completion_tokens, 'completion token')}, "
-        f"${llm.cost_usd:.4f}{' (Batch API, half price)' if llm.batch else ''}; "
-        f"tokenizer {record.tokenizer['encoding']}"
+        f"{cost}{' (Batch API, half price)' if llm.batch else ''}; {tokenizer}"
     )

@@ -42,6 +42,10 @@ class LLMStats(BaseModel):
     cached_tokens: int = 0
     cost_usd: float = 0.0
     batch: bool = False  # calls went through the Batch API (at its price)
+    cost_counted: bool = Field(default=True, description="false: a model had no price")
+    unpriced_models: list[str] = Field(
+        default_factory=list, description="models called without a price (not in cost_usd)"
+    )
     by_stage: dict[str, dict[str, Any]] = Field(default_factory=dict)
     by_paper: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

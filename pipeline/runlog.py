@@ -72,7 +72,8 @@ class RunLog:
         """Every LLM request's cost, as it is paid (the backends' one usage sink)."""
         self.usage.add(step, usage)
         total = self.usage.total()
-        self.observer.spent(total.prompt_tokens + total.completion_tokens, total.cost_usd)
+        tokens = total.prompt_tokens + total.completion_tokens
+        self.observer.spent(tokens, total.cost_usd, total.unpriced_models)
 
     def requests(self, stage: str, numbers: Any) -> None:
         """Add an HTTP client's request counts (requests, retries, bytes, failures)."""

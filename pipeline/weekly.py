@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel, Field
 
+from pipeline.accounting import cost_text
 from pipeline.editions import Edition
 from pipeline.markup import md_cell, md_code, md_link, md_text
 from pipeline.models import Usage
@@ -311,5 +312,6 @@ def _references(report: WeeklyReport) -> list[str]:
             else "counted from tags, no model."
         )
     )
-    cost = f" Synthesis cost: ${report.usage.cost_usd:.4f} in {plural(report.usage.calls, 'call')}."
+    spent = cost_text(report.usage, md_code)
+    cost = f" Synthesis cost: {spent} in {plural(report.usage.calls, 'call')}."
     return [*lines, "", sources + (cost if report.usage.calls else ""), ""]

@@ -17,8 +17,10 @@ x-ratelimit-remaining-* and -reset-* headers (the backend learns the limits). It
 minutes, so it briefs fewer papers by default; the TPM share counts only tokens the server
 processed (prompt and reply), not the max_tokens it held back.
 
-First, unless --no-reading, it prints `scripts/bench_reading.py`'s figures: input tokens per
-deep-read paper on the shared corpus at each reading depth (issue 12's reading budget).
+First, whatever the flags: triage's input tokens per paper on 100 real arXiv abstracts (the
+shared corpus), against its bound of 400 (`triage_tokens_report`). Then, unless --no-reading,
+`scripts/bench_reading.py`'s figures: input tokens per deep-read paper on the shared corpus at
+each reading depth (issue 12's reading budget).
 """
 
 from __future__ import annotations
@@ -215,6 +217,36 @@ def main(argv: list[str] | None = None) -> int:
     return max(report(args, results, spent, statuses, wall), 0 if reading_ok else 1)
 
 
+# --- triage: input tokens per paper (issue 12) -----------------------------------------------
+
+
+def triage_tokens_report() -> bool:
+    """Input tokens per paper of the day's triage requests, on 100 real arXiv abstracts (the
+    default prompt, interests and batch size; the reply schema included). True when every paper
+    stays within triage.TOKENS_PER_PAPER, or when the shared corpus is absent."""
+    from pipeline.arxiv.parse import api_page
+    from pipeline.settings import load_settings
+    from pipeline.stages.triage import TOKENS_PER_PAPER
+    from pipeline.tokens import tokenizer_for
+    from pipeline.triage_cost import sample_page, triage_tokens
+
+    path = sample_page()
+    if not path.is_file():
+        print(f"triage tokens per paper: skipped ({path} not found)")
+        return True
+    papers = api_page(path.read_bytes()).papers
+    settings = load_settings(env={})
+    tokens = sorted(triage_tokens(papers, settings).values())
+    encoding = tokenizer_for(settings.llm.model, settings.chunk.encoding).name
+    print(
+        f"triage input tokens per paper ({len(tokens)} real abstracts, batches of "
+        f"{settings.reading.triage_batch}, {encoding}): mean {sum(tokens) / len(tokens):.0f}, "
+        f"median {tokens[len(tokens) // 2]:.0f}, max {tokens[-1]:.0f} "
+        f"(bound {TOKENS_PER_PAPER}: {'ok' if tokens[-1] <= TOKENS_PER_PAPER else 'MISSED'})"
+    )
+    return tokens[-1] <= TOKENS_PER_PAPER
+
+
 def report(
     args: argparse.Namespace,
     results: list[Any],
@@ -256,4 +288,5 @@ def report(
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    triage_ok = triage_tokens_report()  # first: it takes a second, the day a minute
+    sys.exit(max(main(), 0 if triage_ok else 1))

@@ -1,8 +1,12 @@
-"""`--max-cost` as a user meets it: a cap below one call's estimate starts no call, and a cap
-on a model without a price is refused before the run instead of silently counting $0."""
+"""`--max-cost` as a user meets it: a cap below one call's estimate starts no call, papers in
+flight together pass the cap by no more than one call's estimate error, and a cap on a model
+without a price is refused before the run instead of silently counting $0."""
 
 from __future__ import annotations
 
+from pipeline.llm.base import Price
+from pipeline.llm.limiter import estimate_tokens
+from pipeline.prompts import load_prompt
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.replies import schema_reply
 from tests.workspace import Workspace
@@ -47,3 +51,35 @@ def test_without_a_cap_an_unpriced_model_still_runs(workspace: Workspace):
     with FakeOpenAI(reply_for=schema_reply) as server:
         result = workspace.run(env=server.env())
     assert result.returncode == 0, result.stderr
+
+
+def test_papers_in_flight_together_pass_the_cap_by_no_more_than_one_calls_estimate_error(
+    workspace: Workspace,
+):
+    # Five papers start at once (concurrency 5, replies take 0.3 s). Each reply fills its
+    # max_tokens and the server counts more prompt tokens than the budget's estimate from
+    # characters: each call costs a little more than it was reserved at. The cap leaves room
+    # for two calls' estimates; were calls in flight not reserved, all five would start.
+    price = Price(input=0.15, output=0.60)
+    workspace.price("gpt-4o-mini", price.input, price.output)
+    max_tokens = load_prompt(workspace.prompts, "summarize").max_tokens
+    used = {"prompt_tokens": 4000, "completion_tokens": max_tokens}
+    cap = 0.004
+    with FakeOpenAI(reply_for=schema_reply, latency=0.3) as server:
+        server.script([used] * 5)
+        result = workspace.run("--max-cost", str(cap), "--concurrency", "5", env=server.env())
+        bodies = server.chat_bodies
+    assert result.returncode == 1  # some papers were not summarized
+    record = workspace.record()
+    assert 2 <= len(bodies) < 5 and record["llm"]["calls"] == len(bodies)
+    estimates = [
+        price.cost(
+            estimate_tokens(sum(len(m["content"]) for m in b["messages"]), 0, len(b["messages"])),
+            b["max_tokens"],
+        )
+        for b in bodies
+    ]
+    actual = price.cost(used["prompt_tokens"], used["completion_tokens"])
+    error = max(actual - estimate for estimate in estimates)
+    assert error > 0  # the estimates were short: the bound below is not the cap itself
+    assert record["llm"]["cost_usd"] <= cap + error

@@ -107,7 +107,7 @@ def test_source_accepts_a_single_pdf(tmp_path: Path, papers: Path):
     record = workspace.record()
     assert record["papers"] == 1 and record["succeeded"] == 1
     assert record["source"] == f"file {pdf.name}"
-    assert "0 LLM calls" in result.stdout
+    assert "no LLM call this run" in result.stdout
 
 
 @pytest.mark.parametrize(

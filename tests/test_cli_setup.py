@@ -130,6 +130,13 @@ def test_config_says_where_each_value_came_from_and_masks_secrets(tmp_path: Path
     assert rows["cache_dir"][1] == f"default, beside {tmp_path / 'paperbrief.toml'}"
 
 
+def test_config_shows_the_triage_model_and_what_it_defaults_to(tmp_path: Path):
+    unset = config_origins(paperbrief("config", "--model", "big", cwd=tmp_path).stdout)
+    assert unset["llm.triage_model"] == ('(not set: llm.model, "big")', "default")
+    given = paperbrief("config", "--triage-model", "nano", cwd=tmp_path).stdout
+    assert config_origins(given)["llm.triage_model"] == ('"nano"', "flag --triage-model")
+
+
 def test_config_without_a_project_says_the_working_directory_is_used(tmp_path: Path):
     result = paperbrief("config", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -45,6 +45,7 @@ from tests.builders import record, summary
 from tests.conftest import DAY
 from tests.fakes.arxiv_server import FakeArxiv, FakePaper
 from tests.fakes.openai_server import FakeOpenAI, default_summary, request_title
+from tests.fakes.replies import reply_kind, schema_reply
 from tests.workspace import OFFLINE
 
 # --- Kendall's tau-b --------------------------------------------------------------------
@@ -411,6 +412,18 @@ def test_models_times_prompts_are_the_variants(tmp_path: Path, papers: Path, cap
         "openai-gpt-b-terse",
     ]
     assert comparison["agreements"][0]["tau"] == 1.0  # the server scores by title alone
+
+
+def test_triage_runs_once_on_the_triage_model(tmp_path: Path, papers: Path):
+    root = tmp_path / "triage"
+    root.mkdir()
+    argv = compare_argv(root, papers, "--top", "2", "--triage-model", "gpt-nano")
+    with FakeOpenAI(reply_for=schema_reply) as server, user_env(root, server):
+        assert main(argv) == 0
+        bodies = server.chat_bodies
+    triaged = [b["model"] for b in bodies if reply_kind(b) == "TriageReply"]
+    assert triaged == ["gpt-nano"]
+    assert {b["model"] for b in bodies if reply_kind(b) == "PaperSummary"} == {"gpt-test"}
 
 
 def test_tokens_cost_and_calls_are_what_the_server_returned(compared: dict[str, Any]):

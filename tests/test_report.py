@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from pipeline.markup import clean
+from pipeline.accounting import cost_text
+from pipeline.markup import clean, md_code
 from pipeline.models import FailedPaper, FaithfulnessReport, RubricScore, TriageScore, Usage
 from pipeline.stages.rank import ranked
 from pipeline.stages.report import ReportInput, daily
@@ -238,3 +239,11 @@ def test_a_report_of_hostile_papers_links_only_to_arxiv():
     assert headings == [*titles, "Also in the feed (triaged, not read in full)", "Not summarized"]
     rows = [t for t in tokens if t.type == "tr_open"]
     assert len(rows) == 2  # the appendix header and its one paper: no cell escaped the table
+
+
+def test_cost_reads_as_dollars_or_as_not_counted_never_as_an_unpaid_zero():
+    assert cost_text(Usage(calls=2, cost_usd=0.0123)) == "$0.0123"
+    unpriced = Usage(calls=2, unpriced_models=["local"])
+    assert cost_text(unpriced) == "cost not counted (no price for 'local')"
+    both = Usage(calls=1, cost_usd=0.002) + unpriced
+    assert cost_text(both, md_code) == "$0.0020 plus the cost of `local`, not counted (no price)"

@@ -17,6 +17,7 @@ from pipeline.tools import Tools
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.replies import reply_kind, schema_reply
 from tests.project import Project
+from tests.workspace import Workspace
 
 MAIN = Price(input=0.15, output=0.60)
 CHEAP = Price(input=0.02, output=0.08)
@@ -113,3 +114,12 @@ def test_a_triage_model_needs_an_openai_compatible_endpoint(tmp_path: Path):
     gguf.write_bytes(b"GGUF" + bytes(60))
     with pytest.raises(SettingsError, match="triage_model"):
         load_settings(env={"PAPERBRIEF_MODEL_PATH": str(gguf)}, flags={"llm.triage_model": "x"})
+
+
+def test_the_triage_model_flag_sends_triage_to_that_model(workspace: Workspace):
+    # the real CLI in a subprocess: five papers, two read in full, so triage runs
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        result = workspace.run("--top", "2", "--triage-model", "nano", env=server.env())
+        bodies = server.chat_bodies
+    assert result.returncode == 0, result.stderr
+    assert models_by_kind(bodies) == {"TriageReply": {"nano"}, "PaperSummary": {"gpt-4o-mini"}}

@@ -70,6 +70,11 @@ def add_parser(
     llm = parser.add_argument_group("reading and spending")
     llm.add_argument("--backend", choices=("auto", "openai", "local"))
     llm.add_argument("--base-url", help="OpenAI-compatible endpoint")
+    llm.add_argument(
+        "--triage-model",
+        metavar="MODEL",
+        help="a cheaper model for triage (default: the first variant's model)",
+    )
     llm.add_argument("--top", type=int, help="papers read in full after triage (default 15)")
     flags.add_depth_flag(llm)
     llm.add_argument("--concurrency", type=int, help="LLM calls in flight")

@@ -13,6 +13,8 @@ from pipeline.commands.init import toml_value
 from pipeline.settings import ANCHORED, CONFIG_FILE, Loaded, Section
 
 ALIGN = 56
+# A setting that, unset, takes another's value: shown with the value it takes.
+FOLLOWS = {("llm", "triage_model"): ("llm", "model")}
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,10 +50,9 @@ def config_lines(loaded: Loaded, cwd: Path) -> list[str]:
         )
     else:
         head = f"# settings file: {loaded.config_file.absolute()}"
+    leaves = dict(_leaves(loaded))
     rows = [
-        # The cache and out folders are shown absolute: which folder is the question.
-        (".".join(path), _shown(cwd / value if path in ANCHORED else value), loaded.origin(path))
-        for path, value in _leaves(loaded)
+        (".".join(path), _value_text(path, leaves, cwd), loaded.origin(path)) for path in leaves
     ]
     # Aligned for the common short values; a long one (reading.interests) just runs on.
     width = min(ALIGN, max(len(key) + len(value) for key, value, _ in rows) + 5)
@@ -66,6 +67,15 @@ def _leaves(loaded: Loaded) -> list[tuple[tuple[str, ...], Any]]:
         else:
             leaves.append(((name,), value))
     return leaves
+
+
+def _value_text(path: tuple[str, ...], leaves: dict[tuple[str, ...], Any], cwd: Path) -> str:
+    value = leaves[path]
+    if value is None and path in FOLLOWS:
+        other = FOLLOWS[path]
+        return f"(not set: {'.'.join(other)}, {_shown(leaves[other])})"
+    # The cache and out folders are shown absolute: which folder is the question.
+    return _shown(cwd / value if path in ANCHORED else value)
 
 
 def _shown(value: Any) -> str:

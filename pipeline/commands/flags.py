@@ -26,6 +26,7 @@ SETTING_OF = {
     "reread": "reading.reread",
     "backend": "llm.backend",
     "model": "llm.model",
+    "triage_model": "llm.triage_model",
     "base_url": "llm.base_url",
     "model_path": "llm.model_path",
     "chat_format": "llm.chat_format",
@@ -60,6 +61,11 @@ def add_listing_flags(group: Group) -> None:
 def add_reading_flags(group: Group) -> None:
     group.add_argument("--backend", choices=("auto", "openai", "local", "extractive"))
     group.add_argument("--model", help="model name for the LLM backend")
+    group.add_argument(
+        "--triage-model",
+        metavar="MODEL",
+        help="a cheaper model of the same endpoint for triage (default: the run's --model)",
+    )
     group.add_argument("--base-url", help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp)")
     group.add_argument(
         "--model-path", type=Path, metavar="FILE.gguf", help="GGUF model for --backend local"

@@ -92,7 +92,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         record = runner.run()
     for table in summary_tables(record, runner.rows, console.width):
         console.print(table)
-    console.print(llm_line(record), highlight=False, soft_wrap=True)
+    console.print(llm_line(record), markup=False, highlight=False, soft_wrap=True)
     for failure in record.failed:
         stderr.print(
             f"failed: {failure.id} ({failure.stage}): {failure.error}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from pipeline.accounting import cost_text
 from pipeline.html.charts import histogram_chart
 from pipeline.html.page import (
     arxiv_links,
@@ -31,6 +32,7 @@ from pipeline.stages.report import (
     file_label,
     read_from,
     sentence,
+    spend_text,
     total_usage,
     usage_by_stage,
 )
@@ -187,17 +189,15 @@ def _failures(failed: list[FailedPaper]) -> str:
 
 
 def _footer(inputs: ReportInput) -> str:
-    usage = total_usage(inputs)
     lines = [
         f"{plural(len(inputs.papers), 'paper')} summarized by {html_text(inputs.backend)} "
-        f"({html_code(inputs.model)}, prompt {html_code(inputs.prompt)}); this briefing took "
-        f"{plural(usage.calls, 'LLM call')}, {usage.prompt_tokens} prompt and "
-        f"{usage.completion_tokens} completion tokens, ${usage.cost_usd:.4f}."
+        f"({html_code(inputs.model)}, prompt {html_code(inputs.prompt)}); "
+        f"{spend_text(total_usage(inputs), html_code)}."
     ]
     stages = usage_by_stage(inputs)
     if len(stages) > 1:
         parts = [
-            f"{html_text(n)} ${u.cost_usd:.4f} ({plural(u.calls, 'call')})"
+            f"{html_text(n)} {cost_text(u, html_code)} ({plural(u.calls, 'call')})"
             for n, u in stages.items()
         ]
         lines.append(f"By stage: {'; '.join(parts)}.")

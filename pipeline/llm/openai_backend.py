@@ -513,6 +513,8 @@ class OpenAIBackend:
             cached_tokens=cached,
             cost_usd=cost,
             seconds=round(seconds, 4),
+            # a self-hosted model nobody priced: its cost is unknown, not $0
+            unpriced_models=[] if price else [self.model],
         )
 
     # --- the client, one per event loop -----------------------------------------------------

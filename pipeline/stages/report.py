@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
+from pipeline.accounting import cost_text
 from pipeline.faithfulness import share_of_supported
 from pipeline.markup import md_cell, md_code, md_link, md_text, plain_url
 from pipeline.models import (
@@ -260,18 +261,16 @@ def total_usage(inputs: ReportInput) -> Usage:
 def _footer(inputs: ReportInput) -> str:
     # What this briefing cost to make, whichever run made each part; run.json counts only the
     # calls of the run that wrote it (a fully cached run makes none).
-    usage = total_usage(inputs)
     line = (
         f"*{plural(len(inputs.papers), 'paper')} summarized by {md_text(inputs.backend)} "
         f"({md_code(inputs.model)}, prompt {md_code(inputs.prompt)}); "
-        f"this briefing took {plural(usage.calls, 'LLM call')}, "
-        f"{usage.prompt_tokens} prompt and {usage.completion_tokens} completion tokens, "
-        f"${usage.cost_usd:.4f}.*"
+        f"{spend_text(total_usage(inputs), md_code)}.*"
     )
     stages = usage_by_stage(inputs)
     if len(stages) > 1:
         parts = [
-            f"{name} ${u.cost_usd:.4f} ({plural(u.calls, 'call')})" for name, u in stages.items()
+            f"{name} {cost_text(u, md_code)} ({plural(u.calls, 'call')})"
+            for name, u in stages.items()
         ]
         line += f"  \n*By stage: {'; '.join(parts)}.*"
     checked, supported, share = faithfulness_totals(inputs)
@@ -281,6 +280,17 @@ def _footer(inputs: ReportInput) -> str:
             f"({share:.0%}).*"
         )
     return line
+
+
+def spend_text(usage: Usage, quote: Callable[[str], str]) -> str:
+    """What the briefing's LLM calls took; a briefing made without any (the extractive backend)
+    says so rather than listing zeros and $0."""
+    if not usage.calls:
+        return "this briefing made no LLM call"
+    return (
+        f"this briefing took {plural(usage.calls, 'LLM call')}, {usage.prompt_tokens} prompt "
+        f"and {usage.completion_tokens} completion tokens, {cost_text(usage, quote)}"
+    )
 
 
 def faithfulness_totals(inputs: ReportInput) -> tuple[int, int, float]:

@@ -14,7 +14,7 @@ each gist and in `TriageResult.failures`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from pipeline.errors import InvalidReplyError, LLMError
 from pipeline.llm.base import LLM, Message, UsageSink, ignore_usage
 from pipeline.llm.extractive import triage_rubric
+from pipeline.llm.limiter import MESSAGE_OVERHEAD_TOKENS
 from pipeline.models import PaperMeta, TriageItem, TriageReply, TriageScore, Usage, base_id
 from pipeline.paper import Day
 from pipeline.prompts import Prompt, untrusted
@@ -32,10 +33,17 @@ from pipeline.wording import plural
 if TYPE_CHECKING:
     from pipeline.settings import Settings
 
-STAGE_VERSION = 1
+# 2: abstracts cut to ABSTRACT_TOKENS, so the requests (and replies) differ from version 1's
+STAGE_VERSION = 2
 TASK = "triage"
 DEFAULT_BATCH = 15
-ABSTRACT_CHARS = 3000  # an abstract longer than this is cut: triage is the cheap tier
+# Triage is the cheap tier: a paper costs at most this many input tokens, its share of the
+# instructions and reply schema included (issue 12; `tests/test_triage.py` holds it on real
+# arXiv abstracts, `make bench-llm` prints it).
+TOKENS_PER_PAPER = 400
+# What is left of those for the abstract once the title, tags and a batch's share of the prompt
+# are paid. Most abstracts fit; a longer one loses its last sentences, rarely what decides triage.
+ABSTRACT_TOKENS = 280
 
 
 class TriageResult(BaseModel):
@@ -63,16 +71,47 @@ def batches(papers: Sequence[PaperMeta], size: int = DEFAULT_BATCH) -> list[list
 
 def paper_block(meta: PaperMeta) -> str:
     """One paper as the triage prompt shows it: its id as an attribute, its text as data."""
-    abstract = meta.abstract.strip() or "(no abstract)"
-    if len(abstract) > ABSTRACT_CHARS:
-        abstract = abstract[:ABSTRACT_CHARS] + " …"
+    abstract = abstract_head(" ".join(meta.abstract.split())) or "(no abstract)"
     paper_id = untrusted(meta.id).replace('"', "")
     return (
         f'<paper id="{paper_id}">\n'
         f"Title: {untrusted(' '.join(meta.title.split()))}\n"
-        f"Abstract: {untrusted(' '.join(abstract.split()))}\n"
+        f"Abstract: {untrusted(abstract)}\n"
         "</paper>"
     )
+
+
+def abstract_head(abstract: str, budget: int = ABSTRACT_TOKENS) -> str:
+    """The abstract, or its sentences that fit in `budget` tokens followed by " …".
+
+    Counted with the bundled encoding whatever the model: the triage request must not depend on
+    which vocabularies happen to be cached, and for English it counts close to the models'."""
+    from pipeline.tokens import FALLBACK_ENCODING, tokenizer_named
+
+    head = tokenizer_named(FALLBACK_ENCODING).head(abstract, budget)
+    if head == abstract:
+        return abstract
+    end = max(head.rfind(mark) for mark in (". ", "? ", "! "))
+    # a cut mid-sentence only when the first sentences alone would leave most of the room empty
+    return (head[: end + 1] if end > len(head) // 2 else head.rstrip()) + " …"
+
+
+def tokens_per_paper(
+    batch: Sequence[PaperMeta],
+    prompt: Prompt,
+    *,
+    interests: str,
+    count: Callable[[str], int],
+    fixed: int = 0,
+) -> dict[str, float]:
+    """What each paper of one batch costs in input tokens: its own block plus an even share of
+    the rest of the request (instructions, interests, per-message framing and `fixed`, the reply
+    schema as the endpoint receives it)."""
+    messages = triage_messages(batch, prompt, interests=interests)
+    total = sum(count(m.content) + MESSAGE_OVERHEAD_TOKENS for m in messages) + fixed
+    own = {meta.id: count(paper_block(meta)) for meta in batch}
+    shared = (total - sum(own.values())) / len(batch)
+    return {paper_id: tokens + shared for paper_id, tokens in own.items()}
 
 
 def triage_messages(batch: Sequence[PaperMeta], prompt: Prompt, *, interests: str) -> list[Message]:
