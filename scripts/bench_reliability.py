@@ -160,19 +160,19 @@ def artifact_models() -> dict[str, list[type[BaseModel]]]:
     return models
 
 
-def cache_problems(root: Path) -> tuple[int, list[str], int]:
+def cache_problems(root: Path) -> tuple[int, list[str], str]:
     """(entries checked, what is wrong, harmless leftovers): every artifact validates against
     its stage's model and matches its .meta.json (key and content digest), every PDF is whole.
     A kill mid-write may leave a temporary file or metadata whose artifact never came: nothing
     reads them and the next write of that entry replaces them, so they are only counted."""
     models = artifact_models()
     problems: list[str] = []
-    checked = leftovers = 0
+    checked = temporaries = lone_meta = 0
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root)
         name = path.name
         if name.endswith(".tmp"):
-            leftovers += 1
+            temporaries += 1
         elif rel.parts[0] == "pdf":
             checked += 1
             if (why := download.pdf_problem(path.read_bytes())) is not None:
@@ -187,11 +187,11 @@ def cache_problems(root: Path) -> tuple[int, list[str], int]:
             except (ValueError, KeyError, TypeError) as exc:
                 problems.append(f"{rel}: unreadable failure record ({exc})")
         elif name.endswith(".meta.json"):
-            leftovers += not path.with_name(name.replace(".meta.json", ".json")).is_file()
+            lone_meta += not path.with_name(name.replace(".meta.json", ".json")).is_file()
         elif name.endswith(".json") and rel.parts[0] in models:
             checked += 1
             problems += _entry(rel, path, models[rel.parts[0]])
-    return checked, problems, leftovers
+    return checked, problems, f"{temporaries} temporary files, {lone_meta} lone .meta.json"
 
 
 def _invalid(rel: Path, path: Path, kinds: list[type[BaseModel]]) -> list[str]:
@@ -355,7 +355,7 @@ def kills(tmp: Path, folder: Path, papers: int, count: int, clean: Clean, rng: r
         Figure(
             "kills",
             "corrupt cache entries",
-            f"{len(problems)} of {checked} ({leftovers} leftovers)",
+            f"{len(problems)} of {checked} (left: {leftovers})",
             "0",
             not problems,
         ),
