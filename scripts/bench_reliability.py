@@ -255,6 +255,7 @@ class Clean:
     wall: float  # seconds, cold
     cached: float  # seconds, fully cached re-run
     cpu: float  # seconds of the CPU stages (feed, extract, chunk)
+    report: dict[str, Any]  # `summaries` of its report
 
 
 def clean_day(tmp: Path, folder: Path, papers: int) -> Clean:
@@ -270,7 +271,7 @@ def clean_day(tmp: Path, folder: Path, papers: int) -> Clean:
     if record["failed"]:
         raise SystemExit(f"the clean run failed papers: {record['failed']}")
     cpu = sum(record["stages"][name]["seconds"] for name in ("feed", "extract", "chunk"))
-    return Clean(calls, wall, cached, cpu)
+    return Clean(calls, wall, cached, cpu, summaries(ws))
 
 
 def summaries(ws: Workspace, out: Path | None = None) -> dict[str, Any]:
@@ -336,6 +337,7 @@ def kills(
             )
         record = finish(ws)
         paid = chat_calls(server)
+        same = summaries(ws) == clean.report
     checked, problems, leftovers = cache_problems(ws.cache)
     done = papers - len(record["failed"])
     figures = [
@@ -348,6 +350,13 @@ def kills(
         ),
         Figure(
             "kills", "papers done after the last run", f"{done}/{papers}", "all", done == papers
+        ),
+        Figure(
+            "kills",
+            "its report = the clean run's (ranks, summaries)",
+            "yes" if same else "no",
+            "yes",
+            same,
         ),
         Figure(
             "kills",
