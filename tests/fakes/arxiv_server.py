@@ -434,6 +434,7 @@ class _Handler(QuietHandler):
     server: QuietServer
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
+    _cut = False  # a storm's "cut" for this request: `_send` sends half the reply and hangs up
 
     def do_GET(self) -> None:
         fake = self.server.fake
@@ -473,7 +474,7 @@ class _Handler(QuietHandler):
                 status, f"<html><body>HTTP {status}</body></html>".encode(), "text/html", extra
             )
         elif kind == "cut":
-            self._cut = True  # `_send` sends half the reply and hangs up
+            self._cut = True
         return kind in ("hang", "5xx", "429")
 
     def _faulted(self, fault: Fault, path: str) -> bool:
@@ -511,7 +512,7 @@ class _Handler(QuietHandler):
     def _send(
         self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
-        if getattr(self, "_cut", False):
+        if self._cut:
             self._cut = False
             send_cut(self, status, {"Content-Type": content_type, **(headers or {})}, data)
             return
