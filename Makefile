@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_PAPERS := demo/papers
 
-.PHONY: install install-local demo test lint eval-extract eval-extractive bench-extract bench-llm bench-day clean
+.PHONY: install install-local demo test lint eval-extract eval-extractive bench-extract bench-llm bench-day \
+	bench-reliability clean
 
 install: $(STAMP)
 
@@ -53,6 +54,10 @@ bench-llm: $(STAMP)
 
 bench-day: $(STAMP)
 	$(BIN)/python scripts/bench_day.py
+
+# Kills, two runs at once, a fault storm and damaged PDFs, against the local fake servers.
+bench-reliability: $(STAMP)
+	$(BIN)/python scripts/bench_reliability.py
 
 clean:
 	rm -rf $(VENV) demo out .pytest_cache .mypy_cache .ruff_cache

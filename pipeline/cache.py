@@ -104,12 +104,18 @@ class Cache:
             return None
 
     def put(self, stage: str, key: str, value: BaseModel, meta: Mapping[str, Any]) -> None:
-        """Store an artifact and its metadata; a failed write warns and the run goes on."""
+        """Store an artifact and its metadata; a failed write warns and the run goes on.
+
+        The artifact is what makes an entry exist, so it goes last, and an old one goes first:
+        a run killed between the writes leaves no entry (only metadata, which the next put
+        rewrites), never an artifact without its metadata or beside another's."""
         record = {"stage": stage, "key": key, "digest": digest(value), "created": time.time()}
+        artifact = self._path(stage, key, ".json")
         try:
-            write_atomic(self._path(stage, key, ".json"), value.model_dump_json().encode())
+            artifact.unlink(missing_ok=True)
             meta_blob = json.dumps({**record, **meta}, indent=2, default=str).encode()
             write_atomic(self._path(stage, key, ".meta.json"), meta_blob)
+            write_atomic(artifact, value.model_dump_json().encode())
             self._path(stage, key, ".failed.json").unlink(missing_ok=True)
         except OSError as exc:
             self._warn(f"could not write cache entry for {stage} ({exc}); continuing uncached")

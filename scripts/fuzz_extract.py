@@ -39,30 +39,39 @@ def outcome(path: Path) -> str:
     return "ok"
 
 
+def fuzz(count: int, seed: int) -> tuple[Counter[tuple[str, str]], list[str]] | None:
+    """(cases per kind of damage and outcome, the tracebacks), or None without the corpus."""
+    sources = sorted((corpus_dir() / "pdfs").glob("*.pdf"))
+    if not sources:
+        return None
+    kinds = sorted(DAMAGE)
+    tally: Counter[tuple[str, str]] = Counter()
+    tracebacks: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="fuzz-extract-") as scratch:
+        for case in range(count):
+            source = sources[case % len(sources)]
+            how = kinds[(case // len(sources)) % len(kinds)]
+            path = Path(scratch) / f"{source.stem}-{how}-{case}.pdf"
+            path.write_bytes(damaged(source.read_bytes(), how, seed + case))
+            result = outcome(path)
+            tally[how, result if result in ("ok", "error") else "traceback"] += 1
+            if result not in ("ok", "error"):
+                tracebacks.append(f"{source.name} {how} seed {seed + case}: {result}")
+            path.unlink()
+    return tally, tracebacks
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200, help="damaged PDFs to try")
     parser.add_argument("--seed", type=int, default=0, help="first random seed")
     args = parser.parse_args(argv)
-    sources = sorted((corpus_dir() / "pdfs").glob("*.pdf"))
-    if not sources:
+    result = fuzz(args.count, args.seed)
+    if result is None:
         print(f"no corpus at {corpus_dir()} (set PAPERBRIEF_SHARED); nothing to fuzz")
         return 0
-    kinds = sorted(DAMAGE)
-    tally: Counter[tuple[str, str]] = Counter()
-    tracebacks: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="fuzz-extract-") as scratch:
-        for case in range(args.count):
-            source = sources[case % len(sources)]
-            how = kinds[(case // len(sources)) % len(kinds)]
-            path = Path(scratch) / f"{source.stem}-{how}-{case}.pdf"
-            path.write_bytes(damaged(source.read_bytes(), how, args.seed + case))
-            result = outcome(path)
-            tally[how, result if result in ("ok", "error") else "traceback"] += 1
-            if result not in ("ok", "error"):
-                tracebacks.append(f"{source.name} {how} seed {args.seed + case}: {result}")
-            path.unlink()
-    for how in kinds:
+    tally, tracebacks = result
+    for how in sorted(DAMAGE):
         counts = ", ".join(f"{tally[how, r]} {r}" for r in ("ok", "error", "traceback"))
         print(f"{how:14} {counts}")
     print("\n".join(tracebacks))

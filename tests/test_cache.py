@@ -108,6 +108,30 @@ def test_atomic_write_leaves_no_partial_file(tmp_path: Path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
 
+@pytest.mark.parametrize("earlier", [None, "An earlier title"])
+def test_a_put_killed_between_its_writes_leaves_no_entry_without_its_metadata(
+    tmp_path: Path, monkeypatch, earlier: str | None
+):
+    cache = Cache(tmp_path)
+    key = any_key("sha")
+    if earlier is not None:  # a forced recompute replaces an entry
+        cache.put("feed", key, meta(earlier), {})
+    real_write, writes = write_atomic, []
+
+    def killed_after_one_write(path: Path, data: bytes, **options: bool) -> None:
+        if writes:
+            raise KeyboardInterrupt  # SIGKILL between the artifact's and the metadata's write
+        writes.append(path)
+        real_write(path, data, **options)
+
+    monkeypatch.setattr("pipeline.cache.write_atomic", killed_after_one_write)
+    with pytest.raises(KeyboardInterrupt):
+        cache.put("feed", key, meta("The new title"), {})
+    monkeypatch.undo()
+    value, record = cache.get("feed", key, PaperMeta), cache.meta("feed", key)
+    assert value is None or (record is not None and record["digest"] == digest(value))
+
+
 def _writer(args: tuple[str, int]) -> None:
     root, n = args
     cache = Cache(Path(root))

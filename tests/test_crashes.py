@@ -6,28 +6,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from tests.conftest import DAY
 from tests.fakes.openai_server import FakeOpenAI
+from tests.processes import alive, descendants
 from tests.workspace import Workspace
-
-
-def command(workspace: Workspace, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "pipeline",
-        "run",
-        *workspace.source_args,
-        "--cache-dir",
-        str(workspace.cache),
-        "--out",
-        str(workspace.out),
-        *args,
-    ]
 
 
 def test_two_runs_on_one_cache_pay_once_and_agree(workspace: Workspace):
@@ -35,7 +20,7 @@ def test_two_runs_on_one_cache_pay_once_and_agree(workspace: Workspace):
         env = {**workspace.env, **server.env()}
         first, second = (
             subprocess.Popen(
-                command(workspace, "--concurrency", "2"),
+                workspace.command("--concurrency", "2"),
                 cwd=workspace.root,
                 env=env,
                 stdout=subprocess.PIPE,
@@ -53,35 +38,6 @@ def test_two_runs_on_one_cache_pay_once_and_agree(workspace: Workspace):
     assert record["stages"]["summarize"]["misses"] in (0, 5)
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid`, from /proc (parents of each)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(fields[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def alive(pids: set[int]) -> set[int]:
-    out = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            out.add(pid)
-    return out
-
-
 def test_no_worker_outlives_a_killed_run(tmp_path: Path, papers: Path):
     folder = tmp_path / "many"
     folder.mkdir()
@@ -90,7 +46,7 @@ def test_no_worker_outlives_a_killed_run(tmp_path: Path, papers: Path):
             shutil.copy(pdf, folder / f"{n:02d}-{pdf.name}")
     workspace = Workspace(tmp_path / "ws", "--source", str(folder), "--date", DAY)
     run = subprocess.Popen(
-        command(workspace),
+        workspace.command(),
         cwd=workspace.root,
         env=workspace.env,
         stdout=subprocess.DEVNULL,

@@ -25,7 +25,7 @@ from pipeline.llm.base import Message, Price
 from pipeline.llm.limiter import RateLimiter
 from pipeline.llm.openai_backend import OpenAIBackend, strict_schema
 from pipeline.models import PaperSummary, Usage
-from tests.fakes.http import free_port
+from tests.fakes.http import Storm, free_port
 from tests.fakes.openai_server import FakeOpenAI, default_reply, request_title
 
 T = TypeVar("T")
@@ -353,6 +353,14 @@ def test_unreachable_endpoint_is_an_error() -> None:
 
     with pytest.raises(LLMError, match=r"could not be reached: connection refused \(1 retry\)"):
         ask_once(backend)
+
+
+def test_a_reply_cut_off_mid_body_is_retried_then_an_error_that_says_so() -> None:
+    with FakeOpenAI(storm=Storm(cut=1.0)) as server:  # every reply hangs up halfway
+        with pytest.raises(LLMError, match=r"dropped the connection mid-reply.*\(1 retry\)"):
+            ask_once(backend_for(server, max_retries=1))
+
+        assert len(server.chat_bodies) == 2
 
 
 def test_concurrent_calls_under_a_tight_limit_meet_no_429(server: FakeOpenAI) -> None:

@@ -63,10 +63,9 @@ class Workspace:
             f'[llm.prices."{model}"]\ninput = {input_usd}\noutput = {output_usd}\n'
         )
 
-    def run(
-        self, *args: str, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        command = [
+    def command(self, *args: str) -> list[str]:
+        """`paperbrief run` on this workspace's source, cache and out folder, plus `args`."""
+        return [
             sys.executable,
             "-m",
             "pipeline",
@@ -78,8 +77,12 @@ class Workspace:
             str(self.out),
             *args,
         ]
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            command,
+            self.command(*args),
             cwd=self.root,
             env={**self.env, **(env or {})},
             capture_output=True,

@@ -570,6 +570,10 @@ class OpenAIBackend:
         retries = "no retries" if n == 0 else plural(n, "retry", "retries")
         if isinstance(exc, TimeoutError | openai.APITimeoutError):
             return f"timed out after {self.timeout:g}s ({retries}); raise llm.timeout or wait"
+        if isinstance(exc, openai.APIConnectionError) and _dropped(exc):
+            # The server answered, then the connection went before the reply was whole.
+            cause = network_cause(exc) or "the reply was cut off"
+            return f"dropped the connection mid-reply: {cause} ({retries}); try again later"
         if isinstance(exc, openai.APIConnectionError):
             # The client's own message is "Connection error."; the OS says why.
             cause = network_cause(exc) or "connection failed"
@@ -592,6 +596,15 @@ class OpenAIBackend:
         if status >= 500:
             return f"server error persisted after {self.max_retries} retries; try again later"
         return "the endpoint rejected the request (not retried)"
+
+
+def _dropped(exc: BaseException) -> bool:
+    """Whether the connection failed after it was made (ConnectError is "never made"). The
+    openai client's HTTP stack is httpx2, which it depends on, not the httpx arXiv uses."""
+    import httpx2
+
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(cause, httpx2.TransportError) and not isinstance(cause, httpx2.ConnectError)
 
 
 def _retry_reason(exc: BaseException | None) -> str:

@@ -30,6 +30,9 @@ Faults, per path prefix ("/api/query", "/rss/", "/pdf/2602.00001") or per paper 
     "html"                HTTP 200 with an HTML "not available" page
     "empty"               HTTP 200 with an empty body (PDF) or an Atom page without entries (API)
 
+`storm` (a `tests.fakes.http.Storm`) adds random 5xx, 429, replies cut off mid-body and hangs
+on that share of all requests, on top of the faults above (a bench's fault storm).
+
 Standard library only (plus PyMuPDF for the PDFs); one thread per connection.
 """
 
@@ -50,7 +53,7 @@ from zoneinfo import ZoneInfo
 import pymupdf
 
 from pipeline.settings import ArxivSettings
-from tests.fakes.http import LocalServer, QuietHandler, QuietServer
+from tests.fakes.http import LocalServer, QuietHandler, QuietServer, Storm, hang_up, send_cut
 
 FaultKind = Literal["503", "429", "500", "404", "301", "slow", "drop", "truncated", "html", "empty"]
 EASTERN = ZoneInfo("America/New_York")
@@ -151,7 +154,9 @@ class FakeArxiv(LocalServer):
         rss: Iterable[FakePaper] = (),
         announce_day: date | None = date(2026, 3, 2),
         api_total_offset: int = 0,
+        storm: Storm | None = None,
     ) -> None:
+        self.storm = storm
         self.papers = list(papers)
         self.rss = list(rss)
         self.announce_day = announce_day
@@ -429,6 +434,7 @@ class _Handler(QuietHandler):
     server: QuietServer
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
+    _cut = False  # a storm's "cut" for this request: `_send` sends half the reply and hangs up
 
     def do_GET(self) -> None:
         fake = self.server.fake
@@ -444,6 +450,8 @@ class _Handler(QuietHandler):
             fault = None
         if fault is not None and self._faulted(fault, path):
             return
+        if fake.storm is not None and self._stormed(*fake.storm.draw()):
+            return
         if path == "/api/query":
             status, text = fake.api_reply(query)
             self._send(status, text.encode(), "application/atom+xml; charset=utf-8")
@@ -454,6 +462,20 @@ class _Handler(QuietHandler):
             self._send(200, fake.pdf_bytes(paper), "application/pdf")
         else:
             self._send(404, b"<html><body>Not found</body></html>", "text/html")
+
+    def _stormed(self, kind: str | None, status: int) -> bool:
+        storm = self.server.fake.storm
+        if kind == "hang":
+            hang_up(self, storm.hang_seconds)
+        elif kind in ("5xx", "429"):
+            status = 429 if kind == "429" else status
+            extra = {"Retry-After": str(storm.retry_after)} if kind == "429" else {}
+            self._send(
+                status, f"<html><body>HTTP {status}</body></html>".encode(), "text/html", extra
+            )
+        elif kind == "cut":
+            self._cut = True
+        return kind in ("hang", "5xx", "429")
 
     def _faulted(self, fault: Fault, path: str) -> bool:
         """Answer with the fault; False when the fault only changes the normal reply's body."""
@@ -490,6 +512,10 @@ class _Handler(QuietHandler):
     def _send(
         self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
+        if self._cut:
+            self._cut = False
+            send_cut(self, status, {"Content-Type": content_type, **(headers or {})}, data)
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))

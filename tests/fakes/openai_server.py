@@ -39,6 +39,8 @@ Options of the server itself (all off by default):
                        with a "schema" is accepted
     reject_json_object_schema   answer a json_object response_format that carries a "schema"
                        with a 400, as a strict OpenAI-compatible server would
+    storm              a `tests.fakes.http.Storm`: random 5xx, 429, replies cut off mid-body
+                       and hangs on that share of chat completions (a bench's fault storm)
 
 `chat_statuses` lists the status of every chat completion answered, in order.
 
@@ -60,7 +62,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from tests.fakes.batch_api import BatchAPI
-from tests.fakes.http import LocalServer, QuietHandler, QuietServer
+from tests.fakes.http import LocalServer, QuietHandler, QuietServer, Storm, hang_up, send_cut
 
 CREATED = 1_700_000_000  # a fixed timestamp keeps replies byte-for-byte repeatable
 TITLE_LINE = re.compile(r"^\s*Title:\s*(.+?)\s*$", re.MULTILINE)
@@ -104,7 +106,9 @@ class FakeOpenAI(LocalServer):
         latency: float = 0.0,
         reject_json_schema: bool = False,
         reject_json_object_schema: bool = False,
+        storm: Storm | None = None,
     ) -> None:
+        self.storm = storm
         self.models = list(models)
         self.reply_for = reply_for or default_reply
         self.latency = latency
@@ -403,7 +407,7 @@ class _Handler(QuietHandler):
             return
         self._record(body)
         if path == "/v1/chat/completions":
-            self._send(*self.server.fake.chat_reply(body))
+            self._chat(body)
         elif path == "/v1/batches":
             created = batches.create(body)
             if batches.hang_up_after_create():
@@ -414,6 +418,22 @@ class _Handler(QuietHandler):
             self._answer(batches.cancel(path.removeprefix("/v1/batches/").removesuffix("/cancel")))
         else:
             self._send(404, {}, error_body(404, f"no route POST {path}"))
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        fake = self.server.fake
+        kind, status = fake.storm.draw() if fake.storm else (None, 0)
+        if kind == "hang":
+            hang_up(self, fake.storm.hang_seconds)
+        elif kind == "5xx":
+            self._send(status, {}, error_body(status))
+        elif kind == "429":
+            self._send(429, {"Retry-After": str(fake.storm.retry_after)}, error_body(429))
+        elif kind == "cut":
+            status, headers, payload = fake.chat_reply(body)
+            head = {"Content-Type": "application/json", **headers}
+            send_cut(self, status, head, json.dumps(payload).encode())
+        else:
+            self._send(*fake.chat_reply(body))
 
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
