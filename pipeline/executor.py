@@ -57,12 +57,13 @@ class Plan:
 
     force: frozenset[str] = frozenset()
     only: str | None = None
+    order: tuple[str, ...] = STAGES  # the order the run's stages run in (a folder's differs)
 
     def mode(self, stage: str) -> str:
         """'run', 'load' (upstream of --only: cached output or nothing) or 'skip'."""
         if self.only is None:
             return "run"
-        position, target = STAGES.index(stage), STAGES.index(self.only)
+        position, target = self.order.index(stage), self.order.index(self.only)
         return "run" if position == target else ("load" if position < target else "skip")
 
 

@@ -101,9 +101,10 @@ def test_force_recomputes_one_stage_and_reuses_identical_results(day: Day):
 
 
 def test_only_runs_one_stage_from_cached_inputs(day: Day):
-    # nothing cached upstream yet: one usage error, not every paper "failed in feed"
-    with pytest.raises(UsageError, match=r"--only extract: nothing is cached.*without --only"):
-        day.run(only="extract", scripted=False)
+    # nothing cached upstream yet: one usage error, not every paper "failed in extract" (a
+    # folder's first stage: its feed reads the Document)
+    with pytest.raises(UsageError, match=r"--only chunk: nothing is cached.*without --only"):
+        day.run(only="chunk", scripted=False)
     day.run(scripted=False)
     record = day.run(only="summarize", force=frozenset({"summarize"}), scripted=False)
     assert computed(record) == {**dict.fromkeys(STAGES, 0), "summarize": 5}
