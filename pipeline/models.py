@@ -88,7 +88,7 @@ class Document(BaseModel):
     paper_id: str
     title: str
     abstract: str
-    # Read with the title, so a folder's feed takes its metadata from here and no PDF is parsed twice
+    # read with the title: a folder's feed takes its metadata from here, parsing no PDF twice
     authors: list[str] = Field(default_factory=list)
     sections: list[Section]
     captions: list[str] = Field(default_factory=list)
