@@ -165,8 +165,19 @@ class Cache:
             self._warn(f"cache entry {path} is unreadable ({type(exc).__name__}); recomputing")
             return None
 
-    def put(self, stage: str, key: str, value: BaseModel, meta: Mapping[str, Any]) -> None:
-        """Store an artifact and its metadata; a failed write warns and the run goes on."""
+    def get_with_digest(self, stage: str, key: str, model: type[T]) -> tuple[T, str | None] | None:
+        """The cached artifact and its content digest as stored in its metadata (None when the
+        metadata is unreadable), or None: the digest keys downstream stages without
+        re-serialising the artifact."""
+        value = self.get(stage, key, model)
+        if value is None:
+            return None
+        stored = (self.meta(stage, key) or {}).get("digest")
+        return value, stored if isinstance(stored, str) else None
+
+    def put(self, stage: str, key: str, value: BaseModel, meta: Mapping[str, Any]) -> str:
+        """Store an artifact and its metadata, and return its digest; a failed write warns and
+        the run goes on."""
         record = {"stage": stage, "key": key, "digest": digest(value), "created": time.time()}
         try:
             write_atomic(self._path(stage, key, ".json"), value.model_dump_json().encode())
@@ -174,7 +185,11 @@ class Cache:
             write_atomic(self._path(stage, key, ".meta.json"), meta_blob)
             self._path(stage, key, ".failed.json").unlink(missing_ok=True)
         except OSError as exc:
+            # metadata that may now describe another artifact would key downstream stages
+            with contextlib.suppress(OSError):
+                self._path(stage, key, ".meta.json").unlink(missing_ok=True)
             self._warn(f"could not write cache entry for {stage} ({exc}); continuing uncached")
+        return str(record["digest"])
 
     def meta(self, stage: str, key: str) -> dict[str, Any] | None:
         try:

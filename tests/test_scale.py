@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 import pipeline.cache
+import pipeline.executor
 from pipeline.cache import Cache, DigestIndex
 from pipeline.stages import extract
 from tests.project import Project
@@ -150,3 +152,22 @@ def test_a_folder_pdf_is_parsed_once_in_a_cold_day(
     assert record.succeeded == 5
     assert opened == Counter({pdf.name: 1 for pdf in papers.iterdir()})
     assert "Draft Trees with Adaptive Depth" in day.report()  # the feed's title, from extract
+
+
+def test_a_cached_day_keys_its_stages_by_the_digests_the_cache_stored(
+    tmp_path: Path, papers: Path, monkeypatch: pytest.MonkeyPatch
+):
+    day = Project(tmp_path, papers)
+    day.run()
+    digested: Counter[str] = Counter()
+    real = pipeline.executor.digest
+
+    def counting(value: BaseModel) -> str:
+        digested[type(value).__name__] += 1
+        return real(value)
+
+    monkeypatch.setattr(pipeline.executor, "digest", counting)
+    record = day.run()
+    assert record.succeeded == 5 and sum(record.stages[s].hits for s in record.stages) > 0
+    # the big artifacts are never re-serialised to key the stages after them
+    assert digested["Document"] == digested["Chunks"] == digested["SummaryRecord"] == 0
