@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_PAPERS := demo/papers
 
-.PHONY: install install-local demo test lint eval-extract eval-extractive bench-extract bench-llm bench-day clean
+.PHONY: install install-local demo test lint eval-extract eval-extractive bench-extract bench-llm bench-day bench clean
 
 install: $(STAMP)
 
@@ -53,6 +53,12 @@ bench-llm: $(STAMP)
 
 bench-day: $(STAMP)
 	$(BIN)/python scripts/bench_day.py
+
+# A day of 500 distinct PDFs: per-stage wall time, peak memory with workers, cached re-runs
+# (warm and cold page cache), report rebuilds and import time; PAPERS=N for another size.
+PAPERS ?= 500
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py --papers $(PAPERS)
 
 clean:
 	rm -rf $(VENV) demo out .pytest_cache .mypy_cache .ruff_cache

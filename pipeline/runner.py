@@ -20,7 +20,7 @@ from pipeline.executor import POOL_THRESHOLD, LocalExecutor, Plan
 from pipeline.feeding import admit, seed
 from pipeline.llm.backends import MakeBackend
 from pipeline.observer import Observer, QuietObserver
-from pipeline.paper import Day, Paper
+from pipeline.paper import Day, Paper, release
 from pipeline.record import RunRecord, new_run_id, run_record, write_outputs
 from pipeline.runlog import RunLog
 from pipeline.settings import Settings
@@ -127,6 +127,8 @@ class Runner:
                     if stage.name == until:
                         break
                     executor.run(stage, self.day)
+                    if until is None:  # compare reads the documents and chunks afterwards
+                        release(self.day.papers, stage.name)
                     if stage.name == "feed":
                         admit(self.day, self.settings, self.cache.seen_path())
                         _check_only(self.plan, self.log, self.stages[0].name)

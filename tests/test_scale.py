@@ -171,3 +171,17 @@ def test_a_cached_day_keys_its_stages_by_the_digests_the_cache_stored(
     assert record.succeeded == 5 and sum(record.stages[s].hits for s in record.stages) > 0
     # the big artifacts are never re-serialised to key the stages after them
     assert digested["Document"] == digested["Chunks"] == digested["SummaryRecord"] == 0
+
+
+def test_a_full_run_lets_go_of_each_papers_text_once_no_later_stage_reads_it(
+    tmp_path: Path, papers: Path
+):
+    day = Project(tmp_path, papers)
+    assert day.run(**{"extract.max_pages": 1}).succeeded == 5
+    held = day.runner.day.papers
+    assert all(p.document is not None and p.document.sections == [] for p in held)
+    assert all(p.chunks is None and p.record is not None for p in held)
+    assert "read the first 1 of" in day.report()  # the page counts stayed for the report
+    # compare prepares the papers up to summarize and reads their text afterwards: kept
+    prepared = day.runner.run_stages(until="summarize")
+    assert all(p.document and p.document.sections and p.chunks for p in prepared.papers)
