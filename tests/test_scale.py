@@ -185,3 +185,20 @@ def test_a_full_run_lets_go_of_each_papers_text_once_no_later_stage_reads_it(
     # compare prepares the papers up to summarize and reads their text afterwards: kept
     prepared = day.runner.run_stages(until="summarize")
     assert all(p.document and p.document.sections and p.chunks for p in prepared.papers)
+
+
+def test_the_paper_table_after_a_big_run_shows_the_best_and_says_how_many_more(
+    tmp_path: Path, papers: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from rich.console import Console
+
+    import pipeline.progress
+
+    day = Project(tmp_path, papers)
+    record = day.run()
+    monkeypatch.setattr(pipeline.progress, "TABLE_ROWS", 2)
+    console = Console(width=100, record=True)
+    for table in pipeline.progress.summary_tables(record, day.runner.rows):
+        console.print(table)
+    shown = console.export_text()
+    assert shown.count(" done ") == 2 and "3 more in the briefing" in shown
