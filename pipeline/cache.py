@@ -152,7 +152,8 @@ class Cache:
         self.digests = DigestIndex(root / DIGESTS, self._warn)
 
     def _path(self, stage: str, key: str, suffix: str) -> Path:
-        return self.root / stage / key[:2] / f"{key}{suffix}"
+        # one Path made from a string: three joins cost more than reading a small entry
+        return Path(f"{self.root}/{stage}/{key[:2]}/{key}{suffix}")
 
     def get(self, stage: str, key: str, model: type[T]) -> T | None:
         """The cached artifact, or None. A corrupt entry is reported and treated as missing."""

@@ -107,6 +107,7 @@ class LocalExecutor:
         self._pool: ProcessPoolExecutor | None = None
         self._params: dict[str, dict[str, Any]] = {}
         self._digests = Digests()
+        self._key_cache: dict[str, tuple[Any, Any]] = {}
 
     def run(self, stage: Stage[Any, Any], day: Day) -> None:
         if self.plan.mode(stage.name) == "skip":
@@ -205,8 +206,16 @@ class LocalExecutor:
     def _job(self, stage: Stage[Any, Any], paper_id: str, inputs: dict[str, Any]) -> Job:
         params = self.params(stage)
         identities = {name: self.tools.identity(name) for name in stage.uses}
-        key = stage_key(stage, inputs, params, identities, self._digests.of)
+        key = stage_key(stage, inputs, *self._key_parts(stage), self._digests.of)
         return Job(paper_id, key, {**inputs, **params}, {**params, **identities})
+
+    def _key_parts(self, stage: Stage[Any, Any]) -> tuple[Any, Any]:
+        """The params and tool identities as they enter the key, once per stage and run (the
+        same for every paper; the prompts' digests are not taken 500 times)."""
+        if stage.name not in self._key_cache:
+            identities = {name: self.tools.identity(name) for name in stage.uses}
+            self._key_cache[stage.name] = (key_part(self.params(stage)), key_part(identities))
+        return self._key_cache[stage.name]
 
     def _lookup(self, stage: Stage[Any, Any], job: Job) -> BaseModel | None:
         """The cached output, or None when it must be computed; raises for a remembered
