@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_PAPERS := demo/papers
 
 .PHONY: install install-local demo test lint eval-extract eval-extractive bench-extract bench-llm bench-day \
-	bench-reliability clean
+	bench-reliability bench clean
 
 install: $(STAMP)
 
@@ -58,6 +58,12 @@ bench-day: $(STAMP)
 # Kills, two runs at once, a fault storm and damaged PDFs, against the local fake servers.
 bench-reliability: $(STAMP)
 	$(BIN)/python scripts/bench_reliability.py
+
+# A day of 500 distinct PDFs: per-stage wall time, peak memory with workers, cached re-runs
+# (warm and cold page cache), report rebuilds and import time; PAPERS=N for another size.
+PAPERS ?= 500
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py --papers $(PAPERS)
 
 clean:
 	rm -rf $(VENV) demo out .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ Layout under the cache root::
     <stage>/<key[:2]>/<key>.json          the artifact (a pydantic model as JSON)
     <stage>/<key[:2]>/<key>.meta.json     what made it: stage, version, inputs, params, timings
     <stage>/<key[:2]>/<key>.failed.json   a remembered failure, so a known-bad input is not retried
+    digests.json                          PDFs already hashed: path, size, times, inode -> digest
 
 A key (`pipeline.stage.stage_key`) is the hash of the stage name and version, the digests of its
 inputs, the parameters it reads (settings, prompt text, reply schema) and the identity of the
@@ -51,6 +52,66 @@ def file_digest(path: Path) -> str:
     return sha.hexdigest()
 
 
+class DigestIndex:
+    """Content digests of files already hashed, known by path, size, mtime, ctime and inode.
+
+    A cached day of 500 PDFs would otherwise re-read 800 MB to learn what it knew (seconds with
+    a cold page cache). Any write to a file changes its mtime and ctime (ctime cannot be set
+    back by `touch -d` or a copy tool), a replaced file has another inode, so a changed file is
+    hashed again; a file touched but unchanged is hashed again and keeps its digest. A file
+    modified within the last `SETTLE` seconds is not remembered: a second write inside the
+    clock's granularity could leave its times unchanged (git's "racily clean" entries).
+    """
+
+    SETTLE = 2.0
+
+    def __init__(self, path: Path, warn: Warn) -> None:
+        self.path = path
+        self._warn = warn
+        self._entries: dict[str, list[Any]] | None = None
+        self._changed = False
+
+    def digest(self, file: Path) -> str:
+        entries = self._load()
+        name = os.path.abspath(file)
+        before = _signature(os.stat(file))
+        known = entries.get(name)
+        if known is not None and known[:-1] == before:
+            return str(known[-1])
+        sha = file_digest(file)
+        settled = time.time_ns() - before[1] > self.SETTLE * 1e9
+        if settled and _signature(os.stat(file)) == before:  # unchanged while it was read
+            entries[name] = [*before, sha]
+            self._changed = True
+        elif name in entries:
+            del entries[name]
+            self._changed = True
+        return sha
+
+    def save(self) -> None:
+        """Write the index if this run added to it; a failed write warns and the run goes on."""
+        if not self._changed or self._entries is None:
+            return
+        try:
+            write_atomic(self.path, json.dumps(self._entries, separators=(",", ":")).encode())
+            self._changed = False
+        except OSError as exc:
+            self._warn(f"could not write the PDF digest index {self.path} ({exc}); continuing")
+
+    def _load(self) -> dict[str, list[Any]]:
+        if self._entries is None:
+            try:
+                loaded = json.loads(self.path.read_bytes())
+                self._entries = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                self._entries = {}  # missing or unreadable: every file is hashed once more
+        return self._entries
+
+
+def _signature(stat: os.stat_result) -> list[int]:
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
+
+
 def write_atomic(path: Path, data: bytes, *, private: bool = True) -> None:
     """Write via a temporary file in the same folder, then rename: readers never see half a file.
 
@@ -88,9 +149,11 @@ class Cache:
     def __init__(self, root: Path, warn: Warn | None = None) -> None:
         self.root = root
         self._warn = warn or (lambda message: None)
+        self.digests = DigestIndex(root / DIGESTS, self._warn)
 
     def _path(self, stage: str, key: str, suffix: str) -> Path:
-        return self.root / stage / key[:2] / f"{key}{suffix}"
+        # one Path made from a string: three joins cost more than reading a small entry
+        return Path(f"{self.root}/{stage}/{key[:2]}/{key}{suffix}")
 
     def get(self, stage: str, key: str, model: type[T]) -> T | None:
         """The cached artifact, or None. A corrupt entry is reported and treated as missing."""
@@ -103,8 +166,19 @@ class Cache:
             self._warn(f"cache entry {path} is unreadable ({type(exc).__name__}); recomputing")
             return None
 
-    def put(self, stage: str, key: str, value: BaseModel, meta: Mapping[str, Any]) -> None:
-        """Store an artifact and its metadata; a failed write warns and the run goes on.
+    def get_with_digest(self, stage: str, key: str, model: type[T]) -> tuple[T, str | None] | None:
+        """The cached artifact and its content digest as stored in its metadata (None when the
+        metadata is unreadable), or None: the digest keys downstream stages without
+        re-serialising the artifact."""
+        value = self.get(stage, key, model)
+        if value is None:
+            return None
+        stored = (self.meta(stage, key) or {}).get("digest")
+        return value, stored if isinstance(stored, str) else None
+
+    def put(self, stage: str, key: str, value: BaseModel, meta: Mapping[str, Any]) -> str:
+        """Store an artifact and its metadata, and return its digest; a failed write warns and
+        the run goes on.
 
         The artifact is what makes an entry exist, so it goes last, and an old one goes first:
         a run killed between the writes leaves no entry (only metadata, which the next put
@@ -118,7 +192,11 @@ class Cache:
             write_atomic(artifact, value.model_dump_json().encode())
             self._path(stage, key, ".failed.json").unlink(missing_ok=True)
         except OSError as exc:
+            # metadata that may now describe another artifact would key downstream stages
+            with contextlib.suppress(OSError):
+                self._path(stage, key, ".meta.json").unlink(missing_ok=True)
             self._warn(f"could not write cache entry for {stage} ({exc}); continuing uncached")
+        return str(record["digest"])
 
     def meta(self, stage: str, key: str) -> dict[str, Any] | None:
         try:
@@ -233,7 +311,7 @@ class Cache:
         except OSError as exc:
             return f"it cannot be read: {exc.strerror}"
         # A leftover ".seen.json.<random>.tmp" is ours too: a write_atomic cut short.
-        ours = {*known_folders(), SEEN, LOCK}
+        ours = {*known_folders(), SEEN, DIGESTS, LOCK}
         unknown = [n for n in names if n not in ours and not _our_temporary(n)]
         if unknown:
             shown = ", ".join(unknown[:3]) + (", …" if len(unknown) > 3 else "")
@@ -282,7 +360,7 @@ class Cache:
         if stage is None and older_than is None:
             # A clean slate: papers from earlier days are read again.
             for path in self.root.iterdir():
-                if path.name == SEEN or _our_temporary(path.name):
+                if path.name in (SEEN, DIGESTS) or _our_temporary(path.name):
                     path.unlink(missing_ok=True)
                     removed += 1
         return removed
@@ -295,11 +373,12 @@ MARKER_TEXT = (
     "# `paperbrief cache clear` empties it; everything here can be recomputed.\n"
 )
 SEEN = "seen.json"
+DIGESTS = "digests.json"
 LOCK = ".run.lock"  # held by a running run; kept by clear (another run may hold it)
 
 
 def _our_temporary(name: str) -> bool:
-    return name.startswith(f".{SEEN}.") and name.endswith(".tmp")
+    return name.startswith((f".{SEEN}.", f".{DIGESTS}.")) and name.endswith(".tmp")
 
 
 # Folders paperbrief writes besides the stages': map-step notes, the weekly synthesis, the

@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from pipeline.cache import Cache
+from pipeline.cache import Cache, digest
 from pipeline.errors import MissingInputError, PaperError
 from pipeline.observer import Observer
 from pipeline.paper import Day, Paper
@@ -57,12 +58,13 @@ class Plan:
 
     force: frozenset[str] = frozenset()
     only: str | None = None
+    order: tuple[str, ...] = STAGES  # the order the run's stages run in (a folder's differs)
 
     def mode(self, stage: str) -> str:
         """'run', 'load' (upstream of --only: cached output or nothing) or 'skip'."""
         if self.only is None:
             return "run"
-        position, target = STAGES.index(stage), STAGES.index(self.only)
+        position, target = self.order.index(stage), self.order.index(self.only)
         return "run" if position == target else ("load" if position < target else "skip")
 
 
@@ -104,6 +106,8 @@ class LocalExecutor:
         self.pool_threshold = pool_threshold
         self._pool: ProcessPoolExecutor | None = None
         self._params: dict[str, dict[str, Any]] = {}
+        self._digests = Digests()
+        self._key_cache: dict[str, tuple[Any, Any]] = {}
 
     def run(self, stage: Stage[Any, Any], day: Day) -> None:
         if self.plan.mode(stage.name) == "skip":
@@ -202,8 +206,16 @@ class LocalExecutor:
     def _job(self, stage: Stage[Any, Any], paper_id: str, inputs: dict[str, Any]) -> Job:
         params = self.params(stage)
         identities = {name: self.tools.identity(name) for name in stage.uses}
-        key = stage_key(stage, inputs, params, identities)
+        key = stage_key(stage, inputs, *self._key_parts(stage), self._digests.of)
         return Job(paper_id, key, {**inputs, **params}, {**params, **identities})
+
+    def _key_parts(self, stage: Stage[Any, Any]) -> tuple[Any, Any]:
+        """The params and tool identities as they enter the key, once per stage and run (the
+        same for every paper; the prompts' digests are not taken 500 times)."""
+        if stage.name not in self._key_cache:
+            identities = {name: self.tools.identity(name) for name in stage.uses}
+            self._key_cache[stage.name] = (key_part(self.params(stage)), key_part(identities))
+        return self._key_cache[stage.name]
 
     def _lookup(self, stage: Stage[Any, Any], job: Job) -> BaseModel | None:
         """The cached output, or None when it must be computed; raises for a remembered
@@ -213,10 +225,10 @@ class LocalExecutor:
             if known is not None:
                 self.log.count(stage.name, job.paper_id, "hit")
                 raise PaperError(known, paper_id=job.paper_id, stage=stage.name)
-            cached = self.cache.get(stage.name, job.key, stage.output)
-            if cached is not None and stage.still_valid(cached):
+            entry = self.cache.get_with_digest(stage.name, job.key, stage.output)
+            if entry is not None and stage.still_valid(entry[0]):
                 self.log.count(stage.name, job.paper_id, "hit")
-                return cached
+                return self._digests.known(*entry)
         if self.plan.mode(stage.name) == "load":
             raise MissingInputError(
                 f"no cached {stage.name} output; run without --only first",
@@ -234,7 +246,7 @@ class LocalExecutor:
         if stage.keeps(value):
             seconds = round(time.perf_counter() - job.started, 4)
             meta = {"params": key_part(job.params), "seconds": seconds, "paper": job.paper_id}
-            self.cache.put(stage.name, job.key, value, meta)
+            self._digests.known(value, self.cache.put(stage.name, job.key, value, meta))
         self.log.count(stage.name, job.paper_id, "computed")
         return value
 
@@ -335,6 +347,30 @@ class LocalExecutor:
                 initargs=(os.getpid(),),
             )
         return self._pool
+
+
+class Digests:
+    """Content digests of the artifacts this run has stored or loaded, so a downstream key does
+    not re-serialise a Document or its Chunks to learn what the cache's metadata says.
+
+    Held by object identity, checked through a weak reference: an artifact that was copied or
+    rebuilt (a new object) is digested afresh, and a freed one's id reused by another object
+    is never taken for it.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[weakref.ref[BaseModel], str]] = {}
+
+    def known(self, value: Any, digest: str | None) -> Any:
+        if digest is not None and isinstance(value, BaseModel):
+            self._known[id(value)] = (weakref.ref(value), digest)
+        return value
+
+    def of(self, value: BaseModel) -> str:
+        found = self._known.get(id(value))
+        if found is not None and found[0]() is value:
+            return found[1]
+        return digest(value)
 
 
 def _watch_run(run_pid: int) -> None:

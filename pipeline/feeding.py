@@ -11,19 +11,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline import seen as seen_index
-from pipeline.models import PaperMeta
+from pipeline.cache import file_digest
+from pipeline.models import PaperMeta, PdfFile
 from pipeline.paper import Day, Paper
 from pipeline.settings import Settings
 from pipeline.sources import Source, keyword_notes
 from pipeline.stages import feed
-from pipeline.tools import pdf_file
 from pipeline.wording import plural
 
 
-def seed(source: Source, warn: Callable[[str], None]) -> list[Paper]:
+def seed(
+    source: Source, warn: Callable[[str], None], hash_file: Callable[[Path], str] = file_digest
+) -> list[Paper]:
     """A folder's PDFs (or the one PDF named by --source) as papers with placeholder metadata
     (the feed stage reads the rest); files refused (a link out of the folder) are said through
-    `warn`."""
+    `warn`. `hash_file` gives a PDF's content digest (the cache's index of files it has
+    hashed, in a run)."""
     if source.kind != "folder":
         return []
     assert source.folder is not None
@@ -36,7 +39,7 @@ def seed(source: Source, warn: Callable[[str], None]) -> list[Paper]:
         while paper_id in taken:  # two files may map to one local id
             paper_id += "-dup"
         taken.add(paper_id)
-        file = pdf_file(pdf)
+        file = PdfFile(path=pdf, sha256=hash_file(pdf))
         meta = PaperMeta(id=paper_id, title=pdf.name, pdf_path=pdf, pdf_sha256=file.sha256)
         papers.append(Paper(meta=meta, pdf=file))
     return papers

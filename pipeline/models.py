@@ -88,6 +88,8 @@ class Document(BaseModel):
     paper_id: str
     title: str
     abstract: str
+    # read with the title: a folder's feed takes its metadata from here, parsing no PDF twice
+    authors: list[str] = Field(default_factory=list)
     sections: list[Section]
     captions: list[str] = Field(default_factory=list)
     pages: int

@@ -60,3 +60,14 @@ class Day:
 
     def done(self) -> list[Paper]:
         return [p for p in self.papers if p.live and p.record is not None]
+
+
+def release(papers: list[Paper], stage: str) -> None:
+    """Let go of what no later stage of a full run reads, so a big day does not hold every
+    paper's text at once: a Document's sections and captions once chunked (the report reads
+    only its page counts), the Chunks once summarized."""
+    for paper in papers:
+        if stage == "chunk" and paper.document is not None:
+            paper.document = paper.document.model_copy(update={"sections": [], "captions": []})
+        elif stage == "summarize":
+            paper.chunks = None

@@ -192,6 +192,9 @@ def stage_table(record: RunRecord) -> Table:
     return table
 
 
+TABLE_ROWS = 25  # papers listed after a run, failures aside
+
+
 def summary_tables(
     record: RunRecord, titles: dict[str, tuple[str, float | None, bool]], width: int = 100
 ) -> list[Table]:
@@ -212,7 +215,14 @@ def summary_tables(
     papers.add_column("status", no_wrap=True, overflow="fold", min_width=status_width)
     # Ranked papers first, best first; failed and unranked ones after, by id.
     order = sorted(titles.items(), key=lambda kv: (kv[1][1] is None, -(kv[1][1] or 0), kv[0]))
-    for position, (paper_id, (title, score, selected)) in enumerate(order, start=1):
+    # A big day shows its best papers and every failure; the briefing lists the rest (a
+    # 500-row table took seconds to lay out and scrolled the stage table away).
+    shown = [
+        (position, row)
+        for position, row in enumerate(order, start=1)
+        if position <= TABLE_ROWS or row[0] in failed
+    ]
+    for position, (paper_id, (title, score, selected)) in shown:
         if paper_id in failed:
             status = Text(f"failed in {failed[paper_id].stage}", style="red")
         elif not selected:
@@ -222,6 +232,9 @@ def summary_tables(
         impact = f"{score:.0f}" if score is not None else "—"
         rank = str(position) if score is not None else ""
         papers.add_row(rank, paper_id, title, impact, status)
+    if len(shown) < len(order):
+        more = Text(f"{len(order) - len(shown)} more in the briefing", style="dim")
+        papers.add_row("…", "", more, "", "")
     return [stage_table(record), papers]
 
 

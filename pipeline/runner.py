@@ -20,7 +20,7 @@ from pipeline.executor import POOL_THRESHOLD, LocalExecutor, Plan
 from pipeline.feeding import admit, seed
 from pipeline.llm.backends import MakeBackend
 from pipeline.observer import Observer, QuietObserver
-from pipeline.paper import Day, Paper
+from pipeline.paper import Day, Paper, release
 from pipeline.record import RunRecord, new_run_id, run_record, write_outputs
 from pipeline.runlog import RunLog
 from pipeline.settings import Settings
@@ -42,25 +42,21 @@ __all__ = ["Observer", "Paper", "QuietObserver", "RunPlan", "Runner", "stages_fo
 
 def stages_for(source: Source) -> list[Stage[Any, Any]]:
     """The stages in the order they run; adding a stage means adding it here."""
-    listing: Stage[Any, Any] = FolderFeed() if source.kind == "folder" else ArxivListing(source)
-    return [
-        listing,
-        Triage(),
-        Download(),
-        Extract(),
-        Chunking(),
-        Summarize(),
-        Rank(),
-        DailyReport(),
-    ]
+    rest: list[Stage[Any, Any]] = [Chunking(), Summarize(), Rank(), DailyReport()]
+    if source.kind == "folder":
+        # A local PDF is read once: extract, and the feed takes title, abstract and authors
+        # from its Document. Every PDF of the folder is read in full, then triage picks the top.
+        return [Extract(), FolderFeed(), Triage(), Download(), *rest]
+    return [ArxivListing(source), Triage(), Download(), Extract(), *rest]
 
 
-def _check_only(plan: RunPlan, log: RunLog) -> None:
-    """`--only STAGE` reads the feed from the cache; when none of it was there, nothing
-    upstream can be either, and the user mistook the order, not the papers: one usage error
-    instead of every paper "failed in feed" and an empty run.json over the day's real one.
-    In the runner because only the feed's lookup (per PDF, by content) knows what is cached."""
-    if plan.only not in (None, "feed") and log.stats["feed"].hits == 0:
+def _check_only(plan: RunPlan, log: RunLog, first: str) -> None:
+    """`--only STAGE` reads the first stage (the feed; extract for a folder) from the cache;
+    when none of it was there, nothing upstream can be either, and the user mistook the
+    order, not the papers: one usage error instead of every paper failed and an empty
+    run.json over the day's real one. In the runner because only the first stage's lookup
+    (per PDF, by content) knows what is cached."""
+    if plan.only not in (None, "feed", first) and log.stats[first].hits == 0:
         raise UsageError(
             f"--only {plan.only}: nothing is cached for this source yet (today's RSS listing "
             "never is); run without --only first"
@@ -93,7 +89,8 @@ class Runner:
         identity = self.tools.backend.identity()
         self.edition = edition_name(identity.name, identity.model, self.settings.prompts.summarize)
         self.run_id = new_run_id()
-        self.stage_plan = Plan(self.plan.force, self.plan.only)
+        order = tuple(stage.name for stage in self.stages)
+        self.stage_plan = Plan(self.plan.force, self.plan.only, order)
         self.day = Day(
             source=self.plan.source,
             log=self.log,
@@ -125,18 +122,21 @@ class Runner:
             )
             finished = False
             try:
-                self.day.papers = seed(self.plan.source, self.log.warn)
+                self.day.papers = seed(self.plan.source, self.log.warn, self.cache.digests.digest)
                 for stage in self.stages:
                     if stage.name == until:
                         break
                     executor.run(stage, self.day)
+                    if until is None:  # compare reads the documents and chunks afterwards
+                        release(self.day.papers, stage.name)
                     if stage.name == "feed":
                         admit(self.day, self.settings, self.cache.seen_path())
-                        _check_only(self.plan, self.log)
+                        _check_only(self.plan, self.log, self.stages[0].name)
                 finished = True
             finally:
                 executor.close(graceful=finished)
                 loop.run(self.tools.aclose())
+                self.cache.digests.save()
         return self.day
 
     def _finish(self) -> RunRecord:

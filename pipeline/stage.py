@@ -84,16 +84,20 @@ class Stage(ABC, Generic[Target, Out]):
         return f"{self.name}: {error}"
 
 
-def key_part(value: Any) -> Any:
+Digester = Callable[[BaseModel], str]
+
+
+def key_part(value: Any, digest_of: Digester = digest) -> Any:
     """A value as it enters a key: models by content digest (a PDF by its bytes' digest, not its
-    path), containers element by element, plain values as they are."""
+    path), containers element by element, plain values as they are. `digest_of` may know a
+    model's digest already (the executor's, from the cache's metadata)."""
     if isinstance(value, BaseModel):
         own = getattr(value, "key_digest", None)
-        return own() if callable(own) else digest(value)
+        return own() if callable(own) else digest_of(value)
     if isinstance(value, Mapping):
-        return {str(k): key_part(v) for k, v in value.items()}
+        return {str(k): key_part(v, digest_of) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [key_part(v) for v in value]
+        return [key_part(v, digest_of) for v in value]
     return value
 
 
@@ -102,11 +106,12 @@ def stage_key(
     inputs: Mapping[str, Any],
     params: Mapping[str, Any],
     tools: Mapping[str, Any],
+    digest_of: Digester = digest,
 ) -> str:
     payload = {
         "stage": stage.name,
         "version": stage.version,
-        "inputs": key_part(inputs),
+        "inputs": key_part(inputs, digest_of),
         "params": key_part(params),
         "tools": key_part(tools),
     }

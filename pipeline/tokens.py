@@ -12,7 +12,7 @@ import functools
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import tiktoken
 
@@ -77,7 +77,12 @@ class Tokenizer:
     name: str
     fallback: bool
     requested: str | None
-    encoding: tiktoken.Encoding = field(repr=False, compare=False)
+
+    @property
+    def encoding(self) -> tiktoken.Encoding:
+        # Parsed on first use, once per process: a cached run keys its chunks by the name
+        # alone and never pays the third of a second the vocabulary takes to build.
+        return _load(self.name)
 
     def encode(self, text: str) -> list[int]:
         # Paper text is data: "<|endoftext|>" in a PDF is counted as text, not a special token.
@@ -108,17 +113,14 @@ def tokenizer_for(model: str, encoding: str | None = None) -> Tokenizer:
             f"known: {', '.join(sorted(tiktoken.list_encoding_names()))}"
         )
     name = _BUNDLED_TWIN.get(requested or "", requested)
-    if name is not None and _loadable_offline(name):
-        try:
-            return Tokenizer(name, False, requested, _load(name))
-        except (OSError, ValueError):
-            pass  # the cached file vanished or broke between the check and the load
-    return Tokenizer(FALLBACK_ENCODING, True, requested, _load(FALLBACK_ENCODING))
+    if name is not None and _loadable_offline(name):  # its files are cached and intact
+        return Tokenizer(name, False, requested)
+    return Tokenizer(FALLBACK_ENCODING, True, requested)
 
 
 def tokenizer_named(name: str) -> Tokenizer:
     """The tokenizer `tokenizer_for` resolved, by its name (in a worker process, say)."""
-    return Tokenizer(name, name == FALLBACK_ENCODING, None, _load(name))
+    return Tokenizer(name, name == FALLBACK_ENCODING, None)
 
 
 def _model_encoding(model: str) -> str | None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from pipeline.cache import Cache, digest, file_digest
+from pipeline.cache import Cache, digest
 from pipeline.llm.backends import Backend, backend_for
 from pipeline.llm.batch import BatchRecord
 from pipeline.models import ChunkNotes, PdfFile
@@ -37,7 +36,7 @@ class PdfStore:
         target = self.cache.pdf_path(paper_id)
         settings = self.tools.settings.arxiv
         download.download_pdf(self.tools.arxiv(), paper_id, target, settings, force=self.force)
-        return PdfFile(path=target, sha256=file_digest(target))
+        return PdfFile(path=target, sha256=self.cache.digests.digest(target))
 
 
 class NoteCache:
@@ -144,7 +143,3 @@ class Tools:
             await self.backend.aclose()
         except Exception as exc:
             self.log.warn(f"could not close the LLM backend cleanly ({exc})")
-
-
-def pdf_file(path: Path) -> PdfFile:
-    return PdfFile(path=path, sha256=file_digest(path))

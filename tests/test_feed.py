@@ -1,4 +1,4 @@
-"""The local-folder feed: which PDFs, which ids, and front matter read from the PDF."""
+"""The local-folder feed: which PDFs, which ids, and front matter read from the Document."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import ExtractError, UsageError
+from pipeline.errors import UsageError
+from pipeline.models import PdfFile
 from pipeline.samples import SAMPLE_PAPERS
+from pipeline.stages.extract import document
 from pipeline.stages.feed import local_id, paper_meta, pdfs_in_folder
 
 
@@ -57,21 +59,13 @@ def test_local_ids_are_stable_and_safe(name: str, expected: str) -> None:
 @pytest.mark.parametrize("paper", SAMPLE_PAPERS, ids=lambda p: p.stem)
 def test_meta_comes_from_the_pdf(sample_dir: Path, paper) -> None:
     path = sample_dir / paper.filename
-    meta = paper_meta(path)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    meta = paper_meta(document(path, paper.stem), PdfFile(path=path, sha256=sha), path.name)
     assert meta.id == paper.stem
     assert meta.pdf_path == path
-    assert meta.pdf_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert meta.pdf_sha256 == sha
+    assert meta.file_name == path.name
     assert meta.title == paper.title
     assert meta.abstract == " ".join(paper.abstract.split())
     assert meta.authors == list(paper.authors)
     assert meta.url is None
-
-
-def test_unreadable_pdf_fails_in_the_feed_stage(tmp_path: Path) -> None:
-    bad = tmp_path / "2401.00001v1.pdf"
-    bad.write_text("this is not a PDF")
-    with pytest.raises(ExtractError, match="not a PDF") as info:
-        paper_meta(bad)
-    assert info.value.stage == "feed"
-    assert info.value.paper_id == "2401.00001v1"
-    assert str(bad) in str(info.value)

@@ -101,9 +101,10 @@ def test_force_recomputes_one_stage_and_reuses_identical_results(day: Day):
 
 
 def test_only_runs_one_stage_from_cached_inputs(day: Day):
-    # nothing cached upstream yet: one usage error, not every paper "failed in feed"
-    with pytest.raises(UsageError, match=r"--only extract: nothing is cached.*without --only"):
-        day.run(only="extract", scripted=False)
+    # nothing cached upstream yet: one usage error, not every paper "failed in extract" (a
+    # folder's first stage: its feed reads the Document)
+    with pytest.raises(UsageError, match=r"--only chunk: nothing is cached.*without --only"):
+        day.run(only="chunk", scripted=False)
     day.run(scripted=False)
     record = day.run(only="summarize", force=frozenset({"summarize"}), scripted=False)
     assert computed(record) == {**dict.fromkeys(STAGES, 0), "summarize": 5}
@@ -173,9 +174,12 @@ def test_compute_receives_exactly_what_each_stage_hashes(day: Day):
     read an ingredient the key does not have."""
     day.run(**{"reading.top": 6})
     runner = day.runner
+    # a full run lets go of each paper's chunks once summarized: read a day prepared up to
+    # the report instead, which keeps them
+    prepared = runner.run_stages(until="report")
     listing = stages_for(Source(kind="rss", day=date.fromisoformat(DAY)))[0]
     for stage in [*runner.stages, listing]:
-        target = runner.day if stage.scope == "day" else runner.day.papers[0]
+        target = prepared if stage.scope == "day" else prepared.papers[0]
         given = {
             *stage.inputs(target),
             *stage.params(runner.settings),

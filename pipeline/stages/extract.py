@@ -56,8 +56,9 @@ from pipeline.stage import Placement, Stage
 if TYPE_CHECKING:
     from pipeline.settings import Settings
 
-STAGE_VERSION = 4  # 2: tables, footnotes, unheaded references, vocabulary hyphens; 3: pairs;
-# 4: outline headings, body-font headings in sequence, page-2 abstracts, split titles, word tables
+STAGE_VERSION = 5  # 2: tables, footnotes, unheaded references, vocabulary hyphens; 3: pairs;
+# 4: outline headings, body-font headings in sequence, page-2 abstracts, split titles, word tables;
+# 5: authors
 
 Kind = Literal["front", "body", "references", "appendix"]
 
@@ -182,6 +183,7 @@ def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
         paper_id=paper_id,
         title=_title_text(lines, title_at),
         abstract=abstract,
+        authors=authors(lines[title_at[-1] + 1 : start]) if title_at else [],
         sections=found,
         captions=captions,
         pages=pages,

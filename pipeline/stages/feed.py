@@ -1,7 +1,8 @@
 """A folder of PDFs -> `PaperMeta` records, for offline runs.
 
-Title, abstract and authors come from the PDF's first pages, read by the same front-matter code
-the extract stage uses (`extract.front_matter`).
+Title, abstract and authors come from the paper's `Document`: for a folder, the extract stage
+runs first (`runner.stages_for`), so each PDF is parsed once, not once for its front matter and
+again for its text.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipeline.cache import file_digest
 from pipeline.errors import PaperbriefError, UsageError
-from pipeline.models import PaperMeta, PdfFile
+from pipeline.models import Document, PaperMeta, PdfFile
 from pipeline.paper import Day, Paper
 from pipeline.settings import ArxivSettings, Settings
 from pipeline.sources import (
@@ -28,10 +28,9 @@ from pipeline.sources import (
     announced_day,
     is_arxiv_id,
 )
-from pipeline.stage import Placement, Stage
-from pipeline.stages import extract
+from pipeline.stage import Stage
 
-STAGE_VERSION = 2  # 2: the file name is kept in the metadata
+STAGE_VERSION = 3  # 2: the file name is kept in the metadata; 3: read from the Document
 MAX_SLUG = 60  # characters of a local id taken from the file name, before its digest
 
 
@@ -123,21 +122,17 @@ def _slug(stem: str) -> str:
     return slug[:MAX_SLUG].strip("-._")
 
 
-def paper_meta(pdf_path: Path, sha256: str | None = None) -> PaperMeta:
-    """One local PDF as a feed entry. Raises `ExtractError` (stage "feed") when unreadable.
-
-    `sha256` is the file's digest when the caller already has it (the feed keys its cache on it).
-    """
-    paper_id = local_id(pdf_path)
-    front = extract.front_matter(pdf_path, paper_id, stage="feed")
+def paper_meta(document: Document, pdf: PdfFile, name: str) -> PaperMeta:
+    """One local PDF as a feed entry, from its extracted text."""
     return PaperMeta(
-        id=paper_id,
-        title=front.title or pdf_path.stem,
-        abstract=front.abstract,
-        authors=front.authors,
+        id=document.paper_id,
+        title=document.title or pdf.path.stem,
+        abstract=document.abstract,
+        authors=document.authors,
         url=None,
-        pdf_path=pdf_path,
-        pdf_sha256=sha256 or file_digest(pdf_path),
+        pdf_path=pdf.path,
+        pdf_sha256=pdf.sha256,
+        file_name=name,
     )
 
 
@@ -145,33 +140,27 @@ def paper_meta(pdf_path: Path, sha256: str | None = None) -> PaperMeta:
 
 
 class FolderFeed(Stage[Paper, PaperMeta]):
-    """One local PDF → its title, authors and abstract, read from its first pages."""
+    """One local PDF → its title, authors and abstract, from its `Document` (extract runs first)."""
 
     name = "feed"
     # title, abstract and authors come from the extract heuristics: a better extractor (a new
-    # extract.STAGE_VERSION) must re-read them too, hence the sum
-    version = 10 * STAGE_VERSION + extract.STAGE_VERSION
+    # extract.STAGE_VERSION) changes the Document, and with it this key
+    version = STAGE_VERSION
     scope = "paper"
     output = PaperMeta
-    remember_failures = True
-
-    def params(self, settings: Settings) -> dict[str, Any]:
-        return {"library": extract.library()}  # the same reading of a first page as extract's
 
     def inputs(self, paper: Paper) -> dict[str, Any]:
         assert paper.pdf is not None  # a folder's papers are seeded with their file
-        return {"pdf": paper.pdf, "name": paper.pdf.path.name}
+        assert paper.document is not None  # extracted before the feed (stages_for)
+        return {"document": paper.document, "pdf": paper.pdf, "name": paper.pdf.path.name}
 
-    def compute(self, *, pdf: PdfFile, name: str, library: dict[str, Any]) -> PaperMeta:
-        return paper_meta(pdf.path, pdf.sha256).model_copy(update={"file_name": name})
+    def compute(self, *, document: Document, pdf: PdfFile, name: str) -> PaperMeta:
+        return paper_meta(document, pdf, name)
 
     def apply(self, paper: Paper, output: PaperMeta) -> None:
         # the seeded id stays: two files may share a name's slug, and the seed made them unique
         assert paper.pdf is not None
         paper.meta = output.model_copy(update={"id": paper.meta.id, "pdf_path": paper.pdf.path})
-
-    def placement(self, tools: Any) -> Placement:
-        return "process"
 
 
 class ArxivListing(Stage[Day, CachedListing]):
