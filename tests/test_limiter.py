@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import time
 from email.utils import formatdate
+from typing import Any
 
 import pytest
 
@@ -123,13 +125,13 @@ def test_use_the_server_counts_beyond_ours_is_held_until_its_reset() -> None:
 
     budget.release(grant, 1.0, tokens=100, headers=headers)
 
-    assert budget.tokens.excess is not None and budget.tokens.excess.amount == 700
-    assert budget.delay(1.0, 300) == 30.0  # the excess clears at 1 + 30
+    assert budget.tokens.limit == 300  # what we held (100) and what remained (200)
+    assert budget.delay(1.0, 300) == 30.0  # until the server's reset, at 1 + 30
     assert budget.delay(31.0, 300) == 0.0
 
     later = budget.grant(32.0, 100)
     budget.release(later, 33.0, tokens=100, headers={"x-ratelimit-remaining-tokens": "800"})
-    assert budget.tokens.excess is None  # the server agrees with us again
+    assert budget.tokens.limit == 1000  # the server agrees with us again
 
 
 def test_the_server_view_is_compared_with_ours_when_the_request_left() -> None:
@@ -141,15 +143,112 @@ def test_the_server_view_is_compared_with_ours_when_the_request_left() -> None:
 
     budget.release(first, 1.0, tokens=300, headers=headers)
 
-    assert budget.tokens.excess is None
+    assert budget.tokens.limit == 1000
 
 
 def test_old_grants_are_forgotten() -> None:
-    budget = Budget(rpm=10, window=1, margin=0)
+    budget = Budget(rpm=10, tpm=10, window=1, margin=0)
     for second in range(100):
         budget.release(budget.grant(float(second), 1), float(second) + 0.5)
-    budget.delay(200.0, 1)
-    assert len(budget._grants) == 0
+    assert len(budget) == 100  # each kept two windows: far fewer than the bulk drop's 1024
+
+    for second in range(100, 5000):
+        budget.release(budget.grant(float(second), 1), float(second) + 0.5)
+    assert len(budget) < 2100
+    assert budget.delay(4999.5, 9) == 0.0 and budget.delay(4999.5, 10) == 0.5
+
+
+def test_limits_are_read_from_remaining_and_reset_alone() -> None:
+    # A provider that sends no x-ratelimit-limit-*: our window (the call itself) + what remains.
+    budget = Budget(window=60, margin=0)
+    first = budget.grant(0.0, 1000)
+    headers = {
+        "x-ratelimit-remaining-requests": "2",
+        "x-ratelimit-remaining-tokens": "3000",
+        "x-ratelimit-reset-tokens": "59.5s",
+        "x-ratelimit-reset-requests": "59.5s",
+    }
+    budget.release(first, 0.5, tokens=1000, headers=headers)
+
+    assert (budget.requests.limit, budget.tokens.limit) == (3, 4000)
+    budget.grant(1.0, 2000)
+    assert budget.delay(2.0, 1000) == 0.0
+    assert budget.delay(2.0, 1001) == 58.0  # the first call leaves the window at 60
+    budget.grant(2.0, 500)
+    assert budget.delay(3.0, 1) == 57.0  # three requests in the window
+
+
+def test_a_server_that_holds_max_tokens_is_met_by_a_lower_limit() -> None:
+    # The server charges 1000 on arrival (prompt + max_tokens); the reply used 400, which our
+    # window then counts. The reading is taken in our terms, so the window stays under the
+    # server's count: 400 ours + 600 left = 1000, of a real 1600.
+    budget = Budget(window=60, margin=0)
+    first = budget.grant(0.0, 1000)
+    headers = {"x-ratelimit-remaining-tokens": "600", "x-ratelimit-reset-tokens": "60s"}
+    budget.release(first, 0.5, tokens=400, headers=headers)
+
+    assert budget.tokens.limit == 1000
+    assert budget.delay(1.0, 600) == 0.0  # the server has 600 left
+    assert budget.delay(1.0, 601) == 59.0
+
+
+def test_the_lowest_recent_reading_applies_until_it_ends() -> None:
+    budget = Budget(window=60, margin=0)
+    for start, remaining in ((0.0, 900), (10.0, 850), (20.0, 990)):
+        grant = budget.grant(start, 0)
+        reply = {"x-ratelimit-remaining-tokens": str(remaining), "x-ratelimit-reset-tokens": "30s"}
+        budget.release(grant, start, tokens=0, headers=reply)
+
+    assert budget.tokens.limit == 850  # a request that reached the server late reads high
+    budget.delay(41.0, 0)
+    assert budget.tokens.limit == 990  # 850's reading ended at 40
+    assert len(budget.tokens.readings) == 1
+
+
+def test_readings_close_together_are_kept_as_one() -> None:
+    budget = Budget(window=60, margin=0)
+    for n in range(1000):
+        grant = budget.grant(n * 0.01, 0)
+        reply = {"x-ratelimit-remaining-tokens": str(1000 + n), "x-ratelimit-reset-tokens": "60s"}
+        budget.release(grant, n * 0.01, tokens=0, headers=reply)
+
+    assert budget.tokens.limit == 1000
+    assert len(budget.tokens.readings) <= 3  # 10 s of readings; one kept per 60 / 16 s
+
+
+def limiter_lines_run(budget: Budget, start: float, calls: int) -> int:
+    """Lines of limiter code run for `calls` more calls (ask, grant, release with headers)."""
+    counted = 0
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal counted
+        if frame.f_code.co_filename.endswith("limiter.py"):
+            counted += event == "line"
+            return trace
+        return None
+
+    reply = {"x-ratelimit-remaining-tokens": "1000000", "x-ratelimit-remaining-requests": "9000"}
+    sys.settrace(trace)
+    try:
+        for n in range(calls):
+            now = start + n * 1e-3
+            budget.delay(now, 100)
+            budget.release(budget.grant(now, 100), now, tokens=90, headers=reply)
+    finally:
+        sys.settrace(None)
+    return counted
+
+
+@pytest.mark.parametrize("held", [500, 6000])
+def test_bookkeeping_does_not_grow_with_the_calls_a_window_holds(held: int) -> None:
+    budget = Budget(rpm=100_000, tpm=10**9, window=60, margin=0, max_concurrency=1)
+    for n in range(held):
+        budget.release(budget.grant(n * 1e-3, 100), n * 1e-3, tokens=90)
+
+    per_call = limiter_lines_run(budget, 10.0, 50) / 50
+
+    # O(log n): 6,000 calls in the window cost a few lines more than 500; a scan costs 12 times.
+    assert per_call < 500, per_call
 
 
 # --- the asyncio queue ------------------------------------------------------------------
