@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pipeline.errors import RefusalError, ReplyTooLongError
+from pipeline.faithfulness import source_index
 from pipeline.llm.backends import ExtractiveSummarizer
 from pipeline.llm.base import reply_room
 from pipeline.llm.extractive import ExtractiveBackend
@@ -123,6 +124,13 @@ def test_max_tokens_is_sized_to_the_reply_not_the_prompts_ceiling():
     assert rooms == {"notes": 520, "summarize": 1300}  # 400 and 1000 typical, and 30% more
     assert rooms["summarize"] < PROMPTS["summarize"].max_tokens
     assert rooms["notes"] < PROMPTS["notes"].max_tokens
+
+
+def test_a_paper_summarized_again_reuses_its_number_index():
+    source_index.cache_clear()
+    run(ScriptedLLM(answers))
+    run(ScriptedLLM(answers))  # another prompt variant or model over the same paper
+    assert (source_index.cache_info().misses, source_index.cache_info().hits) == (1, 1)
 
 
 def test_a_paper_over_budget_is_mapped_then_reduced():

@@ -33,7 +33,7 @@ from pydantic import BaseModel
 
 from pipeline.accounting import Ledger
 from pipeline.errors import LLMError, RefusalError, ReplyTooLongError
-from pipeline.faithfulness import SourceIndex, summary_faithfulness
+from pipeline.faithfulness import SourceIndex, source_index, summary_faithfulness
 from pipeline.llm.base import LLM, Message, Meter, ignore_meter, reply_room
 from pipeline.models import (
     Chunk,
@@ -387,7 +387,7 @@ async def summary_record(
     store: NoteStore | None = None,
 ) -> SummaryRecord:
     """Summarize one paper (see the module docstring); raises `LLMError` for a failed paper."""
-    source = SourceIndex(source_text(meta, chunks.chunks))
+    source = source_index(source_text(meta, chunks.chunks))
     cap = max(max_tokens_cap, 1)
     job = _Paper(meta, chunks.chunks, prompts, llm, interests, cap, meter, store)
     try:
