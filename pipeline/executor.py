@@ -272,6 +272,8 @@ class LocalExecutor:
         self, stage: Stage[Any, Any], jobs: list[Job], tools: dict[str, Any], done: Done
     ) -> None:
         gate = asyncio.Semaphore(max(self.settings.llm.concurrency, 1))
+        # The gate lets tasks in as they were created: the longest papers go first (stable).
+        jobs = sorted(jobs, key=lambda job: stage.size(job.values), reverse=True)
 
         async def one(job: Job) -> None:
             async with gate:

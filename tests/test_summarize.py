@@ -26,6 +26,7 @@ from pipeline.stages.summarize import (
     MAP,
     REDUCE,
     REPAIR,
+    Summarize,
     fewer_chunks,
     notes_messages,
     summarize_messages,
@@ -131,6 +132,12 @@ def test_a_paper_summarized_again_reuses_its_number_index():
     run(ScriptedLLM(answers))
     run(ScriptedLLM(answers))  # another prompt variant or model over the same paper
     assert (source_index.cache_info().misses, source_index.cache_info().hits) == (1, 1)
+
+
+def test_the_longest_paper_is_the_largest_job():
+    # The executor starts the largest first; a paper's size is the tokens its calls will read.
+    stage = Summarize()
+    assert stage.size({"chunks": chunks()}) == sum(c.tokens for c in chunks().chunks) > 0
 
 
 def test_a_paper_over_budget_is_mapped_then_reduced():

@@ -473,6 +473,11 @@ class Summarize(Stage[Paper, SummaryRecord]):
         )
         return record
 
+    def size(self, inputs: Mapping[str, Any]) -> int:
+        """The tokens the paper's calls will read: the longest papers are summarized first."""
+        chunks: Chunks = inputs["chunks"]
+        return sum(chunk.tokens for chunk in chunks.chunks)
+
     def apply(self, paper: Paper, output: SummaryRecord) -> None:
         paper.record = output
 
