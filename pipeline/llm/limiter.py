@@ -331,8 +331,9 @@ class Budget:
 
     def _used_when_sent(self, grant: Grant, *, count_requests: bool) -> int:
         """What our window held when `grant`'s request left, itself included: the server's
-        count at that moment, as far as we know it."""
-        first = self._live_from(grant.start)
+        count at that moment, as far as we know it. The server's window has no margin: it
+        counts from each request's arrival, and ours left about as long before theirs."""
+        first = bisect.bisect_right(self._starts, grant.start - self.window)
         last = grant.seq - self._first + 1
         if count_requests:
             return last - first
