@@ -61,14 +61,19 @@ def test_requests_per_window_slide() -> None:
     assert budget.delay(60.0, 0) == 0.0
 
 
-def test_tokens_per_window_count_the_estimate_then_the_real_use() -> None:
+def test_a_call_counts_what_the_provider_holds_for_it() -> None:
     budget = Budget(tpm=1000, window=60, margin=0)
-    grant = budget.grant(0.0, 900)  # prompt estimate + max_tokens
+    held = budget.grant(0.0, 500)  # prompt estimate + max_tokens
+    budget.release(held, 1.0, tokens=200)  # a short reply: the provider holds all 500 anyway
+    assert budget.delay(1.0, 501) == 59.0
 
-    assert budget.delay(1.0, 300) == 59.0
-    budget.release(grant, 2.0, tokens=400)  # the reply used far less than max_tokens
-    assert budget.delay(2.0, 300) == 0.0
-    assert budget.delay(2.0, 700) == 58.0
+    longer = budget.grant(1.0, 100)
+    budget.release(longer, 2.0, tokens=300)  # the prompt was longer than its characters said
+    assert budget.delay(2.0, 200) == 0.0 and budget.delay(2.0, 201) == 58.0
+
+    refused = budget.grant(2.0, 200)
+    budget.release(refused, 3.0, tokens=0)  # answered 429: nothing charged
+    assert budget.delay(3.0, 200) == 0.0
 
 
 def test_a_call_bigger_than_the_limit_waits_for_an_empty_window() -> None:
@@ -178,42 +183,34 @@ def test_limits_are_read_from_remaining_and_reset_alone() -> None:
     assert budget.delay(3.0, 1) == 57.0  # three requests in the window
 
 
-def test_a_server_that_holds_max_tokens_is_met_by_a_lower_limit() -> None:
-    # The server charges 1000 on arrival (prompt + max_tokens); the reply used 400, which our
-    # window then counts. The reading is taken in our terms, so the window stays under the
-    # server's count: 400 ours + 600 left = 1000, of a real 1600.
+def test_a_limit_is_read_in_the_terms_the_provider_counts() -> None:
+    # The provider held 1000 (prompt + max_tokens) on arrival; the reply used 400.
     budget = Budget(window=60, margin=0)
     first = budget.grant(0.0, 1000)
     headers = {"x-ratelimit-remaining-tokens": "600", "x-ratelimit-reset-tokens": "60s"}
     budget.release(first, 0.5, tokens=400, headers=headers)
 
-    assert budget.tokens.limit == 1000
+    assert budget.tokens.limit == 1600
     assert budget.delay(1.0, 600) == 0.0  # the server has 600 left
     assert budget.delay(1.0, 601) == 59.0
 
 
-def test_the_lowest_recent_reading_applies_until_it_ends() -> None:
+def test_the_middle_recent_reading_applies_until_it_ends() -> None:
     budget = Budget(window=60, margin=0)
-    for start, remaining in ((0.0, 900), (10.0, 850), (20.0, 990)):
-        grant = budget.grant(start, 0)
+    # Each call holds 100; the readings are 900, 850 and 990 (held before + 100 + remaining).
+    for start, remaining in ((0.0, 800), (10.0, 650), (20.0, 690)):
+        grant = budget.grant(start, 100)
         reply = {"x-ratelimit-remaining-tokens": str(remaining), "x-ratelimit-reset-tokens": "30s"}
-        budget.release(grant, start, tokens=0, headers=reply)
+        budget.release(grant, start, tokens=100, headers=reply)
 
-    assert budget.tokens.limit == 850  # a request that reached the server late reads high
+    # One request that reached the server out of order reads high, one beside the window's
+    # edge reads low: the middle reading stands.
+    assert budget.tokens.limit == 900
+    assert budget.delay(20.0, 601) == 10.0  # until the first reading ends, at 30
+    budget.delay(31.0, 0)
+    assert budget.tokens.limit == 850  # the lower of two
     budget.delay(41.0, 0)
-    assert budget.tokens.limit == 990  # 850's reading ended at 40
-    assert len(budget.tokens.readings) == 1
-
-
-def test_readings_close_together_are_kept_as_one() -> None:
-    budget = Budget(window=60, margin=0)
-    for n in range(1000):
-        grant = budget.grant(n * 0.01, 0)
-        reply = {"x-ratelimit-remaining-tokens": str(1000 + n), "x-ratelimit-reset-tokens": "60s"}
-        budget.release(grant, n * 0.01, tokens=0, headers=reply)
-
-    assert budget.tokens.limit == 1000
-    assert len(budget.tokens.readings) <= 3  # 10 s of readings; one kept per 60 / 16 s
+    assert budget.tokens.limit == 990
 
 
 def limiter_lines_run(budget: Budget, start: float, calls: int) -> int:
@@ -275,7 +272,7 @@ def test_waiters_are_served_in_order_and_woken_by_a_release() -> None:
     assert elapsed < 0.5  # woken at each release, not by polling
 
 
-def test_a_release_that_frees_tokens_wakes_the_waiting_call_early() -> None:
+def test_a_release_that_frees_tokens_wakes_the_waiting_call_at_once() -> None:
     limiter = RateLimiter(tpm=1000, window=60, margin=0)
 
     async def day() -> float:
@@ -284,7 +281,7 @@ def test_a_release_that_frees_tokens_wakes_the_waiting_call_early() -> None:
         await asyncio.sleep(0.05)
         assert not waiting.done()  # the window is full of the estimate
         started = time.monotonic()
-        limiter.release(grant, tokens=300)  # the real use was smaller
+        limiter.release(grant, tokens=0)  # refused: nothing charged
         await waiting
         return time.monotonic() - started
 

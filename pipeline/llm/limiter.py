@@ -40,7 +40,6 @@ from email.utils import parsedate_to_datetime
 CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators around each chat message
 DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-READINGS_PER_WINDOW = 16  # readings of the server's remaining kept apart; closer ones merge
 DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
@@ -138,62 +137,50 @@ class _Sums:
 
 
 @dataclass
-class _Reading:
-    """A limit the server's `remaining` implied, until its reset."""
-
-    limit: int
-    until: float
-    taken: float
-
-
-@dataclass
 class _Kind:
     """One limited quantity (requests or tokens): its limits, told and learned.
 
-    `learned` is the server's `x-ratelimit-limit-*`. `readings` are limits implied by its
+    `learned` is the server's `x-ratelimit-limit-*`. Readings are limits implied by its
     `x-ratelimit-remaining-*` (what our window held when a request left, plus what remained),
-    each until the server's reset: the lowest one applies, so a server that counts more than
-    we do (max_tokens held on arrival, another client on the key) slows us down before it
-    answers 429, and one request that reached the server out of order does not raise the limit.
+    each kept until the server's reset; the middle one of those applies. One request that
+    reached the server out of order (read high) or late beside a window's edge (read low) moves
+    it little, while a server that keeps counting more than we do (another client on the key)
+    moves them all and slows us down before it answers 429.
     """
 
     configured: int | None
     learned: int | None = None
-    readings: list[_Reading] = field(default_factory=list)
+    _ends: deque[tuple[float, int]] = field(default_factory=deque)  # (until, limit) as read
+    _sorted: list[int] = field(default_factory=list)  # the same limits, in order
+
+    @property
+    def read(self) -> int | None:
+        """The middle reading (the lower of two), or None without one."""
+        return self._sorted[(len(self._sorted) - 1) // 2] if self._sorted else None
 
     @property
     def limit(self) -> int | None:
-        known = [n for n in (self.configured, self.learned) if n is not None]
-        known += [r.limit for r in self.readings]
+        known = [n for n in (self.configured, self.learned, self.read) if n is not None]
         return min(known) if known else None
 
-    def read(self, limit: int, now: float, until: float, merge: float) -> None:
-        """Add a reading; those within `merge` seconds of the last one join it (the lower
-        limit, the later end), so at most a window's length over `merge` are kept."""
+    def add(self, limit: int, now: float, until: float) -> None:
         self.forget(now)
-        last = self.readings[-1] if self.readings else None
-        if last is not None and now - last.taken < merge:
-            last.limit, last.until = min(last.limit, limit), max(last.until, until)
-            limit, until = last.limit, last.until
-            self.readings.pop()
-        # A reading lower and lasting at least as long makes an older one irrelevant.
-        self.readings = [r for r in self.readings if r.limit < limit or r.until > until]
-        taken = last.taken if last is not None and now - last.taken < merge else now
-        self.readings.append(_Reading(limit, until, taken))
+        self._ends.append((until, limit))
+        bisect.insort(self._sorted, limit)
 
     def forget(self, now: float) -> None:
-        if any(r.until <= now for r in self.readings):
-            self.readings = [r for r in self.readings if r.until > now]
+        # In the order read: a reading with an earlier reset than the one before it waits.
+        while self._ends and self._ends[0][0] <= now:
+            _, limit = self._ends.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, limit)]
 
     def lifted(self, now: float) -> float:
         """Seconds until the applying limit may rise (a reading ends); inf if it will not."""
-        limit = self.limit
-        ends = [r.until for r in self.readings if r.limit == limit]
-        return max(ends) - now if ends and self._told_above(limit) else math.inf
-
-    def _told_above(self, limit: int | None) -> bool:
+        read = self.read
         told = [n for n in (self.configured, self.learned) if n is not None]
-        return limit is not None and (not told or min(told) > limit)
+        if read is None or (told and min(told) <= read):
+            return math.inf
+        return self._ends[0][0] - now
 
 
 class Budget:
@@ -267,14 +254,16 @@ class Budget:
     ) -> None:
         """A call ended: free its slot, count its real tokens, learn from the server's headers.
 
-        `tokens=None` keeps the estimate (a timeout may still have been charged); 0 suits a
-        request the server refused.
+        A call counts the larger of its estimate and its real use: providers hold the prompt
+        and all of max_tokens from the request's arrival to the end of the window, whatever
+        the reply used (OpenAI's rule), so freeing the unused room would meet 429s. 0 suits a
+        request the server refused; `tokens=None` keeps the estimate (a timeout).
         """
         if not grant.done:
             grant.done = True
             self.in_flight -= 1
         if tokens is not None:
-            tokens = max(tokens, 0)
+            tokens = max(tokens, grant.tokens) if tokens > 0 else 0
             if grant.seq >= self._first:
                 self._sums.add(grant.seq - self._first, tokens - grant.tokens)
             grant.tokens = tokens
@@ -299,7 +288,7 @@ class Budget:
             reset = parse_duration(lowered.get(f"x-ratelimit-reset-{name}", ""))
             seen = self._used_when_sent(grant, count_requests=name == "requests")
             hold = reset if reset is not None else self.window
-            kind.read(max(seen + remaining, 1), now, now + hold, self.window / READINGS_PER_WINDOW)
+            kind.add(max(seen + remaining, 1), now, now + hold)
 
     def pause(self, until: float) -> None:
         """No call starts before `until` (a 429's Retry-After applies to every caller)."""
