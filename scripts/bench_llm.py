@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         args.window, args.tpm, args.rpm = 60.0, 40_000, 500
         args.charge, args.no_limit_headers, args.learn = "max_tokens", True, True
         args.papers = args.papers if "--papers" in given else 16
+        # A real minute: the library's default margin (0.15 s is for the compressed one).
+        args.margin = args.margin if "--margin" in given else 0.5
 
     days = day_of_papers(args.papers, args.seed)
     limits = {"rpm": args.rpm, "tpm": args.tpm, "window": args.window}
