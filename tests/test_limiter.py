@@ -195,6 +195,19 @@ def test_a_limit_is_read_in_the_terms_the_provider_counts() -> None:
     assert budget.delay(1.0, 601) == 59.0
 
 
+def test_a_limit_read_without_one_told_outlasts_the_reset() -> None:
+    # The reset says when the server's count empties; its limit is still there after it.
+    budget = Budget(window=6, margin=0)
+    grant = budget.grant(0.0, 1000)
+    reply = {"x-ratelimit-remaining-tokens": "3000", "x-ratelimit-reset-tokens": "6s"}
+    budget.release(grant, 0.1, tokens=1000, headers=reply)
+
+    assert budget.delay(7.0, 0) == 0.0 and budget.tokens.limit == 4000
+    for start in (7.0, 7.0, 7.0, 7.0):
+        budget.grant(start, 1000)
+    assert budget.delay(7.0, 1000) == 6.0  # not a burst of everything queued: a 429 storm
+
+
 def test_the_middle_recent_reading_applies_until_it_ends() -> None:
     budget = Budget(window=60, margin=0)
     # Each call holds 100; the readings are 900, 850 and 990 (held before + 100 + remaining).

@@ -152,6 +152,9 @@ class _Kind:
     learned: int | None = None
     _ends: deque[tuple[float, int]] = field(default_factory=deque)  # (until, limit) as read
     _sorted: list[int] = field(default_factory=list)  # the same limits, in order
+    # The last middle reading: with no limit told, it stays when the readings end, since the
+    # reset is when the server's count empties, not when its limit goes away.
+    _kept: int | None = None
 
     @property
     def read(self) -> int | None:
@@ -160,13 +163,16 @@ class _Kind:
 
     @property
     def limit(self) -> int | None:
-        known = [n for n in (self.configured, self.learned, self.read) if n is not None]
+        told = [n for n in (self.configured, self.learned) if n is not None]
+        read = self.read if self._sorted or told else self._kept
+        known = [*told, read] if read is not None else told
         return min(known) if known else None
 
     def add(self, limit: int, now: float, until: float) -> None:
         self.forget(now)
         self._ends.append((until, limit))
         bisect.insort(self._sorted, limit)
+        self._kept = self.read
 
     def forget(self, now: float) -> None:
         # In the order read: a reading with an earlier reset than the one before it waits.
