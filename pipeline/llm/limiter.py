@@ -7,8 +7,8 @@ Two layers:
   `x-ratelimit-*` headers, a pause after a 429's `Retry-After`, and a cap on calls in flight.
   Limits come from the caller, from `x-ratelimit-limit-*`, or from `x-ratelimit-remaining-*`
   alone (what our window held when a request left plus what remained; the middle of the
-  readings until their `-reset-*`): the lowest applies. Every method takes `now`, so tests drive it with a hand-made clock, and costs
-  O(log n) in the calls a window holds.
+  readings until their `-reset-*`): the lowest applies. Every method takes `now`, so tests
+  drive it with a hand-made clock, and costs O(log n) in the calls a window holds.
 - `RateLimiter` puts an asyncio queue in front of it: callers wait their turn (first come, first
   served), sleep until the budget allows them, and wake early when a finished call frees room.
 
