@@ -286,6 +286,8 @@ class LocalExecutor:
         # In batch mode every paper must be waiting at once, or a round holds only a few of them.
         limit = len(jobs) if self.settings.llm.batch else self.settings.llm.concurrency
         gate = asyncio.Semaphore(max(limit, 1))
+        # The gate lets tasks in as they were created: the longest papers go first (stable).
+        jobs = sorted(jobs, key=lambda job: stage.size(job.values), reverse=True)
 
         async def one(job: Job) -> None:
             async with gate:

@@ -33,6 +33,7 @@ Matching
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ _UNIT_GLUE = re.compile(r"(?<=\d)(?:x|pp)(?![^\W\d_])", re.IGNORECASE)
 # A letter glued to a digit, or joined to it by - _ . : @ ("Qwen3", "7B", "GPT-4", "Leak@1").
 _GLUED = re.compile(r"[^\W\d_][-_.:@]?\d|\d[^\W\d_]")
 _STRIP = "()[]{}\"'“”‘’.,;:!?~≈±<>≤≥+-−–—*"
+# A whitespace-separated token with a digit in it: a paper's other words never reach Python.
+_DIGIT_TOKEN = re.compile(r"(?<!\S)[^\s\d]*\d\S*")
 _RANGE_SPLIT = re.compile(r"[–—/→]|(?<=\d)-(?=\d)|(?<=[%×x])-(?=\d)")
 
 
@@ -97,9 +100,9 @@ def numbers(text: str, *, names_too: bool = False) -> list[Number]:
     """
     text = _cleaned(text)
     found: list[Number] = []
-    for token in text.split():
-        token = token.strip(_STRIP)
-        if not token or not any(ch.isdigit() for ch in token):
+    for match in _DIGIT_TOKEN.finditer(text):
+        token = match.group().strip(_STRIP)
+        if not token:
             continue
         if not names_too and _is_name(token):
             continue
@@ -161,6 +164,14 @@ class SourceIndex:
         low = bisect.bisect_left(self._values, value - half)
         high = bisect.bisect_right(self._values, value + half)
         return any(self._places[i] >= places or self._values[i] == value for i in range(low, high))
+
+
+@functools.lru_cache(maxsize=64)
+def source_index(source: str) -> SourceIndex:
+    """`SourceIndex(source)`, built once per text: a paper read again (another prompt or model
+    in a compare run, a forced rerun, the extractive summarizer after the LLM) reuses it.
+    Building one takes 5-25 ms of a paper's 40-80k characters, on the event loop's thread."""
+    return SourceIndex(source)
 
 
 def prose(summary: PaperSummary) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -157,6 +157,9 @@ class PaperSummary(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
+    # A typical reply's tokens (two ~200-token paragraphs, takeaways, four rationales), from
+    # which max_tokens is sized (`pipeline.llm.base.reply_room`); not part of the schema.
+    reply_tokens: ClassVar[int] = 1000
 
     summary: Annotated[list[str], Field(min_length=2, max_length=2)] = Field(
         description="two paragraphs: problem and method; results with numbers and limitation"
@@ -192,6 +195,7 @@ class ChunkNotes(BaseModel):
     """The map step's notes on one part of a long paper."""
 
     model_config = ConfigDict(extra="forbid")
+    reply_tokens: ClassVar[int] = 400  # see PaperSummary.reply_tokens
 
     notes: list[str] = Field(description="facts from this part: problem, method, results, limits")
     numbers: list[str] = Field(description="key numbers verbatim with what they measure")

@@ -67,6 +67,11 @@ class Stage(ABC, Generic[Target, Out]):
     def placement(self, tools: Any) -> Placement:
         return "inline"
 
+    def size(self, inputs: Mapping[str, Any]) -> int:
+        """One paper's expected work (its compute keywords), for ordering: concurrent jobs
+        start largest first, so a day does not end waiting on one long paper. 0: as listed."""
+        return 0
+
     def reusable(self, params: Mapping[str, Any]) -> bool:
         """Whether a cached output may be served (today's RSS listing never is)."""
         return True

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import time
 from email.utils import formatdate
+from typing import Any
 
 import pytest
 
@@ -59,14 +61,19 @@ def test_requests_per_window_slide() -> None:
     assert budget.delay(60.0, 0) == 0.0
 
 
-def test_tokens_per_window_count_the_estimate_then_the_real_use() -> None:
+def test_a_call_counts_what_the_provider_holds_for_it() -> None:
     budget = Budget(tpm=1000, window=60, margin=0)
-    grant = budget.grant(0.0, 900)  # prompt estimate + max_tokens
+    held = budget.grant(0.0, 500)  # prompt estimate + max_tokens
+    budget.release(held, 1.0, tokens=200)  # a short reply: the provider holds all 500 anyway
+    assert budget.delay(1.0, 501) == 59.0
 
-    assert budget.delay(1.0, 300) == 59.0
-    budget.release(grant, 2.0, tokens=400)  # the reply used far less than max_tokens
-    assert budget.delay(2.0, 300) == 0.0
-    assert budget.delay(2.0, 700) == 58.0
+    longer = budget.grant(1.0, 100)
+    budget.release(longer, 2.0, tokens=300)  # the prompt was longer than its characters said
+    assert budget.delay(2.0, 200) == 0.0 and budget.delay(2.0, 201) == 58.0
+
+    refused = budget.grant(2.0, 200)
+    budget.release(refused, 3.0, tokens=0)  # answered 429: nothing charged
+    assert budget.delay(3.0, 200) == 0.0
 
 
 def test_a_call_bigger_than_the_limit_waits_for_an_empty_window() -> None:
@@ -123,13 +130,13 @@ def test_use_the_server_counts_beyond_ours_is_held_until_its_reset() -> None:
 
     budget.release(grant, 1.0, tokens=100, headers=headers)
 
-    assert budget.tokens.excess is not None and budget.tokens.excess.amount == 700
-    assert budget.delay(1.0, 300) == 30.0  # the excess clears at 1 + 30
+    assert budget.tokens.limit == 300  # what we held (100) and what remained (200)
+    assert budget.delay(1.0, 300) == 30.0  # until the server's reset, at 1 + 30
     assert budget.delay(31.0, 300) == 0.0
 
     later = budget.grant(32.0, 100)
     budget.release(later, 33.0, tokens=100, headers={"x-ratelimit-remaining-tokens": "800"})
-    assert budget.tokens.excess is None  # the server agrees with us again
+    assert budget.tokens.limit == 1000  # the server agrees with us again
 
 
 def test_the_server_view_is_compared_with_ours_when_the_request_left() -> None:
@@ -141,15 +148,117 @@ def test_the_server_view_is_compared_with_ours_when_the_request_left() -> None:
 
     budget.release(first, 1.0, tokens=300, headers=headers)
 
-    assert budget.tokens.excess is None
+    assert budget.tokens.limit == 1000
 
 
 def test_old_grants_are_forgotten() -> None:
-    budget = Budget(rpm=10, window=1, margin=0)
+    budget = Budget(rpm=10, tpm=10, window=1, margin=0)
     for second in range(100):
         budget.release(budget.grant(float(second), 1), float(second) + 0.5)
-    budget.delay(200.0, 1)
-    assert len(budget._grants) == 0
+    assert len(budget) == 100  # each kept two windows: far fewer than the bulk drop's 1024
+
+    for second in range(100, 5000):
+        budget.release(budget.grant(float(second), 1), float(second) + 0.5)
+    assert len(budget) < 2100
+    assert budget.delay(4999.5, 9) == 0.0 and budget.delay(4999.5, 10) == 0.5
+
+
+def test_limits_are_read_from_remaining_and_reset_alone() -> None:
+    # A provider that sends no x-ratelimit-limit-*: our window (the call itself) + what remains.
+    budget = Budget(window=60, margin=0)
+    first = budget.grant(0.0, 1000)
+    headers = {
+        "x-ratelimit-remaining-requests": "2",
+        "x-ratelimit-remaining-tokens": "3000",
+        "x-ratelimit-reset-tokens": "59.5s",
+        "x-ratelimit-reset-requests": "59.5s",
+    }
+    budget.release(first, 0.5, tokens=1000, headers=headers)
+
+    assert (budget.requests.limit, budget.tokens.limit) == (3, 4000)
+    budget.grant(1.0, 2000)
+    assert budget.delay(2.0, 1000) == 0.0
+    assert budget.delay(2.0, 1001) == 58.0  # the first call leaves the window at 60
+    budget.grant(2.0, 500)
+    assert budget.delay(3.0, 1) == 57.0  # three requests in the window
+
+
+def test_a_limit_is_read_in_the_terms_the_provider_counts() -> None:
+    # The provider held 1000 (prompt + max_tokens) on arrival; the reply used 400.
+    budget = Budget(window=60, margin=0)
+    first = budget.grant(0.0, 1000)
+    headers = {"x-ratelimit-remaining-tokens": "600", "x-ratelimit-reset-tokens": "60s"}
+    budget.release(first, 0.5, tokens=400, headers=headers)
+
+    assert budget.tokens.limit == 1600
+    assert budget.delay(1.0, 600) == 0.0  # the server has 600 left
+    assert budget.delay(1.0, 601) == 59.0
+
+
+def test_a_limit_read_without_one_told_outlasts_the_reset() -> None:
+    # The reset says when the server's count empties; its limit is still there after it.
+    budget = Budget(window=6, margin=0)
+    grant = budget.grant(0.0, 1000)
+    reply = {"x-ratelimit-remaining-tokens": "3000", "x-ratelimit-reset-tokens": "6s"}
+    budget.release(grant, 0.1, tokens=1000, headers=reply)
+
+    assert budget.delay(7.0, 0) == 0.0 and budget.tokens.limit == 4000
+    for start in (7.0, 7.0, 7.0, 7.0):
+        budget.grant(start, 1000)
+    assert budget.delay(7.0, 1000) == 6.0  # not a burst of everything queued: a 429 storm
+
+
+def test_the_middle_recent_reading_applies_until_it_ends() -> None:
+    budget = Budget(window=60, margin=0)
+    # Each call holds 100; the readings are 900, 850 and 990 (held before + 100 + remaining).
+    for start, remaining in ((0.0, 800), (10.0, 650), (20.0, 690)):
+        grant = budget.grant(start, 100)
+        reply = {"x-ratelimit-remaining-tokens": str(remaining), "x-ratelimit-reset-tokens": "30s"}
+        budget.release(grant, start, tokens=100, headers=reply)
+
+    # One request that reached the server out of order reads high, one beside the window's
+    # edge reads low: the middle reading stands.
+    assert budget.tokens.limit == 900
+    assert budget.delay(20.0, 601) == 10.0  # until the first reading ends, at 30
+    budget.delay(31.0, 0)
+    assert budget.tokens.limit == 850  # the lower of two
+    budget.delay(41.0, 0)
+    assert budget.tokens.limit == 990
+
+
+def limiter_lines_run(budget: Budget, start: float, calls: int) -> int:
+    """Lines of limiter code run for `calls` more calls (ask, grant, release with headers)."""
+    counted = 0
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal counted
+        if frame.f_code.co_filename.endswith("limiter.py"):
+            counted += event == "line"
+            return trace
+        return None
+
+    reply = {"x-ratelimit-remaining-tokens": "1000000", "x-ratelimit-remaining-requests": "9000"}
+    sys.settrace(trace)
+    try:
+        for n in range(calls):
+            now = start + n * 1e-3
+            budget.delay(now, 100)
+            budget.release(budget.grant(now, 100), now, tokens=90, headers=reply)
+    finally:
+        sys.settrace(None)
+    return counted
+
+
+@pytest.mark.parametrize("held", [500, 6000])
+def test_bookkeeping_does_not_grow_with_the_calls_a_window_holds(held: int) -> None:
+    budget = Budget(rpm=100_000, tpm=10**9, window=60, margin=0, max_concurrency=1)
+    for n in range(held):
+        budget.release(budget.grant(n * 1e-3, 100), n * 1e-3, tokens=90)
+
+    per_call = limiter_lines_run(budget, 10.0, 50) / 50
+
+    # O(log n): 6,000 calls in the window cost a few lines more than 500; a scan costs 12 times.
+    assert per_call < 500, per_call
 
 
 # --- the asyncio queue ------------------------------------------------------------------
@@ -176,7 +285,7 @@ def test_waiters_are_served_in_order_and_woken_by_a_release() -> None:
     assert elapsed < 0.5  # woken at each release, not by polling
 
 
-def test_a_release_that_frees_tokens_wakes_the_waiting_call_early() -> None:
+def test_a_release_that_frees_tokens_wakes_the_waiting_call_at_once() -> None:
     limiter = RateLimiter(tpm=1000, window=60, margin=0)
 
     async def day() -> float:
@@ -185,7 +294,7 @@ def test_a_release_that_frees_tokens_wakes_the_waiting_call_early() -> None:
         await asyncio.sleep(0.05)
         assert not waiting.done()  # the window is full of the estimate
         started = time.monotonic()
-        limiter.release(grant, tokens=300)  # the real use was smaller
+        limiter.release(grant, tokens=0)  # refused: nothing charged
         await waiting
         return time.monotonic() - started
 

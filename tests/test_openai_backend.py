@@ -392,6 +392,39 @@ def test_concurrent_calls_under_a_tight_limit_meet_no_429(server: FakeOpenAI) ->
         assert limiter.budget.tokens.learned == 12_000  # read from x-ratelimit-limit-tokens
 
 
+def test_limits_read_from_remaining_alone_hold_against_a_server_that_holds_max_tokens() -> None:
+    # Issue 12's provider in a one-second "minute": 12k tokens, each request charged its prompt
+    # and its whole max_tokens on arrival, and only x-ratelimit-remaining/reset-* sent back.
+    limits: dict[str, Any] = {"tpm": 12_000, "window": 1.0}
+    server_options: dict[str, Any] = {"charge": "max_tokens", "limit_headers": False}
+    long_messages = [MESSAGES[0], Message(role="user", content=f"Title: {TITLE}\n" + "x" * 2400)]
+    with FakeOpenAI(reply_for=finding_reply, latency=0.02, **limits, **server_options) as limited:
+        limiter = RateLimiter(window=1.0, margin=0.1, max_concurrency=8)  # told no limit
+        backend = backend_for(limited, limiter=limiter, max_retries=3)
+
+        async def day() -> list[Any]:
+            calls = [
+                backend.structured(
+                    long_messages,
+                    Finding,
+                    temperature=0,
+                    max_tokens=300,
+                    task="t",
+                    on_usage=lambda usage: None,
+                )
+                for _ in range(30)
+            ]
+            return await asyncio.gather(*calls)
+
+        replies = run(backend, day())
+
+        assert len(replies) == 30
+        # Not a storm (a third of the requests without the readings): a few at most, where a
+        # loaded machine delays a request past the margin of a one-second window.
+        assert limited.chat_statuses.count(429) <= 3, limited.chat_statuses
+        assert limiter.budget.tokens.limit is not None  # read from what remained
+
+
 def test_limits_are_learned_from_headers_when_not_configured() -> None:
     with FakeOpenAI(reply_for=finding_reply, rpm=5, window=1.0) as limited:
         limiter = RateLimiter(window=1.0, margin=0.05)  # the window is known, the limits are not

@@ -188,6 +188,50 @@ def test_compute_receives_exactly_what_each_stage_hashes(day: Day):
         assert set(inspect.signature(stage.compute).parameters) == given, stage.name
 
 
+class Reading(Stage[Paper, PaperMeta]):
+    """An LLM-like stage: async compute, each paper's size the length of its title."""
+
+    name = "summarize"
+    version = 1
+    scope = "paper"
+    output = PaperMeta
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def inputs(self, paper: Paper) -> dict[str, Any]:
+        return {"meta": paper.meta}
+
+    def size(self, inputs: Any) -> int:
+        return len(inputs["meta"].title)
+
+    async def compute(self, *, meta: PaperMeta) -> PaperMeta:
+        self.started.append(meta.id)
+        await asyncio.sleep(0)
+        return meta
+
+    def apply(self, paper: Paper, output: PaperMeta) -> None:
+        paper.meta = output
+
+    def placement(self, tools: Any) -> Placement:
+        return "async"
+
+
+def test_concurrent_jobs_start_with_the_largest_paper(day: Day):
+    # A day that ends on its longest paper waits for it alone: it goes first instead.
+    settings = day.settings(**{"llm.concurrency": 1})
+    log, cache = RunLog(), Cache(settings.cache_dir)
+    source = Source(kind="folder", day=date.fromisoformat(DAY), folder=day.papers)
+    titles = {"short": "x", "longest": "x" * 30, "middle": "x" * 10, "tie": "x" * 10}
+    papers = [Paper(meta=PaperMeta(id=i, title=t)) for i, t in titles.items()]
+    stage = Reading()
+    with asyncio.Runner() as loop:
+        tools = Tools(settings, cache, log)
+        executor = LocalExecutor(settings, cache, log, tools, Plan(), QuietObserver(), loop)
+        executor.run(stage, DayState(source=source, log=log, papers=papers))
+    assert stage.started == ["longest", "middle", "tie", "short"]
+
+
 class Crashy(Stage[Paper, PaperMeta]):
     """A CPU stage whose worker dies outright on one paper, as a PyMuPDF segfault would."""
 

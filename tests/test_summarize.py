@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from pipeline.errors import RefusalError, ReplyTooLongError
+from pipeline.faithfulness import source_index
 from pipeline.llm.backends import ExtractiveSummarizer
+from pipeline.llm.base import reply_room
 from pipeline.llm.extractive import ExtractiveBackend
 from pipeline.models import (
     Chunk,
@@ -24,6 +26,7 @@ from pipeline.stages.summarize import (
     MAP,
     REDUCE,
     REPAIR,
+    Summarize,
     fewer_chunks,
     notes_messages,
     summarize_messages,
@@ -114,6 +117,29 @@ def test_a_paper_within_budget_takes_one_call():
     assert "RLAD anchors a trust-region ratio" in llm.calls[0].user
 
 
+def test_max_tokens_is_sized_to_the_reply_not_the_prompts_ceiling():
+    # A provider that holds max_tokens against its rate limit on arrival holds only this much.
+    llm = ScriptedLLM(answers)
+    run(llm, budget=599)
+    rooms = {call.task: call.max_tokens for call in llm.calls}
+    assert rooms == {"notes": 520, "summarize": 1300}  # 400 and 1000 typical, and 30% more
+    assert rooms["summarize"] < PROMPTS["summarize"].max_tokens
+    assert rooms["notes"] < PROMPTS["notes"].max_tokens
+
+
+def test_a_paper_summarized_again_reuses_its_number_index():
+    source_index.cache_clear()
+    run(ScriptedLLM(answers))
+    run(ScriptedLLM(answers))  # another prompt variant or model over the same paper
+    assert (source_index.cache_info().misses, source_index.cache_info().hits) == (1, 1)
+
+
+def test_the_longest_paper_is_the_largest_job():
+    # The executor starts the largest first; a paper's size is the tokens its calls will read.
+    stage = Summarize()
+    assert stage.size({"chunks": chunks()}) == sum(c.tokens for c in chunks().chunks) > 0
+
+
 def test_a_paper_over_budget_is_mapped_then_reduced():
     llm = ScriptedLLM(answers)
     record = run(llm, budget=599)
@@ -146,7 +172,7 @@ def test_a_cut_off_reply_is_retried_with_twice_the_room():
     llm = ScriptedLLM(cut_off(1))
     record = run(llm)
     first, second = (call.max_tokens for call in llm.calls)
-    assert second == 2 * first == 2 * PROMPTS["summarize"].max_tokens
+    assert second == 2 * first == 2 * reply_room(PaperSummary, PROMPTS["summarize"].max_tokens)
     assert llm.calls[0].user == llm.calls[1].user
     assert record.stage_usage[REDUCE].calls == 2  # the cut-off reply was paid for
 
@@ -155,7 +181,7 @@ def test_cut_off_twice_retries_with_less_input():
     llm = ScriptedLLM(cut_off(2))
     run(llm)
     third = llm.calls[2]
-    assert third.max_tokens == 2 * PROMPTS["summarize"].max_tokens
+    assert third.max_tokens == llm.calls[1].max_tokens
     assert len(third.user) < len(llm.calls[1].user)
     assert "Prior work on distillation" not in third.user  # related work goes first
     assert "We propose RLAD" in third.user  # the abstract stays
@@ -310,7 +336,7 @@ def test_cut_off_refused_and_invented_replies_through_the_openai_backend():
 
 def test_no_retry_with_the_same_room_when_the_cap_leaves_none():
     llm = ScriptedLLM(cut_off(1))
-    room = PROMPTS["summarize"].max_tokens
+    room = reply_room(PaperSummary, PROMPTS["summarize"].max_tokens)
     coroutine = summary_record(
         meta(), chunks(), PROMPTS, llm, interests=INTERESTS, max_tokens_cap=room
     )

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, Field
 
-from pipeline.faithfulness import SourceIndex, summary_faithfulness
+from pipeline.faithfulness import source_index, summary_faithfulness
 from pipeline.llm.base import LLM, Meter, ignore_meter
 from pipeline.models import Chunks, PaperMeta, SummaryRecord
 from pipeline.prompts import Prompt
@@ -169,7 +169,7 @@ class ExtractiveSummarizer:
         from pipeline.llm.extractive import extractive_summary
 
         summary = extractive_summary(meta, chunks.chunks)
-        source = SourceIndex(summarize.source_text(meta, chunks.chunks))
+        source = source_index(summarize.source_text(meta, chunks.chunks))
         report = summary_faithfulness(summary, source)
         return summarize.summary_of(meta, summary, prompts, self.name, self.model, Ledger(), report)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
@@ -16,6 +17,21 @@ class Message(BaseModel):
 
 
 R = TypeVar("R", bound=BaseModel)
+
+# Room over a reply model's typical length: most replies fit; a longer one is cut off and asked
+# again with twice the room (summarize's `_with_room`), which costs less than holding a generous
+# max_tokens on every call where the provider counts it against the rate limit on arrival.
+ROOM_HEADROOM = 1.3
+
+
+def reply_room(reply_model: type[BaseModel], ceiling: int, items: int = 1) -> int:
+    """max_tokens sized to the reply: `items` times the model's typical length (its
+    `reply_tokens`) with headroom, never above `ceiling` (the prompt's max_tokens)."""
+    typical = getattr(reply_model, "reply_tokens", None)
+    if not isinstance(typical, int):
+        return ceiling
+    return max(1, min(ceiling, math.ceil(typical * items * ROOM_HEADROOM)))
+
 
 # Where a call reports what it spent, once per request that reached the model, as it is spent:
 # a re-asked, cut-off, refused or cancelled call is paid for and counted all the same.

@@ -3,9 +3,12 @@
 Two layers:
 
 - `Budget` is the pure time logic: a sliding window of what was granted (requests, and tokens:
-  an estimate before the call, the real usage after it), what the server said in its
+  the prompt and all of max_tokens, or the real use when larger), what the server said in its
   `x-ratelimit-*` headers, a pause after a 429's `Retry-After`, and a cap on calls in flight.
-  Every method takes `now`, so tests drive it with a hand-made clock.
+  Limits come from the caller, from `x-ratelimit-limit-*`, or from `x-ratelimit-remaining-*`
+  alone (what our window held when a request left plus what remained; the middle of the
+  readings until their `-reset-*`): the lowest applies. Every method takes `now`, so tests
+  drive it with a hand-made clock, and costs O(log n) in the calls a window holds.
 - `RateLimiter` puts an asyncio queue in front of it: callers wait their turn (first come, first
   served), sleep until the budget allows them, and wake early when a finished call frees room.
 
@@ -22,6 +25,7 @@ several loops in turn (tests run one per test).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import math
 import re
@@ -29,7 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 # Characters per token for English prose: the provider's own pre-call estimate uses the same rule.
@@ -79,33 +83,110 @@ def retry_after(headers: Mapping[str, str], wall_clock: float | None = None) -> 
 
 @dataclass(eq=False)
 class Grant:
-    """One call let through: when, and how many tokens it counts for (estimate, then real)."""
+    """One call let through: when, its place in the window, and the tokens it counts for
+    (the estimate, then the real use)."""
 
     start: float
     tokens: int
+    seq: int = -1
     done: bool = False
 
 
-@dataclass
-class _Excess:
-    """Usage the server reported that our window does not explain (other clients, other counts)."""
+class _Sums:
+    """Running sums over the grants in order (a Fenwick tree): a grant's tokens change, a range
+    is summed and the grant where a running total crosses a value is found, each in O(log n)."""
 
-    amount: int = 0
-    until: float = 0.0
+    def __init__(self, values: list[int] | None = None) -> None:
+        self._tree = [0]
+        for value in values or []:
+            self.append(value)
+
+    def __len__(self) -> int:
+        return len(self._tree) - 1
+
+    def append(self, value: int) -> None:
+        i = len(self._tree)
+        low = i & -i
+        # The new node covers (i - low, i]: its own value plus the nodes below it.
+        self._tree.append(value + self.prefix(i - 1) - self.prefix(i - low))
+
+    def add(self, index: int, delta: int) -> None:
+        i = index + 1
+        while i < len(self._tree):
+            self._tree[i] += delta
+            i += i & -i
+
+    def prefix(self, end: int) -> int:
+        """The sum of the first `end` values."""
+        total, i = 0, end
+        while i > 0:
+            total += self._tree[i]
+            i -= i & -i
+        return total
+
+    def crossing(self, target: int) -> int:
+        """The smallest index whose prefix (it included) reaches `target`; len() if none does."""
+        position, remaining = 0, target
+        step = 1 << (len(self).bit_length())
+        while step:
+            ahead = position + step
+            if ahead < len(self._tree) and self._tree[ahead] < remaining:
+                position, remaining = ahead, remaining - self._tree[ahead]
+            step >>= 1
+        return position
 
 
 @dataclass
 class _Kind:
-    """One limited quantity (requests or tokens): its limits and what the server said."""
+    """One limited quantity (requests or tokens): its limits, told and learned.
+
+    `learned` is the server's `x-ratelimit-limit-*`. Readings are limits implied by its
+    `x-ratelimit-remaining-*` (what our window held when a request left, plus what remained),
+    each kept until the server's reset; the middle one of those applies. One request that
+    reached the server out of order (read high) or late beside a window's edge (read low) moves
+    it little, while a server that keeps counting more than we do (another client on the key)
+    moves them all and slows us down before it answers 429.
+    """
 
     configured: int | None
     learned: int | None = None
-    excess: _Excess | None = None
+    _ends: deque[tuple[float, int]] = field(default_factory=deque)  # (until, limit) as read
+    _sorted: list[int] = field(default_factory=list)  # the same limits, in order
+    # The last middle reading: with no limit told, it stays when the readings end, since the
+    # reset is when the server's count empties, not when its limit goes away.
+    _kept: int | None = None
+
+    @property
+    def read(self) -> int | None:
+        """The middle reading (the lower of two), or None without one."""
+        return self._sorted[(len(self._sorted) - 1) // 2] if self._sorted else None
 
     @property
     def limit(self) -> int | None:
-        known = [n for n in (self.configured, self.learned) if n is not None]
+        told = [n for n in (self.configured, self.learned) if n is not None]
+        read = self.read if self._sorted or told else self._kept
+        known = [*told, read] if read is not None else told
         return min(known) if known else None
+
+    def add(self, limit: int, now: float, until: float) -> None:
+        self.forget(now)
+        self._ends.append((until, limit))
+        bisect.insort(self._sorted, limit)
+        self._kept = self.read
+
+    def forget(self, now: float) -> None:
+        # In the order read: a reading with an earlier reset than the one before it waits.
+        while self._ends and self._ends[0][0] <= now:
+            _, limit = self._ends.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, limit)]
+
+    def lifted(self, now: float) -> float:
+        """Seconds until the applying limit may rise (a reading ends); inf if it will not."""
+        read = self.read
+        told = [n for n in (self.configured, self.learned) if n is not None]
+        if read is None or (told and min(told) <= read):
+            return math.inf
+        return self._ends[0][0] - now
 
 
 class Budget:
@@ -114,6 +195,9 @@ class Budget:
     A grant counts for `window + margin` seconds: the margin covers the gap between our clock
     and the moment the server counts the request, so a window that just freed on our side has
     also freed on the server's.
+
+    Grants are kept in start order with running sums, so asking and learning cost O(log n) in
+    the calls a window holds (not O(n): a 6,000-call window is as cheap as a 500-call one).
     """
 
     def __init__(
@@ -134,7 +218,10 @@ class Budget:
         self.tokens = _Kind(tpm)
         self.paused_until = 0.0
         self.in_flight = 0
-        self._grants: deque[Grant] = deque()
+        # Grant number `seq` is at index `seq - _first` of `_starts` and `_sums`.
+        self._starts: list[float] = []
+        self._sums = _Sums()
+        self._first = 0
 
     # --- asking -----------------------------------------------------------------------
 
@@ -142,18 +229,22 @@ class Budget:
         """Seconds until a call of `tokens` may start: 0 now, `inf` until a call in flight ends."""
         if self.in_flight >= self.max_concurrency:
             return math.inf
-        self._prune(now)
-        waits = [self.paused_until - now]
-        live = [g for g in self._grants if self._live(g, now)]
-        waits.append(self._wait_for(self.requests, now, 1, [(self._expiry(g), 1) for g in live]))
-        token_events = [(self._expiry(g), g.tokens) for g in live]
-        waits.append(self._wait_for(self.tokens, now, tokens, token_events))
+        self.requests.forget(now)
+        self.tokens.forget(now)
+        live = self._live_from(now)
+        waits = [
+            self.paused_until - now,
+            self._wait_for(self.requests, now, 1, live, count_requests=True),
+            self._wait_for(self.tokens, now, tokens, live, count_requests=False),
+        ]
         return max(0.0, *waits)
 
     def grant(self, now: float, tokens: int) -> Grant:
         """Record a call that starts now (after `delay` said 0)."""
-        granted = Grant(start=now, tokens=max(tokens, 0))
-        self._grants.append(granted)
+        self._forget_old(now)
+        granted = Grant(start=now, tokens=max(tokens, 0), seq=self._first + len(self._starts))
+        self._starts.append(now)
+        self._sums.append(granted.tokens)
         self.in_flight += 1
         return granted
 
@@ -169,23 +260,28 @@ class Budget:
     ) -> None:
         """A call ended: free its slot, count its real tokens, learn from the server's headers.
 
-        `tokens=None` keeps the estimate (a timeout may still have been charged); 0 suits a
-        request the server refused.
+        A call counts the larger of its estimate and its real use: providers hold the prompt
+        and all of max_tokens from the request's arrival to the end of the window, whatever
+        the reply used (OpenAI's rule), so freeing the unused room would meet 429s. 0 suits a
+        request the server refused; `tokens=None` keeps the estimate (a timeout).
         """
         if not grant.done:
             grant.done = True
             self.in_flight -= 1
         if tokens is not None:
-            grant.tokens = max(tokens, 0)
+            tokens = max(tokens, grant.tokens) if tokens > 0 else 0
+            if grant.seq >= self._first:
+                self._sums.add(grant.seq - self._first, tokens - grant.tokens)
+            grant.tokens = tokens
         if headers:
             self.observe(headers, grant, now)
 
     def observe(self, headers: Mapping[str, str], grant: Grant, now: float) -> None:
         """Adjust to `x-ratelimit-*` headers from the reply to `grant`'s request.
 
-        The server's limit is learned (the lower of it and the configured one applies). When the
-        server counts more use than our window holds for the same moment, the difference is
-        carried until the server's reset time, so we slow down instead of meeting a 429.
+        A `limit` header is learned as is. A `remaining` one, with or without it, implies a
+        limit: what our window held when the request left (itself included) plus what remains,
+        in force until the server's `reset` (a window when it sends none).
         """
         lowered = {k.lower(): v for k, v in headers.items()}
         for name, kind in (("requests", self.requests), ("tokens", self.tokens)):
@@ -193,12 +289,12 @@ class Budget:
             if limit is not None and limit > 0:
                 kind.learned = limit
             remaining = _int(lowered.get(f"x-ratelimit-remaining-{name}"))
+            if remaining is None or grant.seq < self._first:
+                continue
             reset = parse_duration(lowered.get(f"x-ratelimit-reset-{name}", ""))
-            if remaining is not None and kind.limit is not None:
-                seen = self._used_when_sent(grant, count_requests=name == "requests")
-                excess = max(kind.limit - remaining - seen, 0)
-                hold = reset if reset is not None else self.window
-                kind.excess = _Excess(excess, now + hold) if excess else None
+            seen = self._used_when_sent(grant, count_requests=name == "requests")
+            hold = reset if reset is not None else self.window
+            kind.add(max(seen + remaining, 1), now, now + hold)
 
     def pause(self, until: float) -> None:
         """No call starts before `until` (a 429's Retry-After applies to every caller)."""
@@ -207,41 +303,55 @@ class Budget:
     # --- inside -----------------------------------------------------------------------
 
     def _wait_for(
-        self, kind: _Kind, now: float, need: int, events: list[tuple[float, int]]
+        self, kind: _Kind, now: float, need: int, live: int, *, count_requests: bool
     ) -> float:
-        """Seconds until `need` more fits under `kind`'s limit, as grants and excess expire."""
+        """Seconds until `need` more fits under `kind`'s limit, as grants expire (or a reading
+        that lowered the limit ends, whichever comes first)."""
         limit = kind.limit
         if limit is None:
             return 0.0
-        if kind.excess is not None and kind.excess.until > now:
-            events = [*events, (kind.excess.until, kind.excess.amount)]
         need = min(need, limit)  # a call bigger than the limit waits for an empty window
-        over = sum(amount for _, amount in events) + need - limit
+        end = len(self._starts)
+        if count_requests:
+            over = end - live + need - limit
+            crossing = live + over - 1
+        else:
+            held = self._sums.prefix(live)
+            over = self._sums.prefix(end) - held + need - limit
+            crossing = self._sums.crossing(held + over)
         if over <= 0:
             return 0.0
-        for expiry, amount in sorted(events):
-            over -= amount
-            if over <= 0:
-                return expiry - now
-        return 0.0  # unreachable: every event expires, and need <= limit
+        freed = self._starts[crossing] + self.window + self.margin - now
+        return min(freed, kind.lifted(now))
 
     def _used_when_sent(self, grant: Grant, *, count_requests: bool) -> int:
-        """What our window held when `grant`'s request left: the server's view at that time."""
-        since = grant.start - self.window - self.margin
-        live = [g for g in self._grants if since < g.start <= grant.start]
-        return len(live) if count_requests else sum(g.tokens for g in live)
+        """What our window held when `grant`'s request left, itself included: the server's
+        count at that moment, as far as we know it. The server's window has no margin: it
+        counts from each request's arrival, and ours left about as long before theirs."""
+        first = bisect.bisect_right(self._starts, grant.start - self.window)
+        last = grant.seq - self._first + 1
+        if count_requests:
+            return last - first
+        return self._sums.prefix(last) - self._sums.prefix(first)
 
-    def _expiry(self, grant: Grant) -> float:
-        return grant.start + self.window + self.margin
+    def _live_from(self, now: float) -> int:
+        """Index of the oldest grant still counted at `now`."""
+        return bisect.bisect_right(self._starts, now - self.window - self.margin)
 
-    def _live(self, grant: Grant, now: float) -> bool:
-        return self._expiry(grant) > now
+    def _forget_old(self, now: float) -> None:
+        # Grants are kept one window longer than they count, so a late reply's headers can be
+        # compared; dropped in bulk (amortised O(1) a grant) once they are the larger part.
+        old = bisect.bisect_right(self._starts, now - 2 * (self.window + self.margin))
+        if old < 1024 or 2 * old < len(self._starts):
+            return
+        values = [self._sums.prefix(i + 1) - self._sums.prefix(i) for i in range(old, len(self))]
+        self._starts = self._starts[old:]
+        self._sums = _Sums(values)
+        self._first += old
 
-    def _prune(self, now: float) -> None:
-        # Kept one window longer than they count, so a late reply's headers can be compared.
-        horizon = now - 2 * (self.window + self.margin)
-        while self._grants and self._grants[0].start < horizon and self._grants[0].done:
-            self._grants.popleft()
+    def __len__(self) -> int:
+        """Grants remembered (counted, or recent enough for a late reply's headers)."""
+        return len(self._starts)
 
 
 def _int(value: str | None) -> int | None:

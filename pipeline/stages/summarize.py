@@ -3,6 +3,7 @@
 - One call when the selected chunks fit `single_call_budget` tokens (their own token counts);
   otherwise map (notes on every chunk, concurrently, with the notes prompt) then reduce (one
   summarize call over the notes).
+- max_tokens is sized to the reply model's typical length (`reply_room`), at most the prompt's.
 - A reply cut off at max_tokens is retried once with max_tokens doubled (capped); cut off again,
   it is retried with less input: the lowest-priority chunks dropped (see `fewer_chunks`).
 - A refusal fails the paper with a message that says "refused"; every error carries what the
@@ -32,8 +33,8 @@ from pydantic import BaseModel
 
 from pipeline.accounting import Ledger
 from pipeline.errors import LLMError, RefusalError, ReplyTooLongError
-from pipeline.faithfulness import SourceIndex, summary_faithfulness
-from pipeline.llm.base import LLM, Message, Meter, ignore_meter
+from pipeline.faithfulness import SourceIndex, source_index, summary_faithfulness
+from pipeline.llm.base import LLM, Message, Meter, ignore_meter, reply_room
 from pipeline.models import (
     Chunk,
     ChunkNotes,
@@ -291,7 +292,7 @@ class _Paper:
                     temperature=prompt.temperature,
                     max_tokens=room,
                 ),
-                prompt.max_tokens,
+                reply_room(ChunkNotes, prompt.max_tokens),
                 self.cap,
             )
             if self.store is not None:
@@ -311,10 +312,11 @@ class _Paper:
             return notes_text([(c, notes[c.index]) for c in kept], len(self.chunks))
 
         prompt = self.prompts["summarize"]
+        first = reply_room(PaperSummary, prompt.max_tokens)
         # as in _with_room: a retry "with more room" only when the cap leaves more room
-        room = max(min(2 * prompt.max_tokens, self.cap), prompt.max_tokens)
-        attempts = [(self.chunks, prompt.max_tokens)]
-        if room > prompt.max_tokens:
+        room = max(min(2 * first, self.cap), first)
+        attempts = [(self.chunks, first)]
+        if room > first:
             attempts.append((self.chunks, room))
         attempts.append((fewer_chunks(self.chunks), room))
         for n, (kept, max_tokens) in enumerate(attempts):
@@ -385,7 +387,7 @@ async def summary_record(
     store: NoteStore | None = None,
 ) -> SummaryRecord:
     """Summarize one paper (see the module docstring); raises `LLMError` for a failed paper."""
-    source = SourceIndex(source_text(meta, chunks.chunks))
+    source = source_index(source_text(meta, chunks.chunks))
     cap = max(max_tokens_cap, 1)
     job = _Paper(meta, chunks.chunks, prompts, llm, interests, cap, meter, store)
     try:
@@ -471,6 +473,11 @@ class Summarize(Stage[Paper, SummaryRecord]):
         )
         # the report says what each summary was read from, whichever backend wrote it
         return record.model_copy(update={"read_from": chunks.read_from})
+
+    def size(self, inputs: Mapping[str, Any]) -> int:
+        """The tokens the paper's calls will read: the longest papers are summarized first."""
+        chunks: Chunks = inputs["chunks"]
+        return sum(chunk.tokens for chunk in chunks.chunks)
 
     def apply(self, paper: Paper, output: SummaryRecord) -> None:
         paper.record = output
