@@ -4,8 +4,9 @@ without a price is refused before the run instead of silently counting $0."""
 
 from __future__ import annotations
 
-from pipeline.llm.base import Price
+from pipeline.llm.base import Price, reply_room
 from pipeline.llm.limiter import estimate_tokens
+from pipeline.models import PaperSummary
 from pipeline.prompts import load_prompt
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.replies import schema_reply
@@ -62,7 +63,8 @@ def test_papers_in_flight_together_pass_the_cap_by_no_more_than_one_calls_estima
     # for two calls' estimates; were calls in flight not reserved, all five would start.
     price = Price(input=0.15, output=0.60)
     workspace.price("gpt-4o-mini", price.input, price.output)
-    max_tokens = load_prompt(workspace.prompts, "summarize").max_tokens
+    # a reply fills the room it is given (sized to the reply, at most the prompt's ceiling)
+    max_tokens = reply_room(PaperSummary, load_prompt(workspace.prompts, "summarize").max_tokens)
     used = {"prompt_tokens": 4000, "completion_tokens": max_tokens}
     cap = 0.004
     with FakeOpenAI(reply_for=schema_reply, latency=0.3) as server:
