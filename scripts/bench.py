@@ -97,8 +97,10 @@ class TreeMemory:
                 self._ticks[pid] = max(self._ticks.get(pid, 0), _cpu_ticks(pid))
             self._stop.wait(self.every)
 
-    def cpu(self) -> float:
-        return sum(self._ticks.values()) / os.sysconf("SC_CLK_TCK")
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds of the whole tree, and of its first process (the run itself)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        return sum(self._ticks.values()) / tick, self._ticks.get(self.pid, 0) / tick
 
     def _tree(self, pid: int) -> list[int]:
         found, todo = [], [pid]
@@ -130,7 +132,7 @@ def _rss(pid: int) -> int:
 class Run:
     wall: float
     peak: int
-    cpu: float  # user + system seconds of the whole process tree
+    cpu: tuple[float, float]  # user + system seconds of the process tree, of the run alone
     stages: dict[str, float]
     returncode: int
 
@@ -230,7 +232,8 @@ def import_times() -> tuple[float, float]:
 
 def show(label: str, run: Run, stages: bool = False) -> None:
     memory = f"   peak {run.peak / 2**20:5.0f} MiB (process tree, summed RSS)"
-    print(f"{label:<38} {run.wall:6.2f} s{memory}, CPU {run.cpu:6.2f} s")
+    cpu = f"CPU {run.cpu[0]:.1f} s (the run itself {run.cpu[1]:.1f} s)"
+    print(f"{label:<38} {run.wall:6.2f} s{memory}, {cpu}")
     if stages:
         for stage, seconds in run.stages.items():
             print(f"    {stage:<12} {seconds:6.2f} s")

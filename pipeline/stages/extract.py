@@ -121,6 +121,7 @@ _FOOTNOTE_MARK = re.compile(r"^(\d{1,2}|[*∗†‡§¶])\s?[^\W\d]")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _LINE_END_HYPHEN = re.compile(r"\b(\w++(?:-\w++)*+)-\n([a-z]\w*)")
 _LIGATURE = re.compile("[\ufb00-\ufb06]")
+_BOLD_FLAG = pymupdf.TEXT_FONT_BOLD
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|medi|demi|\.b$", re.I)
 
 
@@ -405,18 +406,21 @@ def _horizontal(raw: dict) -> bool:
 
 
 def _line(raw: dict, page: int, block: int, height: float) -> Line:
-    spans = [s for s in raw["spans"] if s["text"].strip()]
-    text = _join_spans(spans)
-    x0, y0, x1, y1 = raw["bbox"]
+    spans = []
     chars: dict[float, int] = {}  # characters per font size (to the half point)
     bold = total = 0
-    for span in spans:
+    for span in raw["spans"]:
         count = len(span["text"].strip())
+        if not count:
+            continue
+        spans.append(span)
         size = round(span["size"] * 2) / 2
         chars[size] = chars.get(size, 0) + count
         total += count
-        if span["flags"] & pymupdf.TEXT_FONT_BOLD or _bold_font(span["font"]):
+        if span["flags"] & _BOLD_FLAG or _bold_font(span["font"]):
             bold += count
+    text = _join_spans(spans)
+    x0, y0, x1, y1 = raw["bbox"]
     zone = "top" if y1 < 0.1 * height else "bottom" if y0 > 0.9 * height else ""
     size = max(chars, key=chars.__getitem__) if chars else 0.0
     return Line(page, block, x0, y0, x1, y1, text, size, bold >= 0.8 * max(1, total), zone, height)
@@ -446,13 +450,21 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
     for line in lines:
         prev = merged[-1] if merged else None
         if prev and abs(prev.y1 - line.y1) < 0.3 * max(line.size, 1) and line.x0 >= prev.x1 - 1:
-            merged[-1] = replace(
-                prev,
-                text=f"{prev.text} {line.text}",
-                x1=line.x1,
-                y0=min(prev.y0, line.y0),
-                bold=prev.bold and line.bold,
-                size=max(prev.size, line.size) if len(line.text) > len(prev.text) else prev.size,
+            # The constructor, not dataclasses.replace: this runs for every other line, and
+            # replace looks the fields up each time.
+            merged[-1] = Line(
+                prev.page,
+                prev.block,
+                prev.x0,
+                min(prev.y0, line.y0),
+                line.x1,
+                prev.y1,
+                f"{prev.text} {line.text}",
+                max(prev.size, line.size) if len(line.text) > len(prev.text) else prev.size,
+                prev.bold and line.bold,
+                prev.zone,
+                prev.page_height,
+                prev.outline,
             )
         else:
             merged.append(line)
