@@ -484,7 +484,15 @@ def points_back(sentence: str) -> bool:
 
 def names_something(sentence: str) -> bool:
     """Whether a sentence carries a measured number or names a method, model or dataset."""
-    text = _REFERENCE_NUMBER.sub(" ", _CITATION.sub(" ", sentence))
+    return _names_something(_without_references(sentence))
+
+
+def _without_references(sentence: str) -> str:
+    """The sentence less its citations and Table/Figure/Section numbers."""
+    return _REFERENCE_NUMBER.sub(" ", _CITATION.sub(" ", sentence))
+
+
+def _names_something(text: str) -> bool:
     if any(not _YEAR.match(n) for n in _NUMBER.findall(text)):
         return True
     first, _, rest = text.partition(" ")
@@ -494,7 +502,10 @@ def names_something(sentence: str) -> bool:
 
 def has_numeric_result(sentence: str) -> bool:
     """A measured result: a number with %/×/x, or a number beside a comparison word."""
-    text = _REFERENCE_NUMBER.sub(" ", _CITATION.sub(" ", sentence))
+    return _has_numeric_result(_without_references(sentence))
+
+
+def _has_numeric_result(text: str) -> bool:
     if _MEASURE.search(text):
         return True
     numbers = [n for n in _NUMBER.findall(text) if not _YEAR.match(n)]
@@ -632,7 +643,8 @@ class Sentence:
 def _sentence(text: str, index: int, role: str, position: int, key: str = "") -> Sentence:
     """Compute a sentence's features once; the pickers read them many times. `key` is
     `fold(text)` when the caller has it already."""
-    result = has_numeric_result(text)
+    plain = _without_references(text)
+    result = _has_numeric_result(plain)
     salience = _ROLE_WEIGHT.get(role, 0.3) + 0.3 * min(len(_CONTRIBUTION.findall(text)), 2)
     if role in _LEADING_ROLES:
         salience += 0.4 / (1 + position)
@@ -651,7 +663,7 @@ def _sentence(text: str, index: int, role: str, position: int, key: str = "") ->
         key=key or fold(text),
         dangling=points_back(text) or text.rstrip(_CLOSERS).endswith("?"),
         leaning=len(_LEANING.findall(text)),
-        specific=names_something(text),
+        specific=_names_something(plain),
         use=len(_USE.findall(text)),
         own=bool(_OWN_WORK.search(text)),
     )

@@ -116,6 +116,8 @@ _FRONT_LABEL = re.compile(
 _PAGE_NUMBER = re.compile(r"^(page\s*)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
 # A table cell or a number in a row of them: "81.2", "(3)", "-0.5%", "12,000", "±0.3", "2.8x".
 _NUMBER = re.compile(r"^\(?[-+−±~<>]?\d[\d.,:/]*(?:%|x|×|k|M|B)?[)*†]?,?$")
+# Two words with a digit each: what any row of numbers has (see `_number_row`).
+_TWO_NUMBERS = re.compile(r"\d\S*\s.*\d", re.S)
 _FIRST_REFERENCE = re.compile(r"^(\[1\]|1\.?)\s+[A-Z]")
 _FOOTNOTE_MARK = re.compile(r"^(\d{1,2}|[*∗†‡§¶])\s?[^\W\d]")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
@@ -394,6 +396,8 @@ def table_like(block: list[Line]) -> bool:
 
 
 def _number_row(text: str) -> bool:
+    if not _TWO_NUMBERS.search(text):
+        return False  # prose lines, nearly all of them: no need to look at every word
     words = text.split()
     numbers = sum(1 for word in words if _NUMBER.match(word))
     return numbers >= 2 and 2 * numbers >= len(words)
@@ -430,13 +434,15 @@ def _join_spans(spans: list[dict]) -> str:
     # Some PDFs position words instead of printing spaces; a visible gap becomes a space.
     if len(spans) == 1:
         return " ".join(spans[0]["text"].split())
-    text = ""
-    for prev, span in zip([None, *spans], spans, strict=False):
-        gap = span["bbox"][0] - prev["bbox"][2] if prev else 0
-        if prev and gap > 0.15 * span["size"] and not text.endswith(" "):
-            text += " "
-        text += span["text"]
-    return " ".join(text.split())
+    if not spans:
+        return ""
+    parts = [spans[0]["text"]]
+    for prev, span in itertools.pairwise(spans):
+        # parts[-1] is the previous span's text: spans here are never blank
+        if span["bbox"][0] - prev["bbox"][2] > 0.15 * span["size"] and parts[-1][-1:] != " ":
+            parts.append(" ")
+        parts.append(span["text"])
+    return " ".join("".join(parts).split())
 
 
 @functools.lru_cache(maxsize=512)
