@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_PAPERS := demo/papers
 
 .PHONY: install install-local demo test lint eval-extract eval-extractive bench-extract bench-llm bench-day \
-	bench-reliability bench clean
+	bench-reliability bench bench-cpu clean
 
 install: $(STAMP)
 
@@ -69,6 +69,10 @@ bench-reliability: $(STAMP)
 PAPERS ?= 500
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py --papers $(PAPERS)
+
+# CPU per corpus paper of the stages a cold day runs in its workers (extract, chunk, extractive).
+bench-cpu: $(STAMP)
+	$(BIN)/python scripts/bench_cpu.py
 
 clean:
 	rm -rf $(VENV) demo out .pytest_cache .mypy_cache .ruff_cache

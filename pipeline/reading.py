@@ -27,6 +27,7 @@ not read two distant paragraphs as one argument.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Sequence
@@ -75,6 +76,9 @@ _KEYWORDS: tuple[tuple[Role, tuple[str, ...]], ...] = (
     (Role.METHOD, ("method", "approach", "model", "framework", "architecture", "algorithm",
                    "design", "system", "implementation", "proposed", "overview")),
 )  # fmt: skip
+_ROLE_PATTERNS = tuple(
+    (role, re.compile(r"\b(?:" + "|".join(keywords) + ")")) for role, keywords in _KEYWORDS
+)
 # Roles a subsection's own heading keeps under any parent: "Limitations" under "Discussion",
 # "Related Work" under "Introduction".
 _OWN_ROLES = (Role.LIMITATIONS, Role.RELATED, Role.BACK)
@@ -102,12 +106,11 @@ def role_of(path: Sequence[str], kind: str = "body") -> Role:
     return next((r for r in map(_role, path) if r is not None), Role.OTHER)
 
 
+@functools.lru_cache(maxsize=4096)
 def _role(heading: str) -> Role | None:
+    # Cached: a paper asks for the same few headings once per paragraph (`read_from`).
     lowered = heading.lower()
-    for role, keywords in _KEYWORDS:
-        if any(re.search(rf"\b{keyword}", lowered) for keyword in keywords):
-            return role
-    return None
+    return next((role for role, pattern in _ROLE_PATTERNS if pattern.search(lowered)), None)
 
 
 @dataclass(frozen=True)

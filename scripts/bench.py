@@ -69,12 +69,15 @@ def make_papers(folder: Path, count: int, samples: bool) -> str:
 
 
 class TreeMemory:
-    """Peak of the summed RSS of a process and all its descendants, sampled."""
+    """Peak of the summed RSS of a process and all its descendants, sampled; and their CPU time
+    (user + system, each process's last sample: the figure a busy shared machine disturbs least,
+    short by at most one sampling interval per process)."""
 
     def __init__(self, pid: int, every: float = 0.05) -> None:
         self.pid, self.every = pid, every
         self.peak = 0
         self.processes = 0
+        self._ticks: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -90,7 +93,14 @@ class TreeMemory:
             total = sum(_rss(pid) for pid in pids)
             self.peak = max(self.peak, total)
             self.processes = max(self.processes, len(pids))
+            for pid in pids:
+                self._ticks[pid] = max(self._ticks.get(pid, 0), _cpu_ticks(pid))
             self._stop.wait(self.every)
+
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds of the whole tree, and of its first process (the run itself)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        return sum(self._ticks.values()) / tick, self._ticks.get(self.pid, 0) / tick
 
     def _tree(self, pid: int) -> list[int]:
         found, todo = [], [pid]
@@ -101,6 +111,14 @@ class TreeMemory:
                 with contextlib.suppress(OSError):
                     todo += [int(child) for child in task.read_text().split()]
         return found
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def _rss(pid: int) -> int:
@@ -114,6 +132,7 @@ def _rss(pid: int) -> int:
 class Run:
     wall: float
     peak: int
+    cpu: tuple[float, float]  # user + system seconds of the process tree, of the run alone
     stages: dict[str, float]
     returncode: int
 
@@ -149,7 +168,7 @@ class Bench:
         peak = memory.stop()
         if process.returncode not in (0, 1):
             raise SystemExit(f"paperbrief {' '.join(args)} failed: {stderr[-2000:]}")
-        return Run(wall, peak, {}, process.returncode)
+        return Run(wall, peak, memory.cpu(), {}, process.returncode)
 
     def day(self, *extra: str, env: dict[str, str] | None = None) -> Run:
         run = self.paperbrief(
@@ -213,7 +232,8 @@ def import_times() -> tuple[float, float]:
 
 def show(label: str, run: Run, stages: bool = False) -> None:
     memory = f"   peak {run.peak / 2**20:5.0f} MiB (process tree, summed RSS)"
-    print(f"{label:<38} {run.wall:6.2f} s{memory}")
+    cpu = f"CPU {run.cpu[0]:.1f} s (the run itself {run.cpu[1]:.1f} s)"
+    print(f"{label:<38} {run.wall:6.2f} s{memory}, {cpu}")
     if stages:
         for stage, seconds in run.stages.items():
             print(f"    {stage:<12} {seconds:6.2f} s")
@@ -224,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--papers", type=int, default=500, help="distinct PDFs in the day")
     parser.add_argument("--samples", action="store_true", help="copies of the sample papers")
     parser.add_argument("--no-openai", action="store_true", help="skip the openai backend run")
+    parser.add_argument("--cold-only", action="store_true", help="only the cold extractive day")
     args = parser.parse_args(argv)
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="paperbrief-bench-") as name:
@@ -235,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(tmp, papers)
         print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} at the start")
         show("cold day, extractive", bench.day(), stages=True)
+        if args.cold_only:
+            return 0
         show("fully cached re-run, warm page cache", bench.day())
         how = bench.evict()
         show(f"fully cached re-run, cold ({how})", bench.day())

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from pipeline import reading
 from pipeline.models import Chunks, Document, Section
-from pipeline.stages.chunk import budgeted_chunks, chunks, role_parts
+from pipeline.stages import chunk as chunk_stage
+from pipeline.stages.chunk import budgeted_chunks, chunks, normalise, role_parts
 from pipeline.tokens import Tokenizer, tokenizer_for
 
 TOKENIZER = tokenizer_for("llama3")  # the bundled encoding: no network
@@ -439,6 +440,19 @@ def test_property_budget_is_never_exceeded_and_only_whole_chunks_go(
             assert f"{heading} (truncated)" in result.omitted_sections
     if doc.abstract:
         assert result.chunks[0].section_path == ["Abstract"]  # never dropped
+
+
+@PROPERTY_SETTINGS
+@given(text=st.lists(paragraph, max_size=4).map("\n\n".join), limit=limits)
+def test_property_a_text_that_fits_is_one_piece_as_the_long_way_finds(
+    text: str, limit: tuple[int, int]
+) -> None:
+    # `_split` takes a text that fits whole without looking for boundaries; it must give what
+    # the boundary walk gives, for texts that fit and texts that do not.
+    max_tokens, overlap = limit
+    text = normalise(text)
+    quick = chunk_stage._split(text, TOKENIZER, max_tokens, overlap)
+    assert quick == chunk_stage._split_at_boundaries(text, TOKENIZER, max_tokens, overlap)
 
 
 def _with_abstract(doc: Document) -> Iterable[Section]:

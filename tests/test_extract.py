@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pymupdf
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.errors import ExtractError
 from pipeline.models import Document
 from pipeline.samples import SAMPLE_PAPERS, SamplePaper, render
+from pipeline.stages import extract
 from pipeline.stages.extract import (
     Line,
     document,
@@ -244,6 +247,50 @@ def test_table_like_blocks() -> None:
     assert table_like([line(1, 100, "81.2")])
     assert not table_like([line(1, 100, "We train for 3 epochs on 8 GPUs with batch size 64.")])
     assert not table_like([line(1, 100, "published in"), line(1, 110, "2019.")])
+
+
+_CELLS = st.sampled_from(["81.2", "(3)", "-0.5%", "12,000", "±0.3", "2.8x", "BERT", "ours", "٣"])
+_ROW_WORDS = st.one_of(_CELLS, st.text(st.characters(codec="utf-8"), min_size=1, max_size=5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(_ROW_WORDS, max_size=8))
+def test_property_a_row_of_numbers_is_judged_by_its_words(words: list[str]) -> None:
+    # `_number_row` rejects a line without two digit-bearing words before looking at each word;
+    # the answer must stay the rule's: at least two numbers, and half the words or more.
+    text = " ".join(" ".join(words).split())
+    numbers = sum(1 for word in text.split() if extract._NUMBER.match(word))
+    assert extract._number_row(text) == (numbers >= 2 and 2 * numbers >= len(text.split()))
+
+
+def _spans_joined_one_by_one(spans: list[dict]) -> str:
+    """How `_join_spans` joined spans before it built the line in one pass."""
+    text = ""
+    for prev, span in zip([None, *spans], spans, strict=False):
+        gap = span["bbox"][0] - prev["bbox"][2] if prev else 0
+        if prev and gap > 0.15 * span["size"] and not text.endswith(" "):
+            text += " "
+        text += span["text"]
+    return " ".join(text.split())
+
+
+_SPAN = st.builds(
+    lambda text, x0, width, size: {
+        "text": text,
+        "bbox": (x0, 0.0, x0 + width, 10.0),
+        "size": size,
+    },
+    st.sampled_from(["word", "word ", " word", "a b", "x", "—", "ﬁ"]),
+    st.floats(0, 500),
+    st.floats(0, 60),
+    st.sampled_from([6.0, 9.5, 10.0, 14.0]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(spans=st.lists(_SPAN, max_size=6))
+def test_property_spans_join_with_a_space_at_each_visible_gap(spans: list[dict]) -> None:
+    assert extract._join_spans(spans) == _spans_joined_one_by_one(spans)
 
 
 def test_footnotes_dropped_before_the_references_only() -> None:

@@ -140,6 +140,7 @@ Rubric (each score clamped to 1..10)
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections import Counter
@@ -219,41 +220,54 @@ def _ends_in_abbreviation(text: str, start: int, mark: int) -> bool:
 # Each pattern is something a paper's sentence has no reason to say to its reader, but a prompt
 # injection does. Kept narrow enough that papers *about* instructions ("instruction tuning",
 # "models that follow instructions", "X is all you need") are still quoted.
-_ADDRESSES_READER: Final = re.compile(
-    "|".join(
-        (
-            # "ignore previous instructions", "disregard all rules above", but not "we ignore
-            # samples whose instructions are short": only determiners may come between
-            r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|every|the|your|my|"
-            r"these|those|of|previous|prior|above|earlier|preceding|former|original|system|"
-            r"other|safety)\s+){1,4}(?:instructions?|rules|prompts?|directions|guidelines|"
-            r"context|messages?|text)\b",
-            r"\b(?:ignore|disregard|forget)\s+(?:everything|anything|all)\b(?:\s+\w+){0,3}?\s+"
-            r"(?:before|above|earlier|previously)\b",
-            r"\byou\s+(?:must|should|shall|need\s+to|have\s+to|will\s+now|are\s+now|"
-            r"are\s+(?:required|instructed|supposed|going)\s+to|are\s+an?\s+(?:ai|assistant|"
-            r"helpful|language|large)|may\s+not|cannot|can't|do\s+not|don't)\b",
-            r"\byour\s+(?:task|job|role|instructions?|prompt|system\s+prompt|answer|response|"
-            r"reply|output|summary)\b",
-            # at the start only: "RAG can be employed as a language model" is about the work
-            r"^\W*as\s+an?\s+(?:ai|assistant|chatbot|(?:large\s+)?language\s+model|llm)\b",
-            # a chat turn: at the start of the sentence, or shouted anywhere ("user: item" is data)
-            r"^\W*(?:system|assistant|user|human)\s*:|(?-i:\b(?:SYSTEM|ASSISTANT|USER|HUMAN)\s*:)",
-            r"<\|[a-z_]*\|?>|\[/?inst\]|<</?sys>>|</?(?:paper|system|instructions?|prompt)>",
-            r"^\W*(?:please|ignore|disregard|forget|pretend|reply|respond|do\s+not|don't)\b",
-            r"\b(?:reply|respond|answer|output)\s+(?:only\s+)?(?:in|with|using)\s+"
-            r"(?:yaml|json|xml|markdown|html|the\s+following)\b",
-            r"\b(?:change|switch)\s+(?:the|your)\s+(?:output|response|answer|reply)\s+format\b",
-            r"\b(?:new|updated|following)\s+instructions\s+(?:above|below)\b",
-            r"\b[a-z][a-z0-9+.-]*://|\bwww\.",
-        )
-    ),
-    re.IGNORECASE,
+_READER_PATTERNS: Final = (
+    # "ignore previous instructions", "disregard all rules above", but not "we ignore
+    # samples whose instructions are short": only determiners may come between
+    r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|every|the|your|my|"
+    r"these|those|of|previous|prior|above|earlier|preceding|former|original|system|"
+    r"other|safety)\s+){1,4}(?:instructions?|rules|prompts?|directions|guidelines|"
+    r"context|messages?|text)\b",
+    r"\b(?:ignore|disregard|forget)\s+(?:everything|anything|all)\b(?:\s+\w+){0,3}?\s+"
+    r"(?:before|above|earlier|previously)\b",
+    r"\byou\s+(?:must|should|shall|need\s+to|have\s+to|will\s+now|are\s+now|"
+    r"are\s+(?:required|instructed|supposed|going)\s+to|are\s+an?\s+(?:ai|assistant|"
+    r"helpful|language|large)|may\s+not|cannot|can't|do\s+not|don't)\b",
+    r"\byour\s+(?:task|job|role|instructions?|prompt|system\s+prompt|answer|response|"
+    r"reply|output|summary)\b",
+    # at the start only: "RAG can be employed as a language model" is about the work
+    r"^\W*as\s+an?\s+(?:ai|assistant|chatbot|(?:large\s+)?language\s+model|llm)\b",
+    # a chat turn: at the start of the sentence, or shouted anywhere ("user: item" is data)
+    r"^\W*(?:system|assistant|user|human)\s*:",
+    r"(?-i:\b(?:SYSTEM|ASSISTANT|USER|HUMAN)\s*:)",
+    r"<\|[a-z_]*\|?>|\[/?inst\]|<</?sys>>|</?(?:paper|system|instructions?|prompt)>",
+    r"^\W*(?:please|ignore|disregard|forget|pretend|reply|respond|do\s+not|don't)\b",
+    r"\b(?:reply|respond|answer|output)\s+(?:only\s+)?(?:in|with|using)\s+"
+    r"(?:yaml|json|xml|markdown|html|the\s+following)\b",
+    r"\b(?:change|switch)\s+(?:the|your)\s+(?:output|response|answer|reply)\s+format\b",
+    r"\b(?:new|updated|following)\s+instructions\s+(?:above|below)\b",
+    r"\b[a-z][a-z0-9+.-]*://|\bwww\.",
 )
+_ADDRESSES_READER: Final = re.compile("|".join(_READER_PATTERNS), re.IGNORECASE)
+# The patterns anchored at the sentence's start, and a word (or mark) each of the others cannot
+# match without: a sentence with none of them is checked at its start only, which is most
+# sentences and a tenth of the time.
+_READER_AT_START: Final = re.compile(
+    "|".join(p for p in _READER_PATTERNS if p.startswith("^")), re.IGNORECASE
+)
+_READER_WORDS: Final = (
+    "ignore", "disregard", "forget", "override", "bypass", "you", ":", "<", "[", "reply",
+    "respond", "answer", "output", "change", "switch", "instructions", "://", "www.",
+)  # fmt: skip
 
 
 def addresses_reader(sentence: str) -> bool:
     """Whether a sentence speaks to its reader or to a model (an injection), not about the work."""
+    # Only for ASCII: IGNORECASE also matches a few other letters to ASCII ones ("ı", "ſ", the
+    # Kelvin sign), which `lower` would not turn into the words above.
+    if sentence.isascii():
+        lowered = sentence.lower()
+        if not any(word in lowered for word in _READER_WORDS):
+            return _READER_AT_START.search(sentence) is not None
     return _ADDRESSES_READER.search(sentence) is not None
 
 
@@ -266,6 +280,9 @@ _DEBRIS: Final = re.compile(
 )
 
 
+_MATH_ITALIC: Final = re.compile("[\U0001d400-\U0001d7ff]")
+
+
 def is_fragment(sentence: str) -> bool:
     """Whether a split piece is too weak to quote: short, a caption, citations, maths or rows."""
     words = sentence.split()
@@ -276,11 +293,11 @@ def is_fragment(sentence: str) -> bool:
         return True
     if len(_WORD.findall(_CITATION.sub(" ", sentence))) < 4 or _DEBRIS.match(sentence):
         return True
-    letters = sum(char.isalpha() for char in sentence)
+    letters = sum(map(str.isalpha, sentence))
     if letters < 0.6 * len(sentence.replace(" ", "")):
         return True
     # Math-italic letters (U+1D400–1D7FF) are formula or table debris, not prose to quote.
-    return sum("\U0001d400" <= char <= "\U0001d7ff" for char in sentence) > 3
+    return len(_MATH_ITALIC.findall(sentence)) > 3
 
 
 # --- section roles -----------------------------------------------------------------------
@@ -467,7 +484,15 @@ def points_back(sentence: str) -> bool:
 
 def names_something(sentence: str) -> bool:
     """Whether a sentence carries a measured number or names a method, model or dataset."""
-    text = _REFERENCE_NUMBER.sub(" ", _CITATION.sub(" ", sentence))
+    return _names_something(_without_references(sentence))
+
+
+def _without_references(sentence: str) -> str:
+    """The sentence less its citations and Table/Figure/Section numbers."""
+    return _REFERENCE_NUMBER.sub(" ", _CITATION.sub(" ", sentence))
+
+
+def _names_something(text: str) -> bool:
     if any(not _YEAR.match(n) for n in _NUMBER.findall(text)):
         return True
     first, _, rest = text.partition(" ")
@@ -477,7 +502,10 @@ def names_something(sentence: str) -> bool:
 
 def has_numeric_result(sentence: str) -> bool:
     """A measured result: a number with %/×/x, or a number beside a comparison word."""
-    text = _REFERENCE_NUMBER.sub(" ", _CITATION.sub(" ", sentence))
+    return _has_numeric_result(_without_references(sentence))
+
+
+def _has_numeric_result(text: str) -> bool:
     if _MEASURE.search(text):
         return True
     numbers = [n for n in _NUMBER.findall(text) if not _YEAR.match(n)]
@@ -547,10 +575,22 @@ Cues = tuple[tuple[str, re.Pattern[str]], ...]
 def cue_counts(cues: Cues, texts: Iterable[str]) -> Counter[str]:
     """Occurrences of each cue label across the texts."""
     counts: Counter[str] = Counter()
+    anywhere = _any_cue(cues)
     for text in texts:
+        if not anywhere.search(text):
+            continue  # most sentences have no cue: one search instead of one per cue
         for label, pattern in cues:
             counts[label] += len(pattern.findall(text))
     return +counts  # drop zero counts so rationales list only cues that occur
+
+
+@functools.cache
+def _any_cue(cues: Cues) -> re.Pattern[str]:
+    """One pattern that matches where any of the cues does (an alternation finds a match
+    wherever one of its branches would)."""
+    flags = {pattern.flags for _, pattern in cues}
+    assert len(flags) == 1, "cues of one kind share their flags"
+    return re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in cues), flags.pop())
 
 
 _STOPWORD_LIST: Final = """
@@ -600,9 +640,11 @@ class Sentence:
     own: bool  # speaks of this paper's work, not the field's background
 
 
-def _sentence(text: str, index: int, role: str, position: int) -> Sentence:
-    """Compute a sentence's features once; the pickers read them many times."""
-    result = has_numeric_result(text)
+def _sentence(text: str, index: int, role: str, position: int, key: str = "") -> Sentence:
+    """Compute a sentence's features once; the pickers read them many times. `key` is
+    `fold(text)` when the caller has it already."""
+    plain = _without_references(text)
+    result = _has_numeric_result(plain)
     salience = _ROLE_WEIGHT.get(role, 0.3) + 0.3 * min(len(_CONTRIBUTION.findall(text)), 2)
     if role in _LEADING_ROLES:
         salience += 0.4 / (1 + position)
@@ -618,10 +660,10 @@ def _sentence(text: str, index: int, role: str, position: int) -> Sentence:
         insight=len(_INSIGHT.findall(text)),
         deployment=cue_counts(_DEPLOYMENT, [text]).total(),
         salience=salience,
-        key=fold(text),
+        key=key or fold(text),
         dangling=points_back(text) or text.rstrip(_CLOSERS).endswith("?"),
         leaning=len(_LEANING.findall(text)),
-        specific=names_something(text),
+        specific=_names_something(plain),
         use=len(_USE.findall(text)),
         own=bool(_OWN_WORK.search(text)),
     )
@@ -655,10 +697,11 @@ def _collect(sections: Iterable[Section], keep: Callable[[str], bool]) -> list[S
     for path, text in sections:
         role = section_role(path)
         for piece in split_sentences(text):
-            if fold(piece) in seen or not keep(piece):
+            key = fold(piece)
+            if key in seen or not keep(piece):
                 continue
-            seen.add(fold(piece))
-            sentences.append(_sentence(piece, len(sentences), role, positions[path]))
+            seen.add(key)
+            sentences.append(_sentence(piece, len(sentences), role, positions[path], key))
             positions[path] += 1
     return sentences
 
@@ -684,8 +727,9 @@ _REDUNDANCY: Final = 0.7
 
 def _overlap(a: Sentence, b: Sentence) -> float:
     """Jaccard overlap of content words."""
-    union = a.words | b.words
-    return len(a.words & b.words) / len(union) if union else 1.0
+    common = len(a.words & b.words)
+    union = len(a.words) + len(b.words) - common  # the union's size, without building it
+    return common / union if union else 1.0
 
 
 def _best(pool: Sequence[Sentence], score: Score, chosen: Sequence[Sentence]) -> Sentence:
@@ -724,7 +768,11 @@ def _same(a: Sentence, b: Sentence) -> bool:
     """The same sentence for a reader: identical once folded, or nearly all the same words."""
     if a is b or a.key == b.key:
         return True
-    return min(len(a.words), len(b.words)) >= 4 and _overlap(a, b) >= _NEAR_DUPLICATE
+    fewer, more = sorted((len(a.words), len(b.words)))
+    # The overlap is at most fewer / more: most pairs are told apart by their sizes alone.
+    if fewer < 4 or fewer < _NEAR_DUPLICATE * more:
+        return False
+    return _overlap(a, b) >= _NEAR_DUPLICATE
 
 
 def _fresh(pool: Iterable[Sentence], used: Sequence[Sentence]) -> list[Sentence]:

@@ -58,6 +58,8 @@ _LINE_END_AFTER_SENTENCE = re.compile(r"(?<=[.!?:])[ \t\r\f\v]*\n")
 # ". " followed by a capital starts a new sentence; "e.g. the" and "Fig. 3" do not.
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?= [\"'(\[]?[A-Z])")
 _WORD = re.compile(r"\S+")
+# Characters a token is first assumed to span at most, when looking for where a chunk ends.
+_WINDOW = 8
 
 
 @dataclass(frozen=True)
@@ -303,6 +305,19 @@ def split_text(text: str, tokenizer: Tokenizer, max_tokens: int) -> list[tuple[s
 
 def _split(text: str, tokenizer: Tokenizer, max_tokens: int, overlap: int) -> list[tuple[str, int]]:
     """Chunks of a normalised section text with their token counts, each at most `max_tokens`."""
+    if len(text) <= _WINDOW * max_tokens:
+        # Most paragraphs fit whole: the loop below would find the same single piece after
+        # encoding the text twice and finding every boundary in it; one encode says so.
+        tokens = tokenizer.count(text)
+        if tokens <= max_tokens:
+            return [(text, tokens)] if text else []
+    return _split_at_boundaries(text, tokenizer, max_tokens, overlap)
+
+
+def _split_at_boundaries(
+    text: str, tokenizer: Tokenizer, max_tokens: int, overlap: int
+) -> list[tuple[str, int]]:
+    """`_split` the long way: chunk after chunk, each ended at the best boundary in reach."""
     bounds = _boundaries(text)
     pieces: list[tuple[str, int]] = []
     start = new = 0  # where the chunk starts; where its new (not overlapping) text starts
@@ -357,7 +372,7 @@ def _chunk_end(
 
 def _reach(text: str, start: int, tokenizer: Tokenizer, budget: int) -> int:
     """The character position `budget` tokens after `start` (or the end of the text)."""
-    window = 8 * budget  # characters; grown when `budget` tokens span more of them
+    window = _WINDOW * budget  # characters; grown when `budget` tokens span more of them
     while True:
         piece = text[start : start + window]
         head = tokenizer.head(piece, budget)

@@ -116,11 +116,14 @@ _FRONT_LABEL = re.compile(
 _PAGE_NUMBER = re.compile(r"^(page\s*)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
 # A table cell or a number in a row of them: "81.2", "(3)", "-0.5%", "12,000", "±0.3", "2.8x".
 _NUMBER = re.compile(r"^\(?[-+−±~<>]?\d[\d.,:/]*(?:%|x|×|k|M|B)?[)*†]?,?$")
+# Two words with a digit each: what any row of numbers has (see `_number_row`).
+_TWO_NUMBERS = re.compile(r"\d\S*\s.*\d", re.S)
 _FIRST_REFERENCE = re.compile(r"^(\[1\]|1\.?)\s+[A-Z]")
 _FOOTNOTE_MARK = re.compile(r"^(\d{1,2}|[*∗†‡§¶])\s?[^\W\d]")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _LINE_END_HYPHEN = re.compile(r"\b(\w++(?:-\w++)*+)-\n([a-z]\w*)")
 _LIGATURE = re.compile("[\ufb00-\ufb06]")
+_BOLD_FLAG = pymupdf.TEXT_FONT_BOLD
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|medi|demi|\.b$", re.I)
 
 
@@ -393,6 +396,8 @@ def table_like(block: list[Line]) -> bool:
 
 
 def _number_row(text: str) -> bool:
+    if not _TWO_NUMBERS.search(text):
+        return False  # prose lines, nearly all of them: no need to look at every word
     words = text.split()
     numbers = sum(1 for word in words if _NUMBER.match(word))
     return numbers >= 2 and 2 * numbers >= len(words)
@@ -405,18 +410,21 @@ def _horizontal(raw: dict) -> bool:
 
 
 def _line(raw: dict, page: int, block: int, height: float) -> Line:
-    spans = [s for s in raw["spans"] if s["text"].strip()]
-    text = _join_spans(spans)
-    x0, y0, x1, y1 = raw["bbox"]
+    spans = []
     chars: dict[float, int] = {}  # characters per font size (to the half point)
     bold = total = 0
-    for span in spans:
+    for span in raw["spans"]:
         count = len(span["text"].strip())
+        if not count:
+            continue
+        spans.append(span)
         size = round(span["size"] * 2) / 2
         chars[size] = chars.get(size, 0) + count
         total += count
-        if span["flags"] & pymupdf.TEXT_FONT_BOLD or _bold_font(span["font"]):
+        if span["flags"] & _BOLD_FLAG or _bold_font(span["font"]):
             bold += count
+    text = _join_spans(spans)
+    x0, y0, x1, y1 = raw["bbox"]
     zone = "top" if y1 < 0.1 * height else "bottom" if y0 > 0.9 * height else ""
     size = max(chars, key=chars.__getitem__) if chars else 0.0
     return Line(page, block, x0, y0, x1, y1, text, size, bold >= 0.8 * max(1, total), zone, height)
@@ -426,13 +434,15 @@ def _join_spans(spans: list[dict]) -> str:
     # Some PDFs position words instead of printing spaces; a visible gap becomes a space.
     if len(spans) == 1:
         return " ".join(spans[0]["text"].split())
-    text = ""
-    for prev, span in zip([None, *spans], spans, strict=False):
-        gap = span["bbox"][0] - prev["bbox"][2] if prev else 0
-        if prev and gap > 0.15 * span["size"] and not text.endswith(" "):
-            text += " "
-        text += span["text"]
-    return " ".join(text.split())
+    if not spans:
+        return ""
+    parts = [spans[0]["text"]]
+    for prev, span in itertools.pairwise(spans):
+        # parts[-1] is the previous span's text: spans here are never blank
+        if span["bbox"][0] - prev["bbox"][2] > 0.15 * span["size"] and parts[-1][-1:] != " ":
+            parts.append(" ")
+        parts.append(span["text"])
+    return " ".join("".join(parts).split())
 
 
 @functools.lru_cache(maxsize=512)
@@ -446,13 +456,21 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
     for line in lines:
         prev = merged[-1] if merged else None
         if prev and abs(prev.y1 - line.y1) < 0.3 * max(line.size, 1) and line.x0 >= prev.x1 - 1:
-            merged[-1] = replace(
-                prev,
-                text=f"{prev.text} {line.text}",
-                x1=line.x1,
-                y0=min(prev.y0, line.y0),
-                bold=prev.bold and line.bold,
-                size=max(prev.size, line.size) if len(line.text) > len(prev.text) else prev.size,
+            # The constructor, not dataclasses.replace: this runs for every other line, and
+            # replace looks the fields up each time.
+            merged[-1] = Line(
+                prev.page,
+                prev.block,
+                prev.x0,
+                min(prev.y0, line.y0),
+                line.x1,
+                prev.y1,
+                f"{prev.text} {line.text}",
+                max(prev.size, line.size) if len(line.text) > len(prev.text) else prev.size,
+                prev.bold and line.bold,
+                prev.zone,
+                prev.page_height,
+                prev.outline,
             )
         else:
             merged.append(line)
