@@ -48,14 +48,24 @@ _URL: Final = re.compile(
 )
 
 
+# What `clean` drops: controls (Cc) that are not whitespace, surrogates (Cs), the invisibles.
+# One character class instead of a category lookup per character: a 500-paper report cleans
+# millions of characters.
+_DROPPED: Final = re.compile(
+    "["
+    + "".join(
+        re.escape(ch)
+        # Cc is exactly U+0000-U+001F and U+007F-U+009F (a stable Unicode property)
+        for ch in [*map(chr, range(0xA0)), *sorted(_INVISIBLE)]
+        if (ch in _INVISIBLE or unicodedata.category(ch) == "Cc") and not ch.isspace()
+    )
+    + "\ud800-\udfff]"
+)
+
+
 def clean(text: str) -> str:
     """One line of visible text: whitespace runs become one space; controls are dropped."""
-    kept = "".join(
-        ch
-        for ch in text
-        if ch.isspace() or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in _INVISIBLE)
-    )
-    return " ".join(kept.split())
+    return " ".join(_DROPPED.sub("", text).split())
 
 
 def md_text(text: str) -> str:
