@@ -73,11 +73,14 @@ def make_papers(folder: Path, count: int, samples: bool) -> str:
 
 
 class TreeMemory:
-    """Peak of the summed RSS of a process and all its descendants, sampled."""
+    """Peak of the summed RSS of a process and all its descendants, sampled; and of their
+    summed PSS (each shared page divided among the processes sharing it: what the tree costs
+    the machine), sampled every fifth time since reading it walks the page tables."""
 
     def __init__(self, pid: int, every: float = 0.05) -> None:
         self.pid, self.every = pid, every
         self.peak = 0
+        self.peak_pss = 0
         self.processes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -89,10 +92,14 @@ class TreeMemory:
         return self.peak
 
     def _sample(self) -> None:
+        samples = 0
         while not self._stop.is_set():
             pids = self._tree(self.pid)
             total = sum(_rss(pid) for pid in pids)
             self.peak = max(self.peak, total)
+            if samples % 5 == 0:
+                self.peak_pss = max(self.peak_pss, sum(_pss(pid) for pid in pids))
+            samples += 1
             self.processes = max(self.processes, len(pids))
             self._stop.wait(self.every)
 
@@ -114,10 +121,21 @@ def _rss(pid: int) -> int:
         return 0
 
 
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
 @dataclass
 class Run:
     wall: float
     peak: int
+    peak_pss: int
     stages: dict[str, float]
     returncode: int
 
@@ -151,9 +169,10 @@ class Bench:
         _, stderr = process.communicate()
         wall = time.perf_counter() - started
         peak = memory.stop()
+        peak_pss = memory.peak_pss
         if process.returncode not in (0, 1):
             raise SystemExit(f"paperbrief {' '.join(args)} failed: {stderr[-2000:]}")
-        return Run(wall, peak, {}, process.returncode)
+        return Run(wall, peak, peak_pss, {}, process.returncode)
 
     def day(self, *extra: str, env: dict[str, str] | None = None) -> Run:
         run = self.paperbrief(
@@ -216,7 +235,10 @@ def import_times() -> tuple[float, float]:
 
 
 def show(label: str, run: Run, stages: bool = False) -> None:
-    memory = f"   peak {run.peak / 2**20:5.0f} MiB (process tree, summed RSS)"
+    memory = (
+        f"   peak {run.peak / 2**20:5.0f} MiB (process tree, summed RSS;"
+        f" summed PSS {run.peak_pss / 2**20:.0f} MiB)"
+    )
     print(f"{label:<38} {run.wall:6.2f} s{memory}")
     if stages:
         for stage, seconds in run.stages.items():
