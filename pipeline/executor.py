@@ -229,7 +229,7 @@ class LocalExecutor:
                 self.log.count(stage.name, job.paper_id, "hit")
                 raise PaperError(known, paper_id=job.paper_id, stage=stage.name)
             stored = self.cache.stored(stage.name, job.key, stage.output) if stage.lazy else None
-            if stored is not None:
+            if stored is not None and stage.still_valid(stored):  # reads fields, not the text
                 self.log.count(stage.name, job.paper_id, "hit")
                 self._origins[stored.path] = (stage, job)
                 return stored  # type: ignore[return-value]  # read when a compute needs it
