@@ -175,8 +175,10 @@ class Stored(Generic[T]):
             ) from exc
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in self.model.model_fields:
-            raise AttributeError(name)  # pickling probes dunders before __dict__ is set
+        model = self.__dict__.get("model")
+        known = model is not None and (name in model.model_fields or hasattr(model, name))
+        if name.startswith("_") or not known:  # pickling probes dunders before __dict__ is set
+            raise AttributeError(name)
         facts = self.__dict__.get("facts", {})
         return facts[name] if name in facts else getattr(self.load(), name)
 

@@ -130,3 +130,23 @@ def test_a_damaged_document_is_caught_and_remade_when_chunk_needs_it(
     assert computed(record) == {"extract": 1, "chunk": 1, "report": 1}
     assert any("unreadable" in w for w in record.warnings)
     assert Document.model_validate_json(document.read_bytes()).sections  # stored again
+
+
+def test_a_reference_answers_recorded_fields_unread_and_reads_for_the_rest(
+    tmp_path: Path, read: Counter[str]
+):
+    from pipeline.cache import Cache
+    from pipeline.models import Section
+
+    text = Section(heading="Intro", page_start=1, page_end=1, text="We study drafts.")
+    document = Document(
+        paper_id="p", title="T", abstract="A", sections=[text], pages=9, pages_read=2
+    )
+    cache = Cache(tmp_path)
+    cache.put("extract", "ab" * 32, document, {})
+    stored = cache.stored("extract", "ab" * 32, Document)
+    assert stored is not None
+    assert (stored.pages, stored.pages_read, stored.title) == (9, 2, "T")
+    assert read == Counter()
+    assert stored.body_sections() == [text] and stored.load() == document
+    assert read == Counter({"Document": 2})
