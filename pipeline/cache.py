@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -145,6 +145,56 @@ def _open_shared(path: Path) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
+class CorruptEntryError(Exception):
+    """A cached artifact served by reference could not be read when it was needed."""
+
+
+class Stored(Generic[T]):
+    """A cached artifact by reference: its path, its content digest and its scalar fields as
+    the metadata recorded them, read from disk only when something needs the whole of it.
+
+    A cache hit that only keys the next stage (a cached day's Documents and Chunks) then costs
+    one small metadata read, and a worker process can load its input itself instead of the run
+    sending it. Attribute access falls back to loading, so a reader of one scalar field (the
+    report's page counts) never loads, and any other reader still gets the real value. It never
+    keeps what it loaded: holding it is what this avoids.
+    """
+
+    def __init__(self, path: Path, model: type[T], digest: str, facts: dict[str, Any]) -> None:
+        self.path = path
+        self.model = model
+        self.digest = digest
+        self.facts = facts
+
+    def load(self) -> T:
+        try:
+            return self.model.model_validate_json(self.path.read_bytes())
+        except (OSError, ValidationError, ValueError) as exc:
+            raise CorruptEntryError(
+                f"cache entry {self.path} is unreadable ({type(exc).__name__})"
+            ) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        model = self.__dict__.get("model")
+        known = model is not None and (name in model.model_fields or hasattr(model, name))
+        if name.startswith("_") or not known:  # pickling probes dunders before __dict__ is set
+            raise AttributeError(name)
+        facts = self.__dict__.get("facts", {})
+        return facts[name] if name in facts else getattr(self.load(), name)
+
+    def __repr__(self) -> str:
+        return f"Stored({self.model.__name__}, {self.path.name})"
+
+
+def _facts(value: BaseModel) -> dict[str, Any]:
+    """The artifact's plain top-level fields (a Document's page counts, title, abstract)."""
+    return {
+        name: field
+        for name, field in value.__dict__.items()
+        if isinstance(field, int | float | bool) or (isinstance(field, str) and len(field) < 4096)
+    }
+
+
 class Cache:
     def __init__(self, root: Path, warn: Warn | None = None) -> None:
         self.root = root
@@ -176,6 +226,24 @@ class Cache:
         stored = (self.meta(stage, key) or {}).get("digest")
         return value, stored if isinstance(stored, str) else None
 
+    def stored(self, stage: str, key: str, model: type[T]) -> Stored[T] | None:
+        """The cached artifact by reference, when its metadata says what it is (digest, size,
+        fields) and the artifact on disk has that size; else None (read it with `get`, which
+        detects a corrupt entry). A damaged entry of the same size is caught when loaded."""
+        meta = self.meta(stage, key)
+        if meta is None:
+            return None
+        found, size, facts = meta.get("digest"), meta.get("bytes"), meta.get("facts")
+        if not (isinstance(found, str) and isinstance(size, int) and isinstance(facts, dict)):
+            return None  # stored before references: read it whole once
+        path = self._path(stage, key, ".json")
+        try:
+            if path.stat().st_size != size:
+                return None
+        except OSError:
+            return None
+        return Stored(path, model, found, facts)
+
     def put(self, stage: str, key: str, value: BaseModel, meta: Mapping[str, Any]) -> str:
         """Store an artifact and its metadata, and return its digest; a failed write warns and
         the run goes on.
@@ -183,13 +251,21 @@ class Cache:
         The artifact is what makes an entry exist, so it goes last, and an old one goes first:
         a run killed between the writes leaves no entry (only metadata, which the next put
         rewrites), never an artifact without its metadata or beside another's."""
-        record = {"stage": stage, "key": key, "digest": digest(value), "created": time.time()}
+        blob = value.model_dump_json().encode()
+        record = {
+            "stage": stage,
+            "key": key,
+            "digest": hashlib.sha256(blob).hexdigest(),  # = digest(value), dumped once
+            "bytes": len(blob),
+            "facts": _facts(value),
+            "created": time.time(),
+        }
         artifact = self._path(stage, key, ".json")
         try:
             artifact.unlink(missing_ok=True)
             meta_blob = json.dumps({**record, **meta}, indent=2, default=str).encode()
             write_atomic(self._path(stage, key, ".meta.json"), meta_blob)
-            write_atomic(artifact, value.model_dump_json().encode())
+            write_atomic(artifact, blob)
             self._path(stage, key, ".failed.json").unlink(missing_ok=True)
         except OSError as exc:
             # metadata that may now describe another artifact would key downstream stages

@@ -24,11 +24,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from pipeline.cache import Cache, digest
+from pipeline.cache import Cache, CorruptEntryError, Stored, digest
 from pipeline.errors import MissingInputError, PaperError
 from pipeline.observer import Observer
 from pipeline.paper import Day, Paper
@@ -108,6 +109,8 @@ class LocalExecutor:
         self._params: dict[str, dict[str, Any]] = {}
         self._digests = Digests()
         self._key_cache: dict[str, tuple[Any, Any]] = {}
+        # What made each reference served from the cache, to remake it if it proves unreadable
+        self._origins: dict[Path, tuple[Stage[Any, Any], Job]] = {}
 
     def run(self, stage: Stage[Any, Any], day: Day) -> None:
         if self.plan.mode(stage.name) == "skip":
@@ -225,6 +228,11 @@ class LocalExecutor:
             if known is not None:
                 self.log.count(stage.name, job.paper_id, "hit")
                 raise PaperError(known, paper_id=job.paper_id, stage=stage.name)
+            stored = self.cache.stored(stage.name, job.key, stage.output) if stage.lazy else None
+            if stored is not None and stage.still_valid(stored):  # reads fields, not the text
+                self.log.count(stage.name, job.paper_id, "hit")
+                self._origins[stored.path] = (stage, job)
+                return stored  # type: ignore[return-value]  # read when a compute needs it
             entry = self.cache.get_with_digest(stage.name, job.key, stage.output)
             if entry is not None and stage.still_valid(entry[0]):
                 self.log.count(stage.name, job.paper_id, "hit")
@@ -243,7 +251,9 @@ class LocalExecutor:
             if stage.remember_failures and isinstance(value, PaperError):
                 self.cache.put_failure(stage.name, job.key, str(value))
             raise value
-        if stage.keeps(value):
+        if isinstance(value, Stored):  # a worker stored it already
+            self._origins[value.path] = (stage, job)
+        elif stage.keeps(value):
             seconds = round(time.perf_counter() - job.started, 4)
             meta = {"params": key_part(job.params), "seconds": seconds, "paper": job.paper_id}
             self._digests.known(value, self.cache.put(stage.name, job.key, value, meta))
@@ -273,7 +283,7 @@ class LocalExecutor:
         if tools is None:
             tools = {name: self.tools.get(name) for name in stage.uses}
         try:
-            result = stage.compute(**job.values, **tools)
+            result = stage.compute(**self._resolved(job.values), **tools)
             if inspect.isawaitable(result):
                 result = self.loop.run(_awaited(result))
             return result
@@ -293,7 +303,7 @@ class LocalExecutor:
             async with gate:
                 job.started = time.perf_counter()
                 try:
-                    result: Any = await stage.compute(**job.values, **tools)
+                    result: Any = await stage.compute(**self._resolved(job.values), **tools)
                 except Exception as exc:  # one broken paper never stops the day
                     result = exc
             done(job, result)
@@ -322,7 +332,8 @@ class LocalExecutor:
         futures: dict[Future[Any], Job] = {}
         for job in jobs:
             job.started = time.perf_counter()
-            futures[pool.submit(_compute_in_worker, stage, job.values, tools)] = job
+            store = self._store_in_worker(stage, job)
+            futures[pool.submit(_compute_in_worker, stage, job.values, tools, store)] = job
         broken: list[Job] = []
         for future in as_completed(futures):
             job = futures[future]
@@ -333,8 +344,38 @@ class LocalExecutor:
                 continue
             except Exception as exc:  # a result that could not be sent back
                 result = exc
+            if isinstance(result, CorruptEntryError):  # an input to remake: here, then compute
+                result = self._call_inline(stage, job, tools)
             done(job, result)
         return broken
+
+    def _store_in_worker(self, stage: Stage[Any, Any], job: Job) -> Store | None:
+        if not stage.lazy:
+            return None
+        meta = {"params": key_part(job.params), "paper": job.paper_id}
+        return Store(self.cache.root, stage.name, job.key, meta)
+
+    # --- references --------------------------------------------------------------------
+
+    def _resolved(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Compute's values with each reference read from the cache (remade if unreadable)."""
+        if not any(isinstance(v, Stored) for v in values.values()):
+            return values
+        return {k: self._load(v) if isinstance(v, Stored) else v for k, v in values.items()}
+
+    def _load(self, stored: Stored[Any]) -> Any:
+        try:
+            return stored.load()
+        except CorruptEntryError as exc:
+            origin = self._origins.get(stored.path)
+            if origin is None:
+                raise
+            # Damaged after its metadata was read: remake it as a miss would have, and store it.
+            self.log.warn(f"{exc}; recomputing")
+            stage, job = origin
+            value = self._call_inline(stage, job)
+            value = self._settle(stage, job, value)
+            return value.load() if isinstance(value, Stored) else value
 
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -393,15 +434,34 @@ def _watch_run(run_pid: int) -> None:
     threading.Thread(target=watch, name="watch-run", daemon=True).start()
 
 
+@dataclass(frozen=True)
+class Store:
+    """Where a worker stores a lazy stage's output itself, sending back only the reference."""
+
+    root: Path
+    stage: str
+    key: str
+    meta: dict[str, Any]
+
+
 def _compute_in_worker(
-    stage: Stage[Any, Any], values: dict[str, Any], tools: dict[str, Any]
+    stage: Stage[Any, Any], values: dict[str, Any], tools: dict[str, Any], store: Store | None
 ) -> Any:
-    """Runs in a worker process: the stage's compute, its exception returned as a value."""
+    """Runs in a worker process: the stage's compute (its inputs read from the cache when they
+    came as references), its exception returned as a value. An unreadable input comes back as
+    CorruptEntryError, for the run to remake."""
     try:
+        started = time.perf_counter()
+        values = {k: v.load() if isinstance(v, Stored) else v for k, v in values.items()}
         result = stage.compute(**values, **tools)
         if inspect.isawaitable(result):
             result = asyncio.run(_awaited(result))
-        return result
+        if store is None or not stage.keeps(result):
+            return result
+        cache = Cache(store.root)  # a failed write is silent here: the run then stores it
+        seconds = round(time.perf_counter() - started, 4)
+        cache.put(store.stage, store.key, result, {**store.meta, "seconds": seconds})
+        return cache.stored(store.stage, store.key, stage.output) or result
     except Exception as exc:
         return exc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pipeline.cache import Stored
 from pipeline.models import (
     Chunks,
     Document,
@@ -27,8 +28,9 @@ if TYPE_CHECKING:
 class Paper:
     meta: PaperMeta
     pdf: PdfFile | None = None
-    document: Document | None = None
-    chunks: Chunks | None = None
+    # A cache hit leaves a reference (`Stored`), read only by a compute that needs the text.
+    document: Document | Stored[Document] | None = None
+    chunks: Chunks | Stored[Chunks] | None = None
     record: SummaryRecord | None = None
     triage: TriageScore | None = None
     selected: bool = True
@@ -65,9 +67,9 @@ class Day:
 def release(papers: list[Paper], stage: str) -> None:
     """Let go of what no later stage of a full run reads, so a big day does not hold every
     paper's text at once: a Document's sections and captions once chunked (the report reads
-    only its page counts), the Chunks once summarized."""
+    only its page counts), the Chunks once summarized. A reference holds no text already."""
     for paper in papers:
-        if stage == "chunk" and paper.document is not None:
+        if stage == "chunk" and isinstance(paper.document, Document):
             paper.document = paper.document.model_copy(update={"sections": [], "captions": []})
         elif stage == "summarize":
             paper.chunks = None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from pipeline.cache import digest
+from pipeline.cache import Stored, digest
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -43,6 +43,10 @@ class Stage(ABC, Generic[Target, Out]):
     remember_failures: ClassVar[bool] = False
     # Tools handed to compute by name; each tool's identity joins the key (see Tools.identity).
     uses: ClassVar[tuple[str, ...]] = ()
+    # A big output that only the next stage's compute reads (a Document, Chunks): a cache hit
+    # is applied as a reference (`cache.Stored`), and a worker process stores what it made and
+    # sends back only the reference, so the run's process never holds the text.
+    lazy: ClassVar[bool] = False
 
     def params(self, settings: Settings) -> dict[str, Any]:
         """The settings compute reads, by keyword; the same for every paper of a run."""
@@ -96,6 +100,8 @@ def key_part(value: Any, digest_of: Digester = digest) -> Any:
     """A value as it enters a key: models by content digest (a PDF by its bytes' digest, not its
     path), containers element by element, plain values as they are. `digest_of` may know a
     model's digest already (the executor's, from the cache's metadata)."""
+    if isinstance(value, Stored):
+        return value.digest
     if isinstance(value, BaseModel):
         own = getattr(value, "key_digest", None)
         return own() if callable(own) else digest_of(value)

@@ -45,6 +45,10 @@ from pipeline.samples import write_sample_papers  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 
 DAY = "2026-03-04"
+# A user's install has its bytecode (pip compiles it; a checkout writes it at the first run).
+# A shell that forbids writing it (PYTHONDONTWRITEBYTECODE=1, as on the dev machines) would
+# make every measured run compile paperbrief's 60-odd modules again: ~0.2 s of each.
+NO_BYTECODE = ("PYTHONDONTWRITEBYTECODE",)
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -69,13 +73,16 @@ def make_papers(folder: Path, count: int, samples: bool) -> str:
 
 
 class TreeMemory:
-    """Peak of the summed RSS of a process and all its descendants, sampled; and their CPU time
+    """Peak of the summed RSS of a process and all its descendants, sampled; of their summed
+    PSS (each shared page divided among the processes sharing it: what the tree costs the
+    machine), sampled every fifth time since reading it walks the page tables; and their CPU time
     (user + system, each process's last sample: the figure a busy shared machine disturbs least,
     short by at most one sampling interval per process)."""
 
     def __init__(self, pid: int, every: float = 0.05) -> None:
         self.pid, self.every = pid, every
         self.peak = 0
+        self.peak_pss = 0
         self.processes = 0
         self._ticks: dict[int, int] = {}
         self._stop = threading.Event()
@@ -88,10 +95,14 @@ class TreeMemory:
         return self.peak
 
     def _sample(self) -> None:
+        samples = 0
         while not self._stop.is_set():
             pids = self._tree(self.pid)
             total = sum(_rss(pid) for pid in pids)
             self.peak = max(self.peak, total)
+            if samples % 5 == 0:
+                self.peak_pss = max(self.peak_pss, sum(_pss(pid) for pid in pids))
+            samples += 1
             self.processes = max(self.processes, len(pids))
             for pid in pids:
                 self._ticks[pid] = max(self._ticks.get(pid, 0), _cpu_ticks(pid))
@@ -128,10 +139,21 @@ def _rss(pid: int) -> int:
         return 0
 
 
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
 @dataclass
 class Run:
     wall: float
     peak: int
+    peak_pss: int
     cpu: tuple[float, float]  # user + system seconds of the process tree, of the run alone
     stages: dict[str, float]
     returncode: int
@@ -147,7 +169,7 @@ class Bench:
         self.env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("OPENAI_", "PAPERBRIEF_", "XDG_"))
+            if not k.startswith(("OPENAI_", "PAPERBRIEF_", "XDG_")) and k not in NO_BYTECODE
         }
         self.env.update(HOME=str(self.home), PYTHONPATH=str(ROOT), PAPERBRIEF_BACKEND="extractive")
 
@@ -166,9 +188,10 @@ class Bench:
         _, stderr = process.communicate()
         wall = time.perf_counter() - started
         peak = memory.stop()
+        peak_pss = memory.peak_pss
         if process.returncode not in (0, 1):
             raise SystemExit(f"paperbrief {' '.join(args)} failed: {stderr[-2000:]}")
-        return Run(wall, peak, memory.cpu(), {}, process.returncode)
+        return Run(wall, peak, peak_pss, memory.cpu(), {}, process.returncode)
 
     def day(self, *extra: str, env: dict[str, str] | None = None) -> Run:
         run = self.paperbrief(
@@ -215,7 +238,7 @@ class Bench:
 
 def import_times() -> tuple[float, float]:
     """Best of 5: `paperbrief --version` in a new process, and `import pipeline.runner`."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if k not in NO_BYTECODE} | {"PYTHONPATH": str(ROOT)}
 
     def best(command: list[str]) -> float:
         times = []
@@ -231,7 +254,10 @@ def import_times() -> tuple[float, float]:
 
 
 def show(label: str, run: Run, stages: bool = False) -> None:
-    memory = f"   peak {run.peak / 2**20:5.0f} MiB (process tree, summed RSS)"
+    memory = (
+        f"   peak {run.peak / 2**20:5.0f} MiB (process tree, summed RSS;"
+        f" summed PSS {run.peak_pss / 2**20:.0f} MiB)"
+    )
     cpu = f"CPU {run.cpu[0]:.1f} s (the run itself {run.cpu[1]:.1f} s)"
     print(f"{label:<38} {run.wall:6.2f} s{memory}, {cpu}")
     if stages:

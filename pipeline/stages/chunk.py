@@ -438,6 +438,7 @@ class Chunking(Stage[Paper, Chunks]):
     scope = "paper"
     output = Chunks
     remember_failures = True
+    lazy = True  # the summarizer reads the chunks, nothing else does
 
     def params(self, settings: Settings) -> dict[str, Any]:
         from pipeline.llm.backends import backend_for

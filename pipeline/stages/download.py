@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pymupdf
 
 from pipeline.arxiv.http import ArxivClient, RequestFailed
 from pipeline.cache import write_atomic
@@ -80,6 +79,8 @@ def pdf_problem(data: bytes) -> str | None:
         return f"not a PDF (starts with {data[:16]!r}; {len(data):,} bytes)"
     if b"%%EOF" not in data[-EOF_WINDOW:]:
         return f"truncated PDF (no %%EOF marker; {len(data):,} bytes)"
+    import pymupdf  # here: a run that downloads nothing need not load PyMuPDF for it
+
     try:
         with pymupdf.open(stream=data, filetype="pdf") as doc:
             pages = doc.page_count

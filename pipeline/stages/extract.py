@@ -1187,6 +1187,7 @@ class Extract(Stage[Paper, Document]):
     scope = "paper"
     output = Document
     remember_failures = True
+    lazy = True  # chunk (and a folder's feed) read the Document, the report its page counts
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"max_pages": settings.extract.max_pages, "library": library()}
