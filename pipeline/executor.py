@@ -46,7 +46,9 @@ POOL_THRESHOLD = 16
 WORKERS = 2
 # Imported once by the fork server, so each worker (a new pool after a crash included) starts
 # with PyMuPDF and the stages already loaded instead of importing them again.
-PRELOAD = ["pipeline.stages.extract", "pipeline.stages.chunk", "pipeline.llm.backends"]
+# The fork server imports these once and its workers share them; PyMuPDF is named because
+# `pipeline.stages.extract` imports it only where a PDF is opened (a cached run never does).
+PRELOAD = ["pymupdf", "pipeline.stages.extract", "pipeline.stages.chunk", "pipeline.llm.backends"]
 
 
 class Executor(Protocol):

@@ -9,6 +9,8 @@ sample papers.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,3 +152,30 @@ def test_a_reference_answers_recorded_fields_unread_and_reads_for_the_rest(
     assert read == Counter()
     assert stored.body_sections() == [text] and stored.load() == document
     assert read == Counter({"Document": 2})
+
+
+def test_a_cached_day_never_imports_pymupdf(papers: Path, tmp_path: Path):
+    # PyMuPDF costs a cached run ~0.1 s and ~37 MiB for nothing: no PDF is opened. The extract
+    # key still names its version, read from package metadata.
+    from tests.workspace import Workspace
+
+    workspace = Workspace(tmp_path, "--source", str(papers))
+    first = subprocess.run(workspace.command(), env=workspace.env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    command = workspace.command()
+    command[1:1] = ["-X", "importtime"]
+    again = subprocess.run(command, env=workspace.env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    imported = re.findall(r"^import time:.*\|\s+([\w.]+)$", again.stderr, re.M)
+    assert "pipeline.stages.extract" in imported  # the import log is there
+    assert not [name for name in imported if name.split(".")[0] == "pymupdf"]
+
+
+def test_the_extract_key_names_the_pymupdf_build_without_importing_it():
+    import pymupdf
+
+    from pipeline.stages import extract
+
+    installed = extract.library()["pymupdf"]
+    assert installed and all(version == pymupdf.VersionBind for version in installed.values())
+    assert extract._BOLD_FLAG == pymupdf.TEXT_FONT_BOLD

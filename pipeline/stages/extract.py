@@ -43,8 +43,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-import pymupdf
-
 from pipeline import numbering, tables
 from pipeline import outline as outlines
 from pipeline.errors import ExtractError
@@ -54,6 +52,8 @@ from pipeline.paper import Paper
 from pipeline.stage import Placement, Stage
 
 if TYPE_CHECKING:
+    import pymupdf
+
     from pipeline.settings import Settings
 
 STAGE_VERSION = 5  # 2: tables, footnotes, unheaded references, vocabulary hyphens; 3: pairs;
@@ -63,7 +63,15 @@ STAGE_VERSION = 5  # 2: tables, footnotes, unheaded references, vocabulary hyphe
 Kind = Literal["front", "body", "references", "appendix"]
 
 # Errors MuPDF raises for unreadable files or content streams; caught only around PyMuPDF calls.
-_PDF_ERRORS = (RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
+
+
+def _pdf_errors() -> tuple[type[Exception], ...]:
+    """What PyMuPDF raises on a damaged PDF. PyMuPDF is imported where a PDF is opened, not
+    with this module: a cached run never opens one, and the import costs ~0.1 s and ~37 MiB."""
+    import pymupdf
+
+    return (RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
+
 
 LIGATURES = str.maketrans(
     {
@@ -123,7 +131,7 @@ _FOOTNOTE_MARK = re.compile(r"^(\d{1,2}|[*∗†‡§¶])\s?[^\W\d]")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _LINE_END_HYPHEN = re.compile(r"\b(\w++(?:-\w++)*+)-\n([a-z]\w*)")
 _LIGATURE = re.compile("[\ufb00-\ufb06]")
-_BOLD_FLAG = pymupdf.TEXT_FONT_BOLD
+_BOLD_FLAG = 16  # pymupdf.TEXT_FONT_BOLD, without importing PyMuPDF (a test checks it)
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|medi|demi|\.b$", re.I)
 
 
@@ -273,14 +281,16 @@ def open_pdf(pdf_path: Path, paper_id: str, stage: str) -> Iterator[pymupdf.Docu
     # so an HTML error page would otherwise be "extracted"; the PDF header must be there.
     if b"%PDF-" not in head:
         raise fail(f"not a PDF (starts with {head[:16]!r})", "download the paper again")
+    import pymupdf
+
     try:
         doc = pymupdf.open(pdf_path, filetype="pdf")
-    except _PDF_ERRORS as exc:
+    except _pdf_errors() as exc:
         raise fail("not a PDF or corrupt", "download the paper again") from exc
     with doc:
         try:
             problem = _unusable(doc)
-        except _PDF_ERRORS as exc:  # a damaged page tree: "code=7: Invalid number of pages"
+        except _pdf_errors() as exc:  # a damaged page tree: "code=7: Invalid number of pages"
             problem = f"damaged page tree ({_one_line(str(exc))})"
         if problem:
             advice = "save a copy without a password" if "encrypted" in problem else None
@@ -303,7 +313,7 @@ def _outline(doc: pymupdf.Document) -> list[outlines.Entry]:
     """The PDF's outline entries; none when it has none or it cannot be read."""
     try:
         return outlines.entries(doc.get_toc(simple=True))
-    except _PDF_ERRORS:  # a damaged outline is no reason to fail the paper
+    except _pdf_errors():  # a damaged outline is no reason to fail the paper
         return []
 
 
@@ -311,7 +321,7 @@ def _metadata_title(doc: pymupdf.Document) -> str:
     """The title the PDF's metadata claims (often a file name or empty: only ever a hint)."""
     try:
         title = (doc.metadata or {}).get("title") or ""
-    except _PDF_ERRORS:
+    except _pdf_errors():
         return ""
     return title if isinstance(title, str) else ""
 
@@ -331,13 +341,13 @@ def read_lines(
             # IndexError: the page tree promises more pages than it holds ("page 13 not in
             # document"); it is caught only here, around PyMuPDF's own page lookup.
             page = doc.load_page(number)
-        except (IndexError, *_PDF_ERRORS) as exc:
+        except (IndexError, *_pdf_errors()) as exc:
             problem = f"page {number + 1} of {doc.page_count} cannot be loaded, damaged page tree"
             message = f"{pdf_path}: {problem} ({_one_line(str(exc))}); download the paper again"
             raise ExtractError(message, paper_id=paper_id, stage=stage) from exc
         try:
             text = page_lines(page, number + 1)
-        except _PDF_ERRORS as exc:
+        except _pdf_errors() as exc:
             message = f"{pdf_path}: unreadable page {number + 1} ({_one_line(str(exc))}); "
             raise ExtractError(
                 message + "download the paper again", paper_id=paper_id, stage=stage
@@ -353,6 +363,8 @@ def read_lines(
 def page_lines(page: pymupdf.Page, number: int) -> PageText:
     """One page's lines, blocks in reading order; tables (blocks of numbers anywhere, word
     grids next to a table caption) and margin numbers dropped."""
+    import pymupdf
+
     data = page.get_text("dict", flags=pymupdf.TEXTFLAGS_TEXT)
     width, height = page.rect.width, page.rect.height
     raw = [b for b in data["blocks"] if b.get("lines")]
@@ -1213,13 +1225,27 @@ class Extract(Stage[Paper, Document]):
         return "process"
 
 
+# The distributions that ship the `pymupdf` module (PyMuPDF 2.0's full stack, or alone).
+PYMUPDF_DISTRIBUTIONS = ("pymupdf-lite", "pymupdf")
+
+
 def library() -> dict[str, Any]:
-    """What extraction output depends on besides our code: PyMuPDF's and MuPDF's versions, and
-    whether pymupdf-layout is installed (it changes how PyMuPDF 2.0 orders text)."""
+    """What extraction output depends on besides our code: the installed distributions that
+    provide the `pymupdf` module, with their versions (each release bundles one MuPDF build), and
+    whether pymupdf-layout is installed (it changes how PyMuPDF 2.0 orders text).
+
+    Read from package metadata, not by importing PyMuPDF: every run keys extract with this,
+    and a cached run should not pay PyMuPDF's import."""
+    import importlib.metadata
     import importlib.util
 
+    providers = {}
+    for name in PYMUPDF_DISTRIBUTIONS:
+        try:
+            providers[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
     return {
-        "pymupdf": pymupdf.VersionBind,
-        "mupdf": pymupdf.VersionFitz,
+        "pymupdf": providers,
         "layout": importlib.util.find_spec("pymupdf_layout") is not None,
     }

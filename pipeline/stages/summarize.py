@@ -477,7 +477,7 @@ class Summarize(Stage[Paper, SummaryRecord]):
     def size(self, inputs: Mapping[str, Any]) -> int:
         """The tokens the paper's calls will read: the longest papers are summarized first."""
         chunks: Chunks = inputs["chunks"]
-        return sum(chunk.tokens for chunk in chunks.chunks)
+        return chunks.total_tokens  # a scalar a cached entry's reference answers without loading
 
     def apply(self, paper: Paper, output: SummaryRecord) -> None:
         paper.record = output
