@@ -65,12 +65,12 @@ Kind = Literal["front", "body", "references", "appendix"]
 # Errors MuPDF raises for unreadable files or content streams; caught only around PyMuPDF calls.
 
 
-def _pdf_errors() -> tuple[type[Exception], ...]:
+def _pdf_errors(*also: type[Exception]) -> tuple[type[Exception], ...]:
     """What PyMuPDF raises on a damaged PDF. PyMuPDF is imported where a PDF is opened, not
     with this module: a cached run never opens one, and the import costs ~0.1 s and ~37 MiB."""
     import pymupdf
 
-    return (RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
+    return (*also, RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
 
 
 LIGATURES = str.maketrans(
@@ -341,7 +341,7 @@ def read_lines(
             # IndexError: the page tree promises more pages than it holds ("page 13 not in
             # document"); it is caught only here, around PyMuPDF's own page lookup.
             page = doc.load_page(number)
-        except (IndexError, *_pdf_errors()) as exc:
+        except _pdf_errors(IndexError) as exc:
             problem = f"page {number + 1} of {doc.page_count} cannot be loaded, damaged page tree"
             message = f"{pdf_path}: {problem} ({_one_line(str(exc))}); download the paper again"
             raise ExtractError(message, paper_id=paper_id, stage=stage) from exc
