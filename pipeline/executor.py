@@ -36,7 +36,7 @@ from pipeline.paper import Day, Paper
 from pipeline.record import STAGES
 from pipeline.runlog import RunLog
 from pipeline.settings import Settings
-from pipeline.stage import Placement, Stage, key_part, stage_key
+from pipeline.stage import Placement, Stage, fixed_parts, key_part, keyed
 from pipeline.tools import Tools
 
 # Below this many computations, starting worker processes (about a second) costs more than it
@@ -110,7 +110,7 @@ class LocalExecutor:
         self._pool: ProcessPoolExecutor | None = None
         self._params: dict[str, dict[str, Any]] = {}
         self._digests = Digests()
-        self._key_cache: dict[str, tuple[Any, Any]] = {}
+        self._key_cache: dict[str, tuple[str, str]] = {}
         # What made each reference served from the cache, to remake it if it proves unreadable
         self._origins: dict[Path, tuple[Stage[Any, Any], Job]] = {}
 
@@ -211,15 +211,15 @@ class LocalExecutor:
     def _job(self, stage: Stage[Any, Any], paper_id: str, inputs: dict[str, Any]) -> Job:
         params = self.params(stage)
         identities = {name: self.tools.identity(name) for name in stage.uses}
-        key = stage_key(stage, inputs, *self._key_parts(stage), self._digests.of)
+        key = keyed(stage, inputs, self._key_parts(stage), self._digests.of)
         return Job(paper_id, key, {**inputs, **params}, {**params, **identities})
 
-    def _key_parts(self, stage: Stage[Any, Any]) -> tuple[Any, Any]:
+    def _key_parts(self, stage: Stage[Any, Any]) -> tuple[str, str]:
         """The params and tool identities as they enter the key, once per stage and run (the
         same for every paper; the prompts' digests are not taken 500 times)."""
         if stage.name not in self._key_cache:
             identities = {name: self.tools.identity(name) for name in stage.uses}
-            self._key_cache[stage.name] = (key_part(self.params(stage)), key_part(identities))
+            self._key_cache[stage.name] = fixed_parts(self.params(stage), identities)
         return self._key_cache[stage.name]
 
     def _lookup(self, stage: Stage[Any, Any], job: Job) -> BaseModel | None:

@@ -119,12 +119,30 @@ def stage_key(
     tools: Mapping[str, Any],
     digest_of: Digester = digest,
 ) -> str:
-    payload = {
-        "stage": stage.name,
-        "version": stage.version,
-        "inputs": key_part(inputs, digest_of),
-        "params": key_part(params),
-        "tools": key_part(tools),
-    }
-    blob = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return keyed(stage, inputs, fixed_parts(params, tools), digest_of)
+
+
+def fixed_parts(params: Mapping[str, Any], tools: Mapping[str, Any]) -> tuple[str, str]:
+    """A stage's params and tool identities as their key JSON: the same for every paper of a
+    run, so the executor writes them once per stage, not once per paper."""
+    return _key_json(key_part(params)), _key_json(key_part(tools))
+
+
+def keyed(
+    stage: Stage[Any, Any],
+    inputs: Mapping[str, Any],
+    fixed: tuple[str, str],
+    digest_of: Digester = digest,
+) -> str:
+    """The key of `{"inputs", "params", "stage", "tools", "version"}` as sorted compact JSON,
+    written piecewise in that order (byte for byte what one `json.dumps` of it would give)."""
+    params, tools = fixed
+    blob = (
+        f'{{"inputs":{_key_json(key_part(inputs, digest_of))},"params":{params},'
+        f'"stage":{_key_json(stage.name)},"tools":{tools},"version":{_key_json(stage.version)}}}'
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _key_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))

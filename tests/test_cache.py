@@ -32,6 +32,24 @@ def test_key_changes_with_every_ingredient(monkeypatch: pytest.MonkeyPatch):
     assert base != stage_key(stage, inputs, params, tools)
 
 
+def test_keys_are_those_existing_caches_were_stored_under():
+    # The executor writes a stage's params and tools once per run and each paper's inputs
+    # around them; the bytes hashed must stay one sorted, compact JSON of the whole payload, or
+    # every user's cache would be recomputed (and its summaries paid for again).
+    stage, inputs = Summarize(), {"meta": meta(), "chunks": None}
+    params = {"prompts": {"summarize": "ab", "notes": "cd"}, "temperature": 0.2, "cap": [1, 2]}
+    tools = {"summarizer": {"backend": "openai", "model": "m", "é": "ü"}}
+    payload = {
+        "stage": stage.name,
+        "version": stage.version,
+        "inputs": {"meta": digest(meta()), "chunks": None},
+        "params": params,
+        "tools": tools,
+    }
+    blob = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    assert stage_key(stage, inputs, params, tools) == hashlib.sha256(blob.encode()).hexdigest()
+
+
 def test_a_pdf_enters_a_key_by_its_bytes_not_its_place(tmp_path: Path):
     here = PdfFile(path=tmp_path / "a.pdf", sha256="abc")
     moved = PdfFile(path=tmp_path / "elsewhere" / "b.pdf", sha256="abc")
