@@ -64,11 +64,17 @@ class Plan:
     order: tuple[str, ...] = STAGES  # the order the run's stages run in (a folder's differs)
 
     def mode(self, stage: str) -> str:
-        """'run', 'load' (upstream of --only: cached output or nothing) or 'skip'."""
-        if self.only is None:
+        """'run', 'load' (upstream of --only: cached output or nothing) or 'skip'.
+
+        Upstream means before the --only stage in the order the stages run (its inputs), or in
+        the pipeline's own order (what the day and its report are made of): a folder runs
+        extract before its feed, and `--only extract` still reads the cached feed and triage
+        rather than leaving the day with file names for titles."""
+        if self.only is None or stage == self.only:
             return "run"
-        position, target = self.order.index(stage), self.order.index(self.only)
-        return "run" if position == target else ("load" if position < target else "skip")
+        ran_before = self.order.index(stage) < self.order.index(self.only)
+        comes_before = STAGES.index(stage) < STAGES.index(self.only)
+        return "load" if ran_before or comes_before else "skip"
 
 
 @dataclass

@@ -50,13 +50,13 @@ def stages_for(source: Source) -> list[Stage[Any, Any]]:
     return [ArxivListing(source), Triage(), Download(), Extract(), *rest]
 
 
-def _check_only(plan: RunPlan, log: RunLog, first: str) -> None:
-    """`--only STAGE` reads the first stage (the feed; extract for a folder) from the cache;
-    when none of it was there, nothing upstream can be either, and the user mistook the
-    order, not the papers: one usage error instead of every paper failed and an empty
-    run.json over the day's real one. In the runner because only the first stage's lookup
-    (per PDF, by content) knows what is cached."""
-    if plan.only not in (None, "feed", first) and log.stats[first].hits == 0:
+def _check_only(plan: RunPlan, log: RunLog, loaded: list[str]) -> None:
+    """`--only STAGE` reads the stages before it from the cache, the feed (and, for a folder,
+    extract, which runs before it) first; when none of one was there, nothing later can be
+    either, and the user mistook the order, not the papers: one usage error instead of every
+    paper failed and an empty run.json over the day's real one. In the runner because only
+    those stages' lookups (per PDF, by content) know what is cached."""
+    if plan.only is not None and any(log.stats[name].hits == 0 for name in loaded):
         raise UsageError(
             f"--only {plan.only}: nothing is cached for this source yet (today's RSS listing "
             "never is); run without --only first"
@@ -131,7 +131,9 @@ class Runner:
                         release(self.day.papers, stage.name)
                     if stage.name == "feed":
                         admit(self.day, self.settings, self.cache.seen_path())
-                        _check_only(self.plan, self.log, self.stages[0].name)
+                        loaded = [s.name for s in self.stages[: self.stages.index(stage) + 1]]
+                        loaded = [n for n in loaded if self.stage_plan.mode(n) == "load"]
+                        _check_only(self.plan, self.log, loaded)
                 finished = True
             finally:
                 executor.close(graceful=finished)

@@ -111,6 +111,21 @@ def test_only_runs_one_stage_from_cached_inputs(day: Day):
     assert {e.stage for e in record.events} == {"feed", "extract", "chunk", "summarize"}
 
 
+@pytest.mark.parametrize("stage", ["feed", "extract"])
+def test_a_folders_first_stages_alone_need_the_cache_too(day: Day, stage: str):
+    # A folder runs extract before its feed; `--only feed` still needs the cached Documents,
+    # and `--only extract` the cached feed, or the day would be every paper failed (or named
+    # by its file) in a run.json written over the real one.
+    with pytest.raises(UsageError, match=rf"--only {stage}: nothing is cached.*without --only"):
+        day.run(only=stage, scripted=False)
+    day.run(scripted=False)
+    record = day.run(only=stage, force=frozenset({stage}), scripted=False)
+    assert computed(record) == {**dict.fromkeys(STAGES, 0), stage: 5}
+    assert record.failed == []
+    titles = {paper.meta.title for paper in day.runner.day.papers}
+    assert "Draft Trees with Adaptive Depth for Faster Speculative Decoding" in titles, titles
+
+
 def test_a_paper_whose_call_fails_drops_out_alone_and_its_cost_is_counted(day: Day):
     def refuse_one(call: Call) -> Any:
         if call.task == "summarize" and "ToolGuard" in call.user:
