@@ -69,6 +69,17 @@ class BatchCache:
     def put(self, key: str, record: BatchRecord) -> None:
         self.cache.put("batches", key, record, {"batch_id": record.batch_id})
 
+    def items(self) -> list[tuple[str, BatchRecord]]:
+        """Every stored round (a day's few), for requests a stopped run's rounds already hold."""
+        found = []
+        for path in sorted(self.cache.root.glob("batches/*/*.json")):
+            if path.name.endswith((".meta.json", ".failed.json")):
+                continue
+            record = self.get(path.stem)
+            if record is not None:
+                found.append((path.stem, record))
+        return found
+
 
 class Tools:
     def __init__(

@@ -285,3 +285,66 @@ def test_the_display_shows_a_new_status_or_a_tenth_more_done_not_every_poll():
         ("in_progress", 21),
         ("completed", 100),
     ]
+
+
+# --- rounds a stopped run did not make the same way ----------------------------------------
+
+
+def notes_call(llm: Any, text: str) -> Any:
+    from pipeline.models import ChunkNotes
+
+    messages = [Message(role="user", content=f"Notes on: {text}")]
+    return llm.structured(
+        messages, ChunkNotes, temperature=0, max_tokens=200, task="notes", on_usage=lambda u: None
+    )
+
+
+def batch_client(server: FakeOpenAI, store: Any) -> Any:
+    from pipeline.llm.batch import BatchLLM
+    from pipeline.llm.openai_backend import OpenAIBackend
+
+    direct = OpenAIBackend("gpt-4o-mini", api_key="test-key", base_url=server.base_url)
+    return BatchLLM(direct, store, poll=0.01, gather=0.05, rounds=0)
+
+
+def test_a_request_held_by_a_stopped_runs_batch_is_answered_by_it_in_another_round():
+    # Run 1 sends A and B together and stops while they run; run 2, with other things cached
+    # in between, asks for A alone: it must wait for run 1's batch, not pay for A again.
+    from pipeline.llm.batch import MemoryBatches
+
+    store = MemoryBatches()
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        server.batches.hold = True
+
+        async def stopped() -> None:
+            llm = batch_client(server, store)
+            both = asyncio.gather(notes_call(llm, "A"), notes_call(llm, "B"))
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(both, 1.0)
+
+        asyncio.run(stopped())
+        assert len(server.batches.created) == 1
+
+        async def alone() -> Any:
+            asyncio.get_running_loop().call_later(0.3, server.batches.release)
+            return await notes_call(batch_client(server, store), "A")
+
+        assert asyncio.run(alone()).notes
+        assert len(server.batches.created) == 1  # no second batch for A
+
+
+def test_a_failed_batch_is_not_served_from_the_cache_to_the_next_run():
+    # "run again later" must work: a round that expired is sent again, under a new key.
+    from pipeline.errors import LLMError
+    from pipeline.llm.batch import MemoryBatches
+
+    store = MemoryBatches()
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        server.batches.expire_after = 0
+        with pytest.raises(LLMError, match="expired"):
+            asyncio.run(notes_call(batch_client(server, store), "A"))
+        assert asyncio.run(notes_call(batch_client(server, store), "A")).notes
+        assert len(server.batches.created) == 2
+        # and a third run reads the answer from the store
+        assert asyncio.run(notes_call(batch_client(server, store), "A")).notes
+        assert len(server.batches.created) == 2

@@ -76,11 +76,13 @@ class BatchRecord(BaseModel):
     requests: int
     status: str = "validating"
     results: dict[str, ItemResult] | None = None  # by custom_id, once the batch has ended
+    ids: list[str] = []  # its requests' custom_ids (empty in records made before they were kept)
 
 
 class BatchStore(Protocol):
     def get(self, key: str) -> BatchRecord | None: ...
     def put(self, key: str, record: BatchRecord) -> None: ...
+    def items(self) -> list[tuple[str, BatchRecord]]: ...
 
 
 class MemoryBatches:
@@ -94,6 +96,9 @@ class MemoryBatches:
 
     def put(self, key: str, record: BatchRecord) -> None:
         self.records[key] = record
+
+    def items(self) -> list[tuple[str, BatchRecord]]:
+        return list(self.records.items())
 
 
 # --- pure parts: ids, the input file, the output files ------------------------------------
@@ -316,25 +321,56 @@ class BatchLLM:
     # --- one round: cached, resumed or sent -----------------------------------------------
 
     async def _round(self, requests: dict[str, dict[str, Any]]) -> dict[str, ItemResult]:
+        """The round's results: each request answered by any batch stored before (a stopped
+        run's rounds need not be this run's rounds: what was cached in between changes which
+        requests wait together), then any unfinished stored batch holding some of them polled
+        to its end, and only the rest sent. A failed item is never served from the store: a
+        later run sends it again."""
+        answered: dict[str, ItemResult] = {}
+        for key, record in self.store.items():
+            if record.results is None and set(record.ids) & requests.keys():
+                self._note(
+                    f"batch {record.batch_id}: resuming ({plural(len(record.ids), 'request')})"
+                )
+                record = await self._finished(key, record)
+            for cid, result in (record.results or {}).items():
+                if cid in requests and result.body is not None:
+                    answered[cid] = result
+        rest = {cid: body for cid, body in requests.items() if cid not in answered}
+        return {**answered, **(await self._sent(rest) if rest else {})}
+
+    async def _sent(self, requests: dict[str, dict[str, Any]]) -> dict[str, ItemResult]:
         ids = sorted(requests)
         key = round_key(self.model, self.direct.endpoint(), ids)
+        # The same requests failed in a batch before: a new batch, under a key that follows
+        # from that one's id, so a stopped run finds this batch again (here or by metadata).
+        while (done := self.store.get(key)) is not None and done.results is not None:
+            key = round_key(self.model, self.direct.endpoint(), [*ids, f"after {done.batch_id}"])
         record = self.store.get(key)
-        if record is not None and record.results is not None:
-            return record.results
-        client = self.direct.client(TASK)
         if record is None:
+            client = self.direct.client(TASK)
             record = await self._adopted(client, key) or await self._create(client, requests, key)
+            record = record.model_copy(update={"ids": ids})
             self.store.put(key, record)  # before the first poll: a stopped run resumes it
-        else:
+        else:  # a stopped run's batch, from a record made before ids were kept
             self._note(f"batch {record.batch_id}: resuming ({plural(len(ids), 'request')})")
+            record = record.model_copy(update={"ids": ids})
+        finished = await self._finished(key, record)
+        return {cid: finished.results[cid] for cid in ids} if finished.results else {}
+
+    async def _finished(self, key: str, record: BatchRecord) -> BatchRecord:
+        """The stored batch polled to its end, its results read and stored."""
+        client = self.direct.client(TASK)
+        ids = record.ids
         self._flying(len(ids))
         try:
             batch = await self._until_ended(client, record.batch_id)
             results = await self._results(client, batch, ids)
         finally:
             self._flying(-len(ids))
-        self.store.put(key, record.model_copy(update={"status": batch.status, "results": results}))
-        return results
+        record = record.model_copy(update={"status": batch.status, "results": results})
+        self.store.put(key, record)
+        return record
 
     async def _adopted(self, client: openai.AsyncOpenAI, key: str) -> BatchRecord | None:
         """A batch of this round the cache does not know: created by a run that lost the reply
