@@ -223,8 +223,16 @@ class Cache:
         value = self.get(stage, key, model)
         if value is None:
             return None
-        stored = (self.meta(stage, key) or {}).get("digest")
-        return value, stored if isinstance(stored, str) else None
+        meta = self.meta(stage, key) or {}
+        stored, size = meta.get("digest"), meta.get("bytes")
+        # Trusted only for the artifact it was written with (same size): an entry rewritten or
+        # half-replaced by an older version's writes is digested afresh by the caller.
+        path = self._path(stage, key, ".json")
+        try:
+            fits = isinstance(size, int) and path.stat().st_size == size
+        except OSError:
+            fits = False
+        return value, stored if isinstance(stored, str) and fits else None
 
     def stored(self, stage: str, key: str, model: type[T]) -> Stored[T] | None:
         """The cached artifact by reference, when its metadata says what it is (digest, size,

@@ -177,3 +177,16 @@ def test_stats_and_clear(tmp_path: Path):
     assert cache.clear("feed") == 2
     assert "feed" not in cache.stats()  # its emptied folders went too
     assert cache.stats()["extract"]["failures"] == 1
+
+
+def test_a_stored_digest_keys_later_stages_only_for_the_artifact_it_was_written_with(
+    tmp_path: Path,
+):
+    cache = Cache(tmp_path)
+    written = cache.put("feed", "k" * 64, meta("A paper"), {})
+    assert cache.get_with_digest("feed", "k" * 64, PaperMeta) == (meta("A paper"), written)
+    # an artifact replaced behind its metadata's back (an older version's write order, a kill)
+    artifact = next(tmp_path.glob("feed/*/*[!a].json"))
+    artifact.write_text(meta("Another, longer title").model_dump_json())
+    value, digest_of = cache.get_with_digest("feed", "k" * 64, PaperMeta)  # type: ignore[misc]
+    assert value == meta("Another, longer title") and digest_of is None
