@@ -172,7 +172,10 @@ def test_a_cut_off_reply_is_retried_with_twice_the_room():
     llm = ScriptedLLM(cut_off(1))
     record = run(llm)
     first, second = (call.max_tokens for call in llm.calls)
-    assert second == 2 * first == 2 * reply_room(PaperSummary, PROMPTS["summarize"].max_tokens)
+    ceiling = PROMPTS["summarize"].max_tokens
+    assert first == reply_room(PaperSummary, ceiling) < ceiling
+    # the retry has the room it had before replies were sized: twice the prompt's ceiling
+    assert second == 2 * ceiling
     assert llm.calls[0].user == llm.calls[1].user
     assert record.stage_usage[REDUCE].calls == 2  # the cut-off reply was paid for
 
@@ -320,7 +323,8 @@ def test_cut_off_refused_and_invented_replies_through_the_openai_backend():
         server.script([{"finish_reason": "length"}])
         record = run(llm)
         first, second = server.chat_bodies
-        assert room(second) == 2 * room(first) and record.usage.calls == 2
+        ceiling = PROMPTS["summarize"].max_tokens
+        assert room(first) < ceiling and room(second) == 2 * ceiling and record.usage.calls == 2
 
         server.script([{"refusal": "I cannot help with this paper."}])
         with pytest.raises(RefusalError, match="refused"):

@@ -241,14 +241,18 @@ async def _awaited(call: Awaitable[R]) -> R:
     return await call
 
 
-async def _with_room(call: Callable[[int], Awaitable[R]], max_tokens: int, cap: int) -> R:
-    """Call with `max_tokens`; once more with twice the room (capped) if the reply was cut off."""
+async def _with_room(
+    call: Callable[[int], Awaitable[R]], max_tokens: int, cap: int, ceiling: int
+) -> R:
+    """Call with `max_tokens` (sized to the reply); once more if the reply was cut off, with
+    twice the prompt's own `ceiling` (capped), as much room as before replies were sized."""
     try:
         return await call(max_tokens)
     except ReplyTooLongError:
-        if max_tokens >= cap:
+        room = min(max(2 * ceiling, 2 * max_tokens), cap)
+        if room <= max_tokens:
             raise
-        return await call(min(2 * max_tokens, cap))
+        return await call(room)
 
 
 # --- the steps ---------------------------------------------------------------------------
@@ -294,6 +298,7 @@ class _Paper:
                 ),
                 reply_room(ChunkNotes, prompt.max_tokens),
                 self.cap,
+                prompt.max_tokens,
             )
             if self.store is not None:
                 self.store.put(key, note)
@@ -313,8 +318,8 @@ class _Paper:
 
         prompt = self.prompts["summarize"]
         first = reply_room(PaperSummary, prompt.max_tokens)
-        # as in _with_room: a retry "with more room" only when the cap leaves more room
-        room = max(min(2 * first, self.cap), first)
+        # as in _with_room: twice the prompt's ceiling, when the cap leaves more room
+        room = max(min(2 * max(prompt.max_tokens, first), self.cap), first)
         attempts = [(self.chunks, first)]
         if room > first:
             attempts.append((self.chunks, room))
