@@ -236,6 +236,15 @@ def test_a_batch_whose_create_reply_was_lost_is_found_not_sent_again(project: Pr
     assert second.failed == [] and second.llm.calls == 5
 
 
+def test_a_create_answered_502_after_the_batch_was_made_is_not_sent_twice(project: Project):
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        server.batches.create_then_502 = True
+        record = project.run(scripted=False, **batch_flags(server, **{"reading.top": 15}))
+        assert server.batches.created == ["batch_1"]  # the retry found it instead
+        assert server.batches.answered == 5
+    assert record.failed == [] and record.llm.calls == 5
+
+
 def test_the_weekly_digest_is_asked_directly_in_batch_mode(tmp_path: Path):
     # one call a user waits for at the terminal: no 24-hour batch for it
     with FakeOpenAI(reply_for=schema_reply) as server:

@@ -376,15 +376,17 @@ class BatchLLM:
         """A batch of this round the cache does not know: created by a run that lost the reply
         to its create (a timeout) or was killed before recording it. Found by its metadata
         among the account's most recent batches."""
-        page = await self.direct.with_retries(lambda: client.batches.list(limit=LOOKBACK), TASK)
-        for batch in page.data:
-            if (batch.metadata or {}).get(METADATA_KEY) == key:
-                self._note(f"batch {batch.id}: found at the endpoint, resuming it")
-                total = batch.request_counts.total if batch.request_counts else 0
-                return BatchRecord(
-                    batch_id=batch.id, input_file_id=batch.input_file_id, requests=total
-                )
-        return None
+        batch = await self.direct.with_retries(lambda: self._listed(client, key), TASK)
+        if batch is None:
+            return None
+        self._note(f"batch {batch.id}: found at the endpoint, resuming it")
+        total = batch.request_counts.total if batch.request_counts else 0
+        return BatchRecord(batch_id=batch.id, input_file_id=batch.input_file_id, requests=total)
+
+    async def _listed(self, client: openai.AsyncOpenAI, key: str) -> Batch | None:
+        """The round's batch among the account's most recent ones, found by its metadata."""
+        page = await client.batches.list(limit=LOOKBACK)
+        return next((b for b in page.data if (b.metadata or {}).get(METADATA_KEY) == key), None)
 
     async def _create(
         self, client: openai.AsyncOpenAI, requests: dict[str, dict[str, Any]], key: str
@@ -399,18 +401,24 @@ class BatchLLM:
             )
         except LLMError as exc:
             raise _without_batches(exc, self.direct.endpoint()) from exc
-        # A create that timed out may have made the batch: never repeat it blindly.
-        try:
-            batch = await self.direct.with_retries(
-                lambda: client.batches.create(
-                    input_file_id=uploaded.id,
-                    endpoint=ENDPOINT,
-                    completion_window=WINDOW,
-                    metadata={METADATA_KEY: key},
-                ),
-                TASK,
-                ambiguous=False,
+        # A create that timed out may have made the batch: never repeat it blindly. A 5xx or
+        # 408 may come from a proxy after the batch was made: look for it before trying again.
+        tries = 0
+
+        async def create_once() -> Batch:
+            nonlocal tries
+            tries += 1
+            if tries > 1 and (made := await self._listed(client, key)) is not None:
+                return made
+            return await client.batches.create(
+                input_file_id=uploaded.id,
+                endpoint=ENDPOINT,
+                completion_window=WINDOW,
+                metadata={METADATA_KEY: key},
             )
+
+        try:
+            batch = await self.direct.with_retries(create_once, TASK, ambiguous=False)
         except LLMError as exc:
             raise _unanswered(exc, self.direct.endpoint()) from exc
         self._note(

@@ -37,6 +37,7 @@ class BatchAPI:
         self.hold = False
         self.expire_after: int | None = None
         self.lose_create_reply = False  # create the next batch, then hang up without a reply
+        self.create_then_502 = False  # create the next batch, then answer 502 (a proxy's)
         self.served = True  # False: no Batch API here (vLLM, Ollama), every route answers 404
         self.files: dict[str, dict[str, Any]] = {}  # id → the file object, plus "data"
         self.batches: dict[str, dict[str, Any]] = {}
@@ -112,6 +113,12 @@ class BatchAPI:
         with self._lock:
             lost, self.lose_create_reply = self.lose_create_reply, False
             return lost
+
+    def bad_gateway_after_create(self) -> bool:
+        """Whether this create is answered 502 although the batch was made (once)."""
+        with self._lock:
+            failed, self.create_then_502 = self.create_then_502, False
+            return failed
 
     def listing(self, limit: int = 20) -> dict[str, Any]:
         """`GET /v1/batches`: the most recent batches first, one page."""

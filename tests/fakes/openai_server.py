@@ -413,6 +413,9 @@ class _Handler(QuietHandler):
             if batches.hang_up_after_create():
                 self.close_connection = True  # the batch exists; its creator never hears
                 return
+            if batches.bad_gateway_after_create():
+                self._send(502, {}, error_body(502))  # the batch exists all the same
+                return
             self._answer(created)
         elif path.startswith("/v1/batches/") and path.endswith("/cancel"):
             self._answer(batches.cancel(path.removeprefix("/v1/batches/").removesuffix("/cancel")))
