@@ -315,20 +315,40 @@ def _omitted(parts: Sequence[Part], units: list[Unit], kept: list[Unit]) -> list
     ]
 
 
-def parts_of(sections: Sequence[tuple[Section, list[str]]], captions: Sequence[str]) -> list[Part]:
+def parts_of(
+    sections: Sequence[tuple[Section, list[str]]], captions: Sequence[str], abstract: str = ""
+) -> list[Part]:
     """Sections (with heading paths) and the paper's captions as the selection's parts; the
-    captions are one part at the end of the body, before any appendix."""
+    captions are one part at the end of the body, before any appendix. An `abstract` held in
+    unheaded front matter (title, authors, abstract in one section) is a part of its own, read
+    first like any abstract, not as front matter."""
     from pipeline.stages.chunk import normalise  # here: the chunk stage imports this module
 
-    parts = [
-        Part(s.heading, path, role_of(path, s.kind), _paragraphs(normalise(s.text)))
-        for s, path in sections
-    ]
+    parts: list[Part] = []
+    for s, path in sections:
+        part = Part(s.heading, path, role_of(path, s.kind), _paragraphs(normalise(s.text)))
+        front = s.kind == "front" and part.role is not Role.ABSTRACT
+        parts += _abstract_apart(part, " ".join(abstract.split())) if front else [part]
     if captions:
         at = next((i for i, p in enumerate(parts) if p.role is Role.APPENDIX), len(parts))
         texts = [" ".join(c.split()) for c in captions if c.strip()]
         parts.insert(at, Part(CAPTIONS_HEADING, [CAPTIONS_HEADING], Role.CAPTIONS, texts))
     return parts
+
+
+def _abstract_apart(part: Part, abstract: str) -> list[Part]:
+    if len(abstract) < 40:
+        return [part]
+
+    def held(paragraph: str) -> bool:
+        return len(paragraph) >= 40 and (paragraph in abstract or abstract in paragraph)
+
+    ours = [p for p in part.paragraphs if held(p)]
+    if not ours:
+        return [part]
+    rest = [p for p in part.paragraphs if not held(p)]
+    found = Part("Abstract", ["Abstract"], Role.ABSTRACT, ours)
+    return [found, Part(part.heading, part.path, part.role, rest)] if rest else [found]
 
 
 def _paragraphs(text: str) -> list[str]:

@@ -162,3 +162,36 @@ def test_the_report_says_what_each_summary_was_read_from(tmp_path: Path, papers:
     assert line in day.report()
     html = (day.folder() / "summaries.html").read_text()
     assert "<dt>Read from</dt><dd>Abstract, " in html
+
+
+def test_an_abstract_inside_unheaded_front_matter_is_read_first():
+    # Title, authors and abstract in one front section headed by the title: the abstract is
+    # still the first thing a tight budget keeps, not front matter read after the rest.
+    from pipeline.models import Section
+
+    abstract = "We study widgets. Our method improves accuracy by 12.5% on WidgetBench."
+    filler = " ".join(["This sentence is filler text about widget methods."] * 40)
+    sections = [
+        Section(
+            heading="A Study of Widgets",
+            page_start=1,
+            page_end=1,
+            kind="front",
+            text=f"A Study of Widgets\n\nAlice, Bob (MIT)\n\n{abstract}",
+        ),
+        *(
+            Section(heading=h, page_start=1, page_end=1, text="\n\n".join([filler] * 4))
+            for h in ("1 Introduction", "2 Method", "3 Experiments", "4 Conclusion")
+        ),
+    ]
+    document = Document(
+        paper_id="x",
+        title="A Study of Widgets",
+        abstract=abstract,
+        sections=sections,
+        pages=4,
+        pages_read=4,
+    )
+    read = budgeted_chunks(document, tokenizer=TOKENIZER, budget=400)
+    assert abstract in "\n".join(chunk.text for chunk in read.chunks)
+    assert read.read_from[0] == "Abstract"

@@ -125,7 +125,8 @@ def budgeted_chunks(
 
 def role_parts(document: Document) -> list[reading.Part]:
     """What the budgeted read chooses from: sections, appendices and captions, with roles."""
-    return reading.parts_of(_sections_with_paths(document, appendices=True), document.captions)
+    sections = _sections_with_paths(document, appendices=True)
+    return reading.parts_of(sections, document.captions, document.abstract)
 
 
 def _chunks(
