@@ -10,9 +10,12 @@ then repairs and re-asks. The replies go through the direct client's own reading
 re-ask loop (`llm/replies.py`): the same schema, refusal, cut-off and faithfulness rules.
 
 Never paying twice: a round is known by the exact set of its requests (each request's
-`custom_id` is the digest of its body and its follow-up number). The batch id is stored under
-that key as soon as the batch exists, so a stopped run started again polls the same batch; a
-finished batch's results are stored too, so a re-run neither downloads nor parses them again.
+`custom_id` is the digest of its body and its follow-up number). The batch id and its requests'
+ids are stored under that key as soon as the batch exists, so a stopped run started again polls
+the same batch; a finished batch's results are stored too, so a re-run neither downloads nor
+parses them again. A request is answered by any stored batch that holds it (a run started
+again need not group its requests as the stopped one did), and an unfinished one is polled to
+its end rather than paid for again; a failed item is never served from the store.
 The key also rides on the batch as metadata: a create whose reply was lost (a timeout; never
 retried) or a run killed before it could record the id is found among the account's recent
 batches by the next run, instead of being sent again.
