@@ -116,7 +116,7 @@ class LocalExecutor:
         self._pool: ProcessPoolExecutor | None = None
         self._params: dict[str, dict[str, Any]] = {}
         self._digests = Digests()
-        self._key_cache: dict[str, tuple[str, str]] = {}
+        self._key_cache: dict[str, tuple[dict[str, Any], dict[str, Any], tuple[str, str]]] = {}
         # What made each reference served from the cache, to remake it if it proves unreadable
         self._origins: dict[Path, tuple[Stage[Any, Any], Job]] = {}
 
@@ -215,17 +215,19 @@ class LocalExecutor:
     # --- keys and the cache ----------------------------------------------------------
 
     def _job(self, stage: Stage[Any, Any], paper_id: str, inputs: dict[str, Any]) -> Job:
-        params = self.params(stage)
-        identities = {name: self.tools.identity(name) for name in stage.uses}
-        key = keyed(stage, inputs, self._key_parts(stage), self._digests.of)
+        params, identities, fixed = self._stage_parts(stage)
+        key = keyed(stage, inputs, fixed, self._digests.of)
         return Job(paper_id, key, {**inputs, **params}, {**params, **identities})
 
-    def _key_parts(self, stage: Stage[Any, Any]) -> tuple[str, str]:
-        """The params and tool identities as they enter the key, once per stage and run (the
-        same for every paper; the prompts' digests are not taken 500 times)."""
+    def _stage_parts(
+        self, stage: Stage[Any, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], tuple[str, str]]:
+        """The params, the tool identities and both as they enter the key, once per stage and
+        run (the same for every paper; the prompts' digests are not taken 500 times)."""
         if stage.name not in self._key_cache:
+            params = self.params(stage)
             identities = {name: self.tools.identity(name) for name in stage.uses}
-            self._key_cache[stage.name] = fixed_parts(self.params(stage), identities)
+            self._key_cache[stage.name] = (params, identities, fixed_parts(params, identities))
         return self._key_cache[stage.name]
 
     def _lookup(self, stage: Stage[Any, Any], job: Job) -> BaseModel | None:

@@ -363,29 +363,26 @@ def test_a_reply_cut_off_mid_body_is_retried_then_an_error_that_says_so() -> Non
         assert len(server.chat_bodies) == 2
 
 
+async def long_calls(backend: OpenAIBackend, count: int) -> list[Any]:
+    """`count` calls at once of ~600 prompt tokens each (~900 before the reply)."""
+    messages = [MESSAGES[0], Message(role="user", content=f"Title: {TITLE}\n" + "x" * 2400)]
+    calls = [
+        backend.structured(
+            messages, Finding, temperature=0, max_tokens=300, task="t", on_usage=lambda u: None
+        )
+        for _ in range(count)
+    ]
+    return await asyncio.gather(*calls)
+
+
 def test_concurrent_calls_under_a_tight_limit_meet_no_429(server: FakeOpenAI) -> None:
     # A one-second "minute": 40 calls of ~600 tokens each (~900 before the reply) against 12k.
     limits: dict[str, Any] = {"rpm": 40, "tpm": 12_000, "window": 1.0}
-    long_messages = [MESSAGES[0], Message(role="user", content=f"Title: {TITLE}\n" + "x" * 2400)]
     with FakeOpenAI(reply_for=finding_reply, latency=0.02, **limits) as limited:
         limiter = RateLimiter(rpm=40, tpm=12_000, window=1.0, margin=0.05, max_concurrency=8)
         backend = backend_for(limited, limiter=limiter, max_retries=3)
 
-        async def day() -> list[Any]:
-            calls = [
-                backend.structured(
-                    long_messages,
-                    Finding,
-                    temperature=0,
-                    max_tokens=300,
-                    task="t",
-                    on_usage=lambda usage: None,
-                )
-                for _ in range(40)
-            ]
-            return await asyncio.gather(*calls)
-
-        replies = run(backend, day())
+        replies = run(backend, long_calls(backend, 40))
 
         assert len(replies) == 40
         assert limited.chat_statuses.count(429) <= 0.01 * 40
@@ -397,26 +394,11 @@ def test_limits_read_from_remaining_alone_hold_against_a_server_that_holds_max_t
     # and its whole max_tokens on arrival, and only x-ratelimit-remaining/reset-* sent back.
     limits: dict[str, Any] = {"tpm": 12_000, "window": 1.0}
     server_options: dict[str, Any] = {"charge": "max_tokens", "limit_headers": False}
-    long_messages = [MESSAGES[0], Message(role="user", content=f"Title: {TITLE}\n" + "x" * 2400)]
     with FakeOpenAI(reply_for=finding_reply, latency=0.02, **limits, **server_options) as limited:
         limiter = RateLimiter(window=1.0, margin=0.1, max_concurrency=8)  # told no limit
         backend = backend_for(limited, limiter=limiter, max_retries=3)
 
-        async def day() -> list[Any]:
-            calls = [
-                backend.structured(
-                    long_messages,
-                    Finding,
-                    temperature=0,
-                    max_tokens=300,
-                    task="t",
-                    on_usage=lambda usage: None,
-                )
-                for _ in range(30)
-            ]
-            return await asyncio.gather(*calls)
-
-        replies = run(backend, day())
+        replies = run(backend, long_calls(backend, 30))
 
         assert len(replies) == 30
         # Not a storm (a third of the requests without the readings): a few at most, where a

@@ -41,7 +41,6 @@ from pydantic import BaseModel
 
 from pipeline.errors import LLMError
 from pipeline.llm.base import Message, R, UsageSink
-from pipeline.llm.replies import reask_until_valid
 from pipeline.wording import plural
 
 if TYPE_CHECKING:
@@ -225,16 +224,7 @@ class BatchLLM:
             task=task,
             on_usage=on_usage,
         )
-        turns = [m.model_dump() for m in messages]
-        return await reask_until_valid(
-            send,
-            turns,
-            reply_model,
-            max_reasks=self.direct.max_reasks,
-            model=self.model,
-            task=task,
-            on_usage=on_usage,
-        )
+        return await self.direct.reasked(send, messages, reply_model, task=task, on_usage=on_usage)
 
     async def _send(
         self,

@@ -203,6 +203,19 @@ class OpenAIBackend:
                 on_usage=on_usage,
             )
 
+        return await self.reasked(send, messages, reply_model, task=task, on_usage=on_usage)
+
+    async def reasked(
+        self,
+        send: Callable[[list[dict[str, str]]], Awaitable[str]],
+        messages: list[Message],
+        reply_model: type[R],
+        *,
+        task: str,
+        on_usage: UsageSink,
+    ) -> R:
+        """`send`'s reply validated, re-asked with the errors up to `max_reasks`: this client's
+        rules, whichever way the turns travel (directly, or in a batch)."""
         turns = [m.model_dump() for m in messages]
         return await reask_until_valid(
             send,
