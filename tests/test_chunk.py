@@ -264,6 +264,31 @@ def test_budget_keeps_the_core_sections_and_lists_what_it_left_out() -> None:
     ]
 
 
+def test_a_section_whose_own_text_was_left_out_is_read_from_in_excerpts() -> None:
+    # The budget leaves out a section's own long text but keeps its short subsection: the
+    # report must not say the whole section was read.
+    doc = document(
+        [
+            section("Abstract", prose(1, 1), kind="front"),
+            section("1 Introduction", prose(2, 2)),
+            section("2 Related Work", prose(20, 4)),
+            section("2.1 Method", prose(2, 9), level=2),
+            section("3 Conclusion", prose(1, 8)),
+        ]
+    )
+    whole = chunks(doc, tokenizer=TOKENIZER, max_tokens=300, overlap=30, paper_budget=10**6)
+    rest = sum(c.tokens for c in whole.chunks if c.section_path != ["2 Related Work"])
+    result = chunks(doc, tokenizer=TOKENIZER, max_tokens=300, overlap=30, paper_budget=rest + 10)
+    assert result.omitted_sections == ["2 Related Work"]
+    assert ["2 Related Work", "2.1 Method"] in paths(result)
+    assert result.read_from == [
+        "Abstract",
+        "1 Introduction",
+        "2 Related Work (excerpts)",
+        "3 Conclusion",
+    ]
+
+
 def test_a_paper_with_one_unnamed_section_is_cut_not_dropped() -> None:
     doc = document([section("Main text", prose(40, 2))], abstract=prose(1, 1))
     result = chunks(doc, tokenizer=TOKENIZER, max_tokens=300, overlap=30, paper_budget=2000)

@@ -152,15 +152,15 @@ def _chunks(
 
 def _read_from(parts: list[_Part], kept: list[_Part]) -> list[str]:
     """Top-level sections read, in document order; '(excerpts)' when the budget cut some of it."""
-    whole: dict[str, bool] = {}
     kept_tokens = {tuple(p.path): sum(p.tokens) for p in kept}
+    read: dict[str, bool] = {}  # top-level heading -> some part of it was read
+    whole: dict[str, bool] = {}  # top-level heading -> every part of it was read whole
     for part in parts:
         top = part.path[0]
-        read = kept_tokens.get(tuple(part.path))
-        if read is None and top not in whole:
-            continue
-        whole[top] = whole.get(top, True) and read == sum(part.tokens)
-    return [top if full else f"{top} (excerpts)" for top, full in whole.items()]
+        tokens = kept_tokens.get(tuple(part.path))
+        read[top] = read.get(top, False) or tokens is not None
+        whole[top] = whole.get(top, True) and tokens == sum(part.tokens)
+    return [top if whole[top] else f"{top} (excerpts)" for top in whole if read[top]]
 
 
 def _check_arguments(max_tokens: int, overlap: int, paper_budget: int) -> None:
