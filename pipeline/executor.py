@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from pipeline import memory
 from pipeline.cache import Cache, CorruptEntryError, Stored, digest
 from pipeline.errors import MissingInputError, PaperError
 from pipeline.observer import Observer
@@ -40,15 +41,16 @@ from pipeline.stage import Placement, Stage, fixed_parts, key_part, keyed
 from pipeline.tools import Tools
 
 # Below this many computations, starting worker processes (about a second) costs more than it
-# saves: a small day's CPU stages take milliseconds per paper. The pool, once started, serves
-# every later stage of the run.
+# saves: a small day's CPU stages take milliseconds per paper. The fork server, once started,
+# serves every later stage's pool.
 POOL_THRESHOLD = 16
 WORKERS = 2
-# Imported once by the fork server, so each worker (a new pool after a crash included) starts
-# with PyMuPDF and the stages already loaded instead of importing them again.
-# The fork server imports these once and its workers share them; PyMuPDF is named because
-# `pipeline.stages.extract` imports it only where a PDF is opened (a cached run never does).
-PRELOAD = ["pymupdf", "pipeline.stages.extract", "pipeline.stages.chunk", "pipeline.llm.backends"]
+# Imported once by the fork server, so each worker (a new pool after a crash, each CPU stage's
+# pool) starts with the stages already loaded instead of importing them again. Not PyMuPDF:
+# `pipeline.stages.extract` imports it where a PDF is opened, so only extract's workers map it
+# (~20 MiB of each worker's resident library pages and objects, ~30 MiB of the fork server's);
+# chunk's and summarize's workers never do.
+PRELOAD = ["pipeline.stages.extract", "pipeline.stages.chunk", "pipeline.llm.backends"]
 
 
 class Executor(Protocol):
@@ -330,8 +332,11 @@ class LocalExecutor:
             self.close(graceful=False)
             if self._submit_all(stage, [job], tools, done):
                 done(job, _crashed(stage, job))
-        if broken:
-            self.close(graceful=False)
+        # Each CPU stage has workers of its own, forked from the fork server (its imports
+        # already made, so a new pool costs milliseconds): what a stage leaves in its workers
+        # (PyMuPDF's library and fonts, a tokenizer's tables, a fragmented heap) does not ride
+        # into the next stage, and no idle worker sits beside the report being written.
+        self.close(graceful=not broken)
 
     def _submit_all(
         self, stage: Stage[Any, Any], jobs: Sequence[Job], tools: dict[str, Any], done: Done
@@ -460,6 +465,17 @@ def _compute_in_worker(
     """Runs in a worker process: the stage's compute (its inputs read from the cache when they
     came as references), its exception returned as a value. An unreadable input comes back as
     CorruptEntryError, for the run to remake."""
+    try:
+        return _computed(stage, values, tools, store)
+    finally:
+        # The paper's inputs and output are garbage by now; the worker would otherwise stay
+        # the size of its largest paper so far.
+        memory.release()
+
+
+def _computed(
+    stage: Stage[Any, Any], values: dict[str, Any], tools: dict[str, Any], store: Store | None
+) -> Any:
     try:
         started = time.perf_counter()
         values = {k: v.load() if isinstance(v, Stored) else v for k, v in values.items()}

@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from pipeline import numbering, tables
+from pipeline import memory, numbering, tables
 from pipeline import outline as outlines
 from pipeline.errors import ExtractError
 from pipeline.models import Document, PdfFile, Section
@@ -218,7 +218,7 @@ def documents_in_processes(
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         jobs = [
-            pool.submit(_document_or_error, p, i, max_pages)
+            pool.submit(_document_in_worker, p, i, max_pages)
             for p, i in zip(paths, ids, strict=True)
         ]
         return [
@@ -238,6 +238,13 @@ def _result(
             f"{path}: extraction crashed ({type(exc).__name__}: {exc}); try `paperbrief extract`"
         )
         return ExtractError(message, paper_id=paper_id, stage="extract")
+
+
+def _document_in_worker(path: Path, paper_id: str, max_pages: int) -> Document | ExtractError:
+    try:
+        return _document_or_error(path, paper_id, max_pages)
+    finally:
+        memory.release()  # or the worker stays the size of its largest PDF so far
 
 
 def _document_or_error(path: Path, paper_id: str, max_pages: int) -> Document | ExtractError:

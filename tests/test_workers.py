@@ -1,0 +1,77 @@
+"""Worker processes stay small (issue 11): each CPU stage has workers of its own, only a worker
+that opens a PDF loads PyMuPDF, and a worker lets go of what a paper left behind before the next.
+
+`make bench` measures the memory (the process tree's summed RSS); these tests pin the behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+from datetime import date
+from pathlib import Path
+
+import pymupdf
+
+from pipeline.cache import Cache
+from pipeline.executor import LocalExecutor, Plan, _compute_in_worker
+from pipeline.models import Document, PaperMeta, PdfFile
+from pipeline.observer import QuietObserver
+from pipeline.paper import Day, Paper
+from pipeline.runlog import RunLog
+from pipeline.sources import Source
+from pipeline.stages.extract import Extract, library
+from pipeline.tools import Tools
+from tests.builders import without_xref
+from tests.conftest import DAY
+from tests.project import Project
+from tests.where import Where
+
+
+def test_each_cpu_stage_has_workers_of_its_own_and_only_a_pdf_reader_loads_pymupdf(
+    tmp_path: Path, papers: Path
+):
+    settings = Project(tmp_path, papers).settings()
+    log, cache = RunLog(), Cache(settings.cache_dir)
+    source = Source(kind="folder", day=date.fromisoformat(DAY), folder=papers)
+    day = Day(
+        source=source,
+        log=log,
+        papers=[Paper(meta=PaperMeta(id=f"p{n}", title="")) for n in range(4)],
+    )
+    with asyncio.Runner() as loop:
+        tools = Tools(settings, cache, log)
+        executor = LocalExecutor(
+            settings, cache, log, tools, Plan(), QuietObserver(), loop, pool_threshold=1
+        )
+        try:
+            executor.run(Where("extract", next(papers.glob("*.pdf"))), day)
+            read = {p.meta.title for p in day.papers}
+            executor.run(Where("chunk"), day)
+            counted = {p.meta.title for p in day.papers}
+        finally:
+            executor.close()
+    assert {title.split()[1] for title in read} == {"pymupdf"}
+    # chunk's workers are new processes, and none of them loaded PyMuPDF's library
+    assert {title.split()[1] for title in counted} == {"-"}
+    assert {t.split()[0] for t in read}.isdisjoint(t.split()[0] for t in counted)
+    assert str(os.getpid()) not in {t.split()[0] for t in read | counted}
+
+
+def test_a_worker_forgets_pymupdfs_warnings_after_each_paper(tmp_path: Path, papers: Path):
+    # A PDF MuPDF has to repair: opening it leaves warnings in a list PyMuPDF never empties,
+    # which in a worker that reads a day's papers would only grow.
+    repaired = tmp_path / "repaired.pdf"
+    sample = sorted(papers.glob("*.pdf"))[0]
+    repaired.write_bytes(without_xref(sample.read_bytes(), random.Random(0)))
+    pymupdf.open(repaired).close()
+    assert pymupdf.JM_mupdf_warnings_store  # MuPDF did complain
+    pymupdf.TOOLS.reset_mupdf_warnings()
+
+    pdf = PdfFile(path=repaired, sha256=hashlib.sha256(repaired.read_bytes()).hexdigest())
+    values = {"pdf": pdf, "paper_id": "repaired", "max_pages": 60, "library": library()}
+    result = _compute_in_worker(Extract(), values, {}, None)  # what a worker runs per paper
+    assert isinstance(result, Document) and result.sections
+    assert pymupdf.JM_mupdf_warnings_store == []
