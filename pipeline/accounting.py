@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipeline.faithfulness import share_of_supported
-from pipeline.models import SummaryRecord, Usage
+from pipeline.models import FailedPaper, SummaryRecord, Usage
 from pipeline.record import LLMStats
 
 
@@ -54,12 +54,22 @@ def cost_text(usage: Usage, quote: Callable[[str], str] = repr) -> str:
 
 
 def llm_record(
-    stats: LLMStats, by_stage: dict[str, Usage], records: list[SummaryRecord]
+    stats: LLMStats,
+    by_stage: dict[str, Usage],
+    records: list[SummaryRecord],
+    failed: Sequence[tuple[FailedPaper, Usage]] = (),
 ) -> LLMStats:
     """This run's calls, tokens and dollars, in total, per stage and per paper."""
     usage = sum(by_stage.values(), Usage())
-    # What each paper's summary cost when it was made (a cached summary keeps its price).
+    # What each paper's summary cost when it was made (a cached summary keeps its price), and
+    # what a paper that failed after spending cost this run, with why it failed.
     by_paper = {record.paper_id: usage_row(record.usage) for record in records}
+    for failure, spent in failed:
+        by_paper[failure.id] = {
+            **usage_row(spent),
+            "failed_stage": failure.stage,
+            "error": failure.error,
+        }
     return stats.model_copy(
         update={
             "by_paper": by_paper,

@@ -101,7 +101,7 @@ def run_record(
         succeeded=sum(1 for p in papers if p.failure is None),
         failed=log.sorted_failures(),
         stages=log.stats,
-        llm=llm_record(stats, log.usage.by_stage, [r for _, r in summaries]),
+        llm=llm_record(stats, log.usage.by_stage, [r for _, r in summaries], log.spent_failures()),
         tokenizer={"encoding": tokenizer.name, "fallback": tokenizer.fallback},
         prompt=day.prompt,
         warnings=log.warnings,

@@ -1,0 +1,61 @@
+"""Cost you can trust, in the corners: a paper that fails after it spent still has its row in
+run.json's per-paper costs, and a server that omits `usage` is counted by our own estimate.
+The real openai client against the fake server, in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.llm.base import Price
+from tests.fakes.openai_server import FakeOpenAI, request_title
+from tests.fakes.replies import reply_kind, schema_reply
+from tests.project import Project
+
+PRICE = Price(input=0.15, output=0.60)
+FAILING = "ToolGuard"  # the sample paper whose summary never validates
+
+
+@pytest.fixture
+def project(tmp_path: Path, papers: Path) -> Project:
+    return Project(tmp_path / "project", papers)
+
+
+def openai_flags(server: FakeOpenAI, **more: Any) -> dict[str, Any]:
+    return {
+        "llm.base_url": server.base_url,
+        "llm.api_key": "test-key",
+        "llm.prices": {"gpt-4o-mini": PRICE.model_dump()},
+        **more,
+    }
+
+
+def summary_never_valid(title: str) -> Callable[[dict[str, Any]], str]:
+    """Notes are fine; the summary of the paper named `title` is never JSON."""
+
+    def reply(body: dict[str, Any]) -> str:
+        if reply_kind(body) == "PaperSummary" and title in request_title(body):
+            return "not json"
+        return schema_reply(body)
+
+    return reply
+
+
+def test_a_paper_that_failed_after_spending_has_its_cost_row(project: Project):
+    # map-reduce: the notes are paid for, then the reduce's three tries are never valid
+    more = {"reading.single_call_budget": 500}
+    with FakeOpenAI(reply_for=summary_never_valid(FAILING)) as server:
+        record = project.run(scripted=False, **openai_flags(server, **more))
+    (failed,) = record.failed
+    assert failed.stage == "summarize" and "no valid PaperSummary" in failed.error
+    row = record.llm.by_paper[failed.id]
+    assert row["calls"] > 3 and row["cost_usd"] > 0  # its notes, then three summaries
+    assert row["failed_stage"] == "summarize" and row["error"] == failed.error
+    # every paper's row adds up to what the summarize steps cost the run
+    steps = [u for step, u in record.llm.by_stage.items() if step.startswith("summarize")]
+    assert sum(r["calls"] for r in record.llm.by_paper.values()) == sum(u["calls"] for u in steps)
+    spent = sum(r["cost_usd"] for r in record.llm.by_paper.values())
+    assert spent == pytest.approx(sum(u["cost_usd"] for u in steps), abs=1e-6)
