@@ -132,6 +132,8 @@ def compare_command(args: argparse.Namespace, settings: Settings, console: Conso
 def overview(comparison: Comparison) -> list[str]:
     """The headline numbers, one line per variant (never cropped, easy to grep); the files
     have the rest."""
+    from pipeline.compare.render import usd
+
     lines = []
     for v in comparison.variants:
         s = v.stats
@@ -141,7 +143,8 @@ def overview(comparison: Comparison) -> list[str]:
         rouge = "–" if s.rouge_abstract is None else f"{s.rouge_abstract:.3f}"
         lines.append(
             f"{v.spec.label}: {plural(s.papers, 'paper')}, {s.prompt_tokens:,} in / "
-            f"{s.completion_tokens:,} out tokens, {s.cost_usd:.4f} USD, first reply valid "
+            f"{s.completion_tokens:,} out tokens, {usd(s.cost_usd, s.unpriced_models)}, "
+            "first reply valid "
             f"{valid}, {plural(s.reasks, 're-ask')}, "
             f"numbers supported {100 * s.numbers_supported:.0f}%, "
             f"{s.summary_words:.0f} words, ROUGE-L vs abstract {rouge}"
