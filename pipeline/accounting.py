@@ -39,18 +39,31 @@ def usage_row(usage: Usage) -> dict[str, Any]:
         "cost_usd": round(usage.cost_usd, 6),
         "cost_counted": not usage.unpriced_models,
         "unpriced_models": usage.unpriced_models,
+        "estimated_models": usage.estimated_models,
     }
 
 
 def cost_text(usage: Usage, quote: Callable[[str], str] = repr) -> str:
     """Dollars as the terminal and the reports say them: "$0.0123", or, when a model had no
-    price, that its cost is not counted, never "$0.0000" for calls nobody priced."""
+    price, that its cost is not counted, never "$0.0000" for calls nobody priced; and when a
+    server sent no usage, that its calls' tokens and cost are our estimate."""
+    return _dollars(usage, quote) + _estimated(usage, quote)
+
+
+def _dollars(usage: Usage, quote: Callable[[str], str]) -> str:
     if not usage.unpriced_models:
         return f"${usage.cost_usd:.4f}"
     names = ", ".join(quote(model) for model in usage.unpriced_models)
     if usage.cost_usd:
         return f"${usage.cost_usd:.4f} plus the cost of {names}, not counted (no price)"
     return f"cost not counted (no price for {names})"
+
+
+def _estimated(usage: Usage, quote: Callable[[str], str]) -> str:
+    if not usage.estimated_models:
+        return ""
+    names = ", ".join(quote(model) for model in usage.estimated_models)
+    return f" (estimated for {names}: the server reported no usage)"
 
 
 def llm_record(
@@ -80,6 +93,7 @@ def llm_record(
             "cost_usd": round(usage.cost_usd, 6),
             "cost_counted": not usage.unpriced_models,
             "unpriced_models": usage.unpriced_models,
+            "estimated_models": usage.estimated_models,
             "by_stage": {stage: usage_row(u) for stage, u in by_stage.items()},
         }
     )

@@ -46,6 +46,10 @@ class LLMStats(BaseModel):
     unpriced_models: list[str] = Field(
         default_factory=list, description="models called without a price (not in cost_usd)"
     )
+    estimated_models: list[str] = Field(
+        default_factory=list,
+        description="models whose server sent no usage: tokens and cost are our estimate",
+    )
     by_stage: dict[str, dict[str, Any]] = Field(default_factory=dict)
     by_paper: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

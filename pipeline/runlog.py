@@ -78,7 +78,7 @@ class RunLog:
         self.usage.add(step, usage)
         total = self.usage.total()
         tokens = total.prompt_tokens + total.completion_tokens
-        self.observer.spent(tokens, total.cost_usd, total.unpriced_models)
+        self.observer.spent(tokens, total.cost_usd, total.unpriced_models, total.estimated_models)
 
     def requests(self, stage: str, numbers: Any) -> None:
         """Add an HTTP client's request counts (requests, retries, bytes, failures)."""

@@ -250,6 +250,7 @@ class BatchLLM:
                     task=task,
                     on_usage=on_usage,
                     price_factor=self.price_factor,
+                    turns=turns,
                 )
             failure = result.error or "no reason given"
             if self.fallback:

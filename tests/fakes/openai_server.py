@@ -41,6 +41,8 @@ Options of the server itself (all off by default):
                        with a 400, as a strict OpenAI-compatible server would
     storm              a `tests.fakes.http.Storm`: random 5xx, 429, replies cut off mid-body
                        and hangs on that share of chat completions (a bench's fault storm)
+    omit_usage         replies (direct and in a batch's output) carry no `usage`, as some
+                       OpenAI-compatible servers send them
 
 `chat_statuses` lists the status of every chat completion answered, in order.
 
@@ -107,8 +109,10 @@ class FakeOpenAI(LocalServer):
         reject_json_schema: bool = False,
         reject_json_object_schema: bool = False,
         storm: Storm | None = None,
+        omit_usage: bool = False,
     ) -> None:
         self.storm = storm
+        self.omit_usage = omit_usage
         self.models = list(models)
         self.reply_for = reply_for or default_reply
         self.latency = latency
@@ -205,6 +209,8 @@ class FakeOpenAI(LocalServer):
                 message = "Rate limit reached for requests or tokens per minute; try again"
                 return 429, headers, error_body(429, message)
         time.sleep(self.latency)
+        if self.omit_usage:
+            del completion["usage"]
         return 200, headers, completion
 
     def _charge(self, body: dict[str, Any], completion: dict[str, Any]) -> int:
