@@ -20,6 +20,12 @@ The key also rides on the batch as metadata: a create whose reply was lost (a ti
 retried) or a run killed before it could record the id is found among the account's recent
 batches by the next run, instead of being sent again.
 
+A round over the Batch API's limits on one batch (`BatchLimits`: OpenAI's 50,000 requests and
+200 MB of input file, `llm.batch_max_requests` / `llm.batch_max_bytes`) goes out as several
+batches, filled in custom_id order so a run started again splits the same requests the same
+way; each is created and recorded before the next, then all are polled. A request that alone
+is over the byte limit fails as an item would (a follow-up, or `fallback`'s direct call).
+
 Failed items (an error line, an expired or cancelled batch, a failed batch) go to a follow-up
 batch, up to `rounds` times, or, with `fallback`, to one direct call each at the full price.
 Batch replies are billed at `BATCH_PRICE_FACTOR` of the model's price; usage is reported as
@@ -120,11 +126,45 @@ def round_key(model: str, endpoint: str, ids: list[str]) -> str:
 
 def input_file(requests: dict[str, dict[str, Any]]) -> bytes:
     """The batch's JSONL input: one `{"custom_id","method","url","body"}` line per request."""
-    lines = [
-        json.dumps({"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body})
-        for cid, body in sorted(requests.items())
-    ]
-    return ("\n".join(lines) + "\n").encode()
+    return b"".join(_line(cid, body) for cid, body in sorted(requests.items()))
+
+
+def _line(cid: str, body: dict[str, Any]) -> bytes:
+    request = {"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body}
+    return (json.dumps(request) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """What one batch may hold (OpenAI's: 50,000 requests, a 200 MB input file)."""
+
+    requests: int = 50_000
+    bytes: int = 200_000_000
+
+
+def batches_of(
+    requests: dict[str, dict[str, Any]], limits: BatchLimits
+) -> tuple[list[dict[str, dict[str, Any]]], dict[str, str]]:
+    """A round's requests as batches within the limits, filled in custom_id order (so a run
+    started again splits the same requests the same way, and finds its batches by their keys),
+    and the requests no batch can hold, with why."""
+    parts: list[dict[str, dict[str, Any]]] = []
+    too_large: dict[str, str] = {}
+    size = 0
+    for cid, body in sorted(requests.items()):
+        line = len(_line(cid, body))
+        if line > limits.bytes:
+            too_large[cid] = (
+                f"request of {line:,} bytes is over the batch input file limit "
+                f"({limits.bytes:,} bytes)"
+            )
+            continue
+        if not parts or len(parts[-1]) >= limits.requests or size + line > limits.bytes:
+            parts.append({})
+            size = 0
+        parts[-1][cid] = body
+        size += line
+    return parts, too_large
 
 
 def results_of(
@@ -178,10 +218,12 @@ class BatchLLM:
         gather: float = 1.0,
         rounds: int = 2,
         fallback: bool = False,
+        limits: BatchLimits | None = None,
         on_notice: Callable[[str], None] | None = None,
         on_flight: Callable[[int], None] | None = None,
     ) -> None:
         self.direct = direct
+        self.limits = limits or BatchLimits()
         self.model = direct.model
         self.store = store
         self.poll = poll
@@ -334,6 +376,19 @@ class BatchLLM:
         return {**answered, **(await self._sent(rest) if rest else {})}
 
     async def _sent(self, requests: dict[str, dict[str, Any]]) -> dict[str, ItemResult]:
+        """The requests sent as batches within the limits: each created and recorded before
+        the next (a stopped run resumes those that exist), then all polled to their end."""
+        parts, too_large = batches_of(requests, self.limits)
+        results = {cid: ItemResult(error=why) for cid, why in too_large.items()}
+        recorded = [await self._recorded(part) for part in parts]
+        for finished in await asyncio.gather(*(self._finished(*kr) for kr in recorded)):
+            results.update(
+                {cid: finished.results[cid] for cid in finished.ids} if finished.results else {}
+            )
+        return results
+
+    async def _recorded(self, requests: dict[str, dict[str, Any]]) -> tuple[str, BatchRecord]:
+        """One batch's key and record: a stored one, one found at the endpoint, or a new one."""
         ids = sorted(requests)
         key = round_key(self.model, self.direct.endpoint(), ids)
         # The same requests failed in a batch before: a new batch, under a key that follows
@@ -349,8 +404,7 @@ class BatchLLM:
         else:  # a stopped run's batch, from a record made before ids were kept
             self._note(f"batch {record.batch_id}: resuming ({plural(len(ids), 'request')})")
             record = record.model_copy(update={"ids": ids})
-        finished = await self._finished(key, record)
-        return {cid: finished.results[cid] for cid in ids} if finished.results else {}
+        return key, record
 
     async def _finished(self, key: str, record: BatchRecord) -> BatchRecord:
         """The stored batch polled to its end, its results read and stored."""

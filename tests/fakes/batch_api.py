@@ -12,9 +12,13 @@ its requests answered then by the server's own chat reply (scripted replies incl
 scripted `{"status": 500}` becomes an error-file line. `expire_after = n` answers the first n
 requests of the next batch to end and marks it expired, the rest written as `batch_expired`
 error lines, as OpenAI does. `lose_create_reply = True` creates the next batch but hangs up
-before answering, as a create whose reply timed out. `GET /v1/batches` lists the most recent
-first. Wire shapes follow openai-python's `types/batch.py` and `types/file_object.py`, and the
-output line `{"id","custom_id","response":{"status_code","request_id","body"},"error"}`.
+before answering, as a create whose reply timed out. `stall_creates_after = n`: every create
+after the first n waits, unanswered and making nothing, until `unstall()` (a run stopped in the
+middle of sending a round's batches). `max_requests` / `max_bytes` are the provider's limits on
+one batch: a batch over them fails validation, as OpenAI's does. `GET /v1/batches` lists the
+most recent first. Wire shapes follow openai-python's `types/batch.py` and
+`types/file_object.py`, and the output line
+`{"id","custom_id","response":{"status_code","request_id","body"},"error"}`.
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ class BatchAPI:
         self.lose_create_reply = False  # create the next batch, then hang up without a reply
         self.create_then_502 = False  # create the next batch, then answer 502 (a proxy's)
         self.served = True  # False: no Batch API here (vLLM, Ollama), every route answers 404
+        self.stall_creates_after: int | None = None
+        self._unstalled = threading.Event()
+        self.max_requests: int | None = None
+        self.max_bytes: int | None = None
         self.files: dict[str, dict[str, Any]] = {}  # id → the file object, plus "data"
         self.batches: dict[str, dict[str, Any]] = {}
         self.created: list[str] = []  # batch ids, in order of creation
@@ -50,6 +58,20 @@ class BatchAPI:
         """Let held batches complete at their next retrieve."""
         with self._lock:
             self.hold = False
+
+    def stalled(self) -> bool:
+        """Whether this create waits, unanswered, and then makes nothing (see the docstring)."""
+        with self._lock:
+            stall = self.stall_creates_after is not None
+            stall = stall and len(self.created) >= (self.stall_creates_after or 0)
+        if stall:
+            self._unstalled.wait(timeout=60)
+        return stall
+
+    def unstall(self) -> None:
+        with self._lock:
+            self.stall_creates_after = None
+        self._unstalled.set()
 
     # --- files --------------------------------------------------------------------------
 
@@ -139,8 +161,11 @@ class BatchAPI:
             if batch is None:
                 return 404, _error(f"no batch {batch_id}")
             if batch["status"] == "validating":
-                batch["status"] = "in_progress"
                 batch["request_counts"]["total"] = len(self._requests(batch))
+                batch["status"] = "in_progress"
+                if (over := self._over_limits(batch)) is not None:
+                    batch["status"] = "failed"
+                    batch["errors"] = {"object": "list", "data": [over]}
             elif batch["status"] == "in_progress" and not self.hold:
                 self._run(batch)
             return 200, json.loads(json.dumps(batch))
@@ -153,6 +178,17 @@ class BatchAPI:
             if batch["status"] not in ENDED:
                 batch["status"] = "cancelled"
             return 200, dict(batch)
+
+    def _over_limits(self, batch: dict[str, Any]) -> dict[str, Any] | None:
+        size = len(self.files[batch["input_file_id"]]["data"])
+        if self.max_bytes is not None and size > self.max_bytes:
+            message = f"The input file is {size} bytes; the limit is {self.max_bytes}."
+            return {"code": "file_too_large", "message": message, "param": None, "line": None}
+        total = batch["request_counts"]["total"]
+        if self.max_requests is not None and total > self.max_requests:
+            message = f"The batch has {total} requests; the limit is {self.max_requests}."
+            return {"code": "too_many_requests", "message": message, "param": None, "line": None}
+        return None
 
     def _requests(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
         data = self.files[batch["input_file_id"]]["data"]

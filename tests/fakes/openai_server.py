@@ -415,6 +415,9 @@ class _Handler(QuietHandler):
         if path == "/v1/chat/completions":
             self._chat(body)
         elif path == "/v1/batches":
+            if batches.stalled():
+                self.close_connection = True  # the run was stopped before this create
+                return
             created = batches.create(body)
             if batches.hang_up_after_create():
                 self.close_connection = True  # the batch exists; its creator never hears
