@@ -91,3 +91,35 @@ def test_a_run_stopped_between_a_rounds_batches_resumes_them_and_pays_once(
     llm = workspace.record()["llm"]
     assert llm["calls"] == server.batches.answered
     assert llm["cost_usd"] == pytest.approx(half_price(llm), rel=1e-3)
+
+
+def listings(server: FakeOpenAI) -> int:
+    return sum(1 for r in server.requests if r.method == "GET" and r.path == "/v1/batches")
+
+
+def test_a_lost_create_is_found_behind_more_than_a_page_of_newer_batches(project: Project):
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        server.batches.lose_create_reply = True  # created at the endpoint, the run never hears
+        first = project.run(scripted=False, **batch_flags(server, **ALL))
+        assert len(first.failed) == 5 and server.batches.created == ["batch_1"]
+        server.batches.others(150)  # other work on the account since: ours is on page two
+        asked = listings(server)
+        second = project.run(scripted=False, **batch_flags(server, **ALL))
+        assert server.batches.created == ["batch_1"]  # found by its metadata, polled, read
+        assert listings(server) - asked == 2
+        assert server.batches.answered == 5
+    assert second.failed == [] and second.llm.calls == 5
+
+
+def test_the_lookup_stops_at_batches_older_than_the_first_attempt(project: Project):
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        server.batches.others(250, age=2 * 86400)  # the account's batches of two days ago
+        server.batches.drop_creates = 1  # the create never reached the provider
+        first = project.run(scripted=False, **batch_flags(server, **ALL))
+        assert len(first.failed) == 5 and server.batches.created == []
+        server.batches.others(150)  # and since: the first page is all newer than the attempt
+        asked = listings(server)
+        second = project.run(scripted=False, **batch_flags(server, **ALL))
+        assert listings(server) - asked == 2  # the second page reached two days ago: stop
+        assert len(server.batches.created) == 1 and server.batches.answered == 5
+    assert second.failed == []

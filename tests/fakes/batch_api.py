@@ -15,9 +15,12 @@ error lines, as OpenAI does. `lose_create_reply = True` creates the next batch b
 before answering, as a create whose reply timed out. `stall_creates_after = n`: every create
 after the first n waits, unanswered and making nothing, until `unstall()` (a run stopped in the
 middle of sending a round's batches). `max_requests` / `max_bytes` are the provider's limits on
-one batch: a batch over them fails validation, as OpenAI's does. `GET /v1/batches` lists the
-most recent first. Wire shapes follow openai-python's `types/batch.py` and
-`types/file_object.py`, and the output line
+one batch: a batch over them fails validation, as OpenAI's does. `drop_creates = n`: the next
+n creates hang up before making anything (the request never reached the provider).
+`others(n, age)` adds n batches of someone else's, made `age` seconds ago. `GET /v1/batches`
+lists the most recent first, a page at a time (`limit`, `after`; `has_more`, `first_id`,
+`last_id`), as OpenAI's does; a batch's `created_at` is the time it was made. Wire shapes
+follow openai-python's `types/batch.py` and `types/file_object.py`, and the output line
 `{"id","custom_id","response":{"status_code","request_id","body"},"error"}`.
 """
 
@@ -27,10 +30,11 @@ import email.parser
 import email.policy
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-CREATED = 1_700_000_000
+CREATED = 1_700_000_000  # files keep a fixed timestamp; batches carry the time they were made
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 ChatReply = Callable[[dict[str, Any]], tuple[int, dict[str, str], dict[str, Any]]]
 
@@ -47,6 +51,8 @@ class BatchAPI:
         self._unstalled = threading.Event()
         self.max_requests: int | None = None
         self.max_bytes: int | None = None
+        self.drop_creates = 0
+        self.listed: list[str] = []  # every batch, ours and others', in order of creation
         self.files: dict[str, dict[str, Any]] = {}  # id → the file object, plus "data"
         self.batches: dict[str, dict[str, Any]] = {}
         self.created: list[str] = []  # batch ids, in order of creation
@@ -58,6 +64,25 @@ class BatchAPI:
         """Let held batches complete at their next retrieve."""
         with self._lock:
             self.hold = False
+
+    def dropped(self) -> bool:
+        """Whether this create is dropped before it reaches the provider (`drop_creates`)."""
+        with self._lock:
+            drop, self.drop_creates = self.drop_creates > 0, max(self.drop_creates - 1, 0)
+            return drop
+
+    def others(self, n: int, age: float = 0.0) -> None:
+        """`n` batches of other work on the account, made `age` seconds ago."""
+        with self._lock:
+            for _ in range(n):
+                batch_id = f"batch_{len(self.batches) + 1}"
+                self.batches[batch_id] = {
+                    **self._batch(batch_id, {"input_file_id": "file-other"}),
+                    "created_at": int(time.time() - age),
+                    "status": "completed",
+                    "metadata": {"job": "someone else's"},
+                }
+                self.listed.append(batch_id)
 
     def stalled(self) -> bool:
         """Whether this create waits, unanswered, and then makes nothing (see the docstring)."""
@@ -113,22 +138,26 @@ class BatchAPI:
             if body.get("input_file_id") not in self.files:
                 return 400, _error(f"no file {body.get('input_file_id')}")
             batch_id = f"batch_{len(self.batches) + 1}"
-            self.batches[batch_id] = {
-                "id": batch_id,
-                "object": "batch",
-                "endpoint": body["endpoint"],
-                "input_file_id": body["input_file_id"],
-                "completion_window": body["completion_window"],
-                "status": "validating",
-                "created_at": CREATED,
-                "output_file_id": None,
-                "error_file_id": None,
-                "errors": None,
-                "metadata": body.get("metadata"),
-                "request_counts": {"total": 0, "completed": 0, "failed": 0},
-            }
+            self.batches[batch_id] = self._batch(batch_id, body)
             self.created.append(batch_id)
+            self.listed.append(batch_id)
             return 200, dict(self.batches[batch_id])
+
+    def _batch(self, batch_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": body.get("endpoint", "/v1/chat/completions"),
+            "input_file_id": body["input_file_id"],
+            "completion_window": body.get("completion_window", "24h"),
+            "status": "validating",
+            "created_at": int(time.time()),
+            "output_file_id": None,
+            "error_file_id": None,
+            "errors": None,
+            "metadata": body.get("metadata"),
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+        }
 
     def hang_up_after_create(self) -> bool:
         """Whether this create's reply is lost (once), as a timed-out create's would be."""
@@ -142,17 +171,20 @@ class BatchAPI:
             failed, self.create_then_502 = self.create_then_502, False
             return failed
 
-    def listing(self, limit: int = 20) -> dict[str, Any]:
-        """`GET /v1/batches`: the most recent batches first, one page."""
+    def listing(self, limit: int = 20, after: str | None = None) -> dict[str, Any]:
+        """`GET /v1/batches`: the most recent batches first, the page after batch `after`."""
         with self._lock:
-            data = [json.loads(json.dumps(self.batches[i])) for i in reversed(self.created)]
-        page = data[:limit]
+            order = list(reversed(self.listed))
+            start = order.index(after) + 1 if after in order else 0
+            ids = order[start : start + limit]
+            page = [json.loads(json.dumps(self.batches[i])) for i in ids]
+            more = start + limit < len(order)
         return {
             "object": "list",
             "data": page,
             "first_id": page[0]["id"] if page else None,
             "last_id": page[-1]["id"] if page else None,
-            "has_more": len(data) > limit,
+            "has_more": more,
         }
 
     def retrieve(self, batch_id: str) -> tuple[int, dict[str, Any]]:

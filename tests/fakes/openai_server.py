@@ -386,7 +386,8 @@ class _Handler(QuietHandler):
             self._send(200, {}, self.server.fake.models_body())
         elif path == "/v1/batches":
             query = parse_qs(self.path.partition("?")[2])
-            self._send(200, {}, batches.listing(int(query.get("limit", ["20"])[0])))
+            limit, after = int(query.get("limit", ["20"])[0]), query.get("after", [None])[0]
+            self._send(200, {}, batches.listing(limit, after))
         elif path.startswith("/v1/batches/"):
             self._answer(batches.retrieve(path.removeprefix("/v1/batches/")))
         elif path.startswith("/v1/files/") and path.endswith("/content"):
@@ -415,7 +416,7 @@ class _Handler(QuietHandler):
         if path == "/v1/chat/completions":
             self._chat(body)
         elif path == "/v1/batches":
-            if batches.stalled():
+            if batches.dropped() or batches.stalled():
                 self.close_connection = True  # the run was stopped before this create
                 return
             created = batches.create(body)
