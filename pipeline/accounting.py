@@ -47,7 +47,7 @@ def cost_text(usage: Usage, quote: Callable[[str], str] = repr) -> str:
     """Dollars as the terminal and the reports say them: "$0.0123", or, when a model had no
     price, that its cost is not counted, never "$0.0000" for calls nobody priced; and when a
     server sent no usage, that its calls' tokens and cost are our estimate."""
-    return _dollars(usage, quote) + _estimated(usage, quote)
+    return _dollars(usage, quote) + estimated_text(usage, quote)
 
 
 def _dollars(usage: Usage, quote: Callable[[str], str]) -> str:
@@ -59,7 +59,8 @@ def _dollars(usage: Usage, quote: Callable[[str], str]) -> str:
     return f"cost not counted (no price for {names})"
 
 
-def _estimated(usage: Usage, quote: Callable[[str], str]) -> str:
+def estimated_text(usage: Usage, quote: Callable[[str], str] = repr) -> str:
+    """ " (estimated for 'm': ...)" after dollars some of whose calls' usage we estimated."""
     if not usage.estimated_models:
         return ""
     names = ", ".join(quote(model) for model in usage.estimated_models)

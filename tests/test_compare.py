@@ -441,6 +441,22 @@ def test_an_unpriced_variant_says_its_cost_is_not_counted_never_zero(
     assert "Triage before the variants: cost not counted" in (folder / "compare.md").read_text()
 
 
+def test_a_variant_whose_server_sent_no_usage_says_its_cost_is_estimated(
+    tmp_path: Path, papers: Path, capsys
+):
+    root = priced(tmp_path / "estimated")
+    with FakeOpenAI(reply_for=reply_for, omit_usage=True) as server, user_env(root, server):
+        assert main(compare_argv(root, papers)) == 0
+    said = "(estimated for 'gpt-test': the server reported no usage)"
+    out = capsys.readouterr().out.splitlines()
+    lines = [x for x in out if x.startswith("gpt-test/") and "tau-b" not in x]
+    assert len(lines) == 2 and all(f" USD {said}, first reply valid" in x for x in lines)
+    [folder] = (root / "out").glob("compare-*")
+    stats = json.loads((folder / "compare.json").read_text())["variants"][0]["stats"]
+    assert stats["estimated_models"] == ["gpt-test"] and stats["cost_usd"] > 0
+    assert said in (folder / "compare.md").read_text()
+
+
 def test_triage_runs_once_on_the_triage_model(tmp_path: Path, papers: Path):
     root = tmp_path / "triage"
     root.mkdir()

@@ -141,9 +141,10 @@ def overview(comparison: Comparison) -> list[str]:
             continue
         valid = "–" if s.first_reply_valid is None else f"{100 * s.first_reply_valid:.0f}%"
         rouge = "–" if s.rouge_abstract is None else f"{s.rouge_abstract:.3f}"
+        cost = usd(s.cost_usd, s.unpriced_models, estimated=s.estimated_models)
         lines.append(
             f"{v.spec.label}: {plural(s.papers, 'paper')}, {s.prompt_tokens:,} in / "
-            f"{s.completion_tokens:,} out tokens, {usd(s.cost_usd, s.unpriced_models)}, "
+            f"{s.completion_tokens:,} out tokens, {cost}, "
             "first reply valid "
             f"{valid}, {plural(s.reasks, 're-ask')}, "
             f"numbers supported {100 * s.numbers_supported:.0f}%, "

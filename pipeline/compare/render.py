@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pipeline.accounting import cost_text
+from pipeline.accounting import cost_text, estimated_text
 from pipeline.cache import write_atomic
 from pipeline.compare.metrics import DiffOp, summary_text, word_diff
 from pipeline.compare.results import (
@@ -45,13 +45,15 @@ def usd(
     unpriced: Sequence[str],
     digits: str = "{:.4f} USD",
     quote: Callable[[str], str] = repr,
+    estimated: Sequence[str] = (),
 ) -> str:
     """Dollars as compare says them, or, where a model had no price, that its cost is not
     counted (the run's own wording, `accounting.cost_text`): never 0.0000 for calls nobody
-    priced. `quote` shows a model's name (plain text by default, to be escaped)."""
-    if not unpriced:
-        return digits.format(amount)
-    return cost_text(Usage(cost_usd=amount, unpriced_models=list(unpriced)), quote)
+    priced; and that they are our estimate where a server sent no usage. `quote` shows a
+    model's name (plain text by default, to be escaped)."""
+    usage = Usage(cost_usd=amount, unpriced_models=list(unpriced), estimated_models=list(estimated))
+    dollars = cost_text(usage.model_copy(update={"estimated_models": []}), quote)
+    return (dollars if unpriced else digits.format(amount)) + estimated_text(usage, quote)
 
 
 # The per-variant rows, as the table shows them: (label, how to read it from the stats).
@@ -60,7 +62,10 @@ ROWS: list[tuple[str, Cell]] = [
     ("LLM calls", lambda s: str(s.calls)),
     ("input tokens", lambda s: f"{s.prompt_tokens:,}"),
     ("output tokens", lambda s: f"{s.completion_tokens:,}"),
-    ("cost USD (when made)", lambda s: usd(s.cost_usd, s.unpriced_models, "{:,.4f}")),
+    (
+        "cost USD (when made)",
+        lambda s: usd(s.cost_usd, s.unpriced_models, "{:,.4f}", estimated=s.estimated_models),
+    ),
     (
         "spent by this comparison USD",
         lambda s: usd(s.spent_now_usd, s.spent_now_unpriced, "{:,.4f}"),
@@ -163,6 +168,10 @@ def _md_usd(amount: float, unpriced: Sequence[str]) -> str:
     return usd(amount, unpriced, quote=md_code)
 
 
+def _spent(usage: Usage, quote: Callable[[str], str] = repr) -> str:
+    return usd(usage.cost_usd, usage.unpriced_models, quote=quote, estimated=usage.estimated_models)
+
+
 def _judge_cost(j: Judging, cost: str) -> str:
     return (
         "Each pair asked twice per paper, positions swapped. The judge's own cost, apart "
@@ -185,7 +194,7 @@ def _md_judging(c: Comparison) -> list[str]:
         "",
         f"## Judge: {md_code(j.model)} with {md_code(j.prompt)}",
         "",
-        _judge_cost(j, _md_usd(j.usage.cost_usd, j.usage.unpriced_models)),
+        _judge_cost(j, _spent(j.usage, md_code)),
         "",
     ]
     rows = [
@@ -321,8 +330,7 @@ def _html_judging(c: Comparison) -> str:
     ]
     return (
         f"<h2>Judge: <code>{_e(j.model)}</code> with <code>{_e(j.prompt)}</code></h2>"
-        f"<p>{_judge_cost(j, _e(usd(j.usage.cost_usd, j.usage.unpriced_models)))}</p>"
-        + _html_table(JUDGE_HEADER, rows)
+        f"<p>{_judge_cost(j, _e(_spent(j.usage)))}</p>" + _html_table(JUDGE_HEADER, rows)
     )
 
 

@@ -63,6 +63,9 @@ class VariantStats(BaseModel):
     spent_now_unpriced: list[str] = Field(
         default_factory=list, description="the same for spent_now_usd"
     )
+    estimated_models: list[str] = Field(
+        default_factory=list, description="models whose server sent no usage: cost_usd estimated"
+    )
     wall_seconds: float
     latency_per_call: float | None
     first_reply_valid: float | None = Field(
@@ -205,6 +208,7 @@ def variant_stats(result: VariantResult, common: Sequence[str]) -> VariantStats:
         cost_counted=not usage.unpriced_models,
         unpriced_models=usage.unpriced_models,
         spent_now_unpriced=result.spent_now.unpriced_models,
+        estimated_models=usage.estimated_models,
         wall_seconds=round(result.wall_seconds, 3),
         latency_per_call=round(usage.seconds / usage.calls, 4) if usage.calls else None,
         first_reply_valid=_mean([p.usage.reasks == 0 for p in asked]) if asked else None,
