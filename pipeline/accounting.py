@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipeline.faithfulness import share_of_supported
-from pipeline.models import SummaryRecord, Usage
+from pipeline.models import FailedPaper, SummaryRecord, Usage
 from pipeline.record import LLMStats
 
 
@@ -39,12 +39,18 @@ def usage_row(usage: Usage) -> dict[str, Any]:
         "cost_usd": round(usage.cost_usd, 6),
         "cost_counted": not usage.unpriced_models,
         "unpriced_models": usage.unpriced_models,
+        "estimated_models": usage.estimated_models,
     }
 
 
 def cost_text(usage: Usage, quote: Callable[[str], str] = repr) -> str:
     """Dollars as the terminal and the reports say them: "$0.0123", or, when a model had no
-    price, that its cost is not counted, never "$0.0000" for calls nobody priced."""
+    price, that its cost is not counted, never "$0.0000" for calls nobody priced; and when a
+    server sent no usage, that its calls' tokens and cost are our estimate."""
+    return _dollars(usage, quote) + estimated_text(usage, quote)
+
+
+def _dollars(usage: Usage, quote: Callable[[str], str]) -> str:
     if not usage.unpriced_models:
         return f"${usage.cost_usd:.4f}"
     names = ", ".join(quote(model) for model in usage.unpriced_models)
@@ -53,13 +59,31 @@ def cost_text(usage: Usage, quote: Callable[[str], str] = repr) -> str:
     return f"cost not counted (no price for {names})"
 
 
+def estimated_text(usage: Usage, quote: Callable[[str], str] = repr) -> str:
+    """ " (estimated for 'm': ...)" after dollars some of whose calls' usage we estimated."""
+    if not usage.estimated_models:
+        return ""
+    names = ", ".join(quote(model) for model in usage.estimated_models)
+    return f" (estimated for {names}: the server reported no usage)"
+
+
 def llm_record(
-    stats: LLMStats, by_stage: dict[str, Usage], records: list[SummaryRecord]
+    stats: LLMStats,
+    by_stage: dict[str, Usage],
+    records: list[SummaryRecord],
+    failed: Sequence[tuple[FailedPaper, Usage]] = (),
 ) -> LLMStats:
     """This run's calls, tokens and dollars, in total, per stage and per paper."""
     usage = sum(by_stage.values(), Usage())
-    # What each paper's summary cost when it was made (a cached summary keeps its price).
+    # What each paper's summary cost when it was made (a cached summary keeps its price), and
+    # what a paper that failed after spending cost this run, with why it failed.
     by_paper = {record.paper_id: usage_row(record.usage) for record in records}
+    for failure, spent in failed:
+        by_paper[failure.id] = {
+            **usage_row(spent),
+            "failed_stage": failure.stage,
+            "error": failure.error,
+        }
     return stats.model_copy(
         update={
             "by_paper": by_paper,
@@ -70,6 +94,7 @@ def llm_record(
             "cost_usd": round(usage.cost_usd, 6),
             "cost_counted": not usage.unpriced_models,
             "unpriced_models": usage.unpriced_models,
+            "estimated_models": usage.estimated_models,
             "by_stage": {stage: usage_row(u) for stage, u in by_stage.items()},
         }
     )

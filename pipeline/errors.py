@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.models import Usage
+
 # The exit codes `paperbrief --help` documents, for cron: all done; a report but some papers
 # failed; bad usage; no report could be written.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_REPORT = 0, 1, 2, 3
@@ -30,6 +35,9 @@ class PaperError(PaperbriefError):
         super().__init__(message)
         self.paper_id = paper_id
         self.stage = stage
+        # What the paper's calls cost before it failed, for its row in run.json (the summarize
+        # stage sets it); the run's meter counted each call already, as it was paid.
+        self.spent: Usage | None = None
 
 
 class ExtractError(PaperError):
@@ -52,7 +60,8 @@ class LLMError(PaperError):
     """A model call failed for good (after retries).
 
     What the failed attempts still cost (a cut-off or refused reply spent tokens) was reported
-    through the call's usage callback as it was spent, not carried here.
+    through the call's usage callback as it was spent; the summarize stage adds the paper's
+    total as `spent`, for its row in the per-paper costs.
     """
 
 

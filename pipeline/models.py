@@ -220,6 +220,10 @@ class Usage(BaseModel):
         default_factory=list,
         description="models called without a price: their calls' cost is not in cost_usd",
     )
+    estimated_models: list[str] = Field(
+        default_factory=list,
+        description="models whose server sent no usage: their tokens and cost are our estimate",
+    )
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -231,6 +235,7 @@ class Usage(BaseModel):
             seconds=round(self.seconds + other.seconds, 4),
             reasks=self.reasks + other.reasks,
             unpriced_models=sorted({*self.unpriced_models, *other.unpriced_models}),
+            estimated_models=sorted({*self.estimated_models, *other.estimated_models}),
         )
 
 

@@ -17,7 +17,13 @@ class Observer(Protocol):
     def warn(self, message: str) -> None: ...
     def note(self, message: str) -> None: ...
     def calls_in_flight(self, delta: int) -> None: ...
-    def spent(self, tokens: int, cost_usd: float, unpriced: Sequence[str] = ()) -> None: ...
+    def spent(
+        self,
+        tokens: int,
+        cost_usd: float,
+        unpriced: Sequence[str] = (),
+        estimated: Sequence[str] = (),
+    ) -> None: ...
 
 
 class QuietObserver:
@@ -36,5 +42,11 @@ class QuietObserver:
     def calls_in_flight(self, delta: int) -> None:
         pass
 
-    def spent(self, tokens: int, cost_usd: float, unpriced: Sequence[str] = ()) -> None:
+    def spent(
+        self,
+        tokens: int,
+        cost_usd: float,
+        unpriced: Sequence[str] = (),
+        estimated: Sequence[str] = (),
+    ) -> None:
         pass

@@ -59,6 +59,7 @@ class RichObserver:
         self.tokens = 0
         self.cost_usd = 0.0
         self.unpriced: list[str] = []
+        self.estimated: list[str] = []  # models whose server sent no usage
         self.progress = _Bars(
             TextColumn("{task.description:<10}"),
             BarColumn(),
@@ -123,16 +124,25 @@ class RichObserver:
         with self._lock:
             self.in_flight += delta
 
-    def spent(self, tokens: int, cost_usd: float, unpriced: Sequence[str] = ()) -> None:
+    def spent(
+        self,
+        tokens: int,
+        cost_usd: float,
+        unpriced: Sequence[str] = (),
+        estimated: Sequence[str] = (),
+    ) -> None:
         with self._lock:
             self.tokens, self.cost_usd, self.unpriced = tokens, cost_usd, list(unpriced)
+            self.estimated = list(estimated)
 
     # --- what is shown --------------------------------------------------------------------
 
     def spent_text(self) -> str:
         noun = "token" if self.tokens == 1 else "tokens"
-        cost = cost_text(Usage(cost_usd=self.cost_usd, unpriced_models=self.unpriced))
-        return f"{self.tokens:,} {noun}, {cost} so far"
+        spent = Usage(
+            cost_usd=self.cost_usd, unpriced_models=self.unpriced, estimated_models=self.estimated
+        )
+        return f"{self.tokens:,} {noun}, {cost_text(spent)} so far"
 
     def status_line(self) -> str:
         if not self.in_flight and not self.tokens:
@@ -155,6 +165,7 @@ def stage_usage(record: RunRecord) -> dict[str, Usage]:
             completion_tokens=row.get("completion_tokens", 0),
             cost_usd=row.get("cost_usd", 0.0),
             unpriced_models=row.get("unpriced_models", []),
+            estimated_models=row.get("estimated_models", []),
         )
         totals[name] = totals.get(name, Usage()) + usage
     return totals
@@ -163,10 +174,12 @@ def stage_usage(record: RunRecord) -> dict[str, Usage]:
 def dollars_cell(usage: Usage) -> str:
     """A stage's dollars in the table: "n/c" (not counted, as the line under it says) for
     calls to a model without a price, never a $0 that was not paid; "+" after the dollars
-    when some of the stage's calls were not counted."""
+    when some of the stage's calls were not counted; "~" before them when some are our
+    estimate (a server that sent no usage)."""
     if usage.unpriced_models and not usage.cost_usd:
         return "n/c"
-    return f"{usage.cost_usd:.4f}" + ("+" if usage.unpriced_models else "")
+    estimated = "~" if usage.estimated_models else ""  # the server sent no usage
+    return f"{estimated}{usage.cost_usd:.4f}" + ("+" if usage.unpriced_models else "")
 
 
 def stage_table(record: RunRecord) -> Table:
@@ -244,7 +257,12 @@ def llm_line(record: RunRecord) -> str:
     tokenizer = f"tokenizer {record.tokenizer['encoding']}"
     if not llm.calls:  # the extractive backend, or every LLM answer from the cache
         return f"backend {llm.backend} ({llm.model}): no LLM call this run; {tokenizer}"
-    cost = cost_text(Usage(cost_usd=llm.cost_usd, unpriced_models=llm.unpriced_models))
+    spent = Usage(
+        cost_usd=llm.cost_usd,
+        unpriced_models=llm.unpriced_models,
+        estimated_models=llm.estimated_models,
+    )
+    cost = cost_text(spent)
     if llm.unpriced_models:
         tables = ", ".join(f'[llm.prices."{model}"]' for model in llm.unpriced_models)
         cost += f"; to count it, set {tables} input = USD, output = USD in paperbrief.toml"

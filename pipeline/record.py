@@ -46,6 +46,10 @@ class LLMStats(BaseModel):
     unpriced_models: list[str] = Field(
         default_factory=list, description="models called without a price (not in cost_usd)"
     )
+    estimated_models: list[str] = Field(
+        default_factory=list,
+        description="models whose server sent no usage: tokens and cost are our estimate",
+    )
     by_stage: dict[str, dict[str, Any]] = Field(default_factory=dict)
     by_paper: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -101,7 +105,7 @@ def run_record(
         succeeded=sum(1 for p in papers if p.failure is None),
         failed=log.sorted_failures(),
         stages=log.stats,
-        llm=llm_record(stats, log.usage.by_stage, [r for _, r in summaries]),
+        llm=llm_record(stats, log.usage.by_stage, [r for _, r in summaries], log.spent_failures()),
         tokenizer={"encoding": tokenizer.name, "fallback": tokenizer.fallback},
         prompt=day.prompt,
         warnings=log.warnings,

@@ -33,6 +33,8 @@ class RunLog:
         self.warnings: list[str] = []
         self.notes: list[str] = []
         self.usage = Ledger()
+        # What each paper that failed after spending had cost (its row in run.json's by_paper).
+        self.failed_spend: dict[str, Usage] = {}
         # Papers are summarized concurrently and extracted in worker threads' callbacks.
         self._lock = threading.Lock()
 
@@ -52,8 +54,11 @@ class RunLog:
         else:
             message = f"internal error: {type(exc).__name__}: {exc}"
         failed = FailedPaper(id=paper_id, stage=stage, error=redacted(message))
+        spent = exc.spent if isinstance(exc, PaperError) else None
         with self._lock:
             self.failures.append(failed)
+            if spent is not None and spent.calls:
+                self.failed_spend[paper_id] = spent
         self.count(stage, paper_id, "failed")
         return failed
 
@@ -73,7 +78,7 @@ class RunLog:
         self.usage.add(step, usage)
         total = self.usage.total()
         tokens = total.prompt_tokens + total.completion_tokens
-        self.observer.spent(tokens, total.cost_usd, total.unpriced_models)
+        self.observer.spent(tokens, total.cost_usd, total.unpriced_models, total.estimated_models)
 
     def requests(self, stage: str, numbers: Any) -> None:
         """Add an HTTP client's request counts (requests, retries, bytes, failures)."""
@@ -95,3 +100,11 @@ class RunLog:
 
     def sorted_failures(self) -> list[FailedPaper]:
         return sorted(self.failures, key=lambda f: f.id)
+
+    def spent_failures(self) -> list[tuple[FailedPaper, Usage]]:
+        """The papers that failed after their calls were paid, with what those calls cost."""
+        return [
+            (f, self.failed_spend[f.id])
+            for f in self.sorted_failures()
+            if f.id in self.failed_spend
+        ]

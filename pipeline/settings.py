@@ -116,6 +116,17 @@ class LLMSettings(Section):
     batch_rounds: int = Field(
         default=2, ge=0, le=10, description="batch mode: follow-up batches for failed items"
     )
+    # The Batch API's limits on one batch (OpenAI: 50,000 requests, a 200 MB input file); a
+    # round over them goes out as several batches. Lower them for a provider with smaller ones.
+    batch_max_requests: int = Field(
+        default=50_000, ge=1, le=50_000, description="batch mode: requests per batch at most"
+    )
+    batch_max_bytes: int = Field(
+        default=200_000_000,
+        ge=1024,
+        le=200_000_000,
+        description="batch mode: bytes of one batch's input file at most",
+    )
     model_path: Path | None = Field(
         default=None,
         description="GGUF file for the local backend",

@@ -78,6 +78,14 @@ def test_a_batch_day_goes_round_by_round_at_half_price(project: Project):
     assert triage["cost_usd"] == pytest.approx(half_price(triage), abs=1e-6)
 
 
+def test_batch_replies_without_usage_are_counted_by_our_estimate(project: Project):
+    with FakeOpenAI(reply_for=schema_reply, omit_usage=True) as server:
+        record = project.run(scripted=False, **batch_flags(server))
+    llm = record.llm
+    assert llm.estimated_models == ["gpt-4o-mini"] and llm.prompt_tokens > 0
+    assert llm.cost_usd == pytest.approx(half_price(llm.model_dump()), rel=1e-3)
+
+
 @pytest.mark.parametrize(
     "failure",
     [

@@ -414,6 +414,49 @@ def test_models_times_prompts_are_the_variants(tmp_path: Path, papers: Path, cap
     assert comparison["agreements"][0]["tau"] == 1.0  # the server scores by title alone
 
 
+def test_an_unpriced_variant_says_its_cost_is_not_counted_never_zero(
+    tmp_path: Path, papers: Path, capsys
+):
+    root = priced(tmp_path / "unpriced")  # gpt-test has a price
+    argv = compare_argv(root, papers, "--top", "2", "--triage-model", "gpt-nano")
+    argv[argv.index("summarize=default,terse")] = "summarize=terse"
+    argv[argv.index("gpt-test")] = "gpt-a,gpt-test"  # gpt-a: a self-hosted model nobody priced
+    with FakeOpenAI(reply_for=schema_reply) as server, user_env(root, server):
+        assert main(argv) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("gpt-a/terse:"))
+    assert "cost not counted (no price for 'gpt-a')" in line
+    assert "no price known for gpt-a (not counted)" in out
+    [folder] = (root / "out").glob("compare-*")
+    comparison = json.loads((folder / "compare.json").read_text())
+    assert comparison["estimate_unpriced"] == ["gpt-a"]
+    assert comparison["prepared_unpriced"] == ["gpt-nano"]
+    unpriced, counted = (v["stats"] for v in comparison["variants"])
+    assert unpriced["calls"] > 0 and unpriced["cost_counted"] is False
+    assert unpriced["unpriced_models"] == unpriced["spent_now_unpriced"] == ["gpt-a"]
+    assert counted["cost_counted"] is True and counted["cost_usd"] > 0
+    for name in ("compare.md", "compare.html"):
+        text = (folder / name).read_text()
+        assert "0.0000" not in text and "cost not counted (no price for" in text
+    assert "Triage before the variants: cost not counted" in (folder / "compare.md").read_text()
+
+
+def test_a_variant_whose_server_sent_no_usage_says_its_cost_is_estimated(
+    tmp_path: Path, papers: Path, capsys
+):
+    root = priced(tmp_path / "estimated")
+    with FakeOpenAI(reply_for=reply_for, omit_usage=True) as server, user_env(root, server):
+        assert main(compare_argv(root, papers)) == 0
+    said = "(estimated for 'gpt-test': the server reported no usage)"
+    out = capsys.readouterr().out.splitlines()
+    lines = [x for x in out if x.startswith("gpt-test/") and "tau-b" not in x]
+    assert len(lines) == 2 and all(f" USD {said}, first reply valid" in x for x in lines)
+    [folder] = (root / "out").glob("compare-*")
+    stats = json.loads((folder / "compare.json").read_text())["variants"][0]["stats"]
+    assert stats["estimated_models"] == ["gpt-test"] and stats["cost_usd"] > 0
+    assert said in (folder / "compare.md").read_text()
+
+
 def test_triage_runs_once_on_the_triage_model(tmp_path: Path, papers: Path):
     root = tmp_path / "triage"
     root.mkdir()

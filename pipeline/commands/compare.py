@@ -132,6 +132,8 @@ def compare_command(args: argparse.Namespace, settings: Settings, console: Conso
 def overview(comparison: Comparison) -> list[str]:
     """The headline numbers, one line per variant (never cropped, easy to grep); the files
     have the rest."""
+    from pipeline.compare.render import usd
+
     lines = []
     for v in comparison.variants:
         s = v.stats
@@ -139,9 +141,11 @@ def overview(comparison: Comparison) -> list[str]:
             continue
         valid = "–" if s.first_reply_valid is None else f"{100 * s.first_reply_valid:.0f}%"
         rouge = "–" if s.rouge_abstract is None else f"{s.rouge_abstract:.3f}"
+        cost = usd(s.cost_usd, s.unpriced_models, estimated=s.estimated_models)
         lines.append(
             f"{v.spec.label}: {plural(s.papers, 'paper')}, {s.prompt_tokens:,} in / "
-            f"{s.completion_tokens:,} out tokens, {s.cost_usd:.4f} USD, first reply valid "
+            f"{s.completion_tokens:,} out tokens, {cost}, "
+            "first reply valid "
             f"{valid}, {plural(s.reasks, 're-ask')}, "
             f"numbers supported {100 * s.numbers_supported:.0f}%, "
             f"{s.summary_words:.0f} words, ROUGE-L vs abstract {rouge}"

@@ -8,15 +8,25 @@ inline CSS and no external request.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pipeline.accounting import cost_text, estimated_text
 from pipeline.cache import write_atomic
 from pipeline.compare.metrics import DiffOp, summary_text, word_diff
-from pipeline.compare.results import Comparison, PaperResult, VariantResult, VariantStats
+from pipeline.compare.results import (
+    Comparison,
+    Judging,
+    PaperResult,
+    VariantResult,
+    VariantStats,
+)
 from pipeline.markup import md_cell, md_code, md_text
+from pipeline.models import Usage
 
 Cell = Callable[[VariantStats], str]
+NUMBER = re.compile(r"[\d,.%+–-]*")
 # Verdicts are counted over both orders (two per paper); "same both ways" is the share of
 # papers whose verdict did not change when the positions were swapped.
 JUDGE_HEADER = ["a vs b", "a preferred", "b preferred", "ties", "same both ways"]
@@ -30,14 +40,36 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.0f}%"
 
 
+def usd(
+    amount: float,
+    unpriced: Sequence[str],
+    digits: str = "{:.4f} USD",
+    quote: Callable[[str], str] = repr,
+    estimated: Sequence[str] = (),
+) -> str:
+    """Dollars as compare says them, or, where a model had no price, that its cost is not
+    counted (the run's own wording, `accounting.cost_text`): never 0.0000 for calls nobody
+    priced; and that they are our estimate where a server sent no usage. `quote` shows a
+    model's name (plain text by default, to be escaped)."""
+    usage = Usage(cost_usd=amount, unpriced_models=list(unpriced), estimated_models=list(estimated))
+    dollars = cost_text(usage.model_copy(update={"estimated_models": []}), quote)
+    return (dollars if unpriced else digits.format(amount)) + estimated_text(usage, quote)
+
+
 # The per-variant rows, as the table shows them: (label, how to read it from the stats).
 ROWS: list[tuple[str, Cell]] = [
     ("papers compared", lambda s: str(s.papers)),
     ("LLM calls", lambda s: str(s.calls)),
     ("input tokens", lambda s: f"{s.prompt_tokens:,}"),
     ("output tokens", lambda s: f"{s.completion_tokens:,}"),
-    ("cost USD (when made)", lambda s: _num(s.cost_usd, 4)),
-    ("spent by this comparison USD", lambda s: _num(s.spent_now_usd, 4)),
+    (
+        "cost USD (when made)",
+        lambda s: usd(s.cost_usd, s.unpriced_models, "{:,.4f}", estimated=s.estimated_models),
+    ),
+    (
+        "spent by this comparison USD",
+        lambda s: usd(s.spent_now_usd, s.spent_now_unpriced, "{:,.4f}"),
+    ),
     ("wall time s (this comparison)", lambda s: _num(s.wall_seconds)),
     ("latency per call s", lambda s: _num(s.latency_per_call)),
     ("first reply schema-valid", lambda s: _pct(s.first_reply_valid)),
@@ -84,15 +116,15 @@ def markdown(c: Comparison) -> str:
         f"# Comparison of {', '.join(md_text(x) for x in labels)} — {c.day}",
         "",
         f"Source: {md_text(c.source)}. {len(c.common)} papers ranked by every variant are "
-        f"compared. Estimated cost before the run: {c.estimate_usd:.4f} USD"
-        + (f" (cap {c.max_cost:.4g} USD)." if c.max_cost is not None else ".")
-        + (f" Triage before the variants: {c.prepared_usd:.4f} USD." if c.prepared_usd else ""),
+        f"compared. {_costs_before(c)}",
         "",
         "## Per variant",
         "",
     ]
     stats = [v.stats for v in c.variants]
-    rows = [[md_cell(name)] + [cell(s) if s else "–" for s in stats] for name, cell in ROWS]
+    rows = [
+        [md_cell(name)] + [_md_value(cell(s)) if s else "–" for s in stats] for name, cell in ROWS
+    ]
     out += _md_table(["", *(md_cell(x) for x in labels)], rows)
     out += ["", "## Rankings", ""]
     rank_rows = []
@@ -118,6 +150,35 @@ def markdown(c: Comparison) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def _md_value(text: str) -> str:
+    """A number as it is; text (a cost not counted names its models) escaped for a cell."""
+    return text if NUMBER.fullmatch(text) else md_cell(text)
+
+
+def _costs_before(c: Comparison) -> str:
+    """The estimate, the cap and what triage cost before the variants ran (Markdown)."""
+    text = f"Estimated cost before the run: {_md_usd(c.estimate_usd, c.estimate_unpriced)}"
+    text += f" (cap {c.max_cost:.4g} USD)." if c.max_cost is not None else "."
+    if c.prepared_usd or c.prepared_unpriced:
+        text += f" Triage before the variants: {_md_usd(c.prepared_usd, c.prepared_unpriced)}."
+    return text
+
+
+def _md_usd(amount: float, unpriced: Sequence[str]) -> str:
+    return usd(amount, unpriced, quote=md_code)
+
+
+def _spent(usage: Usage, quote: Callable[[str], str] = repr) -> str:
+    return usd(usage.cost_usd, usage.unpriced_models, quote=quote, estimated=usage.estimated_models)
+
+
+def _judge_cost(j: Judging, cost: str) -> str:
+    return (
+        "Each pair asked twice per paper, positions swapped. The judge's own cost, apart "
+        f"from the variants': {cost} ({j.usage.calls} calls)."
+    )
+
+
 def _rank(variant: VariantResult, paper_id: str) -> str:
     paper = variant.paper(paper_id)
     return f"{paper.rank} ({paper.impact_score:.0f})" if paper else "–"
@@ -133,8 +194,7 @@ def _md_judging(c: Comparison) -> list[str]:
         "",
         f"## Judge: {md_code(j.model)} with {md_code(j.prompt)}",
         "",
-        f"Each pair asked twice per paper, positions swapped. The judge's own cost, apart "
-        f"from the variants': {j.usage.cost_usd:.4f} USD ({j.usage.calls} calls).",
+        _judge_cost(j, _spent(j.usage, md_code)),
         "",
     ]
     rows = [
@@ -225,7 +285,8 @@ def page(c: Comparison) -> str:
         f"<title>Comparison — {_e(c.day)}</title><style>{CSS}</style></head><body>",
         f"<h1>Comparison of {', '.join(labels)} — {_e(c.day)}</h1>",
         f"<p class='muted'>Source: {_e(c.source)}. {len(c.common)} papers ranked by every "
-        f"variant are compared. Estimated cost before the run: {c.estimate_usd:.4f} USD.</p>",
+        f"variant are compared. Estimated cost before the run: "
+        f"{_e(usd(c.estimate_usd, c.estimate_unpriced))}.</p>",
         "<h2>Per variant</h2>",
         _html_table(
             ["", *labels],
@@ -269,9 +330,7 @@ def _html_judging(c: Comparison) -> str:
     ]
     return (
         f"<h2>Judge: <code>{_e(j.model)}</code> with <code>{_e(j.prompt)}</code></h2>"
-        f"<p>Each pair asked twice per paper, positions swapped. The judge's own cost, apart "
-        f"from the variants': {j.usage.cost_usd:.4f} USD ({j.usage.calls} calls).</p>"
-        + _html_table(JUDGE_HEADER, rows)
+        f"<p>{_judge_cost(j, _e(_spent(j.usage)))}</p>" + _html_table(JUDGE_HEADER, rows)
     )
 
 

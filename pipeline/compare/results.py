@@ -56,6 +56,16 @@ class VariantStats(BaseModel):
     completion_tokens: int
     cost_usd: float
     spent_now_usd: float = Field(description="paid by this comparison (not served from cache)")
+    cost_counted: bool = Field(default=True, description="false: a model had no price")
+    unpriced_models: list[str] = Field(
+        default_factory=list, description="models called without a price (not in cost_usd)"
+    )
+    spent_now_unpriced: list[str] = Field(
+        default_factory=list, description="the same for spent_now_usd"
+    )
+    estimated_models: list[str] = Field(
+        default_factory=list, description="models whose server sent no usage: cost_usd estimated"
+    )
     wall_seconds: float
     latency_per_call: float | None
     first_reply_valid: float | None = Field(
@@ -138,9 +148,15 @@ class Comparison(BaseModel):
     day: str
     source: str
     estimate_usd: float
+    estimate_unpriced: list[str] = Field(
+        default_factory=list, description="models without a price: not in estimate_usd"
+    )
     max_cost: float | None = None
     prepared_usd: float = Field(
         default=0.0, description="paid before the variants ran: triage, when it ran"
+    )
+    prepared_unpriced: list[str] = Field(
+        default_factory=list, description="models without a price: not in prepared_usd"
     )
     common: list[str] = Field(description="papers every variant ranked: what is compared")
     titles: dict[str, str]
@@ -189,6 +205,10 @@ def variant_stats(result: VariantResult, common: Sequence[str]) -> VariantStats:
         completion_tokens=usage.completion_tokens,
         cost_usd=round(usage.cost_usd, 6),
         spent_now_usd=round(result.spent_now.cost_usd, 6),
+        cost_counted=not usage.unpriced_models,
+        unpriced_models=usage.unpriced_models,
+        spent_now_unpriced=result.spent_now.unpriced_models,
+        estimated_models=usage.estimated_models,
         wall_seconds=round(result.wall_seconds, 3),
         latency_per_call=round(usage.seconds / usage.calls, 4) if usage.calls else None,
         first_reply_valid=_mean([p.usage.reasks == 0 for p in asked]) if asked else None,

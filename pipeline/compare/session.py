@@ -196,6 +196,7 @@ def run_variant(
             prompt_tokens=spent.prompt_tokens,
             completion_tokens=spent.completion_tokens,
             cost_usd=spent.cost_usd,
+            unpriced_models=spent.unpriced_models,
         ),
         papers=papers,
         failed=record.failed,
@@ -228,14 +229,14 @@ class Compare:
         with self._observer() as observer:
             day = prepare(first, self.plan, observer, self.make_backend)
         # triage, when the day has more papers than --top, is paid before the variants run
-        prepared = day.log.usage.total().cost_usd
+        prepared = day.log.usage.total()
         guess = estimate(self.settings, self.specs, day, self.make_backend)
         self._say_estimate(guess, cap)
         if not confirmed(guess.usd, self.settings, self.yes, self.console):
             return None
         results: list[VariantResult] = []
         for spec in self.specs:
-            spent = prepared + sum(r.spent_now.cost_usd for r in results)
+            spent = prepared.cost_usd + sum(r.spent_now.cost_usd for r in results)
             remaining = None if cap is None else max(cap - spent, 0.0)
             chosen = settings_for(self.settings, spec, remaining)
             with self._observer() as observer:
@@ -248,7 +249,7 @@ class Compare:
         guess: Estimate,
         cap: float | None,
         day: Day,
-        prepared: float,
+        prepared: Usage,
     ) -> Comparison:
         common = common_papers(results)
         for result in results:
@@ -259,8 +260,10 @@ class Compare:
             day=self.plan.source.day.isoformat(),
             source=self.plan.source.describe(self.settings.arxiv.categories),
             estimate_usd=guess.usd,
+            estimate_unpriced=list(guess.unpriced),
             max_cost=cap,
-            prepared_usd=round(prepared, 6),
+            prepared_usd=round(prepared.cost_usd, 6),
+            prepared_unpriced=prepared.unpriced_models,
             common=common,
             titles=titles,
             variants=results,
@@ -268,7 +271,7 @@ class Compare:
         )
         if self.judge_model:
             abstracts = {p.meta.id: abstract_of(p.meta.abstract, p.document) for p in day.papers}
-            spent = prepared + sum(r.spent_now.cost_usd for r in results)
+            spent = prepared.cost_usd + sum(r.spent_now.cost_usd for r in results)
             remaining = None if cap is None else max(cap - spent, 0.0)
             try:
                 comparison.judging = self._judge(results, common, abstracts, remaining)
@@ -319,7 +322,7 @@ class Compare:
             f"({guess.cached} already cached)"
         )
         if guess.unpriced:
-            line += f"; no price known for {', '.join(guess.unpriced)} (counted as 0)"
+            line += f"; no price known for {', '.join(guess.unpriced)} (not counted)"
         if cap is not None and guess.usd > cap:
             line += f"; over --max-cost {cap:.4g}: later variants may stop at the cap"
         # one line however narrow the terminal, so it can be grepped

@@ -409,7 +409,7 @@ class OpenAICompatible(ModelBackend):
         )
         if not llm.batch:
             return direct
-        from pipeline.llm.batch import BatchLLM, MemoryBatches
+        from pipeline.llm.batch import BatchLimits, BatchLLM, MemoryBatches
 
         return BatchLLM(
             direct,
@@ -418,6 +418,7 @@ class OpenAICompatible(ModelBackend):
             gather=llm.batch_gather,
             rounds=llm.batch_rounds,
             fallback=llm.batch_fallback,
+            limits=BatchLimits(llm.batch_max_requests, llm.batch_max_bytes),
             on_notice=self.on_notice,
             on_flight=self.on_flight,
         )

@@ -17,8 +17,16 @@ parses them again. A request is answered by any stored batch that holds it (a ru
 again need not group its requests as the stopped one did), and an unfinished one is polled to
 its end rather than paid for again; a failed item is never served from the store.
 The key also rides on the batch as metadata: a create whose reply was lost (a timeout; never
-retried) or a run killed before it could record the id is found among the account's recent
-batches by the next run, instead of being sent again.
+retried) or a run killed before it could record the id is found by the next run in the
+account's list of batches, instead of being sent again. The list is read page by page back to
+the first attempt to create the round's batch, which is recorded (`attempted_at`) before the
+create is sent.
+
+A round over the Batch API's limits on one batch (`BatchLimits`: OpenAI's 50,000 requests and
+200 MB of input file, `llm.batch_max_requests` / `llm.batch_max_bytes`) goes out as several
+batches, filled in custom_id order so a run started again splits the same requests the same
+way; each is created and recorded before the next, then all are polled. A request that alone
+is over the byte limit fails as an item would (a follow-up, or `fallback`'s direct call).
 
 Failed items (an error line, an expired or cancelled batch, a failed batch) go to a follow-up
 batch, up to `rounds` times, or, with `fallback`, to one direct call each at the full price.
@@ -33,6 +41,7 @@ import functools
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -45,6 +54,7 @@ from pipeline.wording import plural
 
 if TYPE_CHECKING:
     import openai
+    from openai.pagination import AsyncCursorPage
     from openai.types import Batch
 
     from pipeline.llm.openai_backend import OpenAIBackend
@@ -57,7 +67,10 @@ WINDOW: Final = "24h"
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 TASK = "batch"
 METADATA_KEY = "paperbrief_round"  # the round's key, on the batch itself (see `_adopted`)
-LOOKBACK = 100  # recent batches searched for a round's batch the cache does not know
+PAGE = 100  # batches per page of the account's list (the API's most)
+# How far the provider's clock may be behind ours: the lookup reads batches this much older
+# than the first attempt to create the round's batch, then stops.
+CLOCK_SKEW = 3600.0
 # What goes to a batch: a day's triage and summaries, which may wait. Anything else (the
 # weekly digest: one call a user waits for) is asked directly.
 BATCHED_TASKS = frozenset({"triage", "notes", "summarize", "repair"})
@@ -79,6 +92,10 @@ class BatchRecord(BaseModel):
     status: str = "validating"
     results: dict[str, ItemResult] | None = None  # by custom_id, once the batch has ended
     ids: list[str] = []  # its requests' custom_ids (empty in records made before they were kept)
+    # When a run first tried to create this round's batch (our clock, seconds since the epoch):
+    # a lookup by metadata reads the account's batches back to then. Recorded before the
+    # create, with no batch_id yet: a create whose reply was lost leaves this mark.
+    attempted_at: float | None = None
 
 
 class BatchStore(Protocol):
@@ -120,11 +137,45 @@ def round_key(model: str, endpoint: str, ids: list[str]) -> str:
 
 def input_file(requests: dict[str, dict[str, Any]]) -> bytes:
     """The batch's JSONL input: one `{"custom_id","method","url","body"}` line per request."""
-    lines = [
-        json.dumps({"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body})
-        for cid, body in sorted(requests.items())
-    ]
-    return ("\n".join(lines) + "\n").encode()
+    return b"".join(_line(cid, body) for cid, body in sorted(requests.items()))
+
+
+def _line(cid: str, body: dict[str, Any]) -> bytes:
+    request = {"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": body}
+    return (json.dumps(request) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """What one batch may hold (OpenAI's: 50,000 requests, a 200 MB input file)."""
+
+    requests: int = 50_000
+    bytes: int = 200_000_000
+
+
+def batches_of(
+    requests: dict[str, dict[str, Any]], limits: BatchLimits
+) -> tuple[list[dict[str, dict[str, Any]]], dict[str, str]]:
+    """A round's requests as batches within the limits, filled in custom_id order (so a run
+    started again splits the same requests the same way, and finds its batches by their keys),
+    and the requests no batch can hold, with why."""
+    parts: list[dict[str, dict[str, Any]]] = []
+    too_large: dict[str, str] = {}
+    size = 0
+    for cid, body in sorted(requests.items()):
+        line = len(_line(cid, body))
+        if line > limits.bytes:
+            too_large[cid] = (
+                f"request of {line:,} bytes is over the batch input file limit "
+                f"({limits.bytes:,} bytes)"
+            )
+            continue
+        if not parts or len(parts[-1]) >= limits.requests or size + line > limits.bytes:
+            parts.append({})
+            size = 0
+        parts[-1][cid] = body
+        size += line
+    return parts, too_large
 
 
 def results_of(
@@ -178,10 +229,12 @@ class BatchLLM:
         gather: float = 1.0,
         rounds: int = 2,
         fallback: bool = False,
+        limits: BatchLimits | None = None,
         on_notice: Callable[[str], None] | None = None,
         on_flight: Callable[[int], None] | None = None,
     ) -> None:
         self.direct = direct
+        self.limits = limits or BatchLimits()
         self.model = direct.model
         self.store = store
         self.poll = poll
@@ -250,6 +303,7 @@ class BatchLLM:
                     task=task,
                     on_usage=on_usage,
                     price_factor=self.price_factor,
+                    turns=turns,
                 )
             failure = result.error or "no reason given"
             if self.fallback:
@@ -333,6 +387,19 @@ class BatchLLM:
         return {**answered, **(await self._sent(rest) if rest else {})}
 
     async def _sent(self, requests: dict[str, dict[str, Any]]) -> dict[str, ItemResult]:
+        """The requests sent as batches within the limits: each created and recorded before
+        the next (a stopped run resumes those that exist), then all polled to their end."""
+        parts, too_large = batches_of(requests, self.limits)
+        results = {cid: ItemResult(error=why) for cid, why in too_large.items()}
+        recorded = [await self._recorded(part) for part in parts]
+        for finished in await asyncio.gather(*(self._finished(*kr) for kr in recorded)):
+            results.update(
+                {cid: finished.results[cid] for cid in finished.ids} if finished.results else {}
+            )
+        return results
+
+    async def _recorded(self, requests: dict[str, dict[str, Any]]) -> tuple[str, BatchRecord]:
+        """One batch's key and record: a stored one, one found at the endpoint, or a new one."""
         ids = sorted(requests)
         key = round_key(self.model, self.direct.endpoint(), ids)
         # The same requests failed in a batch before: a new batch, under a key that follows
@@ -340,16 +407,18 @@ class BatchLLM:
         while (done := self.store.get(key)) is not None and done.results is not None:
             key = round_key(self.model, self.direct.endpoint(), [*ids, f"after {done.batch_id}"])
         record = self.store.get(key)
-        if record is None:
+        if record is None or not record.batch_id:  # never sent, or its create went unanswered
             client = self.direct.client(TASK)
-            record = await self._adopted(client, key) or await self._create(client, requests, key)
+            since = record.attempted_at if record is not None else None
+            record = await self._adopted(client, key, since) or await self._create(
+                client, requests, key, since
+            )
             record = record.model_copy(update={"ids": ids})
             self.store.put(key, record)  # before the first poll: a stopped run resumes it
         else:  # a stopped run's batch, from a record made before ids were kept
             self._note(f"batch {record.batch_id}: resuming ({plural(len(ids), 'request')})")
             record = record.model_copy(update={"ids": ids})
-        finished = await self._finished(key, record)
-        return {cid: finished.results[cid] for cid in ids} if finished.results else {}
+        return key, record
 
     async def _finished(self, key: str, record: BatchRecord) -> BatchRecord:
         """The stored batch polled to its end, its results read and stored."""
@@ -365,24 +434,52 @@ class BatchLLM:
         self.store.put(key, record)
         return record
 
-    async def _adopted(self, client: openai.AsyncOpenAI, key: str) -> BatchRecord | None:
+    async def _adopted(
+        self, client: openai.AsyncOpenAI, key: str, since: float | None
+    ) -> BatchRecord | None:
         """A batch of this round the cache does not know: created by a run that lost the reply
         to its create (a timeout) or was killed before recording it. Found by its metadata
-        among the account's most recent batches."""
-        batch = await self.direct.with_retries(lambda: self._listed(client, key), TASK)
+        among the account's batches made since the first attempt (see `_listed`)."""
+        batch = await self._listed(client, key, since)
         if batch is None:
             return None
         self._note(f"batch {batch.id}: found at the endpoint, resuming it")
         total = batch.request_counts.total if batch.request_counts else 0
-        return BatchRecord(batch_id=batch.id, input_file_id=batch.input_file_id, requests=total)
+        return BatchRecord(
+            batch_id=batch.id, input_file_id=batch.input_file_id, requests=total, attempted_at=since
+        )
 
-    async def _listed(self, client: openai.AsyncOpenAI, key: str) -> Batch | None:
-        """The round's batch among the account's most recent ones, found by its metadata."""
-        page = await client.batches.list(limit=LOOKBACK)
-        return next((b for b in page.data if (b.metadata or {}).get(METADATA_KEY) == key), None)
+    async def _listed(
+        self, client: openai.AsyncOpenAI, key: str, since: float | None
+    ) -> Batch | None:
+        """The round's batch, found by its metadata in the account's list, most recent first,
+        page by page until a page reaches batches made before `since` (less the clock skew)
+        or the list ends. Without `since`, no run of this cache tried to create the round's
+        batch: the first page is enough (a cache from before attempts were recorded)."""
+
+        async def listed(after: str | None) -> AsyncCursorPage[Batch]:
+            if after is None:
+                return await client.batches.list(limit=PAGE)
+            return await client.batches.list(limit=PAGE, after=after)
+
+        after: str | None = None
+        while True:
+            page = await self.direct.with_retries(functools.partial(listed, after), TASK)
+            found = next(
+                (b for b in page.data if (b.metadata or {}).get(METADATA_KEY) == key), None
+            )
+            if found is not None or since is None or not page.data or not page.has_more:
+                return found
+            if page.data[-1].created_at < since - CLOCK_SKEW:
+                return None  # older than any attempt: it was never made
+            after = page.data[-1].id
 
     async def _create(
-        self, client: openai.AsyncOpenAI, requests: dict[str, dict[str, Any]], key: str
+        self,
+        client: openai.AsyncOpenAI,
+        requests: dict[str, dict[str, Any]],
+        key: str,
+        since: float | None,
     ) -> BatchRecord:
         data = input_file(requests)
         try:
@@ -396,12 +493,19 @@ class BatchLLM:
             raise _without_batches(exc, self.direct.endpoint()) from exc
         # A create that timed out may have made the batch: never repeat it blindly. A 5xx or
         # 408 may come from a proxy after the batch was made: look for it before trying again.
+        # The attempt is recorded first, so the next run's lookup knows how far back to read.
+        if since is None:
+            since = time.time()
+            mark = BatchRecord(
+                batch_id="", input_file_id=uploaded.id, requests=len(requests), attempted_at=since
+            )
+            self.store.put(key, mark)
         tries = 0
 
         async def create_once() -> Batch:
             nonlocal tries
             tries += 1
-            if tries > 1 and (made := await self._listed(client, key)) is not None:
+            if tries > 1 and (made := await self._listed(client, key, since)) is not None:
                 return made
             return await client.batches.create(
                 input_file_id=uploaded.id,
@@ -418,7 +522,9 @@ class BatchLLM:
             f"batch {batch.id}: sent {plural(len(requests), 'request')}; results within 24 h "
             "(stopping is safe: the same command resumes this batch)"
         )
-        return BatchRecord(batch_id=batch.id, input_file_id=uploaded.id, requests=len(requests))
+        return BatchRecord(
+            batch_id=batch.id, input_file_id=uploaded.id, requests=len(requests), attempted_at=since
+        )
 
     async def _until_ended(self, client: openai.AsyncOpenAI, batch_id: str) -> Batch:
         shown: tuple[str, int] | None = None

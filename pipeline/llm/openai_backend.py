@@ -241,7 +241,7 @@ class OpenAIBackend:
         completion, seconds = await self._complete(
             turns, reply_model, temperature, max_tokens, task
         )
-        on_usage(self._usage(completion, seconds))
+        on_usage(self._usage(completion, seconds, turns))
         return self._reply_text(completion, max_tokens, task)
 
     # --- what the batch client (`pipeline.llm.batch`) shares with direct calls ------------
@@ -265,13 +265,15 @@ class OpenAIBackend:
         task: str,
         on_usage: UsageSink,
         price_factor: float = 1.0,
+        turns: list[dict[str, str]] | None = None,
     ) -> str:
         """A chat completion's JSON body (a batch output line's) read as a direct reply is:
-        usage reported at `price_factor` of the model's price, then the text or its error."""
+        usage reported at `price_factor` of the model's price, then the text or its error.
+        `turns`, the request's messages, count its prompt when the body has no usage."""
         from openai.types.chat import ChatCompletion
 
         completion = ChatCompletion.model_validate(body)
-        usage = self._usage(completion, 0.0)
+        usage = self._usage(completion, 0.0, turns or [])
         on_usage(usage.model_copy(update={"cost_usd": round(usage.cost_usd * price_factor, 8)}))
         return self._reply_text(completion, max_tokens, task)
 
@@ -514,14 +516,20 @@ class OpenAIBackend:
             raise RefusalError(message, stage=task)
         return choice.message.content or ""
 
-    def _usage(self, completion: ChatCompletion, seconds: float) -> Usage:
+    def _usage(
+        self, completion: ChatCompletion, seconds: float, turns: list[dict[str, str]]
+    ) -> Usage:
         reported = completion.usage
-        if reported is None:  # some compatible servers omit usage; the call still counts
-            return Usage(calls=1, seconds=round(seconds, 4))
+        price = self.prices.get(self.model) or self.prices.get(completion.model)
+        if reported is None:  # some compatible servers omit usage: counted by our estimate
+            from pipeline.llm.unreported import unreported_usage
+
+            message = completion.choices[0].message if completion.choices else None
+            reply = (message.content or message.refusal or "") if message else ""
+            return unreported_usage(self.model, turns, reply, price, seconds)
         details = reported.prompt_tokens_details
         cached = (details.cached_tokens or 0) if details else 0
         prompt, completed = reported.prompt_tokens, reported.completion_tokens
-        price = self.prices.get(self.model) or self.prices.get(completion.model)
         cost = price.cost(prompt, completed, cached) if price else 0.0
         return Usage(
             calls=1,

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from pydantic import BaseModel
 
 from pipeline.accounting import Ledger
-from pipeline.errors import LLMError, RefusalError, ReplyTooLongError
+from pipeline.errors import LLMError, PaperError, RefusalError, ReplyTooLongError
 from pipeline.faithfulness import SourceIndex, source_index, summary_faithfulness
 from pipeline.llm.base import LLM, Message, Meter, ignore_meter, reply_room
 from pipeline.models import (
@@ -399,7 +399,12 @@ async def summary_record(
         summary, messages, room = await job.summary(fits(chunks, single_call_budget))
         summary, report = await job.repaired(summary, messages, room, source)
     except RefusalError as exc:
-        raise _refused(exc, meta) from exc
+        refused = _refused(exc, meta)
+        refused.spent = job.ledger.total()
+        raise refused from exc
+    except PaperError as exc:
+        exc.spent = job.ledger.total()  # a failed paper's cost has its row in run.json too
+        raise
     return summary_of(meta, summary, prompts, llm.name, llm.model, job.ledger, report)
 
 

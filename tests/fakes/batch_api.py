@@ -12,9 +12,16 @@ its requests answered then by the server's own chat reply (scripted replies incl
 scripted `{"status": 500}` becomes an error-file line. `expire_after = n` answers the first n
 requests of the next batch to end and marks it expired, the rest written as `batch_expired`
 error lines, as OpenAI does. `lose_create_reply = True` creates the next batch but hangs up
-before answering, as a create whose reply timed out. `GET /v1/batches` lists the most recent
-first. Wire shapes follow openai-python's `types/batch.py` and `types/file_object.py`, and the
-output line `{"id","custom_id","response":{"status_code","request_id","body"},"error"}`.
+before answering, as a create whose reply timed out. `stall_creates_after = n`: every create
+after the first n waits, unanswered and making nothing, until `unstall()` (a run stopped in the
+middle of sending a round's batches). `max_requests` / `max_bytes` are the provider's limits on
+one batch: a batch over them fails validation, as OpenAI's does. `drop_creates = n`: the next
+n creates hang up before making anything (the request never reached the provider).
+`others(n, age)` adds n batches of someone else's, made `age` seconds ago. `GET /v1/batches`
+lists the most recent first, a page at a time (`limit`, `after`; `has_more`, `first_id`,
+`last_id`), as OpenAI's does; a batch's `created_at` is the time it was made. Wire shapes
+follow openai-python's `types/batch.py` and `types/file_object.py`, and the output line
+`{"id","custom_id","response":{"status_code","request_id","body"},"error"}`.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ import email.parser
 import email.policy
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-CREATED = 1_700_000_000
+CREATED = 1_700_000_000  # files keep a fixed timestamp; batches carry the time they were made
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 ChatReply = Callable[[dict[str, Any]], tuple[int, dict[str, str], dict[str, Any]]]
 
@@ -39,6 +47,12 @@ class BatchAPI:
         self.lose_create_reply = False  # create the next batch, then hang up without a reply
         self.create_then_502 = False  # create the next batch, then answer 502 (a proxy's)
         self.served = True  # False: no Batch API here (vLLM, Ollama), every route answers 404
+        self.stall_creates_after: int | None = None
+        self._unstalled = threading.Event()
+        self.max_requests: int | None = None
+        self.max_bytes: int | None = None
+        self.drop_creates = 0
+        self.listed: list[str] = []  # every batch, ours and others', in order of creation
         self.files: dict[str, dict[str, Any]] = {}  # id → the file object, plus "data"
         self.batches: dict[str, dict[str, Any]] = {}
         self.created: list[str] = []  # batch ids, in order of creation
@@ -50,6 +64,39 @@ class BatchAPI:
         """Let held batches complete at their next retrieve."""
         with self._lock:
             self.hold = False
+
+    def dropped(self) -> bool:
+        """Whether this create is dropped before it reaches the provider (`drop_creates`)."""
+        with self._lock:
+            drop, self.drop_creates = self.drop_creates > 0, max(self.drop_creates - 1, 0)
+            return drop
+
+    def others(self, n: int, age: float = 0.0) -> None:
+        """`n` batches of other work on the account, made `age` seconds ago."""
+        with self._lock:
+            for _ in range(n):
+                batch_id = f"batch_{len(self.batches) + 1}"
+                self.batches[batch_id] = {
+                    **self._batch(batch_id, {"input_file_id": "file-other"}),
+                    "created_at": int(time.time() - age),
+                    "status": "completed",
+                    "metadata": {"job": "someone else's"},
+                }
+                self.listed.append(batch_id)
+
+    def stalled(self) -> bool:
+        """Whether this create waits, unanswered, and then makes nothing (see the docstring)."""
+        with self._lock:
+            stall = self.stall_creates_after is not None
+            stall = stall and len(self.created) >= (self.stall_creates_after or 0)
+        if stall:
+            self._unstalled.wait(timeout=60)
+        return stall
+
+    def unstall(self) -> None:
+        with self._lock:
+            self.stall_creates_after = None
+        self._unstalled.set()
 
     # --- files --------------------------------------------------------------------------
 
@@ -91,22 +138,26 @@ class BatchAPI:
             if body.get("input_file_id") not in self.files:
                 return 400, _error(f"no file {body.get('input_file_id')}")
             batch_id = f"batch_{len(self.batches) + 1}"
-            self.batches[batch_id] = {
-                "id": batch_id,
-                "object": "batch",
-                "endpoint": body["endpoint"],
-                "input_file_id": body["input_file_id"],
-                "completion_window": body["completion_window"],
-                "status": "validating",
-                "created_at": CREATED,
-                "output_file_id": None,
-                "error_file_id": None,
-                "errors": None,
-                "metadata": body.get("metadata"),
-                "request_counts": {"total": 0, "completed": 0, "failed": 0},
-            }
+            self.batches[batch_id] = self._batch(batch_id, body)
             self.created.append(batch_id)
+            self.listed.append(batch_id)
             return 200, dict(self.batches[batch_id])
+
+    def _batch(self, batch_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": body.get("endpoint", "/v1/chat/completions"),
+            "input_file_id": body["input_file_id"],
+            "completion_window": body.get("completion_window", "24h"),
+            "status": "validating",
+            "created_at": int(time.time()),
+            "output_file_id": None,
+            "error_file_id": None,
+            "errors": None,
+            "metadata": body.get("metadata"),
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+        }
 
     def hang_up_after_create(self) -> bool:
         """Whether this create's reply is lost (once), as a timed-out create's would be."""
@@ -120,17 +171,20 @@ class BatchAPI:
             failed, self.create_then_502 = self.create_then_502, False
             return failed
 
-    def listing(self, limit: int = 20) -> dict[str, Any]:
-        """`GET /v1/batches`: the most recent batches first, one page."""
+    def listing(self, limit: int = 20, after: str | None = None) -> dict[str, Any]:
+        """`GET /v1/batches`: the most recent batches first, the page after batch `after`."""
         with self._lock:
-            data = [json.loads(json.dumps(self.batches[i])) for i in reversed(self.created)]
-        page = data[:limit]
+            order = list(reversed(self.listed))
+            start = order.index(after) + 1 if after in order else 0
+            ids = order[start : start + limit]
+            page = [json.loads(json.dumps(self.batches[i])) for i in ids]
+            more = start + limit < len(order)
         return {
             "object": "list",
             "data": page,
             "first_id": page[0]["id"] if page else None,
             "last_id": page[-1]["id"] if page else None,
-            "has_more": len(data) > limit,
+            "has_more": more,
         }
 
     def retrieve(self, batch_id: str) -> tuple[int, dict[str, Any]]:
@@ -139,8 +193,11 @@ class BatchAPI:
             if batch is None:
                 return 404, _error(f"no batch {batch_id}")
             if batch["status"] == "validating":
-                batch["status"] = "in_progress"
                 batch["request_counts"]["total"] = len(self._requests(batch))
+                batch["status"] = "in_progress"
+                if (over := self._over_limits(batch)) is not None:
+                    batch["status"] = "failed"
+                    batch["errors"] = {"object": "list", "data": [over]}
             elif batch["status"] == "in_progress" and not self.hold:
                 self._run(batch)
             return 200, json.loads(json.dumps(batch))
@@ -153,6 +210,17 @@ class BatchAPI:
             if batch["status"] not in ENDED:
                 batch["status"] = "cancelled"
             return 200, dict(batch)
+
+    def _over_limits(self, batch: dict[str, Any]) -> dict[str, Any] | None:
+        size = len(self.files[batch["input_file_id"]]["data"])
+        if self.max_bytes is not None and size > self.max_bytes:
+            message = f"The input file is {size} bytes; the limit is {self.max_bytes}."
+            return {"code": "file_too_large", "message": message, "param": None, "line": None}
+        total = batch["request_counts"]["total"]
+        if self.max_requests is not None and total > self.max_requests:
+            message = f"The batch has {total} requests; the limit is {self.max_requests}."
+            return {"code": "too_many_requests", "message": message, "param": None, "line": None}
+        return None
 
     def _requests(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
         data = self.files[batch["input_file_id"]]["data"]

@@ -41,6 +41,8 @@ Options of the server itself (all off by default):
                        with a 400, as a strict OpenAI-compatible server would
     storm              a `tests.fakes.http.Storm`: random 5xx, 429, replies cut off mid-body
                        and hangs on that share of chat completions (a bench's fault storm)
+    omit_usage         replies (direct and in a batch's output) carry no `usage`, as some
+                       OpenAI-compatible servers send them
 
 `chat_statuses` lists the status of every chat completion answered, in order.
 
@@ -107,8 +109,10 @@ class FakeOpenAI(LocalServer):
         reject_json_schema: bool = False,
         reject_json_object_schema: bool = False,
         storm: Storm | None = None,
+        omit_usage: bool = False,
     ) -> None:
         self.storm = storm
+        self.omit_usage = omit_usage
         self.models = list(models)
         self.reply_for = reply_for or default_reply
         self.latency = latency
@@ -205,6 +209,8 @@ class FakeOpenAI(LocalServer):
                 message = "Rate limit reached for requests or tokens per minute; try again"
                 return 429, headers, error_body(429, message)
         time.sleep(self.latency)
+        if self.omit_usage:
+            del completion["usage"]
         return 200, headers, completion
 
     def _charge(self, body: dict[str, Any], completion: dict[str, Any]) -> int:
@@ -380,7 +386,8 @@ class _Handler(QuietHandler):
             self._send(200, {}, self.server.fake.models_body())
         elif path == "/v1/batches":
             query = parse_qs(self.path.partition("?")[2])
-            self._send(200, {}, batches.listing(int(query.get("limit", ["20"])[0])))
+            limit, after = int(query.get("limit", ["20"])[0]), query.get("after", [None])[0]
+            self._send(200, {}, batches.listing(limit, after))
         elif path.startswith("/v1/batches/"):
             self._answer(batches.retrieve(path.removeprefix("/v1/batches/")))
         elif path.startswith("/v1/files/") and path.endswith("/content"):
@@ -409,6 +416,9 @@ class _Handler(QuietHandler):
         if path == "/v1/chat/completions":
             self._chat(body)
         elif path == "/v1/batches":
+            if batches.dropped() or batches.stalled():
+                self.close_connection = True  # the run was stopped before this create
+                return
             created = batches.create(body)
             if batches.hang_up_after_create():
                 self.close_connection = True  # the batch exists; its creator never hears
