@@ -263,10 +263,12 @@ class LocalExecutor:
             raise value
         if isinstance(value, Stored):  # a worker stored it already
             self._origins[value.path] = (stage, job)
+            self.cache.learn(stage.name, job.key, value)
         elif stage.keeps(value):
             seconds = round(time.perf_counter() - job.started, 4)
             meta = {"params": key_part(job.params), "seconds": seconds, "paper": job.paper_id}
-            self._digests.known(value, self.cache.put(stage.name, job.key, value, meta))
+            stored = self.cache.put(stage.name, job.key, value, meta, by_reference=stage.lazy)
+            self._digests.known(value, stored)
         self.log.count(stage.name, job.paper_id, "computed")
         return value
 
