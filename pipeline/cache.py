@@ -215,6 +215,16 @@ class Stored(Generic[T]):
         return f"Stored({self.model.__name__}, {self.path.name})"
 
 
+def loaded(value: T | Stored[T]) -> T | None:
+    """The artifact itself, read if it is a reference (None if it proves unreadable)."""
+    if not isinstance(value, Stored):
+        return value
+    try:
+        return value.load()
+    except CorruptEntryError:
+        return None
+
+
 def _facts(value: BaseModel) -> dict[str, Any]:
     """The artifact's plain top-level fields (a Document's page counts, title, abstract)."""
     return {

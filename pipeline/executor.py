@@ -370,10 +370,16 @@ class LocalExecutor:
     # --- references --------------------------------------------------------------------
 
     def _resolved(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Compute's values with each reference read from the cache (remade if unreadable)."""
-        if not any(isinstance(v, Stored) for v in values.values()):
-            return values
-        return {k: self._load(v) if isinstance(v, Stored) else v for k, v in values.items()}
+        """Compute's values with each reference, or list of them (rank's records), read from
+        the cache (remade if unreadable)."""
+        return {k: self._resolved_one(v) for k, v in values.items()}
+
+    def _resolved_one(self, value: Any) -> Any:
+        if isinstance(value, Stored):
+            return self._load(value)
+        if isinstance(value, list) and any(isinstance(v, Stored) for v in value):
+            return [self._load(v) if isinstance(v, Stored) else v for v in value]
+        return value
 
     def _load(self, stored: Stored[Any]) -> Any:
         try:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.cache import Cache
+from pipeline.cache import Cache, Stored
 from tests.conftest import DAY
 from tests.project import Project
 
@@ -107,3 +107,32 @@ def test_clearing_the_cache_removes_the_days_index(tmp_path: Path, papers: Path)
     day.run()
     Cache(tmp_path / "cache").clear()
     assert not (tmp_path / "cache" / "index").exists()
+
+
+def test_a_cached_day_takes_its_summaries_from_the_ranking_not_each_record(
+    tmp_path: Path, papers: Path, monkeypatch: pytest.MonkeyPatch
+):
+    day = Project(tmp_path, papers)
+    first = day.run()
+    briefing = day.report()
+    read: Counter[str] = Counter()
+    real_get, real_load = Cache.get_with_digest, Stored.load
+
+    def get(self: Cache, stage: str, key: str, model: Any) -> Any:
+        read[stage] += 1
+        return real_get(self, stage, key, model)
+
+    def load(self: Stored[Any]) -> Any:
+        read[self.model.__name__] += 1
+        return real_load(self)
+
+    monkeypatch.setattr(Cache, "get_with_digest", get)
+    monkeypatch.setattr(Stored, "load", load)
+    again = day.run()
+    assert not read["summarize"] and not read["SummaryRecord"]  # 5 records read before
+    assert day.report() == briefing.replace(first.run_id, again.run_id)
+    # what each summary cost when it was made, and the numbers it checked, as before
+    assert again.llm.by_paper == first.llm.by_paper and len(first.llm.by_paper) == 5
+    assert again.faithfulness == first.faithfulness
+    summarized = day.run(only="summarize")  # no ranking: the records are read for run.json
+    assert summarized.llm.by_paper == first.llm.by_paper and read["SummaryRecord"] == 5
