@@ -189,15 +189,22 @@ class Stored(Generic[T]):
     keeps what it loaded: holding it is what this avoids.
     """
 
-    def __init__(self, path: Path, model: type[T], digest: str, facts: dict[str, Any]) -> None:
-        self.path = path
+    def __init__(
+        self, path: Path | str, model: type[T], digest: str, facts: dict[str, Any]
+    ) -> None:
+        self.file = str(path)  # a Path is made only when asked for: 1,500 hits a cached day
         self.model = model
         self.digest = digest
         self.facts = facts
 
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
+
     def load(self) -> T:
         try:
-            return self.model.model_validate_json(self.path.read_bytes())
+            with open(self.file, "rb") as fh:
+                return self.model.model_validate_json(fh.read())
         except (OSError, ValidationError, ValueError) as exc:
             raise CorruptEntryError(
                 f"cache entry {self.path} is unreadable ({type(exc).__name__})"
@@ -212,7 +219,7 @@ class Stored(Generic[T]):
         return facts[name] if name in facts else getattr(self.load(), name)
 
     def __repr__(self) -> str:
-        return f"Stored({self.model.__name__}, {self.path.name})"
+        return f"Stored({self.model.__name__}, {os.path.basename(self.file)})"
 
 
 def loaded(value: T | Stored[T]) -> T | None:
@@ -257,8 +264,12 @@ class Cache:
             self.entries.save()
 
     def _path(self, stage: str, key: str, suffix: str) -> Path:
-        # one Path made from a string: three joins cost more than reading a small entry
-        return Path(f"{self.root}/{stage}/{key[:2]}/{key}{suffix}")
+        return Path(self._file(stage, key, suffix))
+
+    def _file(self, stage: str, key: str, suffix: str) -> str:
+        # a string: a cached day looks up 3,000 entries, and making a Path costs more than
+        # reading a small one
+        return f"{self.root}/{stage}/{key[:2]}/{key}{suffix}"
 
     def get(self, stage: str, key: str, model: type[T]) -> T | None:
         """The cached artifact, or None. A corrupt entry is reported and treated as missing."""
@@ -275,9 +286,9 @@ class Cache:
         """The cached artifact and its content digest as the day's index or its metadata knows
         it (None when neither does), or None: the digest keys downstream stages without
         re-serialising the artifact."""
-        path = self._path(stage, key, ".json")
+        path = self._file(stage, key, ".json")
         try:
-            with path.open("rb") as fh:
+            with open(path, "rb") as fh:
                 stat, blob = os.fstat(fh.fileno()), fh.read()
             value = model.model_validate_json(blob)
         except FileNotFoundError:
@@ -301,7 +312,7 @@ class Cache:
         """The cached artifact by reference, when its metadata says what it is (digest, size,
         fields) and the artifact on disk has that size; else None (read it with `get`, which
         detects a corrupt entry). A damaged entry of the same size is caught when loaded."""
-        path = self._path(stage, key, ".json")
+        path = self._file(stage, key, ".json")
         try:
             stat = os.stat(path)
         except OSError:
@@ -323,7 +334,7 @@ class Cache:
     def learn(self, stage: str, key: str, stored: Stored[Any]) -> None:
         """Index an artifact a worker process of this run stored (it sent back the reference)."""
         with contextlib.suppress(OSError):
-            self._learn(stage, key, os.stat(stored.path), [stored.digest, stored.facts], mine=True)
+            self._learn(stage, key, os.stat(stored.file), [stored.digest, stored.facts], mine=True)
 
     def _known(self, stage: str, key: str, stat: os.stat_result) -> list[Any] | None:
         known = None if self.entries is None else self.entries.known(f"{stage}/{key}", stat)
@@ -377,7 +388,8 @@ class Cache:
 
     def meta(self, stage: str, key: str) -> dict[str, Any] | None:
         try:
-            data = json.loads(self._path(stage, key, ".meta.json").read_bytes())
+            with open(self._file(stage, key, ".meta.json"), "rb") as fh:
+                data = json.loads(fh.read())
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
@@ -385,7 +397,8 @@ class Cache:
     def failure(self, stage: str, key: str) -> str | None:
         """The reason a remembered failure was recorded, or None."""
         try:
-            data = json.loads(self._path(stage, key, ".failed.json").read_bytes())
+            with open(self._file(stage, key, ".failed.json"), "rb") as fh:
+                data = json.loads(fh.read())
             return str(data["error"])
         except (OSError, ValueError, KeyError, TypeError):
             return None

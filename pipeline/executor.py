@@ -118,7 +118,7 @@ class LocalExecutor:
         self._digests = Digests()
         self._key_cache: dict[str, tuple[dict[str, Any], dict[str, Any], tuple[str, str]]] = {}
         # What made each reference served from the cache, to remake it if it proves unreadable
-        self._origins: dict[Path, tuple[Stage[Any, Any], Job]] = {}
+        self._origins: dict[str, tuple[Stage[Any, Any], Job]] = {}
 
     def run(self, stage: Stage[Any, Any], day: Day) -> None:
         if self.plan.mode(stage.name) == "skip":
@@ -241,7 +241,7 @@ class LocalExecutor:
             stored = self.cache.stored(stage.name, job.key, stage.output) if stage.lazy else None
             if stored is not None and stage.still_valid(stored):  # reads fields, not the text
                 self.log.count(stage.name, job.paper_id, "hit")
-                self._origins[stored.path] = (stage, job)
+                self._origins[stored.file] = (stage, job)
                 return stored  # type: ignore[return-value]  # read when a compute needs it
             entry = self.cache.get_with_digest(stage.name, job.key, stage.output)
             if entry is not None and stage.still_valid(entry[0]):
@@ -262,7 +262,7 @@ class LocalExecutor:
                 self.cache.put_failure(stage.name, job.key, str(value))
             raise value
         if isinstance(value, Stored):  # a worker stored it already
-            self._origins[value.path] = (stage, job)
+            self._origins[value.file] = (stage, job)
             self.cache.learn(stage.name, job.key, value)
         elif stage.keeps(value):
             seconds = round(time.perf_counter() - job.started, 4)
@@ -385,7 +385,7 @@ class LocalExecutor:
         try:
             return stored.load()
         except CorruptEntryError as exc:
-            origin = self._origins.get(stored.path)
+            origin = self._origins.get(stored.file)
             if origin is None:
                 raise
             # Damaged after its metadata was read: remake it as a miss would have, and store it.

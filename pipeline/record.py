@@ -120,10 +120,13 @@ def run_record(
 
 
 REPORT_FILES = ("summaries.md", "summaries.json", "summaries.html")
-# A number as pydantic's serializer writes it where Python's `json` would write it otherwise:
-# in exponent form (1e-5, 1e16), or below 1e-4 (0.00001, where Python writes 1e-05). A number is
-# a whole line's value (a raw newline never occurs inside a JSON string), so text never matches.
-_OTHER_NUMBER = re.compile(rb"(?:^|: |\n *)-?(?:[0-9.]+e[-+]?[0-9]+|0\.0000[0-9]*)(?:,?\n|$)")
+# Numbers pydantic's serializer writes where Python's `json` would write them otherwise: in
+# exponent form (1e-5, 1e16), or below 1e-4 (0.00001, where Python writes 1e-05). Such a number
+# ends its line, and a line of indented JSON that ends that way holds a number: a string ends
+# with its quote, and a raw newline never occurs inside one. Two patterns with a literal start
+# (7 ms on a 500-paper report; one with an alternation at its start took 63 ms).
+_EXPONENT = re.compile(rb"e[-+]?[0-9]+,?(?:\n|$)")
+_TINY = re.compile(rb"0\.0000[0-9]*,?(?:\n|$)")
 
 
 def indented_json(data: Any) -> bytes:
@@ -134,7 +137,7 @@ def indented_json(data: Any) -> bytes:
         blob = pydantic_core.to_json(data, indent=2, inf_nan_mode="constants")
     except (ValueError, TypeError):  # a lone surrogate, a type Python's encoder handles or not
         blob = b""
-    if not blob or _OTHER_NUMBER.search(blob):
+    if not blob or _EXPONENT.search(blob) or _TINY.search(blob):
         blob = json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
     return blob
 
