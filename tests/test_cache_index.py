@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import pipeline.cache
 from pipeline.cache import Cache, Stored
 from tests.conftest import DAY
 from tests.project import Project
@@ -43,17 +44,41 @@ def artifact_of(cache: Path, stage: str, paper: str) -> Path:
     raise AssertionError(f"no {stage} entry for {paper}")
 
 
+@pytest.fixture
+def entries_opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """The cache files this process opened, by stage folder and kind (artifact or metadata)."""
+    opened: Counter[str] = Counter()
+
+    def counting(file: Any, *args: Any, **kwargs: Any) -> Any:
+        handle = open(file, *args, **kwargs)  # noqa: SIM115 (the caller closes it)
+        name = Path(file)
+        if name.suffix == ".json" and len(name.parts) > 3 and name.parts[-3] != "index":
+            kind = "meta" if name.name.endswith(".meta.json") else "artifact"
+            opened[f"{name.parts[-3]} {kind}"] += 1
+        return handle
+
+    monkeypatch.setattr(pipeline.cache, "open", counting, raising=False)
+    yield opened
+
+
 @pytest.mark.parametrize("pool_threshold", [16, 1], ids=["in-process", "worker-processes"])
 def test_a_cached_day_reads_one_index_not_each_entrys_metadata(
-    tmp_path: Path, papers: Path, metadata_reads: Counter[str], pool_threshold: int
+    tmp_path: Path,
+    papers: Path,
+    metadata_reads: Counter[str],
+    entries_opened: Counter[str],
+    pool_threshold: int,
 ):
     day = Project(tmp_path, papers)
     day.run(pool_threshold=pool_threshold)  # worker processes store extract and chunk
     metadata_reads.clear()
+    entries_opened.clear()
     record = day.run(pool_threshold=pool_threshold)
     assert record.succeeded == 5
     assert all(record.stages[s].misses == 0 for s in ("extract", "chunk", "summarize"))
     assert not metadata_reads  # 4 per paper before: extract, feed, chunk, summarize
+    # the big whole-day entries, nothing per paper (small entries are held by the index)
+    assert entries_opened == Counter({"rank artifact": 1, "report artifact": 1})
     assert (tmp_path / "cache" / "index" / f"{DAY}.json").is_file()
 
 
@@ -136,3 +161,15 @@ def test_a_cached_day_takes_its_summaries_from_the_ranking_not_each_record(
     assert again.faithfulness == first.faithfulness
     summarized = day.run(only="summarize")  # no ranking: the records are read for run.json
     assert summarized.llm.by_paper == first.llm.by_paper and read["SummaryRecord"] == 5
+
+
+def test_a_small_entry_held_by_the_index_is_read_again_once_rewritten(tmp_path: Path, papers: Path):
+    day = Project(tmp_path, papers)
+    day.run()
+    paper = day.runner.day.papers[0].meta.id
+    stored = artifact_of(tmp_path / "cache", "feed", paper)
+    entry = json.loads(stored.read_text())
+    entry["title"] = "A Title Edited After The Index Held The Entry"
+    stored.write_text(json.dumps(entry))
+    day.run()
+    assert "A Title Edited After The Index Held The Entry" in day.report()
