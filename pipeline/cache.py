@@ -332,9 +332,10 @@ class Cache:
         return value, stored
 
     def stored(self, stage: str, key: str, model: type[T]) -> Stored[T] | None:
-        """The cached artifact by reference, when its metadata says what it is (digest, size,
-        fields) and the artifact on disk has that size; else None (read it with `get`, which
-        detects a corrupt entry). A damaged entry of the same size is caught when loaded."""
+        """The cached artifact by reference, when the day's index (the artifact's stat unchanged)
+        or its metadata (the artifact's size unchanged) says what it is: digest and fields; else
+        None (read it with `get`, which detects a corrupt entry). A damaged entry that still
+        passes is caught when loaded."""
         path = self._file(stage, key, ".json")
         try:
             stat = os.stat(path)
