@@ -173,3 +173,15 @@ def test_a_small_entry_held_by_the_index_is_read_again_once_rewritten(tmp_path: 
     stored.write_text(json.dumps(entry))
     day.run()
     assert "A Title Edited After The Index Held The Entry" in day.report()
+
+
+def test_only_report_after_a_setting_changed_upstream_says_what_is_missing(
+    tmp_path: Path, papers: Path
+):
+    day = Project(tmp_path, papers)
+    day.run()
+    record = day.run(only="report", **{"reading.depth": "full"})  # chunk's key is another now
+    assert {(f.stage, f.error) for f in record.failed} == {
+        ("chunk", "no cached chunk output; run without --only first")
+    }
+    assert len(record.failed) == 5 and record.stages["summarize"].hits == 0
