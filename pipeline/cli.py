@@ -7,18 +7,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 import pipeline
-from pipeline.commands import cache as cache_cmd
-from pipeline.commands import compare as compare_cmd
-from pipeline.commands import config as config_cmd
-from pipeline.commands import extract as extract_cmd
-from pipeline.commands import flags
-from pipeline.commands import init as init_cmd
-from pipeline.commands import prompts as prompts_cmd
-from pipeline.commands import report as report_cmd
 from pipeline.errors import (
     EXIT_FAILED,
     EXIT_NO_REPORT,
@@ -28,10 +19,11 @@ from pipeline.errors import (
     PaperbriefError,
     UsageError,
 )
-from pipeline.record import STAGES
-from pipeline.redaction import redacted
 
-STAGE_NAMES = STAGES
+# The commands (and through them settings, pydantic and rich) are imported when the parser is
+# built: `paperbrief --version` needs none of them.
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # For cron: 0 every paper done; 1 a report was written but some papers failed; 2 bad usage
 # (flags, settings, files); 3 no report could be written (the feed was unreachable).
@@ -46,6 +38,15 @@ exit codes (for cron and scripts):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pipeline.commands import cache as cache_cmd
+    from pipeline.commands import compare as compare_cmd
+    from pipeline.commands import config as config_cmd
+    from pipeline.commands import extract as extract_cmd
+    from pipeline.commands import flags
+    from pipeline.commands import init as init_cmd
+    from pipeline.commands import prompts as prompts_cmd
+    from pipeline.commands import report as report_cmd
+
     parser = argparse.ArgumentParser(
         prog="paperbrief",
         description="Turn a day of arXiv papers into a ranked research briefing.",
@@ -96,6 +97,9 @@ shows the result. cache/ and out/ are beside that paperbrief.toml, else in this 
 
 
 def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from pipeline.commands import flags
+    from pipeline.record import STAGES
+
     run = commands.add_parser(
         "run",
         help="list, read, summarize and rank papers, then write the briefing",
@@ -115,11 +119,11 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--force",
         action="append",
         default=[],
-        choices=(*STAGE_NAMES, "all"),
+        choices=(*STAGES, "all"),
         metavar="STAGE",
         help="recompute this stage even if cached (repeatable; 'all' for every stage)",
     )
-    runs.add_argument("--only", choices=STAGE_NAMES, metavar="STAGE", help="run only this stage")
+    runs.add_argument("--only", choices=STAGES, metavar="STAGE", help="run only this stage")
     flags.add_location_flags(runs)
 
 
@@ -134,7 +138,13 @@ def _add_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # what argparse's version action prints, without importing every command first
+        print(f"paperbrief {pipeline.__version__}")
+        return EXIT_OK
     args = build_parser().parse_args(argv)
+    from rich.console import Console
+
     console = Console()
     try:
         code = _dispatch(args, console)
@@ -158,6 +168,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, console: Console) -> int:
     # run imports the runner and its stages only when it runs: `--help` stays quick.
+    from pipeline.commands import cache as cache_cmd
+    from pipeline.commands import compare as compare_cmd
+    from pipeline.commands import config as config_cmd
+    from pipeline.commands import extract as extract_cmd
+    from pipeline.commands import flags
+    from pipeline.commands import init as init_cmd
+    from pipeline.commands import prompts as prompts_cmd
+    from pipeline.commands import report as report_cmd
+
     if args.command == "extract":
         return extract_cmd.extract_command(args)
     if args.command == "init":
@@ -182,6 +201,10 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
 
 
 def _error(console: Console, exc: Exception, debug: bool, code: int) -> int:
+    from rich.console import Console
+
+    from pipeline.redaction import redacted
+
     if debug:
         console.print_exception()
     # soft_wrap: one line however narrow the terminal, so it can be grepped and parsed.

@@ -120,7 +120,7 @@ class LocalExecutor:
         self._digests = Digests()
         self._key_cache: dict[str, tuple[dict[str, Any], dict[str, Any], tuple[str, str]]] = {}
         # What made each reference served from the cache, to remake it if it proves unreadable
-        self._origins: dict[Path, tuple[Stage[Any, Any], Job]] = {}
+        self._origins: dict[str, tuple[Stage[Any, Any], Job]] = {}
 
     def run(self, stage: Stage[Any, Any], day: Day) -> None:
         if self.plan.mode(stage.name) == "skip":
@@ -243,7 +243,7 @@ class LocalExecutor:
             stored = self.cache.stored(stage.name, job.key, stage.output) if stage.lazy else None
             if stored is not None and stage.still_valid(stored):  # reads fields, not the text
                 self.log.count(stage.name, job.paper_id, "hit")
-                self._origins[stored.path] = (stage, job)
+                self._origins[stored.file] = (stage, job)
                 return stored  # type: ignore[return-value]  # read when a compute needs it
             entry = self.cache.get_with_digest(stage.name, job.key, stage.output)
             if entry is not None and stage.still_valid(entry[0]):
@@ -264,11 +264,13 @@ class LocalExecutor:
                 self.cache.put_failure(stage.name, job.key, str(value))
             raise value
         if isinstance(value, Stored):  # a worker stored it already
-            self._origins[value.path] = (stage, job)
+            self._origins[value.file] = (stage, job)
+            self.cache.learn(stage.name, job.key, value)
         elif stage.keeps(value):
             seconds = round(time.perf_counter() - job.started, 4)
             meta = {"params": key_part(job.params), "seconds": seconds, "paper": job.paper_id}
-            self._digests.known(value, self.cache.put(stage.name, job.key, value, meta))
+            stored = self.cache.put(stage.name, job.key, value, meta, by_reference=stage.lazy)
+            self._digests.known(value, stored)
         self.log.count(stage.name, job.paper_id, "computed")
         return value
 
@@ -373,16 +375,22 @@ class LocalExecutor:
     # --- references --------------------------------------------------------------------
 
     def _resolved(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Compute's values with each reference read from the cache (remade if unreadable)."""
-        if not any(isinstance(v, Stored) for v in values.values()):
-            return values
-        return {k: self._load(v) if isinstance(v, Stored) else v for k, v in values.items()}
+        """Compute's values with each reference, or list of them (rank's records), read from
+        the cache (remade if unreadable)."""
+        return {k: self._resolved_one(v) for k, v in values.items()}
+
+    def _resolved_one(self, value: Any) -> Any:
+        if isinstance(value, Stored):
+            return self._load(value)
+        if isinstance(value, list) and any(isinstance(v, Stored) for v in value):
+            return [self._load(v) if isinstance(v, Stored) else v for v in value]
+        return value
 
     def _load(self, stored: Stored[Any]) -> Any:
         try:
             return stored.load()
         except CorruptEntryError as exc:
-            origin = self._origins.get(stored.path)
+            origin = self._origins.get(stored.file)
             if origin is None:
                 raise
             # Damaged after its metadata was read: remake it as a miss would have, and store it.

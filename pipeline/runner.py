@@ -82,7 +82,7 @@ class Runner:
 
     def __post_init__(self) -> None:
         self.log = RunLog(self.observer)
-        self.cache = Cache(self.settings.cache_dir, warn=self.log.warn)
+        self.cache = Cache(self.settings.cache_dir, self.log.warn, self.plan.source.day)
         made = self.make_backend(self.settings.llm, self.log.meter) if self.make_backend else None
         self.tools = Tools(self.settings, self.cache, self.log, self.plan.force, made)
         self.stages = stages_for(self.plan.source)
@@ -138,7 +138,7 @@ class Runner:
             finally:
                 executor.close(graceful=finished)
                 loop.run(self.tools.aclose())
-                self.cache.digests.save()
+                self.cache.save_indexes()
         return self.day
 
     def _finish(self) -> RunRecord:

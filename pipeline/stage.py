@@ -144,5 +144,10 @@ def keyed(
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+# What `json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))` builds on each
+# call, built once: a cached day writes 6,000 key parts.
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
+
 def _key_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return _KEY_ENCODER.encode(value)

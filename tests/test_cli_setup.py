@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from pipeline.cli import build_parser
 from pipeline.commands.init import config_text, env_name
 from pipeline.settings import Section, Settings, load
 from tests.conftest import DAY
@@ -102,6 +105,21 @@ def test_version(tmp_path: Path):
     result = paperbrief("--version", cwd=tmp_path)
     assert result.returncode == 0
     assert re.fullmatch(r"paperbrief \d+\.\d+\.\d+\S*\n", result.stdout)
+
+
+def test_version_answers_before_loading_any_command(capsys: pytest.CaptureFixture[str]):
+    # run in a fresh interpreter: this one has imported the commands already
+    probe = (
+        "import sys; from pipeline.cli import main; main(['--version']); "
+        "print(sorted(m for m in sys.modules if m.startswith(('pipeline.commands', 'pydantic'))))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.splitlines()[-1] == "[]"
+    with pytest.raises(SystemExit):  # argparse's own --version, which the quick answer mirrors
+        build_parser().parse_args(["--version"])
+    assert shown.stdout.splitlines()[0] + "\n" == capsys.readouterr().out
 
 
 def config_origins(stdout: str) -> dict[str, tuple[str, str]]:

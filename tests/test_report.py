@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pipeline.accounting import cost_text
 from pipeline.markup import clean, md_code
 from pipeline.models import FailedPaper, FaithfulnessReport, RubricScore, TriageScore, Usage
+from pipeline.record import indented_json
 from pipeline.stages.rank import ranked
 from pipeline.stages.report import ReportInput, daily
 from tests.builders import WEIGHTS, meta, record, rubric
@@ -247,3 +251,26 @@ def test_cost_reads_as_dollars_or_as_not_counted_never_as_an_unpaid_zero():
     assert cost_text(unpriced) == "cost not counted (no price for 'local')"
     both = Usage(calls=1, cost_usd=0.002) + unpriced
     assert cost_text(both, md_code) == "$0.0020 plus the cost of `local`, not counted (no price)"
+
+
+# summaries.json is written by pydantic's serializer, which must give Python's text exactly.
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([1e-05, 9.99e-05, 0.0001, 1e16, -0.0, 1.5e-300])
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_summaries_json_is_pythons_indented_json_byte_for_byte(data: object):
+    try:
+        expected = json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no file could hold it either way
+        return
+    assert indented_json(data) == expected

@@ -9,38 +9,32 @@ first with `--fill`, makes the one synthesis call (cached like any stage) and wr
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from pipeline.cache import Cache, write_atomic
 from pipeline.editions import Edition, edition_name
 from pipeline.errors import UsageError
-from pipeline.executor import LocalExecutor, Plan
-from pipeline.html.weekly import weekly_html
 from pipeline.llm.backends import MakeBackend, backend_for
 from pipeline.llm.base import ignore_meter
 from pipeline.observer import Observer, QuietObserver
 from pipeline.record import write_outputs
-from pipeline.runlog import RunLog
 from pipeline.settings import Settings
-from pipeline.stages.digest import Digest, Synthesis, Week
 from pipeline.stages.report import daily
-from pipeline.tools import Tools
-from pipeline.weekly import (
-    WeeklyReport,
-    markdown,
-    references,
-    top_papers,
-    week_papers,
-    weekdays,
-    with_previous,
-)
 from pipeline.wording import plural
+
+# The weekly report's machinery (its synthesis stage, the executor, the week's pages) is
+# imported where the weekly report is built: `report daily` and every `paperbrief run`, which
+# imports this module for its command line, need none of it.
+if TYPE_CHECKING:
+    from pipeline.runlog import RunLog
+    from pipeline.stages.digest import Synthesis, Week
+    from pipeline.weekly import WeeklyReport
 
 
 def edition_of(settings: Settings, make_backend: MakeBackend | None = None) -> str:
@@ -96,6 +90,11 @@ def build_weekly(
     edition: str | None = None,
 ) -> WeeklyOutcome:
     """Gather the week, synthesize it (one cached call), write report.md and report.json."""
+    from pipeline.html.weekly import weekly_html
+    from pipeline.runlog import RunLog
+    from pipeline.stages.digest import Week
+    from pipeline.weekly import markdown, week_papers, weekdays, with_previous
+
     if start > end:
         raise UsageError(f"--from {start} is after --to {end}; swap them")
     observer = observer or QuietObserver()
@@ -140,6 +139,7 @@ def _fill(
     """Run the weekdays of the range that have no briefing, through the usual cached stages."""
     from pipeline.runner import Runner, RunPlan
     from pipeline.sources import Source
+    from pipeline.weekly import weekdays
 
     have = _editions(cache, weekdays(start, end), edition)
     for day in weekdays(start, end):
@@ -155,6 +155,12 @@ def _synthesize(
     week: Week,
     make_backend: MakeBackend | None,
 ) -> Synthesis:
+    import asyncio
+
+    from pipeline.executor import LocalExecutor, Plan
+    from pipeline.stages.digest import Digest, Synthesis
+    from pipeline.tools import Tools
+
     if not week.papers:
         return Synthesis(
             by_model=False,
@@ -186,6 +192,8 @@ def _report(
     synthesis: Synthesis,
     top: int | None,
 ) -> WeeklyReport:
+    from pipeline.weekly import WeeklyReport, references, top_papers, weekdays
+
     entries = list(found.values())
     first = entries[0].report if entries else None
     return WeeklyReport(

@@ -16,7 +16,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -26,7 +26,10 @@ from pipeline.models import Chunks, PaperMeta, SummaryRecord
 from pipeline.prompts import Prompt
 from pipeline.redaction import redacted
 from pipeline.settings import LLMSettings
-from pipeline.stages import digest, summarize, triage
+from pipeline.stages import summarize, triage
+
+if TYPE_CHECKING:  # the weekly synthesis: imported where a digester is made
+    from pipeline.stages import digest
 
 
 class Capabilities(BaseModel):
@@ -190,15 +193,19 @@ class HeuristicTriager:
         return triage.heuristic_triage(papers, interests, top, weights)
 
 
+# The extractive summarizer's version, as cache keys and reports show it (its history is in
+# pipeline.llm.extractive, beside the code it names). Here, so that knowing who summarized a
+# cached day does not import the summarizer and compile its patterns.
+EXTRACTIVE_MODEL = "sentence-rank-v5"
+
+
 class Extractive(Backend):
     name = "extractive"
     capabilities = Capabilities(structured_output=False, remote=False, cpu_bound=True)
 
     @property
     def model(self) -> str:
-        from pipeline.llm.extractive import ExtractiveBackend
-
-        return ExtractiveBackend.model
+        return EXTRACTIVE_MODEL
 
     def summarizer(self, notes: summarize.NoteStore | None = None) -> Summarizer:
         return ExtractiveSummarizer(self.name, self.model)
@@ -207,6 +214,8 @@ class Extractive(Backend):
         return HeuristicTriager()
 
     def digester(self) -> Digester:
+        from pipeline.stages import digest
+
         return digest.TagDigester()
 
 
@@ -344,6 +353,8 @@ class ModelBackend(Backend):
         return LLMTriager(self.llm(self.triage_model), self.meter)
 
     def digester(self) -> Digester:
+        from pipeline.stages import digest
+
         return digest.LLMDigester(self.llm(), self.meter)
 
     async def aclose(self) -> None:

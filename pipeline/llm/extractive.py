@@ -150,6 +150,7 @@ from types import MappingProxyType
 from typing import Final
 
 from pipeline.errors import LLMError
+from pipeline.llm.backends import EXTRACTIVE_MODEL
 from pipeline.models import Chunk, PaperMeta, PaperSummary, Rubric, RubricScore
 from pipeline.wording import plural
 
@@ -1255,5 +1256,6 @@ class ExtractiveBackend:
     name = "extractive"
     # v5: no sentence quoted twice across the fields, takeaways that stand alone, industry
     # impact and limitations only from sentences in those roles, no boilerplate tags. A new
-    # name keys fresh summaries instead of serving v4's repetitive ones from the cache.
-    model = "sentence-rank-v5"
+    # name keys fresh summaries instead of serving v4's repetitive ones from the cache. The
+    # name is set in pipeline.llm.backends (EXTRACTIVE_MODEL): bump it there.
+    model = EXTRACTIVE_MODEL

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from pipeline.arxiv.http import ArxivClient, RequestFailed
 from pipeline.cache import write_atomic
 from pipeline.errors import DownloadError
 from pipeline.models import PdfFile
 from pipeline.paper import Paper
 from pipeline.settings import ArxivSettings
 from pipeline.stage import Stage
+
+if TYPE_CHECKING:  # httpx (with click and pygments) only for a run that downloads
+    import httpx
+
+    from pipeline.arxiv.http import ArxivClient
 
 STAGE = "download"
 EOF_WINDOW = 1024  # where the %%EOF marker must be: the last KiB
@@ -45,6 +47,8 @@ def download_pdf(
     the reply is bad, so a failed forced download keeps the PDF we had."""
     if not force and target.is_file() and pdf_problem(target.read_bytes()) is None:
         return 0
+    from pipeline.arxiv.http import RequestFailed
+
     url = pdf_url(settings, paper_id)
     try:
         response = client.get(url, kind="pdf")

@@ -114,11 +114,15 @@ def local_id(pdf_path: Path) -> str:
 
 
 def _slug(stem: str) -> str:
-    chars = []
-    for char in unicodedata.normalize("NFC", stem):
-        folded = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
-        chars.append(folded if folded else char if char.isalnum() else "-")
-    slug = re.sub(r"[^\w.]+", "-", "".join(chars).lower())
+    if stem.isascii():  # every character folds to itself: a 500-PDF folder's names, at once
+        text = stem
+    else:
+        chars = []
+        for char in unicodedata.normalize("NFC", stem):
+            folded = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+            chars.append(folded if folded else char if char.isalnum() else "-")
+        text = "".join(chars)
+    slug = re.sub(r"[^\w.]+", "-", text.lower())
     return slug[:MAX_SLUG].strip("-._")
 
 

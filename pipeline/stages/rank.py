@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from pipeline.cache import Stored
 from pipeline.errors import SettingsError
 from pipeline.models import PaperMeta, RankedPaper, Rubric, SummaryRecord
 from pipeline.paper import Day
@@ -76,3 +77,9 @@ class Rank(Stage[Day, Ranking]):
 
     def apply(self, day: Day, output: Ranking) -> None:
         day.ranking = output
+        # The ranking holds the records it was made from (their digests are in its key): the
+        # papers take them, in place of the references a cached summarize stage applied.
+        records = {ranked.meta.id: ranked.record for ranked in output.papers}
+        for paper in day.done():
+            if isinstance(paper.record, Stored) and paper.meta.id in records:
+                paper.record = records[paper.meta.id]

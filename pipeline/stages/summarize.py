@@ -448,6 +448,9 @@ class Summarize(Stage[Paper, SummaryRecord]):
     scope = "paper"
     output = SummaryRecord
     uses = ("summarizer",)
+    # A cached record only keys rank, whose output holds every ranked paper's record (Rank.apply
+    # hands those back): a cached day reads one ranking, not 500 records.
+    lazy = True
 
     def params(self, settings: Settings) -> dict[str, Any]:
         from pipeline.prompts import task_prompt

@@ -21,7 +21,6 @@ from pydantic import BaseModel, Field
 
 from pipeline.errors import InvalidReplyError, LLMError
 from pipeline.llm.base import LLM, Message, UsageSink, ignore_usage
-from pipeline.llm.extractive import triage_rubric
 from pipeline.llm.limiter import MESSAGE_OVERHEAD_TOKENS
 from pipeline.models import PaperMeta, TriageItem, TriageReply, TriageScore, Usage, base_id
 from pipeline.paper import Day
@@ -207,6 +206,9 @@ def selection(scores: Sequence[TriageScore], top: int) -> tuple[list[TriageScore
 
 
 def heuristic_items(papers: Sequence[PaperMeta], interests: str) -> list[TriageItem]:
+    # imported here: its cue patterns take a while to compile, and a cached day triages nothing
+    from pipeline.llm.extractive import triage_rubric
+
     items = []
     for meta in papers:
         rubric, gist = triage_rubric(meta, interests)
