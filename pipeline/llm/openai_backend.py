@@ -82,6 +82,17 @@ FORMAT_REJECTION_HINTS = (
     "input should be 'text' or 'json_object'",
 )
 RETRY_STATUSES = frozenset({408, 429})  # plus every 5xx; 408 is the server's own timeout
+# The SDK's telemetry headers, left out: each header is normalised and copied several times a
+# request by httpx2, and these tell a provider only which SDK, OS and Python sent it.
+SDK_TELEMETRY_HEADERS = (
+    "X-Stainless-Lang",
+    "X-Stainless-Package-Version",
+    "X-Stainless-OS",
+    "X-Stainless-Arch",
+    "X-Stainless-Runtime",
+    "X-Stainless-Runtime-Version",
+    "X-Stainless-Async",
+)
 # "auto": aiohttp when `openai[aiohttp]` is installed, else the SDK's default httpx2 transport.
 Transport = Literal["auto", "aiohttp", "httpx"]
 
@@ -578,6 +589,7 @@ class OpenAIBackend:
                 base_url=self.base_url,
                 timeout=self.timeout,
                 max_retries=0,  # retries are ours: limiter-aware, and never on other 4xx
+                default_headers=dict.fromkeys(SDK_TELEMETRY_HEADERS, openai.Omit()),
                 http_client=self._http_client(task),
             )
         except openai.OpenAIError as exc:
