@@ -63,8 +63,13 @@ def test_a_reply_its_usage_and_the_limit_headers_arrive(transport: str) -> None:
         backend = backend_for(server.base_url, transport, limiter=limiter)
 
         reply = ask_once(backend)
+        [request] = server.requests
 
     assert (reply.value.confidence, reply.usage.calls) == (7, 1)
+    assert not {name for name in request.headers if name.startswith("x-stainless-")} - {
+        "x-stainless-retry-count",  # the SDK's own retries: none, ours are counted apart
+        "x-stainless-read-timeout",
+    }, "the SDK's telemetry headers (OS, architecture, Python) are left out"
     assert (reply.usage.prompt_tokens, reply.usage.cached_tokens) == (900, 512)
     assert limiter.budget.requests.limit == 50
 

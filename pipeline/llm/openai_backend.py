@@ -467,6 +467,7 @@ class OpenAIBackend:
                     "/chat/completions",
                     cast_to=_raw_response(),
                     content=pydantic_core.to_json(payload),
+                    options={"headers": _without_telemetry()},
                 )
             headers = raw.headers
             completion = self._parsed(raw.content, task)
@@ -589,7 +590,6 @@ class OpenAIBackend:
                 base_url=self.base_url,
                 timeout=self.timeout,
                 max_retries=0,  # retries are ours: limiter-aware, and never on other 4xx
-                default_headers=dict.fromkeys(SDK_TELEMETRY_HEADERS, openai.Omit()),
                 http_client=self._http_client(task),
             )
         except openai.OpenAIError as exc:
@@ -665,6 +665,14 @@ class OpenAIBackend:
         if status >= 500:
             return f"server error persisted after {self.max_retries} retries; try again later"
         return "the endpoint rejected the request (not retried)"
+
+
+@functools.cache
+def _without_telemetry() -> dict[str, str | openai.Omit]:
+    """Request headers that remove the SDK's telemetry headers from a request."""
+    import openai
+
+    return dict.fromkeys(SDK_TELEMETRY_HEADERS, openai.Omit())
 
 
 @functools.cache
