@@ -128,14 +128,23 @@ def test_a_connection_lost_before_the_whole_reply_is_dropped(transport: str, fau
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_a_reply_that_is_not_a_chat_completion_is_one_line_not_retried(transport: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"<html>portal</html>", "sent a reply that is not a chat completion (Invalid JSON"),
+        (b'{"id": "x", "choices": null}', "sent no choices"),
+    ],
+)
+def test_a_reply_that_is_not_a_chat_completion_is_one_line_not_retried(
+    transport: str, body: bytes, said: str
+) -> None:
     with FakeOpenAI() as server:
-        server.script([{"raw": b"<html>captive portal</html>"}])
+        server.script([{"raw": body}])
 
         with pytest.raises(LLMError) as caught:
             ask_once(backend_for(server.base_url, transport))
 
         assert len(server.chat_bodies) == 1
-        expected = f"{server.base_url} sent a reply that is not a chat completion (Invalid JSON"
+        expected = f"openai endpoint {server.base_url} {said}"
     assert expected in str(caught.value)
     assert "\n" not in str(caught.value)

@@ -48,5 +48,5 @@ class ChatReply(BaseModel):
     model_config = _READ_ONLY_WHAT_WE_USE
 
     model: str = ""
-    choices: list[ReplyChoice] = []
+    choices: list[ReplyChoice] | None = None  # none: an error the backend names
     usage: ReplyUsage | None = None
