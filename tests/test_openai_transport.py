@@ -47,6 +47,17 @@ def test_the_aiohttp_transport_is_used_when_installed() -> None:
     assert isinstance(http_client_of(backend), openai.DefaultAioHttpClient)
 
 
+def test_a_base_url_with_credentials_goes_over_httpx_as_basic_auth() -> None:
+    # aiohttp refuses a URL with credentials beside an Authorization header
+    with FakeOpenAI(reply_for=finding_reply) as server:
+        url = server.base_url.replace("http://", "http://me:s3cret@")
+        backend = backend_for(url, "auto")
+
+        assert ask_once(backend).value.confidence == 7
+        assert server.requests[0].headers["authorization"].startswith("Basic ")
+    assert not isinstance(http_client_of(backend_for(url, "auto")), openai.DefaultAioHttpClient)
+
+
 @pytest.mark.skipif(AIOHTTP, reason="aiohttp is installed")
 def test_asking_for_aiohttp_without_it_says_what_to_install() -> None:
     backend = backend_for("http://127.0.0.1:9/v1", "aiohttp")

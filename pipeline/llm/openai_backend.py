@@ -38,6 +38,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import pydantic_core
 from pydantic import BaseModel, ValidationError
@@ -602,6 +603,13 @@ class OpenAIBackend:
 
         if self.transport == "httpx":
             return None
+        if _has_credentials(self._url()):
+            # aiohttp refuses a URL with credentials beside the Authorization header; httpx2
+            # sends them as Basic auth (a server behind a password-protected proxy).
+            if self.transport == "auto":
+                return None
+            message = "the aiohttp transport cannot send a base URL with credentials"
+            raise LLMError(message + "; leave llm transport to auto", stage=task)
         try:
             return openai.DefaultAioHttpClient(timeout=self.timeout)
         except RuntimeError as exc:  # the SDK's word for "aiohttp is not installed"
@@ -620,8 +628,11 @@ class OpenAIBackend:
 
     def _endpoint(self) -> str:
         """The endpoint as messages show it: never with its credentials."""
-        url = self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_ENDPOINT
-        return redacted(url.rstrip("/"))
+        return redacted(self._url().rstrip("/"))
+
+    def _url(self) -> str:
+        """The endpoint the client will call, as the SDK resolves it."""
+        return self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_ENDPOINT
 
     # --- errors -----------------------------------------------------------------------
 
@@ -665,6 +676,10 @@ class OpenAIBackend:
         if status >= 500:
             return f"server error persisted after {self.max_retries} retries; try again later"
         return "the endpoint rejected the request (not retried)"
+
+
+def _has_credentials(url: str) -> bool:
+    return urlsplit(url).username is not None
 
 
 @functools.cache
