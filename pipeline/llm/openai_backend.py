@@ -148,6 +148,8 @@ class _LoopState:
 
     client: openai.AsyncOpenAI
     probe: asyncio.Lock  # while the response mode is unconfirmed, one call at a time finds out
+    # Absolute, so the SDK does not join it to its base URL again on every request (~0.04 ms).
+    completions_url: str = ""
 
 
 class OpenAIBackend:
@@ -454,7 +456,7 @@ class OpenAIBackend:
     ) -> tuple[ChatReply, float]:
         import openai
 
-        client = self._state(task).client
+        state = self._state(task)
         grant = await self.limiter.acquire(estimate)
         used: int | None = None  # None: the estimate stands (a timed-out call may be charged)
         headers: Any = None
@@ -465,8 +467,8 @@ class OpenAIBackend:
                 # The SDK's generic post, the body given as JSON bytes: `create` would walk every
                 # message and schema node (its request transform), serialise with the json
                 # module and build a model of every reply field, each ~0.1-1 ms a call.
-                raw = await client.post(
-                    "/chat/completions",
+                raw = await state.client.post(
+                    state.completions_url,
                     cast_to=_raw_response(),
                     content=pydantic_core.to_json(payload),
                     options={"headers": _without_telemetry()},
@@ -579,7 +581,9 @@ class OpenAIBackend:
         with self._states_lock:
             state = self._states.get(loop)
             if state is None:
-                state = _LoopState(client=self._make_client(task), probe=asyncio.Lock())
+                client = self._make_client(task)
+                url = str(client.base_url.join("chat/completions"))
+                state = _LoopState(client=client, probe=asyncio.Lock(), completions_url=url)
                 self._states[loop] = state
             return state
 
