@@ -30,6 +30,7 @@ import asyncio
 import json
 import math
 import random
+import statistics
 import sys
 import time
 from collections.abc import Awaitable
@@ -91,6 +92,7 @@ WORDS = [
 REPLY_PARAGRAPH_CHARS = 1100  # two paragraphs plus insight and takeaways: ~700 tokens
 MAX_TOKENS = 1500  # the prompt's ceiling; calls send reply_room(BenchSummary, MAX_TOKENS)
 OVERHEAD_WINDOWS = (500, 6000)  # calls a window holds when client time is measured
+OVERHEAD_DAYS = 3  # days of calls per window: their median is what the target is read against
 TARGET_SHARE, MAX_429_SHARE = 0.90, 0.01
 
 
@@ -283,44 +285,89 @@ def triage_tokens_report() -> bool:
 
 def overhead(args: argparse.Namespace) -> int:
     """Client time per call (this thread's CPU: payload, limiter, HTTP, parsing), with the
-    limiter's window already holding 500 or 6,000 calls, and the wall time over the latency."""
+    limiter's window already holding 500 or 6,000 calls, and the wall time over the latency.
+    Each window runs OVERHEAD_DAYS days: on a shared machine one day's figure moves by a tenth
+    or more with the others' load, and the median of three is what the target is read against.
+    The windows take turns, day by day: a process's first day costs more (allocator arenas,
+    caches), and would otherwise fall to the first window's median alone."""
     latency = 0.2
     days = day_of_papers(args.papers, args.seed)
     worst = 0.0
     with FakeOpenAI(reply_for=bench_reply, latency=latency) as server:
-        for held in OVERHEAD_WINDOWS:
-            limiter = RateLimiter(
-                rpm=10**9, tpm=10**12, window=60.0, margin=args.margin, max_concurrency=8
-            )
-            busy_window(limiter, held)
-            backend = OpenAIBackend(
-                "gpt-bench", api_key="test-key", base_url=server.base_url, limiter=limiter
-            )
-            results, cpu, wall = asyncio.run(timed_day(backend, days, args.max_tokens))
-            failures = sum(isinstance(r, BaseException) for r in results)
-            per_call = 1000 * cpu / len(days)
+        print(f"client transport: {transport_in_use(server.base_url)}")
+        by_window: dict[int, list[tuple[float, float, int]]] = {n: [] for n in OVERHEAD_WINDOWS}
+        for _ in range(OVERHEAD_DAYS):
+            for held, runs in by_window.items():
+                runs.append(client_day(server.base_url, days, held, args))
+        for held, runs in by_window.items():
+            per_call = statistics.median(run[0] for run in runs)
+            wall = statistics.median(run[1] for run in runs)
             # With 8 in flight, the day cannot take less than len/8 latencies.
             over_floor = 1000 * (wall - len(days) / 8 * latency) / len(days)
             worst = max(worst, per_call)
-            print(f"window holding {held:,} calls: client {per_call:.2f} ms/call (CPU), ", end="")
-            print(f"wall {over_floor:.1f} ms/call over the {latency:g} s latency floor ", end="")
-            print(f"(client and in-process server), limiter {bookkeeping_us(held):.1f} us/call, ")
-            print(f"  {wall:.1f} s wall, {failures} failures")
-        floor = asyncio.run(http_floor(server.base_url, days, args.max_tokens))
-    print(f"the HTTP stack alone (the SDK's httpx2, same bodies, no SDK): {floor:.2f} ms/call")
+            each = ", ".join(f"{run[0]:.2f}" for run in runs)
+            print(f"window holding {held:,} calls: client {per_call:.2f} ms/call ", end="")
+            print(f"(CPU, median of {each}), wall {over_floor:.1f} ms/call over the ", end="")
+            print(f"{latency:g} s latency floor (client and in-process server), ", end="")
+            print(f"limiter {bookkeeping_us(held):.1f} us/call")
+            print(f"  {wall:.1f} s wall a day, {sum(run[2] for run in runs)} failures")
+        floors = {
+            name: asyncio.run(http_floor(server.base_url, days, args.max_tokens, name))
+            for name in ("httpx", "aiohttp")
+        }
+    shown = ", ".join(
+        f"{name} {floor:.2f} ms/call" if floor is not None else f"{name} not installed"
+        for name, floor in floors.items()
+    )
+    print(f"the HTTP stack alone (httpx2 over each transport, same bodies, no SDK): {shown}")
     ok = worst <= 2.0
     print(f"<= 2 ms client time per call: {'ok' if ok else 'MISSED'}")
-    print(json.dumps({"client_ms_per_call": round(worst, 3), "http_ms_per_call": round(floor, 3)}))
+    figures = {f"http_{name}_ms_per_call": round(f, 3) for name, f in floors.items() if f}
+    print(json.dumps({"client_ms_per_call": round(worst, 3), **figures}))
     return 0 if ok else 1
 
 
-async def http_floor(base_url: str, days: list[list[Message]], max_tokens: int) -> float:
+def client_day(
+    base_url: str, days: list[list[Message]], held: int, args: argparse.Namespace
+) -> tuple[float, float, int]:
+    """One day's client CPU ms per call, wall seconds and failures, the limiter's window
+    holding `held` calls."""
+    limiter = RateLimiter(rpm=10**9, tpm=10**12, window=60.0, margin=args.margin, max_concurrency=8)
+    busy_window(limiter, held)
+    backend = OpenAIBackend("gpt-bench", api_key="test-key", base_url=base_url, limiter=limiter)
+    results, cpu, wall = asyncio.run(timed_day(backend, days, args.max_tokens))
+    failures = sum(isinstance(r, BaseException) for r in results)
+    return 1000 * cpu / len(days), wall, failures
+
+
+def transport_in_use(base_url: str) -> str:
+    """Which HTTP transport the backend's client runs on here ("auto": aiohttp if installed)."""
+    backend = OpenAIBackend("gpt-bench", api_key="test-key", base_url=base_url)
+
+    async def made() -> str:
+        http = backend.client("bench")._client  # the SDK's HTTP client
+        await backend.aclose()
+        return "aiohttp" if "AioHttp" in type(http).__name__ else "httpx (SDK default)"
+
+    return asyncio.run(made())
+
+
+async def http_floor(
+    base_url: str, days: list[list[Message]], max_tokens: int, transport: str
+) -> float | None:
     """CPU ms a call of the bare HTTP client the SDK is built on: the same JSON bodies posted and
-    their replies parsed, with no SDK, limiter or validation: what no client change can remove."""
+    their replies parsed, with no SDK, limiter or validation, over the SDK's default transport or
+    its aiohttp one (None: aiohttp is not installed)."""
     import httpx2
+    import openai
 
     headers = {"Authorization": "Bearer test-key", "Content-Type": "application/json"}
-    async with httpx2.AsyncClient(base_url=base_url, headers=headers) as client:
+    options: dict[str, Any] = {"base_url": base_url, "headers": headers}
+    try:
+        made = openai.DefaultAioHttpClient(**options) if transport == "aiohttp" else None
+    except RuntimeError:  # the SDK's word for "aiohttp is not installed"
+        return None
+    async with made or httpx2.AsyncClient(**options) as client:
         gate = asyncio.Semaphore(8)
 
         async def one(messages: list[Message]) -> Any:

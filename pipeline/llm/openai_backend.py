@@ -8,6 +8,14 @@ detected once: the backend falls back to `json_object` with the schema, then to 
 validation is re-asked a bounded number of times with the errors quoted; a reply cut off by
 `max_tokens` or a refusal is an error, never data.
 
+Transport: the SDK's client over aiohttp (`openai[aiohttp]`) when it is installed, which
+parses HTTP in C: about half the client's CPU time per call of the SDK's default httpx2 stack
+(BENCHMARKS.md); `transport="httpx"`, or a base URL with credentials, keeps the default. The
+request goes through the SDK's generic `post` with the body already JSON and comes back as the
+raw response, read into the few fields used (`chat_reply.ChatReply`); the SDK still maps every
+status and transport failure to its errors, which the mapping below reads whichever transport
+raised them.
+
 Throughput: every request waits for a `RateLimiter` (requests and tokens per minute, calls in
 flight, learned from `x-ratelimit-*` headers, paused by a 429's Retry-After). Retries are ours,
 through tenacity: 429, 5xx, timeouts and dropped connections, with jittered exponential back-off
@@ -31,8 +39,10 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel
+import pydantic_core
+from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
@@ -43,6 +53,7 @@ from pipeline.errors import (
     ReplyTooLongError,
 )
 from pipeline.llm.base import Message, Price, R, UsageSink
+from pipeline.llm.chat_reply import ChatReply
 from pipeline.llm.limiter import RateLimiter, estimate_tokens, retry_after
 from pipeline.llm.replies import reask_until_valid
 from pipeline.models import Usage
@@ -50,8 +61,8 @@ from pipeline.redaction import redacted
 from pipeline.wording import plural
 
 if TYPE_CHECKING:
+    import httpx2
     import openai
-    from openai.types.chat import ChatCompletion
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,6 +84,19 @@ FORMAT_REJECTION_HINTS = (
     "input should be 'text' or 'json_object'",
 )
 RETRY_STATUSES = frozenset({408, 429})  # plus every 5xx; 408 is the server's own timeout
+# The SDK's telemetry headers, left out: each header is normalised and copied several times a
+# request by httpx2, and these tell a provider only which SDK, OS and Python sent it.
+SDK_TELEMETRY_HEADERS = (
+    "X-Stainless-Lang",
+    "X-Stainless-Package-Version",
+    "X-Stainless-OS",
+    "X-Stainless-Arch",
+    "X-Stainless-Runtime",
+    "X-Stainless-Runtime-Version",
+    "X-Stainless-Async",
+)
+# "auto": aiohttp when `openai[aiohttp]` is installed, else the SDK's default httpx2 transport.
+Transport = Literal["auto", "aiohttp", "httpx"]
 
 
 @functools.cache
@@ -124,6 +148,8 @@ class _LoopState:
 
     client: openai.AsyncOpenAI
     probe: asyncio.Lock  # while the response mode is unconfirmed, one call at a time finds out
+    # Absolute, so the SDK does not join it to its base URL again on every request (~0.04 ms).
+    completions_url: str = ""
 
 
 class OpenAIBackend:
@@ -153,8 +179,10 @@ class OpenAIBackend:
         limiter: RateLimiter | None = None,
         on_notice: Callable[[str], None] | None = None,
         on_flight: Callable[[int], None] | None = None,
+        transport: Transport = "auto",
     ) -> None:
         self.model = model
+        self.transport = transport
         # For a display: retries and waits as they happen, and +1/-1 as a request starts/ends.
         self.on_notice = on_notice
         self.on_flight = on_flight
@@ -270,9 +298,7 @@ class OpenAIBackend:
         """A chat completion's JSON body (a batch output line's) read as a direct reply is:
         usage reported at `price_factor` of the model's price, then the text or its error.
         `turns`, the request's messages, count its prompt when the body has no usage."""
-        from openai.types.chat import ChatCompletion
-
-        completion = ChatCompletion.model_validate(body)
+        completion = ChatReply.model_validate(body)
         usage = self._usage(completion, 0.0, turns or [])
         on_usage(usage.model_copy(update={"cost_usd": round(usage.cost_usd * price_factor, 8)}))
         return self._reply_text(completion, max_tokens, task)
@@ -330,7 +356,7 @@ class OpenAIBackend:
         temperature: float,
         max_tokens: int,
         task: str,
-    ) -> tuple[ChatCompletion, float]:
+    ) -> tuple[ChatReply, float]:
         if not self._mode_confirmed:
             # Until one call has gone through, calls go one at a time, so an endpoint without
             # json_schema is met by a single rejected request; then the queue is let go at once.
@@ -348,7 +374,7 @@ class OpenAIBackend:
         temperature: float,
         max_tokens: int,
         task: str,
-    ) -> tuple[ChatCompletion, float]:
+    ) -> tuple[ChatReply, float]:
         import openai
 
         while True:
@@ -415,7 +441,7 @@ class OpenAIBackend:
 
     # --- the wire: limiter, retries, timeout --------------------------------------------
 
-    async def _send(self, payload: dict[str, Any], task: str) -> tuple[ChatCompletion, float]:
+    async def _send(self, payload: dict[str, Any], task: str) -> tuple[ChatReply, float]:
         chars = sum(len(m["content"]) for m in payload["messages"])
         estimate = estimate_tokens(chars, payload["max_tokens"], len(payload["messages"]))
         retrying = AsyncRetrying(
@@ -429,10 +455,10 @@ class OpenAIBackend:
 
     async def _attempt(
         self, payload: dict[str, Any], estimate: int, task: str
-    ) -> tuple[ChatCompletion, float]:
+    ) -> tuple[ChatReply, float]:
         import openai
 
-        client = self._state(task).client
+        state = self._state(task)
         grant = await self.limiter.acquire(estimate)
         used: int | None = None  # None: the estimate stands (a timed-out call may be charged)
         headers: Any = None
@@ -440,12 +466,17 @@ class OpenAIBackend:
         self._flying(1)
         try:
             async with asyncio.timeout(self.timeout):
-                # The payload is plain JSON already; given as `extra_body` it skips the SDK's
-                # request transform, which walks every message and schema node (~1 ms a call).
-                raw = await client.chat.completions.with_raw_response.create(
-                    model=payload["model"], messages=[], extra_body=payload
+                # The SDK's generic post, the body given as JSON bytes: `create` would walk every
+                # message and schema node (its request transform), serialise with the json
+                # module and build a model of every reply field, each ~0.1-1 ms a call.
+                raw = await state.client.post(
+                    state.completions_url,
+                    cast_to=_raw_response(),
+                    content=pydantic_core.to_json(payload),
+                    options={"headers": _without_telemetry()},
                 )
-            headers, completion = raw.headers, raw.parse()
+            headers = raw.headers
+            completion = self._parsed(raw.content, task)
             if completion.usage is not None:
                 used = completion.usage.prompt_tokens + completion.usage.completion_tokens
             return completion, time.monotonic() - started
@@ -458,6 +489,15 @@ class OpenAIBackend:
         finally:
             self._flying(-1)
             self.limiter.release(grant, tokens=used, headers=headers)
+
+    def _parsed(self, body: bytes, task: str) -> ChatReply:
+        try:
+            return ChatReply.model_validate_json(body)
+        except ValidationError as exc:
+            what = _one_line(exc.errors(include_url=False)[0]["msg"])
+            message = f"openai endpoint {self._endpoint()} sent a reply that is not a chat "
+            message += f"completion ({what}); is it an OpenAI-compatible server?"
+            raise LLMError(message, stage=task) from exc
 
     def _flying(self, delta: int) -> None:
         if self.on_flight is not None:
@@ -494,7 +534,7 @@ class OpenAIBackend:
 
     # --- reading the reply ----------------------------------------------------------------
 
-    def _reply_text(self, completion: ChatCompletion, max_tokens: int, task: str) -> str:
+    def _reply_text(self, completion: ChatReply, max_tokens: int, task: str) -> str:
         """The reply's text, or an error when it must not be read (its cost is already counted)."""
         if not completion.choices:
             message = f"openai endpoint {self._endpoint()} sent no choices"
@@ -516,9 +556,7 @@ class OpenAIBackend:
             raise RefusalError(message, stage=task)
         return choice.message.content or ""
 
-    def _usage(
-        self, completion: ChatCompletion, seconds: float, turns: list[dict[str, str]]
-    ) -> Usage:
+    def _usage(self, completion: ChatReply, seconds: float, turns: list[dict[str, str]]) -> Usage:
         reported = completion.usage
         price = self.prices.get(self.model) or self.prices.get(completion.model)
         if reported is None:  # some compatible servers omit usage: counted by our estimate
@@ -549,7 +587,9 @@ class OpenAIBackend:
         with self._states_lock:
             state = self._states.get(loop)
             if state is None:
-                state = _LoopState(client=self._make_client(task), probe=asyncio.Lock())
+                client = self._make_client(task)
+                url = str(client.base_url.join("chat/completions"))
+                state = _LoopState(client=client, probe=asyncio.Lock(), completions_url=url)
                 self._states[loop] = state
             return state
 
@@ -562,10 +602,32 @@ class OpenAIBackend:
                 base_url=self.base_url,
                 timeout=self.timeout,
                 max_retries=0,  # retries are ours: limiter-aware, and never on other 4xx
+                http_client=self._http_client(task),
             )
         except openai.OpenAIError as exc:
             message = f"openai client could not be created: {_one_line(str(exc))}"
             raise LLMError(message + "; set OPENAI_API_KEY", stage=task) from exc
+
+    def _http_client(self, task: str) -> httpx2.AsyncClient | None:
+        """The SDK's aiohttp client when wanted and installed; None: the SDK's default."""
+        import openai
+
+        if self.transport == "httpx":
+            return None
+        if _has_credentials(self._url()):
+            # aiohttp refuses a URL with credentials beside the Authorization header; httpx2
+            # sends them as Basic auth (a server behind a password-protected proxy).
+            if self.transport == "auto":
+                return None
+            message = "the aiohttp transport cannot send a base URL with credentials"
+            raise LLMError(message + "; leave llm transport to auto", stage=task)
+        try:
+            return openai.DefaultAioHttpClient(timeout=self.timeout)
+        except RuntimeError as exc:  # the SDK's word for "aiohttp is not installed"
+            if self.transport == "auto":
+                return None
+            message = "the aiohttp transport needs aiohttp: pip install 'openai[aiohttp]'"
+            raise LLMError(message, stage=task) from exc
 
     def _api_key(self) -> str | None:
         if self.api_key is not None or os.environ.get("OPENAI_API_KEY"):
@@ -577,8 +639,11 @@ class OpenAIBackend:
 
     def _endpoint(self) -> str:
         """The endpoint as messages show it: never with its credentials."""
-        url = self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_ENDPOINT
-        return redacted(url.rstrip("/"))
+        return redacted(self._url().rstrip("/"))
+
+    def _url(self) -> str:
+        """The endpoint the client will call, as the SDK resolves it."""
+        return self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_ENDPOINT
 
     # --- errors -----------------------------------------------------------------------
 
@@ -593,13 +658,14 @@ class OpenAIBackend:
 
         n = self.max_retries
         retries = "no retries" if n == 0 else plural(n, "retry", "retries")
-        if isinstance(exc, TimeoutError | openai.APITimeoutError):
+        wire = _wire_failure(exc)
+        if wire == "timeout":
             return f"timed out after {self.timeout:g}s ({retries}); raise llm.timeout or wait"
-        if isinstance(exc, openai.APIConnectionError) and _dropped(exc):
+        if wire == "dropped":
             # The server answered, then the connection went before the reply was whole.
             cause = network_cause(exc) or "the reply was cut off"
             return f"dropped the connection mid-reply: {cause} ({retries}); try again later"
-        if isinstance(exc, openai.APIConnectionError):
+        if wire == "unreachable":
             # The client's own message is "Connection error."; the OS says why.
             cause = network_cause(exc) or "connection failed"
             return f"could not be reached: {cause} ({retries}); is the server running?"
@@ -623,13 +689,72 @@ class OpenAIBackend:
         return "the endpoint rejected the request (not retried)"
 
 
-def _dropped(exc: BaseException) -> bool:
-    """Whether the connection failed after it was made (ConnectError is "never made"). The
-    openai client's HTTP stack is httpx2, which it depends on, not the httpx arXiv uses."""
+def _has_credentials(url: str) -> bool:
+    return urlsplit(url).username is not None
+
+
+@functools.cache
+def _without_telemetry() -> dict[str, str | openai.Omit]:
+    """Request headers that remove the SDK's telemetry headers from a request."""
+    import openai
+
+    return dict.fromkeys(SDK_TELEMETRY_HEADERS, openai.Omit())
+
+
+@functools.cache
+def _raw_response() -> type[httpx2.Response]:
+    """What the SDK's `post` returns untouched: the HTTP response, body read."""
     import httpx2
 
-    cause = exc.__cause__ or exc.__context__
-    return isinstance(cause, httpx2.TransportError) and not isinstance(cause, httpx2.ConnectError)
+    return httpx2.Response
+
+
+WireFailure = Literal["timeout", "unreachable", "dropped"]
+
+
+def _wire_failure(exc: BaseException) -> WireFailure | None:
+    """What failed on the wire, read from the chain of causes rather than the SDK's class: its
+    aiohttp transport reports a refused connection, or one closed before any reply, as a
+    connect timeout (its cause says which). The openai client's HTTP stack is httpx2, which it
+    depends on, not the httpx arXiv uses. None: not a failure on the wire."""
+    import httpx2
+    import openai
+
+    if not isinstance(exc, TimeoutError | openai.APIConnectionError):
+        return None
+    causes = _causes(exc)
+    if any(isinstance(cause, _never_connected()) for cause in causes):
+        return "unreachable"
+    # asyncio's, the OS's or aiohttp's timeout; or the SDK's with nothing beneath saying why
+    if any(isinstance(cause, TimeoutError) for cause in causes) or isinstance(
+        causes[-1], openai.APITimeoutError | httpx2.TimeoutException
+    ):
+        return "timeout"
+    if any(isinstance(cause, httpx2.TransportError) for cause in causes):
+        return "dropped"  # made, then lost before the reply was whole
+    return "unreachable"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it was raised from, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+@functools.cache
+def _never_connected() -> tuple[type[BaseException], ...]:
+    """Each transport's error for a connection that was never made (refused, no such host)."""
+    import httpx2
+
+    try:
+        import aiohttp
+    except ImportError:
+        return (httpx2.ConnectError,)
+    return (httpx2.ConnectError, aiohttp.ClientConnectorError)
 
 
 def _retry_reason(exc: BaseException | None) -> str:
@@ -637,8 +762,10 @@ def _retry_reason(exc: BaseException | None) -> str:
 
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}"
-    if isinstance(exc, TimeoutError | openai.APITimeoutError):
+    if exc is not None and _wire_failure(exc) == "timeout":
         return "timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return "APIConnectionError"  # the same words whichever transport raised it
     return type(exc).__name__ if exc is not None else ""
 
 

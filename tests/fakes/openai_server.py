@@ -21,6 +21,7 @@ A script item is a dict with any of:
     prompt_tokens, completion_tokens, cached_tokens   usage overrides
     headers        extra response headers, e.g. x-ratelimit-remaining-requests
     delay          seconds to wait before answering (to exercise client timeouts)
+    raw            bytes sent as the whole body of a 200 (a server that is not OpenAI-compatible)
 
 Options of the server itself (all off by default):
 
@@ -174,14 +175,14 @@ class FakeOpenAI(LocalServer):
 
     # --- replies ----------------------------------------------------------------------
 
-    def chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         """Status, extra headers and JSON body for one chat completion request."""
         status, headers, payload = self._chat_reply(body)
         with self._lock:
             self._statuses.append(status)
         return status, headers, payload
 
-    def _chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def _chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         rejected = self._format_rejection(body.get("response_format"))
         if rejected is not None:
             return rejected[0], {}, error_body(*rejected)
@@ -191,6 +192,8 @@ class FakeOpenAI(LocalServer):
         if "retry_after" in item:
             headers["Retry-After"] = str(item["retry_after"])
         status = item.get("status", 200)
+        if "raw" in item:
+            return 200, headers, item["raw"]
         if status != 200:
             return status, headers, error_body(status, item.get("message"), item.get("code"))
         completion = self._completion(body, item, number)
@@ -465,8 +468,8 @@ class _Handler(QuietHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
+    def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any] | bytes) -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
