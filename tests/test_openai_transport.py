@@ -6,7 +6,10 @@ the local fake server."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -58,12 +61,36 @@ def test_a_base_url_with_credentials_goes_over_httpx_as_basic_auth() -> None:
     assert not isinstance(http_client_of(backend_for(url, "auto")), openai.DefaultAioHttpClient)
 
 
-@pytest.mark.skipif(AIOHTTP, reason="aiohttp is installed")
-def test_asking_for_aiohttp_without_it_says_what_to_install() -> None:
-    backend = backend_for("http://127.0.0.1:9/v1", "aiohttp")
+WITHOUT_AIOHTTP = """
+import sys
+sys.modules["aiohttp"] = None  # as on a machine without it: importing it fails
+from pipeline.errors import LLMError
+from tests.test_openai_backend import ask_once
+from tests.test_openai_transport import backend_for, http_client_of
 
-    with pytest.raises(LLMError, match=r"pip install 'openai\[aiohttp\]'"):
-        ask_once(backend)
+print("auto:", type(http_client_of(backend_for("http://127.0.0.1:9/v1", "auto"))).__name__)
+try:
+    ask_once(backend_for("http://127.0.0.1:9/v1", "aiohttp"))
+except LLMError as exc:
+    print("aiohttp:", exc)
+"""
+
+
+def test_without_aiohttp_auto_keeps_httpx_and_asking_for_it_says_what_to_install() -> None:
+    # A subprocess, so that the SDK is imported as on a machine without aiohttp.
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_AIOHTTP],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parent.parent,
+    )
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "auto: AsyncHttpxClientWrapper"  # the SDK's default: httpx2
+    assert lines[1].startswith("aiohttp: ")
+    assert "pip install 'openai[aiohttp]'" in lines[1]
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
