@@ -62,6 +62,12 @@ class Caseless:
         pattern, text = self._for(text)
         return len(pattern.findall(text))
 
+    def findall(self, text: str) -> list[Any]:
+        """`re.findall`, of the lower-cased text where it was lower-cased: for matches whose
+        case does not matter (digits, counts)."""
+        pattern, text = self._for(text)
+        return pattern.findall(text)
+
     def sub(self, replacement: str, text: str) -> str:
         """`text` with every match replaced by the plain string `replacement`; the text around
         the matches keeps its case."""

@@ -91,3 +91,9 @@ def test_the_text_around_a_replaced_match_keeps_its_case() -> None:
     assert references.sub(" ", "Und Tabelle İ: Table 4 zeigt") == "Und Tabelle İ:   zeigt"
     assert references.count("table 1, Tables 2") == 2
     assert caseless._foldable("naïve Σ") and not caseless._foldable("ſtate")
+
+
+def test_table_numbers_are_found_in_any_case() -> None:
+    text = "TABLE 2 and Tab. 3, then table 2 again; Ϊ table 4"
+    assert sorted(extractive._TABLE.findall(text)) == ["2", "2", "3", "4"]
+    assert extractive._TABLE.findall("ſee Table 5") == ["5"]

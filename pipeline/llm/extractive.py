@@ -555,7 +555,7 @@ _EVIDENCE: Final = tuple(
         ("state of the art", r"\bstate[- ]of[- ]the[- ]art\b|\bsota\b"),
     )
 )
-_TABLE: Final = re.compile(r"\bTab(?:le|\.)\s*(\d+)", re.I)
+_TABLE: Final = Caseless(r"\btab(?:le|\.)\s*(\d+)")  # the group: digits, caseless
 Cues = tuple[tuple[str, Caseless], ...]
 
 
