@@ -36,7 +36,7 @@ import itertools
 import multiprocessing
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -1245,6 +1245,13 @@ class Extract(Stage[Paper, Document]):
         if isinstance(result, ExtractError):
             raise result
         return result
+
+    def size(self, inputs: Mapping[str, Any]) -> int:
+        """The PDF's bytes: a longer paper is a larger file, most of the time."""
+        try:
+            return int(inputs["pdf"].path.stat().st_size)
+        except OSError:
+            return 0  # reported by compute, in its turn
 
     def apply(self, paper: Paper, output: Document) -> None:
         paper.document = output
