@@ -131,6 +131,9 @@ _FOOTNOTE_MARK = re.compile(r"^(\d{1,2}|[*∗†‡§¶])\s?[^\W\d]")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _LINE_END_HYPHEN = re.compile(r"\b(\w++(?:-\w++)*+)-\n([a-z]\w*)")
 _LIGATURE = re.compile("[\ufb00-\ufb06]")
+# A hyphen at a line end between word characters; written to start with the "-" (the lookbehind
+# `(?<=\w)-` said first would make `re` try every position of the text instead of each "-").
+_HYPHEN_BREAK = re.compile(r"-(?<=\w-)\n(?=\w)")
 _BOLD_FLAG = 16  # pymupdf.TEXT_FONT_BOLD, without importing PyMuPDF (a test checks it)
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|medi|demi|\.b$", re.I)
 
@@ -1192,12 +1195,14 @@ def mend(text: str, words: Counter[str] | None = None) -> str:
     if "-\n" in text:  # what both hyphen rules look for, and most texts lack
         counts = words or Counter()
         text = _LINE_END_HYPHEN.sub(lambda m: _join_hyphen(m, counts), text)
-        text = re.sub(r"(?<=\w)-\n(?=\w)", "-", text)  # "GPT-|4", "Visually-|Rich"
+        text = _HYPHEN_BREAK.sub("-", text)  # "GPT-|4", "Visually-|Rich"
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
     return "\n\n".join(p for p in paragraphs if p)
 
 
 def _spell_ligatures(text: str) -> str:
+    if text.isascii():
+        return text  # no ligature (the check is a fraction of the search below)
     # str.translate looks up every character in Python; a regex finds the rare ligature in C.
     return _LIGATURE.sub(lambda m: m.group().translate(LIGATURES), text)
 
