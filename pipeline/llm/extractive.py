@@ -376,7 +376,9 @@ _REFERENCE_NUMBER: Final = Caseless(
     r"|theorem|lemma)\s*\(?\d+(?:\.\d+)*\)?",
 )
 _MEASURE: Final = Caseless(r"\d\s*(?:%|×|x\b|percent(?:age points?)?\b)|\bfrom \d[\d.]*%? to \d")
-_NUMBER: Final = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w]|\.\d)")
+# A number standing alone: "(?<![\w.-])\d+(?:\.\d+)?(?![\w]|\.\d)", written to start with its
+# first digit so that `re` looks only at digits instead of trying the lookbehind everywhere.
+_NUMBER: Final = re.compile(r"\d(?<![\w.-]\d)\d*(?:\.\d+)?(?![\w]|\.\d)")
 _YEAR: Final = re.compile(r"^(?:19|20)\d\d$")
 _COMPARISON: Final = Caseless(
     r"\b(?:than|vs\.|versus|compared|relative|outperform|improv|reduc|increas|decreas|gain"
