@@ -18,6 +18,7 @@ a dozen such patterns about each sentence of a paper.
 
 from __future__ import annotations
 
+import functools
 import re
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser  # type: ignore[attr-defined]
@@ -34,19 +35,26 @@ class Caseless:
     the lower-cased text (at the same places): callers ask whether or how often it matches, or
     replace the matches, never for the matched characters."""
 
-    __slots__ = ("anycase", "lower", "pattern")
-
     def __init__(self, source: str) -> None:
-        problem = case_free(source)
-        if problem:
-            raise ValueError(f"not a caseless pattern ({problem}): {source!r}")
         self.pattern = source
-        self.anycase = re.compile(source, re.IGNORECASE)
-        self.lower = re.compile(source)
+
+    # Compiled on first use: the summarizer's module holds fifty of these, and a run that
+    # never summarizes (a cached day) should not pay for compiling them when importing it.
+    @functools.cached_property
+    def lower(self) -> re.Pattern[str]:
+        problem = case_free(self.pattern)
+        if problem:
+            raise ValueError(f"not a caseless pattern ({problem}): {self.pattern!r}")
+        return re.compile(self.pattern)
+
+    @functools.cached_property
+    def anycase(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, re.IGNORECASE)
 
     def _for(self, text: str) -> tuple[re.Pattern[str], str]:
+        lower = self.lower  # checks the pattern, whatever the text
         if _foldable(text):
-            return self.lower, text.lower()
+            return lower, text.lower()
         return self.anycase, text
 
     def search(self, text: str) -> bool:
@@ -71,10 +79,11 @@ class Caseless:
     def sub(self, replacement: str, text: str) -> str:
         """`text` with every match replaced by the plain string `replacement`; the text around
         the matches keeps its case."""
-        if not _foldable(text):
-            return self.anycase.sub(lambda _: replacement, text)
+        pattern, lowered = self._for(text)
+        if pattern is self.anycase:
+            return pattern.sub(lambda _: replacement, text)
         parts, end = [], 0
-        for found in self.lower.finditer(text.lower()):
+        for found in pattern.finditer(lowered):
             parts += [text[end : found.start()], replacement]
             end = found.end()
         return "".join(parts) + text[end:] if parts else text

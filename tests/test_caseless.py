@@ -23,6 +23,12 @@ def _caseless_patterns() -> list[Caseless]:
 
 
 PATTERNS = _caseless_patterns()
+
+
+def test_the_summarizers_patterns_are_caseless() -> None:
+    assert [p.pattern for p in PATTERNS if case_free(p.pattern)] == []
+
+
 # What the patterns look for, in any case, among words, digits, marks and the characters that
 # lower-case unlike IGNORECASE compares them ("İ", "ı", "ſ") or to another length.
 WORDS = sorted({w for p in PATTERNS for w in re.findall(r"[a-z]{2,}", p.pattern)})
@@ -81,7 +87,7 @@ def test_each_pattern_answers_as_ignorecase_would(text: str) -> None:
 def test_a_pattern_that_would_match_otherwise_is_refused(source: str, problem: str) -> None:
     assert case_free(source) == problem
     with pytest.raises(ValueError, match="not a caseless pattern"):
-        Caseless(source)
+        Caseless(source).search("any text")
 
 
 def test_the_text_around_a_replaced_match_keeps_its_case() -> None:
