@@ -51,15 +51,26 @@ class Caseless:
     def anycase(self) -> re.Pattern[str]:
         return re.compile(self.pattern, re.IGNORECASE)
 
+    @functools.cached_property
+    def starts(self) -> tuple[str, ...] | None:
+        """Texts one of which every match contains ("secur" for a word starting so), or None."""
+        return _starts(_parser.parse(self.pattern).data)
+
     def _for(self, text: str) -> tuple[re.Pattern[str], str]:
         lower = self.lower  # checks the pattern, whatever the text
         if _foldable(text):
             return lower, text.lower()
         return self.anycase, text
 
+    def _absent(self, pattern: re.Pattern[str], text: str) -> bool:
+        """Whether the lower-cased text lacks every word a match begins with: a few substring
+        searches instead of the regex trying each position of a whole paper's text."""
+        starts = self.starts
+        return pattern is self.lower and starts is not None and not any(s in text for s in starts)
+
     def search(self, text: str) -> bool:
         pattern, text = self._for(text)
-        return pattern.search(text) is not None
+        return not self._absent(pattern, text) and pattern.search(text) is not None
 
     def match(self, text: str) -> bool:
         pattern, text = self._for(text)
@@ -68,7 +79,7 @@ class Caseless:
     def count(self, text: str) -> int:
         """How many times it matches, as `len(findall)`."""
         pattern, text = self._for(text)
-        return len(pattern.findall(text))
+        return 0 if self._absent(pattern, text) else len(pattern.findall(text))
 
     def findall(self, text: str) -> list[Any]:
         """`re.findall`, of the lower-cased text where it was lower-cased: for matches whose
@@ -115,6 +126,36 @@ def _problem(items: Any) -> str:
             if problem := _problem(part):
                 return problem
     return ""
+
+
+def _starts(items: Any) -> tuple[str, ...] | None:
+    """Texts of two characters or more one of which every match contains, or None: each part of
+    the pattern's top-level sequence is in every match, so the first one that begins with
+    literal text in each of its alternatives ("secur", "misuse" or "malicious") will do."""
+    items = list(items)
+    for i in range(len(items)):
+        found = _begins(items[i:])
+        if found is not None and min(map(len, found)) >= 2:
+            return found
+    return None
+
+
+def _begins(items: Any) -> tuple[str, ...] | None:
+    """Texts one of which every match of the parsed sequence `items` begins with, or None."""
+    word = ""
+    for op, av in items:
+        if op is sre.LITERAL:
+            word += chr(av)
+            continue
+        if op is sre.SUBPATTERN:
+            group = _begins(av[3].data)
+        elif op is sre.BRANCH:
+            each = [_begins(alternative.data) for alternative in av[1]]
+            group = None if None in each else tuple(t for found in each if found for t in found)
+        else:
+            break
+        return None if group is None else tuple(dict.fromkeys(word + g for g in group))
+    return (word,) if word else None
 
 
 def _parts(op: Any, av: Any) -> list[Any]:

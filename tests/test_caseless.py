@@ -103,3 +103,10 @@ def test_table_numbers_are_found_in_any_case() -> None:
     text = "TABLE 2 and Tab. 3, then table 2 again; Ϊ table 4"
     assert sorted(extractive._TABLE.findall(text)) == ["2", "2", "3", "4"]
     assert extractive._TABLE.findall("ſee Table 5") == ["5"]
+
+
+def test_a_text_without_the_words_a_match_begins_with_is_not_searched() -> None:
+    assert Caseless(r"\bmisuse\w*|\bmalicious\b").starts == ("misuse", "malicious")
+    assert Caseless(r"^\W*(?:however|thus)\b").starts == ("however", "thus")
+    assert Caseless(r"\d\s*(?:%|x\b)").starts is None  # no word of two letters to look for
+    assert Caseless(r"\bsafe(?:ty|ly)?\b").count("Safety first; SAFELY safe") == 3
