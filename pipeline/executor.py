@@ -347,7 +347,9 @@ class LocalExecutor:
         to a broken pool."""
         pool = self._workers()
         futures: dict[Future[Any], Job] = {}
-        for job in jobs:
+        # Largest first (stable): a stage then ends on short jobs, not with one worker idle
+        # while the other reads the longest paper of the day.
+        for job in sorted(jobs, key=lambda job: stage.size(job.values), reverse=True):
             job.started = time.perf_counter()
             store = self._store_in_worker(stage, job)
             futures[pool.submit(_compute_in_worker, stage, job.values, tools, store)] = job

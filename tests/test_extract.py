@@ -443,3 +443,11 @@ def test_lab_names_and_banners_are_not_taken_for_authors() -> None:
 
     assert _is_name("Ashish Vaswani") and _is_name("Madhu S. Advani")
     assert not _is_name("Google Brain") and not _is_name("A PREPRINT")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "é", "1", "_", "-", "\n", " ", ".", "-\n"]), max_size=12))
+def test_property_a_line_end_hyphen_between_word_characters_is_kept_joined(parts: list[str]):
+    # `_HYPHEN_BREAK` is the plain "(?<=\w)-\n(?=\w)" written to start with its "-" (faster)
+    text = "".join(parts)
+    assert extract._HYPHEN_BREAK.sub("-", text) == re.sub(r"(?<=\w)-\n(?=\w)", "-", text)

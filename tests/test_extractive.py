@@ -637,3 +637,11 @@ def test_property_the_quick_injection_check_agrees_with_the_whole_pattern(
         phrase = phrase[: at % len(phrase)] + phrase[at % len(phrase) + 1 :]
     sentence = f"{before} {phrase} {after}"
     assert addresses_reader(sentence) == bool(extractive._ADDRESSES_READER.search(sentence))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["1", "23", ".", "-", "a", "_", " ", "4.5", "٣"]), max_size=10))
+def test_property_numbers_are_found_as_the_plain_pattern_finds_them(parts: list[str]) -> None:
+    text = "".join(parts)
+    plain = re.findall(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w]|\.\d)", text)
+    assert extractive._NUMBER.findall(text) == plain

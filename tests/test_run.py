@@ -11,12 +11,14 @@ import inspect
 import json
 import os
 import shutil
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pipeline import executor
 from pipeline.cache import Cache
 from pipeline.errors import UsageError
 from pipeline.executor import LocalExecutor, Plan
@@ -289,3 +291,48 @@ def test_a_worker_that_dies_takes_only_its_own_paper_down(day: Day):
     assert [p.meta.title for p in papers if p.failure is None] == ["PAPER A", "PAPER B", "PAPER C"]
     [failed] = log.failures
     assert failed.id == "doomed" and "crashed its worker process" in failed.error
+
+
+class Clocked(Stage[Paper, PaperMeta]):
+    """A CPU stage that notes when each paper's compute began; a paper's size is its title's."""
+
+    name = "extract"
+    version = 1
+    scope = "paper"
+    output = PaperMeta
+
+    def inputs(self, paper: Paper) -> dict[str, Any]:
+        return {"meta": paper.meta}
+
+    def size(self, inputs: Any) -> int:
+        return len(inputs["meta"].title)
+
+    def compute(self, *, meta: PaperMeta) -> PaperMeta:
+        return meta.model_copy(update={"abstract": str(time.monotonic_ns())})
+
+    def apply(self, paper: Paper, output: PaperMeta) -> None:
+        paper.meta = output
+
+    def placement(self, tools: Any) -> Placement:
+        return "process"
+
+
+def test_worker_processes_start_with_the_largest_paper(day: Day, monkeypatch: pytest.MonkeyPatch):
+    # A stage that ends on its longest paper keeps one core idle while the other reads it.
+    monkeypatch.setattr(executor, "WORKERS", 1)  # one worker starts them in the order given
+    settings = day.settings()
+    log, cache = RunLog(), Cache(settings.cache_dir)
+    source = Source(kind="folder", day=date.fromisoformat(DAY), folder=day.papers)
+    titles = {"short": "x", "longest": "x" * 30, "middle": "x" * 10, "tie": "x" * 10}
+    papers = [Paper(meta=PaperMeta(id=i, title=t)) for i, t in titles.items()]
+    with asyncio.Runner() as loop:
+        tools = Tools(settings, cache, log)
+        run = LocalExecutor(
+            settings, cache, log, tools, Plan(), QuietObserver(), loop, pool_threshold=1
+        )
+        try:
+            run.run(Clocked(), DayState(source=source, log=log, papers=papers))
+        finally:
+            run.close()
+    started = sorted(papers, key=lambda p: int(p.meta.abstract))
+    assert [p.meta.id for p in started] == ["longest", "middle", "tie", "short"]

@@ -149,6 +149,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from pipeline.caseless import Caseless
 from pipeline.errors import LLMError
 from pipeline.llm.backends import EXTRACTIVE_MODEL
 from pipeline.models import Chunk, PaperMeta, PaperSummary, Rubric, RubricScore
@@ -169,7 +170,7 @@ _ABBREVIATIONS: Final = frozenset(_ABBREVIATION_LIST.split())
 # Sentence end: terminal mark, optional closers, space, then something that can open a sentence.
 _BOUNDARY: Final = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 _DOTTED: Final = re.compile(r"^(?:[a-z]\.)+[a-z]$")  # e.g, i.e, u.s.a: abbreviations by shape
-_CAPTION: Final = re.compile(r"^(?:Table|Tab\.|Figure|Fig\.)\s*\d+[a-z]?\s*[:.|]", re.I)
+_CAPTION: Final = Caseless(r"^(?:table|tab\.|figure|fig\.)\s*\d+[a-z]?\s*[:.|]")
 _CITATION: Final = re.compile(r"\[[^\]]*\]|\([^()]*\d{4}[a-z]?\)")
 _WORD: Final = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _CLOSERS: Final = "\"'”’)]"
@@ -274,10 +275,9 @@ def addresses_reader(sentence: str) -> bool:
 
 # Not prose: an equation's tail ("(9), finding ..."), table cells ("1 0 3 Braund, Mr."), an
 # interpreter prompt, or a heading glued to the next sentence ("Acknowledgements We thank").
-_DEBRIS: Final = re.compile(
+_DEBRIS: Final = Caseless(
     r"^\W*(?:\(\d+[a-z]?\)[,;:]?\s+[a-z]|\d+(?:\.\d+)?\s+\d+(?:\.\d+)?\s"
     r"|(?:acknowledge?ments?|references|bibliography)\b|.*>>>)",
-    re.I,
 )
 
 
@@ -347,20 +347,18 @@ _ROLE_WEIGHT: Final = MappingProxyType(
     }
 )
 _LEADING_ROLES: Final = frozenset({"abstract", "introduction", "conclusion"})
-_CONTRIBUTION: Final = re.compile(
+_CONTRIBUTION: Final = Caseless(
     r"\b(?:we (?:propose|introduce|present|show|find)|our (?:method|approach|model|framework)"
     r"|results show|outperform|achiev|improv|reduc)\w*",
-    re.I,
 )
-_INSIGHT: Final = re.compile(
+_INSIGHT: Final = Caseless(
     r"\b(?:we (?:show|find|found|observe|demonstrate|reveal|identify)|key|insight\w*|reveal\w*"
     r"|crucial\w*|surprising\w*|importantly|suggests? that|indicates? that)\b",
-    re.I,
 )
 # A sentence that states a limitation of the work. "however" alone is not one ("however, our
 # method still wins"), and "does not" followed by a need is a strength ("does not require extra
 # rollouts"), so negations count only before verbs that say the work falls short.
-_LIMITATION: Final = re.compile(
+_LIMITATION: Final = Caseless(
     r"\b(?:limitations?|limited to|restricted to|future work|we leave|left (?:for|to) future"
     r"|remains? (?:open|unclear|unknown|unexplored|an open|a challenge)|beyond the scope"
     r"|drawbacks?|shortcomings?|weakness(?:es)?|not yet|fails? to|failed to|failure cases?"
@@ -372,30 +370,27 @@ _LIMITATION: Final = re.compile(
     r"|fully|directly|easily|always|rule out|exclude)"
     r"|(?:we )?only (?:evaluat|test|consider|appl|work|focus|cover|stud|address|handle|support"
     r"|experiment)\w*|(?:is|are|was|were) only (?:evaluated|tested|applicable|valid))",
-    re.I,
 )
 # Numbers that are references, not measurements: "Table 2", "Section 3.1", "Eq. (4)".
-_REFERENCE_NUMBER: Final = re.compile(
-    r"\b(?:Tables?|Tab\.|Figures?|Fig\.|Sections?|Sec\.|Eq\.|Equation|Appendix|Algorithm"
-    r"|Theorem|Lemma)\s*\(?\d+(?:\.\d+)*\)?",
-    re.I,
+_REFERENCE_NUMBER: Final = Caseless(
+    r"\b(?:tables?|tab\.|figures?|fig\.|sections?|sec\.|eq\.|equation|appendix|algorithm"
+    r"|theorem|lemma)\s*\(?\d+(?:\.\d+)*\)?",
 )
-_MEASURE: Final = re.compile(
-    r"\d\s*(?:%|×|x\b|percent(?:age points?)?\b)|\bfrom \d[\d.]*%? to \d", re.I
-)
-_NUMBER: Final = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w]|\.\d)")
+_MEASURE: Final = Caseless(r"\d\s*(?:%|×|x\b|percent(?:age points?)?\b)|\bfrom \d[\d.]*%? to \d")
+# A number standing alone: "(?<![\w.-])\d+(?:\.\d+)?(?![\w]|\.\d)", written to start with its
+# first digit so that `re` looks only at digits instead of trying the lookbehind everywhere.
+_NUMBER: Final = re.compile(r"\d(?<![\w.-]\d)\d*(?:\.\d+)?(?![\w]|\.\d)")
 _YEAR: Final = re.compile(r"^(?:19|20)\d\d$")
-_COMPARISON: Final = re.compile(
+_COMPARISON: Final = Caseless(
     r"\b(?:than|vs\.|versus|compared|relative|outperform|improv|reduc|increas|decreas|gain"
     r"|higher|lower|better|faster|fewer|speed-?up|achiev|reach|accuracy|error)\w*",
-    re.I,
 )
 
 
 # What industry impact is about: using the work, what it costs to run, who runs it and where.
 # Narrower than the rubric's deployment cues, which also count topics ("security", "memory"):
 # "there are three types of memory in agents" is background, not impact.
-_USE: Final = re.compile(
+_USE: Final = Caseless(
     r"\b(?:deploy\w*|production(?! of)|practitioners?|industr\w*|real[- ]world|in practice"
     r"|practical(?:ly)? (?:use|usage|applications?|settings?|systems?|deployment|benefits?)"
     r"|commerciali?\w*|costs?\b|costly|cheap\w*|expensive|affordab\w*|latenc\w*|throughput"
@@ -406,7 +401,6 @@ _USE: Final = re.compile(
     r"|speed-?ups?|faster|gpus?|hardware|on-device|edge devices?|mobile devices?|serving"
     r"|end[- ]users?|users|open-source|publicly (?:available|released)|off-the-shelf"
     r"|plug-and-play|drop-in|downstream applications?|scal(?:es|able|ability) to)\b",
-    re.I,
 )
 # A measured running cost is about this work even without "we": time, memory, power, rate.
 _USE_FIGURE: Final = re.compile(
@@ -416,38 +410,34 @@ _USE_FIGURE: Final = re.compile(
     re.I,
 )
 # Background states the field's situation; impact is about this paper's work.
-_OWN_WORK: Final = re.compile(
+_OWN_WORK: Final = Caseless(
     r"\b(?:we|our|ours|this (?:paper|work|study)|the proposed|proposed (?:method|approach))\b",
-    re.I,
 )
 # Openers that point back at a sentence the reader of a field shown alone does not see.
-_DANGLING: Final = re.compile(
+_DANGLING: Final = Caseless(
     r"^\W*(?:(?:this|these|those|that|such|it|its|they|their|them|he|she|here|there|the latter"
     r"|the former|the same|as such|to this end|to that end|this way)\b"
     r"|(?:in|for|under|with|by|from|of|on) (?:this|that|these|those|such|both|the above|the same"
     r"|the latter|the former) \w+"
     r"|for (?:this|that|these) (?:reason|purpose)s?\b)",
-    re.I,
 )
 # ... except when the pointer names the paper itself, or "it"/"there" is only grammar.
-_RESOLVED_OPENER: Final = re.compile(
+_RESOLVED_OPENER: Final = Caseless(
     r"^\W*(?:in |of |for |from )?(?:this|the present) (?:paper|work|study|article|report|thesis"
     r"|letter|survey|manuscript|note)\b"
     r"|^\W*it (?:is|was|has been|remains|becomes|seems|appears|turns out|can be|should be"
     r"|must be|may be)\b(?:\W+\w+){0,5}?\W+(?:that|to|whether|how|if)\b"
     r"|^\W*there (?:is|are|was|were|exists?|remains?|has been|have been)\b",
-    re.I,
 )
 # Softer leans on context: a connective opener, a pointer inside the sentence, a table to see.
-_LEANING: Final = re.compile(
+_LEANING: Final = Caseless(
     r"^\W*(?:however|moreover|furthermore|thus|hence|therefore|also|additionally|in addition"
     r"|similarly|likewise|consequently|accordingly|finally|in contrast|by contrast|instead"
     r"|as a result|for example|for instance|e\.g\.|i\.e\.|then|again|still|yet|besides"
     r"|indeed|first|second|third|next|lastly)\b"
     r"|\b(?:this|these|those|such) (?!paper|work|study|article)[a-z]+"
     r"|\b(?:above|aforementioned|the former|the latter|as (?:mentioned|discussed|described)"
-    r"|(?:Tables?|Figures?|Fig\.|Sections?|Sec\.|Appendix|Eq\.)\s*\(?[A-Z0-9]|§)",
-    re.I,
+    r"|(?:tables?|figures?|fig\.|sections?|sec\.|appendix|eq\.)\s*\(?[a-z0-9]|§)",
 )
 # A named method or dataset: an acronym, a camel-case or digit-bearing name, or a capitalised
 # word inside the sentence (the first word is capitalised anyway).
@@ -463,24 +453,23 @@ _NOT_NAMES: Final = frozenset(
 
 # "this", "these" or "those" standing for a noun rather than before one ("raises this to 38%",
 # "compared with these."): the thing it stands for is in a sentence the reader does not see.
-_BARE_POINTER: Final = re.compile(
+_BARE_POINTER: Final = Caseless(
     r"\b(?:this|these|those)(?=\s*[.,;:!?)]|\s+(?:to|by|in|on|for|with|from|at|into|over"
     r"|is|are|was|were|has|have|had|can|could|will|would|may|might|does|do|did|shows?"
     r"|means?|suggests?|indicates?|leads?|allows?|makes?|yields?|gives?|and|or|but|as"
     r"|because|which|when|while|if|further|also|again|alone|together)\b)",
-    re.I,
 )
 
 
 def dangling_opener(sentence: str) -> bool:
     """Whether a sentence opens by pointing back at text a reader of it alone does not have."""
-    return bool(_DANGLING.match(sentence)) and not _RESOLVED_OPENER.match(sentence)
+    return _DANGLING.match(sentence) and not _RESOLVED_OPENER.match(sentence)
 
 
 def points_back(sentence: str) -> bool:
     """A dangling opener, or a bare "this"/"these"/"those" inside the sentence ("Standard
     randomization raises this to 38%" names nothing a reader of it alone can find)."""
-    return dangling_opener(sentence) or _BARE_POINTER.search(sentence) is not None
+    return dangling_opener(sentence) or _BARE_POINTER.search(sentence)
 
 
 def names_something(sentence: str) -> bool:
@@ -510,11 +499,11 @@ def _has_numeric_result(text: str) -> bool:
     if _MEASURE.search(text):
         return True
     numbers = [n for n in _NUMBER.findall(text) if not _YEAR.match(n)]
-    return bool(numbers) and bool(_COMPARISON.search(text))
+    return bool(numbers) and _COMPARISON.search(text)
 
 
 _DEPLOYMENT: Final = tuple(
-    (label, re.compile(pattern, re.I))
+    (label, Caseless(pattern))
     for label, pattern in (
         ("deploy", r"\bdeploy\w*"),
         ("production", r"\bproduction\b"),
@@ -535,7 +524,7 @@ _DEPLOYMENT: Final = tuple(
     )
 )
 _SECURITY: Final = tuple(
-    (label, re.compile(pattern, re.I))
+    (label, Caseless(pattern))
     for label, pattern in (
         ("security", r"\bsecur\w*"),
         ("safety", r"\bsafe(?:ty|ly)?\b"),
@@ -550,7 +539,7 @@ _SECURITY: Final = tuple(
     )
 )
 _NOVELTY: Final = tuple(
-    (label, re.compile(pattern, re.I))
+    (label, Caseless(pattern))
     for label, pattern in (
         ("we propose", r"\bwe propose\b"),
         ("we introduce", r"\bwe introduce\b"),
@@ -561,16 +550,16 @@ _NOVELTY: Final = tuple(
     )
 )
 _EVIDENCE: Final = tuple(
-    (label, re.compile(pattern, re.I))
+    (label, Caseless(pattern))
     for label, pattern in (
         ("baseline", r"\bbaselines?\b"),
         ("benchmark", r"\bbenchmark\w*"),
         ("ablation", r"\bablat\w*"),
-        ("state of the art", r"\bstate[- ]of[- ]the[- ]art\b|\bSOTA\b"),
+        ("state of the art", r"\bstate[- ]of[- ]the[- ]art\b|\bsota\b"),
     )
 )
-_TABLE: Final = re.compile(r"\bTab(?:le|\.)\s*(\d+)", re.I)
-Cues = tuple[tuple[str, re.Pattern[str]], ...]
+_TABLE: Final = Caseless(r"\btab(?:le|\.)\s*(\d+)")  # the group: digits, caseless
+Cues = tuple[tuple[str, Caseless], ...]
 
 
 def cue_counts(cues: Cues, texts: Iterable[str]) -> Counter[str]:
@@ -581,17 +570,15 @@ def cue_counts(cues: Cues, texts: Iterable[str]) -> Counter[str]:
         if not anywhere.search(text):
             continue  # most sentences have no cue: one search instead of one per cue
         for label, pattern in cues:
-            counts[label] += len(pattern.findall(text))
+            counts[label] += pattern.count(text)
     return +counts  # drop zero counts so rationales list only cues that occur
 
 
 @functools.cache
-def _any_cue(cues: Cues) -> re.Pattern[str]:
+def _any_cue(cues: Cues) -> Caseless:
     """One pattern that matches where any of the cues does (an alternation finds a match
     wherever one of its branches would)."""
-    flags = {pattern.flags for _, pattern in cues}
-    assert len(flags) == 1, "cues of one kind share their flags"
-    return re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in cues), flags.pop())
+    return Caseless("|".join(f"(?:{pattern.pattern})" for _, pattern in cues))
 
 
 _STOPWORD_LIST: Final = """
@@ -646,7 +633,7 @@ def _sentence(text: str, index: int, role: str, position: int, key: str = "") ->
     `fold(text)` when the caller has it already."""
     plain = _without_references(text)
     result = _has_numeric_result(plain)
-    salience = _ROLE_WEIGHT.get(role, 0.3) + 0.3 * min(len(_CONTRIBUTION.findall(text)), 2)
+    salience = _ROLE_WEIGHT.get(role, 0.3) + 0.3 * min(_CONTRIBUTION.count(text), 2)
     if role in _LEADING_ROLES:
         salience += 0.4 / (1 + position)
     salience += 0.4 * result - 0.3 * (len(text.split()) > 50)
@@ -657,16 +644,16 @@ def _sentence(text: str, index: int, role: str, position: int, key: str = "") ->
         position=position,
         words=_content_words(text),
         result=result,
-        limitation=bool(_LIMITATION.search(text)),
-        insight=len(_INSIGHT.findall(text)),
+        limitation=_LIMITATION.search(text),
+        insight=_INSIGHT.count(text),
         deployment=cue_counts(_DEPLOYMENT, [text]).total(),
         salience=salience,
         key=key or fold(text),
         dangling=points_back(text) or text.rstrip(_CLOSERS).endswith("?"),
-        leaning=len(_LEANING.findall(text)),
+        leaning=_LEANING.count(text),
         specific=_names_something(plain),
-        use=len(_USE.findall(text)),
-        own=bool(_OWN_WORK.search(text)),
+        use=_USE.count(text),
+        own=_OWN_WORK.search(text),
     )
 
 

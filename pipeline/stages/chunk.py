@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -485,6 +486,11 @@ class Chunking(Stage[Paper, Chunks]):
             overlap=overlap,
             paper_budget=paper_budget,
         )
+
+    def size(self, inputs: Mapping[str, Any]) -> int:
+        """The pages read: a scalar a stored Document answers without being loaded."""
+        document: Document = inputs["document"]
+        return document.pages_read
 
     def apply(self, paper: Paper, output: Chunks) -> None:
         paper.chunks = output
