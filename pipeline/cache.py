@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -72,6 +73,7 @@ class StatIndex:
         self._what = what
         self._entries: dict[str, list[Any]] | None = None
         self._changed = False
+        self._loading = threading.Lock()
 
     def known(self, name: str, stat: os.stat_result) -> Any:
         """The value learnt for `name` when its file had this stat, or None."""
@@ -104,6 +106,10 @@ class StatIndex:
             self._warn(f"could not write {self._what} {self.path} ({exc}); continuing")
 
     def _load(self) -> dict[str, list[Any]]:
+        with self._loading:  # digests are taken two files at a time (`pipeline.feeding`)
+            return self._loaded()
+
+    def _loaded(self) -> dict[str, list[Any]]:
         if self._entries is None:
             try:
                 loaded = json.loads(self.path.read_bytes())

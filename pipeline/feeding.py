@@ -8,6 +8,7 @@ already summarized on an earlier day are dropped (unless --reread), then the key
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline import seen as seen_index
@@ -34,15 +35,24 @@ def seed(
     taken: set[str] = set()
     # One file was chosen by name, so no folder rules (links out of it, other files) apply.
     pdfs = [source.folder] if source.folder.is_file() else feed.pdfs_in_folder(source.folder, warn)
-    for pdf in pdfs:
+    for pdf, sha256 in zip(pdfs, _digests(pdfs, hash_file), strict=True):
         paper_id = feed.local_id(pdf)
         while paper_id in taken:  # two files may map to one local id
             paper_id += "-dup"
         taken.add(paper_id)
-        file = PdfFile(path=pdf, sha256=hash_file(pdf))
+        file = PdfFile(path=pdf, sha256=sha256)
         meta = PaperMeta(id=paper_id, title=pdf.name, pdf_path=pdf, pdf_sha256=file.sha256)
         papers.append(Paper(meta=meta, pdf=file))
     return papers
+
+
+def _digests(pdfs: list[Path], hash_file: Callable[[Path], str]) -> list[str]:
+    """Every PDF's digest, two files at a time: hashlib lets go of the GIL while it hashes, and
+    a cold day's 800 MB would otherwise keep one core busy and the other idle before extract."""
+    if len(pdfs) < 2:
+        return [hash_file(pdf) for pdf in pdfs]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperbrief-hash") as pool:
+        return list(pool.map(hash_file, pdfs))
 
 
 def admit(day: Day, settings: Settings, seen_path: Path) -> None:
