@@ -52,6 +52,7 @@ from pipeline.editions import Edition
 from pipeline.evaluation import corpus_dir
 from pipeline.models import ChunkNotes
 from pipeline.samples import write_sample_papers
+from pipeline.settings import LLMSettings
 from pipeline.stages import chunk, download, extract, feed, rank, report, summarize, triage
 from pipeline.stages.digest import Digest
 from scripts.fuzz_extract import fuzz
@@ -69,6 +70,7 @@ UNLIMITED = {"PAPERBRIEF_LLM__RPM": "1000000", "PAPERBRIEF_LLM__TPM": "100000000
 # Every paper is read in full and by map-reduce, so the map step's notes are what a kill loses.
 MAP_REDUCE = {**UNLIMITED, "PAPERBRIEF_READING__SINGLE_CALL_BUDGET": "2000"}
 LINGER = 5.0  # seconds a killed run's processes may take to go
+IN_FLIGHT = LLMSettings().concurrency  # the calls a kill may cut off (the runs use the default)
 # The bench's shorter patience: a hung request is abandoned after a few seconds, not minutes.
 # Small chunks, so each paper's one page is read by map-reduce (about 6 calls) and the storm
 # hits the map step's notes too.
@@ -309,6 +311,7 @@ def kills(
     with FakeOpenAI(reply_for=schema_reply, latency=0.05) as server:
         ws = workspace(tmp / "kills", folder, server, papers)
         killed, finished_early, slowest, outlived = 0, 0, 0.0, 0
+        at_calls = 0  # kills of a run that had started LLM calls (which it may have cut off)
         for attempt in range(count * 3):
             if killed >= count:
                 break
@@ -327,6 +330,7 @@ def kills(
                 print(f"  run {attempt + 1} ended before its kill ({when})")
                 continue
             killed += 1
+            at_calls += chat_calls(server) > before
             waited = linger(children)
             slowest = max(slowest, waited)
             outlived += waited > LINGER
@@ -371,6 +375,14 @@ def kills(
             f"{paid}/{calls} = {paid / calls:.2f}x",
             "<= 1.2x",
             paid <= 1.2 * calls,
+        ),
+        Figure(
+            # what a kill may cost: the calls in flight, whose replies never reached the cache
+            "kills",
+            "LLM calls lost per kill of a run calling",
+            f"{(paid - calls) / max(at_calls, 1):.1f} ({at_calls} such kills)",
+            f"<= {IN_FLIGHT} in flight",
+            paid - calls <= IN_FLIGHT * at_calls,
         ),
         Figure(
             "kills",
