@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,26 @@ def test_the_lookup_stops_at_batches_older_than_the_first_attempt(project: Proje
         assert listings(server) - asked == 2  # the second page reached two days ago: stop
         assert len(server.batches.created) == 1 and server.batches.answered == 5
     assert second.failed == []
+
+
+def test_a_lost_create_is_found_when_the_rerun_groups_its_requests_otherwise(project: Project):
+    # Five requests, two a batch: the first batch is made, the second's create goes unanswered
+    # (made all the same), the third is never sent. One of the two made then fails an item, so
+    # the next run's round holds other requests than the lost create's: it must find that
+    # batch by its own key, not send its two requests again.
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        server.batches.max_requests = 2
+        server.batches.lose_reply_to = "batch_2"
+        more = {**ALL, "llm.batch_max_requests": 2}
+        first = project.run(scripted=False, **batch_flags(server, **more))
+        assert len(first.failed) == 5 and server.batches.created == ["batch_1", "batch_2"]
+        server.batches.expire_after = 1  # the next batch run: its second request expires
+        second = project.run(scripted=False, **batch_flags(server, **more))
+        rounds = batch_inputs(server)
+    assert second.failed == []
+    sent = [[line["custom_id"] for line in r] for r in rounds]
+    assert len(sent) == 3  # batch_1, the lost batch_2 (found), then one batch for the rest
+    counts = Counter(i for batch in sent for i in batch)
+    [again] = [i for i, n in counts.items() if n > 1]  # only the expired request went out again
+    assert len(counts) == 5 and counts[again] == 2
+    assert again in sent[2] and again in (sent[0][1], sent[1][1])  # each batch's second expires

@@ -374,32 +374,52 @@ class BatchLLM:
         to its end, and only the rest sent. A failed item is never served from the store: a
         later run sends it again."""
         answered: dict[str, ItemResult] = {}
+        absent: set[str] = set()  # keys of unanswered creates looked for, and not made
         for key, record in self.store.items():
             if record.results is None and set(record.ids) & requests.keys():
-                self._note(
-                    f"batch {record.batch_id}: resuming ({plural(len(record.ids), 'request')})"
-                )
+                if not record.batch_id:
+                    # A create that went unanswered, perhaps under another grouping of these
+                    # requests than this round's (some of its round were answered since): the
+                    # batch it may have made is looked for by its own key, or its requests
+                    # would be paid for twice.
+                    adopted = await self._adopted(
+                        self.direct.client(TASK), key, record.attempted_at
+                    )
+                    if adopted is None:
+                        absent.add(key)
+                        continue  # never made: its requests go out below
+                    record = adopted.model_copy(update={"ids": record.ids})
+                    self.store.put(key, record)
+                else:
+                    self._note(
+                        f"batch {record.batch_id}: resuming ({plural(len(record.ids), 'request')})"
+                    )
                 record = await self._finished(key, record)
             for cid, result in (record.results or {}).items():
                 if cid in requests and result.body is not None:
                     answered[cid] = result
         rest = {cid: body for cid, body in requests.items() if cid not in answered}
-        return {**answered, **(await self._sent(rest) if rest else {})}
+        return {**answered, **(await self._sent(rest, absent) if rest else {})}
 
-    async def _sent(self, requests: dict[str, dict[str, Any]]) -> dict[str, ItemResult]:
+    async def _sent(
+        self, requests: dict[str, dict[str, Any]], absent: set[str]
+    ) -> dict[str, ItemResult]:
         """The requests sent as batches within the limits: each created and recorded before
         the next (a stopped run resumes those that exist), then all polled to their end."""
         parts, too_large = batches_of(requests, self.limits)
         results = {cid: ItemResult(error=why) for cid, why in too_large.items()}
-        recorded = [await self._recorded(part) for part in parts]
+        recorded = [await self._recorded(part, absent) for part in parts]
         for finished in await asyncio.gather(*(self._finished(*kr) for kr in recorded)):
             results.update(
                 {cid: finished.results[cid] for cid in finished.ids} if finished.results else {}
             )
         return results
 
-    async def _recorded(self, requests: dict[str, dict[str, Any]]) -> tuple[str, BatchRecord]:
-        """One batch's key and record: a stored one, one found at the endpoint, or a new one."""
+    async def _recorded(
+        self, requests: dict[str, dict[str, Any]], absent: set[str]
+    ) -> tuple[str, BatchRecord]:
+        """One batch's key and record: a stored one, one found at the endpoint, or a new one
+        (`absent`: keys already looked for at the endpoint this round, and not found)."""
         ids = sorted(requests)
         key = round_key(self.model, self.direct.endpoint(), ids)
         # The same requests failed in a batch before: a new batch, under a key that follows
@@ -410,9 +430,8 @@ class BatchLLM:
         if record is None or not record.batch_id:  # never sent, or its create went unanswered
             client = self.direct.client(TASK)
             since = record.attempted_at if record is not None else None
-            record = await self._adopted(client, key, since) or await self._create(
-                client, requests, key, since
-            )
+            found = None if key in absent else await self._adopted(client, key, since)
+            record = found or await self._create(client, requests, key, since)
             record = record.model_copy(update={"ids": ids})
             self.store.put(key, record)  # before the first poll: a stopped run resumes it
         else:  # a stopped run's batch, from a record made before ids were kept
@@ -497,7 +516,11 @@ class BatchLLM:
         if since is None:
             since = time.time()
             mark = BatchRecord(
-                batch_id="", input_file_id=uploaded.id, requests=len(requests), attempted_at=since
+                batch_id="",
+                input_file_id=uploaded.id,
+                requests=len(requests),
+                attempted_at=since,
+                ids=sorted(requests),
             )
             self.store.put(key, mark)
         tries = 0

@@ -45,6 +45,7 @@ class BatchAPI:
         self.hold = False
         self.expire_after: int | None = None
         self.lose_create_reply = False  # create the next batch, then hang up without a reply
+        self.lose_reply_to: str | None = None  # the same for the create of this batch id
         self.create_then_502 = False  # create the next batch, then answer 502 (a proxy's)
         self.served = True  # False: no Batch API here (vLLM, Ollama), every route answers 404
         self.stall_creates_after: int | None = None
@@ -159,10 +160,12 @@ class BatchAPI:
             "request_counts": {"total": 0, "completed": 0, "failed": 0},
         }
 
-    def hang_up_after_create(self) -> bool:
+    def hang_up_after_create(self, batch_id: str) -> bool:
         """Whether this create's reply is lost (once), as a timed-out create's would be."""
         with self._lock:
             lost, self.lose_create_reply = self.lose_create_reply, False
+            if batch_id == self.lose_reply_to:
+                lost, self.lose_reply_to = True, None
             return lost
 
     def bad_gateway_after_create(self) -> bool:

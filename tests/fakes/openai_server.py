@@ -423,7 +423,7 @@ class _Handler(QuietHandler):
                 self.close_connection = True  # the run was stopped before this create
                 return
             created = batches.create(body)
-            if batches.hang_up_after_create():
+            if batches.hang_up_after_create(created[1].get("id", "")):
                 self.close_connection = True  # the batch exists; its creator never hears
                 return
             if batches.bad_gateway_after_create():
