@@ -78,7 +78,9 @@ class StatIndex:
     def known(self, name: str, stat: os.stat_result) -> Any:
         """The value learnt for `name` when its file had this stat, or None."""
         entry = self._load().get(name)
-        if entry is not None and entry[:-1] == _signature(stat):
+        # Anything but [size, mtime, ctime, inode, device, value] (an index edited by hand, or
+        # written by another version) is unknown: the file is read again.
+        if isinstance(entry, list) and len(entry) == 6 and entry[:-1] == _signature(stat):
             return entry[-1]
         return None
 

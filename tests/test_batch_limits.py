@@ -147,3 +147,16 @@ def test_a_lost_create_is_found_when_the_rerun_groups_its_requests_otherwise(pro
     [again] = [i for i, n in counts.items() if n > 1]  # only the expired request went out again
     assert len(counts) == 5 and counts[again] == 2
     assert again in sent[2] and again in (sent[0][1], sent[1][1])  # each batch's second expires
+
+
+def test_a_server_that_ignores_the_cursor_does_not_keep_the_lookup_listing(project: Project):
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        server.batches.lose_create_reply = True
+        first = project.run(scripted=False, **batch_flags(server, **ALL))
+        assert len(first.failed) == 5
+        server.batches.others(150)  # ours is on page two, which this server never lists
+        server.batches.ignore_after = True
+        asked = listings(server)
+        second = project.run(scripted=False, **batch_flags(server, **ALL))
+        assert listings(server) - asked == 2  # the page came round again: not found, stop
+    assert second.failed == []  # sent again: all a run can do when the list cannot be read

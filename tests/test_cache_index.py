@@ -110,13 +110,22 @@ def test_an_entry_rewritten_behind_the_index_keys_the_next_stages_by_what_it_hol
     assert "A summary edited after the index learnt the entry." in day.report()
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        '{"broken',
+        # valid JSON of another shape (edited by hand, another version): each entry unknown
+        lambda text: json.dumps({name: 5 for name in json.loads(text)}),
+    ],
+    ids=["unreadable", "wrong-shape"],
+)
 def test_an_unreadable_index_costs_only_the_reads_it_would_have_saved(
-    tmp_path: Path, papers: Path, metadata_reads: Counter[str]
+    tmp_path: Path, papers: Path, metadata_reads: Counter[str], damage: Any
 ):
     day = Project(tmp_path, papers)
     day.run()
     index = tmp_path / "cache" / "index" / f"{DAY}.json"
-    index.write_text('{"broken')
+    index.write_text(damage(index.read_text()) if callable(damage) else damage)
     for entry in (tmp_path / "cache").rglob("*.json"):  # written long ago: learnt again
         os.utime(entry, (AN_HOUR_AGO, AN_HOUR_AGO))
     metadata_reads.clear()

@@ -482,6 +482,7 @@ class BatchLLM:
             return await client.batches.list(limit=PAGE, after=after)
 
         after: str | None = None
+        seen: set[str] = set()
         while True:
             page = await self.direct.with_retries(functools.partial(listed, after), TASK)
             found = next(
@@ -491,6 +492,9 @@ class BatchLLM:
                 return found
             if page.data[-1].created_at < since - CLOCK_SKEW:
                 return None  # older than any attempt: it was never made
+            if page.data[-1].id in seen:
+                return None  # a server that ignores `after` would list this page forever
+            seen.update(b.id for b in page.data)
             after = page.data[-1].id
 
     async def _create(

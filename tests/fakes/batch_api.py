@@ -46,6 +46,7 @@ class BatchAPI:
         self.expire_after: int | None = None
         self.lose_create_reply = False  # create the next batch, then hang up without a reply
         self.lose_reply_to: str | None = None  # the same for the create of this batch id
+        self.ignore_after = False  # list the first page whatever `after` asks (a broken server)
         self.create_then_502 = False  # create the next batch, then answer 502 (a proxy's)
         self.served = True  # False: no Batch API here (vLLM, Ollama), every route answers 404
         self.stall_creates_after: int | None = None
@@ -178,7 +179,7 @@ class BatchAPI:
         """`GET /v1/batches`: the most recent batches first, the page after batch `after`."""
         with self._lock:
             order = list(reversed(self.listed))
-            start = order.index(after) + 1 if after in order else 0
+            start = order.index(after) + 1 if after in order and not self.ignore_after else 0
             ids = order[start : start + limit]
             page = [json.loads(json.dumps(self.batches[i])) for i in ids]
             more = start + limit < len(order)
