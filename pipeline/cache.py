@@ -389,9 +389,12 @@ class Cache:
         meta: Mapping[str, Any],
         *,
         by_reference: bool = False,
+        indexed: bool = True,
     ) -> str:
         """Store an artifact and its metadata, and return its digest; a failed write warns and
         the run goes on. `by_reference`: the day's index keeps its fields too (`stored`).
+        `indexed=False`: an entry only ever read whole by `get` (a map step's notes, a batch
+        record) stays out of the day's index, which every later run of the day loads.
 
         The artifact is what makes an entry exist, so it goes last, and an old one goes first:
         a run killed between the writes leaves no entry (only metadata, which the next put
@@ -413,8 +416,9 @@ class Cache:
             write_atomic(self._path(stage, key, ".meta.json"), meta_blob)
             write_atomic(artifact, blob)
             self._path(stage, key, ".failed.json").unlink(missing_ok=True)
-            held = [_short(facts), None] if by_reference else [None, _inline(blob)]
-            self._learn(stage, key, os.stat(artifact), [sha, *held], mine=True)
+            if indexed:
+                held = [_short(facts), None] if by_reference else [None, _inline(blob)]
+                self._learn(stage, key, os.stat(artifact), [sha, *held], mine=True)
         except OSError as exc:
             # metadata that may now describe another artifact would key downstream stages
             with contextlib.suppress(OSError):

@@ -53,7 +53,7 @@ class NoteCache:
         return self.cache.get("notes", self._key(key), ChunkNotes)
 
     def put(self, key: str, notes: ChunkNotes) -> None:
-        self.cache.put("notes", self._key(key), notes, {"request": key})
+        self.cache.put("notes", self._key(key), notes, {"request": key}, indexed=False)
 
 
 class BatchCache:
@@ -67,7 +67,7 @@ class BatchCache:
         return self.cache.get("batches", key, BatchRecord)
 
     def put(self, key: str, record: BatchRecord) -> None:
-        self.cache.put("batches", key, record, {"batch_id": record.batch_id})
+        self.cache.put("batches", key, record, {"batch_id": record.batch_id}, indexed=False)
 
     def items(self) -> list[tuple[str, BatchRecord]]:
         """Every stored round (a day's few), for requests a stopped run's rounds already hold."""

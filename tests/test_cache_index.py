@@ -9,6 +9,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ import pytest
 
 import pipeline.cache
 from pipeline.cache import Cache, Stored
+from pipeline.models import ChunkNotes, PaperMeta
+from pipeline.tools import NoteCache
 from tests.conftest import DAY
 from tests.project import Project
 
@@ -194,3 +197,18 @@ def test_only_report_after_a_setting_changed_upstream_says_what_is_missing(
         ("chunk", "no cached chunk output; run without --only first")
     }
     assert len(record.failed) == 5 and record.stages["summarize"].hits == 0
+
+
+def test_map_step_notes_and_batch_records_stay_out_of_the_days_index(tmp_path: Path):
+    # They are read whole by `get`, never through the index: a cached LLM day would otherwise
+    # load and rewrite thousands of them with every run of that day.
+    day = date.fromisoformat(DAY)
+    cache = Cache(tmp_path / "cache", day=day)
+    NoteCache(cache, PaperMeta(id="2401.00001v1", title="t")).put(
+        "chunk 1", ChunkNotes(notes=["a fact"], numbers=[])
+    )
+    cache.put("feed", "k" * 64, PaperMeta(id="2401.00001v1", title="t"), {})
+    cache.save_indexes()
+
+    index = json.loads((tmp_path / "cache" / "index" / f"{DAY}.json").read_text())
+    assert [name.split("/")[0] for name in index] == ["feed"]
