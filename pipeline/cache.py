@@ -561,12 +561,19 @@ class Cache:
         except OSError:
             pass  # a cache that cannot be written says so at its first entry, with the path
 
-    def clear(self, stage: str | None = None, older_than: float | None = None) -> int:
+    def clear(
+        self,
+        stage: str | None = None,
+        older_than: float | None = None,
+        waiting: Callable[[str], None] = lambda message: None,
+    ) -> int:
         """Delete cached entries, of one stage or all, optionally only those last written more
         than `older_than` seconds ago, then the folders left empty; returns files removed.
 
         Only paperbrief's own folders (and, for a full clear, its seen index) are touched.
-        Raises `UsageError` when the root does not look like a paperbrief cache.
+        Raises `UsageError` when the root does not look like a paperbrief cache. Holds the run
+        lock (`waiting` hears whom it waits for): a running run holds entries by reference
+        and reads them later, so they must not go from under it.
         """
         if not self.root.is_dir():
             return 0
@@ -575,6 +582,10 @@ class Cache:
                 f"{self.root} is not a paperbrief cache ({why}); nothing removed. "
                 "Check --cache-dir and PAPERBRIEF_CACHE_DIR"
             )
+        with self.run_lock(waiting):
+            return self._cleared(stage, older_than)
+
+    def _cleared(self, stage: str | None, older_than: float | None) -> int:
         folders = [stage] if stage else sorted(known_folders())
         cutoff = None if older_than is None else time.time() - older_than
         removed = 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 from pipeline.cache import MARKER, Cache
 from pipeline.errors import UsageError
 from tests.test_cache import any_key, meta
-from tests.workspace import Workspace, paperbrief
+from tests.workspace import Workspace, clean_env, paperbrief
 
 
 def cached_day(workspace: Workspace) -> Path:
@@ -76,6 +78,24 @@ def test_clear_older_than_removes_only_old_entries(tmp_path: Path):
     assert all(any(d.iterdir()) for d in (tmp_path / "cache" / "feed").iterdir())
 
 
+def test_clear_waits_for_a_running_run_to_let_go_of_the_cache(tmp_path: Path):
+    # A run holds entries by reference and reads them later: none may go from under it.
+    cache = Cache(tmp_path / "cache")
+    cache.put("feed", any_key("held"), meta(), {})
+    command = [sys.executable, "-m", "pipeline", "cache", "clear", "--cache-dir", "cache"]
+    with cache.run_lock(lambda message: None):
+        clearing = subprocess.Popen(
+            command, cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, text=True
+        )
+        time.sleep(1.5)
+        assert clearing.poll() is None  # still waiting
+        assert cache.stats()["feed"]["entries"] == 1
+    out, _ = clearing.communicate(timeout=60)
+    assert clearing.returncode == 0
+    assert out.startswith(f"waiting for run pid {os.getpid()}")
+    assert "removed 2 files" in out and "feed" not in cache.stats()
+
+
 def test_clear_refuses_a_folder_that_is_not_a_paperbrief_cache(tmp_path: Path):
     home = tmp_path / "home"
     (home / "feed").mkdir(parents=True)  # even with a folder named like a stage
@@ -99,7 +119,8 @@ def test_a_cache_from_before_the_marker_can_still_be_cleared(tmp_path: Path):
     (tmp_path / "seen.json").write_text("{}")
     (tmp_path / ".seen.json.k3j2.tmp").write_text("{")  # a write cut short is ours too
     assert not (tmp_path / MARKER).exists()
-    assert cache.clear() == 4 and list(tmp_path.iterdir()) == []
+    assert cache.clear() == 4
+    assert [p.name for p in tmp_path.iterdir()] == [".run.lock"]  # clear holds it; it stays
 
 
 def test_a_run_does_not_mark_a_folder_of_other_files(tmp_path: Path):
