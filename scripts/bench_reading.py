@@ -32,7 +32,7 @@ from pipeline.llm.openai_backend import strict_schema
 from pipeline.models import ChunkNotes, Chunks, Document, PaperMeta, PaperSummary, Rubric, Usage
 from pipeline.prompts import task_prompt
 from pipeline.settings import Settings
-from pipeline.stages.chunk import budgeted_chunks, chunks, role_parts
+from pipeline.stages.chunk import Depth, read_at_depth, role_parts
 from pipeline.stages.extract import document
 from pipeline.stages.summarize import paper_text, summary_record
 from pipeline.tokens import Tokenizer, tokenizer_for
@@ -88,25 +88,18 @@ def _reply(model: type[Any]) -> Any:
 
 
 def read_paper(
-    doc: Document, meta: PaperMeta, settings: Settings, depth: str, tokenizer: Tokenizer
+    doc: Document, meta: PaperMeta, settings: Settings, depth: Depth, tokenizer: Tokenizer
 ) -> tuple[Chunks, list[tuple[str, int]]]:
     cfg = settings.chunk
-    if depth == "budget":
-        selected = budgeted_chunks(
-            doc,
-            tokenizer=tokenizer,
-            budget=settings.reading.budget,
-            max_tokens=cfg.max_tokens,
-            overlap=cfg.overlap,
-        )
-    else:
-        selected = chunks(
-            doc,
-            tokenizer=tokenizer,
-            max_tokens=cfg.max_tokens,
-            overlap=cfg.overlap,
-            paper_budget=cfg.paper_budget,
-        )
+    selected = read_at_depth(
+        doc,
+        tokenizer=tokenizer,
+        depth=depth,
+        budget=settings.reading.budget,
+        max_tokens=cfg.max_tokens,
+        overlap=cfg.overlap,
+        paper_budget=cfg.paper_budget,
+    )
     llm = CountingLLM(tokenizer)
     prompts = {task: task_prompt(settings, task) for task in ("summarize", "notes")}
     asyncio.run(
@@ -133,7 +126,8 @@ def measure(corpus: Path, settings: Settings) -> dict[str, Any]:
     figures: dict[str, Any] = {"papers": len(records)}
     kept = stated = 0
     worst: tuple[float, str] = (2.0, "")
-    for depth in ("budget", "full"):
+    depths: tuple[Depth, ...] = ("budget", "full")
+    for depth in depths:
         per_paper: list[int] = []
         tasks: dict[str, int] = {}
         for record in records:
@@ -164,7 +158,8 @@ def report(figures: dict[str, Any], settings: Settings) -> bool:
         f"Reading budget (issue 12): {figures['papers']} corpus papers, "
         f"reading.budget = {settings.reading.budget}, input tokens per paper, all calls"
     )
-    for depth in ("budget", "full"):
+    depths: tuple[Depth, ...] = ("budget", "full")
+    for depth in depths:
         f = figures[depth]
         calls = ", ".join(f"{n} {task}" for task, n in sorted(f["calls"].items()))
         print(

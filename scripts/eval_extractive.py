@@ -47,7 +47,7 @@ from pipeline.errors import PaperbriefError
 from pipeline.llm.extractive import ExtractiveBackend, extractive_summary, split_sentences
 from pipeline.models import PaperMeta, PaperSummary
 from pipeline.settings import ChunkSettings, ReadingSettings
-from pipeline.stages.chunk import budgeted_chunks, chunks
+from pipeline.stages.chunk import read_at_depth
 from pipeline.stages.extract import document
 from pipeline.tokens import tokenizer_for
 
@@ -192,22 +192,15 @@ def summarize_pdf(path: Path) -> PaperSummary:
     settings = ChunkSettings()
     reading = ReadingSettings()
     tokenizer = tokenizer_for(ExtractiveBackend.model, settings.encoding)
-    if reading.depth == "budget":
-        parts = budgeted_chunks(
-            doc,
-            tokenizer=tokenizer,
-            budget=reading.budget,
-            max_tokens=settings.max_tokens,
-            overlap=settings.overlap,
-        )
-    else:
-        parts = chunks(
-            doc,
-            tokenizer=tokenizer,
-            max_tokens=settings.max_tokens,
-            overlap=settings.overlap,
-            paper_budget=settings.paper_budget,
-        )
+    parts = read_at_depth(
+        doc,
+        tokenizer=tokenizer,
+        depth=reading.depth,
+        budget=reading.budget,
+        max_tokens=settings.max_tokens,
+        overlap=settings.overlap,
+        paper_budget=settings.paper_budget,
+    )
     meta = PaperMeta(id=path.stem, title=doc.title or path.stem, abstract=doc.abstract)
     return extractive_summary(meta, parts.chunks)
 

@@ -124,6 +124,31 @@ def budgeted_chunks(
     return _chunks(document, tokenizer, parts, picked.omitted, picked.read_from)
 
 
+def read_at_depth(
+    document: Document,
+    *,
+    tokenizer: Tokenizer,
+    depth: Depth,
+    budget: int,
+    max_tokens: int,
+    overlap: int,
+    paper_budget: int,
+) -> Chunks:
+    """What the summarizer reads at `depth`: the budgeted selection by section role, or the
+    whole paper (up to `paper_budget` tokens) for map-reduce."""
+    if depth == "budget":
+        return budgeted_chunks(
+            document, tokenizer=tokenizer, budget=budget, max_tokens=max_tokens, overlap=overlap
+        )
+    return chunks(
+        document,
+        tokenizer=tokenizer,
+        max_tokens=max_tokens,
+        overlap=overlap,
+        paper_budget=paper_budget,
+    )
+
+
 def role_parts(document: Document) -> list[reading.Part]:
     """What the budgeted read chooses from: sections, appendices and captions, with roles."""
     sections = _sections_with_paths(document, appendices=True)
@@ -474,14 +499,11 @@ class Chunking(Stage[Paper, Chunks]):
     ) -> Chunks:
         from pipeline.tokens import tokenizer_named
 
-        tokenizer = tokenizer_named(encoding)
-        if depth == "budget":
-            return budgeted_chunks(
-                document, tokenizer=tokenizer, budget=budget, max_tokens=max_tokens, overlap=overlap
-            )
-        return chunks(
+        return read_at_depth(
             document,
-            tokenizer=tokenizer,
+            tokenizer=tokenizer_named(encoding),
+            depth=depth,
+            budget=budget,
             max_tokens=max_tokens,
             overlap=overlap,
             paper_budget=paper_budget,
