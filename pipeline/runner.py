@@ -101,15 +101,22 @@ class Runner:
         )
 
     def run(self) -> RunRecord:
-        self.run_stages()
-        return self._finish()
+        # The lock covers the outputs too: run.json, the reports and the edition read entries
+        # that a `cache clear` waiting for this run would otherwise remove underneath them.
+        with self.cache.run_lock(self.observer.warn):
+            self._stages(until=None)
+            return self._finish()
 
     def run_stages(self, until: str | None = None) -> Day:
         """The stages in order, stopping before the one named `until` (compare prepares the
         papers once, up to summarize); holds the cache for the whole of it."""
+        with self.cache.run_lock(self.observer.warn):
+            return self._stages(until)
+
+    def _stages(self, until: str | None) -> Day:
         # One event loop for the whole run: an async LLM client made during triage must still
         # be usable when summarize runs (a loop per stage would close it underneath).
-        with self.cache.run_lock(self.observer.warn), asyncio.Runner() as loop:
+        with asyncio.Runner() as loop:
             executor = LocalExecutor(
                 self.settings,
                 self.cache,

@@ -7,6 +7,7 @@ executed. A few true CLI subprocess tests stay in test_cli_run.py and test_cli_l
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import inspect
 import json
 import os
@@ -18,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from pipeline import executor
-from pipeline.cache import Cache
+from pipeline import executor, runner
+from pipeline.cache import LOCK, Cache
 from pipeline.errors import UsageError
 from pipeline.executor import LocalExecutor, Plan
 from pipeline.models import PaperMeta
@@ -59,6 +60,30 @@ def test_a_day_with_a_model_triages_reads_the_top_and_accounts_every_call(day: D
     assert "## 2." in md and "## 3." not in md and "Also in the feed" in md
     saved = json.loads((day.folder() / "run.json").read_text())
     assert saved["llm"]["calls"] == 3 and saved["read_in_full"] == 2
+
+
+def test_the_run_holds_the_cache_while_it_writes_its_outputs(
+    day: Day, monkeypatch: pytest.MonkeyPatch
+):
+    # run.json, the reports and the edition read cache entries: a `cache clear` waiting on the
+    # lock must not run between the last stage and those writes.
+    held: list[bool] = []
+    write = runner.write_outputs
+
+    def writing(*args: Any, **kwargs: Any) -> Any:
+        with (day.root / "cache" / LOCK).open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                held.append(True)
+            else:
+                held.append(False)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "write_outputs", writing)
+    day.run()
+    assert held == [True]
 
 
 def test_a_second_run_computes_nothing_and_calls_no_model(day: Day):
