@@ -426,6 +426,15 @@ class Cache:
             self._warn(f"could not write cache entry for {stage} ({exc}); continuing uncached")
         return sha
 
+    def remove(self, stage: str, key: str) -> None:
+        """Remove an entry kept out of the day's index (`put(indexed=False)`); the artifact
+        goes first, as in `put`, so a run stopped midway leaves no entry, only metadata."""
+        try:
+            for suffix in (".json", ".meta.json", ".failed.json"):
+                self._path(stage, key, suffix).unlink(missing_ok=True)
+        except OSError as exc:
+            self._warn(f"could not remove cache entry {stage}/{key} ({exc}); continuing")
+
     def meta(self, stage: str, key: str) -> dict[str, Any] | None:
         try:
             with open(self._file(stage, key, ".meta.json"), "rb") as fh:

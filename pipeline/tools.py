@@ -69,6 +69,9 @@ class BatchCache:
     def put(self, key: str, record: BatchRecord) -> None:
         self.cache.put("batches", key, record, {"batch_id": record.batch_id}, indexed=False)
 
+    def drop(self, key: str) -> None:
+        self.cache.remove("batches", key)
+
     def items(self) -> list[tuple[str, BatchRecord]]:
         """Every stored round (a day's few), for requests a stopped run's rounds already hold."""
         found = []

@@ -160,3 +160,25 @@ def test_a_server_that_ignores_the_cursor_does_not_keep_the_lookup_listing(proje
         second = project.run(scripted=False, **batch_flags(server, **ALL))
         assert listings(server) - asked == 2  # the page came round again: not found, stop
     assert second.failed == []  # sent again: all a run can do when the list cannot be read
+
+
+def test_a_mark_of_a_create_never_made_is_dropped_once_its_requests_are_sent(project: Project):
+    # The first create never reaches the provider; the next run groups the requests otherwise
+    # (a new limit), finds no batch for the mark, and sends them all. A forced re-run is then
+    # answered from the stored batches without reading the account's list for that mark.
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        server.batches.drop_creates = 1
+        first = project.run(
+            scripted=False, **batch_flags(server, **ALL, **{"llm.batch_max_requests": 2})
+        )
+        assert len(first.failed) == 5 and server.batches.created == []
+        second = project.run(
+            scripted=False, **batch_flags(server, **ALL, **{"llm.batch_max_requests": 3})
+        )
+        assert second.failed == [] and len(server.batches.created) == 2
+        asked, answered = listings(server), server.batches.answered
+        third = project.run(
+            scripted=False, force=frozenset({"summarize"}), **batch_flags(server, **ALL)
+        )
+        assert listings(server) == asked and server.batches.answered == answered
+    assert third.failed == [] and project.report().count("**Key insight") == 5

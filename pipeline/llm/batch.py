@@ -102,6 +102,7 @@ class BatchStore(Protocol):
     def get(self, key: str) -> BatchRecord | None: ...
     def put(self, key: str, record: BatchRecord) -> None: ...
     def items(self) -> list[tuple[str, BatchRecord]]: ...
+    def drop(self, key: str) -> None: ...
 
 
 class MemoryBatches:
@@ -118,6 +119,9 @@ class MemoryBatches:
 
     def items(self) -> list[tuple[str, BatchRecord]]:
         return list(self.records.items())
+
+    def drop(self, key: str) -> None:
+        self.records.pop(key, None)
 
 
 # --- pure parts: ids, the input file, the output files ------------------------------------
@@ -409,6 +413,11 @@ class BatchLLM:
         parts, too_large = batches_of(requests, self.limits)
         results = {cid: ItemResult(error=why) for cid, why in too_large.items()}
         recorded = [await self._recorded(part, absent) for part in parts]
+        # A lost create's mark whose batch was looked for and never made: its requests are in
+        # the batches just recorded. Left, it would send every later round holding one of them
+        # through the account's list again (a forced re-run, a follow-up), for nothing.
+        for key in absent - {key for key, _ in recorded}:
+            self.store.drop(key)
         for finished in await asyncio.gather(*(self._finished(*kr) for kr in recorded)):
             results.update(
                 {cid: finished.results[cid] for cid in finished.ids} if finished.results else {}
