@@ -131,12 +131,15 @@ class DigestIndex(StatIndex):
     def __init__(self, path: Path, warn: Warn) -> None:
         super().__init__(path, warn, "the PDF digest index")
 
-    def digest(self, file: Path) -> str:
+    def digest(self, file: Path, new: Callable[[], None] | None = None) -> str:
+        """The file's digest, read from the index or hashed (`new` is called first then)."""
         name = os.path.abspath(file)
         before = os.stat(file)
         known = self.known(name, before)
         if known is not None:
             return str(known)
+        if new is not None:
+            new()
         sha = file_digest(file)
         if _signature(os.stat(file)) == _signature(before):  # unchanged while it was read
             self.remember(name, before, sha)

@@ -9,7 +9,11 @@ that fails in any stage is marked failed with its reason and drops out; the day 
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipeline import seen as seen_index
@@ -129,7 +133,7 @@ class Runner:
             )
             finished = False
             try:
-                self.day.papers = seed(self.plan.source, self.log.warn, self.cache.digests.digest)
+                self.day.papers = seed(self.plan.source, self.log.warn, self._hasher(executor))
                 for stage in self.stages:
                     if stage.name == until:
                         break
@@ -147,6 +151,18 @@ class Runner:
                 loop.run(self.tools.aclose())
                 self.cache.save_indexes()
         return self.day
+
+    def _hasher(self, executor: LocalExecutor) -> Callable[[Path], str]:
+        """The cache's digest of a PDF. Once as many PDFs are new to the cache as make a CPU
+        stage use worker processes, the workers' fork server is started: its imports then
+        overlap the hashing of the rest, on a cold day's first second (otherwise one core)."""
+        new = itertools.count(1)
+
+        def on_new() -> None:
+            if next(new) == self.pool_threshold:
+                executor.warm()
+
+        return functools.partial(self.cache.digests.digest, new=on_new)
 
     def _finish(self) -> RunRecord:
         day, source = self.day, self.plan.source

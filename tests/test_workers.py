@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import random
+import shutil
+import subprocess
+import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -75,3 +80,56 @@ def test_a_worker_forgets_pymupdfs_warnings_after_each_paper(tmp_path: Path, pap
     result = _compute_in_worker(Extract(), values, {}, None)  # what a worker runs per paper
     assert isinstance(result, Document) and result.sections
     assert pymupdf.JM_mupdf_warnings_store == []
+
+
+WATCH = """
+import json, os, shutil, sys
+from pathlib import Path
+from pipeline.executor import LocalExecutor
+from tests.processes import descendants
+from tests.project import Project
+
+def fork_server() -> bool:
+    for pid in descendants(os.getpid()):
+        try:
+            if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return True
+        except OSError:
+            pass
+    return False
+
+seen = []
+run = LocalExecutor.run
+def watched(self, stage, day):
+    seen.append([stage.name, fork_server()])
+    run(self, stage, day)
+LocalExecutor.run = watched
+root = Path(sys.argv[1])
+shutil.rmtree(root / "prompts", ignore_errors=True)  # a project copies them in afresh
+Project(root, Path(sys.argv[2])).run(pool_threshold=2)
+print(json.dumps(seen))
+"""
+
+
+def test_a_day_of_new_pdfs_starts_the_fork_server_while_it_hashes_them(
+    tmp_path: Path, papers: Path
+):
+    # PDFs written a while ago: the digest index does not trust a file just written.
+    folder = tmp_path / "papers"
+    shutil.copytree(papers, folder)
+    for pdf in folder.iterdir():
+        os.utime(pdf, (time.time() - 3600, time.time() - 3600))
+
+    # A fresh process each run: the fork server is one per process and outlives a run in it.
+    def run() -> list[tuple[str, bool]]:
+        root = Path(__file__).resolve().parents[1]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        args = [sys.executable, "-c", WATCH, str(tmp_path / "day"), str(folder)]
+        done = subprocess.run(args, env=env, cwd=root, capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.splitlines()[-1])
+
+    cold = run()
+    assert cold[0] == ["extract", True]  # started while hashing, not when extract needs it
+    cached = run()
+    assert [stage for stage, _ in cached] == [stage for stage, _ in cold]
+    assert not any(running for _, running in cached)  # nothing new: no fork server at all
