@@ -604,8 +604,10 @@ class OpenAIBackend:
     def _make_client(self, task: str) -> openai.AsyncOpenAI:
         import openai
 
+        from pipeline.llm.openai_client import ReusingClient
+
         try:
-            return openai.AsyncOpenAI(
+            return ReusingClient(
                 api_key=self._api_key(),
                 base_url=self.base_url,
                 timeout=self.timeout,
