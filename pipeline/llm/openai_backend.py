@@ -11,15 +11,17 @@ validation is re-asked a bounded number of times with the errors quoted; a reply
 Transport: the SDK's client over aiohttp (`openai[aiohttp]`) when it is installed, which
 parses HTTP in C: about half the client's CPU time per call of the SDK's default httpx2 stack
 (BENCHMARKS.md); `transport="httpx"`, or a base URL with credentials, keeps the default. The
-request goes through the SDK's generic `post` with the body already JSON and comes back as the
-raw response, read into the few fields used (`chat_reply.ChatReply`); the SDK still maps every
-status and transport failure to its errors, which the mapping below reads whichever transport
-raised them.
+request goes through the SDK's generic `request` (what its `post` calls) with options made once
+per client and the body already JSON, is built from the last request's URL and headers
+(`openai_client.ReusingClient`), and comes back as the raw response, read into the few fields
+used (`chat_reply.ChatReply`); the SDK still maps every status and transport failure to its
+errors, which the mapping below reads whichever transport raised them.
 
 Throughput: every request waits for a `RateLimiter` (requests and tokens per minute, calls in
 flight, learned from `x-ratelimit-*` headers, paused by a 429's Retry-After). Retries are ours,
-through tenacity: 429, 5xx, timeouts and dropped connections, with jittered exponential back-off
-and a bounded number of attempts; any other 4xx fails at once with one clear line.
+through tenacity once a first attempt has failed: 429, 5xx, timeouts and dropped connections,
+with jittered exponential back-off and a bounded number of attempts; any other 4xx fails at once
+with one clear line.
 
 The `openai` package is imported on first use only: it takes most of a second to import, and runs
 with the extractive backend never need it.

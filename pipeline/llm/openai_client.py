@@ -29,8 +29,10 @@ class _Built:
     """A request the SDK built, and what it was built from apart from its body."""
 
     shape: tuple[Any, ...]
-    request: httpx2.Request
+    method: str
+    url: httpx2.URL
     headers: httpx2.Headers  # the request's, but its Content-Length: each body sets its own
+    extensions: dict[str, Any]  # the timeout
 
 
 class ReusingClient(openai.AsyncOpenAI):
@@ -48,15 +50,16 @@ class ReusingClient(openai.AsyncOpenAI):
         last = self._last
         if last is not None and last.shape == shape:
             return httpx2.Request(
-                last.request.method,
-                last.request.url,
+                last.method,
+                last.url,
                 headers=last.headers,
                 content=body,
-                extensions=last.request.extensions,
+                extensions=last.extensions,
             )
         request = super()._build_request(options, retries_taken=retries_taken)
         headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"]
-        self._last = _Built(shape, request, httpx2.Headers(headers))
+        built = (request.method, request.url, httpx2.Headers(headers), request.extensions)
+        self._last = _Built(shape, *built)
         return request
 
     def _shape(self, options: FinalRequestOptions, retries_taken: int) -> tuple[Any, ...]:
