@@ -4,13 +4,16 @@ The real openai client against the fake server, in-process."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipeline.llm.base import Price
+from pipeline.models import Usage
+from pipeline.observer import QuietObserver
+from pipeline.runlog import RunLog
 from tests.fakes.openai_server import FakeOpenAI, request_title
 from tests.fakes.replies import reply_kind, schema_reply
 from tests.project import Project
@@ -97,3 +100,35 @@ def test_the_cost_cap_holds_against_a_server_that_never_reports_usage(workspace:
     assert 0 < calls < 5 and record["llm"]["calls"] == calls
     assert 0 < record["llm"]["cost_usd"] <= cap
     assert all("would cost up to $" in f["error"] for f in record["failed"])
+
+
+class SpendShown(QuietObserver):
+    def __init__(self) -> None:
+        self.shown: list[tuple[int, float, list[str], list[str]]] = []
+
+    def spent(
+        self,
+        tokens: int,
+        cost_usd: float,
+        unpriced: Sequence[str] = (),
+        estimated: Sequence[str] = (),
+    ) -> None:
+        self.shown.append((tokens, cost_usd, list(unpriced), list(estimated)))
+
+
+def test_the_spend_shown_as_calls_are_paid_is_the_runs_usage_so_far() -> None:
+    # The display's total is kept as calls are paid, not re-added from the stages each call.
+    observer = SpendShown()
+    log = RunLog(observer)
+    priced = Usage(calls=1, prompt_tokens=900, completion_tokens=100, cost_usd=0.00015)
+    local = Usage(calls=1, prompt_tokens=50, completion_tokens=5, unpriced_models=["llama"])
+    guessed = Usage(calls=1, prompt_tokens=7, completion_tokens=3, estimated_models=["vllm-x"])
+
+    for step, usage in [("triage", priced), ("summarize", local), ("summarize", guessed)]:
+        log.meter(step, usage)
+        total = log.usage.total()
+        tokens = total.prompt_tokens + total.completion_tokens
+        expected = (tokens, total.cost_usd, total.unpriced_models, total.estimated_models)
+        assert observer.shown[-1] == expected
+
+    assert observer.shown[-1] == (1065, 0.00015, ["llama"], ["vllm-x"])

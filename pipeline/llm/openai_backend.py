@@ -11,15 +11,17 @@ validation is re-asked a bounded number of times with the errors quoted; a reply
 Transport: the SDK's client over aiohttp (`openai[aiohttp]`) when it is installed, which
 parses HTTP in C: about half the client's CPU time per call of the SDK's default httpx2 stack
 (BENCHMARKS.md); `transport="httpx"`, or a base URL with credentials, keeps the default. The
-request goes through the SDK's generic `post` with the body already JSON and comes back as the
-raw response, read into the few fields used (`chat_reply.ChatReply`); the SDK still maps every
-status and transport failure to its errors, which the mapping below reads whichever transport
-raised them.
+request goes through the SDK's generic `request` (what its `post` calls) with options made once
+per client and the body already JSON, is built from the last request's URL and headers
+(`openai_client.ReusingClient`), and comes back as the raw response, read into the few fields
+used (`chat_reply.ChatReply`); the SDK still maps every status and transport failure to its
+errors, which the mapping below reads whichever transport raised them.
 
 Throughput: every request waits for a `RateLimiter` (requests and tokens per minute, calls in
 flight, learned from `x-ratelimit-*` headers, paused by a 429's Retry-After). Retries are ours,
-through tenacity: 429, 5xx, timeouts and dropped connections, with jittered exponential back-off
-and a bounded number of attempts; any other 4xx fails at once with one clear line.
+through tenacity once a first attempt has failed: 429, 5xx, timeouts and dropped connections,
+with jittered exponential back-off and a bounded number of attempts; any other 4xx fails at once
+with one clear line.
 
 The `openai` package is imported on first use only: it takes most of a second to import, and runs
 with the extractive backend never need it.
@@ -63,6 +65,7 @@ from pipeline.wording import plural
 if TYPE_CHECKING:
     import httpx2
     import openai
+    from openai._models import FinalRequestOptions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -148,8 +151,11 @@ class _LoopState:
 
     client: openai.AsyncOpenAI
     probe: asyncio.Lock  # while the response mode is unconfirmed, one call at a time finds out
-    # Absolute, so the SDK does not join it to its base URL again on every request (~0.04 ms).
-    completions_url: str = ""
+    # A completion request's options as the SDK's `post` would make them, body aside: made once,
+    # copied with each body (~0.03 ms a call saved: `post` builds them from keywords each time,
+    # deep-copying their defaults). The URL is absolute, so the SDK does not join it to its base
+    # URL again on every request (~0.04 ms).
+    completion: FinalRequestOptions
 
 
 class OpenAIBackend:
@@ -317,19 +323,11 @@ class OpenAIBackend:
                 return False
             return _transient(exc)
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_retries + 1),
-            wait=self._wait,
-            retry=retry_if_exception(worth_retrying),
-            reraise=True,
-            before_sleep=self._log_retry,
-        )
-
         async def attempt() -> T:  # tenacity awaits only what a coroutine function returns
             return await call()
 
         try:
-            return await retrying(attempt)
+            return await self._retrying(worth_retrying)(attempt)
         except (openai.APIError, TimeoutError) as exc:
             raise self._transport_error(exc, task) from exc
 
@@ -444,14 +442,29 @@ class OpenAIBackend:
     async def _send(self, payload: dict[str, Any], task: str) -> tuple[ChatReply, float]:
         chars = sum(len(m["content"]) for m in payload["messages"])
         estimate = estimate_tokens(chars, payload["max_tokens"], len(payload["messages"]))
-        retrying = AsyncRetrying(
+        # The first attempt runs outside tenacity, whose machinery costs ~0.06 ms a call (it
+        # inspects its callbacks and builds its state each time) and is needed only after a
+        # failure worth retrying, which the rest of the attempts then see replayed as their first.
+        try:
+            return await self._attempt(payload, estimate, task)
+        except Exception as exc:
+            if self.max_retries == 0 or not _transient(exc):
+                raise
+            failed = exc
+        return await self._retrying(_transient)(
+            _replaying(failed, self._attempt), payload, estimate, task
+        )
+
+    def _retrying(self, worth_retrying: Callable[[BaseException], bool]) -> AsyncRetrying:
+        """This client's retry policy: bounded attempts, jittered back-off or the server's
+        Retry-After, each retry logged and shown."""
+        return AsyncRetrying(
             stop=stop_after_attempt(self.max_retries + 1),
             wait=self._wait,
-            retry=retry_if_exception(_transient),
+            retry=retry_if_exception(worth_retrying),
             reraise=True,
             before_sleep=self._log_retry,
         )
-        return await retrying(self._attempt, payload, estimate, task)
 
     async def _attempt(
         self, payload: dict[str, Any], estimate: int, task: str
@@ -466,15 +479,13 @@ class OpenAIBackend:
         self._flying(1)
         try:
             async with asyncio.timeout(self.timeout):
-                # The SDK's generic post, the body given as JSON bytes: `create` would walk every
-                # message and schema node (its request transform), serialise with the json
-                # module and build a model of every reply field, each ~0.1-1 ms a call.
-                raw = await state.client.post(
-                    state.completions_url,
-                    cast_to=_raw_response(),
-                    content=pydantic_core.to_json(payload),
-                    options={"headers": _without_telemetry()},
-                )
+                # The SDK's generic request (what its `post` calls), the body given as JSON
+                # bytes: `create` would walk every message and schema node (its request
+                # transform), serialise with the json module and build a model of every reply
+                # field, each ~0.1-1 ms a call.
+                body = pydantic_core.to_json(payload)
+                options = state.completion.model_copy(update={"content": body})
+                raw = await state.client.request(_raw_response(), options)
             headers = raw.headers
             completion = self._parsed(raw.content, task)
             if completion.usage is not None:
@@ -588,16 +599,17 @@ class OpenAIBackend:
             state = self._states.get(loop)
             if state is None:
                 client = self._make_client(task)
-                url = str(client.base_url.join("chat/completions"))
-                state = _LoopState(client=client, probe=asyncio.Lock(), completions_url=url)
+                state = _LoopState(client, asyncio.Lock(), _completion_options(client))
                 self._states[loop] = state
             return state
 
     def _make_client(self, task: str) -> openai.AsyncOpenAI:
         import openai
 
+        from pipeline.llm.openai_client import ReusingClient
+
         try:
-            return openai.AsyncOpenAI(
+            return ReusingClient(
                 api_key=self._api_key(),
                 base_url=self.base_url,
                 timeout=self.timeout,
@@ -693,6 +705,19 @@ def _has_credentials(url: str) -> bool:
     return urlsplit(url).username is not None
 
 
+def _completion_options(client: openai.AsyncOpenAI) -> FinalRequestOptions:
+    """What `client.post(<completions URL>, content=..., options={"headers": ...})` would pass
+    to `client.request`, without the content (`tests/test_openai_transport.py` pins the two
+    together)."""
+    from openai._models import FinalRequestOptions
+
+    url = str(client.base_url.join("chat/completions"))
+    headers = _without_telemetry()
+    return FinalRequestOptions.construct(
+        method="post", url=url, json_data=None, content=None, files=None, headers=headers
+    )
+
+
 @functools.cache
 def _without_telemetry() -> dict[str, str | openai.Omit]:
     """Request headers that remove the SDK's telemetry headers from a request."""
@@ -707,6 +732,21 @@ def _raw_response() -> type[httpx2.Response]:
     import httpx2
 
     return httpx2.Response
+
+
+def _replaying(
+    failed: Exception, attempt: Callable[..., Awaitable[T]]
+) -> Callable[..., Awaitable[T]]:
+    """`attempt`, whose first call raises `failed` (an attempt already made) instead of running:
+    tenacity then counts, waits, logs and stops exactly as if it had made that attempt itself."""
+    pending = [failed]
+
+    async def replayed(*args: Any) -> T:
+        if pending:
+            raise pending.pop()
+        return await attempt(*args)
+
+    return replayed
 
 
 WireFailure = Literal["timeout", "unreachable", "dropped"]
