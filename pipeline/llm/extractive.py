@@ -817,7 +817,9 @@ def _same(a: Sentence, b: Sentence) -> bool:
     """The same sentence for a reader: identical once folded, or nearly all the same words."""
     if a is b or a.key == b.key:
         return True
-    fewer, more = sorted((len(a.words), len(b.words)))
+    fewer, more = len(a.words), len(b.words)
+    if fewer > more:
+        fewer, more = more, fewer
     # The overlap is at most fewer / more: most pairs are told apart by their sizes alone.
     if fewer < 4 or fewer < _NEAR_DUPLICATE * more:
         return False
@@ -826,7 +828,10 @@ def _same(a: Sentence, b: Sentence) -> bool:
 
 def _fresh(pool: Iterable[Sentence], used: Sequence[Sentence]) -> list[Sentence]:
     """The pool less every sentence that repeats one already quoted."""
-    return [s for s in pool if not any(_same(s, u) for u in used)]
+    fresh = list(pool)
+    for quoted in used:  # one pass per quoted sentence: no generator per pool sentence
+        fresh = [s for s in fresh if not _same(s, quoted)]
+    return fresh
 
 
 def _in_order(sentences: Iterable[Sentence]) -> list[Sentence]:
