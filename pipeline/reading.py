@@ -180,8 +180,10 @@ def _units(i: int, part: Part, tokenizer: Tokenizer) -> list[Unit]:
     units: list[Unit] = []
     contribution = False
     for p, paragraph in enumerate(part.paragraphs):
-        contribution = bool(_CONTRIBUTION.search(paragraph)) or (
-            contribution and bool(_BULLET.match(paragraph))
+        # only an introduction's tiers ask (a slow pattern, on every paragraph otherwise)
+        contribution = part.role is Role.INTRODUCTION and (
+            bool(_CONTRIBUTION.search(paragraph))
+            or (contribution and bool(_BULLET.match(paragraph)))
         )
         end = 0
         for text, tokens in split_text(paragraph, tokenizer, UNIT_TOKENS):
