@@ -781,20 +781,12 @@ def _overlap(a: Sentence, b: Sentence) -> float:
     return common / union if union else 1.0
 
 
-def _best(pool: Sequence[Sentence], score: Score, chosen: Sequence[Sentence]) -> Sentence:
-    """The MMR choice: highest score less the overlap with what is already chosen."""
-
-    def mmr(s: Sentence) -> tuple[float, int]:
-        penalty = max((_overlap(s, c) for c in chosen), default=0.0)
-        return score(s) - _REDUNDANCY * penalty, -s.index  # ties go to the earlier sentence
-
-    return max(pool, key=mmr)
-
-
 def _fill(
     k: int, tiers: Iterable[Iterable[Sentence]], score: Score, against: Sequence[Sentence] = ()
 ) -> list[Sentence]:
-    """Pick up to k sentences by MMR, exhausting each tier before falling to the next.
+    """Pick up to k sentences by MMR, exhausting each tier before falling to the next: each
+    next one has the highest score less 0.7 x its highest overlap with what is already chosen
+    (`against` and the picks), ties going to the earlier sentence.
 
     A sentence that repeats one in `against` or one already picked (see `_same`) is never
     picked: the overlap penalty only discourages, and a short paper would otherwise run out of
@@ -802,11 +794,20 @@ def _fill(
     """
     picked: list[Sentence] = []
     for tier in tiers:
-        pool = _fresh(tier, [*against, *picked])
+        if len(picked) >= k:  # full: the later tiers, often the whole paper, need no filtering
+            break
+        chosen = [*against, *picked]
+        pool = _fresh(tier, chosen)
+        # Each candidate's score, and its highest overlap with the chosen, kept up to date pick
+        # by pick rather than recomputed against every chosen sentence for each pick.
+        scores = {s: score(s) for s in pool}
+        penalty = {s: max((_overlap(s, c) for c in chosen), default=0.0) for s in pool}
         while pool and len(picked) < k:
-            best = _best(pool, score, [*against, *picked])
+            best = max(pool, key=lambda s: (scores[s] - _REDUNDANCY * penalty[s], -s.index))
             picked.append(best)
             pool = _fresh(pool, [best])
+            for s in pool:
+                penalty[s] = max(penalty[s], _overlap(s, best))
     return picked
 
 
