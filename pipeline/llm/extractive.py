@@ -612,8 +612,9 @@ def cue_counts(cues: Cues, texts: Iterable[str]) -> Counter[str]:
 @functools.cache
 def _any_cue(cues: Cues) -> Caseless:
     """One pattern that matches where any of the cues does (an alternation finds a match
-    wherever one of its branches would)."""
-    return Caseless("|".join(f"(?:{pattern.pattern})" for _, pattern in cues))
+    wherever one of its branches would). The cues' own alternatives are its alternatives, not
+    wrapped in groups, so that each opens with its first letter (`caseless.letter_first`)."""
+    return Caseless("|".join(pattern.pattern for _, pattern in cues))
 
 
 _ANY_DEPLOYMENT: Final = _any_cue(_DEPLOYMENT)
