@@ -72,6 +72,10 @@ def test_each_pattern_answers_as_ignorecase_would(text: str) -> None:
         assert pattern.match(text) == (expected.match(text) is not None), pattern.pattern
         assert pattern.count(text) == len(expected.findall(text)), pattern.pattern
         assert pattern.sub(" ", text) == expected.sub(" ", text), pattern.pattern
+        # the text lower-cased once for several patterns answers the same
+        ready = caseless.folded(text)
+        assert pattern.search(ready) == (expected.search(text) is not None), pattern.pattern
+        assert pattern.count(ready) == len(expected.findall(text)), pattern.pattern
 
 
 @pytest.mark.parametrize(

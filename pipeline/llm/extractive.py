@@ -149,7 +149,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from pipeline.caseless import Caseless, lower_foldable
+from pipeline.caseless import Caseless, folded, lower_foldable
 from pipeline.errors import LLMError
 from pipeline.llm.backends import EXTRACTIVE_MODEL
 from pipeline.models import Chunk, PaperMeta, PaperSummary, Rubric, RubricScore
@@ -602,10 +602,11 @@ def cue_counts(cues: Cues, texts: Iterable[str]) -> Counter[str]:
     counts: Counter[str] = Counter()
     anywhere = _any_cue(cues)
     for text in texts:
-        if not anywhere.search(text):
+        ready = folded(text)  # lower-cased once for all the cues
+        if not anywhere.search(ready):
             continue  # most sentences have no cue: one search instead of one per cue
         for label, pattern in cues:
-            counts[label] += pattern.count(text)
+            counts[label] += pattern.count(ready)
     return +counts  # drop zero counts so rationales list only cues that occur
 
 
