@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser  # type: ignore[attr-defined]
 from typing import Any
@@ -27,6 +28,21 @@ from typing import Any
 # The characters whose lower case is not what IGNORECASE compares them as (see above).
 UNFOLDABLE = "\u0130\u0131\u017f"
 _UNFOLDABLE = re.compile(f"[{UNFOLDABLE}]")
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A text made ready once for several patterns (`folded`): lower-cased when that matches as
+    IGNORECASE would, else as it is. `Caseless` lower-cases the text it is given at each call,
+    which for a paper's whole text asked a dozen cues costs more than the matching."""
+
+    text: str
+    lowered: bool
+
+
+def folded(text: str) -> Folded:
+    foldable = _foldable(text)
+    return Folded(text.lower() if foldable else text, foldable)
 
 
 class Caseless:
@@ -45,19 +61,21 @@ class Caseless:
         problem = case_free(self.pattern)
         if problem:
             raise ValueError(f"not a caseless pattern ({problem}): {self.pattern!r}")
-        return re.compile(self.pattern)
+        return re.compile(letter_first(self.pattern))
 
     @functools.cached_property
     def anycase(self) -> re.Pattern[str]:
-        return re.compile(self.pattern, re.IGNORECASE)
+        return re.compile(letter_first(self.pattern), re.IGNORECASE)
 
     @functools.cached_property
     def starts(self) -> tuple[str, ...] | None:
         """Texts one of which every match contains ("secur" for a word starting so), or None."""
         return _starts(_parser.parse(self.pattern).data)
 
-    def _for(self, text: str) -> tuple[re.Pattern[str], str]:
+    def _for(self, text: str | Folded) -> tuple[re.Pattern[str], str]:
         lower = self.lower  # checks the pattern, whatever the text
+        if isinstance(text, Folded):
+            return (lower if text.lowered else self.anycase), text.text
         if _foldable(text):
             return lower, text.lower()
         return self.anycase, text
@@ -66,22 +84,29 @@ class Caseless:
         """Whether the lower-cased text lacks every word a match begins with: a few substring
         searches instead of the regex trying each position of a whole paper's text."""
         starts = self.starts
-        return pattern is self.lower and starts is not None and not any(s in text for s in starts)
+        if pattern is not self.lower or starts is None:
+            return False
+        # A loop, not all(...): a generator per call costs more than the substring tests, and
+        # this runs for every cue of every sentence.
+        for start in starts:  # noqa: SIM110
+            if start in text:
+                return False
+        return True
 
-    def search(self, text: str) -> bool:
+    def search(self, text: str | Folded) -> bool:
         pattern, text = self._for(text)
         return not self._absent(pattern, text) and pattern.search(text) is not None
 
-    def match(self, text: str) -> bool:
+    def match(self, text: str | Folded) -> bool:
         pattern, text = self._for(text)
         return pattern.match(text) is not None
 
-    def count(self, text: str) -> int:
+    def count(self, text: str | Folded) -> int:
         """How many times it matches, as `len(findall)`."""
         pattern, text = self._for(text)
         return 0 if self._absent(pattern, text) else len(pattern.findall(text))
 
-    def findall(self, text: str) -> list[Any]:
+    def findall(self, text: str | Folded) -> list[Any]:
         """`re.findall`, of the lower-cased text where it was lower-cased: for matches whose
         case does not matter (digits, counts)."""
         pattern, text = self._for(text)
@@ -100,8 +125,62 @@ class Caseless:
         return "".join(parts) + text[end:] if parts else text
 
 
+def letter_first(source: str) -> str:
+    r"""`source` with each top-level alternative that opens with `\b` and a letter written to
+    open with the letter, then look behind: `\bsecur\w*` as `s(?<!\w.)ecur\w*`.
+
+    The same matches: a word boundary before a letter is a position whose previous character,
+    if any, is not a word character, which is what the lookbehind checks once the letter is
+    read (at the text's start it has no room and so holds). But `re` tries a pattern that opens
+    with `\b` at every position of the text, and skips to the letter in one that opens with it:
+    10-20 times faster on a paper's whole text, 3-5 on a sentence.
+    """
+    return "|".join(map(_opened_by_letter, _alternatives(source)))
+
+
+def _opened_by_letter(alternative: str) -> str:
+    letter, after = alternative[2:3], alternative[3:4]
+    quantified = after in ("?", "*", "+", "{")  # then the letter may be absent
+    if alternative.startswith("\\b") and letter.isascii() and letter.isalpha() and not quantified:
+        return f"{letter}(?<!\\w.){alternative[3:]}"
+    return alternative
+
+
+def _alternatives(source: str) -> list[str]:
+    """`source` split at its top-level "|" (not inside a group, a class or an escape)."""
+    pieces, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(source):
+        char = source[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            i += 1 + (source[i + 1 : i + 2] == "^")
+            i += source[i : i + 1] == "]"  # a "]" first in a class is one of its characters
+            continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            pieces.append(source[start:i])
+            start = i + 1
+        i += 1
+    return [*pieces, source[start:]]
+
+
 def _foldable(text: str) -> bool:
     return text.isascii() or _UNFOLDABLE.search(text) is None
+
+
+def lower_foldable(text: str) -> str | None:
+    """`text` lower-cased, where a case-free pattern matches it as IGNORECASE matches `text`;
+    None when it holds a character that lower-cases otherwise. For callers that ask several
+    patterns (`Caseless.lower`) about one text and want to lower-case it once."""
+    return text.lower() if _foldable(text) else None
 
 
 def case_free(source: str) -> str:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -148,13 +149,27 @@ class Selection:
 
 def select(parts: Sequence[Part], tokenizer: Tokenizer, budget: int) -> Selection:
     """The pieces of `parts` a budgeted read keeps (see the module docstring)."""
-    units = [u for i, part in enumerate(parts) for u in _units(i, part, tokenizer)]
-    kept = _fill(units, parts, tokenizer, budget)
+    # Related work, back matter and appendices are read only when everything before them fitted
+    # (`FILL_ONLY`), which few papers do: their paragraphs are cut and counted only then.
+    counted: list[list[Unit] | None] = [
+        None if part.role in _FILL_ONLY_ROLES else _units(i, part, tokenizer)
+        for i, part in enumerate(parts)
+    ]
+    kept, fills_on = _fill([u for us in counted if us for u in us], parts, tokenizer, budget)
+    if fills_on and None in counted:
+        every = [_units(i, part, tokenizer) for i, part in enumerate(parts)]
+        kept, _ = _fill([u for us in every for u in us], parts, tokenizer, budget)
+        counted = list(every)
+    # A part left uncounted had none of its units read: any positive number of them will do.
+    sizes = [
+        len(part.paragraphs) if us is None else len(us)
+        for part, us in zip(parts, counted, strict=True)
+    ]
     sections = _texts(parts, kept)
     return Selection(
         sections=[(parts[i].path, text) for i, text in sections],
-        read_from=read_from(parts, units, kept),
-        omitted=_omitted(parts, units, kept),
+        read_from=read_from(parts, sizes, kept),
+        omitted=_omitted(parts, sizes, kept),
         tokens=sum(u.tokens for u in kept),
     )
 
@@ -165,8 +180,10 @@ def _units(i: int, part: Part, tokenizer: Tokenizer) -> list[Unit]:
     units: list[Unit] = []
     contribution = False
     for p, paragraph in enumerate(part.paragraphs):
-        contribution = bool(_CONTRIBUTION.search(paragraph)) or (
-            contribution and bool(_BULLET.match(paragraph))
+        # only an introduction's tiers ask (a slow pattern, on every paragraph otherwise)
+        contribution = part.role is Role.INTRODUCTION and (
+            bool(_CONTRIBUTION.search(paragraph))
+            or (contribution and bool(_BULLET.match(paragraph)))
         )
         end = 0
         for text, tokens in split_text(paragraph, tokenizer, UNIT_TOKENS):
@@ -202,17 +219,22 @@ def _tier(part: Part, paragraph: int, position: int, text: str, contribution: bo
         return 2 if first else 4
     if role is Role.OTHER:
         return 3 if first else 4
-    return 6 if role is Role.APPENDIX else 5
+    return 6 if role is Role.APPENDIX else 5  # _FILL_ONLY_ROLES
+
+
+# The roles whose every unit is in a tier of FILL_ONLY or later (`_tier`'s last line).
+_FILL_ONLY_ROLES = frozenset({Role.RELATED, Role.BACK, Role.APPENDIX})
 
 
 def _fill(
     units: list[Unit], parts: Sequence[Part], tokenizer: Tokenizer, budget: int
-) -> list[Unit]:
+) -> tuple[list[Unit], bool]:
     """Take units tier by tier while they fit; a section's heading line costs its tokens once.
 
     A smaller unit of a later tier may fill the room a larger one left, but related work, back
     matter and appendices only when the rest of the paper was read whole: a leftover hundred
-    tokens is better unused than spent on acknowledgements while results were cut."""
+    tokens is better unused than spent on acknowledgements while results were cut. Returns the
+    units kept and whether units of those tiers, had there been any, would have been tried."""
     order = sorted(units, key=lambda u: (u.tier, u.position, u.section))
     # what joins a unit to the one before it, at most: a gap mark between blank lines
     join = tokenizer.count(f"\n\n{GAP}\n\n")
@@ -225,17 +247,17 @@ def _fill(
         if unit.section not in opened:
             cost += tokenizer.count(f"\n## {' > '.join(parts[unit.section].path)}\n") + 1
         if unit.tier >= FILL_ONLY and cut_short:
-            break
+            return kept, False
         if cost > left:
             if unit.tier == 0 and not kept:
                 kept.append(_cut(unit, tokenizer, left - (cost - unit.tokens)))
-                break
+                return kept, False
             cut_short = True
             continue
         kept.append(unit)
         opened.add(unit.section)
         left -= cost
-    return kept
+    return kept, not cut_short
 
 
 def _cut(unit: Unit, tokenizer: Tokenizer, room: int) -> Unit:
@@ -261,19 +283,22 @@ def _texts(parts: Sequence[Part], kept: list[Unit]) -> list[tuple[int, str]]:
     return texts
 
 
-def read_from(parts: Sequence[Part], units: list[Unit], kept: list[Unit]) -> list[str]:
+def read_from(parts: Sequence[Part], sizes: Sequence[int], kept: list[Unit]) -> list[str]:
     """One entry per top-level section read, in document order, saying how much of it was:
-    'Introduction (contributions)', 'Method (overview)', 'Results (excerpts)', 'Conclusion'."""
+    'Introduction (contributions)', 'Method (overview)', 'Results (excerpts)', 'Conclusion'.
+    `sizes` holds each part's number of units."""
     tops = _top_sections(parts)
     groups: dict[int, tuple[Role, int, int]] = {}  # top section -> (role, units, units kept)
-    kept_ids = {(u.section, u.position) for u in kept}
-    for unit in units:
-        top = tops[unit.section]
+    read_in = Counter(unit.section for unit in kept)
+    for i, size in enumerate(sizes):
+        if not size:
+            continue
+        top = tops[i]
         part = parts[top]
         role, total, read = groups.get(top, (role_of(part.path[:1]), 0, 0))
         if part.role is Role.CAPTIONS:
             role = Role.CAPTIONS
-        groups[top] = (role, total + 1, read + ((unit.section, unit.position) in kept_ids))
+        groups[top] = (role, total + size, read + read_in[i])
     return [
         _label(parts[top].path[0], role, total, read)
         for top, (role, total, read) in groups.items()
@@ -300,18 +325,13 @@ def _label(heading: str, role: Role, total: int, read: int) -> str:
     return f"{heading} ({part})"
 
 
-def _omitted(parts: Sequence[Part], units: list[Unit], kept: list[Unit]) -> list[str]:
+def _omitted(parts: Sequence[Part], sizes: Sequence[int], kept: list[Unit]) -> list[str]:
     """Headings of the sections left out, or cut ('… (part)'), in document order."""
-    total = {i: 0 for i in range(len(parts))}
-    read = dict(total)
-    for unit in units:
-        total[unit.section] += 1
-    for unit in kept:
-        read[unit.section] += 1
+    read = Counter(unit.section for unit in kept)
     return [
         parts[i].heading if read[i] == 0 else f"{parts[i].heading} (part)"
         for i in range(len(parts))
-        if total[i] and read[i] < total[i] and parts[i].role is not Role.CAPTIONS
+        if sizes[i] and read[i] < sizes[i] and parts[i].role is not Role.CAPTIONS
     ]
 
 

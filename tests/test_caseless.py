@@ -19,6 +19,7 @@ def _caseless_patterns() -> list[Caseless]:
     for cues in (extractive._DEPLOYMENT, extractive._SECURITY, extractive._NOVELTY):
         found += [pattern for _, pattern in cues] + [extractive._any_cue(cues)]
     found += [pattern for _, pattern in extractive._EVIDENCE]
+    found += [pattern for _, pattern in extractive._READER_CASELESS]
     return found
 
 
@@ -71,6 +72,10 @@ def test_each_pattern_answers_as_ignorecase_would(text: str) -> None:
         assert pattern.match(text) == (expected.match(text) is not None), pattern.pattern
         assert pattern.count(text) == len(expected.findall(text)), pattern.pattern
         assert pattern.sub(" ", text) == expected.sub(" ", text), pattern.pattern
+        # the text lower-cased once for several patterns answers the same
+        ready = caseless.folded(text)
+        assert pattern.search(ready) == (expected.search(text) is not None), pattern.pattern
+        assert pattern.count(ready) == len(expected.findall(text)), pattern.pattern
 
 
 @pytest.mark.parametrize(
@@ -110,3 +115,32 @@ def test_a_text_without_the_words_a_match_begins_with_is_not_searched() -> None:
     assert Caseless(r"^\W*(?:however|thus)\b").starts == ("however", "thus")
     assert Caseless(r"\d\s*(?:%|x\b)").starts is None  # no word of two letters to look for
     assert Caseless(r"\bsafe(?:ty|ly)?\b").count("Safety first; SAFELY safe") == 3
+
+
+def test_an_alternative_that_opens_with_a_word_boundary_opens_with_its_letter() -> None:
+    # `re` then skips to the letter instead of trying the boundary at every position.
+    assert caseless.letter_first(r"\bsecur\w*|\bmalicious\b") == (
+        r"s(?<!\w.)ecur\w*|m(?<!\w.)alicious\b"
+    )
+    # inside a group, class or escape, after a quantified letter, or before a non-letter: kept
+    for source in (r"(?:\bab|\bcd)", r"[|]\bab", r"\|\bab", r"\ba?b", r"\b(?:ab)", r"\b\d"):
+        assert caseless.letter_first(source) == source
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["ab", "abc", "b", "x", " ", "-", "_", "é", "1", "\n", "|"]), max_size=8
+    )
+)
+def test_property_letter_first_finds_what_the_word_boundary_form_finds(parts: list[str]) -> None:
+    text = "".join(parts)
+    for source in (r"\bab\w*|\bb\b", r"[|]|\bab|(?:x|\bb)", r"\babc?|\b_b", r"x\bab"):
+        for flags in (0, re.IGNORECASE):
+            plain, fast = (
+                re.compile(source, flags),
+                re.compile(caseless.letter_first(source), flags),
+            )
+            assert [m.span() for m in fast.finditer(text)] == [
+                m.span() for m in plain.finditer(text)
+            ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable
 
 import pytest
@@ -509,3 +510,14 @@ def test_a_budgeted_read_takes_the_conclusion_before_related_work_and_acknowledg
     assert not any(r.startswith(("2 Related Work", "Acknowledgments")) for r in result.read_from)
     assert {"2 Related Work", "Acknowledgments"} <= set(result.omitted_sections)
     assert "REFMARK" not in " ".join(c.text for c in result.chunks)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=".!?:a \t\r\n\f", max_size=30))
+def test_property_paragraphs_end_where_the_lookbehind_form_ends_them(text: str) -> None:
+    # The line-end pattern matches the mark itself (faster than looking behind at every
+    # character); the paragraphs must come out as the plain form makes them.
+    marked = re.sub(r"(?<=[.!?:])[ \t\r\f\v]*\n", "\n\n", text)
+    paragraphs = re.split(r"\n[ \t\r\f\v]*\n", marked)
+    expected = "\n\n".join(p for p in (" ".join(p.split()) for p in paragraphs) if p)
+    assert normalise(text) == expected

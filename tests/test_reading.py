@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from pipeline.prompts import default_prompts_dir, load_prompt
 from pipeline.stages.chunk import Chunking, budgeted_chunks, role_parts
 from pipeline.stages.extract import document
 from pipeline.stages.summarize import paper_text, summary_record
-from pipeline.tokens import tokenizer_for
+from pipeline.tokens import Tokenizer, tokenizer_for
 from tests.fakes.scripted_llm import ScriptedLLM
 from tests.project import Project, answer
 
@@ -195,3 +196,68 @@ def test_an_abstract_inside_unheaded_front_matter_is_read_first():
     read = budgeted_chunks(document, tokenizer=TOKENIZER, budget=400)
     assert abstract in "\n".join(chunk.text for chunk in read.chunks)
     assert read.read_from[0] == "Abstract"
+
+
+@dataclass(frozen=True)
+class _CountingTokenizer(Tokenizer):
+    """The real tokenizer, noting every text it encodes."""
+
+    encoded: list[str] = field(default_factory=list)
+
+    def encode(self, text: str) -> list[int]:
+        self.encoded.append(text)
+        return super().encode(text)
+
+
+def _parts_with_related_work_and_an_appendix() -> list[reading.Part]:
+    def part(heading: str, role: reading.Role, paragraphs: int, word: str) -> reading.Part:
+        paragraph = " ".join([f"The {word} sentence says one thing about widgets."] * 12)
+        return reading.Part(heading, [heading], role, [paragraph] * paragraphs)
+
+    return [
+        part("Abstract", reading.Role.ABSTRACT, 1, "abstract"),
+        part("1 Introduction", reading.Role.INTRODUCTION, 3, "introduction"),
+        part("2 Related Work", reading.Role.RELATED, 3, "related"),
+        part("3 Method", reading.Role.METHOD, 3, "method"),
+        part("4 Conclusion", reading.Role.CONCLUSION, 1, "conclusion"),
+        part("A Proofs", reading.Role.APPENDIX, 2, "appendix"),
+    ]
+
+
+def test_related_work_and_appendices_are_not_counted_when_the_budget_ends_before_them():
+    # They are read only when everything before them fitted: a paper whose budget ran out on
+    # its method need not tokenize them (a fifth of what a paper's selection used to count).
+    parts = _parts_with_related_work_and_an_appendix()
+    tokenizer = _CountingTokenizer(TOKENIZER.name, TOKENIZER.fallback, TOKENIZER.requested)
+    picked = reading.select(parts, tokenizer, 600)
+    assert picked.omitted == [
+        "1 Introduction (part)",
+        "2 Related Work",
+        "3 Method (part)",
+        "A Proofs",
+    ]
+    assert picked.read_from == [
+        "Abstract",
+        "1 Introduction (contributions)",
+        "3 Method (overview)",
+        "4 Conclusion",
+    ]
+    assert tokenizer.encoded and not any(
+        "related" in text or "appendix" in text for text in tokenizer.encoded
+    )
+
+
+def test_related_work_and_appendices_fill_a_budget_the_rest_fitted_into():
+    parts = _parts_with_related_work_and_an_appendix()
+    picked = reading.select(parts, TOKENIZER, 100_000)
+    assert picked.omitted == []
+    assert [path for path, _ in picked.sections] == [part.path for part in parts]
+    assert picked.read_from == [part.heading for part in parts]
+    # what the whole paper costs: its units, a join before each, each heading line once
+    join = TOKENIZER.count(f"\n\n{reading.GAP}\n\n")
+    headings = sum(TOKENIZER.count(f"\n## {part.heading}\n") + 1 for part in parts)
+    whole = picked.tokens + join * sum(len(part.paragraphs) for part in parts) + headings
+    assert reading.select(parts, TOKENIZER, whole).omitted == []
+    smaller = reading.select(parts, TOKENIZER, whole - 10)  # the appendix's last unit left out
+    assert smaller.omitted == ["A Proofs (part)"]
+    assert smaller.read_from[-1] == "A Proofs (excerpts)"

@@ -149,7 +149,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from pipeline.caseless import Caseless
+from pipeline.caseless import Caseless, folded, lower_foldable
 from pipeline.errors import LLMError
 from pipeline.llm.backends import EXTRACTIVE_MODEL
 from pipeline.models import Chunk, PaperMeta, PaperSummary, Rubric, RubricScore
@@ -222,55 +222,90 @@ def _ends_in_abbreviation(text: str, start: int, mark: int) -> bool:
 # Each pattern is something a paper's sentence has no reason to say to its reader, but a prompt
 # injection does. Kept narrow enough that papers *about* instructions ("instruction tuning",
 # "models that follow instructions", "X is all you need") are still quoted.
-_READER_PATTERNS: Final = (
+_READER_CHECKS: Final = (
+    # Each with the words (or marks) it cannot match without, in the lower-cased sentence;
+    # none for a pattern anchored at the start (a few characters to look at).
     # "ignore previous instructions", "disregard all rules above", but not "we ignore
     # samples whose instructions are short": only determiners may come between
-    r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|every|the|your|my|"
-    r"these|those|of|previous|prior|above|earlier|preceding|former|original|system|"
-    r"other|safety)\s+){1,4}(?:instructions?|rules|prompts?|directions|guidelines|"
-    r"context|messages?|text)\b",
-    r"\b(?:ignore|disregard|forget)\s+(?:everything|anything|all)\b(?:\s+\w+){0,3}?\s+"
-    r"(?:before|above|earlier|previously)\b",
-    r"\byou\s+(?:must|should|shall|need\s+to|have\s+to|will\s+now|are\s+now|"
-    r"are\s+(?:required|instructed|supposed|going)\s+to|are\s+an?\s+(?:ai|assistant|"
-    r"helpful|language|large)|may\s+not|cannot|can't|do\s+not|don't)\b",
-    r"\byour\s+(?:task|job|role|instructions?|prompt|system\s+prompt|answer|response|"
-    r"reply|output|summary)\b",
+    (
+        ("ignore", "disregard", "forget", "override", "bypass"),
+        r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|every|the|your|my|"
+        r"these|those|of|previous|prior|above|earlier|preceding|former|original|system|"
+        r"other|safety)\s+){1,4}(?:instructions?|rules|prompts?|directions|guidelines|"
+        r"context|messages?|text)\b",
+    ),
+    (
+        ("ignore", "disregard", "forget"),
+        r"\b(?:ignore|disregard|forget)\s+(?:everything|anything|all)\b(?:\s+\w+){0,3}?\s+"
+        r"(?:before|above|earlier|previously)\b",
+    ),
+    (
+        ("you",),
+        r"\byou\s+(?:must|should|shall|need\s+to|have\s+to|will\s+now|are\s+now|"
+        r"are\s+(?:required|instructed|supposed|going)\s+to|are\s+an?\s+(?:ai|assistant|"
+        r"helpful|language|large)|may\s+not|cannot|can't|do\s+not|don't)\b",
+    ),
+    (
+        ("you",),
+        r"\byour\s+(?:task|job|role|instructions?|prompt|system\s+prompt|answer|response|"
+        r"reply|output|summary)\b",
+    ),
     # at the start only: "RAG can be employed as a language model" is about the work
-    r"^\W*as\s+an?\s+(?:ai|assistant|chatbot|(?:large\s+)?language\s+model|llm)\b",
+    ((), r"^\W*as\s+an?\s+(?:ai|assistant|chatbot|(?:large\s+)?language\s+model|llm)\b"),
     # a chat turn: at the start of the sentence, or shouted anywhere ("user: item" is data)
-    r"^\W*(?:system|assistant|user|human)\s*:",
-    r"(?-i:\b(?:SYSTEM|ASSISTANT|USER|HUMAN)\s*:)",
-    r"<\|[a-z_]*\|?>|\[/?inst\]|<</?sys>>|</?(?:paper|system|instructions?|prompt)>",
-    r"^\W*(?:please|ignore|disregard|forget|pretend|reply|respond|do\s+not|don't)\b",
-    r"\b(?:reply|respond|answer|output)\s+(?:only\s+)?(?:in|with|using)\s+"
-    r"(?:yaml|json|xml|markdown|html|the\s+following)\b",
-    r"\b(?:change|switch)\s+(?:the|your)\s+(?:output|response|answer|reply)\s+format\b",
-    r"\b(?:new|updated|following)\s+instructions\s+(?:above|below)\b",
-    r"\b[a-z][a-z0-9+.-]*://|\bwww\.",
+    ((), r"^\W*(?:system|assistant|user|human)\s*:"),
+    (
+        ("<", "["),
+        r"<\|[a-z_]*\|?>|\[/?inst\]|<</?sys>>|</?(?:paper|system|instructions?|prompt)>",
+    ),
+    ((), r"^\W*(?:please|ignore|disregard|forget|pretend|reply|respond|do\s+not|don't)\b"),
+    (
+        ("reply", "respond", "answer", "output"),
+        r"\b(?:reply|respond|answer|output)\s+(?:only\s+)?(?:in|with|using)\s+"
+        r"(?:yaml|json|xml|markdown|html|the\s+following)\b",
+    ),
+    (
+        ("change", "switch"),
+        r"\b(?:change|switch)\s+(?:the|your)\s+(?:output|response|answer|reply)\s+format\b",
+    ),
+    (("instructions",), r"\b(?:new|updated|following)\s+instructions\s+(?:above|below)\b"),
+    (("://", "www."), r"\b[a-z][a-z0-9+.-]*://|\bwww\."),
 )
+# The one pattern that names its case, matched as it is: a chat turn shouted anywhere.
+_SHOUTED_TURN: Final = re.compile(r"\b(?:SYSTEM|ASSISTANT|USER|HUMAN)\s*:")
+_READER_PATTERNS: Final = (
+    *(pattern for _, pattern in _READER_CHECKS),
+    f"(?-i:{_SHOUTED_TURN.pattern})",
+)
+# All of them in one: what `addresses_reader` answers (the tests hold it to this), for a text
+# `lower` would not fold as IGNORECASE does.
 _ADDRESSES_READER: Final = re.compile("|".join(_READER_PATTERNS), re.IGNORECASE)
-# The patterns anchored at the sentence's start, and a word (or mark) each of the others cannot
-# match without: a sentence with none of them is checked at its start only, which is most
-# sentences and a tenth of the time.
-_READER_AT_START: Final = re.compile(
-    "|".join(p for p in _READER_PATTERNS if p.startswith("^")), re.IGNORECASE
-)
-_READER_WORDS: Final = (
-    "ignore", "disregard", "forget", "override", "bypass", "you", ":", "<", "[", "reply",
-    "respond", "answer", "output", "change", "switch", "instructions", "://", "www.",
-)  # fmt: skip
+# Each check case-free, for the lower-cased sentence: most sentences have none of the words the
+# unanchored checks need, and a quarter have a "[" or a colon but no injection's word, so a few
+# substring tests replace one slow IGNORECASE pattern.
+_READER_CASELESS: Final = tuple((words, Caseless(pattern)) for words, pattern in _READER_CHECKS)
+_READER_WORDS: Final = tuple(dict.fromkeys(word for words, _ in _READER_CHECKS for word in words))
+_READER_AT_START: Final = Caseless("|".join(p for words, p in _READER_CHECKS if not words))
 
 
 def addresses_reader(sentence: str) -> bool:
     """Whether a sentence speaks to its reader or to a model (an injection), not about the work."""
-    # Only for ASCII: IGNORECASE also matches a few other letters to ASCII ones ("ı", "ſ", the
-    # Kelvin sign), which `lower` would not turn into the words above.
-    if sentence.isascii():
-        lowered = sentence.lower()
-        if not any(word in lowered for word in _READER_WORDS):
-            return _READER_AT_START.search(sentence) is not None
-    return _ADDRESSES_READER.search(sentence) is not None
+    if ":" in sentence and _SHOUTED_TURN.search(sentence):
+        return True
+    lowered = lower_foldable(sentence)
+    if lowered is None:  # "İ", "ı" or "ſ": IGNORECASE folds them otherwise than `lower`
+        return _ADDRESSES_READER.search(sentence) is not None
+    if _READER_AT_START.lower.match(lowered):
+        return True
+    for word in _READER_WORDS:
+        if word in lowered:
+            break
+    else:
+        return False
+    for words, pattern in _READER_CASELESS:
+        if words and any(word in lowered for word in words) and pattern.lower.search(lowered):
+            return True
+    return False
 
 
 # Not prose: an equation's tail ("(9), finding ..."), table cells ("1 0 3 Braund, Mr."), an
@@ -567,18 +602,23 @@ def cue_counts(cues: Cues, texts: Iterable[str]) -> Counter[str]:
     counts: Counter[str] = Counter()
     anywhere = _any_cue(cues)
     for text in texts:
-        if not anywhere.search(text):
+        ready = folded(text)  # lower-cased once for all the cues
+        if not anywhere.search(ready):
             continue  # most sentences have no cue: one search instead of one per cue
         for label, pattern in cues:
-            counts[label] += pattern.count(text)
+            counts[label] += pattern.count(ready)
     return +counts  # drop zero counts so rationales list only cues that occur
 
 
 @functools.cache
 def _any_cue(cues: Cues) -> Caseless:
     """One pattern that matches where any of the cues does (an alternation finds a match
-    wherever one of its branches would)."""
-    return Caseless("|".join(f"(?:{pattern.pattern})" for _, pattern in cues))
+    wherever one of its branches would). The cues' own alternatives are its alternatives, not
+    wrapped in groups, so that each opens with its first letter (`caseless.letter_first`)."""
+    return Caseless("|".join(pattern.pattern for _, pattern in cues))
+
+
+_ANY_DEPLOYMENT: Final = _any_cue(_DEPLOYMENT)
 
 
 _STOPWORD_LIST: Final = """
@@ -608,6 +648,11 @@ class Sentence:
 
     Compared by identity: each sentence of a paper is one object, and the pickers test
     membership often, so a field-by-field comparison would only cost time.
+
+    The fields are what every sentence is asked (its salience, its words for the overlap, whether
+    it points back, whether the rubric counts it); the properties below are asked only of the few
+    sentences a field's pool reaches (a late sentence's limitation cue, a candidate takeaway's
+    leaning), so each is computed on first use, once.
     """
 
     text: str
@@ -616,16 +661,39 @@ class Sentence:
     position: int
     words: frozenset[str]
     result: bool
-    limitation: bool
-    insight: int
-    deployment: int
     salience: float
     key: str  # the text folded for comparison (case, spacing, punctuation)
     dangling: bool  # opens by pointing back, or asks: never shown on its own
-    leaning: int  # softer pointers at context (connectives, "these methods", "Table 2")
-    specific: bool  # carries a number or names a method
-    use: int  # cues of use, cost or deployment (industry impact)
-    own: bool  # speaks of this paper's work, not the field's background
+    deployment: bool  # has a deployment cue (the rubric's industry impact counts these)
+    plain: str  # the text less its citations and Table/Figure numbers
+
+    @functools.cached_property
+    def limitation(self) -> bool:
+        return _LIMITATION.search(self.text)
+
+    @functools.cached_property
+    def insight(self) -> int:
+        return _INSIGHT.count(self.text)
+
+    @functools.cached_property
+    def leaning(self) -> int:
+        """Softer pointers at context (connectives, "these methods", "Table 2")."""
+        return _LEANING.count(self.text)
+
+    @functools.cached_property
+    def specific(self) -> bool:
+        """Carries a number or names a method."""
+        return _names_something(self.plain)
+
+    @functools.cached_property
+    def use(self) -> int:
+        """Cues of use, cost or deployment (industry impact)."""
+        return _USE.count(self.text)
+
+    @functools.cached_property
+    def own(self) -> bool:
+        """Speaks of this paper's work, not the field's background."""
+        return _OWN_WORK.search(self.text)
 
 
 def _sentence(text: str, index: int, role: str, position: int, key: str = "") -> Sentence:
@@ -644,16 +712,11 @@ def _sentence(text: str, index: int, role: str, position: int, key: str = "") ->
         position=position,
         words=_content_words(text),
         result=result,
-        limitation=_LIMITATION.search(text),
-        insight=_INSIGHT.count(text),
-        deployment=cue_counts(_DEPLOYMENT, [text]).total(),
         salience=salience,
         key=key or fold(text),
         dangling=points_back(text) or text.rstrip(_CLOSERS).endswith("?"),
-        leaning=_LEANING.count(text),
-        specific=_names_something(plain),
-        use=_USE.count(text),
-        own=_OWN_WORK.search(text),
+        deployment=_ANY_DEPLOYMENT.search(text),
+        plain=plain,
     )
 
 
@@ -720,20 +783,12 @@ def _overlap(a: Sentence, b: Sentence) -> float:
     return common / union if union else 1.0
 
 
-def _best(pool: Sequence[Sentence], score: Score, chosen: Sequence[Sentence]) -> Sentence:
-    """The MMR choice: highest score less the overlap with what is already chosen."""
-
-    def mmr(s: Sentence) -> tuple[float, int]:
-        penalty = max((_overlap(s, c) for c in chosen), default=0.0)
-        return score(s) - _REDUNDANCY * penalty, -s.index  # ties go to the earlier sentence
-
-    return max(pool, key=mmr)
-
-
 def _fill(
     k: int, tiers: Iterable[Iterable[Sentence]], score: Score, against: Sequence[Sentence] = ()
 ) -> list[Sentence]:
-    """Pick up to k sentences by MMR, exhausting each tier before falling to the next.
+    """Pick up to k sentences by MMR, exhausting each tier before falling to the next: each
+    next one has the highest score less 0.7 x its highest overlap with what is already chosen
+    (`against` and the picks), ties going to the earlier sentence.
 
     A sentence that repeats one in `against` or one already picked (see `_same`) is never
     picked: the overlap penalty only discourages, and a short paper would otherwise run out of
@@ -741,11 +796,20 @@ def _fill(
     """
     picked: list[Sentence] = []
     for tier in tiers:
-        pool = _fresh(tier, [*against, *picked])
+        if len(picked) >= k:  # full: the later tiers, often the whole paper, need no filtering
+            break
+        chosen = [*against, *picked]
+        pool = _fresh(tier, chosen)
+        # Each candidate's score, and its highest overlap with the chosen, kept up to date pick
+        # by pick rather than recomputed against every chosen sentence for each pick.
+        scores = {s: score(s) for s in pool}
+        penalty = {s: max((_overlap(s, c) for c in chosen), default=0.0) for s in pool}
         while pool and len(picked) < k:
-            best = _best(pool, score, [*against, *picked])
+            best = max(pool, key=lambda s: (scores[s] - _REDUNDANCY * penalty[s], -s.index))
             picked.append(best)
             pool = _fresh(pool, [best])
+            for s in pool:
+                penalty[s] = max(penalty[s], _overlap(s, best))
     return picked
 
 
@@ -756,7 +820,9 @@ def _same(a: Sentence, b: Sentence) -> bool:
     """The same sentence for a reader: identical once folded, or nearly all the same words."""
     if a is b or a.key == b.key:
         return True
-    fewer, more = sorted((len(a.words), len(b.words)))
+    fewer, more = len(a.words), len(b.words)
+    if fewer > more:
+        fewer, more = more, fewer
     # The overlap is at most fewer / more: most pairs are told apart by their sizes alone.
     if fewer < 4 or fewer < _NEAR_DUPLICATE * more:
         return False
@@ -765,7 +831,10 @@ def _same(a: Sentence, b: Sentence) -> bool:
 
 def _fresh(pool: Iterable[Sentence], used: Sequence[Sentence]) -> list[Sentence]:
     """The pool less every sentence that repeats one already quoted."""
-    return [s for s in pool if not any(_same(s, u) for u in used)]
+    fresh = list(pool)
+    for quoted in used:  # one pass per quoted sentence: no generator per pool sentence
+        fresh = [s for s in fresh if not _same(s, quoted)]
+    return fresh
 
 
 def _in_order(sentences: Iterable[Sentence]) -> list[Sentence]:
