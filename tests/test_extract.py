@@ -264,7 +264,9 @@ def test_property_a_row_of_numbers_is_judged_by_its_words(words: list[str]) -> N
 
 
 def _spans_joined_one_by_one(spans: list[dict]) -> str:
-    """How `_join_spans` joined spans before it built the line in one pass."""
+    """How spans were joined before `_styled_text` read them in one pass: blank spans dropped,
+    then a space at each visible gap."""
+    spans = [span for span in spans if span["text"] and not span["text"].isspace()]
     text = ""
     for prev, span in zip([None, *spans], spans, strict=False):
         gap = span["bbox"][0] - prev["bbox"][2] if prev else 0
@@ -279,8 +281,10 @@ _SPAN = st.builds(
         "text": text,
         "bbox": (x0, 0.0, x0 + width, 10.0),
         "size": size,
+        "flags": 0,
+        "font": "Times-Roman",
     },
-    st.sampled_from(["word", "word ", " word", "a b", "x", "—", "ﬁ"]),
+    st.sampled_from(["word", "word ", " word", "a b", "x", "—", "ﬁ", " ", "", "\u2003"]),
     st.floats(0, 500),
     st.floats(0, 60),
     st.sampled_from([6.0, 9.5, 10.0, 14.0]),
@@ -290,7 +294,7 @@ _SPAN = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(spans=st.lists(_SPAN, max_size=6))
 def test_property_spans_join_with_a_space_at_each_visible_gap(spans: list[dict]) -> None:
-    assert extract._join_spans(spans) == _spans_joined_one_by_one(spans)
+    assert extract._styled_text(spans)[0] == _spans_joined_one_by_one(spans)
 
 
 def test_footnotes_dropped_before_the_references_only() -> None:

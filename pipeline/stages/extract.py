@@ -39,7 +39,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -138,9 +137,11 @@ _BOLD_FLAG = 16  # pymupdf.TEXT_FONT_BOLD, without importing PyMuPDF (a test che
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|medi|demi|\.b$", re.I)
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One line of text, with what the heuristics need to know about it."""
+class Line(NamedTuple):
+    """One line of text, with what the heuristics need to know about it.
+
+    A tuple, not a frozen dataclass: one is made for every line of every page, and a frozen
+    dataclass sets each field through `object.__setattr__` (five times the cost)."""
 
     page: int  # 1-based
     block: int  # block number on its page, in reading order
@@ -378,7 +379,8 @@ def page_lines(page: pymupdf.Page, number: int) -> PageText:
     # `get_text("dict")` without its wrapper, which also reads the crop box (for the page size
     # in the dict, which is not used here): the same blocks, ~1 ms a paper less.
     data = page.get_textpage(flags=pymupdf.TEXTFLAGS_TEXT).extractDICT()
-    width, height = page.rect.width, page.rect.height
+    rect = page.rect  # a property that builds a new Rect (through the page's rotation) each time
+    width, height = rect.width, rect.height
     raw = [b for b in data["blocks"] if b.get("lines")]
     boxes = [(b["bbox"][0], b["bbox"][1], b["bbox"][2]) for b in raw]
     order = reading_order(boxes, width)
@@ -408,15 +410,13 @@ def _box(block: dict) -> tuple[float, float, float, float]:
 
 
 def _block_lines(block: dict, page: int, number: int, height: float) -> list[Line]:
-    # Rotated text is the arXiv side stamp or a rotated table, never running prose.
-    lines = [
-        line
-        for raw in block["lines"]
-        if raw["dir"][0] > 0.99
-        and abs(raw["dir"][1]) < 0.01
-        and (line := _line(raw, page, number, height)) is not None
-    ]
-    return merge_same_baseline(lines)
+    lines = []
+    for raw in block["lines"]:
+        # Rotated text is the arXiv side stamp or a rotated table, never running prose.
+        across, down = raw["dir"]
+        if across > 0.99 and -0.01 < down < 0.01 and (line := _line(raw, page, number, height)):
+            lines.append(line)
+    return merge_same_baseline(lines) if len(lines) > 1 else lines
 
 
 def table_like(block: list[Line]) -> bool:
@@ -436,44 +436,48 @@ def _number_row(text: str) -> bool:
 
 def _line(raw: dict, page: int, block: int, height: float) -> Line | None:
     """The line, or None when it shows no text (every page has a few)."""
-    spans = [span for span in raw["spans"] if span["text"] and not span["text"].isspace()]
-    if not spans:
+    spans = raw["spans"]
+    if len(spans) == 1:  # most lines: one font, so its size and weight are the line's
+        span = spans[0]
+        text = " ".join(span["text"].split())
+        size = round(span["size"] * 2) / 2
+        bold = bool(span["flags"] & _BOLD_FLAG) or _bold_font(span["font"])
+    else:
+        text, size, bold = _styled_text(spans)
+    if not text:
         return None
     x0, y0, x1, y1 = raw["bbox"]
     zone = "top" if y1 < 0.1 * height else "bottom" if y0 > 0.9 * height else ""
-    if len(spans) == 1:  # most lines: one font, so its size and weight are the line's
-        span = spans[0]
-        text = _join_spans(spans)
-        bold = bool(span["flags"] & _BOLD_FLAG) or _bold_font(span["font"])
-        size = round(span["size"] * 2) / 2
-        return Line(page, block, x0, y0, x1, y1, text, size, bold, zone, height)
-    chars: dict[float, int] = {}  # characters per font size (to the half point)
+    return Line(page, block, x0, y0, x1, y1, text, size, bold, zone, height)
+
+
+def _styled_text(spans: list[dict]) -> tuple[str, float, bool]:
+    """The spans' text, blank spans aside; the size (to the half point) most of its characters
+    are set in; bold when 80% of them are. One pass: a third of all lines have several spans."""
+    parts: list[str] = []
+    chars: dict[float, int] = {}  # characters per font size
     weight = total = 0
+    right = 0.0  # the previous span's right edge
     for span in spans:
-        count = len(span["text"].strip())
+        text = span["text"]
+        count = len(text.strip())
+        if not count:
+            continue
+        x0, _, x1, _ = span["bbox"]
+        # Some PDFs position words instead of printing spaces; a visible gap becomes a space.
+        if parts and x0 - right > 0.15 * span["size"] and parts[-1][-1] != " ":
+            parts.append(" ")
+        parts.append(text)
+        right = x1
         size = round(span["size"] * 2) / 2
         chars[size] = chars.get(size, 0) + count
         total += count
         if span["flags"] & _BOLD_FLAG or _bold_font(span["font"]):
             weight += count
-    size = max(chars, key=chars.__getitem__)
-    text = _join_spans(spans)
-    return Line(page, block, x0, y0, x1, y1, text, size, weight >= 0.8 * total, zone, height)
-
-
-def _join_spans(spans: list[dict]) -> str:
-    # Some PDFs position words instead of printing spaces; a visible gap becomes a space.
-    if len(spans) == 1:
-        return " ".join(spans[0]["text"].split())
-    if not spans:
-        return ""
-    parts = [spans[0]["text"]]
-    for prev, span in itertools.pairwise(spans):
-        # parts[-1] is the previous span's text: spans here are never blank
-        if span["bbox"][0] - prev["bbox"][2] > 0.15 * span["size"] and parts[-1][-1:] != " ":
-            parts.append(" ")
-        parts.append(span["text"])
-    return " ".join("".join(parts).split())
+    if not parts:
+        return "", 0.0, False
+    text = " ".join("".join(parts).split())
+    return text, max(chars, key=chars.__getitem__), weight >= 0.8 * total
 
 
 @functools.lru_cache(maxsize=512)
@@ -487,8 +491,8 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
     for line in lines:
         prev = merged[-1] if merged else None
         if prev and abs(prev.y1 - line.y1) < 0.3 * max(line.size, 1) and line.x0 >= prev.x1 - 1:
-            # The constructor, not dataclasses.replace: this runs for every other line, and
-            # replace looks the fields up each time.
+            # The constructor, not `_replace`: this runs for every other line, and `_replace`
+            # goes through a dict of the fields each time.
             merged[-1] = Line(
                 prev.page,
                 prev.block,
@@ -576,7 +580,7 @@ def _references_at(lines: list[Line], i: int, body: float) -> list[Line]:
 
     moved = [line for line in lines[i:] if prose(line)]
     rest = [line for line in lines[i:] if not prose(line)]
-    heading = replace(lines[i], text="References", bold=True, size=body, block=-1)
+    heading = lines[i]._replace(text="References", bold=True, size=body, block=-1)
     return [*lines[:i], *moved, heading, *rest]
 
 
@@ -603,7 +607,10 @@ def _footnote(block: list[Line], body: float) -> bool:
 
 def _shape(text: str) -> str:
     # Running headers often carry the page number: "CiteSee ... CHI '23, 4 of 15".
-    return re.sub(r"\d+", "#", text.lower())
+    return _DIGITS.sub("#", text.lower())
+
+
+_DIGITS = re.compile(r"\d+")
 
 
 # --- Title, abstract, authors ---------------------------------------------------------
@@ -699,7 +706,7 @@ def abstract_span(
     match = _ABSTRACT.match(lines[label].text)
     inline = match.group(2) if match and match.group(2) else ""
     end = _abstract_end(lines, label + 1, body)
-    text = join_text([replace(lines[label], text=inline), *lines[label + 1 : end]], words)
+    text = join_text([lines[label]._replace(text=inline), *lines[label + 1 : end]], words)
     return label, end, _one_line(text)
 
 
@@ -931,7 +938,7 @@ def with_outline(
         return lines
     located = outlines.locate(wanted, rest, lambda i: _set_apart(rest, i, body))
     return lines[:after] + [
-        replace(line, outline=located[i]) if i in located else line for i, line in enumerate(rest)
+        line._replace(outline=located[i]) if i in located else line for i, line in enumerate(rest)
     ]
 
 
@@ -1146,9 +1153,10 @@ def word_counts(text: str) -> Counter[str]:
     longer compound: "english-to-german" elsewhere is evidence for keeping "English-|to"."""
     words = Counter(_words(text.lower()))
     for compound, count in list(words.items()):
-        parts = compound.split("-")
-        for first, second in itertools.pairwise(parts):
-            if len(parts) > 2 and first and second:
+        if compound.count("-") < 2:
+            continue  # nearly every word: no pair inside
+        for first, second in itertools.pairwise(compound.split("-")):
+            if first and second:
                 words[f"{first}-{second}"] += count
     return words
 
@@ -1157,16 +1165,15 @@ def word_counts(text: str) -> Counter[str]:
 _AROUND_WORDS = ".,;:!?()[]{}\"'“”‘’*"
 
 
-def _words(text: str) -> list[str]:
-    """`_WORD.findall(text)`, faster: no word spans a space, and a token that is a word between
+def _words(text: str) -> dict[str, int]:
+    """`Counter(_WORD.findall(text))`, faster: no word spans a space, so each distinct token
+    is read once (a paper repeats most of its tokens), and a token that is a word between
     marks (most of them: "model," "(see") is that word without the regex."""
-    found: list[str] = []
-    for token in text.split():
+    found: dict[str, int] = {}
+    for token, count in Counter(text.split()).items():
         core = token.strip(_AROUND_WORDS)
-        if core.isalpha():
-            found.append(core)
-        else:
-            found += _WORD.findall(token)
+        for word in (core,) if core.isalpha() else _WORD.findall(token):
+            found[word] = found.get(word, 0) + count
     return found
 
 
