@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
+from collections import Counter
 from pathlib import Path
 
 import pymupdf
@@ -27,6 +29,7 @@ from pipeline.stages.extract import (
     sections,
     table_like,
     vocabulary,
+    word_counts,
 )
 from tests.builders import encrypted_pdf
 
@@ -223,6 +226,50 @@ def test_line_end_hyphens_follow_the_documents_own_vocabulary() -> None:
     # The joined form wins when the document uses it more often.
     words = vocabulary([line(1, 100, "pretraining pretraining pre-training")])
     assert mend("pre-\ntraining", words) == "pretraining"
+
+
+def _word_counts_by_regex(text: str) -> Counter[str]:
+    """What `word_counts` counts, the slow way: every `_WORD` match, then the pairs inside
+    compounds of three words or more."""
+    words = Counter(extract._WORD.findall(text.lower()))
+    for compound, count in list(words.items()):
+        parts = compound.split("-")
+        for first, second in itertools.pairwise(parts):
+            if len(parts) > 2 and first and second:
+                words[f"{first}-{second}"] += count
+    return words
+
+
+_TOKEN = st.sampled_from(
+    [
+        "model",
+        "Model,",
+        "(see",
+        "state-of-the-art",
+        "(state-of-the-art)",
+        "English-to-German,",
+        "a-b",
+        "x2",
+        "GPT-4",
+        "—",
+        "“quoted”",
+        "e.g.",
+        "don't",
+        "ﬁne",
+        "self-",
+        "-\n",
+        "\n",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tokens=st.lists(_TOKEN, max_size=12))
+def test_property_word_counts_are_the_regexs_words(tokens: list[str]) -> None:
+    # `word_counts` reads each distinct token once and most without the regex; the counts
+    # must stay those of the regex over the whole text.
+    text = " ".join(tokens)
+    assert word_counts(text) == _word_counts_by_regex(text)
 
 
 def test_wrapped_heading_is_read_whole() -> None:

@@ -455,7 +455,7 @@ def _styled_text(spans: list[dict]) -> tuple[str, float, bool]:
     """The spans' text, blank spans aside; the size (to the half point) most of its characters
     are set in; bold when 80% of them are. One pass: a third of all lines have several spans."""
     parts: list[str] = []
-    chars: dict[float, int] = {}  # characters per font size
+    chars: dict[float, int] = {}  # characters per font size as PyMuPDF gives it
     weight = total = 0
     right = 0.0  # the previous span's right edge
     for span in spans:
@@ -469,15 +469,18 @@ def _styled_text(spans: list[dict]) -> tuple[str, float, bool]:
             parts.append(" ")
         parts.append(text)
         right = x1
-        size = round(span["size"] * 2) / 2
-        chars[size] = chars.get(size, 0) + count
+        chars[span["size"]] = chars.get(span["size"], 0) + count
         total += count
         if span["flags"] & _BOLD_FLAG or _bold_font(span["font"]):
             weight += count
     if not parts:
         return "", 0.0, False
+    halves: dict[float, int] = {}  # to the half point, in the order the sizes first appear
+    for size, count in chars.items():
+        half = round(size * 2) / 2
+        halves[half] = halves.get(half, 0) + count
     text = " ".join("".join(parts).split())
-    return text, max(chars, key=chars.__getitem__), weight >= 0.8 * total
+    return text, max(halves, key=halves.__getitem__), weight >= 0.8 * total
 
 
 @functools.lru_cache(maxsize=512)
@@ -618,10 +621,11 @@ _DIGITS = re.compile(r"\d+")
 
 def body_size(lines: list[Line]) -> float:
     """The font size most characters are set in."""
-    sizes = Counter[float]()
+    sizes: dict[float, int] = {}
     for line in lines:
-        sizes[line.size] += len(line.text)
-    return sizes.most_common(1)[0][0] if sizes else 10.0
+        sizes[line.size] = sizes.get(line.size, 0) + len(line.text)
+    # the first size to reach the most, as Counter.most_common(1) would pick
+    return max(sizes, key=sizes.__getitem__) if sizes else 10.0
 
 
 def title_lines(lines: list[Line], body: float = 10.0, metadata_title: str = "") -> list[int]:
@@ -691,8 +695,11 @@ def _title_text(lines: list[Line], title_at: list[int]) -> str:
 
 
 def _title_candidate(line: Line) -> bool:
-    letters = sum(ch.isalpha() for ch in line.text)
-    return letters >= 3 and line.y0 < 0.6 * line.page_height and not _CAPTION.match(line.text)
+    return (
+        line.y0 < 0.6 * line.page_height
+        and sum(map(str.isalpha, line.text)) >= 3  # map: no Python frame per character
+        and not _CAPTION.match(line.text)
+    )
 
 
 def abstract_span(
@@ -866,7 +873,7 @@ SMALL_CAPS = 2.5
 
 def _heading_shaped(text: str) -> bool:
     """Short, made of words, not a caption, a formula or a table-of-contents entry."""
-    letters = sum(ch.isalpha() for ch in text)
+    letters = sum(map(str.isalpha, text))
     return (
         1 <= len(text.split()) <= 16
         and len(text) <= 140
@@ -1169,8 +1176,11 @@ def _words(text: str) -> dict[str, int]:
     """`Counter(_WORD.findall(text))`, faster: no word spans a space, so each distinct token
     is read once (a paper repeats most of its tokens), and a token that is a word between
     marks (most of them: "model," "(see") is that word without the regex."""
-    found: dict[str, int] = {}
-    for token, count in Counter(text.split()).items():
+    tokens = Counter(text.split())
+    found = {token: count for token, count in tokens.items() if token.isalpha()}
+    for token, count in tokens.items():
+        if token.isalpha():
+            continue  # a plain word, counted above
         core = token.strip(_AROUND_WORDS)
         for word in (core,) if core.isalpha() else _WORD.findall(token):
             found[word] = found.get(word, 0) + count
@@ -1179,19 +1189,15 @@ def _words(text: str) -> dict[str, int]:
 
 def join_text(lines: Iterable[Line], words: Counter[str] | None = None) -> str:
     """Lines as text: a blank line between paragraphs (blocks), unless a block ends mid-sentence."""
-    out = ""
+    parts: list[str] = []
     prev: Line | None = None
     for line in lines:
-        if prev is None:
-            out = line.text
-        elif (prev.page, prev.block) == (line.page, line.block) or _mid_sentence(
-            prev.text, line.text
-        ):
-            out += "\n" + line.text
-        else:
-            out += "\n\n" + line.text
+        if prev is not None:
+            same = prev.block == line.block and prev.page == line.page
+            parts.append("\n" if same or _mid_sentence(prev.text, line.text) else "\n\n")
+        parts.append(line.text)
         prev = line
-    return mend(out, words)
+    return mend("".join(parts), words)
 
 
 def _mid_sentence(before: str, after: str) -> bool:
