@@ -399,7 +399,7 @@ def page_lines(page: pymupdf.Page, number: int) -> PageText:
         for k, block in enumerate(blocks)
         if k not in drop
         for line in block
-        if not _margin_number(line, width)
+        if not (line.text.isdigit() and _in_margin(line, width))
     ]
     return PageText(lines, count)
 
@@ -423,7 +423,11 @@ def table_like(block: list[Line]) -> bool:
     """A block of table cells: only numbers, or mostly rows of numbers ("BERT 81.2 77.5")."""
     if all(_NUMBER.match(word) for line in block for word in line.text.split()):
         return True
-    return len(block) >= 2 and 2 * sum(_number_row(line.text) for line in block) >= len(block)
+    if len(block) < 2:
+        return False
+    # prose lines, nearly all of them, have no two numbers: no need to look at their words
+    rows = [line.text for line in block if _TWO_NUMBERS.search(line.text)]
+    return 2 * sum(map(_number_row, rows)) >= len(block)
 
 
 def _number_row(text: str) -> bool:
@@ -515,9 +519,9 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
     return merged
 
 
-def _margin_number(line: Line, width: float) -> bool:
+def _in_margin(line: Line, width: float) -> bool:
     # Review copies number their lines in the margins.
-    return line.text.isdigit() and (line.x1 < 0.1 * width or line.x0 > 0.9 * width)
+    return line.x1 < 0.1 * width or line.x0 > 0.9 * width
 
 
 def reading_order(boxes: list[tuple[float, float, float]], width: float) -> list[int]:
@@ -855,10 +859,10 @@ def _heading(line: Line, body: float) -> Heading | None:
     number makes it a weak heading ("II. OVERVIEW OF RAG", small capitals whose smaller letters
     make the line look smaller than the body), kept only when it is next in its sequence.
     """
-    text = line.text.strip()
     styled = line.bold or line.size >= body + 0.8
-    if not styled and not (line.size >= body - SMALL_CAPS and text.isupper()):
-        return None
+    if not styled and not (line.size >= body - SMALL_CAPS and line.text.isupper()):
+        return None  # most lines: body text
+    text = line.text.strip()
     if not _heading_shaped(text):
         return None
     if styled:
