@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pymupdf
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import ExtractError
@@ -494,6 +494,29 @@ def test_lab_names_and_banners_are_not_taken_for_authors() -> None:
 
     assert _is_name("Ashish Vaswani") and _is_name("Madhu S. Advani")
     assert not _is_name("Google Brain") and not _is_name("A PREPRINT")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["a", "B", "é", "1", "_", "-", "\n", " ", "\t", ".", "-\n"]), max_size=16
+    )
+)
+@example(["a", "-\n", "a", "-", "a", "-\n", "a"])  # a compound after a joined hyphen
+@example(["a", "-\n", "B", "-\n", "a"])  # a capital after the first "-\n": the second joins
+def test_property_line_end_hyphens_are_judged_where_the_whole_text_regex_finds_them(
+    parts: list[str],
+) -> None:
+    # `_join_line_end_hyphens` tries `_LINE_END_HYPHEN` only around each "-\n"; it must make the
+    # text `re.sub` over the whole text makes.
+    text = "".join(parts)
+    words = Counter({"a-a": 2, "aa": 1, "é-b": 1})
+
+    def judged(match: re.Match[str]) -> str:
+        return extract._join_hyphen(match, words)
+
+    got = extract._join_line_end_hyphens(text, words)
+    assert got == extract._LINE_END_HYPHEN.sub(judged, text)
 
 
 @settings(max_examples=300, deadline=None)

@@ -1161,34 +1161,28 @@ def vocabulary(lines: Iterable[Line]) -> Counter[str]:
 
 def word_counts(text: str) -> Counter[str]:
     """Lower-cased words with hyphenated compounds whole, plus each adjacent pair inside a
-    longer compound: "english-to-german" elsewhere is evidence for keeping "English-|to"."""
-    words = Counter(_words(text.lower()))
-    for compound, count in list(words.items()):
-        if compound.count("-") < 2:
-            continue  # nearly every word: no pair inside
+    longer compound: "english-to-german" elsewhere is evidence for keeping "English-|to".
+
+    The words are `_WORD.findall(text)`'s, found faster: no word spans a space, so each
+    distinct token is read once (a paper repeats most of its tokens), and a token that is a
+    word, or a word between marks (most of them: "model," "(see"), needs no regex."""
+    tokens = Counter(text.lower().split())
+    found = {token: count for token, count in tokens.items() if token.isalpha()}
+    for token, count in tokens.items():
+        if not token.isalpha():
+            core = token.strip(_AROUND_WORDS)
+            for word in (core,) if core.isalpha() else _WORD.findall(token):
+                found[word] = found.get(word, 0) + count
+    words = Counter(found)
+    for compound in [word for word in found if word.count("-") >= 2]:
         for first, second in itertools.pairwise(compound.split("-")):
             if first and second:
-                words[f"{first}-{second}"] += count
+                words[f"{first}-{second}"] += found[compound]
     return words
 
 
 # Marks around a word that are no part of any (neither word characters nor "-").
 _AROUND_WORDS = ".,;:!?()[]{}\"'“”‘’*"
-
-
-def _words(text: str) -> dict[str, int]:
-    """`Counter(_WORD.findall(text))`, faster: no word spans a space, so each distinct token
-    is read once (a paper repeats most of its tokens), and a token that is a word between
-    marks (most of them: "model," "(see") is that word without the regex."""
-    tokens = Counter(text.split())
-    found = {token: count for token, count in tokens.items() if token.isalpha()}
-    for token, count in tokens.items():
-        if token.isalpha():
-            continue  # a plain word, counted above
-        core = token.strip(_AROUND_WORDS)
-        for word in (core,) if core.isalpha() else _WORD.findall(token):
-            found[word] = found.get(word, 0) + count
-    return found
 
 
 def join_text(lines: Iterable[Line], words: Counter[str] | None = None) -> str:
@@ -1218,10 +1212,33 @@ def mend(text: str, words: Counter[str] | None = None) -> str:
     text = _spell_ligatures(text).replace("\u00ad", "").replace("\u00a0", " ")
     if "-\n" in text:  # what both hyphen rules look for, and most texts lack
         counts = words or Counter()
-        text = _LINE_END_HYPHEN.sub(lambda m: _join_hyphen(m, counts), text)
+        text = _join_line_end_hyphens(text, counts)
         text = _HYPHEN_BREAK.sub("-", text)  # "GPT-|4", "Visually-|Rich"
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
+    paragraphs = [" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text)]
     return "\n\n".join(p for p in paragraphs if p)
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def _join_line_end_hyphens(text: str, words: Counter[str]) -> str:
+    """`_LINE_END_HYPHEN.sub(...)` with `_join_hyphen`, the pattern tried only on the words
+    around each "-\n": given the whole text, `re` tries it at every position (a third of a
+    paper's mending time). A match holds no space or newline but its "-\n", so it lies between
+    the last space or newline before its "-\n" and the first one after."""
+    parts: list[str] = []
+    done = at = 0  # text[:done] is in `parts`; "-\n" before `at` are dealt with
+    while (hyphen := text.find("-\n", at)) >= 0:
+        start = max(done, text.rfind(" ", 0, hyphen) + 1, text.rfind("\n", 0, hyphen) + 1)
+        ends = [i for i in (text.find(" ", hyphen + 2), text.find("\n", hyphen + 2)) if i >= 0]
+        match = _LINE_END_HYPHEN.search(text, start, min(ends, default=len(text)))
+        if match is None:
+            at = hyphen + 1
+            continue
+        parts += (text[done : match.start()], _join_hyphen(match, words))
+        done = at = match.end()
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def _spell_ligatures(text: str) -> str:
