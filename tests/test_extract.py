@@ -310,6 +310,19 @@ def test_property_a_row_of_numbers_is_judged_by_its_words(words: list[str]) -> N
     assert extract._number_row(text) == (numbers >= 2 and 2 * numbers >= len(text.split()))
 
 
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(_ROW_WORDS, min_size=1, max_size=6), min_size=1, max_size=6))
+def test_property_a_table_block_is_judged_by_all_its_lines(rows: list[list[str]]) -> None:
+    # `table_like` stops reading a block once its answer is settled; the answer must stay the
+    # rule's: every word a number, or at least two lines and half of them rows of numbers.
+    texts = [" ".join(" ".join(words).split()) or "x" for words in rows]
+    block = [line(1, 100 + 10 * i, text) for i, text in enumerate(texts)]
+    numbers = all(extract._NUMBER.match(word) for text in texts for word in text.split())
+    rows_of_numbers = sum(extract._number_row(text) for text in texts)
+    expected = numbers or (len(block) >= 2 and 2 * rows_of_numbers >= len(block))
+    assert table_like(block) == expected
+
+
 def _spans_joined_one_by_one(spans: list[dict]) -> str:
     """How spans were joined before `_styled_text` read them in one pass: blank spans dropped,
     then a space at each visible gap."""

@@ -421,13 +421,20 @@ def _block_lines(block: dict, page: int, number: int, height: float) -> list[Lin
 
 def table_like(block: list[Line]) -> bool:
     """A block of table cells: only numbers, or mostly rows of numbers ("BERT 81.2 77.5")."""
-    if all(_NUMBER.match(word) for line in block for word in line.text.split()):
+    # A first word that is no number rules out "all numbers" (prose: most blocks) at once.
+    first = block[0].text.split(maxsplit=1)
+    maybe_all = not first or _NUMBER.match(first[0])
+    if maybe_all and all(_NUMBER.match(word) for line in block for word in line.text.split()):
         return True
     if len(block) < 2:
         return False
-    # prose lines, nearly all of them, have no two numbers: no need to look at their words
-    rows = [line.text for line in block if _TWO_NUMBERS.search(line.text)]
-    return 2 * sum(map(_number_row, rows)) >= len(block)
+    misses = 0
+    for line in block:
+        if not _number_row(line.text):
+            misses += 1
+            if 2 * misses > len(block):
+                return False  # fewer than half the lines can be rows of numbers now
+    return True
 
 
 def _number_row(text: str) -> bool:
