@@ -532,6 +532,13 @@ def test_property_line_end_hyphens_are_judged_where_the_whole_text_regex_finds_t
     assert got == extract._LINE_END_HYPHEN.sub(judged, text)
 
 
+@given(
+    st.text(st.sampled_from("af \n\u00e9\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"), max_size=20)
+)
+def test_property_ligatures_are_spelled_as_the_table_says(text: str) -> None:
+    assert extract._spell_ligatures(text) == text.translate(extract.LIGATURES)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(["a", "é", "1", "_", "-", "\n", " ", ".", "-\n"]), max_size=12))
 def test_property_a_line_end_hyphen_between_word_characters_is_kept_joined(parts: list[str]):
