@@ -532,6 +532,18 @@ def test_property_line_end_hyphens_are_judged_where_the_whole_text_regex_finds_t
     assert got == extract._LINE_END_HYPHEN.sub(judged, text)
 
 
+_SPACES = "ab \n\t\r\x0b\x1c\x85\u00a0\u2003\u2028\u3000\ue000\u00ad"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from(_SPACES), max_size=12))
+@example("a b\nb")  # single-spaced: the shortcut
+@example("a ")
+@example("\na")
+def test_property_paragraph_text_is_single_spaced_as_split_and_join_make_it(text: str) -> None:
+    assert extract._single_spaced(text) == " ".join(text.split())
+
+
 @given(
     st.text(st.sampled_from("af \n\u00e9\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"), max_size=20)
 )

@@ -1220,8 +1220,19 @@ def mend(text: str, words: Counter[str] | None = None) -> str:
         counts = words or Counter()
         text = _join_line_end_hyphens(text, counts)
         text = _HYPHEN_BREAK.sub("-", text)  # "GPT-|4", "Visually-|Rich"
-    paragraphs = [" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text)]
+    paragraphs = [_single_spaced(p) for p in _PARAGRAPH_BREAK.split(text)]
     return "\n\n".join(p for p in paragraphs if p)
+
+
+def _single_spaced(text: str) -> str:
+    """`" ".join(text.split())`, without splitting text that is already single-spaced but for
+    its newlines (most of it: lines are single-spaced when read) at each word.
+    `isprintable` is false for every whitespace character but " ", so a printable text with no
+    double, leading or trailing space is words with one space between them."""
+    flat = text.replace("\n", " ")
+    if flat.isprintable() and "  " not in flat and flat[:1] != " " and flat[-1:] != " ":
+        return flat
+    return " ".join(text.split())
 
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
