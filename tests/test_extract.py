@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -530,6 +531,12 @@ def test_property_line_end_hyphens_are_judged_where_the_whole_text_regex_finds_t
 
     got = extract._join_line_end_hyphens(text, words)
     assert got == extract._LINE_END_HYPHEN.sub(judged, text)
+
+
+def test_no_whitespace_but_the_space_is_printable() -> None:
+    # `_single_spaced` relies on it: a printable text holds no tab, newline or wide space.
+    chars = map(chr, range(sys.maxunicode + 1))
+    assert [c for c in chars if c.isspace() and c.isprintable()] == [" "]
 
 
 _SPACES = "ab \n\t\r\x0b\x1c\x85\u00a0\u2003\u2028\u3000\ue000\u00ad"
