@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pymupdf
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import ExtractError
@@ -27,6 +30,7 @@ from pipeline.stages.extract import (
     sections,
     table_like,
     vocabulary,
+    word_counts,
 )
 from tests.builders import encrypted_pdf
 
@@ -225,6 +229,50 @@ def test_line_end_hyphens_follow_the_documents_own_vocabulary() -> None:
     assert mend("pre-\ntraining", words) == "pretraining"
 
 
+def _word_counts_by_regex(text: str) -> Counter[str]:
+    """What `word_counts` counts, the slow way: every `_WORD` match, then the pairs inside
+    compounds of three words or more."""
+    words = Counter(extract._WORD.findall(text.lower()))
+    for compound, count in list(words.items()):
+        parts = compound.split("-")
+        for first, second in itertools.pairwise(parts):
+            if len(parts) > 2 and first and second:
+                words[f"{first}-{second}"] += count
+    return words
+
+
+_TOKEN = st.sampled_from(
+    [
+        "model",
+        "Model,",
+        "(see",
+        "state-of-the-art",
+        "(state-of-the-art)",
+        "English-to-German,",
+        "a-b",
+        "x2",
+        "GPT-4",
+        "—",
+        "“quoted”",
+        "e.g.",
+        "don't",
+        "ﬁne",
+        "self-",
+        "-\n",
+        "\n",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tokens=st.lists(_TOKEN, max_size=12))
+def test_property_word_counts_are_the_regexs_words(tokens: list[str]) -> None:
+    # `word_counts` reads each distinct token once and most without the regex; the counts
+    # must stay those of the regex over the whole text.
+    text = " ".join(tokens)
+    assert word_counts(text) == _word_counts_by_regex(text)
+
+
 def test_wrapped_heading_is_read_whole() -> None:
     lines = [
         line(2, 180, "II. SELF-CONSISTENT ACTION IN THE", bold=True, block=7),
@@ -263,8 +311,23 @@ def test_property_a_row_of_numbers_is_judged_by_its_words(words: list[str]) -> N
     assert extract._number_row(text) == (numbers >= 2 and 2 * numbers >= len(text.split()))
 
 
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(_ROW_WORDS, min_size=1, max_size=6), min_size=1, max_size=6))
+def test_property_a_table_block_is_judged_by_all_its_lines(rows: list[list[str]]) -> None:
+    # `table_like` stops reading a block once its answer is settled; the answer must stay the
+    # rule's: every word a number, or at least two lines and half of them rows of numbers.
+    texts = [" ".join(" ".join(words).split()) or "x" for words in rows]
+    block = [line(1, 100 + 10 * i, text) for i, text in enumerate(texts)]
+    numbers = all(extract._NUMBER.match(word) for text in texts for word in text.split())
+    rows_of_numbers = sum(extract._number_row(text) for text in texts)
+    expected = numbers or (len(block) >= 2 and 2 * rows_of_numbers >= len(block))
+    assert table_like(block) == expected
+
+
 def _spans_joined_one_by_one(spans: list[dict]) -> str:
-    """How `_join_spans` joined spans before it built the line in one pass."""
+    """How spans were joined before `_styled_text` read them in one pass: blank spans dropped,
+    then a space at each visible gap."""
+    spans = [span for span in spans if span["text"] and not span["text"].isspace()]
     text = ""
     for prev, span in zip([None, *spans], spans, strict=False):
         gap = span["bbox"][0] - prev["bbox"][2] if prev else 0
@@ -279,8 +342,10 @@ _SPAN = st.builds(
         "text": text,
         "bbox": (x0, 0.0, x0 + width, 10.0),
         "size": size,
+        "flags": 0,
+        "font": "Times-Roman",
     },
-    st.sampled_from(["word", "word ", " word", "a b", "x", "—", "ﬁ"]),
+    st.sampled_from(["word", "word ", " word", "a b", "x", "—", "ﬁ", " ", "", "\u2003"]),
     st.floats(0, 500),
     st.floats(0, 60),
     st.sampled_from([6.0, 9.5, 10.0, 14.0]),
@@ -290,7 +355,7 @@ _SPAN = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(spans=st.lists(_SPAN, max_size=6))
 def test_property_spans_join_with_a_space_at_each_visible_gap(spans: list[dict]) -> None:
-    assert extract._join_spans(spans) == _spans_joined_one_by_one(spans)
+    assert extract._styled_text(spans)[0] == _spans_joined_one_by_one(spans)
 
 
 def test_footnotes_dropped_before_the_references_only() -> None:
@@ -443,6 +508,54 @@ def test_lab_names_and_banners_are_not_taken_for_authors() -> None:
 
     assert _is_name("Ashish Vaswani") and _is_name("Madhu S. Advani")
     assert not _is_name("Google Brain") and not _is_name("A PREPRINT")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["a", "B", "é", "1", "_", "-", "\n", " ", "\t", ".", "-\n"]), max_size=16
+    )
+)
+@example(["a", "-\n", "a", "-", "a", "-\n", "a"])  # a compound after a joined hyphen
+@example(["a", "-\n", "B", "-\n", "a"])  # a capital after the first "-\n": the second joins
+def test_property_line_end_hyphens_are_judged_where_the_whole_text_regex_finds_them(
+    parts: list[str],
+) -> None:
+    # `_join_line_end_hyphens` tries `_LINE_END_HYPHEN` only around each "-\n"; it must make the
+    # text `re.sub` over the whole text makes.
+    text = "".join(parts)
+    words = Counter({"a-a": 2, "aa": 1, "é-b": 1})
+
+    def judged(match: re.Match[str]) -> str:
+        return extract._join_hyphen(match, words)
+
+    got = extract._join_line_end_hyphens(text, words)
+    assert got == extract._LINE_END_HYPHEN.sub(judged, text)
+
+
+def test_no_whitespace_but_the_space_is_printable() -> None:
+    # `_single_spaced` relies on it: a printable text holds no tab, newline or wide space.
+    chars = map(chr, range(sys.maxunicode + 1))
+    assert [c for c in chars if c.isspace() and c.isprintable()] == [" "]
+
+
+_SPACES = "ab \n\t\r\x0b\x1c\x85\u00a0\u2003\u2028\u3000\ue000\u00ad"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from(_SPACES), max_size=12))
+@example("a b\nb")  # single-spaced: the shortcut
+@example("a ")
+@example("\na")
+def test_property_paragraph_text_is_single_spaced_as_split_and_join_make_it(text: str) -> None:
+    assert extract._single_spaced(text) == " ".join(text.split())
+
+
+@given(
+    st.text(st.sampled_from("af \n\u00e9\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"), max_size=20)
+)
+def test_property_ligatures_are_spelled_as_the_table_says(text: str) -> None:
+    assert extract._spell_ligatures(text) == text.translate(extract.LIGATURES)
 
 
 @settings(max_examples=300, deadline=None)

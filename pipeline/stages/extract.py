@@ -39,7 +39,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -130,7 +129,6 @@ _FIRST_REFERENCE = re.compile(r"^(\[1\]|1\.?)\s+[A-Z]")
 _FOOTNOTE_MARK = re.compile(r"^(\d{1,2}|[*∗†‡§¶])\s?[^\W\d]")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _LINE_END_HYPHEN = re.compile(r"\b(\w++(?:-\w++)*+)-\n([a-z]\w*)")
-_LIGATURE = re.compile("[\ufb00-\ufb06]")
 # A hyphen at a line end between word characters; written to start with the "-" (the lookbehind
 # `(?<=\w)-` said first would make `re` try every position of the text instead of each "-").
 _HYPHEN_BREAK = re.compile(r"-(?<=\w-)\n(?=\w)")
@@ -138,9 +136,11 @@ _BOLD_FLAG = 16  # pymupdf.TEXT_FONT_BOLD, without importing PyMuPDF (a test che
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|medi|demi|\.b$", re.I)
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One line of text, with what the heuristics need to know about it."""
+class Line(NamedTuple):
+    """One line of text, with what the heuristics need to know about it.
+
+    A tuple, not a frozen dataclass: one is made for every line of every page, and a frozen
+    dataclass sets each field through `object.__setattr__` (five times the cost)."""
 
     page: int  # 1-based
     block: int  # block number on its page, in reading order
@@ -378,7 +378,8 @@ def page_lines(page: pymupdf.Page, number: int) -> PageText:
     # `get_text("dict")` without its wrapper, which also reads the crop box (for the page size
     # in the dict, which is not used here): the same blocks, ~1 ms a paper less.
     data = page.get_textpage(flags=pymupdf.TEXTFLAGS_TEXT).extractDICT()
-    width, height = page.rect.width, page.rect.height
+    rect = page.rect  # a property that builds a new Rect (through the page's rotation) each time
+    width, height = rect.width, rect.height
     raw = [b for b in data["blocks"] if b.get("lines")]
     boxes = [(b["bbox"][0], b["bbox"][1], b["bbox"][2]) for b in raw]
     order = reading_order(boxes, width)
@@ -397,7 +398,7 @@ def page_lines(page: pymupdf.Page, number: int) -> PageText:
         for k, block in enumerate(blocks)
         if k not in drop
         for line in block
-        if not _margin_number(line, width)
+        if not (line.text.isdigit() and _in_margin(line, width))
     ]
     return PageText(lines, count)
 
@@ -408,22 +409,31 @@ def _box(block: dict) -> tuple[float, float, float, float]:
 
 
 def _block_lines(block: dict, page: int, number: int, height: float) -> list[Line]:
-    # Rotated text is the arXiv side stamp or a rotated table, never running prose.
-    lines = [
-        line
-        for raw in block["lines"]
-        if raw["dir"][0] > 0.99
-        and abs(raw["dir"][1]) < 0.01
-        and (line := _line(raw, page, number, height)) is not None
-    ]
-    return merge_same_baseline(lines)
+    lines = []
+    for raw in block["lines"]:
+        # Rotated text is the arXiv side stamp or a rotated table, never running prose.
+        across, down = raw["dir"]
+        if across > 0.99 and -0.01 < down < 0.01 and (line := _line(raw, page, number, height)):
+            lines.append(line)
+    return merge_same_baseline(lines) if len(lines) > 1 else lines
 
 
 def table_like(block: list[Line]) -> bool:
     """A block of table cells: only numbers, or mostly rows of numbers ("BERT 81.2 77.5")."""
-    if all(_NUMBER.match(word) for line in block for word in line.text.split()):
+    # A first word that is no number rules out "all numbers" (prose: most blocks) at once.
+    first = block[0].text.split(maxsplit=1)
+    maybe_all = not first or _NUMBER.match(first[0])
+    if maybe_all and all(_NUMBER.match(word) for line in block for word in line.text.split()):
         return True
-    return len(block) >= 2 and 2 * sum(_number_row(line.text) for line in block) >= len(block)
+    if len(block) < 2:
+        return False
+    misses = 0
+    for line in block:
+        if not _number_row(line.text):
+            misses += 1
+            if 2 * misses > len(block):
+                return False  # fewer than half the lines can be rows of numbers now
+    return True
 
 
 def _number_row(text: str) -> bool:
@@ -436,44 +446,51 @@ def _number_row(text: str) -> bool:
 
 def _line(raw: dict, page: int, block: int, height: float) -> Line | None:
     """The line, or None when it shows no text (every page has a few)."""
-    spans = [span for span in raw["spans"] if span["text"] and not span["text"].isspace()]
-    if not spans:
+    spans = raw["spans"]
+    if len(spans) == 1:  # most lines: one font, so its size and weight are the line's
+        span = spans[0]
+        text = " ".join(span["text"].split())
+        size = round(span["size"] * 2) / 2
+        bold = bool(span["flags"] & _BOLD_FLAG) or _bold_font(span["font"])
+    else:
+        text, size, bold = _styled_text(spans)
+    if not text:
         return None
     x0, y0, x1, y1 = raw["bbox"]
     zone = "top" if y1 < 0.1 * height else "bottom" if y0 > 0.9 * height else ""
-    if len(spans) == 1:  # most lines: one font, so its size and weight are the line's
-        span = spans[0]
-        text = _join_spans(spans)
-        bold = bool(span["flags"] & _BOLD_FLAG) or _bold_font(span["font"])
-        size = round(span["size"] * 2) / 2
-        return Line(page, block, x0, y0, x1, y1, text, size, bold, zone, height)
-    chars: dict[float, int] = {}  # characters per font size (to the half point)
+    return Line(page, block, x0, y0, x1, y1, text, size, bold, zone, height)
+
+
+def _styled_text(spans: list[dict]) -> tuple[str, float, bool]:
+    """The spans' text, blank spans aside; the size (to the half point) most of its characters
+    are set in; bold when 80% of them are. One pass: a third of all lines have several spans."""
+    parts: list[str] = []
+    chars: dict[float, int] = {}  # characters per font size as PyMuPDF gives it
     weight = total = 0
+    right = 0.0  # the previous span's right edge
     for span in spans:
-        count = len(span["text"].strip())
-        size = round(span["size"] * 2) / 2
-        chars[size] = chars.get(size, 0) + count
+        text = span["text"]
+        count = len(text.strip())
+        if not count:
+            continue
+        x0, _, x1, _ = span["bbox"]
+        # Some PDFs position words instead of printing spaces; a visible gap becomes a space.
+        if parts and x0 - right > 0.15 * span["size"] and parts[-1][-1] != " ":
+            parts.append(" ")
+        parts.append(text)
+        right = x1
+        chars[span["size"]] = chars.get(span["size"], 0) + count
         total += count
         if span["flags"] & _BOLD_FLAG or _bold_font(span["font"]):
             weight += count
-    size = max(chars, key=chars.__getitem__)
-    text = _join_spans(spans)
-    return Line(page, block, x0, y0, x1, y1, text, size, weight >= 0.8 * total, zone, height)
-
-
-def _join_spans(spans: list[dict]) -> str:
-    # Some PDFs position words instead of printing spaces; a visible gap becomes a space.
-    if len(spans) == 1:
-        return " ".join(spans[0]["text"].split())
-    if not spans:
-        return ""
-    parts = [spans[0]["text"]]
-    for prev, span in itertools.pairwise(spans):
-        # parts[-1] is the previous span's text: spans here are never blank
-        if span["bbox"][0] - prev["bbox"][2] > 0.15 * span["size"] and parts[-1][-1:] != " ":
-            parts.append(" ")
-        parts.append(span["text"])
-    return " ".join("".join(parts).split())
+    if not parts:
+        return "", 0.0, False
+    halves: dict[float, int] = {}  # to the half point, in the order the sizes first appear
+    for size, count in chars.items():
+        half = round(size * 2) / 2
+        halves[half] = halves.get(half, 0) + count
+    text = " ".join("".join(parts).split())
+    return text, max(halves, key=halves.__getitem__), weight >= 0.8 * total
 
 
 @functools.lru_cache(maxsize=512)
@@ -487,8 +504,8 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
     for line in lines:
         prev = merged[-1] if merged else None
         if prev and abs(prev.y1 - line.y1) < 0.3 * max(line.size, 1) and line.x0 >= prev.x1 - 1:
-            # The constructor, not dataclasses.replace: this runs for every other line, and
-            # replace looks the fields up each time.
+            # The constructor, not `_replace`: this runs for every other line, and `_replace`
+            # goes through a dict of the fields each time.
             merged[-1] = Line(
                 prev.page,
                 prev.block,
@@ -508,9 +525,9 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
     return merged
 
 
-def _margin_number(line: Line, width: float) -> bool:
+def _in_margin(line: Line, width: float) -> bool:
     # Review copies number their lines in the margins.
-    return line.text.isdigit() and (line.x1 < 0.1 * width or line.x0 > 0.9 * width)
+    return line.x1 < 0.1 * width or line.x0 > 0.9 * width
 
 
 def reading_order(boxes: list[tuple[float, float, float]], width: float) -> list[int]:
@@ -576,7 +593,7 @@ def _references_at(lines: list[Line], i: int, body: float) -> list[Line]:
 
     moved = [line for line in lines[i:] if prose(line)]
     rest = [line for line in lines[i:] if not prose(line)]
-    heading = replace(lines[i], text="References", bold=True, size=body, block=-1)
+    heading = lines[i]._replace(text="References", bold=True, size=body, block=-1)
     return [*lines[:i], *moved, heading, *rest]
 
 
@@ -603,7 +620,10 @@ def _footnote(block: list[Line], body: float) -> bool:
 
 def _shape(text: str) -> str:
     # Running headers often carry the page number: "CiteSee ... CHI '23, 4 of 15".
-    return re.sub(r"\d+", "#", text.lower())
+    return _DIGITS.sub("#", text.lower())
+
+
+_DIGITS = re.compile(r"\d+")
 
 
 # --- Title, abstract, authors ---------------------------------------------------------
@@ -611,10 +631,11 @@ def _shape(text: str) -> str:
 
 def body_size(lines: list[Line]) -> float:
     """The font size most characters are set in."""
-    sizes = Counter[float]()
+    sizes: dict[float, int] = {}
     for line in lines:
-        sizes[line.size] += len(line.text)
-    return sizes.most_common(1)[0][0] if sizes else 10.0
+        sizes[line.size] = sizes.get(line.size, 0) + len(line.text)
+    # the first size to reach the most, as Counter.most_common(1) would pick
+    return max(sizes, key=sizes.__getitem__) if sizes else 10.0
 
 
 def title_lines(lines: list[Line], body: float = 10.0, metadata_title: str = "") -> list[int]:
@@ -684,8 +705,11 @@ def _title_text(lines: list[Line], title_at: list[int]) -> str:
 
 
 def _title_candidate(line: Line) -> bool:
-    letters = sum(ch.isalpha() for ch in line.text)
-    return letters >= 3 and line.y0 < 0.6 * line.page_height and not _CAPTION.match(line.text)
+    return (
+        line.y0 < 0.6 * line.page_height
+        and sum(map(str.isalpha, line.text)) >= 3  # map: no Python frame per character
+        and not _CAPTION.match(line.text)
+    )
 
 
 def abstract_span(
@@ -699,7 +723,7 @@ def abstract_span(
     match = _ABSTRACT.match(lines[label].text)
     inline = match.group(2) if match and match.group(2) else ""
     end = _abstract_end(lines, label + 1, body)
-    text = join_text([replace(lines[label], text=inline), *lines[label + 1 : end]], words)
+    text = join_text([lines[label]._replace(text=inline), *lines[label + 1 : end]], words)
     return label, end, _one_line(text)
 
 
@@ -841,10 +865,10 @@ def _heading(line: Line, body: float) -> Heading | None:
     number makes it a weak heading ("II. OVERVIEW OF RAG", small capitals whose smaller letters
     make the line look smaller than the body), kept only when it is next in its sequence.
     """
-    text = line.text.strip()
     styled = line.bold or line.size >= body + 0.8
-    if not styled and not (line.size >= body - SMALL_CAPS and text.isupper()):
-        return None
+    if not styled and not (line.size >= body - SMALL_CAPS and line.text.isupper()):
+        return None  # most lines: body text
+    text = line.text.strip()
     if not _heading_shaped(text):
         return None
     if styled:
@@ -859,7 +883,7 @@ SMALL_CAPS = 2.5
 
 def _heading_shaped(text: str) -> bool:
     """Short, made of words, not a caption, a formula or a table-of-contents entry."""
-    letters = sum(ch.isalpha() for ch in text)
+    letters = sum(map(str.isalpha, text))
     return (
         1 <= len(text.split()) <= 16
         and len(text) <= 140
@@ -931,7 +955,7 @@ def with_outline(
         return lines
     located = outlines.locate(wanted, rest, lambda i: _set_apart(rest, i, body))
     return lines[:after] + [
-        replace(line, outline=located[i]) if i in located else line for i, line in enumerate(rest)
+        line._replace(outline=located[i]) if i in located else line for i, line in enumerate(rest)
     ]
 
 
@@ -1143,13 +1167,23 @@ def vocabulary(lines: Iterable[Line]) -> Counter[str]:
 
 def word_counts(text: str) -> Counter[str]:
     """Lower-cased words with hyphenated compounds whole, plus each adjacent pair inside a
-    longer compound: "english-to-german" elsewhere is evidence for keeping "English-|to"."""
-    words = Counter(_words(text.lower()))
-    for compound, count in list(words.items()):
-        parts = compound.split("-")
-        for first, second in itertools.pairwise(parts):
-            if len(parts) > 2 and first and second:
-                words[f"{first}-{second}"] += count
+    longer compound: "english-to-german" elsewhere is evidence for keeping "English-|to".
+
+    The words are `_WORD.findall(text)`'s, found faster: no word spans a space, so each
+    distinct token is read once (a paper repeats most of its tokens), and a token that is a
+    word, or a word between marks (most of them: "model," "(see"), needs no regex."""
+    tokens = Counter(text.lower().split())
+    found = {token: count for token, count in tokens.items() if token.isalpha()}
+    for token, count in tokens.items():
+        if not token.isalpha():
+            core = token.strip(_AROUND_WORDS)
+            for word in (core,) if core.isalpha() else _WORD.findall(token):
+                found[word] = found.get(word, 0) + count
+    words = Counter(found)
+    for compound in [word for word in found if word.count("-") >= 2]:
+        for first, second in itertools.pairwise(compound.split("-")):
+            if first and second:
+                words[f"{first}-{second}"] += found[compound]
     return words
 
 
@@ -1157,34 +1191,17 @@ def word_counts(text: str) -> Counter[str]:
 _AROUND_WORDS = ".,;:!?()[]{}\"'“”‘’*"
 
 
-def _words(text: str) -> list[str]:
-    """`_WORD.findall(text)`, faster: no word spans a space, and a token that is a word between
-    marks (most of them: "model," "(see") is that word without the regex."""
-    found: list[str] = []
-    for token in text.split():
-        core = token.strip(_AROUND_WORDS)
-        if core.isalpha():
-            found.append(core)
-        else:
-            found += _WORD.findall(token)
-    return found
-
-
 def join_text(lines: Iterable[Line], words: Counter[str] | None = None) -> str:
     """Lines as text: a blank line between paragraphs (blocks), unless a block ends mid-sentence."""
-    out = ""
+    parts: list[str] = []
     prev: Line | None = None
     for line in lines:
-        if prev is None:
-            out = line.text
-        elif (prev.page, prev.block) == (line.page, line.block) or _mid_sentence(
-            prev.text, line.text
-        ):
-            out += "\n" + line.text
-        else:
-            out += "\n\n" + line.text
+        if prev is not None:
+            same = prev.block == line.block and prev.page == line.page
+            parts.append("\n" if same or _mid_sentence(prev.text, line.text) else "\n\n")
+        parts.append(line.text)
         prev = line
-    return mend(out, words)
+    return mend("".join(parts), words)
 
 
 def _mid_sentence(before: str, after: str) -> bool:
@@ -1201,17 +1218,58 @@ def mend(text: str, words: Counter[str] | None = None) -> str:
     text = _spell_ligatures(text).replace("\u00ad", "").replace("\u00a0", " ")
     if "-\n" in text:  # what both hyphen rules look for, and most texts lack
         counts = words or Counter()
-        text = _LINE_END_HYPHEN.sub(lambda m: _join_hyphen(m, counts), text)
+        text = _join_line_end_hyphens(text, counts)
         text = _HYPHEN_BREAK.sub("-", text)  # "GPT-|4", "Visually-|Rich"
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
+    paragraphs = [_single_spaced(p) for p in _PARAGRAPH_BREAK.split(text)]
     return "\n\n".join(p for p in paragraphs if p)
+
+
+def _single_spaced(text: str) -> str:
+    """`" ".join(text.split())`, without splitting text that is already single-spaced but for
+    its newlines (most of it: lines are single-spaced when read) at each word.
+    `isprintable` is false for every whitespace character but " ", so a printable text with no
+    double, leading or trailing space is words with one space between them."""
+    flat = text.replace("\n", " ")
+    if flat.isprintable() and "  " not in flat and flat[:1] != " " and flat[-1:] != " ":
+        return flat
+    return " ".join(text.split())
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def _join_line_end_hyphens(text: str, words: Counter[str]) -> str:
+    """`_LINE_END_HYPHEN.sub(...)` with `_join_hyphen`, the pattern tried only on the words
+    around each "-\n": given the whole text, `re` tries it at every position (a third of a
+    paper's mending time). A match holds no space or newline but its "-\n", so it lies between
+    the last space or newline before its "-\n" and the first one after."""
+    parts: list[str] = []
+    done = at = 0  # text[:done] is in `parts`; "-\n" before `at` are dealt with
+    while (hyphen := text.find("-\n", at)) >= 0:
+        start = max(done, text.rfind(" ", 0, hyphen) + 1, text.rfind("\n", 0, hyphen) + 1)
+        ends = [i for i in (text.find(" ", hyphen + 2), text.find("\n", hyphen + 2)) if i >= 0]
+        match = _LINE_END_HYPHEN.search(text, start, min(ends, default=len(text)))
+        if match is None:
+            at = hyphen + 1
+            continue
+        parts += (text[done : match.start()], _join_hyphen(match, words))
+        done = at = match.end()
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def _spell_ligatures(text: str) -> str:
     if text.isascii():
         return text  # no ligature (the check is a fraction of the search below)
-    # str.translate looks up every character in Python; a regex finds the rare ligature in C.
-    return _LIGATURE.sub(lambda m: m.group().translate(LIGATURES), text)
+    # str.translate looks up every character in Python, and a regex tries its character class
+    # at each position; `in` and `replace` look for one character as fast as memchr does.
+    for ligature, spelled in _SPELLED:
+        if ligature in text:
+            text = text.replace(ligature, spelled)
+    return text
+
+
+_SPELLED = [(chr(ligature), spelled) for ligature, spelled in LIGATURES.items()]
 
 
 def _join_hyphen(match: re.Match[str], words: Counter[str]) -> str:
