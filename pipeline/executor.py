@@ -405,7 +405,8 @@ class LocalExecutor:
     def warm(self) -> None:
         """Start the workers' fork server now: it makes its imports (~0.5 s) in the background,
         beside whatever the run does meanwhile, instead of while the first stage waits for
-        its workers. It lives as long as the run, like the fork server a pool starts."""
+        its workers. Like the one a pool starts, it lives as long as this process (it is
+        multiprocessing's: compare's and report's runners share it)."""
         import multiprocessing.forkserver
 
         _fork_context()

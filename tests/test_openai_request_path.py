@@ -56,8 +56,11 @@ def test_a_request_built_from_the_last_one_is_the_one_the_sdk_builds(transport: 
         options = _completion_options(client)
         first = options.model_copy(update={"content": b'{"model":"gpt-test"}'})
         client._build_request(first)
+        last = client._last
         second = options.model_copy(update={"content": b'{"model":"gpt-test","n":2}'})
-        return client._build_request(second), openai.AsyncOpenAI._build_request(client, second)
+        reused = client._build_request(second)
+        assert client._last is last  # built from the last one, not by the SDK again
+        return reused, openai.AsyncOpenAI._build_request(client, second)
 
     reused, by_the_sdk = run(backend, built())
 
@@ -132,3 +135,16 @@ def test_a_first_failure_is_retried_counted_and_shown_as_tenacity_would() -> Non
         assert server.chat_statuses == [503, 502, 200]
     assert answered.value.confidence == 7
     assert notices == ["LLM gpt-test: retry 1/2 (HTTP 503)", "LLM gpt-test: retry 2/2 (HTTP 502)"]
+
+
+def test_a_client_setting_changed_after_a_request_reaches_the_next_one() -> None:
+    backend = backend_for("http://127.0.0.1:9/v1", "httpx")
+
+    async def built() -> httpx2.Request:
+        client = backend.client("test")
+        options = _completion_options(client)
+        client._build_request(options.model_copy(update={"content": b"{}"}))
+        client.organization = "org-later"
+        return client._build_request(options.model_copy(update={"content": b"{}"}))
+
+    assert run(backend, built()).headers.get("OpenAI-Organization") == "org-later"

@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import pymupdf
+import pytest
 
 from pipeline.cache import Cache
 from pipeline.executor import LocalExecutor, Plan, _compute_in_worker
@@ -133,3 +134,14 @@ def test_a_day_of_new_pdfs_starts_the_fork_server_while_it_hashes_them(
     cached = run()
     assert [stage for stage, _ in cached] == [stage for stage, _ in cold]
     assert not any(running for _, running in cached)  # nothing new: no fork server at all
+
+
+def test_a_fork_server_that_cannot_start_early_costs_the_day_nothing(
+    tmp_path: Path, papers: Path, monkeypatch: pytest.MonkeyPatch
+):
+    def refused(self: LocalExecutor) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(LocalExecutor, "warm", refused)
+    record = Project(tmp_path, papers).run(pool_threshold=2)
+    assert record.failed == [] and record.papers == 5

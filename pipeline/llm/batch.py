@@ -413,11 +413,15 @@ class BatchLLM:
         parts, too_large = batches_of(requests, self.limits)
         results = {cid: ItemResult(error=why) for cid, why in too_large.items()}
         recorded = [await self._recorded(part, absent) for part in parts]
-        # A lost create's mark whose batch was looked for and never made: its requests are in
-        # the batches just recorded. Left, it would send every later round holding one of them
-        # through the account's list again (a forced re-run, a follow-up), for nothing.
+        # A lost create's mark whose batch was looked for and never made, once all its requests
+        # are in the batches just recorded. Left, it would send every later round holding one
+        # of them through the account's list again (a forced re-run, a follow-up), for nothing.
+        # One with requests sent nowhere yet keeps its first attempt's time for their lookup.
+        sent = {cid for _, record in recorded for cid in record.ids}
         for key in absent - {key for key, _ in recorded}:
-            self.store.drop(key)
+            mark = self.store.get(key)
+            if mark is None or set(mark.ids) <= sent:
+                self.store.drop(key)
         for finished in await asyncio.gather(*(self._finished(*kr) for kr in recorded)):
             results.update(
                 {cid: finished.results[cid] for cid in finished.ids} if finished.results else {}

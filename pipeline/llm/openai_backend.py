@@ -707,7 +707,7 @@ def _has_credentials(url: str) -> bool:
 
 def _completion_options(client: openai.AsyncOpenAI) -> FinalRequestOptions:
     """What `client.post(<completions URL>, content=..., options={"headers": ...})` would pass
-    to `client.request`, without the content (`tests/test_openai_transport.py` pins the two
+    to `client.request`, without the content (`tests/test_openai_request_path.py` pins the two
     together)."""
     from openai._models import FinalRequestOptions
 

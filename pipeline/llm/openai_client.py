@@ -43,8 +43,14 @@ class ReusingClient(openai.AsyncOpenAI):
     ) -> httpx2.Request:
         body = options.content
         # Not for a file, a stream or JSON the SDK serialises itself; nor once a server has set
-        # a cookie, which the next request must carry as the jar then holds it.
-        if not isinstance(body, bytes) or self._client.cookies:
+        # a cookie, which the next request must carry as the jar then holds it; nor for auth the
+        # SDK works out per request (a provider runtime, workload identity).
+        if (
+            not isinstance(body, bytes)
+            or self._client.cookies
+            or self._provider_runtime is not None
+            or self.workload_identity is not None
+        ):
             return super()._build_request(options, retries_taken=retries_taken)
         shape = self._shape(options, retries_taken)
         last = self._last
@@ -64,10 +70,13 @@ class ReusingClient(openai.AsyncOpenAI):
 
     def _shape(self, options: FinalRequestOptions, retries_taken: int) -> tuple[Any, ...]:
         """Everything a request is built from but its body: the options' other fields, the
-        key (a refreshed one changes the headers), the retry count (a header)."""
+        key (a refreshed one changes the headers), the retry count (a header), and the
+        client's own settings that reach the headers or URL (changed on a live client, they
+        make the next request be built afresh)."""
         fields = dict(options.__dict__)
         del fields["content"]
         if self._idempotency_header is None:
             # Drawn afresh for every request, and sent only when the client names a header.
             del fields["idempotency_key"]
-        return (self.api_key, retries_taken, fields)
+        settings = (self.organization, self.project, self.timeout, self._custom_headers)
+        return (self.api_key, retries_taken, fields, settings, self._custom_query)
