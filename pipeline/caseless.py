@@ -176,13 +176,6 @@ def _foldable(text: str) -> bool:
     return text.isascii() or _UNFOLDABLE.search(text) is None
 
 
-def lower_foldable(text: str) -> str | None:
-    """`text` lower-cased, where a case-free pattern matches it as IGNORECASE matches `text`;
-    None when it holds a character that lower-cases otherwise. For callers that ask several
-    patterns (`Caseless.lower`) about one text and want to lower-case it once."""
-    return text.lower() if _foldable(text) else None
-
-
 def case_free(source: str) -> str:
     """Why `source` may match differently with IGNORECASE than case-sensitively on lower-cased
     text, or "" when it cannot: an upper-case ASCII letter (a literal or in a range), a cased

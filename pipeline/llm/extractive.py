@@ -149,7 +149,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from pipeline.caseless import Caseless, folded, lower_foldable
+from pipeline.caseless import Caseless, folded
 from pipeline.errors import LLMError
 from pipeline.llm.backends import EXTRACTIVE_MODEL
 from pipeline.models import Chunk, PaperMeta, PaperSummary, Rubric, RubricScore
@@ -292,9 +292,10 @@ def addresses_reader(sentence: str) -> bool:
     """Whether a sentence speaks to its reader or to a model (an injection), not about the work."""
     if ":" in sentence and _SHOUTED_TURN.search(sentence):
         return True
-    lowered = lower_foldable(sentence)
-    if lowered is None:  # "İ", "ı" or "ſ": IGNORECASE folds them otherwise than `lower`
+    text = folded(sentence)
+    if not text.lowered:  # "İ", "ı" or "ſ": IGNORECASE folds them otherwise than `lower`
         return _ADDRESSES_READER.search(sentence) is not None
+    lowered = text.text
     if _READER_AT_START.lower.match(lowered):
         return True
     for word in _READER_WORDS:

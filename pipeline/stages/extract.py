@@ -618,12 +618,12 @@ def _footnote(block: list[Line], body: float) -> bool:
     )
 
 
+_DIGITS = re.compile(r"\d+")
+
+
 def _shape(text: str) -> str:
     # Running headers often carry the page number: "CiteSee ... CHI '23, 4 of 15".
     return _DIGITS.sub("#", text.lower())
-
-
-_DIGITS = re.compile(r"\d+")
 
 
 # --- Title, abstract, authors ---------------------------------------------------------
@@ -1208,6 +1208,9 @@ def _mid_sentence(before: str, after: str) -> bool:
     return not before.rstrip().endswith((".", "!", "?", ":")) and after[:1].islower()
 
 
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
 def mend(text: str, words: Counter[str] | None = None) -> str:
     """Ligatures spelled out, line-end hyphens joined, lines inside a paragraph joined.
 
@@ -1235,9 +1238,6 @@ def _single_spaced(text: str) -> str:
     return " ".join(text.split())
 
 
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-
-
 def _join_line_end_hyphens(text: str, words: Counter[str]) -> str:
     """`_LINE_END_HYPHEN.sub(...)` with `_join_hyphen`, the pattern tried only on the words
     around each "-\n": given the whole text, `re` tries it at every position (a third of a
@@ -1258,6 +1258,9 @@ def _join_line_end_hyphens(text: str, words: Counter[str]) -> str:
     return "".join(parts)
 
 
+_SPELLED = [(chr(ligature), spelled) for ligature, spelled in LIGATURES.items()]
+
+
 def _spell_ligatures(text: str) -> str:
     if text.isascii():
         return text  # no ligature (the check is a fraction of the search below)
@@ -1267,9 +1270,6 @@ def _spell_ligatures(text: str) -> str:
         if ligature in text:
             text = text.replace(ligature, spelled)
     return text
-
-
-_SPELLED = [(chr(ligature), spelled) for ligature, spelled in LIGATURES.items()]
 
 
 def _join_hyphen(match: re.Match[str], words: Counter[str]) -> str:
