@@ -19,13 +19,18 @@ class Ledger:
 
     def __init__(self) -> None:
         self.by_stage: dict[str, Usage] = {}
+        # Everything added so far, summed as it comes: what a display shows after each call,
+        # without re-adding every stage's usage each time (`total` sums by stage, for records).
+        self.running = Usage()
         self._lock = threading.Lock()
 
-    def add(self, stage: str, usage: Usage | None) -> None:
-        if usage is None:
-            return
+    def add(self, stage: str, usage: Usage | None) -> Usage:
+        """Add a call's usage; the running sum with it."""
         with self._lock:
-            self.by_stage[stage] = self.by_stage.get(stage, Usage()) + usage
+            if usage is not None:
+                self.by_stage[stage] = self.by_stage.get(stage, Usage()) + usage
+                self.running = self.running + usage
+            return self.running
 
     def total(self) -> Usage:
         return sum(self.by_stage.values(), Usage())
@@ -47,10 +52,11 @@ def cost_text(usage: Usage, quote: Callable[[str], str] = repr) -> str:
     """Dollars as the terminal and the reports say them: "$0.0123", or, when a model had no
     price, that its cost is not counted, never "$0.0000" for calls nobody priced; and when a
     server sent no usage, that its calls' tokens and cost are our estimate."""
-    return _dollars(usage, quote) + estimated_text(usage, quote)
+    return dollars_text(usage, quote) + estimated_text(usage, quote)
 
 
-def _dollars(usage: Usage, quote: Callable[[str], str]) -> str:
+def dollars_text(usage: Usage, quote: Callable[[str], str] = repr) -> str:
+    """`cost_text` without the note on estimated usage."""
     if not usage.unpriced_models:
         return f"${usage.cost_usd:.4f}"
     names = ", ".join(quote(model) for model in usage.unpriced_models)

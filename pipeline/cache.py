@@ -208,17 +208,13 @@ class Stored(Generic[T]):
         self.digest = digest
         self.facts = facts
 
-    @property
-    def path(self) -> Path:
-        return Path(self.file)
-
     def load(self) -> T:
         try:
             with open(self.file, "rb") as fh:
                 return self.model.model_validate_json(fh.read())
         except (OSError, ValidationError, ValueError) as exc:
             raise CorruptEntryError(
-                f"cache entry {self.path} is unreadable ({type(exc).__name__})"
+                f"cache entry {self.file} is unreadable ({type(exc).__name__})"
             ) from exc
 
     def __getattr__(self, name: str) -> Any:
@@ -300,9 +296,16 @@ class Cache:
 
     def get(self, stage: str, key: str, model: type[T]) -> T | None:
         """The cached artifact, or None. A corrupt entry is reported and treated as missing."""
-        path = self._path(stage, key, ".json")
+        read = self._read(self._file(stage, key, ".json"), model)
+        return read[0] if read is not None else None
+
+    def _read(self, path: str, model: type[T]) -> tuple[T, os.stat_result, bytes] | None:
+        """The artifact at `path`, with the stat and bytes it was read as, or None when there is
+        none; a corrupt one is reported and treated as missing."""
         try:
-            return model.model_validate_json(path.read_bytes())
+            with open(path, "rb") as fh:
+                stat, blob = os.fstat(fh.fileno()), fh.read()
+            return model.model_validate_json(blob), stat, blob
         except FileNotFoundError:
             return None
         except (OSError, ValidationError, ValueError) as exc:
@@ -321,15 +324,10 @@ class Cache:
         if known is not None and isinstance(known[2], str):  # a small entry, held by the index
             with contextlib.suppress(ValidationError, ValueError):
                 return model.model_validate_json(known[2]), known[0]
-        try:
-            with open(path, "rb") as fh:
-                stat, blob = os.fstat(fh.fileno()), fh.read()
-            value = model.model_validate_json(blob)
-        except FileNotFoundError:
+        read = self._read(path, model)
+        if read is None:
             return None
-        except (OSError, ValidationError, ValueError) as exc:
-            self._warn(f"cache entry {path} is unreadable ({type(exc).__name__}); recomputing")
-            return None
+        value, stat, blob = read
         known = self._known(stage, key, stat)
         if known is not None:
             return value, known[0]

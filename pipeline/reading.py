@@ -31,12 +31,15 @@ import functools
 import itertools
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 from pipeline.models import Section
 from pipeline.tokens import Tokenizer
+
+K = TypeVar("K")
 
 FILL_ONLY = 5  # tiers read only when everything before them was: related work, back matter
 UNIT_TOKENS = 300  # a longer paragraph is cut into pieces of this size, at sentence ends
@@ -77,9 +80,25 @@ _KEYWORDS: tuple[tuple[Role, tuple[str, ...]], ...] = (
     (Role.METHOD, ("method", "approach", "model", "framework", "architecture", "algorithm",
                    "design", "system", "implementation", "proposed", "overview")),
 )  # fmt: skip
-_ROLE_PATTERNS = tuple(
-    (role, re.compile(r"\b(?:" + "|".join(keywords) + ")")) for role, keywords in _KEYWORDS
-)
+
+
+def heading_classifier(table: Sequence[tuple[K, Sequence[str]]]) -> Callable[[str], K | None]:
+    """The class a heading names: the first of `table` one of whose keywords starts a word of
+    the lower-cased heading, or None. One pattern per class; cached, since a paper asks about
+    the same few headings once per paragraph, and every paper about "Introduction"."""
+    patterns = tuple(
+        (kind, re.compile(r"\b(?:" + "|".join(keywords) + ")")) for kind, keywords in table
+    )
+
+    @functools.lru_cache(maxsize=4096)
+    def classify(heading: str) -> K | None:
+        lowered = heading.lower()
+        return next((kind for kind, pattern in patterns if pattern.search(lowered)), None)
+
+    return classify
+
+
+_role = heading_classifier(_KEYWORDS)
 # Roles a subsection's own heading keeps under any parent: "Limitations" under "Discussion",
 # "Related Work" under "Introduction".
 _OWN_ROLES = (Role.LIMITATIONS, Role.RELATED, Role.BACK)
@@ -105,13 +124,6 @@ def role_of(path: Sequence[str], kind: str = "body") -> Role:
     if own in _OWN_ROLES:
         return own
     return next((r for r in map(_role, path) if r is not None), Role.OTHER)
-
-
-@functools.lru_cache(maxsize=4096)
-def _role(heading: str) -> Role | None:
-    # Cached: a paper asks for the same few headings once per paragraph (`read_from`).
-    lowered = heading.lower()
-    return next((role for role, pattern in _ROLE_PATTERNS if pattern.search(lowered)), None)
 
 
 @dataclass(frozen=True)
@@ -157,7 +169,10 @@ def select(parts: Sequence[Part], tokenizer: Tokenizer, budget: int) -> Selectio
     ]
     kept, fills_on = _fill([u for us in counted if us for u in us], parts, tokenizer, budget)
     if fills_on and None in counted:
-        every = [_units(i, part, tokenizer) for i, part in enumerate(parts)]
+        every = [
+            _units(i, part, tokenizer) if us is None else us
+            for i, (part, us) in enumerate(zip(parts, counted, strict=True))
+        ]
         kept, _ = _fill([u for us in every for u in us], parts, tokenizer, budget)
         counted = list(every)
     # A part left uncounted had none of its units read: any positive number of them will do.

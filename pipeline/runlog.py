@@ -33,9 +33,6 @@ class RunLog:
         self.warnings: list[str] = []
         self.notes: list[str] = []
         self.usage = Ledger()
-        # The run's usage so far, as the display shows it: summed as calls are paid, so that a
-        # call does not re-add every stage's usage (25 us a call, on the event loop's thread).
-        self._spent = Usage()
         # What each paper that failed after spending had cost (its row in run.json's by_paper).
         self.failed_spend: dict[str, Usage] = {}
         # Papers are summarized concurrently and extracted in worker threads' callbacks.
@@ -78,9 +75,7 @@ class RunLog:
 
     def meter(self, step: str, usage: Usage) -> None:
         """Every LLM request's cost, as it is paid (the backends' one usage sink)."""
-        self.usage.add(step, usage)
-        with self._lock:
-            self._spent = total = self._spent + usage
+        total = self.usage.add(step, usage)
         tokens = total.prompt_tokens + total.completion_tokens
         self.observer.spent(tokens, total.cost_usd, total.unpriced_models, total.estimated_models)
 

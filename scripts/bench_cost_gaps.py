@@ -4,7 +4,7 @@ without `usage`, and splitting a large round into batches within the Batch API's
     python scripts/bench_cost_gaps.py [--requests 60000] [--kb 4]
 
 1. A summarize request as big as the corpus's (each shared-corpus paper's plain text, cut to
-   the reading budget's ~6,000 tokens, in the default prompt): CPU per `unreported_usage`, and
+   the reading budget's ~6,000 tokens, in the default prompt): CPU per `estimated_tokens`, and
    its prompt-token estimate against chars/4. Falls back to a generated text without the corpus.
 2. `batches_of` over `--requests` requests of `--kb` KiB each at OpenAI's limits (50,000
    requests, 200 MB): the batches made, CPU seconds and peak RSS, and the same for writing every
@@ -24,15 +24,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.evaluation import corpus_dir
-from pipeline.llm.base import Price
 from pipeline.llm.batch import BatchLimits, batches_of, input_file
-from pipeline.llm.unreported import unreported_usage
+from pipeline.llm.unreported import estimated_tokens
 from pipeline.models import PaperMeta
 from pipeline.prompts import task_prompt
 from pipeline.settings import Settings
 from pipeline.stages.summarize import summarize_messages
 
-PRICE = Price(input=0.15, output=0.60)
 BUDGET_CHARS = 24_000  # about the reading budget's 6,000 tokens
 
 
@@ -57,13 +55,13 @@ def estimate_bench() -> None:
         [m.model_dump() for m in summarize_messages(meta, text, prompt, interests="")]
         for text in texts()
     ]
-    unreported_usage("gpt-4o-mini", requests[0], reply, PRICE)  # the vocabulary, once
+    estimated_tokens("gpt-4o-mini", requests[0], reply)  # the vocabulary, once
     started = time.process_time()
-    usages = [unreported_usage("gpt-4o-mini", r, reply, PRICE) for r in requests]
+    counts = [estimated_tokens("gpt-4o-mini", r, reply) for r in requests]
     cpu = time.process_time() - started
     ratios = [
-        u.prompt_tokens / (sum(len(t["content"]) for t in r) / 4)
-        for u, r in zip(usages, requests, strict=True)
+        prompt / (sum(len(t["content"]) for t in r) / 4)
+        for (prompt, _), r in zip(counts, requests, strict=True)
     ]
     print(
         f"estimate: {len(requests)} requests, {1000 * cpu / len(requests):.2f} ms CPU each; "

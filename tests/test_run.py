@@ -259,18 +259,35 @@ class Reading(Stage[Paper, PaperMeta]):
         return "async"
 
 
-def test_concurrent_jobs_start_with_the_largest_paper(day: Day):
-    # A day that ends on its longest paper waits for it alone: it goes first instead.
-    settings = day.settings(**{"llm.concurrency": 1})
+def run_stage(
+    day: Day,
+    stage: Stage[Any, Any],
+    papers: list[Paper],
+    pool_threshold: int = executor.POOL_THRESHOLD,
+    **flags: Any,
+) -> RunLog:
+    """One stage over `papers` through a run's executor, outside a run; its log."""
+    settings = day.settings(**flags)
     log, cache = RunLog(), Cache(settings.cache_dir)
     source = Source(kind="folder", day=date.fromisoformat(DAY), folder=day.papers)
+    with asyncio.Runner() as loop:
+        tools = Tools(settings, cache, log)
+        local = LocalExecutor(
+            settings, cache, log, tools, Plan(), QuietObserver(), loop, pool_threshold
+        )
+        try:
+            local.run(stage, DayState(source=source, log=log, papers=papers))
+        finally:
+            local.close()
+    return log
+
+
+def test_concurrent_jobs_start_with_the_largest_paper(day: Day):
+    # A day that ends on its longest paper waits for it alone: it goes first instead.
     titles = {"short": "x", "longest": "x" * 30, "middle": "x" * 10, "tie": "x" * 10}
     papers = [Paper(meta=PaperMeta(id=i, title=t)) for i, t in titles.items()]
     stage = Reading()
-    with asyncio.Runner() as loop:
-        tools = Tools(settings, cache, log)
-        executor = LocalExecutor(settings, cache, log, tools, Plan(), QuietObserver(), loop)
-        executor.run(stage, DayState(source=source, log=log, papers=papers))
+    run_stage(day, stage, papers, **{"llm.concurrency": 1})
     assert stage.started == ["longest", "middle", "tie", "short"]
 
 
@@ -299,20 +316,8 @@ class Crashy(Stage[Paper, PaperMeta]):
 
 
 def test_a_worker_that_dies_takes_only_its_own_paper_down(day: Day):
-    settings = day.settings()
-    log = RunLog()
-    cache = Cache(settings.cache_dir)
-    source = Source(kind="folder", day=date.fromisoformat(DAY), folder=day.papers)
     papers = [Paper(meta=PaperMeta(id=i, title=f"paper {i}")) for i in ("a", "b", "doomed", "c")]
-    with asyncio.Runner() as loop:
-        tools = Tools(settings, cache, log)
-        executor = LocalExecutor(
-            settings, cache, log, tools, Plan(), QuietObserver(), loop, pool_threshold=1
-        )
-        try:
-            executor.run(Crashy(), DayState(source=source, log=log, papers=papers))
-        finally:
-            executor.close()
+    log = run_stage(day, Crashy(), papers, pool_threshold=1)
     assert [p.meta.title for p in papers if p.failure is None] == ["PAPER A", "PAPER B", "PAPER C"]
     [failed] = log.failures
     assert failed.id == "doomed" and "crashed its worker process" in failed.error
@@ -345,19 +350,8 @@ class Clocked(Stage[Paper, PaperMeta]):
 def test_worker_processes_start_with_the_largest_paper(day: Day, monkeypatch: pytest.MonkeyPatch):
     # A stage that ends on its longest paper keeps one core idle while the other reads it.
     monkeypatch.setattr(executor, "WORKERS", 1)  # one worker starts them in the order given
-    settings = day.settings()
-    log, cache = RunLog(), Cache(settings.cache_dir)
-    source = Source(kind="folder", day=date.fromisoformat(DAY), folder=day.papers)
     titles = {"short": "x", "longest": "x" * 30, "middle": "x" * 10, "tie": "x" * 10}
     papers = [Paper(meta=PaperMeta(id=i, title=t)) for i, t in titles.items()]
-    with asyncio.Runner() as loop:
-        tools = Tools(settings, cache, log)
-        run = LocalExecutor(
-            settings, cache, log, tools, Plan(), QuietObserver(), loop, pool_threshold=1
-        )
-        try:
-            run.run(Clocked(), DayState(source=source, log=log, papers=papers))
-        finally:
-            run.close()
+    run_stage(day, Clocked(), papers, pool_threshold=1)
     started = sorted(papers, key=lambda p: int(p.meta.abstract))
     assert [p.meta.id for p in started] == ["longest", "middle", "tie", "short"]

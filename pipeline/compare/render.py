@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pipeline.accounting import cost_text, estimated_text
+from pipeline.accounting import dollars_text, estimated_text
 from pipeline.cache import write_atomic
 from pipeline.compare.metrics import DiffOp, summary_text, word_diff
 from pipeline.compare.results import (
@@ -52,8 +52,8 @@ def usd(
     priced; and that they are our estimate where a server sent no usage. `quote` shows a
     model's name (plain text by default, to be escaped)."""
     usage = Usage(cost_usd=amount, unpriced_models=list(unpriced), estimated_models=list(estimated))
-    dollars = cost_text(usage.model_copy(update={"estimated_models": []}), quote)
-    return (dollars if unpriced else digits.format(amount)) + estimated_text(usage, quote)
+    dollars = dollars_text(usage, quote) if unpriced else digits.format(amount)
+    return dollars + estimated_text(usage, quote)
 
 
 # The per-variant rows, as the table shows them: (label, how to read it from the stats).

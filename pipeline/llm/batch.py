@@ -437,9 +437,8 @@ class BatchLLM:
         key = round_key(self.model, self.direct.endpoint(), ids)
         # The same requests failed in a batch before: a new batch, under a key that follows
         # from that one's id, so a stopped run finds this batch again (here or by metadata).
-        while (done := self.store.get(key)) is not None and done.results is not None:
-            key = round_key(self.model, self.direct.endpoint(), [*ids, f"after {done.batch_id}"])
-        record = self.store.get(key)
+        while (record := self.store.get(key)) is not None and record.results is not None:
+            key = round_key(self.model, self.direct.endpoint(), [*ids, f"after {record.batch_id}"])
         if record is None or not record.batch_id:  # never sent, or its create went unanswered
             client = self.direct.client(TASK)
             since = record.attempted_at if record is not None else None

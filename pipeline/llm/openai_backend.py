@@ -571,24 +571,27 @@ class OpenAIBackend:
         reported = completion.usage
         price = self.prices.get(self.model) or self.prices.get(completion.model)
         if reported is None:  # some compatible servers omit usage: counted by our estimate
-            from pipeline.llm.unreported import unreported_usage
+            from pipeline.llm.unreported import estimated_tokens
 
             message = completion.choices[0].message if completion.choices else None
             reply = (message.content or message.refusal or "") if message else ""
-            return unreported_usage(self.model, turns, reply, price, seconds)
-        details = reported.prompt_tokens_details
-        cached = (details.cached_tokens or 0) if details else 0
-        prompt, completed = reported.prompt_tokens, reported.completion_tokens
-        cost = price.cost(prompt, completed, cached) if price else 0.0
+            prompt, completed = estimated_tokens(self.model, turns, reply)
+            cached, estimated = 0, [self.model]
+        else:
+            details = reported.prompt_tokens_details
+            cached = (details.cached_tokens or 0) if details else 0
+            prompt, completed = reported.prompt_tokens, reported.completion_tokens
+            estimated = []
         return Usage(
             calls=1,
             prompt_tokens=prompt,
             completion_tokens=completed,
             cached_tokens=cached,
-            cost_usd=cost,
+            cost_usd=price.cost(prompt, completed, cached) if price else 0.0,
             seconds=round(seconds, 4),
             # a self-hosted model nobody priced: its cost is unknown, not $0
             unpriced_models=[] if price else [self.model],
+            estimated_models=estimated,
         )
 
     # --- the client, one per event loop -----------------------------------------------------

@@ -19,7 +19,6 @@ chunks only that: a section's chunks spell out its kept paragraphs, gaps marked 
 
 from __future__ import annotations
 
-import functools
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
@@ -53,10 +52,7 @@ _HEADING_KEYWORDS = (
     (RESULTS, ("result", "experiment", "evaluation", "empirical", "benchmark")),
     (CONCLUSION, ("conclusion", "concluding", "discussion", "limitation", "future work")),
 )
-# One pattern per rank: it matches where one of its keywords would, at a word start.
-_HEADING_PATTERNS = tuple(
-    (rank, re.compile(r"\b(?:" + "|".join(keywords) + ")")) for rank, keywords in _HEADING_KEYWORDS
-)
+_heading_rank = reading.heading_classifier(_HEADING_KEYWORDS)
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 # A line ending in sentence punctuation ends its paragraph; any other line break is a wrap.
@@ -252,14 +248,6 @@ def section_priority(path: list[str]) -> int:
         if rank is not None:
             return rank
     return OTHER
-
-
-@functools.lru_cache(maxsize=4096)
-def _heading_rank(heading: str) -> int | None:
-    # Cached: a paper asks about each of its headings three or four times (abstract, paths,
-    # parts), and about the same "Introduction" as every other paper.
-    lowered = heading.lower()
-    return next((rank for rank, pattern in _HEADING_PATTERNS if pattern.search(lowered)), None)
 
 
 def _part(
