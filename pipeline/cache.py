@@ -131,20 +131,20 @@ class DigestIndex(StatIndex):
     def __init__(self, path: Path, warn: Warn) -> None:
         super().__init__(path, warn, "the PDF digest index")
 
-    def digest(self, file: Path, new: Callable[[], None] | None = None) -> str:
-        """The file's digest, read from the index or hashed (`new` is called first then)."""
+    def digest(self, file: Path, hashed: Callable[[str], None] | None = None) -> str:
+        """The file's digest, read from the index, or hashed (and then given to `hashed`)."""
         name = os.path.abspath(file)
         before = os.stat(file)
         known = self.known(name, before)
         if known is not None:
             return str(known)
-        if new is not None:
-            new()
         sha = file_digest(file)
         if _signature(os.stat(file)) == _signature(before):  # unchanged while it was read
             self.remember(name, before, sha)
         else:
             self.forget(name)
+        if hashed is not None:
+            hashed(sha)
         return sha
 
 
@@ -459,6 +459,10 @@ class Cache:
             write_atomic(self._path(stage, key, ".failed.json"), blob.encode())
         except OSError as exc:
             self._warn(f"could not remember a {stage} failure ({exc})")
+
+    def has(self, stage: str, key: str) -> bool:
+        """Whether an entry (an artifact, or a remembered failure) is stored under `key`."""
+        return any(os.path.exists(self._file(stage, key, s)) for s in (".json", ".failed.json"))
 
     def holds(self, stage: str) -> bool:
         """Whether any run has stored entries of `stage` here."""

@@ -216,6 +216,13 @@ class LocalExecutor:
 
     # --- keys and the cache ----------------------------------------------------------
 
+    def cached(self, stage: Stage[Any, Any], paper_id: str, inputs: dict[str, Any]) -> bool:
+        """Whether the stage has an entry for these inputs: a guess, before the run reaches the
+        stage, at whether it will compute (an entry may still prove unreadable, or forced)."""
+        if stage.name in self.plan.force or self.plan.mode(stage.name) != "run":
+            return stage.name not in self.plan.force  # forced: computed; upstream of --only: not
+        return self.cache.has(stage.name, self._job(stage, paper_id, inputs).key)
+
     def _job(self, stage: Stage[Any, Any], paper_id: str, inputs: dict[str, Any]) -> Job:
         params, identities, fixed = self._stage_parts(stage)
         key = keyed(stage, inputs, fixed, self._digests.of)

@@ -40,10 +40,16 @@ def seed(
         while paper_id in taken:  # two files may map to one local id
             paper_id += "-dup"
         taken.add(paper_id)
-        file = PdfFile(path=pdf, sha256=sha256)
-        meta = PaperMeta(id=paper_id, title=pdf.name, pdf_path=pdf, pdf_sha256=file.sha256)
-        papers.append(Paper(meta=meta, pdf=file))
+        papers.append(folder_paper(pdf, sha256, paper_id))
     return papers
+
+
+def folder_paper(pdf: Path, sha256: str, paper_id: str | None = None) -> Paper:
+    """A folder's PDF as a paper with placeholder metadata (the feed stage reads the rest)."""
+    paper_id = paper_id or feed.local_id(pdf)
+    file = PdfFile(path=pdf, sha256=sha256)
+    meta = PaperMeta(id=paper_id, title=pdf.name, pdf_path=pdf, pdf_sha256=file.sha256)
+    return Paper(meta=meta, pdf=file)
 
 
 def _digests(pdfs: list[Path], hash_file: Callable[[Path], str]) -> list[str]:

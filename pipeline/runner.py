@@ -22,7 +22,7 @@ from pipeline.cache import Cache
 from pipeline.editions import Edition, edition_name
 from pipeline.errors import UsageError
 from pipeline.executor import POOL_THRESHOLD, LocalExecutor, Plan
-from pipeline.feeding import admit, seed
+from pipeline.feeding import admit, folder_paper, seed
 from pipeline.llm.backends import MakeBackend
 from pipeline.observer import Observer, QuietObserver
 from pipeline.paper import Day, Paper, release
@@ -55,6 +55,11 @@ def stages_for(source: Source) -> list[Stage[Any, Any]]:
         # from its Document. Every PDF of the folder is read in full, then triage picks the top.
         return [Extract(), FolderFeed(), Triage(), Download(), *rest]
     return [ArxivListing(source), Triage(), Download(), Extract(), *rest]
+
+
+def _inputs(stage: Stage[Any, Any], pdf: Path, sha256: str) -> tuple[str, dict[str, Any]]:
+    paper = folder_paper(pdf, sha256)
+    return paper.meta.id, stage.inputs(paper)
 
 
 def _check_only(plan: RunPlan, log: RunLog, loaded: list[str]) -> None:
@@ -156,21 +161,27 @@ class Runner:
         return self.day
 
     def _hasher(self, executor: LocalExecutor) -> Callable[[Path], str]:
-        """The cache's digest of a PDF. Once as many PDFs are new to the digest index as make a
-        CPU stage use worker processes, the workers' fork server is started: its imports then
-        overlap the hashing of the rest, on a cold day's first second (otherwise one core).
-        New to the index is a guess that extract will run: a moved or just-written folder of
-        PDFs already extracted starts it for nothing (~0.4 s of the other core's time)."""
+        """The cache's digest of a PDF. Once as many PDFs hashed afresh have no cached Document
+        as make extract use worker processes, the workers' fork server is started: its imports
+        then overlap the hashing of the rest, on a cold day's first second (otherwise one core).
+        A folder just written or moved is hashed afresh too, but its PDFs already extracted do
+        not count: a cached day starts no fork server."""
+        extract = next((stage for stage in self.stages if stage.name == "extract"), None)
         new = itertools.count(1)
 
-        def on_new() -> None:
+        def hashed(pdf: Path, sha256: str) -> None:
+            if extract is None or executor.cached(extract, *_inputs(extract, pdf, sha256)):
+                return
             if next(new) == max(self.pool_threshold, 1):
                 try:
                     executor.warm()
                 except Exception as exc:  # a head start only: the pool starts it when needed
                     logger.debug("fork server not started early: %s", exc)
 
-        return functools.partial(self.cache.digests.digest, new=on_new)
+        def digest(pdf: Path) -> str:
+            return self.cache.digests.digest(pdf, functools.partial(hashed, pdf))
+
+        return digest
 
     def _finish(self) -> RunRecord:
         day, source = self.day, self.plan.source

@@ -122,10 +122,10 @@ def test_a_day_of_new_pdfs_starts_the_fork_server_while_it_hashes_them(
         os.utime(pdf, (time.time() - 3600, time.time() - 3600))
 
     # A fresh process each run: the fork server is one per process and outlives a run in it.
-    def run() -> list[tuple[str, bool]]:
+    def run(source: Path = folder) -> list[tuple[str, bool]]:
         root = Path(__file__).resolve().parents[1]
         env = {**os.environ, "PYTHONPATH": str(root)}
-        args = [sys.executable, "-c", WATCH, str(tmp_path / "day"), str(folder)]
+        args = [sys.executable, "-c", WATCH, str(tmp_path / "day"), str(source)]
         done = subprocess.run(args, env=env, cwd=root, capture_output=True, text=True, check=True)
         return json.loads(done.stdout.splitlines()[-1])
 
@@ -134,6 +134,9 @@ def test_a_day_of_new_pdfs_starts_the_fork_server_while_it_hashes_them(
     cached = run()
     assert [stage for stage, _ in cached] == [stage for stage, _ in cold]
     assert not any(running for _, running in cached)  # nothing new: no fork server at all
+    # Moved: every PDF is new to the digest index and hashed again, but none needs extracting.
+    folder.rename(tmp_path / "moved")
+    assert not any(running for _, running in run(tmp_path / "moved"))
 
 
 def test_a_fork_server_that_cannot_start_early_costs_the_day_nothing(
