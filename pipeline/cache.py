@@ -131,6 +131,14 @@ class DigestIndex(StatIndex):
     def __init__(self, path: Path, warn: Warn) -> None:
         super().__init__(path, warn, "the PDF digest index")
 
+    def held(self, file: Path) -> str | None:
+        """The file's digest if the index knows it as the file is now, else None."""
+        try:
+            known = self.known(os.path.abspath(file), os.stat(file))
+        except OSError:
+            return None  # said by `digest`, which reads it
+        return str(known) if known is not None else None
+
     def digest(self, file: Path, new: Callable[[], None] | None = None) -> str:
         """The file's digest, read from the index or hashed (`new` is called first then)."""
         name = os.path.abspath(file)
