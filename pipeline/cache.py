@@ -43,7 +43,14 @@ Warn = Callable[[str], None]
 
 def digest(model: BaseModel) -> str:
     """Content digest of an artifact; pydantic's JSON dump is deterministic for one model."""
-    return hashlib.sha256(model.model_dump_json().encode("utf-8")).hexdigest()
+    return hashlib.sha256(model_json(model)).hexdigest()
+
+
+def model_json(model: BaseModel) -> bytes:
+    """`model.model_dump_json().encode()`, byte for byte, as pydantic writes it: that method
+    decodes pydantic's UTF-8 into a str, which was then encoded again (a cached day's report
+    inputs and ranking are megabytes, and a cold day's Documents more)."""
+    return model.__pydantic_serializer__.to_json(model)
 
 
 def file_digest(path: Path) -> str:
@@ -408,7 +415,7 @@ class Cache:
         The artifact is what makes an entry exist, so it goes last, and an old one goes first:
         a run killed between the writes leaves no entry (only metadata, which the next put
         rewrites), never an artifact without its metadata or beside another's."""
-        blob = value.model_dump_json().encode()
+        blob = model_json(value)
         sha, facts = hashlib.sha256(blob).hexdigest(), _facts(value)  # = digest(value), dumped once
         record = {
             "stage": stage,
@@ -485,7 +492,7 @@ class Cache:
 
     def put_edition(self, day: date, edition: str, value: BaseModel) -> None:
         try:
-            write_atomic(self.edition_path(day, edition), value.model_dump_json().encode())
+            write_atomic(self.edition_path(day, edition), model_json(value))
         except OSError as exc:
             self._warn(f"could not index the day's report in the cache ({exc}); continuing")
 
