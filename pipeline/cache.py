@@ -43,7 +43,14 @@ Warn = Callable[[str], None]
 
 def digest(model: BaseModel) -> str:
     """Content digest of an artifact; pydantic's JSON dump is deterministic for one model."""
-    return hashlib.sha256(model.model_dump_json().encode("utf-8")).hexdigest()
+    return hashlib.sha256(model_json(model)).hexdigest()
+
+
+def model_json(model: BaseModel) -> bytes:
+    """`model.model_dump_json().encode()`, byte for byte, as pydantic writes it: that method
+    decodes pydantic's UTF-8 into a str, which was then encoded again (a cached day's report
+    inputs and ranking are megabytes, and a cold day's Documents more)."""
+    return model.__pydantic_serializer__.to_json(model)
 
 
 def file_digest(path: Path) -> str:
@@ -130,6 +137,14 @@ class DigestIndex(StatIndex):
 
     def __init__(self, path: Path, warn: Warn) -> None:
         super().__init__(path, warn, "the PDF digest index")
+
+    def held(self, file: Path) -> str | None:
+        """The file's digest if the index knows it as the file is now, else None."""
+        try:
+            known = self.known(os.path.abspath(file), os.stat(file))
+        except OSError:
+            return None  # said by `digest`, which reads it
+        return str(known) if known is not None else None
 
     def digest(self, file: Path, hashed: Callable[[str], None] | None = None) -> str:
         """The file's digest, read from the index, or hashed (and then given to `hashed`)."""
@@ -400,7 +415,7 @@ class Cache:
         The artifact is what makes an entry exist, so it goes last, and an old one goes first:
         a run killed between the writes leaves no entry (only metadata, which the next put
         rewrites), never an artifact without its metadata or beside another's."""
-        blob = value.model_dump_json().encode()
+        blob = model_json(value)
         sha, facts = hashlib.sha256(blob).hexdigest(), _facts(value)  # = digest(value), dumped once
         record = {
             "stage": stage,
@@ -446,8 +461,11 @@ class Cache:
 
     def failure(self, stage: str, key: str) -> str | None:
         """The reason a remembered failure was recorded, or None."""
+        path = self._file(stage, key, ".failed.json")
+        if not os.access(path, os.F_OK):  # the usual answer, without raising: 1,000 a cached day
+            return None
         try:
-            with open(self._file(stage, key, ".failed.json"), "rb") as fh:
+            with open(path, "rb") as fh:
                 data = json.loads(fh.read())
             return str(data["error"])
         except (OSError, ValueError, KeyError, TypeError):
@@ -478,7 +496,7 @@ class Cache:
 
     def put_edition(self, day: date, edition: str, value: BaseModel) -> None:
         try:
-            write_atomic(self.edition_path(day, edition), value.model_dump_json().encode())
+            write_atomic(self.edition_path(day, edition), model_json(value))
         except OSError as exc:
             self._warn(f"could not index the day's report in the cache ({exc}); continuing")
 

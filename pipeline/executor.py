@@ -49,8 +49,14 @@ WORKERS = 2
 # pool) starts with the stages already loaded instead of importing them again. Not PyMuPDF:
 # `pipeline.stages.extract` imports it where a PDF is opened, so only extract's workers map it
 # (~20 MiB of each worker's resident library pages and objects, ~30 MiB of the fork server's);
-# chunk's and summarize's workers never do.
-PRELOAD = ["pipeline.stages.extract", "pipeline.stages.chunk", "pipeline.llm.backends"]
+# chunk's and summarize's workers never do. The summarize stage is named: the backends no longer
+# import it (naming a backend must not), and each worker would import it again.
+PRELOAD = [
+    "pipeline.stages.extract",
+    "pipeline.stages.chunk",
+    "pipeline.stages.summarize",
+    "pipeline.llm.backends",
+]
 
 
 class Executor(Protocol):

@@ -22,12 +22,15 @@ from pipeline.wording import plural
 
 
 def seed(
-    source: Source, warn: Callable[[str], None], hash_file: Callable[[Path], str] = file_digest
+    source: Source,
+    warn: Callable[[str], None],
+    hash_file: Callable[[Path], str] = file_digest,
+    known: Callable[[Path], str | None] | None = None,
 ) -> list[Paper]:
     """A folder's PDFs (or the one PDF named by --source) as papers with placeholder metadata
     (the feed stage reads the rest); files refused (a link out of the folder) are said through
     `warn`. `hash_file` gives a PDF's content digest (the cache's index of files it has
-    hashed, in a run)."""
+    hashed, in a run); `known`, the digest already known without reading the file, or None."""
     if source.kind != "folder":
         return []
     assert source.folder is not None
@@ -35,7 +38,7 @@ def seed(
     taken: set[str] = set()
     # One file was chosen by name, so no folder rules (links out of it, other files) apply.
     pdfs = [source.folder] if source.folder.is_file() else feed.pdfs_in_folder(source.folder, warn)
-    for pdf, sha256 in zip(pdfs, _digests(pdfs, hash_file), strict=True):
+    for pdf, sha256 in zip(pdfs, _digests(pdfs, hash_file, known), strict=True):
         paper_id = feed.local_id(pdf)
         while paper_id in taken:  # two files may map to one local id
             paper_id += "-dup"
@@ -52,13 +55,22 @@ def folder_paper(pdf: Path, sha256: str, paper_id: str | None = None) -> Paper:
     return Paper(meta=meta, pdf=file)
 
 
-def _digests(pdfs: list[Path], hash_file: Callable[[Path], str]) -> list[str]:
-    """Every PDF's digest, two files at a time: hashlib lets go of the GIL while it hashes, and
-    a cold day's 800 MB would otherwise keep one core busy and the other idle before extract."""
-    if len(pdfs) < 2:
-        return [hash_file(pdf) for pdf in pdfs]
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperbrief-hash") as pool:
-        return list(pool.map(hash_file, pdfs))
+def _digests(
+    pdfs: list[Path],
+    hash_file: Callable[[Path], str],
+    known: Callable[[Path], str | None] | None = None,
+) -> list[str]:
+    """Every PDF's digest: those `known` already, then the rest two files at a time (hashlib
+    lets go of the GIL while it hashes, and a cold day's 800 MB would otherwise keep one core
+    busy and the other idle before extract). A cached day's 500 known digests start no thread."""
+    found = [known(pdf) for pdf in pdfs] if known is not None else [None] * len(pdfs)
+    todo = [pdf for pdf, sha in zip(pdfs, found, strict=True) if sha is None]
+    if len(todo) < 2:
+        hashed = iter([hash_file(pdf) for pdf in todo])
+    else:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperbrief-hash") as pool:
+            hashed = iter(list(pool.map(hash_file, todo)))
+    return [sha if sha is not None else next(hashed) for sha in found]
 
 
 def admit(day: Day, settings: Settings, seen_path: Path) -> None:

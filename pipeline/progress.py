@@ -11,18 +11,9 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderableType
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -31,21 +22,46 @@ from pipeline.models import Usage
 from pipeline.record import STAGES, RunRecord
 from pipeline.wording import plural
 
+# The bars are drawn only on a terminal: a run under cron or in a pipe (and every benchmark)
+# prints plain lines and does not import rich's progress machinery.
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
 # LLM steps in run.json's llm.by_stage, by the stage that makes them.
 STEP_STAGE = {"digest": "report"}
 
 
-class _Bars(Progress):
+def _bars(console: Console, status: RichObserver) -> Progress:
     """Rich's bars with one status line under them."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    def __init__(self, *columns: Any, status: RichObserver, **options: Any) -> None:
-        self.status = status  # first: rich renders once while it is made
-        super().__init__(*columns, **options)
+    class Bars(Progress):
+        def __init__(self, *columns: Any, **options: Any) -> None:
+            self.status = status  # first: rich renders once while it is made
+            super().__init__(*columns, **options)
 
-    def get_renderables(self) -> Iterable[RenderableType]:
-        yield self.make_tasks_table(self.tasks)
-        if line := self.status.status_line():
-            yield Text(line, style="dim")
+        def get_renderables(self) -> Iterable[RenderableType]:
+            yield self.make_tasks_table(self.tasks)
+            if line := self.status.status_line():
+                yield Text(line, style="dim")
+
+    return Bars(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 class RichObserver:
@@ -60,23 +76,13 @@ class RichObserver:
         self.cost_usd = 0.0
         self.unpriced: list[str] = []
         self.estimated: list[str] = []  # models whose server sent no usage
-        self.progress = _Bars(
-            TextColumn("{task.description:<10}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-            status=self,
-        )
+        self.progress = _bars(console, self) if self.live else None
         self.tasks: dict[str, TaskID] = {}
         self._counts: dict[str, tuple[int, int, float]] = {}  # done, total, started
         self._lock = threading.Lock()
 
     def __enter__(self) -> RichObserver:
-        if self.live:
+        if self.progress is not None:
             self.progress.start()
         return self
 
@@ -86,7 +92,7 @@ class RichObserver:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.live:
+        if self.progress is not None:
             self.progress.stop()
 
     # --- the Observer protocol ----------------------------------------------------------
@@ -94,7 +100,7 @@ class RichObserver:
     def stage_started(self, stage: str, total: int) -> None:
         with self._lock:
             self._counts[stage] = (0, total, time.monotonic())
-        if self.live:
+        if self.progress is not None:
             self.tasks[stage] = self.progress.add_task(stage, total=total)
         else:
             self._line(f"{stage}: started, {plural(total, 'item')}")
@@ -104,7 +110,7 @@ class RichObserver:
             done, total, started = self._counts.get(stage, (0, 1, time.monotonic()))
             done += 1
             self._counts[stage] = (done, total, started)
-        if self.live:
+        if self.progress is not None:
             self.progress.advance(self.tasks[stage])
         elif done == total:
             seconds = time.monotonic() - started
@@ -150,7 +156,7 @@ class RichObserver:
         return f"LLM: {self.in_flight} in flight; {self.spent_text()}"
 
     def _line(self, text: str | Text) -> None:
-        self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def stage_usage(record: RunRecord) -> dict[str, Usage]:

@@ -141,7 +141,12 @@ class Runner:
             )
             finished = False
             try:
-                self.day.papers = seed(self.plan.source, self.log.warn, self._hasher(executor))
+                self.day.papers = seed(
+                    self.plan.source,
+                    self.log.warn,
+                    self._hasher(executor),
+                    self.cache.digests.held,
+                )
                 for stage in self.stages:
                     if stage.name == until:
                         break

@@ -94,12 +94,16 @@ class Stage(ABC, Generic[Target, Out]):
 
 
 Digester = Callable[[BaseModel], str]
+# Values that enter a key as they are: checked by exact type first, before the costlier checks.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def key_part(value: Any, digest_of: Digester = digest) -> Any:
     """A value as it enters a key: models by content digest (a PDF by its bytes' digest, not its
     path), containers element by element, plain values as they are. `digest_of` may know a
     model's digest already (the executor's, from the cache's metadata)."""
+    if type(value) in _PLAIN:  # most parts; BaseModel and Mapping are costly isinstance checks
+        return value
     if isinstance(value, Stored):
         return value.digest
     if isinstance(value, BaseModel):

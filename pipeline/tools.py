@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from pipeline.cache import Cache, digest
 from pipeline.llm.backends import Backend, backend_for
-from pipeline.llm.batch import BatchRecord
 from pipeline.models import ChunkNotes, PdfFile
 from pipeline.redaction import redacted
 from pipeline.runlog import RunLog
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:  # batch mode's machinery: imported by the runs that use it
+    from pipeline.llm.batch import BatchRecord
 
 
 class PdfStore:
@@ -64,6 +66,8 @@ class BatchCache:
         self.cache = cache
 
     def get(self, key: str) -> BatchRecord | None:
+        from pipeline.llm.batch import BatchRecord
+
         return self.cache.get("batches", key, BatchRecord)
 
     def put(self, key: str, record: BatchRecord) -> None:

@@ -8,12 +8,16 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.cache import Cache, digest, write_atomic
-from pipeline.models import PaperMeta, PdfFile
+from pipeline.cache import Cache, digest, model_json, write_atomic
+from pipeline.models import PaperMeta, PdfFile, RankedPaper, Usage
 from pipeline.stage import stage_key
 from pipeline.stages.chunk import Chunking
+from pipeline.stages.rank import Ranking
 from pipeline.stages.summarize import Summarize
+from tests.builders import record
 
 
 def meta(title: str = "A paper") -> PaperMeta:
@@ -70,6 +74,25 @@ def any_key(*parts: str) -> str:
 def test_digest_follows_content():
     assert digest(meta()) == digest(meta())
     assert digest(meta()) != digest(meta("Another paper"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    title=st.text(),
+    authors=st.lists(st.text(max_size=20), max_size=3),
+    score=st.floats(min_value=0, max_value=100),
+    cost=st.floats(allow_nan=False, allow_infinity=False),
+)
+def test_artifacts_are_written_and_digested_as_model_dump_json_encodes_them(
+    title: str, authors: list[str], score: float, cost: float
+):
+    # Every cache key and stored artifact was made from `model_dump_json().encode()`; the
+    # bytes pydantic writes directly must stay those bytes, or every cached day recomputes.
+    paper = meta(title).model_copy(update={"authors": authors, "pdf_path": Path("/tmp/é.pdf")})
+    spent = record(paper.id).model_copy(update={"usage": Usage(calls=1, cost_usd=cost)})
+    ranking = Ranking(papers=[RankedPaper(meta=paper, record=spent, impact_score=score)])
+    for model in (paper, ranking):
+        assert model_json(model) == model.model_dump_json().encode("utf-8")
 
 
 def test_put_then_get_round_trips_with_metadata(tmp_path: Path):

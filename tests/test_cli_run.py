@@ -140,3 +140,38 @@ def test_the_page_cap_is_said_in_the_report_on_cached_runs_too(workspace: Worksp
     assert workspace.run(env=capped).returncode == 0
     assert workspace.computed()["extract"] == 0
     assert "read the first 1 of 3 pages" in first and workspace.report() == first
+
+
+# Prints the modules a command imported, after the command's own output.
+MODULES_PROBE = (
+    "import sys; from pipeline.cli import main; code = main(sys.argv[1:]); "
+    "print(' '.join(sorted(sys.modules))); sys.exit(code)"
+)
+# What only computing a paper needs: a model's client, the PDF reader, batch mode.
+NEVER_ON_A_REBUILD = {"openai", "aiohttp", "httpx", "pymupdf", "llama_cpp", "pipeline.llm.batch"}
+
+
+def imported_by(workspace: Workspace, *args: str) -> set[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", MODULES_PROBE, *args],
+        cwd=workspace.root,
+        env=workspace.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.splitlines()[-1].split())
+
+
+def test_a_report_rebuilt_from_the_cache_imports_only_what_it_uses(workspace: Workspace):
+    assert workspace.run().returncode == 0
+    where = ("--cache-dir", str(workspace.cache), "--out", str(workspace.out))
+    daily = imported_by(workspace, "report", "daily", "--date", DAY, *where)
+    # no stage's machinery either: the summarize stage, its tokenizer, the event loop
+    for_daily = {"tiktoken", "asyncio", "pipeline.stages.summarize", "pipeline.stages.chunk"}
+    assert daily & (NEVER_ON_A_REBUILD | for_daily) == set()
+    only = imported_by(workspace, *workspace.command("--only", "report")[3:])
+    # the bars are drawn only on a terminal: a piped run prints lines
+    assert only & (NEVER_ON_A_REBUILD | {"rich.progress"}) == set()
+    assert {"pipeline.stages.summarize", "pipeline.runner"} <= only  # the probe saw the run

@@ -17,6 +17,7 @@ import pytest
 from pipeline.commands.report import build_weekly, rebuild_daily
 from pipeline.commands.schema import schema_of
 from pipeline.html.weekly import MEDALS, weekly_html
+from pipeline.record import REPORT_FILES
 from pipeline.stages.report import DailyData
 from pipeline.weekly import WeeklyReport
 from tests.browser import Chromium
@@ -177,6 +178,24 @@ def test_a_daily_report_is_rebuilt_from_the_cache_without_a_model(week: Project)
     data = json.loads((folder / "summaries.json").read_text())
     assert data["run_id"] == json.loads(before["run.json"])["run_id"]
     DailyData.model_validate(data)  # the documented schema is what is written
+
+
+def test_a_daily_rebuild_reads_the_briefing_the_run_made_or_makes_it_when_cleared(
+    week: Project, monkeypatch: pytest.MonkeyPatch
+):
+    folder, day = week.folder(), date.fromisoformat(WEDNESDAY)
+    written = {name: (folder / name).read_bytes() for name in REPORT_FILES}
+
+    def rendered_again(inputs: Any) -> None:
+        raise AssertionError("the cached briefing was rendered again")
+
+    monkeypatch.setattr("pipeline.commands.report.daily", rendered_again)
+    rebuild_daily(week.settings(), day, week.runner.edition)
+    assert {name: (folder / name).read_bytes() for name in REPORT_FILES} == written
+    monkeypatch.undo()
+    shutil.rmtree(week.settings().cache_dir / "report")  # what `cache clear --stage report` does
+    rebuild_daily(week.settings(), day, week.runner.edition)
+    assert {name: (folder / name).read_bytes() for name in REPORT_FILES} == written
 
 
 def test_two_prompt_variants_keep_both_reports(tmp_path: Path, papers: Path):

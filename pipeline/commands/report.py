@@ -25,7 +25,8 @@ from pipeline.llm.base import ignore_meter
 from pipeline.observer import Observer, QuietObserver
 from pipeline.record import write_outputs
 from pipeline.settings import Settings
-from pipeline.stages.report import daily
+from pipeline.stage import stage_key
+from pipeline.stages.report import DailyReport, Report, ReportInput, daily
 from pipeline.wording import plural
 
 # The weekly report's machinery (its synthesis stage, the executor, the week's pages) is
@@ -67,8 +68,16 @@ def rebuild_daily(settings: Settings, day: date, edition: str | None = None) -> 
     cache = Cache(settings.cache_dir)
     entry = find_edition(cache, day, edition or edition_of(settings), edition is not None)
     out = settings.out_dir / day.isoformat() / entry.edition
-    write_outputs(out, entry.record, daily(entry.report))
+    write_outputs(out, entry.record, briefing(cache, settings, entry.report))
     return out
+
+
+def briefing(cache: Cache, settings: Settings, report: ReportInput) -> Report:
+    """The report stage's output for these inputs: read from the cache under the key the run
+    stored it by (the stage's version and these inputs), else made again (a cleared cache)."""
+    stage = DailyReport()
+    key = stage_key(stage, {"report": report}, stage.params(settings), {})
+    return cache.get(stage.name, key, Report) or daily(report)
 
 
 @dataclass

@@ -20,16 +20,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, Field
 
-from pipeline.faithfulness import source_index, summary_faithfulness
 from pipeline.llm.base import LLM, Meter, ignore_meter
 from pipeline.models import Chunks, PaperMeta, SummaryRecord
 from pipeline.prompts import Prompt
 from pipeline.redaction import redacted
 from pipeline.settings import LLMSettings
-from pipeline.stages import summarize, triage
 
-if TYPE_CHECKING:  # the weekly synthesis: imported where a digester is made
-    from pipeline.stages import digest
+# The stages' machinery is imported where a summarizer, triager or digester works: naming a
+# backend (`report daily`'s edition, a run's cache keys) needs none of it, nor tiktoken and
+# the reading patterns the summarize stage brings. The fork server preloads it for workers.
+if TYPE_CHECKING:
+    from pipeline.stages import digest, summarize, triage
 
 
 class Capabilities(BaseModel):
@@ -169,7 +170,9 @@ class ExtractiveSummarizer:
         single_call_budget: int,
     ) -> SummaryRecord:
         from pipeline.accounting import Ledger
+        from pipeline.faithfulness import source_index, summary_faithfulness
         from pipeline.llm.extractive import extractive_summary
+        from pipeline.stages import summarize
 
         summary = extractive_summary(meta, chunks.chunks)
         source = source_index(summarize.source_text(meta, chunks.chunks))
@@ -190,6 +193,8 @@ class HeuristicTriager:
         top: int,
         weights: Mapping[str, float],
     ) -> triage.TriageResult:
+        from pipeline.stages import triage
+
         return triage.heuristic_triage(papers, interests, top, weights)
 
 
@@ -241,6 +246,8 @@ class LLMSummarizer:
         interests: str,
         single_call_budget: int,
     ) -> SummaryRecord:
+        from pipeline.stages import summarize
+
         return await summarize.summary_record(
             meta,
             chunks,
@@ -270,6 +277,8 @@ class LLMTriager:
         top: int,
         weights: Mapping[str, float],
     ) -> triage.TriageResult:
+        from pipeline.stages import triage
+
         return await triage.triage(
             papers,
             self.llm,
