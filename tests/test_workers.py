@@ -17,6 +17,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pymupdf
 import pytest
@@ -28,6 +29,7 @@ from pipeline.observer import QuietObserver
 from pipeline.paper import Day, Paper
 from pipeline.runlog import RunLog
 from pipeline.sources import Source
+from pipeline.stage import Placement, Stage
 from pipeline.stages.extract import Extract, library
 from pipeline.tools import Tools
 from tests.builders import without_xref
@@ -81,6 +83,48 @@ def test_a_worker_forgets_pymupdfs_warnings_after_each_paper(tmp_path: Path, pap
     result = _compute_in_worker(Extract(), values, {}, None)  # what a worker runs per paper
     assert isinstance(result, Document) and result.sections
     assert pymupdf.JM_mupdf_warnings_store == []
+
+
+class Stepped(Stage[Paper, PaperMeta]):
+    """An async CPU stage (as the extractive summarizer is): its title says whether an event
+    loop ran it; given `wait`, it waits on a timer as no CPU stage should."""
+
+    name = "summarize"
+    scope = "paper"
+    version = 1
+    output = PaperMeta
+
+    def __init__(self, wait: float = 0.0) -> None:
+        self.wait = wait
+
+    def inputs(self, paper: Paper) -> dict[str, Any]:
+        return {"meta": paper.meta}
+
+    async def compute(self, *, meta: PaperMeta) -> PaperMeta:
+        await asyncio.sleep(self.wait)
+        try:
+            asyncio.get_running_loop()
+            ran = "on a loop"
+        except RuntimeError:
+            ran = "stepped"
+        return meta.model_copy(update={"title": ran})
+
+    def apply(self, paper: Paper, output: PaperMeta) -> None:
+        paper.meta = output
+
+    def placement(self, tools: Any) -> Placement:
+        return "process"
+
+
+def test_a_workers_async_compute_is_stepped_without_an_event_loop_per_paper():
+    # A new event loop per paper cost a worker more CPU than the coroutine it ran: one that
+    # never waits is stepped to its end, one that yields (sleep(0)) resumed at once.
+    meta = PaperMeta(id="p", title="")
+    result = _compute_in_worker(Stepped(), {"meta": meta}, {}, None)
+    assert isinstance(result, PaperMeta) and result.title == "stepped"
+    # one that waits for a timer fails its paper (and says why) instead of hanging the worker
+    failed = _compute_in_worker(Stepped(wait=0.01), {"meta": meta}, {}, None)
+    assert isinstance(failed, RuntimeError) and "running event loop" in str(failed)
 
 
 WATCH = """
