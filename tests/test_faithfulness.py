@@ -176,3 +176,11 @@ def test_property_the_source_is_cleaned_as_the_plain_patterns_clean_it(text: str
     plain = faithfulness._PERCENT_WORD.sub(r"\1%", plain)
     plain = faithfulness._SPACED_UNIT.sub(r"\1\2", faithfulness._LEADING_TIMES.sub(r"\1×", plain))
     assert faithfulness._cleaned(text) == plain
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from("a1٣ \t\n\u00a0\u2003\x1c.%-x"), max_size=30))
+def test_property_digit_words_are_what_the_plain_pattern_finds(text: str) -> None:
+    # Words with a digit (any script's), split at any whitespace `re` knows (no-break, em space).
+    plain = re.findall(r"(?<!\S)[^\s\d]*\d\S*", text)
+    assert faithfulness.digit_words(text) == plain
