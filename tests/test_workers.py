@@ -22,6 +22,7 @@ from typing import Any
 import pymupdf
 import pytest
 
+from pipeline import memory
 from pipeline.cache import Cache
 from pipeline.executor import LocalExecutor, Plan, _compute_in_worker
 from pipeline.models import Document, PaperMeta, PdfFile
@@ -83,6 +84,22 @@ def test_a_worker_forgets_pymupdfs_warnings_after_each_paper(tmp_path: Path, pap
     result = _compute_in_worker(Extract(), values, {}, None)  # what a worker runs per paper
     assert isinstance(result, Document) and result.sections
     assert pymupdf.JM_mupdf_warnings_store == []
+
+
+def test_a_worker_returns_freed_heap_once_it_holds_more_than_a_little(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # A chunk or summarize worker frees 0-2 MiB a paper: returning it after every paper only
+    # made the next paper fault the pages back in. Once more is held (a PDF's pages), it goes.
+    trims: list[int] = []
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: trims.append)
+    little = memory._free_heap() + 2**20
+    memory.release(keep_free=little)
+    assert trims == []
+    blocks = [bytes(range(256)) * 8 for _ in range(40_000)]  # 80 MiB in 2 KiB blocks
+    del blocks[::2]  # every other one freed: 40 MiB of heap the allocator cannot give back
+    memory.release(keep_free=little)
+    assert trims == [0]
 
 
 class Stepped(Stage[Paper, PaperMeta]):
