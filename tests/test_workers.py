@@ -93,10 +93,10 @@ def test_a_worker_returns_freed_heap_once_it_holds_more_than_a_little(
     # made the next paper fault the pages back in. Once more is held (a PDF's pages), it goes.
     trims: list[int] = []
     monkeypatch.setattr(memory, "_malloc_trim", lambda: trims.append)
-    little = memory._free_heap() + 2**20
+    blocks = [bytes(range(256)) * 8 for _ in range(40_000)]  # 80 MiB in 2 KiB blocks
+    little = memory._free_heap() + 2**20  # what this process holds freed now, and a MiB
     memory.release(keep_free=little)
     assert trims == []
-    blocks = [bytes(range(256)) * 8 for _ in range(40_000)]  # 80 MiB in 2 KiB blocks
     del blocks[::2]  # every other one freed: 40 MiB of heap the allocator cannot give back
     memory.release(keep_free=little)
     assert trims == [0]
