@@ -518,7 +518,7 @@ def _computed(
         values = {k: v.load() if isinstance(v, Stored) else v for k, v in values.items()}
         result = stage.compute(**values, **tools)
         if inspect.isawaitable(result):
-            result = asyncio.run(_awaited(result))
+            result = _completed(result)
         if store is None or not stage.keeps(result):
             return result
         cache = Cache(store.root)  # a failed write is silent here: the run then stores it
@@ -531,6 +531,24 @@ def _computed(
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
+
+
+def _completed(awaitable: Any) -> Any:
+    """The result of a worker's async compute, stepped here without an event loop.
+
+    The extractive summarizer shares the LLM summarizers' async interface but never waits for
+    anything: a new event loop for each paper (`asyncio.run`) cost more CPU than stepping the
+    coroutine. A bare yield (`asyncio.sleep(0)`) is resumed at once; a compute that waits for a
+    future (I/O, a timer) has no place in a worker process and fails its paper, as one asking
+    for the running loop does."""
+    coroutine = _awaited(awaitable)
+    try:
+        while coroutine.send(None) is None:
+            pass
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("a compute in a worker process waited for I/O; place its stage 'async'")
 
 
 def _crashed(stage: Stage[Any, Any], job: Job) -> PaperError:

@@ -154,6 +154,7 @@ class Selection:
     """The sections read, each with its kept text, and what a report says was read."""
 
     sections: list[tuple[list[str], str]]  # (heading path, kept text) in document order
+    counts: list[int]  # each kept text's tokens, as `tokenizer.count` counts them
     read_from: list[str]
     omitted: list[str]
     tokens: int
@@ -180,9 +181,10 @@ def select(parts: Sequence[Part], tokenizer: Tokenizer, budget: int) -> Selectio
         len(part.paragraphs) if us is None else len(us)
         for part, us in zip(parts, counted, strict=True)
     ]
-    sections = _texts(parts, kept)
+    sections = _texts(parts, kept, tokenizer)
     return Selection(
-        sections=[(parts[i].path, text) for i, text in sections],
+        sections=[(parts[i].path, text) for i, text, _ in sections],
+        counts=[tokens for _, _, tokens in sections],
         read_from=read_from(parts, sizes, kept),
         omitted=_omitted(parts, sizes, kept),
         tokens=sum(u.tokens for u in kept),
@@ -280,21 +282,24 @@ def _cut(unit: Unit, tokenizer: Tokenizer, room: int) -> Unit:
     return Unit(unit.section, unit.paragraph, text, tokenizer.count(text), 0, unit.position)
 
 
-def _texts(parts: Sequence[Part], kept: list[Unit]) -> list[tuple[int, str]]:
+def _texts(
+    parts: Sequence[Part], kept: list[Unit], tokenizer: Tokenizer
+) -> list[tuple[int, str, int]]:
     """Each section's kept units in order, joined as in the paper (pieces of one paragraph as
-    they were, paragraphs by a blank line), with `GAP` where something was left out."""
+    they were, paragraphs by a blank line), with `GAP` where something was left out; with its
+    tokens, from the units' own counts (the chunk stage would otherwise encode it again)."""
     by_section: dict[int, list[Unit]] = {}
     for unit in sorted(kept, key=lambda u: (u.section, u.position)):
         by_section.setdefault(unit.section, []).append(unit)
     texts = []
     for i, units in sorted(by_section.items()):
-        text = units[0].text
+        text, tokens = units[0].text, units[0].tokens
         for before, unit in itertools.pairwise(units):
-            if unit.position != before.position + 1:
-                text += f"\n\n{GAP}\n\n{unit.text}"
-            else:
-                text += unit.after + unit.text
-        texts.append((i, text))
+            gap = unit.position != before.position + 1
+            between = f"\n\n{GAP}\n\n" if gap else unit.after
+            tokens = tokenizer.count_joined(text, tokens, between, unit.text, unit.tokens)
+            text += between + unit.text
+        texts.append((i, text, tokens))
     return texts
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import string
 import tempfile
 from dataclasses import dataclass
 
@@ -94,6 +95,23 @@ class Tokenizer:
     def count(self, text: str) -> int:
         return len(self.encode(text))
 
+    def count_joined(
+        self, left: str, left_tokens: int, middle: str, right: str, right_tokens: int
+    ) -> int:
+        """`count(left + middle + right)`, given `count(left)` and `count(right)`: only the words
+        at the seam are encoded, not the whole joined text again.
+
+        Counts are not additive at a seam ("." then "\n\n" is one token), but they are at a
+        space after an ASCII letter. tiktoken encodes each piece its pattern cuts the text into
+        on its own, and the patterns (no look-behind) end the piece holding a letter at the
+        space after it, without looking further: the pieces before that space are the same
+        whatever follows it, and those after it the same whatever precedes it. So each side is
+        cut at its space nearest the seam, and only the text between the two cuts is counted
+        afresh (`tests/test_tokens.py` holds this to `count` of the joined text)."""
+        cut, end = _last_cut(left), _first_cut(right)
+        near = self.count(left[cut:] + middle + right[:end])
+        return left_tokens - self.count(left[cut:]) + near - self.count(right[:end]) + right_tokens
+
     def head(self, text: str, max_tokens: int) -> str:
         """The prefix of `text` made of its first `max_tokens` tokens, cut at a character edge."""
         tokens = self.encode(text)
@@ -102,6 +120,29 @@ class Tokenizer:
         # The tokens' bytes are a byte prefix of the text; dropping a trailing partial character
         # (errors="ignore") leaves an exact character prefix.
         return self.encoding.decode_bytes(tokens[:max_tokens]).decode("utf-8", errors="ignore")
+
+
+_ASCII_LETTERS = frozenset(string.ascii_letters)
+
+
+def _last_cut(text: str) -> int:
+    """The position of the last space in `text` after an ASCII letter, else 0 (all of it)."""
+    at = text.rfind(" ")
+    while at > 0:
+        if text[at - 1] in _ASCII_LETTERS:
+            return at
+        at = text.rfind(" ", 0, at)
+    return 0
+
+
+def _first_cut(text: str) -> int:
+    """The position of the first space in `text` after an ASCII letter, else its length."""
+    at = text.find(" ", 1)
+    while at > 0:
+        if text[at - 1] in _ASCII_LETTERS:
+            return at
+        at = text.find(" ", at + 1)
+    return len(text)
 
 
 def tokenizer_for(model: str, encoding: str | None = None) -> Tokenizer:

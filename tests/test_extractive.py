@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.caseless import folded
 from pipeline.errors import LLMError
 from pipeline.llm import extractive
 from pipeline.llm.extractive import (
@@ -645,3 +646,40 @@ def test_property_numbers_are_found_as_the_plain_pattern_finds_them(parts: list[
     text = "".join(parts)
     plain = re.findall(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w]|\.\d)", text)
     assert extractive._NUMBER.findall(text) == plain
+
+
+# Words the sentence features' cues look for, in several cases, with the three characters that
+# `lower` folds otherwise than IGNORECASE ("İ", "ı", "ſ") and lookalikes of ASCII letters.
+_CUE_WORDS = [
+    "We", "propose", "THIS", "these", "results", "Table", "2", "limitation", "However",
+    "deployed", "latency", "cost", "security", "ſecurity", "İstanbul", "ın", "\u212aelvin",
+    "our", "method", "outperforms", "baseline", "by", "12%", "[3]", "(Smith", "2020)", "insight",
+    "suggests", "that", ",", ".", "?", ":", "lımıtatıon", "ſuggeſts", "deploẏed",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_CUE_WORDS), min_size=1, max_size=16))
+def test_property_a_sentence_folded_once_reads_as_its_plain_text(words: list[str]) -> None:
+    # The summarizer lower-cases each sentence once (`folded`) and asks every cue of that; each
+    # feature must be what the cues answer of the plain text.
+    text = " ".join(words)
+    s = extractive._sentence(text, 0, "results", 0)
+    assert s.key == " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    assert s.words == frozenset(
+        w for w in extractive._WORD.findall(text.lower()) if w not in extractive._STOPWORDS
+    )
+    asks = text.rstrip(extractive._CLOSERS).endswith("?")
+    assert s.dangling == bool(extractive.points_back(text) or asks)
+    assert s.deployment == extractive._ANY_DEPLOYMENT.search(text)
+    assert (s.limitation, s.insight, s.leaning, s.use, s.own) == (
+        extractive._LIMITATION.search(text),
+        extractive._INSIGHT.count(text),
+        extractive._LEANING.count(text),
+        extractive._USE.count(text),
+        extractive._OWN_WORK.search(text),
+    )
+    assert extractive.is_fragment(text, folded(text)) == extractive.is_fragment(text)
+    assert addresses_reader(text, folded(text)) == addresses_reader(text)
+    cues = extractive._SECURITY
+    assert extractive.cue_counts(cues, [folded(text)]) == extractive.cue_counts(cues, [text])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline import faithfulness
 from pipeline.faithfulness import check, numbers, share_of_supported, summary_faithfulness
 from pipeline.models import FaithfulnessReport
 from tests.builders import summary
@@ -146,3 +148,39 @@ def test_nothing_is_supported_by_a_source_without_digits(source: str, d: Decimal
 def test_arbitrary_text_never_crashes(text: str):
     report = check([text], text)
     assert report.unsupported == [] and 0 <= report.share <= 1
+
+
+# The cleaning as first written: one IGNORECASE pattern with a leading group, and "\b\d{4}".
+_PLAIN_REFERENCE = re.compile(
+    r"\b(?:Tables?|Tab\.|Figures?|Figs?\.|Sections?|Sec\.|§|Eqs?\.|Equations?|Appendix"
+    r"|Algorithm|Theorem|Lemma|Step|Chapter|Line)\s*\(?[A-Z]?\d+(?:\.\d+)*\)?",
+    re.IGNORECASE,
+)
+_PLAIN_ARXIV_ID = re.compile(r"\b\d{4}\.\d{4,5}(?:v\d+)?\b")
+_REFERENCE_PIECES = st.sampled_from(
+    ["Table", "TABLE", "tab.", "Fig.", "figs.", "Section", "SECTİON", "ſection", "§", "a§",
+     "Eq.", "Lemma", "Line", "x", " ", "  ", "(", ")", "3", "12", "2a", "4.1", "B7", "2024",
+     "1706.03762", "v7", "x1234.56789", "50", " percent", " PER CENT", "%", "×", "ı", "."]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_REFERENCE_PIECES, max_size=14).map("".join))
+def test_property_the_source_is_cleaned_as_the_plain_patterns_clean_it(text: str) -> None:
+    # The source's references and arXiv ids are removed by faster patterns (caseless, digit
+    # first): the same text must remain, whatever the case or the characters lower() folds
+    # otherwise than IGNORECASE.
+    plain = _PLAIN_ARXIV_ID.sub(
+        " ", faithfulness._CITATION.sub(" ", _PLAIN_REFERENCE.sub(" ", text))
+    )
+    plain = faithfulness._PERCENT_WORD.sub(r"\1%", plain)
+    plain = faithfulness._SPACED_UNIT.sub(r"\1\2", faithfulness._LEADING_TIMES.sub(r"\1×", plain))
+    assert faithfulness._cleaned(text) == plain
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from("a1٣ \t\n\u00a0\u2003\x1c.%-x"), max_size=30))
+def test_property_digit_words_are_what_the_plain_pattern_finds(text: str) -> None:
+    # Words with a digit (any script's), split at any whitespace `re` knows (no-break, em space).
+    plain = re.findall(r"(?<!\S)[^\s\d]*\d\S*", text)
+    assert faithfulness.digit_words(text) == plain

