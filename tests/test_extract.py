@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import re
 import sys
@@ -500,6 +501,33 @@ def test_unreadable_pdfs_raise_one_clear_error(tmp_path: Path, make, message: st
 def test_missing_file_is_an_extract_error(tmp_path: Path) -> None:
     with pytest.raises(ExtractError, match="file not found"):
         document(tmp_path / "gone.pdf", "gone")
+
+
+def test_a_paper_is_read_with_the_cycle_collector_paused(
+    sample_pdfs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading a paper makes tens of thousands of objects in no cycle, and the collector would
+    # keep rescanning them; it is paused for the paper and on again after, error or not.
+    collecting: list[bool] = []
+    read_lines = extract.read_lines
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        collecting.append(gc.isenabled())
+        return read_lines(*args, **kwargs)
+
+    monkeypatch.setattr(extract, "read_lines", spy)
+    path = next(iter(sample_pdfs.values()))
+    assert document(path, "paper").sections
+    assert collecting == [False] and gc.isenabled()
+    with pytest.raises(ExtractError):
+        document(tmp_path / "gone.pdf", "gone")
+    assert gc.isenabled()
+    gc.disable()  # a caller that paused it itself keeps it paused
+    try:
+        document(path, "paper")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_500_page_pdf_is_read_up_to_the_page_cap(tmp_path: Path) -> None:

@@ -410,10 +410,10 @@ def page_lines(page: pymupdf.Page, number: int) -> PageText:
     drop, count = {k for k, n in enumerate(numbers) if n}, 0
     if any(block and tables.is_caption(block[0].text) for block in blocks):
         shapes = [
-            tables.Block(*_box(raw[i]), tables.kind_of(raw[i], b[0].text if b else "", n))
+            tables.Block(*_box(raw[i]), tables.kind_of(b[0].text if b else "", n))
             for i, b, n in zip(order, blocks, numbers, strict=True)
         ]
-        grids, count = tables.found(shapes)
+        grids, count = tables.found(shapes, lambda k: tables.layout_of(raw[order[k]]))
         drop |= grids
     lines = [
         line
