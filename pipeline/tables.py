@@ -125,9 +125,8 @@ def found(blocks: list[Block], layout: Layout | None = None) -> tuple[set[int], 
     for caption in blocks:
         if caption.kind != "caption":
             continue
-        parts = _chain(blocks, caption, kind, below=True) | _chain(
-            blocks, caption, kind, below=False
-        )
+        parts = _chain(blocks, caption, kind, below=True)
+        parts |= _chain(blocks, caption, kind, below=False)
         if parts:
             tables += 1
             taken |= parts | _labels_inside(blocks, parts, kind)
