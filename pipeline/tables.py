@@ -14,12 +14,14 @@ cells side by side on one baseline with wide gaps between them, rows of them, ne
   "Bio", "NER") are part of it too;
 - a caption with at least one such block is one table found.
 
-Only pages with a table caption are examined, so the cost stays off the common page.
+Only pages with a table caption are examined, so the cost stays off the common page, and on
+those a block of words is told apart (grid, label or text) only when a table's search reaches it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 CELL_GAP = 0.8  # a gap this many font sizes wide separates two cells
@@ -35,20 +37,29 @@ class Block(NamedTuple):
     y0: float
     x1: float
     y1: float
-    kind: str  # "caption" (of a table), "numbers", "grid", "label" (a few words) or "text"
+    # "caption" (of a table), "numbers", "grid", "label" (a few words), "text", or WORDS: one of
+    # the last three, to be told by `found`'s `layout` when it matters
+    kind: str
+
+
+WORDS = "words"
+Layout = Callable[[int], str]  # a WORDS block's kind, by its index
 
 
 def is_caption(text: str) -> bool:
     return _TABLE_CAPTION.match(text) is not None
 
 
-def kind_of(raw: dict, first_text: str, numbers: bool) -> str:
-    """A block's kind from PyMuPDF's block dict, its first line's text and whether its
-    lines are (mostly) numbers."""
+def kind_of(first_text: str, numbers: bool) -> str:
+    """A block's kind as far as its first line's text and whether its lines are (mostly)
+    numbers tell: "caption", "numbers" or WORDS (see `layout_of`)."""
     if is_caption(first_text):
         return "caption"
-    if numbers:
-        return "numbers"
+    return "numbers" if numbers else WORDS
+
+
+def layout_of(raw: dict) -> str:
+    """A block of words as "grid", "label" or "text", from PyMuPDF's block dict."""
     rows = cells_per_row(raw)
     if _grid(rows) and _short_cells(raw, sum(rows)):
         return "grid"
@@ -104,22 +115,41 @@ def _cells(row: list[tuple[float, float, float, float]]) -> int:
     return cells
 
 
-def found(blocks: list[Block]) -> tuple[set[int], int]:
+def found(blocks: list[Block], layout: Layout | None = None) -> tuple[set[int], int]:
     """The indices of the blocks that make up tables next to a table caption, and how many
-    tables (captions with at least one such block) there are."""
+    tables (captions with at least one such block) there are. `layout(i)` tells a WORDS block
+    apart, asked only of the blocks a table's search reaches (a quarter of them)."""
+    kind = _kinds(blocks, layout)
     taken: set[int] = set()
     tables = 0
     for caption in blocks:
         if caption.kind != "caption":
             continue
-        parts = _chain(blocks, caption, below=True) | _chain(blocks, caption, below=False)
+        parts = _chain(blocks, caption, kind, below=True)
+        parts |= _chain(blocks, caption, kind, below=False)
         if parts:
             tables += 1
-            taken |= parts | _labels_inside(blocks, parts)
+            taken |= parts | _labels_inside(blocks, parts, kind)
     return taken, tables
 
 
-def _chain(blocks: list[Block], caption: Block, below: bool) -> set[int]:
+def _kinds(blocks: list[Block], layout: Layout | None) -> Layout:
+    """Each block's kind, a WORDS block's from `layout`, once."""
+    told: dict[int, str] = {}
+
+    def kind(i: int) -> str:
+        if blocks[i].kind != WORDS:
+            return blocks[i].kind
+        if i not in told:
+            if layout is None:
+                raise ValueError(f"block {i} is {WORDS!r}: found() needs its layout")
+            told[i] = layout(i)
+        return told[i]
+
+    return kind
+
+
+def _chain(blocks: list[Block], caption: Block, kind: Layout, below: bool) -> set[int]:
     """Grid and number blocks stacked next to the caption, on one side of it."""
     order = sorted(
         (
@@ -138,15 +168,16 @@ def _chain(blocks: list[Block], caption: Block, below: bool) -> set[int]:
         distance = block.y0 - edge if below else edge - block.y1
         if distance > NEAR:
             break
-        if block.kind in ("grid", "numbers"):
+        told = kind(i)
+        if told in ("grid", "numbers"):
             parts.add(i)
             edge = max(edge, block.y1) if below else min(edge, block.y0)
-        elif block.kind != "label":
+        elif told != "label":
             break
     return parts
 
 
-def _labels_inside(blocks: list[Block], parts: set[int]) -> set[int]:
+def _labels_inside(blocks: list[Block], parts: set[int], kind: Layout) -> set[int]:
     """Small word blocks (row and column labels) within the region the table's blocks span."""
     x0 = min(blocks[i].x0 for i in parts) - 2
     x1 = max(blocks[i].x1 for i in parts) + 2
@@ -155,5 +186,5 @@ def _labels_inside(blocks: list[Block], parts: set[int]) -> set[int]:
     return {
         i
         for i, b in enumerate(blocks)
-        if b.kind == "label" and x0 <= b.x0 and b.x1 <= x1 and y0 <= b.y0 and b.y1 <= y1
+        if x0 <= b.x0 and b.x1 <= x1 and y0 <= b.y0 and b.y1 <= y1 and kind(i) == "label"
     }

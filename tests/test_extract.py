@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import re
 import sys
@@ -358,6 +359,66 @@ def test_property_spans_join_with_a_space_at_each_visible_gap(spans: list[dict])
     assert extract._styled_text(spans)[0] == _spans_joined_one_by_one(spans)
 
 
+def _styled_text_tallied(spans: list[dict]) -> tuple[str, float, bool]:
+    """What `_styled_text` gives, the plain way: every span's characters tallied by size and
+    weight, whether or not the line has one style throughout."""
+    kept = [span for span in spans if span["text"].strip()]
+    if not kept:
+        return "", 0.0, False
+    chars: Counter[float] = Counter()
+    for span in kept:
+        chars[round(span["size"] * 2) / 2] += len(span["text"].strip())
+    bold = sum(
+        len(span["text"].strip())
+        for span in kept
+        if span["flags"] & 16
+        or re.search(r"bold|black|heavy|semibold|medi|demi|\.b$", span["font"], re.I)
+    )
+    size = max(chars, key=chars.__getitem__)  # the first to reach the most, as before
+    return _spans_joined_one_by_one(spans), size, bold >= 0.8 * chars.total()
+
+
+_STYLED_SPAN = st.builds(
+    lambda text, x0, size, flags, font: {
+        "text": text,
+        "bbox": (x0, 0.0, x0 + 20, 10.0),
+        "size": size,
+        "flags": flags,
+        "font": font,
+    },
+    st.sampled_from(["word", "wide word", "x", " ", "", "ﬁ"]),
+    st.floats(0, 100),
+    st.sampled_from([6.9738, 9.9177, 9.9626, 10.0, 14.3462]),
+    st.sampled_from([0, 4, 6, 16, 20]),
+    st.sampled_from(["NimbusRomNo9L-Regu", "NimbusRomNo9L-Medi", "CMMI10", "Times-Bold"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(spans=st.lists(_STYLED_SPAN, max_size=7))
+@example(spans=[{"text": "a", "bbox": (0, 0, 20, 10), "size": 10.0, "flags": 4, "font": "X"}] * 3)
+def test_property_a_lines_size_and_weight_are_those_most_of_its_characters_have(
+    spans: list[dict],
+) -> None:
+    # `_styled_text` tallies characters only on a line whose spans differ in size or font
+    # (a third of them); the answer must stay the tally's.
+    assert extract._styled_text(spans) == _styled_text_tallied(spans)
+
+
+def test_lines_built_in_c_are_the_lines_the_constructor_builds() -> None:
+    # `_line` and `merge_same_baseline` build each `Line` as a plain tuple of all its fields,
+    # skipping the NamedTuple's Python `__new__`; what they build must be what it builds.
+    span = {"text": "Results", "bbox": (72, 90, 120, 100), "size": 9.96, "flags": 16, "font": "T"}
+    raw = {"spans": [span], "bbox": (72.0, 90.0, 120.0, 100.0)}
+    built = extract._line(raw, 3, 2, 792.0)
+    assert built == Line(3, 2, 72.0, 90.0, 120.0, 100.0, "Results", 10.0, True, "", 792.0)
+    assert type(built) is Line and built.outline is None
+    right = Line(3, 2, 130.0, 89.0, 200.0, 100.0, "and more", 9.0, False, "", 792.0)
+    merged = extract.merge_same_baseline([built, right])
+    assert merged == [built._replace(x1=200.0, y0=89.0, text="Results and more", bold=False)]
+    assert type(merged[0]) is Line
+
+
 def test_footnotes_dropped_before_the_references_only() -> None:
     note = {"size": 8.0, "block": 5}
     lines = [
@@ -440,6 +501,33 @@ def test_unreadable_pdfs_raise_one_clear_error(tmp_path: Path, make, message: st
 def test_missing_file_is_an_extract_error(tmp_path: Path) -> None:
     with pytest.raises(ExtractError, match="file not found"):
         document(tmp_path / "gone.pdf", "gone")
+
+
+def test_a_paper_is_read_with_the_cycle_collector_paused(
+    sample_pdfs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading a paper makes tens of thousands of objects in no cycle, and the collector would
+    # keep rescanning them; it is paused for the paper and on again after, error or not.
+    collecting: list[bool] = []
+    read_lines = extract.read_lines
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        collecting.append(gc.isenabled())
+        return read_lines(*args, **kwargs)
+
+    monkeypatch.setattr(extract, "read_lines", spy)
+    path = next(iter(sample_pdfs.values()))
+    assert document(path, "paper").sections
+    assert collecting == [False] and gc.isenabled()
+    with pytest.raises(ExtractError):
+        document(tmp_path / "gone.pdf", "gone")
+    assert gc.isenabled()
+    gc.disable()  # a caller that paused it itself keeps it paused
+    try:
+        document(path, "paper")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_500_page_pdf_is_read_up_to_the_page_cap(tmp_path: Path) -> None:
