@@ -7,6 +7,7 @@ that opens a PDF loads PyMuPDF, and a worker lets go of what a paper left behind
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import os
@@ -67,6 +68,34 @@ def test_each_cpu_stage_has_workers_of_its_own_and_only_a_pdf_reader_loads_pymup
     assert {title.split()[1] for title in counted} == {"-"}
     assert {t.split()[0] for t in read}.isdisjoint(t.split()[0] for t in counted)
     assert str(os.getpid()) not in {t.split()[0] for t in read | counted}
+
+
+def test_a_worker_computes_with_the_cycle_collector_off_and_its_start_up_frozen(
+    tmp_path: Path, papers: Path
+):
+    settings = Project(tmp_path, papers).settings()
+    log, cache = RunLog(), Cache(settings.cache_dir)
+    source = Source(kind="folder", day=date.fromisoformat(DAY), folder=papers)
+    day = Day(
+        source=source,
+        log=log,
+        papers=[Paper(meta=PaperMeta(id=f"p{n}", title="")) for n in range(3)],
+    )
+    with asyncio.Runner() as loop:
+        tools = Tools(settings, cache, log)
+        executor = LocalExecutor(
+            settings, cache, log, tools, Plan(), QuietObserver(), loop, pool_threshold=1
+        )
+        try:
+            executor.run(Where("chunk"), day)
+        finally:
+            executor.close()
+    states = [p.meta.title.split()[2:] for p in day.papers]
+    assert all(collector == "collector-off" for collector, _ in states)
+    assert all(int(frozen.removeprefix("frozen-")) > 1000 for _, frozen in states)
+    # ... and on again between papers, in this process too
+    assert _compute_in_worker(Where("chunk"), {"meta": PaperMeta(id="p", title="")}, {}, None)
+    assert gc.isenabled()
 
 
 def test_a_worker_forgets_pymupdfs_warnings_after_each_paper(tmp_path: Path, papers: Path):

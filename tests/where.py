@@ -3,6 +3,7 @@ it imports this module, and nothing here may load PyMuPDF for it (a test module 
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -14,8 +15,9 @@ from pipeline.stage import Placement, Stage
 
 
 class Where(Stage[Paper, PaperMeta]):
-    """A CPU stage whose output's title says which worker computed it and whether PyMuPDF is
-    loaded there; given a PDF, it opens it first, as extract does."""
+    """A CPU stage whose output's title says which worker computed it, whether PyMuPDF is
+    loaded there, and the cycle collector's state; given a PDF, it opens it first, as extract
+    does."""
 
     scope = "paper"
     version = 1
@@ -34,7 +36,8 @@ class Where(Stage[Paper, PaperMeta]):
 
             pymupdf.open(self.pdf).close()
         loaded = "pymupdf" if "pymupdf" in sys.modules else "-"
-        return meta.model_copy(update={"title": f"{os.getpid()} {loaded}"})
+        collector = f"collector-{'on' if gc.isenabled() else 'off'} frozen-{gc.get_freeze_count()}"
+        return meta.model_copy(update={"title": f"{os.getpid()} {loaded} {collector}"})
 
     def apply(self, paper: Paper, output: PaperMeta) -> None:
         paper.meta = output
