@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pipeline
+from pipeline import collector
 from pipeline.errors import (
     EXIT_FAILED,
     EXIT_NO_REPORT,
@@ -144,7 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # what argparse's version action prints, without importing every command first
         print(f"paperbrief {pipeline.__version__}")
         return EXIT_OK
-    with _start_up(freeze=argv is None):
+    # Start-up makes ~40,000 objects that live as long as the process and almost no garbage:
+    # the collector waits until the command's modules are imported, and when paperbrief is the
+    # process (not a caller of `main`), they are left out of every later collection.
+    with collector.paused(freeze=argv is None):
         args = build_parser().parse_args(argv)
         _import_command(args.command)
         from rich.console import Console
@@ -168,23 +170,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("paperbrief: interrupted; finished stages stay cached", style="yellow")
         return 130
-
-
-@contextmanager
-def _start_up(*, freeze: bool) -> Iterator[None]:
-    """Start-up makes ~40,000 objects that live as long as the process (modules, classes,
-    pydantic's validators) and almost no garbage, so the collector waits until the command's
-    modules are imported; when paperbrief is the process (`freeze`, not a caller of `main`),
-    they are then left out of every later collection, which would only walk them again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if freeze:
-            gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def _import_command(command: str) -> None:

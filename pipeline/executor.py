@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from pipeline import memory
+from pipeline import collector, memory
 from pipeline.cache import Cache, CorruptEntryError, Stored, digest
 from pipeline.errors import MissingInputError, PaperError
 from pipeline.observer import Observer
@@ -225,9 +225,11 @@ class LocalExecutor:
 
     def cached(self, stage: Stage[Any, Any], paper_id: str, inputs: dict[str, Any]) -> bool:
         """Whether the stage has an entry for these inputs: a guess, before the run reaches the
-        stage, at whether it will compute (an entry may still prove unreadable, or forced)."""
-        if stage.name in self.plan.force or self.plan.mode(stage.name) != "run":
-            return stage.name not in self.plan.force  # forced: computed; upstream of --only: not
+        stage, at whether it will not compute (an entry may still prove unreadable)."""
+        if stage.name in self.plan.force:
+            return False
+        if self.plan.mode(stage.name) != "run":
+            return True  # upstream of --only (cached output or nothing), or skipped
         return self.cache.has(stage.name, self._job(stage, paper_id, inputs).key)
 
     def _job(self, stage: Stage[Any, Any], paper_id: str, inputs: dict[str, Any]) -> Job:
@@ -431,7 +433,7 @@ class LocalExecutor:
             self._pool = ProcessPoolExecutor(
                 max_workers=WORKERS,
                 mp_context=_fork_context(),
-                initializer=_watch_run,
+                initializer=_worker_started,
                 initargs=(os.getpid(),),
             )
         return self._pool
@@ -469,10 +471,18 @@ def _fork_context() -> multiprocessing.context.ForkServerContext:
     return context
 
 
+def _worker_started(run_pid: int) -> None:
+    """Each worker's start: it watches the run, and what it holds from the fork server's
+    imports (pydantic's schemas, PyMuPDF, the stages' patterns), which lives as long as it
+    does, is left out of every collection of its cycle collector."""
+    _watch_run(run_pid)
+    gc.freeze()
+
+
 def _watch_run(run_pid: int) -> None:
-    """In each worker: exit when the run is gone. A killed run cannot shut its pool down, and
-    its workers (children of the fork server, not of the run) would otherwise wait for work
-    that never comes."""
+    """Exit when the run is gone. A killed run cannot shut its pool down, and its workers
+    (children of the fork server, not of the run) would otherwise wait for work that never
+    comes."""
 
     def watch() -> None:
         while True:
@@ -485,10 +495,6 @@ def _watch_run(run_pid: int) -> None:
                 pass  # alive, owned by someone else (never the case here, but not dead)
 
     threading.Thread(target=watch, name="watch-run", daemon=True).start()
-    # What the worker holds from its start (the fork server's imports: pydantic's schemas,
-    # PyMuPDF, the stages' patterns) lives as long as it does: the cycle collector need never
-    # look at it again.
-    gc.freeze()
 
 
 @dataclass(frozen=True)
@@ -508,15 +514,11 @@ def _compute_in_worker(
     came as references), its exception returned as a value. An unreadable input comes back as
     CorruptEntryError, for the run to remake.
 
-    The cycle collector is off while a paper is computed: a paper's work allocates hundreds of
-    thousands of short-lived objects in no cycle (PyMuPDF's dicts, lines, sentences, pydantic
-    models), and each of them kept triggering collections that rescanned those still alive (9%
-    of a cold day's CPU). What cycles a paper leaves are collected after it."""
-    gc.disable()
+    The cycle collector is paused while a paper is computed (`pipeline.collector`)."""
     try:
-        return _computed(stage, values, tools, store)
+        with collector.paused():
+            return _computed(stage, values, tools, store)
     finally:
-        gc.enable()
         # The paper's inputs and output are garbage by now; the worker would otherwise stay
         # the size of its largest paper so far.
         memory.release()
@@ -550,9 +552,9 @@ def _completed(awaitable: Any) -> Any:
 
     The extractive summarizer shares the LLM summarizers' async interface but never waits for
     anything: a new event loop for each paper (`asyncio.run`) cost more CPU than stepping the
-    coroutine. A bare yield (`asyncio.sleep(0)`) is resumed at once; a compute that waits for a
-    future (I/O, a timer) has no place in a worker process and fails its paper, as one asking
-    for the running loop does."""
+    coroutine. A bare yield (`asyncio.sleep(0)`) is resumed at once. A compute that waits has
+    no place in a worker process and fails its paper: asking for the running loop (a timer,
+    I/O) fails with asyncio's own error, and yielding a future to wait on fails here."""
     coroutine = _awaited(awaitable)
     try:
         while coroutine.send(None) is None:

@@ -20,16 +20,40 @@ from collections.abc import Callable
 KEEP_FREE = 4 * 2**20
 
 
+class Heap:
+    """This process's freed heap, returned to the system once enough of it is new.
+
+    glibc still counts trimmed pages as free (`malloc_trim` unmaps them, the chunks stay in its
+    bins), so what was free after the last trim is the baseline: a worker that once held more
+    than `keep_free` would otherwise trim after every later paper, however little it freed."""
+
+    def __init__(self) -> None:
+        self._after_trim = 0
+
+    def release(self, keep_free: int = KEEP_FREE) -> None:
+        trim = _malloc_trim()
+        if trim is None:
+            return
+        free = _free_heap()
+        self._after_trim = min(self._after_trim, free)  # reused since: freeing it again counts
+        if free - self._after_trim > keep_free:
+            trim(0)
+            self._after_trim = _free_heap()
+
+
+# One per process: it describes the process's own C heap, which every paper a worker computes
+# shares.
+_HEAP = Heap()
+
+
 def release(keep_free: int = KEEP_FREE) -> None:
     """After each paper a worker computes: return freed heap pages to the system once more than
-    `keep_free` bytes of it are held, and drop the warnings PyMuPDF collects from every
-    document it opens (a list it never empties itself)."""
+    `keep_free` bytes were freed since the last return, and drop the warnings PyMuPDF collects
+    from every document it opens (a list it never empties itself)."""
     pymupdf = sys.modules.get("pymupdf")
     if pymupdf is not None:
         pymupdf.TOOLS.reset_mupdf_warnings()
-    trim = _malloc_trim()
-    if trim is not None and _free_heap() > keep_free:
-        trim(0)
+    _HEAP.release(keep_free)
 
 
 class _Mallinfo2(ctypes.Structure):

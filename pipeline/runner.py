@@ -58,6 +58,8 @@ def stages_for(source: Source) -> list[Stage[Any, Any]]:
 
 
 def _inputs(stage: Stage[Any, Any], pdf: Path, sha256: str) -> tuple[str, dict[str, Any]]:
+    # A PDF whose name another's also maps to gets a "-dup" id in the day, not this one: it
+    # looks uncached here, and may start the fork server early for nothing (a guess only).
     paper = folder_paper(pdf, sha256)
     return paper.meta.id, stage.inputs(paper)
 

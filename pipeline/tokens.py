@@ -107,7 +107,9 @@ class Tokenizer:
         space after it, without looking further: the pieces before that space are the same
         whatever follows it, and those after it the same whatever precedes it. So each side is
         cut at its space nearest the seam, and only the text between the two cuts is counted
-        afresh (`tests/test_tokens.py` holds this to `count` of the joined text)."""
+        afresh. This holds for the patterns of tiktoken's encodings (cl100k, o200k, p50k, r50k,
+        gpt2); `tests/test_tokens.py` holds it to `count` of the joined text with cl100k, the
+        vocabulary bundled here."""
         cut, end = _last_cut(left), _first_cut(right)
         near = self.count(left[cut:] + middle + right[:end])
         return left_tokens - self.count(left[cut:]) + near - self.count(right[:end]) + right_tokens

@@ -120,15 +120,24 @@ def test_a_worker_returns_freed_heap_once_it_holds_more_than_a_little(
 ):
     # A chunk or summarize worker frees 0-2 MiB a paper: returning it after every paper only
     # made the next paper fault the pages back in. Once more is held (a PDF's pages), it goes.
+    if memory._mallinfo2() is None:
+        pytest.skip("no mallinfo2 in this C library: every release trims")
     trims: list[int] = []
     monkeypatch.setattr(memory, "_malloc_trim", lambda: trims.append)
+    heap = memory.Heap()  # a worker's: it has trimmed nothing yet
     blocks = [bytes(range(256)) * 8 for _ in range(40_000)]  # 80 MiB in 2 KiB blocks
     little = memory._free_heap() + 2**20  # what this process holds freed now, and a MiB
-    memory.release(keep_free=little)
+    heap.release(keep_free=little)
     assert trims == []
     del blocks[::2]  # every other one freed: 40 MiB of heap the allocator cannot give back
-    memory.release(keep_free=little)
+    heap.release(keep_free=little)
     assert trims == [0]
+    # glibc still counts what it returned as free; nothing freed since, so nothing to return
+    heap.release(keep_free=2**20)
+    assert trims == [0]
+    del blocks[: len(blocks) // 2]  # 20 MiB more freed
+    heap.release(keep_free=2**20)
+    assert trims == [0, 0]
 
 
 class Stepped(Stage[Paper, PaperMeta]):
@@ -171,6 +180,21 @@ def test_a_workers_async_compute_is_stepped_without_an_event_loop_per_paper():
     # one that waits for a timer fails its paper (and says why) instead of hanging the worker
     failed = _compute_in_worker(Stepped(wait=0.01), {"meta": meta}, {}, None)
     assert isinstance(failed, RuntimeError) and "running event loop" in str(failed)
+    # one that waits on a future (a loop's, never run here) fails its paper too, saying where
+    waiting = _compute_in_worker(Waiting(), {"meta": meta}, {}, None)
+    assert isinstance(waiting, RuntimeError) and "place its stage 'async'" in str(waiting)
+
+
+class Waiting(Stepped):
+    """An async CPU stage that waits on a future, as I/O would."""
+
+    async def compute(self, *, meta: PaperMeta) -> PaperMeta:
+        loop = asyncio.new_event_loop()  # never run: the future is never done
+        try:
+            await asyncio.Future(loop=loop)
+        finally:
+            loop.close()
+        return meta
 
 
 WATCH = """

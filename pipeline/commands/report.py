@@ -76,6 +76,7 @@ def briefing(cache: Cache, settings: Settings, report: ReportInput) -> Report:
     """The report stage's output for these inputs: read from the cache under the key the run
     stored it by (the stage's version and these inputs), else made again (a cleared cache)."""
     stage = DailyReport()
+    assert not stage.uses  # no tools: their identities would be in the run's key
     key = stage_key(stage, {"report": report}, stage.params(settings), {})
     return cache.get(stage.name, key, Report) or daily(report)
 

@@ -32,7 +32,6 @@ the abstract and the first heading. After the references, every section is an ap
 from __future__ import annotations
 
 import functools
-import gc
 import itertools
 import multiprocessing
 import re
@@ -43,7 +42,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from pipeline import memory, numbering, tables
+from pipeline import collector, memory, numbering, tables
 from pipeline import outline as outlines
 from pipeline.errors import ExtractError
 from pipeline.models import Document, PdfFile, Section
@@ -185,23 +184,8 @@ class FrontMatter(NamedTuple):
 # --- Public entry points ------------------------------------------------------------------
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while one paper is read. Reading builds and drops tens of
-    thousands of PyMuPDF dicts and `Line`s, none of them in a cycle, and each page's dicts live
-    long enough to be promoted, so the collector keeps rescanning them and the whole process
-    (7.5 M instructions a corpus paper, ~1 ms). Whatever cycles a paper leaves are collected
-    after it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@_collector_paused()
+# Inline too (a small day, `paperbrief extract`, compare); a worker has it paused already.
+@collector.paused()
 def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
     """Read a paper's text, at most `max_pages` pages of it."""
     with open_pdf(pdf_path, paper_id, "extract") as doc:

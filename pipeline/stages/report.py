@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from pipeline.runlog import RunLog
 
 # 2: the report carries its HTML page; a cached version-1 report has none to write
+# Bump it with any change to what the briefing shows (its Markdown, HTML, notes or footers): a
+# cached briefing is served by `run --only report` and `report daily` until its key changes.
 STAGE_VERSION = 3
 
 BACKEND_NOTES = {
