@@ -146,8 +146,8 @@ class DigestIndex(StatIndex):
             return None  # said by `digest`, which reads it
         return str(known) if known is not None else None
 
-    def digest(self, file: Path, hashed: Callable[[str], None] | None = None) -> str:
-        """The file's digest, read from the index, or hashed (and then given to `hashed`)."""
+    def digest(self, file: Path) -> str:
+        """The file's digest, read from the index or hashed."""
         name = os.path.abspath(file)
         before = os.stat(file)
         known = self.known(name, before)
@@ -158,8 +158,6 @@ class DigestIndex(StatIndex):
             self.remember(name, before, sha)
         else:
             self.forget(name)
-        if hashed is not None:
-            hashed(sha)
         return sha
 
 

@@ -50,7 +50,7 @@ _NUMBER = re.compile(
 )
 MAX_DIGITS = 20
 _PERCENT_WORD = re.compile(r"(\d)\s*(?:percent|per cent)\b", re.IGNORECASE)
-_ANY_PERCENT_WORD = Caseless(r"\d\s*(?:percent|per cent)\b")  # where _PERCENT_WORD matches
+_ANY_PERCENT_WORD = Caseless(_PERCENT_WORD.pattern)  # where _PERCENT_WORD matches
 _SPACED_UNIT = re.compile(r"(\d)\s+(%|×)")
 _LEADING_TIMES = re.compile(r"×\s*(\d)")  # "×3" as written in some tables
 # "Table 3", "Fig. 2a", "§4.1", any case: one alternative per word, each opening with its

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline import seen as seen_index
-from pipeline.cache import file_digest
 from pipeline.models import PaperMeta, PdfFile
 from pipeline.paper import Day, Paper
 from pipeline.settings import Settings
@@ -24,13 +23,13 @@ from pipeline.wording import plural
 def seed(
     source: Source,
     warn: Callable[[str], None],
-    hash_file: Callable[[Path], str] = file_digest,
-    known: Callable[[Path], str | None] | None = None,
+    hash_file: Callable[[Path], str],
+    known: Callable[[Path], str | None],
 ) -> list[Paper]:
     """A folder's PDFs (or the one PDF named by --source) as papers with placeholder metadata
     (the feed stage reads the rest); files refused (a link out of the folder) are said through
-    `warn`. `hash_file` gives a PDF's content digest (the cache's index of files it has
-    hashed, in a run); `known`, the digest already known without reading the file, or None."""
+    `warn`. `known` gives a PDF's content digest when the cache's index of files already
+    hashed holds it (else None), `hash_file` reads the file for it."""
     if source.kind != "folder":
         return []
     assert source.folder is not None
@@ -58,12 +57,12 @@ def folder_paper(pdf: Path, sha256: str, paper_id: str | None = None) -> Paper:
 def _digests(
     pdfs: list[Path],
     hash_file: Callable[[Path], str],
-    known: Callable[[Path], str | None] | None = None,
+    known: Callable[[Path], str | None],
 ) -> list[str]:
     """Every PDF's digest: those `known` already, then the rest two files at a time (hashlib
     lets go of the GIL while it hashes, and a cold day's 800 MB would otherwise keep one core
     busy and the other idle before extract). A cached day's 500 known digests start no thread."""
-    found = [known(pdf) for pdf in pdfs] if known is not None else [None] * len(pdfs)
+    found = [known(pdf) for pdf in pdfs]
     todo = [pdf for pdf, sha in zip(pdfs, found, strict=True) if sha is None]
     if len(todo) < 2:
         hashed = iter([hash_file(pdf) for pdf in todo])

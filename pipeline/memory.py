@@ -13,6 +13,7 @@ import ctypes
 import functools
 import sys
 from collections.abc import Callable
+from typing import Any
 
 # Freed heap a worker may keep rather than return. Returning it is not free: the next paper
 # faults the pages back in (a chunk or summarize worker frees 0-2 MiB a paper, and trimming it
@@ -35,10 +36,13 @@ class Heap:
         if trim is None:
             return
         free = _free_heap()
+        if free is None:  # unknown (glibc before 2.33): trim after every paper
+            trim(0)
+            return
         self._after_trim = min(self._after_trim, free)  # reused since: freeing it again counts
         if free - self._after_trim > keep_free:
             trim(0)
-            self._after_trim = _free_heap()
+            self._after_trim = _free_heap() or 0
 
 
 # One per process: it describes the process's own C heap, which every paper a worker computes
@@ -46,14 +50,14 @@ class Heap:
 _HEAP = Heap()
 
 
-def release(keep_free: int = KEEP_FREE) -> None:
+def release() -> None:
     """After each paper a worker computes: return freed heap pages to the system once more than
-    `keep_free` bytes were freed since the last return, and drop the warnings PyMuPDF collects
+    `KEEP_FREE` bytes were freed since the last return, and drop the warnings PyMuPDF collects
     from every document it opens (a list it never empties itself)."""
     pymupdf = sys.modules.get("pymupdf")
     if pymupdf is not None:
         pymupdf.TOOLS.reset_mupdf_warnings()
-    _HEAP.release(keep_free)
+    _HEAP.release()
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -66,31 +70,32 @@ class _Mallinfo2(ctypes.Structure):
     ]  # fmt: skip
 
 
-def _free_heap() -> int:
-    """Bytes of freed heap glibc holds (`mallinfo2`'s fordblks, over every arena); where there
-    is no `mallinfo2` (glibc before 2.33), as if it were too much to keep."""
+def _free_heap() -> int | None:
+    """Bytes of freed heap glibc holds (`mallinfo2`'s fordblks, over every arena), or None where
+    there is no `mallinfo2` (glibc before 2.33)."""
     mallinfo2 = _mallinfo2()
-    return sys.maxsize if mallinfo2 is None else int(mallinfo2().fordblks)
+    return None if mallinfo2 is None else int(mallinfo2().fordblks)
 
 
 @functools.cache
 def _mallinfo2() -> Callable[[], _Mallinfo2] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None).mallinfo2
-    except (OSError, AttributeError):
-        return None
-    function.restype = _Mallinfo2
-    return function  # type: ignore[no-any-return]
+    function = _glibc("mallinfo2")
+    if function is not None:
+        function.restype = _Mallinfo2
+    return function
 
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's `malloc_trim`, or None where the C library has none."""
+    return _glibc("malloc_trim")
+
+
+def _glibc(name: str) -> Any:
+    """The C library's function `name`, or None: not Linux, musl, or a library without it."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
-    except (OSError, AttributeError):  # musl, or a C library that cannot be loaded
+        return getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
         return None

@@ -215,6 +215,10 @@ def _units(i: int, part: Part, tokenizer: Tokenizer) -> list[Unit]:
     return units
 
 
+# The roles whose every unit is in a tier of FILL_ONLY or later (`_tier`).
+_FILL_ONLY_ROLES = frozenset({Role.RELATED, Role.BACK, Role.APPENDIX})
+
+
 def _tier(part: Part, paragraph: int, position: int, text: str, contribution: bool) -> int:
     role, sub = part.role, len(part.path) > 1
     first = position == 0
@@ -234,13 +238,9 @@ def _tier(part: Part, paragraph: int, position: int, text: str, contribution: bo
         return 2 if text.lower().startswith("tab") else 3
     if role in (Role.DISCUSSION, Role.FRONT):
         return 2 if first else 4
-    if role is Role.OTHER:
-        return 3 if first else 4
-    return 6 if role is Role.APPENDIX else 5  # _FILL_ONLY_ROLES
-
-
-# The roles whose every unit is in a tier of FILL_ONLY or later (`_tier`'s last line).
-_FILL_ONLY_ROLES = frozenset({Role.RELATED, Role.BACK, Role.APPENDIX})
+    if role in _FILL_ONLY_ROLES:
+        return 6 if role is Role.APPENDIX else 5
+    return 3 if first else 4  # Role.OTHER
 
 
 def _fill(

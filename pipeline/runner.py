@@ -9,9 +9,9 @@ that fails in any stage is marked failed with its reason and drops out; the day 
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,18 +175,22 @@ class Runner:
         not count: a cached day starts no fork server."""
         extract = next((stage for stage in self.stages if stage.name == "extract"), None)
         new = itertools.count(1)
+        started = threading.Event()  # then the rest of the day's PDFs need no look-up
 
-        def hashed(pdf: Path, sha256: str) -> None:
-            if extract is None or executor.cached(extract, *_inputs(extract, pdf, sha256)):
-                return
+        def digest(pdf: Path) -> str:
+            # Called for the PDFs the index does not hold (`seed` asks it first): hashed afresh.
+            sha256 = self.cache.digests.digest(pdf)
+            if started.is_set() or extract is None:
+                return sha256
+            if executor.cached(extract, *_inputs(extract, pdf, sha256)):
+                return sha256
             if next(new) == max(self.pool_threshold, 1):
+                started.set()
                 try:
                     executor.warm()
                 except Exception as exc:  # a head start only: the pool starts it when needed
                     logger.debug("fork server not started early: %s", exc)
-
-        def digest(pdf: Path) -> str:
-            return self.cache.digests.digest(pdf, functools.partial(hashed, pdf))
+            return sha256
 
         return digest
 

@@ -111,6 +111,8 @@ class Tokenizer:
         gpt2); `tests/test_tokens.py` holds it to `count` of the joined text with cl100k, the
         vocabulary bundled here."""
         cut, end = _last_cut(left), _first_cut(right)
+        if cut == 0 or end == len(right):  # no cut on a side (CJK, a formula): count it whole
+            return self.count(left + middle + right)
         near = self.count(left[cut:] + middle + right[:end])
         return left_tokens - self.count(left[cut:]) + near - self.count(right[:end]) + right_tokens
 

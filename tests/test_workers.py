@@ -40,29 +40,35 @@ from tests.project import Project
 from tests.where import Where
 
 
-def test_each_cpu_stage_has_workers_of_its_own_and_only_a_pdf_reader_loads_pymupdf(
-    tmp_path: Path, papers: Path
-):
+def in_workers(tmp_path: Path, papers: Path, *stages: Stage[Any, Any]) -> list[set[str]]:
+    """Each stage over three papers of its own through one executor, as a run's stages go
+    (each CPU stage in a pool of its own): the titles each stage's outputs carry."""
     settings = Project(tmp_path, papers).settings()
     log, cache = RunLog(), Cache(settings.cache_dir)
     source = Source(kind="folder", day=date.fromisoformat(DAY), folder=papers)
-    day = Day(
-        source=source,
-        log=log,
-        papers=[Paper(meta=PaperMeta(id=f"p{n}", title="")) for n in range(4)],
-    )
+    titles = []
     with asyncio.Runner() as loop:
         tools = Tools(settings, cache, log)
         executor = LocalExecutor(
             settings, cache, log, tools, Plan(), QuietObserver(), loop, pool_threshold=1
         )
         try:
-            executor.run(Where("extract", next(papers.glob("*.pdf"))), day)
-            read = {p.meta.title for p in day.papers}
-            executor.run(Where("chunk"), day)
-            counted = {p.meta.title for p in day.papers}
+            for stage in stages:
+                metas = [PaperMeta(id=f"p{n}", title="") for n in range(3)]
+                day = Day(source=source, log=log, papers=[Paper(meta=m) for m in metas])
+                executor.run(stage, day)
+                titles.append({p.meta.title for p in day.papers})
         finally:
             executor.close()
+    return titles
+
+
+def test_each_cpu_stage_has_workers_of_its_own_and_only_a_pdf_reader_loads_pymupdf(
+    tmp_path: Path, papers: Path
+):
+    read, counted = in_workers(
+        tmp_path, papers, Where("extract", next(papers.glob("*.pdf"))), Where("chunk")
+    )
     assert {title.split()[1] for title in read} == {"pymupdf"}
     # chunk's workers are new processes, and none of them loaded PyMuPDF's library
     assert {title.split()[1] for title in counted} == {"-"}
@@ -73,28 +79,13 @@ def test_each_cpu_stage_has_workers_of_its_own_and_only_a_pdf_reader_loads_pymup
 def test_a_worker_computes_with_the_cycle_collector_off_and_its_start_up_frozen(
     tmp_path: Path, papers: Path
 ):
-    settings = Project(tmp_path, papers).settings()
-    log, cache = RunLog(), Cache(settings.cache_dir)
-    source = Source(kind="folder", day=date.fromisoformat(DAY), folder=papers)
-    day = Day(
-        source=source,
-        log=log,
-        papers=[Paper(meta=PaperMeta(id=f"p{n}", title="")) for n in range(3)],
-    )
-    with asyncio.Runner() as loop:
-        tools = Tools(settings, cache, log)
-        executor = LocalExecutor(
-            settings, cache, log, tools, Plan(), QuietObserver(), loop, pool_threshold=1
-        )
-        try:
-            executor.run(Where("chunk"), day)
-        finally:
-            executor.close()
-    states = [p.meta.title.split()[2:] for p in day.papers]
+    (titles,) = in_workers(tmp_path, papers, Where("chunk"))
+    states = [title.split()[2:] for title in titles]
     assert all(collector == "collector-off" for collector, _ in states)
     assert all(int(frozen.removeprefix("frozen-")) > 1000 for _, frozen in states)
     # ... and on again between papers, in this process too
-    assert _compute_in_worker(Where("chunk"), {"meta": PaperMeta(id="p", title="")}, {}, None)
+    result = _compute_in_worker(Where("chunk"), {"meta": PaperMeta(id="p", title="")}, {}, None)
+    assert isinstance(result, PaperMeta) and "collector-off" in result.title
     assert gc.isenabled()
 
 
@@ -126,7 +117,9 @@ def test_a_worker_returns_freed_heap_once_it_holds_more_than_a_little(
     monkeypatch.setattr(memory, "_malloc_trim", lambda: trims.append)
     heap = memory.Heap()  # a worker's: it has trimmed nothing yet
     blocks = [bytes(range(256)) * 8 for _ in range(40_000)]  # 80 MiB in 2 KiB blocks
-    little = memory._free_heap() + 2**20  # what this process holds freed now, and a MiB
+    free = memory._free_heap()
+    assert free is not None
+    little = free + 2**20  # what this process holds freed now, and a MiB
     heap.release(keep_free=little)
     assert trims == []
     del blocks[::2]  # every other one freed: 40 MiB of heap the allocator cannot give back
@@ -138,6 +131,18 @@ def test_a_worker_returns_freed_heap_once_it_holds_more_than_a_little(
     del blocks[: len(blocks) // 2]  # 20 MiB more freed
     heap.release(keep_free=2**20)
     assert trims == [0, 0]
+
+
+def test_a_worker_that_cannot_tell_what_it_holds_freed_returns_it_after_every_paper(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    trims: list[int] = []
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: trims.append)
+    monkeypatch.setattr(memory, "_mallinfo2", lambda: None)  # glibc before 2.33
+    heap = memory.Heap()
+    for _ in range(3):
+        heap.release()
+    assert trims == [0, 0, 0]
 
 
 class Stepped(Stage[Paper, PaperMeta]):
@@ -256,9 +261,13 @@ def test_a_day_of_new_pdfs_starts_the_fork_server_while_it_hashes_them(
 def test_a_fork_server_that_cannot_start_early_costs_the_day_nothing(
     tmp_path: Path, papers: Path, monkeypatch: pytest.MonkeyPatch
 ):
+    tried: list[LocalExecutor] = []
+
     def refused(self: LocalExecutor) -> None:
+        tried.append(self)
         raise OSError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(LocalExecutor, "warm", refused)
     record = Project(tmp_path, papers).run(pool_threshold=2)
+    assert len(tried) == 1  # tried once, at the threshold
     assert record.failed == [] and record.papers == 5

@@ -812,8 +812,8 @@ def _fill(
     k: int, tiers: Iterable[Iterable[Sentence]], score: Score, against: Sequence[Sentence] = ()
 ) -> list[Sentence]:
     """Pick up to k sentences by MMR, exhausting each tier before falling to the next: each
-    next one has the highest score less 0.7 x its highest overlap with what is already chosen
-    (`against` and the picks), ties going to the earlier sentence.
+    next one has the highest score less `_REDUNDANCY` x its highest overlap with what is
+    already chosen (`against` and the picks), ties going to the earlier sentence.
 
     A sentence that repeats one in `against` or one already picked (see `_same`) is never
     picked: the overlap penalty only discourages, and a short paper would otherwise run out of

@@ -19,7 +19,8 @@ errors, which the mapping below reads whichever transport raised them.
 
 Throughput: every request waits for a `RateLimiter` (requests and tokens per minute, calls in
 flight, learned from `x-ratelimit-*` headers, paused by a 429's Retry-After). Retries are ours,
-through tenacity once a first attempt has failed: 429, 5xx, timeouts and dropped connections,
+through tenacity (a completion enters it only once its first attempt has failed): 429, 5xx,
+timeouts and dropped connections,
 with jittered exponential back-off and a bounded number of attempts; any other 4xx fails at once
 with one clear line.
 

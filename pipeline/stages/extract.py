@@ -184,7 +184,8 @@ class FrontMatter(NamedTuple):
 # --- Public entry points ------------------------------------------------------------------
 
 
-# Inline too (a small day, `paperbrief extract`, compare); a worker has it paused already.
+# Inline (a small day, `paperbrief extract`, compare) and in `documents_in_processes`'
+# workers; the executor's workers have it paused already.
 @collector.paused()
 def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
     """Read a paper's text, at most `max_pages` pages of it."""
@@ -405,6 +406,7 @@ def page_lines(page: pymupdf.Page, number: int) -> PageText:
         for k, block in enumerate(blocks)
         if k not in drop
         for line in block
+        # review copies number their lines in the margins
         if not (line.text.isdigit() and _in_margin(line, width))
     ]
     return PageText(lines, count)
@@ -551,7 +553,6 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
 
 
 def _in_margin(line: Line, width: float) -> bool:
-    # Review copies number their lines in the margins.
     return line.x1 < 0.1 * width or line.x0 > 0.9 * width
 
 
