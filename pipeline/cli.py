@@ -18,6 +18,7 @@ from pipeline.errors import (
     EXIT_USAGE,
     FeedError,
     PaperbriefError,
+    RunStopped,
     UsageError,
 )
 
@@ -35,6 +36,8 @@ exit codes (for cron and scripts):
   1  the report was written but some papers failed (listed on stderr and in run.json)
   2  bad usage: a flag, setting, date or file is wrong (one line on stderr says which)
   3  no report could be written: the arXiv feed was unreachable or nothing could be read
+  130, 143  stopped by Ctrl-C or SIGTERM: the calls on the wire were let finish and cached,
+            and the same command goes on from there (a second signal stops at once)
 """
 
 
@@ -158,6 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except UsageError as exc:
         return _error(console, exc, args.debug, EXIT_USAGE)
+    except RunStopped as exc:  # asked for: said on stderr, as an error is, but not as one
+        Console(stderr=True, soft_wrap=True).print(
+            f"paperbrief: {exc}", highlight=False, markup=False
+        )
+        return exc.exit_code
     except FeedError as exc:
         return _error(console, exc, args.debug, EXIT_NO_REPORT)
     except PaperbriefError as exc:

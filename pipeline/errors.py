@@ -88,5 +88,23 @@ class RefusalError(LLMError):
     """The model refused to answer; recorded as a refusal, not as an invalid reply."""
 
 
+class CallRefused(LLMError):
+    """A call that was never sent: the run's cost cap, or a stop. The calls already on the wire
+    are paid for, so they are let finish and their replies kept (a paper's other map notes)."""
+
+
+class CallStopped(CallRefused):
+    """The run was asked to stop (Ctrl-C, SIGTERM) before this call was sent."""
+
+
+class RunStopped(PaperbriefError):
+    """The run stopped on request, keeping everything it finished (exit 130, or 143 for a
+    SIGTERM, as a shell reports a process ended by that signal)."""
+
+    def __init__(self, message: str, *, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class EndpointCapabilityError(LLMError):
     """The endpoint rejected a feature (e.g. json_schema response_format) rather than the input."""

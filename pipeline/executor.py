@@ -18,11 +18,12 @@ import gc
 import inspect
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from pipeline.record import STAGES
 from pipeline.runlog import RunLog
 from pipeline.settings import Settings
 from pipeline.stage import Placement, Stage, fixed_parts, key_part, keyed
+from pipeline.stopping import Stop
 from pipeline.tools import Tools
 
 # Below this many computations, starting worker processes (about a second) costs more than it
@@ -113,6 +115,7 @@ class LocalExecutor:
         observer: Observer,
         loop: asyncio.Runner,
         pool_threshold: int = POOL_THRESHOLD,
+        stop: Stop | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
@@ -122,6 +125,8 @@ class LocalExecutor:
         self.observer = observer
         self.loop = loop
         self.pool_threshold = pool_threshold
+        # After the run's stop request no job starts; the started ones finish and are kept.
+        self.stop = stop if stop is not None else Stop()
         self._pool: ProcessPoolExecutor | None = None
         self._params: dict[str, dict[str, Any]] = {}
         self._digests = Digests()
@@ -305,7 +310,12 @@ class LocalExecutor:
             self.loop.run(self._concurrently(stage, jobs, tools, done))
             return
         for job in jobs:
-            done(job, self._call_inline(stage, job, tools))
+            done(
+                job,
+                self.stop.stopped()
+                if self.stop.requested
+                else self._call_inline(stage, job, tools),
+            )
 
     def _call_inline(
         self, stage: Stage[Any, Any], job: Job, tools: dict[str, Any] | None = None
@@ -333,12 +343,30 @@ class LocalExecutor:
             async with gate:
                 job.started = time.perf_counter()
                 try:
+                    if self.stop.requested:  # a paper not started yet waits for the next run
+                        raise self.stop.stopped()
                     result: Any = await stage.compute(**self._resolved(job.values), **tools)
                 except Exception as exc:  # one broken paper never stops the day
                     result = exc
             done(job, result)
 
-        await asyncio.gather(*(one(job) for job in jobs))
+        if not self.settings.llm.batch:
+            await asyncio.gather(*(one(job) for job in jobs))
+            return
+        # Batch mode's calls wait on batches for minutes or hours, whose ids are stored as soon
+        # as they exist: a stop need not wait for them, the next run polls the same batches.
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        forget = self.stop.listen(lambda: loop.call_soon_threadsafe(task.cancel))
+        try:
+            await asyncio.gather(*(one(job) for job in jobs))
+        except asyncio.CancelledError:
+            if not self.stop.requested:
+                raise
+            raise self.stop.stopped() from None
+        finally:
+            forget()
 
     def _in_processes(
         self, stage: Stage[Any, Any], jobs: list[Job], tools: dict[str, Any], done: Done
@@ -347,6 +375,9 @@ class LocalExecutor:
         # A worker that died (a PyMuPDF crash) broke the pool and every job still in it; give
         # each of those jobs a fresh pool of its own, so a crash takes only its own paper down.
         for job in broken:
+            if self.stop.requested:
+                done(job, self.stop.stopped())
+                continue
             self.close(graceful=False)
             if self._submit_all(stage, [job], tools, done):
                 done(job, _crashed(stage, job))
@@ -370,10 +401,18 @@ class LocalExecutor:
             store = self._store_in_worker(stage, job)
             futures[pool.submit(_compute_in_worker, stage, job.values, tools, store)] = job
         broken: list[Job] = []
+        stopping = False
         for future in as_completed(futures):
             job = futures[future]
+            if self.stop.requested and not stopping:
+                # the papers not started yet wait for the next run; those started finish
+                stopping = True
+                for waiting in futures:
+                    waiting.cancel()
             try:
                 result = future.result()
+            except CancelledError:
+                result = self.stop.stopped()
             except BrokenProcessPool:
                 broken.append(job)
                 continue
@@ -472,10 +511,15 @@ def _fork_context() -> multiprocessing.context.ForkServerContext:
 
 
 def _worker_started(run_pid: int) -> None:
-    """Each worker's start: it watches the run, and what it holds from the fork server's
-    imports (pydantic's schemas, PyMuPDF, the stages' patterns), which lives as long as it
-    does, is left out of every collection of its cycle collector."""
+    """Each worker's start: it watches the run and leaves signals to it, and what it holds
+    from the fork server's imports (pydantic's schemas, PyMuPDF, the stages' patterns), which
+    lives as long as it does, is left out of every collection of its cycle collector."""
     _watch_run(run_pid)
+    # A Ctrl-C reaches the whole process group, systemd's SIGTERM the whole cgroup: the run
+    # decides (the papers started finish, `pipeline.stopping`); a worker goes when the run
+    # closes its pool, or dies.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     gc.freeze()
 
 

@@ -39,6 +39,7 @@ from pipeline.stages.rank import Rank
 from pipeline.stages.report import DailyReport, report_input
 from pipeline.stages.summarize import Summarize
 from pipeline.stages.triage import Triage
+from pipeline.stopping import Stop
 from pipeline.tools import Tools
 
 logger = logging.getLogger(__name__)
@@ -93,12 +94,15 @@ class Runner:
     # It is given the run log's meter, so its usage lands in run.json like any backend's.
     make_backend: MakeBackend | None = None
     pool_threshold: int = POOL_THRESHOLD  # papers a CPU stage needs to use worker processes
+    # Asked by the first Ctrl-C or SIGTERM (`run_command`): the run then ends after the calls
+    # on the wire, raising RunStopped.
+    stop: Stop = field(default_factory=Stop)
 
     def __post_init__(self) -> None:
         self.log = RunLog(self.observer)
         self.cache = Cache(self.settings.cache_dir, self.log.warn, self.plan.source.day)
         made = self.make_backend(self.settings.llm, self.log.meter) if self.make_backend else None
-        self.tools = Tools(self.settings, self.cache, self.log, self.plan.force, made)
+        self.tools = Tools(self.settings, self.cache, self.log, self.plan.force, made, self.stop)
         self.stages = stages_for(self.plan.source)
         identity = self.tools.backend.identity()
         self.edition = edition_name(identity.name, identity.model, self.settings.prompts.summarize)
@@ -140,6 +144,7 @@ class Runner:
                 self.observer,
                 loop,
                 self.pool_threshold,
+                self.stop,
             )
             finished = False
             try:
@@ -152,6 +157,8 @@ class Runner:
                 for stage in self.stages:
                     if stage.name == until:
                         break
+                    if self.stop.requested:
+                        raise self.stop.stopped()
                     executor.run(stage, self.day)
                     if until is None:  # compare reads the documents and chunks afterwards
                         release(self.day.papers, stage.name)

@@ -22,6 +22,7 @@ from pipeline.settings import Settings
 
 if TYPE_CHECKING:  # batch mode's machinery: imported by the runs that use it
     from pipeline.llm.batch import BatchRecord
+    from pipeline.stopping import Stop
 
 
 class PdfStore:
@@ -96,6 +97,7 @@ class Tools:
         log: RunLog,
         force: frozenset[str] = frozenset(),
         backend: Backend | None = None,
+        stop: Stop | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
@@ -105,6 +107,8 @@ class Tools:
         self.backend: Backend = backend or backend_for(
             settings.llm, log.meter, observer.note, observer.calls_in_flight, BatchCache(cache)
         )
+        if stop is not None:  # its clients, made on first use, send no call after the stop
+            self.backend.stop = stop
         self._pdfs = PdfStore(self, cache, force="download" in force)
         self._arxiv: Any = None
         self._lock = threading.Lock()

@@ -20,6 +20,11 @@ storm    an arXiv day (`--date`, FakeArxiv) of `--storm-papers` papers with 10 %
          run converges to all done but the two broken PDFs.
 fuzz     `--fuzz` damaged corpus PDFs through extraction (`scripts/fuzz_extract.py`): 0
          tracebacks.
+stops    the kills' day again, on a fresh cache, with `--stops` runs each stopped by a Ctrl-C
+         (SIGINT) or a SIGTERM, in turn, right after a random LLM call while others are on the
+         wire, and a last run: every paper done, the clean run's report, exit 130/143, and
+         exactly the clean run's LLM calls (a stop lets the calls on the wire finish and keeps
+         them; nothing is paid twice).
 
 Prints a table of figures against targets; exits 1 when a target is missed. Without the shared
 corpus, kills and overlap use copies of the sample papers and fuzz is skipped.
@@ -28,6 +33,7 @@ corpus, kills and overlap use copies of the sample papers and fuzz is skipped.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -220,19 +226,23 @@ def _entry(rel: Path, path: Path, kinds: list[type[BaseModel]]) -> list[str]:
 # --- processes ----------------------------------------------------------------------------
 
 
-def kill_when(run: subprocess.Popen[bytes], due: Callable[[], bool]) -> tuple[bool, set[int]]:
-    """SIGKILL the run once `due()`, watching which processes it made meanwhile; (whether it
-    was still running to be killed, its processes)."""
+def kill_when(
+    run: subprocess.Popen[bytes], due: Callable[[], bool], signum: int = signal.SIGKILL
+) -> tuple[bool, set[int], float]:
+    """Send `signum` to the run once `due()`, watching which processes it made meanwhile,
+    and wait for it to end; (whether it was still running to be signalled, its processes,
+    seconds from the signal to its end)."""
     children: set[int] = set()
     while not due() and run.poll() is None:
         children |= descendants(run.pid)
         time.sleep(0.01)
     if run.poll() is not None:
-        return False, children
+        return False, children, 0.0
     children |= descendants(run.pid)
-    run.send_signal(signal.SIGKILL)
+    run.send_signal(signum)
+    sent = time.monotonic()
     run.wait()
-    return True, children
+    return True, children, time.monotonic() - sent
 
 
 def linger(children: set[int]) -> float:
@@ -324,7 +334,7 @@ def kills(
                 stderr=subprocess.DEVNULL,
             )
             before, started = chat_calls(server), time.monotonic()
-            was_running, children = kill_when(run, due)
+            was_running, children, _ = kill_when(run, due)
             if not was_running:
                 finished_early += 1
                 print(f"  run {attempt + 1} ended before its kill ({when})")
@@ -395,6 +405,88 @@ def kills(
     for problem in problems[:10]:
         print(f"  corrupt: {problem}")
     return figures
+
+
+def stops(
+    tmp: Path, folder: Path, papers: int, count: int, clean: Clean, rng: random.Random
+) -> list[Figure]:
+    calls = clean.calls
+    with FakeOpenAI(reply_for=schema_reply, latency=0.05) as server:
+        ws = workspace(tmp / "stops", folder, server, papers)
+        stopped, finished_early, slowest, wrong_codes = 0, 0, 0.0, 0
+        for attempt in range(count * 3):
+            if stopped >= count:
+                break
+            signum = (signal.SIGINT, signal.SIGTERM)[attempt % 2]
+            paid = chat_calls(server)
+            left = max(clean.calls - paid, 1)
+            target = paid + rng.randint(1, max(1, 2 * left // max(count - stopped, 1)))
+            run = subprocess.Popen(
+                ws.command(),
+                cwd=ws.root,
+                env=ws.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            before = chat_calls(server)
+            due = functools.partial(lambda target: chat_calls(server) >= target, target)
+            was_running, _, took = kill_when(run, due, signum)
+            if not was_running:
+                finished_early += 1
+                print(f"  run {attempt + 1} ended before its stop (at LLM call {target})")
+                continue
+            stopped += 1
+            slowest = max(slowest, took)
+            wrong_codes += run.returncode != 128 + signum
+            print(
+                f"  stop {stopped:2} ({signal.Signals(signum).name} at LLM call {target}): "
+                f"{chat_calls(server) - before:3} LLM calls, exit {run.returncode} "
+                f"{took:.2f} s after"
+            )
+        record = finish(ws)
+        paid = chat_calls(server)
+        same = summaries(ws) == clean.report
+    done = papers - len(record["failed"])
+    return [
+        Figure(
+            "stops",
+            "runs stopped by Ctrl-C / SIGTERM",
+            f"{stopped} ({finished_early} ended first)",
+            f">= {count}",
+            stopped >= count,
+        ),
+        Figure(
+            "stops",
+            "their exit codes 130 / 143",
+            f"{stopped - wrong_codes} of {stopped}",
+            "all",
+            wrong_codes == 0,
+        ),
+        Figure(
+            "stops", "papers done after the last run", f"{done}/{papers}", "all", done == papers
+        ),
+        Figure(
+            "stops",
+            "its report = the clean run's (ranks, summaries)",
+            "yes" if same else "no",
+            "yes",
+            same,
+        ),
+        Figure(
+            "stops",
+            "LLM calls vs a clean run",
+            f"{paid}/{calls} = {paid / calls:.2f}x",
+            "1.00x",
+            paid == calls,
+        ),
+        Figure(
+            "stops",
+            "slowest stop (signal to exit)",
+            f"{slowest:.2f} s",
+            "<= 5 s",
+            slowest <= LINGER,
+        ),
+    ]
 
 
 def overlap(tmp: Path, folder: Path, papers: int, clean: Clean) -> list[Figure]:
@@ -570,13 +662,14 @@ def table(figures: list[Figure]) -> str:
     )
 
 
-PARTS = ("kills", "overlap", "storm", "fuzz")
+PARTS = ("kills", "overlap", "storm", "fuzz", "stops")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--papers", type=int, default=20, help="papers of the kills/overlap day")
     parser.add_argument("--kills", type=int, default=10, help="runs to SIGKILL")
+    parser.add_argument("--stops", type=int, default=10, help="runs to stop by Ctrl-C/SIGTERM")
     parser.add_argument("--storm-papers", type=int, default=40, help="papers of the storm day")
     parser.add_argument("--storm-retries", type=int, default=2, help="retries per request")
     parser.add_argument("--fuzz", type=int, default=200, help="damaged PDFs to extract")
@@ -591,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(scratch)
         folder = tmp / "papers"
         kind = papers_folder(folder, args.papers)
-        if parts & {"kills", "overlap"}:
+        if parts & {"kills", "overlap", "stops"}:
             clean = clean_day(tmp, folder, args.papers)
             print(
                 f"clean day: {args.papers} {kind} papers, {clean.calls} LLM calls, "
@@ -603,6 +696,7 @@ def main(argv: list[str] | None = None) -> int:
             ("overlap", lambda: overlap(tmp, folder, args.papers, clean)),
             ("storm", lambda: storm(tmp, args.storm_papers, args.storm_retries, args.seed)),
             ("fuzz", lambda: fuzzing(args.fuzz, args.seed)),
+            ("stops", lambda: stops(tmp, folder, args.papers, args.stops, clean, rng)),
         ]
         for name, step in steps:
             if name in parts:

@@ -17,6 +17,7 @@ from pipeline.record import STAGES
 from pipeline.runner import Runner, RunPlan
 from pipeline.settings import Settings
 from pipeline.sources import Source, parse_date, parse_ids, source_path
+from pipeline.stopping import Stop, on_signals
 
 
 def source_from(args: argparse.Namespace) -> Source:
@@ -82,8 +83,9 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     check_cost_cap(settings)
     stderr = Console(stderr=True)
     Cache(settings.cache_dir).mark()
-    with RichObserver(stderr) as observer:
-        runner = Runner(settings, plan, observer)
+    stop = Stop()
+    with RichObserver(stderr) as observer, on_signals(stop, observer.warn):
+        runner = Runner(settings, plan, observer, stop=stop)
         if not runner.tools.backend.capabilities.structured_output:
             observer.warn(
                 "no LLM configured (set OPENAI_API_KEY or OPENAI_BASE_URL): "

@@ -31,6 +31,7 @@ from pipeline.settings import LLMSettings
 # the reading patterns the summarize stage brings. The fork server preloads it for workers.
 if TYPE_CHECKING:
     from pipeline.stages import digest, summarize, triage
+    from pipeline.stopping import Stop
 
 
 class Capabilities(BaseModel):
@@ -97,6 +98,8 @@ class Backend(ABC):
     capabilities: ClassVar[Capabilities]
     # where batch mode keeps its batch ids and results (`Tools` gives the cache's)
     batches: Any = None
+    # the run's stop request (`pipeline.stopping`): its clients send no call after it
+    stop: Stop | None = None
 
     def __init__(
         self,
@@ -426,6 +429,7 @@ class OpenAICompatible(ModelBackend):
             max_concurrency=llm.concurrency,
             on_notice=self.on_notice,
             on_flight=self.on_flight,
+            stop=self.stop,
         )
         if not llm.batch:
             return direct
@@ -482,6 +486,7 @@ class LocalGGUF(ModelBackend):
             max_reasks=llm.max_reasks,
             seed=llm.seed,
             n_threads=llm.n_threads,
+            stop=self.stop,
         )
 
 

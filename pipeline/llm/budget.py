@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from pipeline.errors import LLMError
+from pipeline.errors import CallRefused
 from pipeline.llm.base import LLM, Message, Price, R, UsageSink
 from pipeline.llm.limiter import estimate_tokens
 from pipeline.models import Usage
 
 
-class CostCapReached(LLMError):
+class CostCapReached(CallRefused):
     """The run reached --max-cost; what was done is kept, this call was never made."""
 
 

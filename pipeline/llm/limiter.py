@@ -35,6 +35,10 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.stopping import Stop
 
 # Characters per token for English prose: the provider's own pre-call estimate uses the same rule.
 CHARS_PER_TOKEN = 4
@@ -386,6 +390,7 @@ class RateLimiter:
         margin: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         on_wait: Callable[[str], None] | None = None,
+        stop: Stop | None = None,
     ) -> None:
         self.budget = Budget(
             rpm=rpm, tpm=tpm, max_concurrency=max_concurrency, window=window, margin=margin
@@ -396,15 +401,23 @@ class RateLimiter:
         self.on_wait = on_wait
         self._lock = threading.Lock()  # guards budget and queue; never held across an await
         self._queue: deque[_Waiter] = deque()
+        # The run's stop: a call still queued here is never sent after it (the limiter is where
+        # a call waits for its turn, so the last place it can be held back).
+        self.stop = stop
+        if stop is not None:
+            stop.listen(self._wake_all)
 
-    async def acquire(self, tokens: int) -> Grant:
-        """Wait for this call's turn and room; the grant must be given back with `release`."""
+    async def acquire(self, tokens: int, task: str = "") -> Grant:
+        """Wait for this call's turn and room; the grant must be given back with `release`.
+        Raises `CallStopped` once the run's stop was asked, instead of granting."""
         waiter = _Waiter(asyncio.get_running_loop(), asyncio.Event())
         with self._lock:
             self._queue.append(waiter)
         told = False
         try:
             while True:
+                if self.stop is not None:
+                    self.stop.check(task)
                 with self._lock:
                     delay = math.inf
                     if self._queue[0] is waiter:
@@ -448,3 +461,9 @@ class RateLimiter:
     def _wake_head(self) -> None:
         if self._queue:
             self._queue[0].wake()
+
+    def _wake_all(self) -> None:
+        # Called from a signal handler: no lock (the interrupted code may hold it); list()
+        # copies the queue in one step under the GIL.
+        for waiter in list(self._queue):
+            waiter.wake()

@@ -30,6 +30,8 @@ from pipeline.models import Usage
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
+    from pipeline.stopping import Stop
+
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "the local backend needs `pip install .[local]` (llama-cpp-python)"
@@ -52,6 +54,7 @@ class LocalBackend:
         max_reasks: int = 2,
         seed: int = 0,
         n_threads: int | None = None,
+        stop: Stop | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         self.model = self.model_path.name
@@ -64,6 +67,7 @@ class LocalBackend:
         self._load_lock = threading.Lock()
         self._worker: ThreadPoolExecutor | None = None
         self._checked_schemas: set[str] = set()
+        self.stop = stop  # the run's: a call still queued for the model is then never run
 
     async def structured(
         self,
@@ -129,6 +133,8 @@ class LocalBackend:
         task: str,
     ) -> tuple[dict[str, Any], float]:
         """One blocking chat completion, on the worker thread."""
+        if self.stop is not None:
+            self.stop.check(task)
         llama = self._get_llama()
         self._check_schema(schema, task)
         started = time.monotonic()

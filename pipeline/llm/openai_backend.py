@@ -68,6 +68,8 @@ if TYPE_CHECKING:
     import openai
     from openai._models import FinalRequestOptions
 
+    from pipeline.stopping import Stop
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -187,6 +189,7 @@ class OpenAIBackend:
         on_notice: Callable[[str], None] | None = None,
         on_flight: Callable[[int], None] | None = None,
         transport: Transport = "auto",
+        stop: Stop | None = None,
     ) -> None:
         self.model = model
         self.transport = transport
@@ -206,7 +209,9 @@ class OpenAIBackend:
             tpm=tokens_per_minute,
             max_concurrency=max_concurrency,
             on_wait=on_notice,
+            stop=stop,
         )
+        self.stop = stop
         self.response_mode: ResponseMode = "json_schema"
         self._mode_confirmed = False
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
@@ -449,12 +454,17 @@ class OpenAIBackend:
         try:
             return await self._attempt(payload, estimate, task)
         except Exception as exc:
-            if self.max_retries == 0 or not _transient(exc):
+            if self.max_retries == 0 or not self._retried(exc):
                 raise
             failed = exc
-        return await self._retrying(_transient)(
+        return await self._retrying(self._retried)(
             _replaying(failed, self._attempt), payload, estimate, task
         )
+
+    def _retried(self, exc: BaseException) -> bool:
+        """A completion's failure worth another attempt: transient, and the run not stopping
+        (an attempt after the stop would be refused at the limiter anyway, after the wait)."""
+        return _transient(exc) and not (self.stop is not None and self.stop.requested)
 
     def _retrying(self, worth_retrying: Callable[[BaseException], bool]) -> AsyncRetrying:
         """This client's retry policy: bounded attempts, jittered back-off or the server's
@@ -473,7 +483,7 @@ class OpenAIBackend:
         import openai
 
         state = self._state(task)
-        grant = await self.limiter.acquire(estimate)
+        grant = await self.limiter.acquire(estimate, task)
         used: int | None = None  # None: the estimate stands (a timed-out call may be charged)
         headers: Any = None
         started = time.monotonic()

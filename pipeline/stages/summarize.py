@@ -27,12 +27,12 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
 
 from pipeline.accounting import Ledger
-from pipeline.errors import LLMError, PaperError, RefusalError, ReplyTooLongError
+from pipeline.errors import CallRefused, LLMError, PaperError, RefusalError, ReplyTooLongError
 from pipeline.faithfulness import SourceIndex, source_index, summary_faithfulness
 from pipeline.llm.base import LLM, Message, Meter, ignore_meter, reply_room
 from pipeline.models import (
@@ -228,17 +228,31 @@ async def _ask(
 
 
 async def _all(calls: Sequence[Awaitable[R]]) -> list[R]:
-    """Run the calls concurrently; on the first failure cancel the rest and raise it."""
+    """Run the calls concurrently; on the first failure cancel the rest and raise it. A call
+    refused before it was sent (the cost cap, a stop) cancels nothing: the others are on the
+    wire and paid for, so they finish (each keeps its note), then the refusal is raised."""
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(_awaited(call)) for call in calls]
+            tasks = [group.create_task(_unrefused(call)) for call in calls]
     except ExceptionGroup as failed:
         raise failed.exceptions[0] from None
-    return [task.result() for task in tasks]
+    results = [task.result() for task in tasks]
+    refused = next((r for r in results if isinstance(r, _Refused)), None)
+    if refused is not None:
+        raise refused.error
+    return cast("list[R]", results)
 
 
-async def _awaited(call: Awaitable[R]) -> R:
-    return await call
+@dataclass(frozen=True)
+class _Refused:
+    error: CallRefused
+
+
+async def _unrefused(call: Awaitable[R]) -> R | _Refused:
+    try:
+        return await call
+    except CallRefused as exc:
+        return _Refused(exc)
 
 
 async def _with_room(

@@ -1,0 +1,200 @@
+"""Ctrl-C and SIGTERM stop a run gently: the calls on the wire are kept, nothing starts after.
+
+A second signal stops at once; a SIGKILL is tests/test_crashes.py's and the kills bench's."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import CallRefused, CallStopped, InvalidReplyError, RunStopped
+from pipeline.llm.limiter import RateLimiter
+from pipeline.observer import QuietObserver
+from pipeline.runner import Runner, RunPlan
+from pipeline.sources import Source
+from pipeline.stages.summarize import _all
+from pipeline.stopping import Stop
+from tests.conftest import DAY
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.replies import schema_reply
+from tests.project import Project
+from tests.workspace import Workspace
+
+# Every sample paper read by map-reduce in small chunks: a dozen calls a paper, so a stop
+# lands with calls on the wire and more still to send.
+MAP_REDUCE = {
+    "PAPERBRIEF_READING__SINGLE_CALL_BUDGET": "500",
+    "PAPERBRIEF_CHUNK__MAX_TOKENS": "150",
+    "PAPERBRIEF_CHUNK__OVERLAP": "20",
+}
+
+
+def started(
+    workspace: Workspace, server: FakeOpenAI, concurrency: int = 4
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        workspace.command("--concurrency", str(concurrency)),
+        cwd=workspace.root,
+        env={**workspace.env, **server.env(), **MAP_REDUCE},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_calls(server: FakeOpenAI, count: int, run: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while len(server.chat_bodies) < count:
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < deadline, "the run never reached its LLM calls"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "said"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "Ctrl-C")]
+)
+def test_a_stopped_run_keeps_the_calls_on_the_wire_and_the_next_run_goes_on(
+    workspace: Workspace, signum: int, code: int, said: str
+):
+    with FakeOpenAI(reply_for=schema_reply, latency=0.25) as server:
+        run = started(workspace, server)
+        wait_for_calls(server, 6, run)
+        os.kill(run.pid, signum)
+        _, err = run.communicate(timeout=60)
+        first = len(server.chat_bodies)
+        again = started(workspace, server, concurrency=16)
+        _, err_again = again.communicate(timeout=120)
+        bodies = [json.dumps(body["messages"], sort_keys=True) for body in server.chat_bodies]
+
+    assert run.returncode == code, err
+    assert f"stopping ({said})" in err
+    assert "run the same command again to go on" in err.splitlines()[-1]
+    assert first < len(bodies) / 2  # it stopped: most of the day was left to the next run
+    assert again.returncode == 0, err_again
+    assert workspace.record()["failed"] == []
+    # Every reply of the stopped run was kept: no request went out twice.
+    assert len(set(bodies)) == len(bodies)
+
+
+def test_a_second_ctrl_c_stops_at_once(workspace: Workspace):
+    with FakeOpenAI(reply_for=schema_reply, latency=2.0) as server:
+        run = started(workspace, server)
+        wait_for_calls(server, 4, run)
+        os.kill(run.pid, signal.SIGINT)
+        time.sleep(0.3)
+        assert run.poll() is None  # the first one waits for the calls on the wire
+        asked = time.monotonic()
+        os.kill(run.pid, signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+        took = time.monotonic() - asked
+
+    assert run.returncode == 130, err
+    assert "interrupted" in err + _
+    assert took < 1.5  # not after the 2-second replies
+
+
+def test_a_queued_call_is_refused_at_the_stop_and_the_queue_woken():
+    stop = Stop()
+    limiter = RateLimiter(max_concurrency=1, stop=stop)
+
+    async def day() -> tuple[BaseException | None, float]:
+        held = await limiter.acquire(10)
+        queued = asyncio.ensure_future(limiter.acquire(10))
+        await asyncio.sleep(0.05)
+        asked = time.monotonic()
+        stop.request(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(queued, 1)
+        except BaseException as exc:
+            return exc, time.monotonic() - asked
+        finally:
+            limiter.release(held)
+        return None, time.monotonic() - asked
+
+    refused, waited = asyncio.run(day())
+
+    assert isinstance(refused, CallStopped)
+    assert waited < 0.5  # woken by the stop, not by the slot the held call frees
+    assert limiter.budget.in_flight == 0
+
+
+def test_a_refused_call_lets_a_papers_calls_on_the_wire_finish():
+    finished: list[int] = []
+
+    async def sent(n: int) -> int:
+        await asyncio.sleep(0.05)
+        finished.append(n)
+        return n
+
+    async def refused() -> int:
+        raise CallStopped("not sent: the run is stopping (SIGTERM)")
+
+    with pytest.raises(CallRefused):
+        asyncio.run(_all([sent(1), refused(), sent(2)]))
+    assert sorted(finished) == [1, 2]  # their notes are paid for: they were kept
+
+
+def test_any_other_failure_still_cancels_the_papers_other_calls():
+    finished: list[int] = []
+
+    async def sent(n: int) -> int:
+        await asyncio.sleep(0.05)
+        finished.append(n)
+        return n
+
+    async def invalid() -> int:
+        raise InvalidReplyError("no valid notes", last_reply="{}")
+
+    with pytest.raises(InvalidReplyError):
+        asyncio.run(_all([sent(1), invalid(), sent(2)]))
+    assert finished == []
+
+
+class StopAfterFirst(QuietObserver):
+    """Asks the stop once the first paper of `stage` is done, as a Ctrl-C would then."""
+
+    def __init__(self, stop: Stop, stage: str) -> None:
+        self.stop, self.stage = stop, stage
+
+    def advanced(self, stage: str) -> None:
+        if stage == self.stage:
+            self.stop.request(signal.SIGINT)
+
+
+def test_a_stop_in_a_cpu_stage_keeps_the_papers_started_and_remembers_no_failure(
+    tmp_path: Path, papers: Path
+):
+    folder = tmp_path / "day"
+    folder.mkdir()
+    for n in range(6):  # 30 distinct PDFs: a comment after %%EOF changes the digest only
+        for pdf in sorted(papers.glob("*.pdf")):
+            (folder / f"{n}-{pdf.name}").write_bytes(pdf.read_bytes() + f"% {n}\n".encode())
+    project = Project(tmp_path, folder)
+    source = Source(kind="folder", day=date.fromisoformat(DAY), folder=folder)
+    stop = Stop()
+    runner = Runner(
+        project.settings(),
+        RunPlan(source=source),
+        StopAfterFirst(stop, "extract"),
+        pool_threshold=2,
+        stop=stop,
+    )
+    with pytest.raises(RunStopped) as stopped:
+        runner.run()
+    assert stopped.value.exit_code == 130
+    extracted = runner.log.stats["extract"]
+    # the papers started finish (those a worker had queued too); the rest wait for the next run
+    assert 1 <= extracted.misses <= 10
+    assert list((project.root / "cache").glob("extract/*/*.failed.json")) == []
+
+    record = project.run(scripted=False, pool_threshold=2)
+    assert record.failed == []
+    assert record.stages["extract"].misses == 30 - extracted.misses
