@@ -420,7 +420,10 @@ def stops(
             signum = (signal.SIGINT, signal.SIGTERM)[attempt % 2]
             paid = chat_calls(server)
             left = max(clean.calls - paid, 1)
-            target = paid + rng.randint(1, max(1, 2 * left // max(count - stopped, 1)))
+            # at most a fair share of the calls left (a stop loses none of them, so the calls
+            # left shrink by each share): every stop lands before the day's last call
+            share = max(1, left // (count - stopped + 1))
+            target = min(paid + rng.randint(1, share), clean.calls - 1)
             run = subprocess.Popen(
                 ws.command(),
                 cwd=ws.root,
