@@ -212,6 +212,9 @@ def test_a_stopped_run_resumes_its_batch_and_pays_once(workspace: Workspace):
         first.send_signal(signal.SIGINT)
         _, stopped = first.communicate(timeout=60)
         assert "the same command resumes this batch" in stopped
+        # at once, not after the batch: its id is stored, the next run polls it
+        assert first.returncode == 130
+        assert "paperbrief: stopped (Ctrl-C)" in stopped
         (held,) = server.batches.created
         assert server.batches.answered == 0
 
