@@ -653,9 +653,10 @@ def _our_temporary(name: str) -> bool:
     return name.startswith((f".{SEEN}.", f".{DIGESTS}.")) and name.endswith(".tmp")
 
 
-# Folders paperbrief writes besides the stages': map-step notes, the weekly synthesis, the
-# index of each day's briefing, batch mode's batches, and each day's index of entries.
-EXTRA_FOLDERS = ("pdf", "notes", "digest", "judge", "days", "batches", INDEX)
+# Folders paperbrief writes besides the stages': map-step notes, triage's batches, the weekly
+# synthesis, the index of each day's briefing, batch mode's batches, and each day's index of
+# entries.
+EXTRA_FOLDERS = ("pdf", "notes", "triage-batches", "digest", "judge", "days", "batches", INDEX)
 
 
 def known_folders() -> frozenset[str]:

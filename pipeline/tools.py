@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from pipeline.cache import Cache, digest
 from pipeline.llm.backends import Backend, backend_for
-from pipeline.models import ChunkNotes, PdfFile
+from pipeline.models import ChunkNotes, PdfFile, TriageReply
 from pipeline.redaction import redacted
 from pipeline.runlog import RunLog
 from pipeline.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
 
 if TYPE_CHECKING:  # batch mode's machinery: imported by the runs that use it
     from pipeline.llm.batch import BatchRecord
@@ -42,21 +44,38 @@ class PdfStore:
         return PdfFile(path=target, sha256=self.cache.digests.digest(target))
 
 
-class NoteCache:
-    """Map-step notes in the cache, one entry per chunk request and model (`cache/notes/`)."""
+class Replies(Generic[M]):
+    """One model's validated replies in the cache, one entry per request and model, kept as
+    each arrives: a run stopped or killed halfway asks again only for what never came back."""
 
-    def __init__(self, cache: Cache, identity: BaseModel) -> None:
+    def __init__(self, cache: Cache, folder: str, identity: BaseModel, kind: type[M]) -> None:
         self.cache = cache
+        self.folder = folder
         self.identity = digest(identity)
+        self.kind = kind
 
     def _key(self, key: str) -> str:
         return hashlib.sha256(f"{self.identity}/{key}".encode()).hexdigest()
 
-    def get(self, key: str) -> ChunkNotes | None:
-        return self.cache.get("notes", self._key(key), ChunkNotes)
+    def get(self, key: str) -> M | None:
+        return self.cache.get(self.folder, self._key(key), self.kind)
 
-    def put(self, key: str, notes: ChunkNotes) -> None:
-        self.cache.put("notes", self._key(key), notes, {"request": key}, indexed=False)
+    def put(self, key: str, reply: M) -> None:
+        self.cache.put(self.folder, self._key(key), reply, {"request": key}, indexed=False)
+
+
+class NoteCache(Replies[ChunkNotes]):
+    """Map-step notes (`cache/notes/`), one entry per chunk request and model."""
+
+    def __init__(self, cache: Cache, identity: BaseModel) -> None:
+        super().__init__(cache, "notes", identity, ChunkNotes)
+
+
+class TriageCache(Replies[TriageReply]):
+    """Triage's batches (`cache/triage-batches/`), one entry per batch request and model."""
+
+    def __init__(self, cache: Cache, identity: BaseModel) -> None:
+        super().__init__(cache, "triage-batches", identity, TriageReply)
 
 
 class BatchCache:
@@ -118,7 +137,7 @@ class Tools:
         if name == "summarizer":
             return self.backend.summarizer(NoteCache(self.cache, self.backend.identity()))
         if name == "triager":
-            return self.backend.triager()
+            return self.backend.triager(TriageCache(self.cache, self.backend.triage_identity()))
         if name == "digester":
             return self.backend.digester()
         if name == "pdfs":

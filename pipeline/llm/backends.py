@@ -143,7 +143,8 @@ class Backend(ABC):
         """`notes` keeps each chunk's map-step notes as they arrive (LLM backends)."""
 
     @abstractmethod
-    def triager(self) -> Triager: ...
+    def triager(self, batches: triage.BatchStore | None = None) -> Triager:
+        """`batches` keeps each batch's validated items as they arrive (LLM backends)."""
 
     @abstractmethod
     def digester(self) -> Digester: ...
@@ -218,7 +219,7 @@ class Extractive(Backend):
     def summarizer(self, notes: summarize.NoteStore | None = None) -> Summarizer:
         return ExtractiveSummarizer(self.name, self.model)
 
-    def triager(self) -> Triager:
+    def triager(self, batches: triage.BatchStore | None = None) -> Triager:
         return HeuristicTriager()
 
     def digester(self) -> Digester:
@@ -266,9 +267,10 @@ class LLMSummarizer:
 class LLMTriager:
     """Several papers per call, on title and abstract; a failed batch falls back to heuristics."""
 
-    def __init__(self, llm: LLM, meter: Meter) -> None:
+    def __init__(self, llm: LLM, meter: Meter, batches: triage.BatchStore | None = None) -> None:
         self.llm = llm
         self.meter = meter
+        self.batches = batches
 
     async def triage(
         self,
@@ -291,6 +293,7 @@ class LLMTriager:
             top=top,
             weights=weights,
             on_usage=lambda usage: self.meter(triage.TASK, usage),
+            store=self.batches,
         )
 
 
@@ -361,8 +364,8 @@ class ModelBackend(Backend):
     def summarizer(self, notes: summarize.NoteStore | None = None) -> Summarizer:
         return LLMSummarizer(self.llm(), self.meter, notes)
 
-    def triager(self) -> Triager:
-        return LLMTriager(self.llm(self.triage_model), self.meter)
+    def triager(self, batches: triage.BatchStore | None = None) -> Triager:
+        return LLMTriager(self.llm(self.triage_model), self.meter, batches)
 
     def digester(self) -> Digester:
         from pipeline.stages import digest

@@ -14,8 +14,10 @@ each gist and in `TriageResult.failures`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -157,11 +159,51 @@ def reask_text(problems: Sequence[str]) -> str:
     )
 
 
+class BatchStore(Protocol):
+    """Where each batch's items are kept as soon as they are validated, so a run stopped or
+    killed halfway through triage asks only for the batches never answered
+    (`pipeline.tools.TriageCache`)."""
+
+    def get(self, key: str) -> TriageReply | None: ...
+    def put(self, key: str, reply: TriageReply) -> None: ...
+
+
+def batch_key(messages: Sequence[Message]) -> str:
+    """A batch is known by its exact request (prompt, interests, its papers' blocks) and reply
+    schema; the store adds the triage model's identity."""
+    request = json.dumps([m.model_dump() for m in messages], sort_keys=True)
+    schema = json.dumps(TriageReply.model_json_schema(), sort_keys=True)
+    return hashlib.sha256(f"{schema}\n{request}".encode()).hexdigest()
+
+
 async def batch_items(
-    batch: Sequence[PaperMeta], llm: LLM, prompt: Prompt, *, interests: str, on_usage: UsageSink
+    batch: Sequence[PaperMeta],
+    llm: LLM,
+    prompt: Prompt,
+    *,
+    interests: str,
+    on_usage: UsageSink,
+    store: BatchStore | None = None,
 ) -> list[TriageItem]:
-    """One batch's items in the batch's order, after at most one re-ask about the ids."""
+    """One batch's items in the batch's order, after at most one re-ask about the ids; from
+    `store` when this batch was answered before."""
     messages = triage_messages(batch, prompt, interests=interests)
+    key = batch_key(messages) if store is not None else ""
+    if store is not None and (known := store.get(key)) is not None:
+        return known.items
+    items = await _asked(batch, messages, llm, prompt, on_usage)
+    if store is not None:
+        store.put(key, TriageReply(items=items))
+    return items
+
+
+async def _asked(
+    batch: Sequence[PaperMeta],
+    messages: list[Message],
+    llm: LLM,
+    prompt: Prompt,
+    on_usage: UsageSink,
+) -> list[TriageItem]:
     expected = [meta.id for meta in batch]
     for attempt in range(2):
         reply = await llm.structured(
@@ -234,8 +276,10 @@ async def triage(
     top: int = 15,
     weights: Mapping[str, float],
     on_usage: UsageSink = ignore_usage,
+    store: BatchStore | None = None,
 ) -> TriageResult:
-    """Score every paper, batches concurrently (the backend's limiter paces them)."""
+    """Score every paper, batches concurrently (the backend's limiter paces them); each
+    batch's items are kept in `store` as they arrive."""
     groups = batches(papers, batch_size)
     spent: list[Usage] = []
 
@@ -245,7 +289,7 @@ async def triage(
 
     outcomes = await asyncio.gather(
         *(
-            batch_items(group, llm, prompt, interests=interests, on_usage=counted)
+            batch_items(group, llm, prompt, interests=interests, on_usage=counted, store=store)
             for group in groups
         ),
         return_exceptions=True,
@@ -328,8 +372,15 @@ class Triage(Stage[Day, TriageResult]):
         )
         return result
 
+    def keeps(self, output: TriageResult) -> bool:
+        # A day with a batch on heuristics is triaged again by the next run: the batches
+        # answered come from their entries (`BatchStore`), only the failed ones are asked.
+        return not output.failures
+
     def apply(self, day: Day, output: TriageResult) -> None:
         day.triage = output
+        for failure in output.failures:  # said in each gist too; here it reaches run.json
+            day.log.warn(failure)
         by_id = {score.paper_id: score for score in output.scores}
         selected = set(output.selected)
         for paper in day.live():
