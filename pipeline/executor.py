@@ -174,6 +174,8 @@ class LocalExecutor:
                 value = self._settle(stage, job, self._call_inline(stage, job))
             stage.apply(day, value)
         except PaperError as exc:  # the day goes on without this stage's output
+            if self.stop.requested:  # it goes no further: the run is stopping
+                raise self.stop.stopped() from None
             self.log.warn(stage.failed_day(exc))
         finally:
             self.observer.advanced(stage.name)

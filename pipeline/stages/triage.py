@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from pipeline.errors import InvalidReplyError, LLMError
+from pipeline.errors import CallStopped, InvalidReplyError, LLMError
 from pipeline.llm.base import LLM, Message, UsageSink, ignore_usage
 from pipeline.llm.limiter import MESSAGE_OVERHEAD_TOKENS
 from pipeline.models import PaperMeta, TriageItem, TriageReply, TriageScore, Usage, base_id
@@ -294,6 +294,11 @@ async def triage(
         ),
         return_exceptions=True,
     )
+    # The run is stopping: the batches answered are kept (`store`), the rest wait for the next
+    # run, and no heuristic stands in for them.
+    stopped = next((o for o in outcomes if isinstance(o, CallStopped)), None)
+    if stopped is not None:
+        raise stopped
     items: list[TriageItem] = []
     failures = []
     for group, outcome in zip(groups, outcomes, strict=True):
