@@ -16,9 +16,9 @@ from pipeline.models import PaperMeta, TriageReply
 from pipeline.prompts import Prompt, default_prompts_dir, load_prompt
 from pipeline.stages.triage import batch_key, triage_messages
 from pipeline.tools import TriageCache
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, error_body
 from tests.fakes.replies import paper_ids, reply_kind, schema_reply, triage_reply
-from tests.workspace import Workspace
+from tests.workspace import Workspace, paperbrief
 
 # One paper per triage call: five batches for the five sample papers, two of them read.
 ONE_PER_BATCH = {"PAPERBRIEF_READING__TRIAGE_BATCH": "1"}
@@ -108,3 +108,93 @@ def test_a_batch_is_known_by_its_papers_prompt_interests_and_the_triage_model(tm
     small.put(key([a]), reply)
     assert small.get(key([a])) == reply
     assert other.get(key([a])) is None  # another triage model asks again
+
+
+class FailingBatch(FakeOpenAI):
+    """Answers the ToolGuard sample paper's triage batch with 500s until made healthy."""
+
+    healthy = False
+
+    def _chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        if (
+            not self.healthy
+            and reply_kind(body) == "TriageReply"
+            and any("toolguard" in i for i in paper_ids(body))
+        ):
+            return 500, {}, error_body(500)
+        return super()._chat_reply(body)
+
+
+def triaged(workspace: Workspace) -> dict[str, Any]:
+    """The day's kept triage: every score and the selection (not the usage: this run's)."""
+    (kept,) = [p for p in (workspace.cache / "triage").rglob("*.json") if ".meta" not in p.name]
+    output = json.loads(kept.read_text())
+    return {"selected": output["selected"], "scores": output["scores"]}
+
+
+def test_a_batch_answered_with_500s_is_the_only_call_of_the_next_run_which_equals_a_clean_one(
+    workspace: Workspace, tmp_path: Path, papers: Path
+):
+    env = {**ONE_PER_BATCH, "PAPERBRIEF_LLM__MAX_RETRIES": "1"}
+    with FailingBatch(reply_for=schema_reply) as server:
+        failed = workspace.run("--top", "2", env={**env, **server.env()})
+        asked_first = triage_requests(server)
+        warned = workspace.record()["warnings"]
+        server.healthy = True
+        again = workspace.run("--top", "2", env={**env, **server.env()})
+        asked_again = triage_requests(server)[len(asked_first) :]
+    assert failed.returncode in (0, 1), failed.stderr
+    assert len(set(asked_first)) == 5 and len(asked_first) == 6  # the failing one retried once
+    assert any("fell back to heuristics" in w for w in warned)
+    assert again.returncode == 0, again.stderr
+    assert len(asked_again) == 1 and "toolguard" in asked_again[0]
+
+    clean = Workspace(tmp_path / "clean", "--source", str(papers), "--date", workspace.day)
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        assert clean.run("--top", "2", env={**env, **server.env()}).returncode == 0
+    assert triaged(workspace) == triaged(clean)
+
+
+def test_a_run_killed_during_triage_loses_at_most_the_calls_in_flight(workspace: Workspace):
+    concurrency = 2
+    with FakeOpenAI(reply_for=schema_reply, latency=0.5) as server:
+        env = {**workspace.env, **server.env(), **ONE_PER_BATCH}
+        run = subprocess.Popen(
+            workspace.command("--top", "2", "--concurrency", str(concurrency)),
+            cwd=workspace.root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while len(triage_requests(server)) < 3:  # at least one answered, two on the wire
+            assert run.poll() is None and time.monotonic() < deadline, "the run ended early"
+            time.sleep(0.01)
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        killed = triage_requests(server)
+        again = workspace.run("--top", "2", env={**server.env(), **ONE_PER_BATCH})
+        everything = triage_requests(server)
+    assert run.returncode == -signal.SIGKILL
+    assert len(killed) < 5
+    assert again.returncode == 0, again.stderr
+    assert len(set(everything)) == 5
+    assert len(everything) <= 5 + concurrency  # a clean run's calls plus those in flight
+
+
+def test_cache_stats_and_clear_know_triages_batches_as_they_know_the_notes(workspace: Workspace):
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        assert workspace.run("--top", "2", env={**server.env(), **ONE_PER_BATCH}).returncode == 0
+    where = ("--cache-dir", str(workspace.cache))
+    stats = paperbrief("cache", "stats", "--stage", "triage-batches", *where, cwd=workspace.root)
+    assert stats.returncode == 0, stats.stderr
+    (row,) = [
+        line for line in stats.stdout.splitlines() if "triage-batches" in line and "│" in line
+    ]
+    assert row.split("│")[2].strip() == "5"  # one entry per batch
+    cleared = paperbrief("cache", "clear", "--stage", "triage-batches", *where, cwd=workspace.root)
+    assert cleared.returncode == 0, cleared.stderr
+    assert "removed 10 files" in cleared.stdout  # each entry and its .meta.json
+    assert (
+        not (workspace.cache / "triage-batches").exists() and (workspace.cache / "triage").is_dir()
+    )
