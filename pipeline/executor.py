@@ -18,7 +18,6 @@ import gc
 import inspect
 import multiprocessing
 import os
-import signal
 import threading
 import time
 import weakref
@@ -55,6 +54,7 @@ WORKERS = 2
 # chunk's and summarize's workers never do. The summarize stage is named: the backends no longer
 # import it (naming a backend must not), and each worker would import it again.
 PRELOAD = [
+    "pipeline.forkserver_signals",  # first: signals are the run's, from the fork server's start
     "pipeline.stages.extract",
     "pipeline.stages.chunk",
     "pipeline.stages.summarize",
@@ -513,15 +513,11 @@ def _fork_context() -> multiprocessing.context.ForkServerContext:
 
 
 def _worker_started(run_pid: int) -> None:
-    """Each worker's start: it watches the run and leaves signals to it, and what it holds
-    from the fork server's imports (pydantic's schemas, PyMuPDF, the stages' patterns), which
-    lives as long as it does, is left out of every collection of its cycle collector."""
+    """Each worker's start (ignoring SIGINT and SIGTERM from the fork server on, see
+    `pipeline.forkserver_signals`): it watches the run, and what it holds from the fork
+    server's imports (pydantic's schemas, PyMuPDF, the stages' patterns), which lives as long
+    as it does, is left out of every collection of its cycle collector."""
     _watch_run(run_pid)
-    # A Ctrl-C reaches the whole process group, systemd's SIGTERM the whole cgroup: the run
-    # decides (the papers started finish, `pipeline.stopping`); a worker goes when the run
-    # closes its pool, or dies.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     gc.freeze()
 
 
@@ -530,9 +526,15 @@ def _watch_run(run_pid: int) -> None:
     (children of the fork server, not of the run) would otherwise wait for work that never
     comes."""
 
+    fork_server = os.getppid()
+
     def watch() -> None:
         while True:
             time.sleep(0.5)
+            # The fork server exits as soon as the run's end closes its pipe: a run killed but
+            # not yet reaped by its parent (a zombie still answers kill(pid, 0)) is seen gone.
+            if os.getppid() != fork_server:
+                os._exit(1)
             try:
                 os.kill(run_pid, 0)
             except ProcessLookupError:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from pipeline.errors import CallStopped, RunStopped
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _NAMES: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
@@ -83,7 +83,7 @@ def on_signals(stop: Stop, say: Callable[[str], None]) -> Iterator[None]:
             "finish and are cached. Press Ctrl-C again to stop at once"
         )
 
-    previous = {signum: signal.signal(signum, handler) for signum in SIGNALS}
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:
         yield
     finally:

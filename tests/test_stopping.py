@@ -25,6 +25,7 @@ from pipeline.stopping import Stop
 from tests.conftest import DAY
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.replies import schema_reply
+from tests.processes import alive, descendants
 from tests.project import Project
 from tests.workspace import Workspace
 
@@ -198,3 +199,56 @@ def test_a_stop_in_a_cpu_stage_keeps_the_papers_started_and_remembers_no_failure
     record = project.run(scripted=False, pool_threshold=2)
     assert record.failed == []
     assert record.stages["extract"].misses == 30 - extracted.misses
+
+
+def ignores(pid: int) -> set[int]:
+    """The signals a process ignores, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            mask = int(line.split()[1], 16)
+            return {n for n in range(1, 65) if mask >> (n - 1) & 1}
+    return set()
+
+
+def test_a_ctrl_c_to_the_process_group_while_the_workers_start_stops_the_run_cleanly(
+    tmp_path: Path, papers: Path
+):
+    """A terminal's Ctrl-C reaches every process of the group: the fork server, still making
+    its imports, and the workers must leave it to the run."""
+    folder = tmp_path / "day"
+    folder.mkdir()
+    for n in range(8):  # 40 distinct PDFs: extract uses the worker pool
+        for pdf in sorted(papers.glob("*.pdf")):
+            (folder / f"{n}-{pdf.name}").write_bytes(pdf.read_bytes() + f"% {n}\n".encode())
+    workspace = Workspace(tmp_path / "ws", "--source", str(folder), "--date", DAY)
+    run = subprocess.Popen(
+        workspace.command(),
+        cwd=workspace.root,
+        env=workspace.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's job
+    )
+    children: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(children) < 2 and time.monotonic() < deadline:  # tracker and fork server
+        children |= descendants(run.pid)
+        time.sleep(0.01)
+    time.sleep(0.2)  # the fork server is making its imports
+    children |= descendants(run.pid)
+    ignored = {pid: ignores(pid) for pid in children}
+    os.killpg(run.pid, signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    deadline = time.monotonic() + 10
+    while alive(children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = alive(children)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+
+    assert run.returncode == 130, err
+    assert "Traceback" not in err
+    assert "stopped (Ctrl-C)" in err
+    assert left == set()
+    assert all({signal.SIGINT, signal.SIGTERM} <= found for found in ignored.values() if found)
