@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except UsageError as exc:
         return _error(console, exc, args.debug, EXIT_USAGE)
-    except RunStopped as exc:  # asked for: said on stderr, as an error is, but not as one
+    except RunStopped as exc:  # not "error:": the user asked for it
         Console(stderr=True, soft_wrap=True).print(
             f"paperbrief: {exc}", highlight=False, markup=False
         )
@@ -175,9 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # /dev/null so the interpreter's final flush does not print a second traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except KeyboardInterrupt:
-        console.print("paperbrief: interrupted; finished stages stay cached", style="yellow")
-        return 130
+    except KeyboardInterrupt as exc:
+        Console(stderr=True, soft_wrap=True).print(
+            "paperbrief: interrupted; everything finished is cached", highlight=False, markup=False
+        )
+        return getattr(exc, "exit_code", 130)  # a second SIGTERM: 143
 
 
 def _import_command(command: str) -> None:

@@ -57,35 +57,55 @@ class Stop:
             raise CallStopped(f"not sent: the run is stopping ({self.why})", stage=task)
 
     def stopped(self) -> RunStopped:
-        """The run's end, once what was on the wire came back."""
+        """The run's end, once what it had started finished."""
         return RunStopped(
-            f"stopped ({self.why}); the calls on the wire came back and everything finished "
-            "is cached: run the same command again to go on",
+            f"stopped ({self.why}); everything finished is cached: run the same command "
+            "again to go on",
             exit_code=128 + (self.signum or signal.SIGINT),
         )
+
+
+class Interrupted(KeyboardInterrupt):
+    """A second stop signal: the run ends at once, with the shell's code for that signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.exit_code = 128 + signum
 
 
 @contextmanager
 def on_signals(stop: Stop, say: Callable[[str], None]) -> Iterator[None]:
     """Within the block, the first Ctrl-C or SIGTERM asks `stop` (and `say`s so); the next one
-    raises KeyboardInterrupt, as Python's own handler does. Handlers can only be set from the
-    main thread; elsewhere (a caller's thread) signals keep their handlers."""
+    raises `Interrupted`, as Python's own handler raises KeyboardInterrupt. Handlers can only
+    be set from the main thread; elsewhere (a caller's thread) signals keep their handlers.
+
+    The handler only sets the flag: it runs between two bytecodes of the main thread, which
+    may hold the display's locks, so the line is said by a thread of its own."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    asked, done = threading.Event(), threading.Event()
 
     def handler(signum: int, frame: object) -> None:
         if stop.requested:
-            raise KeyboardInterrupt
+            raise Interrupted(signum)
         stop.request(signum)
-        say(
-            f"stopping ({stop.why}): no new paper or LLM call starts; the calls on the wire "
-            "finish and are cached. Press Ctrl-C again to stop at once"
-        )
+        asked.set()
 
+    def announce() -> None:
+        asked.wait()
+        if not done.is_set():
+            say(
+                f"stopping ({stop.why}): no new paper or LLM call starts; the calls on the "
+                "wire finish and are cached. Press Ctrl-C again to stop at once"
+            )
+
+    threading.Thread(target=announce, name="stop-announce", daemon=True).start()
     previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+        done.set()
+        asked.set()

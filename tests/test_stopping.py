@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import CallRefused, CallStopped, InvalidReplyError, RunStopped
+from pipeline.errors import CallRefused, CallStopped, InvalidReplyError, LLMError, RunStopped
+from pipeline.llm.base import Message, ignore_usage
 from pipeline.llm.limiter import RateLimiter
+from pipeline.llm.openai_backend import OpenAIBackend
+from pipeline.models import ChunkNotes
 from pipeline.observer import QuietObserver
 from pipeline.runner import Runner, RunPlan
 from pipeline.sources import Source
@@ -85,20 +88,21 @@ def test_a_stopped_run_keeps_the_calls_on_the_wire_and_the_next_run_goes_on(
     assert len(set(bodies)) == len(bodies)
 
 
-def test_a_second_ctrl_c_stops_at_once(workspace: Workspace):
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_second_signal_stops_at_once(workspace: Workspace, signum: int, code: int):
     with FakeOpenAI(reply_for=schema_reply, latency=2.0) as server:
         run = started(workspace, server)
         wait_for_calls(server, 4, run)
-        os.kill(run.pid, signal.SIGINT)
+        os.kill(run.pid, signum)
         time.sleep(0.3)
         assert run.poll() is None  # the first one waits for the calls on the wire
         asked = time.monotonic()
-        os.kill(run.pid, signal.SIGINT)
+        os.kill(run.pid, signum)
         _, err = run.communicate(timeout=60)
         took = time.monotonic() - asked
 
-    assert run.returncode == 130, err
-    assert "interrupted" in err + _
+    assert run.returncode == code, err
+    assert "paperbrief: interrupted" in err
     assert took < 1.5  # not after the 2-second replies
 
 
@@ -252,3 +256,37 @@ def test_a_ctrl_c_to_the_process_group_while_the_workers_start_stops_the_run_cle
     assert "stopped (Ctrl-C)" in err
     assert left == set()
     assert all({signal.SIGINT, signal.SIGTERM} <= found for found in ignored.values() if found)
+
+
+def test_a_back_off_after_the_stop_ends_at_once_in_a_refusal():
+    """A 503 asks to wait 5 s; the stop comes meanwhile: the call ends now, refused (so a
+    paper's other calls on the wire finish), not after the wait nor as the 503's failure."""
+    stop = Stop()
+    with FakeOpenAI() as server:
+        server.script([{"status": 503, "retry_after": 5}])
+        llm = OpenAIBackend("gpt-test", api_key="k", base_url=server.base_url, stop=stop)
+
+        async def call() -> tuple[BaseException | None, float]:
+            asyncio.get_running_loop().call_later(0.3, stop.request, signal.SIGTERM)
+            started = time.monotonic()
+            try:
+                await llm.structured(
+                    [Message(role="user", content="Notes on this part, please.")],
+                    ChunkNotes,
+                    temperature=0.0,
+                    max_tokens=50,
+                    task="summarize-map",
+                    on_usage=ignore_usage,
+                )
+            except LLMError as exc:
+                return exc, time.monotonic() - started
+            finally:
+                await llm.aclose()
+            return None, time.monotonic() - started
+
+        refused, took = asyncio.run(call())
+        sent = len(server.chat_bodies)
+
+    assert isinstance(refused, CallStopped)
+    assert took < 1.5
+    assert sent == 1

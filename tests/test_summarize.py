@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import RefusalError, ReplyTooLongError
+from pipeline.errors import CallStopped, RefusalError, ReplyTooLongError
 from pipeline.faithfulness import source_index
 from pipeline.llm.backends import ExtractiveSummarizer
 from pipeline.llm.base import reply_room
@@ -253,6 +253,13 @@ def test_a_failed_repair_keeps_the_summary_flagged():
     record = run(llm)
     assert record.faithfulness is not None and record.faithfulness.unsupported == ["37%"]
     assert record.usage.calls == 2
+
+
+def test_a_repair_refused_by_a_stop_fails_the_paper_so_the_next_run_asks_it():
+    stopped = CallStopped("not sent: the run is stopping (SIGTERM)")
+    llm = ScriptedLLM(lambda call: stopped if call.task == "repair" else invented(call))
+    with pytest.raises(CallStopped):
+        run(llm)  # nothing is stored as if it had been repaired
 
 
 # --- extractive ---------------------------------------------------------------------------

@@ -454,17 +454,12 @@ class OpenAIBackend:
         try:
             return await self._attempt(payload, estimate, task)
         except Exception as exc:
-            if self.max_retries == 0 or not self._retried(exc):
+            if self.max_retries == 0 or not _transient(exc):
                 raise
             failed = exc
-        return await self._retrying(self._retried)(
+        return await self._retrying(_transient)(
             _replaying(failed, self._attempt), payload, estimate, task
         )
-
-    def _retried(self, exc: BaseException) -> bool:
-        """A completion's failure worth another attempt: transient, and the run not stopping
-        (an attempt after the stop would be refused at the limiter anyway, after the wait)."""
-        return _transient(exc) and not (self.stop is not None and self.stop.requested)
 
     def _retrying(self, worth_retrying: Callable[[BaseException], bool]) -> AsyncRetrying:
         """This client's retry policy: bounded attempts, jittered back-off or the server's
@@ -475,7 +470,18 @@ class OpenAIBackend:
             retry=retry_if_exception(worth_retrying),
             reraise=True,
             before_sleep=self._log_retry,
+            sleep=self._sleep,
         )
+
+    async def _sleep(self, seconds: float) -> None:
+        """A back-off that ends early when the run is asked to stop: the next attempt is then
+        refused at the limiter (`CallStopped`), and a paper's other calls on the wire finish
+        instead of being cancelled by a failure."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self.stop is not None and self.stop.requested:
+                return
+            await asyncio.sleep(min(left, 0.1))
 
     async def _attempt(
         self, payload: dict[str, Any], estimate: int, task: str

@@ -32,7 +32,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from pydantic import BaseModel
 
 from pipeline.accounting import Ledger
-from pipeline.errors import CallRefused, LLMError, PaperError, RefusalError, ReplyTooLongError
+from pipeline.errors import (
+    CallRefused,
+    CallStopped,
+    LLMError,
+    PaperError,
+    RefusalError,
+    ReplyTooLongError,
+)
 from pipeline.faithfulness import SourceIndex, source_index, summary_faithfulness
 from pipeline.llm.base import LLM, Message, Meter, ignore_meter, reply_room
 from pipeline.models import (
@@ -380,6 +387,8 @@ class _Paper:
                 temperature=prompt.temperature,
                 max_tokens=max_tokens,
             )
+        except CallStopped:
+            raise  # not a failed repair: the next run asks for it (the reduce reply is lost)
         except LLMError:
             return summary, report.model_copy(update={"repaired": True})  # keep, still flagged
         second = summary_faithfulness(fixed, source).model_copy(update={"repaired": True})
