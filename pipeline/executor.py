@@ -21,12 +21,12 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -100,6 +100,7 @@ class Job:
 
 
 Done = Callable[[Job, Any], None]  # a job's output, or the exception it raised
+T = TypeVar("T")
 
 
 class LocalExecutor:
@@ -327,7 +328,7 @@ class LocalExecutor:
         try:
             result = stage.compute(**self._resolved(job.values), **tools)
             if inspect.isawaitable(result):
-                result = self.loop.run(_awaited(result))
+                result = self.loop.run(self._stoppable(_awaited(result)))
             return result
         except Exception as exc:  # one broken paper never stops the day
             return exc
@@ -352,17 +353,23 @@ class LocalExecutor:
                     result = exc
             done(job, result)
 
+        await self._stoppable(asyncio.gather(*(one(job) for job in jobs)))
+
+    async def _stoppable(self, work: Awaitable[T]) -> T:
+        """`work`, awaited; in batch mode a stop cancels it at once (RunStopped). Batch mode's
+        calls wait on batches for minutes or hours, whose ids are stored as soon as they exist:
+        the next run polls the same batches. (A direct call it made, a fallback or a re-ask,
+        is then lost as in a kill.)"""
         if not self.settings.llm.batch:
-            await asyncio.gather(*(one(job) for job in jobs))
-            return
-        # Batch mode's calls wait on batches for minutes or hours, whose ids are stored as soon
-        # as they exist: a stop need not wait for them, the next run polls the same batches.
+            return await work
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()
         forget = self.stop.listen(lambda: loop.call_soon_threadsafe(task.cancel))
         try:
-            await asyncio.gather(*(one(job) for job in jobs))
+            if self.stop.requested:
+                raise self.stop.stopped()
+            return await work
         except asyncio.CancelledError:
             if not self.stop.requested:
                 raise

@@ -235,6 +235,32 @@ def test_a_stopped_run_resumes_its_batch_and_pays_once(workspace: Workspace):
     assert llm["cost_usd"] == pytest.approx(half_price(llm), rel=1e-3)
 
 
+def test_a_stop_while_triage_waits_on_its_batch_ends_at_once_and_the_next_run_resumes_it(
+    workspace: Workspace,
+):
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        env = {**server.env(), **FAST_ENV, "PAPERBRIEF_READING__TOP": "2"}
+        server.batches.hold = True
+        first = start(workspace, env)
+        deadline = time.monotonic() + 60
+        while len(polled(server)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # triage's batch created, recorded and polled
+        asked = time.monotonic()
+        first.send_signal(signal.SIGINT)
+        _, stopped = first.communicate(timeout=60)
+        took = time.monotonic() - asked
+        (held,) = server.batches.created
+        server.batches.release()
+        result = workspace.run("--batch", env=env)
+        created = list(server.batches.created)
+    assert first.returncode == 130, stopped
+    assert "paperbrief: stopped (Ctrl-C)" in stopped and "fell back" not in stopped
+    assert took < 5  # not after the held batch
+    assert result.returncode == 0, result.stderr
+    assert created[0] == held  # triage's batch resumed, not sent again
+    assert workspace.record()["read_in_full"] == 2
+
+
 def test_a_batch_whose_create_reply_was_lost_is_found_not_sent_again(project: Project):
     with FakeOpenAI(reply_for=schema_reply) as server:
         server.batches.lose_create_reply = True  # created at the endpoint, the run never hears

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from pydantic import BaseModel
 
-from pipeline.errors import LLMError
+from pipeline.errors import CallStopped, LLMError
 from pipeline.llm.base import Message, R, UsageSink
 from pipeline.wording import plural
 
@@ -353,6 +353,12 @@ class BatchLLM:
             await asyncio.sleep(self.gather)
         waiting, self._waiting, self._flusher = self._waiting, {}, None  # later: a new round
         futures = [f for w in waiting.values() for f in w.futures]
+        stop = self.direct.stop
+        if stop is not None and stop.requested:  # never sent: the next run asks for it
+            for future in futures:
+                if not future.done():
+                    future.set_exception(CallStopped(f"not sent: the run is stopping ({stop.why})"))
+            return
         try:
             results = await self._round({cid: w.body for cid, w in waiting.items()})
         except Exception as exc:  # each waiting call fails with it, as its own call would
