@@ -128,6 +128,7 @@ class Tools:
         )
         if stop is not None:  # its clients, made on first use, send no call after the stop
             self.backend.stop = stop
+        self.stop = stop
         self._pdfs = PdfStore(self, cache, force="download" in force)
         self._arxiv: Any = None
         self._lock = threading.Lock()
@@ -162,7 +163,9 @@ class Tools:
             if self._arxiv is None:
                 from pipeline.arxiv.http import ArxivClient
 
-                self._arxiv = ArxivClient(self.settings.arxiv, on_retry=self.log.observer.note)
+                self._arxiv = ArxivClient(
+                    self.settings.arxiv, on_retry=self.log.observer.note, stop=self.stop
+                )
             return self._arxiv
 
     def close_arxiv(self) -> None:

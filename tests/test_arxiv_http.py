@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from pipeline.arxiv.http import ArxivClient, RequestFailed, retry_after_seconds, user_agent
+from pipeline.stopping import Stop
 from tests.fakes.arxiv_server import FakeArxiv, FakePaper, FakeTime
 
 PAPER = FakePaper("2603.00001v1")
@@ -242,3 +244,22 @@ def test_closing_the_client_closes_its_connection(server: FakeArxiv) -> None:
     with client_for(server) as client:
         pass
     assert client._http.is_closed
+
+
+def test_a_stop_during_a_retrys_wait_ends_it_and_makes_no_retry(server: FakeArxiv) -> None:
+    clock, stop = FakeTime(), Stop()
+
+    def sleep(seconds: float) -> None:  # the run's Ctrl-C comes during the first wait
+        stop.request(signal.SIGINT)
+        clock.sleep(seconds)
+
+    server.fail("/pdf/", "503", times=2, retry_after=7)
+    settings = server.settings()
+    with (
+        ArxivClient(settings, sleep=sleep, clock=clock.clock, stop=stop) as client,
+        pytest.raises(RequestFailed, match="the run is stopping"),
+    ):
+        client.get(pdf(server), kind="pdf")
+
+    assert len(server.requests) == 1  # not retried
+    assert sum(clock.sleeps) < 1  # nor waited for

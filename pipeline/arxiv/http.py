@@ -27,7 +27,7 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote
 
 import httpx
@@ -43,6 +43,9 @@ from tenacity.stop import stop_base
 
 from pipeline.settings import ArxivSettings
 from pipeline.wording import plural
+
+if TYPE_CHECKING:
+    from pipeline.stopping import Stop
 
 Kind = Literal["api", "rss", "pdf"]
 KINDS: tuple[Kind, ...] = ("api", "rss", "pdf")
@@ -85,6 +88,20 @@ class _AskedToWaitTooLong(stop_base):
         exc = outcome.exception() if outcome else None
         retry_after = exc.retry_after if isinstance(exc, _RetryableStatus) else None
         return retry_after is not None and retry_after > self.cap
+
+
+class _RunStopping(stop_base):
+    """Give up, rather than retry, once the run is asked to stop."""
+
+    def __init__(self, stopping: Callable[[], bool]) -> None:
+        self.stopping = stopping
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.stopping()
+
+
+class _StoppedWaiting(Exception):
+    """The run was asked to stop while a retry waited."""
 
 
 class _RetryableStatus(Exception):
@@ -184,8 +201,11 @@ class ArxivClient:
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
         on_retry: Callable[[str], None] | None = None,
+        stop: Stop | None = None,
     ) -> None:
         self.settings = settings
+        # The run's stop (`pipeline.stopping`): no retry is made after it, nor waited for.
+        self._stop = stop
         # Told of each retry before its wait ("arXiv RSS: retry 2/4 in 8 s"), for a display.
         self._on_retry = on_retry
         self._sleep = sleep
@@ -237,9 +257,10 @@ class ArxivClient:
             stop=stop_any(
                 stop_after_attempt(self.settings.max_retries + 1),
                 _AskedToWaitTooLong(self.settings.max_backoff),
+                _RunStopping(self._stopping),
             ),
             wait=self._wait,
-            sleep=self._sleep,
+            sleep=self._backoff,
             before_sleep=lambda state: self._retrying(stats, kind, state),
             reraise=True,
         )
@@ -249,6 +270,11 @@ class ArxivClient:
             except _RetryableStatus as exc:
                 stats.failures += 1
                 return exc.response
+            except _StoppedWaiting:
+                stats.failures += 1
+                retries = self.settings.max_retries
+                message = "not retried: the run is stopping"
+                raise RequestFailed(message, url=url, retries=retries) from None
             except _TRANSIENT as exc:
                 stats.failures += 1
                 retries = self.settings.max_retries
@@ -302,6 +328,22 @@ class ArxivClient:
         response = self._http.get(url, params=dict(params) if params else None)
         stats.bytes += len(response.content)
         return response
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.requested
+
+    def _backoff(self, seconds: float) -> None:
+        """A retry's wait; a stop asked meanwhile ends it, and the retry is not made."""
+        if self._stop is None:
+            self._sleep(seconds)
+            return
+        deadline = self._clock() + seconds
+        while (left := deadline - self._clock()) > 0:
+            if self._stopping():
+                raise _StoppedWaiting
+            self._sleep(min(left, 0.1))
+        if self._stopping():
+            raise _StoppedWaiting
 
     def _space(self) -> None:
         """Wait until `delay` seconds have passed since the previous request started."""
