@@ -270,7 +270,7 @@ class LocalExecutor:
                 self._origins[stored.file] = (stage, job)
                 return stored  # type: ignore[return-value]  # read when a compute needs it
             entry = self.cache.get_with_digest(stage.name, job.key, stage.output)
-            if entry is not None and stage.still_valid(entry[0]):
+            if entry is not None and stage.still_valid(entry[0]) and self._whole(stage, entry[0]):
                 self.log.count(stage.name, job.paper_id, "hit")
                 return self._digests.known(*entry)
         if self.plan.mode(stage.name) == "load":
@@ -280,6 +280,11 @@ class LocalExecutor:
                 stage=stage.name,
             )
         return None
+
+    def _whole(self, stage: Stage[Any, Any], output: Any) -> bool:
+        """Whether a cached output is served: a partial one (`Stage.complete`) only upstream of
+        --only, where the run reads what the day had; a run of the stage makes it again."""
+        return self.plan.mode(stage.name) == "load" or stage.complete(output)
 
     def _settle(self, stage: Stage[Any, Any], job: Job, value: Any) -> Any:
         """Store a fresh output (when the stage keeps it) and count it as computed."""

@@ -20,7 +20,7 @@ from typing import Any
 from pipeline import seen as seen_index
 from pipeline.cache import Cache
 from pipeline.editions import Edition, edition_name
-from pipeline.errors import UsageError
+from pipeline.errors import PaperbriefError, UsageError
 from pipeline.executor import POOL_THRESHOLD, LocalExecutor, Plan
 from pipeline.feeding import admit, folder_paper, seed
 from pipeline.llm.backends import MakeBackend
@@ -159,7 +159,12 @@ class Runner:
                         break
                     if self.stop.requested:
                         raise self.stop.stopped()
-                    executor.run(stage, self.day)
+                    try:
+                        executor.run(stage, self.day)
+                    except PaperbriefError:
+                        if self.stop.requested:  # the listing's next page was not fetched
+                            raise self.stop.stopped() from None
+                        raise
                     if until is None:  # compare reads the documents and chunks afterwards
                         release(self.day.papers, stage.name)
                     if stage.name == "feed":

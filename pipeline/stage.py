@@ -84,6 +84,11 @@ class Stage(ABC, Generic[Target, Out]):
         """Whether a fresh output is stored (a listing with warnings may be incomplete)."""
         return True
 
+    def complete(self, output: Out) -> bool:
+        """Whether a cached output is whole; a run of the stage makes a partial one again
+        (triage with a batch on heuristics), while --only downstream still reads it."""
+        return True
+
     def still_valid(self, output: Out) -> bool:
         """Whether a cached output still stands for something real (a PDF on disk)."""
         return True

@@ -79,8 +79,9 @@ def on_signals(stop: Stop, say: Callable[[str], None]) -> Iterator[None]:
     raises `Interrupted`, as Python's own handler raises KeyboardInterrupt. Handlers can only
     be set from the main thread; elsewhere (a caller's thread) signals keep their handlers.
 
-    The handler only sets the flag: it runs between two bytecodes of the main thread, which
-    may hold the display's locks, so the line is said by a thread of its own."""
+    The handler only sets the flag and an event (whose lock only the announcing thread ever
+    holds): it runs between two bytecodes of the main thread, which may hold the display's
+    locks, so the line is said by a thread of its own; a run that ends first may not say it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -48,17 +48,20 @@ class Replies(Generic[M]):
     """One model's validated replies in the cache, one entry per request and model, kept as
     each arrives: a run stopped or killed halfway asks again only for what never came back."""
 
-    def __init__(self, cache: Cache, folder: str, identity: BaseModel, kind: type[M]) -> None:
+    def __init__(
+        self, cache: Cache, folder: str, identity: BaseModel, kind: type[M], *, read: bool = True
+    ) -> None:
         self.cache = cache
         self.folder = folder
         self.identity = digest(identity)
         self.kind = kind
+        self.read = read  # False under --force: every request is asked again, and kept
 
     def _key(self, key: str) -> str:
         return hashlib.sha256(f"{self.identity}/{key}".encode()).hexdigest()
 
     def get(self, key: str) -> M | None:
-        return self.cache.get(self.folder, self._key(key), self.kind)
+        return self.cache.get(self.folder, self._key(key), self.kind) if self.read else None
 
     def put(self, key: str, reply: M) -> None:
         self.cache.put(self.folder, self._key(key), reply, {"request": key}, indexed=False)
@@ -74,8 +77,8 @@ class NoteCache(Replies[ChunkNotes]):
 class TriageCache(Replies[TriageReply]):
     """Triage's batches (`cache/triage-batches/`), one entry per batch request and model."""
 
-    def __init__(self, cache: Cache, identity: BaseModel) -> None:
-        super().__init__(cache, "triage-batches", identity, TriageReply)
+    def __init__(self, cache: Cache, identity: BaseModel, *, read: bool = True) -> None:
+        super().__init__(cache, "triage-batches", identity, TriageReply, read=read)
 
 
 class BatchCache:
@@ -129,6 +132,7 @@ class Tools:
         if stop is not None:  # its clients, made on first use, send no call after the stop
             self.backend.stop = stop
         self.stop = stop
+        self.force = force
         self._pdfs = PdfStore(self, cache, force="download" in force)
         self._arxiv: Any = None
         self._lock = threading.Lock()
@@ -138,7 +142,10 @@ class Tools:
         if name == "summarizer":
             return self.backend.summarizer(NoteCache(self.cache, self.backend.identity()))
         if name == "triager":
-            return self.backend.triager(TriageCache(self.cache, self.backend.triage_identity()))
+            batches = TriageCache(
+                self.cache, self.backend.triage_identity(), read="triage" not in self.force
+            )
+            return self.backend.triager(batches)
         if name == "digester":
             return self.backend.digester()
         if name == "pdfs":

@@ -263,3 +263,26 @@ def test_a_stop_during_a_retrys_wait_ends_it_and_makes_no_retry(server: FakeArxi
 
     assert len(server.requests) == 1  # not retried
     assert sum(clock.sleeps) < 1  # nor waited for
+
+
+def test_after_the_stop_no_request_is_sent_and_a_503_is_not_the_answer(server: FakeArxiv) -> None:
+    stop = Stop()
+    stop.request(signal.SIGTERM)
+    with (
+        ArxivClient(server.settings(), stop=stop) as client,
+        pytest.raises(RequestFailed, match="not sent: the run is stopping"),
+    ):
+        client.get(pdf(server), kind="pdf")
+    assert server.requests == []
+
+    clock, stop = FakeTime(), Stop()
+
+    def answered() -> None:  # the stop comes while the 503 is on its way
+        stop.request(signal.SIGTERM)
+
+    server.fail("/pdf/", "503", times=1, retry_after=7)
+    with ArxivClient(server.settings(), sleep=clock.sleep, clock=clock.clock, stop=stop) as client:
+        client._http.event_hooks["response"].append(lambda response: answered())
+        with pytest.raises(RequestFailed, match="the run is stopping"):
+            client.get(pdf(server), kind="pdf")
+    assert len(server.requests) == 1 and clock.sleeps == []

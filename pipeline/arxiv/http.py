@@ -101,7 +101,7 @@ class _RunStopping(stop_base):
 
 
 class _StoppedWaiting(Exception):
-    """The run was asked to stop while a retry waited."""
+    """The run was asked to stop while a request waited (its turn, or a retry's back-off)."""
 
 
 class _RetryableStatus(Exception):
@@ -252,6 +252,8 @@ class ArxivClient:
         """
         self.check_url(url, kind)
         stats = self.stats[kind]
+        if self._stopping():
+            raise RequestFailed("not sent: the run is stopping", url=url, retries=0)
         retrying = Retrying(
             retry=retry_if_exception_type((*_TRANSIENT, _RetryableStatus)),
             stop=stop_any(
@@ -269,14 +271,22 @@ class ArxivClient:
                 response = retrying(self._attempt, url, params, kind)
             except _RetryableStatus as exc:
                 stats.failures += 1
+                if self._stopping():  # the retry it would have made was not: say so, not the 503
+                    raise RequestFailed(
+                        "not sent: the run is stopping", url=url, retries=0
+                    ) from None
                 return exc.response
             except _StoppedWaiting:
                 stats.failures += 1
                 retries = self.settings.max_retries
-                message = "not retried: the run is stopping"
+                message = "not sent: the run is stopping"
                 raise RequestFailed(message, url=url, retries=retries) from None
             except _TRANSIENT as exc:
                 stats.failures += 1
+                if self._stopping():
+                    raise RequestFailed(
+                        "not sent: the run is stopping", url=url, retries=0
+                    ) from exc
                 retries = self.settings.max_retries
                 message = _describe(exc, retries)
                 raise RequestFailed(message, url=url, retries=retries) from exc
@@ -337,20 +347,29 @@ class ArxivClient:
         if self._stop is None:
             self._sleep(seconds)
             return
-        deadline = self._clock() + seconds
-        while (left := deadline - self._clock()) > 0:
-            if self._stopping():
-                raise _StoppedWaiting
-            self._sleep(min(left, 0.1))
+        self._stoppable_sleep(seconds)
         if self._stopping():
             raise _StoppedWaiting
+
+    def _stoppable_sleep(self, seconds: float) -> None:
+        """Sleep `seconds` in slices, returning early once the run is asked to stop."""
+        left = seconds
+        while left > 0 and not self._stopping():
+            step = min(left, 0.1)
+            self._sleep(step)
+            left -= step
 
     def _space(self) -> None:
         """Wait until `delay` seconds have passed since the previous request started."""
         if self._last_start is not None:
             remaining = self._last_start + self.settings.delay - self._clock()
             if remaining > 0:
-                self._sleep(remaining)
+                if self._stop is None:
+                    self._sleep(remaining)
+                else:
+                    self._stoppable_sleep(remaining)
+                    if self._stopping():  # asked while it waited its turn: not sent
+                        raise _StoppedWaiting
         self._last_start = self._clock()
 
     def _wait(self, state: RetryCallState) -> float:

@@ -168,12 +168,14 @@ class BatchStore(Protocol):
     def put(self, key: str, reply: TriageReply) -> None: ...
 
 
-def batch_key(messages: Sequence[Message]) -> str:
-    """A batch is known by its exact request (prompt, interests, its papers' blocks) and reply
-    schema; the store adds the triage model's identity."""
+def batch_key(messages: Sequence[Message], prompt: Prompt) -> str:
+    """A batch is known by its exact request (prompt, interests, its papers' blocks), the
+    prompt's sampling (temperature, max_tokens) and the reply schema; the store adds the triage
+    model's identity."""
     request = json.dumps([m.model_dump() for m in messages], sort_keys=True)
     schema = json.dumps(TriageReply.model_json_schema(), sort_keys=True)
-    return hashlib.sha256(f"{schema}\n{request}".encode()).hexdigest()
+    sampling = f"{prompt.temperature}/{prompt.max_tokens}"
+    return hashlib.sha256(f"{schema}\n{sampling}\n{request}".encode()).hexdigest()
 
 
 async def batch_items(
@@ -188,7 +190,7 @@ async def batch_items(
     """One batch's items in the batch's order, after at most one re-ask about the ids; from
     `store` when this batch was answered before."""
     messages = triage_messages(batch, prompt, interests=interests)
-    key = batch_key(messages) if store is not None else ""
+    key = batch_key(messages, prompt) if store is not None else ""
     if store is not None and (known := store.get(key)) is not None:
         return known.items
     items = await _asked(batch, messages, llm, prompt, on_usage)
@@ -377,7 +379,7 @@ class Triage(Stage[Day, TriageResult]):
         )
         return result
 
-    def keeps(self, output: TriageResult) -> bool:
+    def complete(self, output: TriageResult) -> bool:
         # A day with a batch on heuristics is triaged again by the next run: the batches
         # answered come from their entries (`BatchStore`), only the failed ones are asked.
         return not output.failures
