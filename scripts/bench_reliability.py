@@ -65,7 +65,7 @@ from tests.fakes.arxiv_server import FakeArxiv, FakePaper, make_papers
 from tests.fakes.http import Storm
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.replies import schema_reply
-from tests.processes import alive, descendants
+from tests.processes import descendants, reap
 from tests.workspace import Workspace
 
 DAY = "2026-03-04"
@@ -247,13 +247,29 @@ def kill_when(
 
 def linger(children: set[int]) -> float:
     """Seconds until every process of `children` is gone; over LINGER, the rest are killed."""
-    started = time.monotonic()
-    while alive(children) and time.monotonic() - started < LINGER * 2:
-        time.sleep(0.05)
-    waited = time.monotonic() - started
-    for pid in alive(children):
-        os.kill(pid, signal.SIGKILL)
-    return waited
+    return reap(children, within=LINGER * 2)[1]
+
+
+def start_run(ws: Workspace) -> subprocess.Popen[bytes]:
+    """A run of the workspace's day, its output not watched (only its calls, exit and processes)."""
+    return subprocess.Popen(
+        ws.command(), cwd=ws.root, env=ws.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def resumed(part: str, record: dict[str, Any], papers: int, same: bool) -> list[Figure]:
+    """What the last run of an interrupted day must show: every paper done, a clean report."""
+    done = papers - len(record["failed"])
+    return [
+        Figure(part, "papers done after the last run", f"{done}/{papers}", "all", done == papers),
+        Figure(
+            part,
+            "its report = the clean run's (ranks, summaries)",
+            "yes" if same else "no",
+            "yes",
+            same,
+        ),
+    ]
 
 
 # --- the parts ----------------------------------------------------------------------------
@@ -326,13 +342,7 @@ def kills(
             if killed >= count:
                 break
             due, when = kill_moment(attempt, count, clean, chat_calls(server), server, rng)
-            run = subprocess.Popen(
-                ws.command(),
-                cwd=ws.root,
-                env=ws.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            run = start_run(ws)
             before, started = chat_calls(server), time.monotonic()
             was_running, children, _ = kill_when(run, due)
             if not was_running:
@@ -353,7 +363,6 @@ def kills(
         paid = chat_calls(server)
         same = summaries(ws) == clean.report
     checked, problems, leftovers = cache_problems(ws.cache)
-    done = papers - len(record["failed"])
     figures = [
         Figure(
             "kills",
@@ -362,16 +371,7 @@ def kills(
             ">= 10",
             killed >= 10,
         ),
-        Figure(
-            "kills", "papers done after the last run", f"{done}/{papers}", "all", done == papers
-        ),
-        Figure(
-            "kills",
-            "its report = the clean run's (ranks, summaries)",
-            "yes" if same else "no",
-            "yes",
-            same,
-        ),
+        *resumed("kills", record, papers, same),
         Figure(
             "kills",
             "corrupt cache entries",
@@ -424,13 +424,7 @@ def stops(
             # left shrink by each share): every stop lands before the day's last call
             share = max(1, left // (count - stopped + 1))
             target = min(paid + rng.randint(1, share), clean.calls - 1)
-            run = subprocess.Popen(
-                ws.command(),
-                cwd=ws.root,
-                env=ws.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            run = start_run(ws)
             before = chat_calls(server)
             was_running, children, took = kill_when(
                 run, lambda target=target: chat_calls(server) >= target, signum
@@ -452,7 +446,6 @@ def stops(
         record = finish(ws)
         paid = chat_calls(server)
         same = summaries(ws) == clean.report
-    done = papers - len(record["failed"])
     return [
         Figure(
             "stops",
@@ -468,16 +461,7 @@ def stops(
             "all",
             wrong_codes == 0,
         ),
-        Figure(
-            "stops", "papers done after the last run", f"{done}/{papers}", "all", done == papers
-        ),
-        Figure(
-            "stops",
-            "its report = the clean run's (ranks, summaries)",
-            "yes" if same else "no",
-            "yes",
-            same,
-        ),
+        *resumed("stops", record, papers, same),
         Figure(
             "stops",
             "LLM calls vs a clean run",

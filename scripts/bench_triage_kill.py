@@ -14,18 +14,16 @@ the two runs' triage calls are at most the clean run's plus the calls in flight.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.samples import write_sample_papers
+from scripts.bench_reliability import kill_when
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.replies import reply_kind, schema_reply
 from tests.workspace import Workspace
@@ -73,12 +71,9 @@ def main(argv: list[str] | None = None) -> int:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            while triage_calls(server) < args.kill_at:
-                if run.poll() is not None:
-                    raise SystemExit("the run ended before the kill; raise --papers")
-                time.sleep(0.01)
-            os.kill(run.pid, signal.SIGKILL)
-            run.wait()
+            was_running, _, _ = kill_when(run, lambda: triage_calls(server) >= args.kill_at)
+            if not was_running:
+                raise SystemExit("the run ended before the kill; raise --papers")
             killed = triage_calls(server)
             again = ws.run(*flags, env={**env, **server.env()})
             assert again.returncode == 0, again.stderr

@@ -69,6 +69,17 @@ def encrypted_pdf(path: Path, text: str = "secret paper text") -> Path:
     return path
 
 
+def distinct_copies(originals: Path, folder: Path, rounds: int) -> Path:
+    """`rounds` copies of each PDF in `originals` under new names in `folder`, each its own
+    file (a comment after %%EOF changes the digest, not the text): a day big enough for the
+    worker pool, with nothing the cache can share between copies."""
+    folder.mkdir(parents=True)
+    for n in range(rounds):
+        for pdf in sorted(originals.glob("*.pdf")):
+            (folder / f"{n}-{pdf.name}").write_bytes(pdf.read_bytes() + f"% {n}\n".encode())
+    return folder
+
+
 # --- Damaged PDFs ---------------------------------------------------------------------------
 # Ways real downloads and disks damage a PDF, for the "any PDF gives a document or one clear
 # error" tests and `scripts/fuzz_extract.py`. Each takes the good bytes and a random source.

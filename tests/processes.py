@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 
@@ -33,3 +36,25 @@ def alive(pids: set[int]) -> set[int]:
         if state != "Z":
             out.add(pid)
     return out
+
+
+def reap(pids: set[int], within: float) -> tuple[set[int], float]:
+    """Wait up to `within` seconds for `pids` to go; SIGKILL those still there. Returns those
+    that were left and the seconds waited."""
+    started = time.monotonic()
+    while alive(pids) and time.monotonic() - started < within:
+        time.sleep(0.05)
+    waited = time.monotonic() - started
+    left = alive(pids)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left, waited
+
+
+def ignores(pid: int) -> set[int]:
+    """The signals a process ignores, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            mask = int(line.split()[1], 16)
+            return {n for n in range(1, 65) if mask >> (n - 1) & 1}
+    return set()

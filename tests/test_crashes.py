@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+from tests.builders import distinct_copies
 from tests.conftest import DAY
 from tests.fakes.openai_server import FakeOpenAI
-from tests.processes import alive, descendants
+from tests.processes import descendants, reap
 from tests.workspace import Workspace
 
 
@@ -39,11 +39,7 @@ def test_two_runs_on_one_cache_pay_once_and_agree(workspace: Workspace):
 
 
 def test_no_worker_outlives_a_killed_run(tmp_path: Path, papers: Path):
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for n in range(40):  # enough for every CPU stage to use the worker pool
-        for pdf in sorted(papers.glob("*.pdf")):
-            shutil.copy(pdf, folder / f"{n:02d}-{pdf.name}")
+    folder = distinct_copies(papers, tmp_path / "many", 40)  # every CPU stage uses the pool
     workspace = Workspace(tmp_path / "ws", "--source", str(folder), "--date", DAY)
     run = subprocess.Popen(
         workspace.command(),
@@ -60,10 +56,5 @@ def test_no_worker_outlives_a_killed_run(tmp_path: Path, papers: Path):
     assert len(children) >= 3, "the run never started its worker processes"
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
-    deadline = time.monotonic() + 10
-    while alive(children) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = alive(children)
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
+    left, _ = reap(children, within=10)
     assert left == set()

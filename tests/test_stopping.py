@@ -25,10 +25,11 @@ from pipeline.runner import Runner, RunPlan
 from pipeline.sources import Source
 from pipeline.stages.summarize import _all
 from pipeline.stopping import Stop
+from tests.builders import distinct_copies
 from tests.conftest import DAY
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.replies import schema_reply
-from tests.processes import alive, descendants
+from tests.processes import descendants, ignores, reap
 from tests.project import Project
 from tests.workspace import Workspace
 
@@ -131,35 +132,32 @@ def test_a_queued_call_is_refused_at_the_stop_and_the_queue_woken():
     assert limiter.budget.in_flight == 0
 
 
+async def sent(n: int, finished: list[int]) -> int:
+    """A paper's call on the wire: its reply comes, and is kept, unless it is cancelled."""
+    await asyncio.sleep(0.05)
+    finished.append(n)
+    return n
+
+
 def test_a_refused_call_lets_a_papers_calls_on_the_wire_finish():
     finished: list[int] = []
-
-    async def sent(n: int) -> int:
-        await asyncio.sleep(0.05)
-        finished.append(n)
-        return n
 
     async def refused() -> int:
         raise CallStopped("not sent: the run is stopping (SIGTERM)")
 
     with pytest.raises(CallRefused):
-        asyncio.run(_all([sent(1), refused(), sent(2)]))
+        asyncio.run(_all([sent(1, finished), refused(), sent(2, finished)]))
     assert sorted(finished) == [1, 2]  # their notes are paid for: they were kept
 
 
 def test_any_other_failure_still_cancels_the_papers_other_calls():
     finished: list[int] = []
 
-    async def sent(n: int) -> int:
-        await asyncio.sleep(0.05)
-        finished.append(n)
-        return n
-
     async def invalid() -> int:
         raise InvalidReplyError("no valid notes", last_reply="{}")
 
     with pytest.raises(InvalidReplyError):
-        asyncio.run(_all([sent(1), invalid(), sent(2)]))
+        asyncio.run(_all([sent(1, finished), invalid(), sent(2, finished)]))
     assert finished == []
 
 
@@ -177,11 +175,7 @@ class StopAfterFirst(QuietObserver):
 def test_a_stop_in_a_cpu_stage_keeps_the_papers_started_and_remembers_no_failure(
     tmp_path: Path, papers: Path
 ):
-    folder = tmp_path / "day"
-    folder.mkdir()
-    for n in range(6):  # 30 distinct PDFs: a comment after %%EOF changes the digest only
-        for pdf in sorted(papers.glob("*.pdf")):
-            (folder / f"{n}-{pdf.name}").write_bytes(pdf.read_bytes() + f"% {n}\n".encode())
+    folder = distinct_copies(papers, tmp_path / "day", 6)  # 30 PDFs
     project = Project(tmp_path, folder)
     source = Source(kind="folder", day=date.fromisoformat(DAY), folder=folder)
     stop = Stop()
@@ -205,25 +199,12 @@ def test_a_stop_in_a_cpu_stage_keeps_the_papers_started_and_remembers_no_failure
     assert record.stages["extract"].misses == 30 - extracted.misses
 
 
-def ignores(pid: int) -> set[int]:
-    """The signals a process ignores, from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("SigIgn:"):
-            mask = int(line.split()[1], 16)
-            return {n for n in range(1, 65) if mask >> (n - 1) & 1}
-    return set()
-
-
 def test_a_ctrl_c_to_the_process_group_while_the_workers_start_stops_the_run_cleanly(
     tmp_path: Path, papers: Path
 ):
     """A terminal's Ctrl-C reaches every process of the group: the fork server, still making
     its imports, and the workers must leave it to the run."""
-    folder = tmp_path / "day"
-    folder.mkdir()
-    for n in range(8):  # 40 distinct PDFs: extract uses the worker pool
-        for pdf in sorted(papers.glob("*.pdf")):
-            (folder / f"{n}-{pdf.name}").write_bytes(pdf.read_bytes() + f"% {n}\n".encode())
+    folder = distinct_copies(papers, tmp_path / "day", 8)  # 40 PDFs: extract uses the pool
     workspace = Workspace(tmp_path / "ws", "--source", str(folder), "--date", DAY)
     run = subprocess.Popen(
         workspace.command(),
@@ -247,12 +228,7 @@ def test_a_ctrl_c_to_the_process_group_while_the_workers_start_stops_the_run_cle
     ignored = {pid: ignores(pid) for pid in servers}
     os.killpg(run.pid, signal.SIGINT)
     _, err = run.communicate(timeout=60)
-    deadline = time.monotonic() + 10
-    while alive(children) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = alive(children)
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
+    left, _ = reap(children, within=10)
 
     assert run.returncode == 130, err
     assert "Traceback" not in err

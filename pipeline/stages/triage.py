@@ -14,6 +14,7 @@ each gist and in `TriageResult.failures`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -173,9 +174,14 @@ def batch_key(messages: Sequence[Message], prompt: Prompt) -> str:
     prompt's sampling (temperature, max_tokens) and the reply schema; the store adds the triage
     model's identity."""
     request = json.dumps([m.model_dump() for m in messages], sort_keys=True)
-    schema = json.dumps(TriageReply.model_json_schema(), sort_keys=True)
     sampling = f"{prompt.temperature}/{prompt.max_tokens}"
-    return hashlib.sha256(f"{schema}\n{sampling}\n{request}".encode()).hexdigest()
+    return hashlib.sha256(f"{_reply_schema()}\n{sampling}\n{request}".encode()).hexdigest()
+
+
+@functools.cache
+def _reply_schema() -> str:
+    """The reply schema as keys hold it: built once, not for every batch."""
+    return json.dumps(TriageReply.model_json_schema(), sort_keys=True)
 
 
 async def batch_items(
