@@ -28,7 +28,9 @@ first pays the cached rate for it. Paper text is untrusted: the stages pass it t
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,6 +88,14 @@ class Prompt(BaseModel):
             Message(role="system", content=_fill(self.system, values)),
             Message(role="user", content=_fill(self.user, values)),
         ]
+
+    def request_key(self, messages: Sequence[Message], schema: str) -> str:
+        """What one reply of this prompt is known by in the cache: the exact request, the
+        sampling it was asked with (a hotter or longer variant must not be served a colder
+        one's replies) and the reply schema; the store adds the model's identity."""
+        request = json.dumps([m.model_dump() for m in messages], sort_keys=True)
+        sampling = f"{self.temperature}/{self.max_tokens}"
+        return hashlib.sha256(f"{schema}\n{sampling}\n{request}".encode()).hexdigest()
 
 
 def untrusted(text: str) -> str:

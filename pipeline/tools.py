@@ -70,8 +70,8 @@ class Replies(Generic[M]):
 class NoteCache(Replies[ChunkNotes]):
     """Map-step notes (`cache/notes/`), one entry per chunk request and model."""
 
-    def __init__(self, cache: Cache, identity: BaseModel) -> None:
-        super().__init__(cache, "notes", identity, ChunkNotes)
+    def __init__(self, cache: Cache, identity: BaseModel, *, read: bool = True) -> None:
+        super().__init__(cache, "notes", identity, ChunkNotes, read=read)
 
 
 class TriageCache(Replies[TriageReply]):
@@ -140,7 +140,10 @@ class Tools:
     def get(self, name: str) -> Any:
         """The tool a stage names in `uses`."""
         if name == "summarizer":
-            return self.backend.summarizer(NoteCache(self.cache, self.backend.identity()))
+            notes = NoteCache(
+                self.cache, self.backend.identity(), read="summarize" not in self.force
+            )
+            return self.backend.summarizer(notes)
         if name == "triager":
             batches = TriageCache(
                 self.cache, self.backend.triage_identity(), read="triage" not in self.force

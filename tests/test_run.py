@@ -194,6 +194,26 @@ def test_a_long_papers_notes_survive_a_failed_summary_and_are_not_asked_again(da
     assert day.llm.tasks() == ["summarize"] * 5  # the notes came from the cache
 
 
+def test_force_summarize_and_a_hotter_notes_prompt_each_ask_every_note_again(day: Day):
+    long = {"reading.single_call_budget": 500, "chunk.max_tokens": 300}
+    day.run(**long)
+    mapped = day.llm.tasks().count("notes")
+    assert mapped > 5
+
+    def notes_asked(**run: Any) -> int:
+        day.llm.calls.clear()
+        record = day.run(**run, **long)
+        assert record.failed == []
+        return day.llm.tasks().count("notes")
+
+    assert notes_asked() == 0  # kept by chunk
+    assert notes_asked(force=frozenset({"summarize"})) == mapped  # --force is fresh work
+    prompt = day.prompts / "notes" / "default.md"
+    prompt.write_text(prompt.read_text().replace("temperature: 0.1", "temperature: 0.7", 1))
+    assert notes_asked() == mapped  # not the colder variant's notes
+    assert notes_asked() == 0
+
+
 def test_broken_pdfs_fail_alone_in_the_process_pool_and_are_remembered(
     tmp_path: Path, papers: Path
 ):

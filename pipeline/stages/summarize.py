@@ -206,11 +206,11 @@ class NoteStore(Protocol):
     def put(self, key: str, notes: ChunkNotes) -> None: ...
 
 
-def note_key(messages: Sequence[Message]) -> str:
-    """A note is known by its exact request (prompt, paper, chunk, interests) and reply schema;
-    the store adds the model's identity."""
-    request = json.dumps([m.model_dump() for m in messages], sort_keys=True)
-    return hashlib.sha256(f"{schema_digest()}\n{request}".encode()).hexdigest()
+def note_key(messages: Sequence[Message], prompt: Prompt) -> str:
+    """A note is known by its exact request (prompt, paper, chunk, interests), the notes
+    prompt's sampling and the reply schema (`Prompt.request_key`); the store adds the model's
+    identity."""
+    return prompt.request_key(messages, schema_digest())
 
 
 async def _ask(
@@ -304,7 +304,7 @@ class _Paper:
 
         async def one(chunk: Chunk) -> ChunkNotes:
             messages = notes_messages(self.meta, chunk, total, prompt, interests=self.interests)
-            key = note_key(messages)
+            key = note_key(messages, prompt)
             if self.store is not None and (known := self.store.get(key)) is not None:
                 return known
             note = await _with_room(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -171,11 +170,9 @@ class BatchStore(Protocol):
 
 def batch_key(messages: Sequence[Message], prompt: Prompt) -> str:
     """A batch is known by its exact request (prompt, interests, its papers' blocks), the
-    prompt's sampling (temperature, max_tokens) and the reply schema; the store adds the triage
+    prompt's sampling and the reply schema (`Prompt.request_key`); the store adds the triage
     model's identity."""
-    request = json.dumps([m.model_dump() for m in messages], sort_keys=True)
-    sampling = f"{prompt.temperature}/{prompt.max_tokens}"
-    return hashlib.sha256(f"{_reply_schema()}\n{sampling}\n{request}".encode()).hexdigest()
+    return prompt.request_key(messages, _reply_schema())
 
 
 @functools.cache
