@@ -23,7 +23,7 @@ from pipeline.llm.base import Message
 from pipeline.stages.digest import DigestReply
 from tests.conftest import DAY
 from tests.fakes.arxiv_server import FakeArxiv, FakePaper, make_papers
-from tests.fakes.openai_server import FakeOpenAI, default_reply
+from tests.fakes.openai_server import FakeOpenAI, default_summary, request_title
 from tests.fakes.scripted_llm import Call
 from tests.project import PAPER_REF, digest_reply
 from tests.workspace import Workspace
@@ -89,10 +89,15 @@ def week_of_papers() -> list[FakePaper]:
 
 
 def reply_for(body: dict[str, Any]) -> str:
-    """A summary, or for the week's synthesis a digest citing the week's papers."""
+    """A summary, a judge's verdict, or for the week's synthesis a digest citing its papers."""
+    if "You judge briefings" in body["messages"][0]["content"]:
+        return json.dumps({"better": "A", "reason": "The first one is better."})
     user = [Message(**m) for m in body["messages"] if m["role"] == "user"]
     if not PAPER_REF.search(user[0].content):
-        return default_reply(body)
+        summary = default_summary(request_title(body))
+        if "short, faithful briefings" in body["messages"][0]["content"]:  # the terse prompt
+            summary["key_insight"] = "Short."  # so the judge sees two summaries
+        return json.dumps(summary)
     return digest_reply(
         Call(user, DigestReply, body.get("max_tokens", 0), "digest")
     ).model_dump_json()
@@ -159,9 +164,10 @@ def second_signal_stops_at_once(start: Start, signum: int, code: int) -> None:
 # --- compare ----------------------------------------------------------------------------
 
 
-def comparing(tmp_path: Path, papers: Path, name: str) -> Start:
+def comparing(tmp_path: Path, papers: Path, name: str, *more: str) -> Start:
     workspace = Workspace(tmp_path / name)
-    return lambda server: popen(workspace, compare_argv(workspace, papers), server.env())
+    argv = [*compare_argv(workspace, papers), *more]
+    return lambda server: popen(workspace, argv, server.env())
 
 
 def test_a_stopped_compare_keeps_the_calls_on_the_wire_and_the_next_goes_on(
@@ -170,6 +176,16 @@ def test_a_stopped_compare_keeps_the_calls_on_the_wire_and_the_next_goes_on(
     # 5 papers x 2 variants, 2 calls at a time: stopped in the first variant's summaries
     start, clean = comparing(tmp_path, papers, "ws"), comparing(tmp_path, papers, "clean")
     stopped_then_again(start, clean, calls=3)
+
+
+def test_a_compare_stopped_in_its_judge_keeps_the_verdicts_on_the_wire(
+    tmp_path: Path, papers: Path
+):
+    # 10 summaries, then 10 verdicts (one pair of variants, 5 papers, both orders)
+    judged = ("--judge", "gpt-test")
+    start = comparing(tmp_path, papers, "ws", *judged)
+    clean = comparing(tmp_path, papers, "clean", *judged)
+    stopped_then_again(start, clean, calls=13)
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
