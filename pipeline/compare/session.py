@@ -250,16 +250,20 @@ class Compare:
         if not confirmed(guess.usd, self.settings, self.yes, self.console):
             return None
         with self._spending():
-            results: list[VariantResult] = []
-            for spec in self.specs:
-                spent = prepared.cost_usd + sum(r.spent_now.cost_usd for r in results)
-                remaining = None if cap is None else max(cap - spent, 0.0)
-                chosen = settings_for(self.settings, spec, remaining)
-                with self._observer() as observer:
-                    results.append(
-                        run_variant(chosen, spec, self.plan, observer, self.make_backend, self.stop)
-                    )
+            results = self._variants(cap, prepared)
             return self._comparison(results, guess, cap, day, prepared)
+
+    def _variants(self, cap: float | None, prepared: Usage) -> list[VariantResult]:
+        results: list[VariantResult] = []
+        for spec in self.specs:
+            spent = prepared.cost_usd + sum(r.spent_now.cost_usd for r in results)
+            remaining = None if cap is None else max(cap - spent, 0.0)
+            chosen = settings_for(self.settings, spec, remaining)
+            with self._observer() as observer:
+                results.append(
+                    run_variant(chosen, spec, self.plan, observer, self.make_backend, self.stop)
+                )
+        return results
 
     def _spending(self) -> AbstractContextManager[None]:
         """The gentle stop's signal handlers, around the work that spends calls only: at the
