@@ -17,13 +17,13 @@ import pytest
 
 from pipeline.errors import CallRefused, CallStopped, InvalidReplyError, LLMError, RunStopped
 from pipeline.llm.base import Message, ignore_usage
+from pipeline.llm.gathering import gather_keeping
 from pipeline.llm.limiter import RateLimiter
 from pipeline.llm.openai_backend import OpenAIBackend
 from pipeline.models import ChunkNotes
 from pipeline.observer import QuietObserver
 from pipeline.runner import Runner, RunPlan
 from pipeline.sources import Source
-from pipeline.stages.summarize import _all
 from pipeline.stopping import Stop
 from tests.builders import distinct_copies
 from tests.conftest import DAY
@@ -146,7 +146,7 @@ def test_a_refused_call_lets_a_papers_calls_on_the_wire_finish():
         raise CallStopped("not sent: the run is stopping (SIGTERM)")
 
     with pytest.raises(CallRefused):
-        asyncio.run(_all([sent(1, finished), refused(), sent(2, finished)]))
+        asyncio.run(gather_keeping([sent(1, finished), refused(), sent(2, finished)]))
     assert sorted(finished) == [1, 2]  # their notes are paid for: they were kept
 
 
@@ -157,7 +157,7 @@ def test_any_other_failure_still_cancels_the_papers_other_calls():
         raise InvalidReplyError("no valid notes", last_reply="{}")
 
     with pytest.raises(InvalidReplyError):
-        asyncio.run(_all([sent(1, finished), invalid(), sent(2, finished)]))
+        asyncio.run(gather_keeping([sent(1, finished), invalid(), sent(2, finished)]))
     assert finished == []
 
 

@@ -27,6 +27,7 @@ from pipeline.record import write_outputs
 from pipeline.settings import Settings
 from pipeline.stage import stage_key
 from pipeline.stages.report import DailyReport, Report, ReportInput, daily
+from pipeline.stopping import Stop, on_signals
 from pipeline.wording import plural
 
 # The weekly report's machinery (its synthesis stage, the executor, the week's pages) is
@@ -98,8 +99,12 @@ def build_weekly(
     observer: Observer | None = None,
     make_backend: MakeBackend | None = None,
     edition: str | None = None,
+    stop: Stop | None = None,
 ) -> WeeklyOutcome:
-    """Gather the week, synthesize it (one cached call), write report.md and report.json."""
+    """Gather the week, synthesize it (one cached call), write report.md and report.json.
+
+    After `stop` is asked, no day's run, paper or call starts; the calls on the wire finish
+    and are cached, then RunStopped is raised and nothing is written."""
     from pipeline.html.weekly import weekly_html
     from pipeline.runlog import RunLog
     from pipeline.stages.digest import Week
@@ -108,19 +113,19 @@ def build_weekly(
     if start > end:
         raise UsageError(f"--from {start} is after --to {end}; swap them")
     observer = observer or QuietObserver()
+    stop = stop if stop is not None else Stop()
     edition = edition or edition_of(settings, make_backend)
     cache = Cache(settings.cache_dir)
     if fill:
-        _fill(settings, cache, start, end, edition, observer, make_backend)
+        _fill(settings, cache, start, end, edition, observer, make_backend, stop)
     found = _editions(cache, weekdays(start, end), edition)
     papers = week_papers(list(found.values()))
     shift = timedelta(days=(end - start).days + 1)
     earlier = _editions(cache, weekdays(start - shift, end - shift), edition)
     previous = week_papers(list(earlier.values())) if earlier else None
     log = RunLog(observer)
-    synthesis = _synthesize(
-        settings, cache, log, Week(period=_period(start, end), papers=papers), make_backend
-    )
+    week = Week(period=_period(start, end), papers=papers)
+    synthesis = _synthesize(settings, cache, log, week, make_backend, stop)
     synthesis = with_previous(synthesis, previous)
     report = _report(settings, start, end, edition, found, papers, synthesis, top)
     folder = settings.out_dir / f"weekly-{end.isoformat()}" / edition
@@ -145,8 +150,10 @@ def _fill(
     edition: str,
     observer: Observer,
     make_backend: MakeBackend | None,
+    stop: Stop,
 ) -> None:
-    """Run the weekdays of the range that have no briefing, through the usual cached stages."""
+    """Run the weekdays of the range that have no briefing, through the usual cached stages;
+    a day's run raises RunStopped after a stop, before any stage of the next day starts."""
     from pipeline.runner import Runner, RunPlan
     from pipeline.sources import Source
     from pipeline.weekly import weekdays
@@ -155,7 +162,7 @@ def _fill(
     for day in weekdays(start, end):
         if day not in have:
             plan = RunPlan(source=Source(kind="date", day=day))
-            Runner(settings, plan, observer, make_backend=make_backend).run()
+            Runner(settings, plan, observer, make_backend=make_backend, stop=stop).run()
 
 
 def _synthesize(
@@ -164,6 +171,7 @@ def _synthesize(
     log: RunLog,
     week: Week,
     make_backend: MakeBackend | None,
+    stop: Stop,
 ) -> Synthesis:
     import asyncio
 
@@ -177,13 +185,15 @@ def _synthesize(
             notes={k: "has no paper to rest on" for k in ("trends", "implications", "actions")},
         )
     made = make_backend(settings.llm, log.meter) if make_backend else None
-    tools = Tools(settings, cache, log, backend=made)
+    tools = Tools(settings, cache, log, backend=made, stop=stop)
     with asyncio.Runner() as loop:
-        executor = LocalExecutor(settings, cache, log, tools, Plan(), log.observer, loop)
+        executor = LocalExecutor(settings, cache, log, tools, Plan(), log.observer, loop, stop=stop)
         try:
             executor.run(Digest(), week)  # type: ignore[arg-type]
         finally:
             loop.run(tools.aclose())
+    if stop.requested:  # a reply that came is cached; a refused re-ask is the next run's
+        raise stop.stopped()
     if week.synthesis is None:  # the call failed: the report still lists the week's papers
         reason = "could not be written: " + "; ".join(log.warnings[-1:])
         return Synthesis(
@@ -275,10 +285,18 @@ def report_command(args: argparse.Namespace, settings: Settings, console: Consol
         return 0
     end = args.end or date.today()
     start = args.start or end - timedelta(days=6)
-    outcome = build_weekly(settings, start, end, top=args.top, fill=args.fill, edition=args.edition)
     stderr = Console(stderr=True, soft_wrap=True)
+
+    def warn(message: str) -> None:
+        stderr.print(f"warning: {message}", markup=False, highlight=False)
+
+    stop = Stop()
+    with on_signals(stop, warn):  # --fill's runs and the synthesis call
+        outcome = build_weekly(
+            settings, start, end, top=args.top, fill=args.fill, edition=args.edition, stop=stop
+        )
     for warning in outcome.warnings:
-        stderr.print(f"warning: {warning}", markup=False, highlight=False)
+        warn(warning)
     report = outcome.report
     if report.days_missing:
         missing = ", ".join(d.isoformat() for d in report.days_missing)

@@ -9,7 +9,6 @@ pays nothing, and each cached verdict keeps what it cost when it was asked.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
 import json
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.cache import Cache
 from pipeline.compare.results import JudgePair, Judging, VariantResult, Verdict
 from pipeline.llm.base import LLM
+from pipeline.llm.gathering import gather_keeping
 from pipeline.models import PaperSummary, Usage
 from pipeline.prompts import Prompt, untrusted
 
@@ -107,12 +107,13 @@ async def judge_pairs(
             assert pa is not None and pb is not None  # common papers are in every variant
             ta, tb = shown(pa.summary), shown(pb.summary)
             abstract = abstracts.get(paper_id, "")
-            return await asyncio.gather(
-                judge.ask(pa.title, abstract, ta, tb), judge.ask(pa.title, abstract, tb, ta)
+            return await gather_keeping(
+                [judge.ask(pa.title, abstract, ta, tb), judge.ask(pa.title, abstract, tb, ta)]
             )
 
-        # every paper of the pair at once: the backend's limiter keeps the calls in bounds
-        asked = await asyncio.gather(*(both_orders(paper_id) for paper_id in common))
+        # every paper of the pair at once: the backend's limiter keeps the calls in bounds; a
+        # call refused (a stop, the cap) lets the verdicts on the wire come and be cached
+        asked = await gather_keeping([both_orders(paper_id) for paper_id in common])
         verdicts: list[Verdict] = []
         la, lb = a.spec.label, b.spec.label
         for paper_id, (one, two) in zip(common, asked, strict=True):

@@ -12,7 +12,8 @@ import asyncio
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from rich.console import Console
@@ -39,6 +40,7 @@ from pipeline.runner import Runner, RunPlan
 from pipeline.settings import Settings
 from pipeline.stage import stage_key
 from pipeline.stages.summarize import Summarize
+from pipeline.stopping import Stop, on_signals
 
 TASK = "summarize"
 # Tokens the summarize template adds around the paper, when the tokenizer is not asked:
@@ -95,12 +97,20 @@ def settings_for(settings: Settings, spec: VariantSpec, max_cost: float | None) 
 
 
 def prepare(
-    settings: Settings, plan: RunPlan, observer: Observer, make_backend: MakeBackend | None
+    settings: Settings,
+    plan: RunPlan,
+    observer: Observer,
+    make_backend: MakeBackend | None,
+    stop: Stop,
 ) -> Day:
     """Feed → chunk once, as a run does (same executor, cache and admission), and stop before
     summarize: the estimate reads the chunks' token counts, and every variant's run then finds
     these stages cached."""
-    return Runner(settings, plan, observer, make_backend=make_backend).run_stages(until=TASK)
+    runner = Runner(settings, plan, observer, make_backend=make_backend, stop=stop)
+    day = runner.run_stages(until=TASK)
+    if stop.requested:  # asked during the last stage before summarize: papers were left out
+        raise stop.stopped()
+    return day
 
 
 @dataclass(frozen=True)
@@ -172,8 +182,10 @@ def run_variant(
     plan: RunPlan,
     observer: Observer,
     make_backend: MakeBackend | None,
+    stop: Stop,
 ) -> VariantResult:
-    runner = Runner(settings, plan, observer, make_backend=None if spec.baseline else make_backend)
+    made = None if spec.baseline else make_backend
+    runner = Runner(settings, plan, observer, make_backend=made, stop=stop)
     started = time.perf_counter()
     record = runner.run()
     seconds = time.perf_counter() - started
@@ -220,28 +232,43 @@ class Compare:
     make_backend: MakeBackend | None = None
     judge_model: str | None = None
     yes: bool = False
+    # The first Ctrl-C or SIGTERM while the comparison spends: no call starts after it, the
+    # calls on the wire finish and are cached, then RunStopped (see `_spending`).
+    stop: Stop = field(default_factory=Stop)
 
     def run(self) -> Comparison | None:
         cap = self.settings.llm.max_cost
         for spec in self.specs:  # a missing prompt is a usage error now, not after the spending
             load_prompt(prompts_dir_of(self.settings), TASK, spec.prompt)
         first = settings_for(self.settings, self.specs[0], cap)
-        with self._observer() as observer:
-            day = prepare(first, self.plan, observer, self.make_backend)
+        with self._spending(), self._observer() as observer:
+            day = prepare(first, self.plan, observer, self.make_backend, self.stop)
         # triage, when the day has more papers than --top, is paid before the variants run
         prepared = day.log.usage.total()
         guess = estimate(self.settings, self.specs, day, self.make_backend)
         self._say_estimate(guess, cap)
         if not confirmed(guess.usd, self.settings, self.yes, self.console):
             return None
+        with self._spending():
+            results = self._variants(cap, prepared)
+            return self._comparison(results, guess, cap, day, prepared)
+
+    def _variants(self, cap: float | None, prepared: Usage) -> list[VariantResult]:
         results: list[VariantResult] = []
         for spec in self.specs:
             spent = prepared.cost_usd + sum(r.spent_now.cost_usd for r in results)
             remaining = None if cap is None else max(cap - spent, 0.0)
             chosen = settings_for(self.settings, spec, remaining)
             with self._observer() as observer:
-                results.append(run_variant(chosen, spec, self.plan, observer, self.make_backend))
-        return self._comparison(results, guess, cap, day, prepared)
+                results.append(
+                    run_variant(chosen, spec, self.plan, observer, self.make_backend, self.stop)
+                )
+        return results
+
+    def _spending(self) -> AbstractContextManager[None]:
+        """The gentle stop's signal handlers, around the work that spends calls only: at the
+        confirmation prompt, Ctrl-C keeps ending the command at once, as it always did."""
+        return on_signals(self.stop, RichObserver(Console(stderr=True), live=False).warn)
 
     def _comparison(
         self,
@@ -276,6 +303,8 @@ class Compare:
             try:
                 comparison.judging = self._judge(results, common, abstracts, remaining)
             except LLMError as exc:
+                if self.stop.requested:  # the verdicts given are cached; the next run asks the rest
+                    raise self.stop.stopped() from None
                 # the variants are paid for and cached: report them without the verdicts
                 comparison.judge_error = str(exc)
         return comparison
@@ -295,6 +324,7 @@ class Compare:
             update={"model": self.judge_model, "backend": "openai", "max_cost": remaining}
         )
         backend = (self.make_backend or backend_for)(llm_settings, ignore_meter)
+        backend.stop = self.stop  # its client sends no call after the stop
         prompt = load_prompt(prompts_dir_of(self.settings), "judge", "default")
         cache = Cache(self.settings.cache_dir)
         identity = backend.identity().model_dump()

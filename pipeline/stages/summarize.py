@@ -20,20 +20,18 @@ reported to the run's meter request by request, so a failed paper's calls are co
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from pipeline.accounting import Ledger
 from pipeline.errors import (
-    CallRefused,
     CallStopped,
     LLMError,
     PaperError,
@@ -42,6 +40,7 @@ from pipeline.errors import (
 )
 from pipeline.faithfulness import SourceIndex, source_index, summary_faithfulness
 from pipeline.llm.base import LLM, Message, Meter, ignore_meter, reply_room
+from pipeline.llm.gathering import gather_keeping
 from pipeline.models import (
     Chunk,
     ChunkNotes,
@@ -234,34 +233,6 @@ async def _ask(
     )
 
 
-async def _all(calls: Sequence[Awaitable[R]]) -> list[R]:
-    """Run the calls concurrently; on the first failure cancel the rest and raise it. A call
-    refused before it was sent (the cost cap, a stop) cancels nothing: the others are on the
-    wire and paid for, so they finish (each keeps its note), then the refusal is raised."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(_unrefused(call)) for call in calls]
-    except ExceptionGroup as failed:
-        raise failed.exceptions[0] from None
-    results = [task.result() for task in tasks]
-    refused = next((r for r in results if isinstance(r, _Refused)), None)
-    if refused is not None:
-        raise refused.error
-    return cast("list[R]", results)
-
-
-@dataclass(frozen=True)
-class _Refused:
-    error: CallRefused
-
-
-async def _unrefused(call: Awaitable[R]) -> R | _Refused:
-    try:
-        return await call
-    except CallRefused as exc:
-        return _Refused(exc)
-
-
 async def _with_room(
     call: Callable[[int], Awaitable[R]], max_tokens: int, cap: int, ceiling: int
 ) -> R:
@@ -325,7 +296,7 @@ class _Paper:
                 self.store.put(key, note)
             return note
 
-        found = await _all([one(chunk) for chunk in self.chunks])
+        found = await gather_keeping([one(chunk) for chunk in self.chunks])
         return {chunk.index: note for chunk, note in zip(self.chunks, found, strict=True)}
 
     async def summary(self, single: bool) -> tuple[PaperSummary, list[Message], int]:
