@@ -630,6 +630,7 @@ def test_confirmation_is_asked_only_on_a_terminal_above_the_setting(monkeypatch)
     assert confirmed(0.4, settings, yes=False, console=console) and not asked
     assert confirmed(0.6, settings, yes=True, console=console) and not asked
     assert not confirmed(0.6, settings, yes=False, console=console) and len(asked) == 1
+    assert "[y/N]" in console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def test_a_judge_past_the_cap_leaves_the_variants_reported(compared: dict[str, Any]):

@@ -168,7 +168,8 @@ def confirmed(estimate_usd: float, settings: Settings, yes: bool, console: Conso
         return True
     answer = console.input(
         f"The comparison may cost up to {estimate_usd:.4f} USD "
-        f"(compare.confirm_above = {settings.compare.confirm_above:.2f}). Go on? [y/N] "
+        f"(compare.confirm_above = {settings.compare.confirm_above:.2f}). Go on? [y/N] ",
+        markup=False,  # "[y/N]" is no markup tag: shown as written
     )
     return answer.strip().lower() in ("y", "yes")
 
