@@ -10,6 +10,7 @@ from rich.table import Table
 from pipeline.cache import Cache, known_folders
 from pipeline.commands import flags
 from pipeline.errors import UsageError
+from pipeline.folders import check_cache
 from pipeline.settings import Settings
 from pipeline.wording import plural
 
@@ -59,6 +60,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cache_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    check_cache(settings, create=False)
     cache = Cache(settings.cache_dir.absolute())  # messages name the folder, not "cache"
     if args.action == "clear":
         return _clear(args, cache, console)
