@@ -549,10 +549,27 @@ def _env_layer_named(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[Leaf,
             path = tuple(part.lower() for part in name[len("PAPERBRIEF_") :].split("__"))
         else:
             continue
-        if value != "":
-            _set(layer, path, value)
-            names[path[:2]] = name  # a setting is section.key; deeper parts belong to it
+        if value == "":
+            continue
+        # a setting is section.key, or a top-level key; deeper parts belong to it
+        setting = path[:2] if path[0] in SECTIONS else path[:1]
+        if not _settable(layer, path):
+            raise SettingsError(
+                f"setting {'.'.join(setting)}: env {name} gives part of a value that another "
+                f"variable gives whole ({names.get(setting, 'env')}); unset one of them"
+            )
+        _set(layer, path, value)
+        names[setting] = name
     return layer, names
+
+
+def _settable(tree: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    """Whether `_set` can put a value at `path`: no plain value on the way to it."""
+    for part in path[:-1]:
+        tree = tree.get(part, {})
+        if not isinstance(tree, Mapping):
+            return False
+    return True
 
 
 def _nested(flags: Mapping[str, Any]) -> dict[str, Any]:

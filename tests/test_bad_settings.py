@@ -212,3 +212,25 @@ def test_no_category_is_a_usage_error_not_an_empty_day(tmp_path: Path, monkeypat
     config = config_with(tmp_path, ("arxiv", "categories"), [])
     with pytest.raises(SettingsError, match=r"no arXiv category given.*from file"):
         load(config, env={}, flags={})
+
+
+# --- the environment ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("leaf", LEAVES, ids=".".join)
+def test_an_env_variable_below_any_setting_is_taken_or_named(leaf):
+    name = "PAPERBRIEF_" + "__".join(part.upper() for part in (*leaf, "x"))
+    try:
+        load(env={name: "1"}, flags={})
+    except SettingsError as exc:
+        assert f"(from env {name})" in str(exc)
+
+
+def test_two_variables_giving_one_setting_whole_and_in_part_are_named():
+    env = {"PAPERBRIEF_LLM__MODEL": "m", "PAPERBRIEF_LLM__MODEL__X": "1"}
+    with pytest.raises(SettingsError) as caught:
+        load(env=env, flags={})
+    assert str(caught.value) == (
+        "setting llm.model: env PAPERBRIEF_LLM__MODEL__X gives part of a value that another "
+        "variable gives whole (PAPERBRIEF_LLM__MODEL); unset one of them"
+    )
