@@ -180,3 +180,20 @@ def test_a_full_cache_disk_at_the_seen_index_warns_and_the_report_is_written(
     err = capsys.readouterr().err
     assert "could not update the seen index ([Errno 28] No space left on device" in err
     assert list(Path("out").glob("*/extractive/summaries.md"))
+
+
+def test_a_cache_that_cannot_be_cleared_is_named(here: Path, papers: Path, capsys, monkeypatch):
+    assert main(["run", "--source", str(papers), "--date", DAY, "--backend", "extractive"]) == 0
+    capsys.readouterr()
+
+    def read_only(path: Path, missing_ok: bool = False) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "unlink", read_only)
+        assert main(["cache", "clear"]) == 2
+    line = one_line(capsys)
+    assert line.startswith(f"paperbrief: error: could not clear the cache {here / 'cache'}: ")
+    assert line.endswith(
+        " cannot be removed (Read-only file system); check the folder's permissions and mount"
+    )

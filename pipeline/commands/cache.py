@@ -71,9 +71,16 @@ def _clear(args: argparse.Namespace, cache: Cache, console: Console) -> int:
     if args.older_than is not None and args.older_than < 0:
         raise UsageError(f"--older-than {args.older_than:g}: give a number of days, 0 or more")
     older = None if args.older_than is None else args.older_than * DAY_SECONDS
-    removed = cache.clear(
-        args.stage, older, lambda message: console.print(message, highlight=False)
-    )
+    try:
+        removed = cache.clear(
+            args.stage, older, lambda message: console.print(message, highlight=False)
+        )
+    except OSError as exc:  # a read-only mount, or files of another user
+        where = exc.filename or cache.root
+        raise UsageError(
+            f"could not clear the cache {cache.root}: {where} cannot be removed "
+            f"({exc.strerror or exc}); check the folder's permissions and mount"
+        ) from exc
     what = f"{args.stage} " if args.stage else ""
     console.print(
         f"removed {plural(removed, 'file')} of {what}cache from {cache.root}", highlight=False
