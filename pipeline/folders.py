@@ -39,7 +39,8 @@ def usable_folder(path: Path, what: str, fix: str, *, create: bool) -> None:
     usage error later in the command must not leave an empty cache or out folder."""
     blocking = _file_in_the_way(path)
     if blocking is not None:
-        raise UsageError(f"{what} {path} is not a folder: {blocking} is a file; {fix}")
+        kind = "a link to nothing" if not blocking.exists() else "a file"
+        raise UsageError(f"{what} {path} is not a folder: {blocking} is {kind}; {fix}")
     if not create:
         return
     base = next((p for p in (path, *path.parents) if os.path.lexists(p)), Path.cwd())

@@ -70,6 +70,15 @@ def test_a_file_as_the_out_folder_is_named_before_any_work(here: Path, capsys, c
     assert not (here / "out").exists()
 
 
+def test_a_link_to_nothing_as_the_cache_is_named(here: Path, capsys):
+    (here / "gone").symlink_to(here / "nowhere")
+    assert main([*COMMANDS["run"], "--cache-dir", "gone/cache"]) == 2
+    assert one_line(capsys) == (
+        f"paperbrief: error: cache folder gone/cache is not a folder: gone is a link to "
+        f"nothing; {CACHE_FIX}"
+    )
+
+
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="Linux's /proc")
 def test_a_folder_that_takes_no_files_is_named(here: Path, capsys):
     assert main([*COMMANDS["run"], "--cache-dir", "/proc/self"]) == 2
