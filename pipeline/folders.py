@@ -37,7 +37,7 @@ def usable_folder(path: Path, what: str, fix: str, *, create: bool) -> None:
     """`UsageError` naming `path` and what is wrong with it, unless it is a folder paperbrief
     can write in or make (`create`; else only: it is not a file). Nothing is left behind: a
     usage error later in the command must not leave an empty cache or out folder."""
-    blocking = _file_in_the_way(path)
+    blocking = file_in_the_way(path)
     if blocking is not None:
         kind = "a link to nothing" if not blocking.exists() else "a file"
         raise UsageError(f"{what} {path} is not a folder: {blocking} is {kind}; {fix}")
@@ -58,7 +58,7 @@ def usable_folder(path: Path, what: str, fix: str, *, create: bool) -> None:
         raise UsageError(f"{what} {path} {where} ({reason}); {fix}") from exc
 
 
-def _file_in_the_way(path: Path) -> Path | None:
+def file_in_the_way(path: Path) -> Path | None:
     """The path itself or the nearest existing folder above it, when that is not a folder."""
     for candidate in (path, *path.parents):
         if os.path.lexists(candidate):

@@ -206,3 +206,10 @@ def test_a_cache_that_cannot_be_cleared_is_named(here: Path, papers: Path, capsy
     assert line.endswith(
         " cannot be removed (Read-only file system); check the folder's permissions and mount"
     )
+
+
+def test_init_under_a_file_is_named(here: Path, capsys):
+    assert main(["init", "afile/paperbrief.toml"]) == 2
+    assert one_line(capsys) == (
+        "paperbrief: error: cannot write afile/paperbrief.toml: afile is a file, not a folder"
+    )
