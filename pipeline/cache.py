@@ -506,7 +506,11 @@ class Cache:
         except FileNotFoundError:
             return None
         except (OSError, ValidationError, ValueError) as exc:
-            self._warn(f"cache entry {path} is unreadable ({type(exc).__name__}); ignoring it")
+            self._warn(
+                f"the briefing of {day.isoformat()} ({edition}) in {path} is unreadable "
+                f"({type(exc).__name__}); run that day again to remake it "
+                f"(`paperbrief run --date {day.isoformat()}`)"
+            )
             return None
 
     @contextmanager

@@ -17,6 +17,7 @@ from pipeline.errors import (
     EXIT_OK,
     EXIT_USAGE,
     FeedError,
+    OutputError,
     PaperbriefError,
     RunStopped,
     UsageError,
@@ -35,7 +36,8 @@ exit codes (for cron and scripts):
   0  every paper done and the report written
   1  the report was written but some papers failed (listed on stderr and in run.json)
   2  bad usage: a flag, setting, date or file is wrong (one line on stderr says which)
-  3  no report could be written: the arXiv feed was unreachable or nothing could be read
+  3  no report could be written: the arXiv feed was unreachable, nothing could be read,
+     or an output file could not be written (a full disk; what was made is cached)
   130, 143  stopped by Ctrl-C or SIGTERM: the calls on the wire were let finish and cached,
             and the same command goes on from there (a second signal stops at once)
 """
@@ -166,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"paperbrief: {exc}", highlight=False, markup=False
         )
         return exc.exit_code
-    except FeedError as exc:
+    except (FeedError, OutputError) as exc:
         return _error(console, exc, args.debug, EXIT_NO_REPORT)
     except PaperbriefError as exc:
         return _error(console, exc, args.debug, EXIT_FAILED)

@@ -28,6 +28,11 @@ class PromptError(UsageError):
     """A prompt template is missing, malformed, or uses unknown placeholders."""
 
 
+class OutputError(PaperbriefError):
+    """A report or output file could not be written (disk full, read-only folder): exit 3, no
+    report. Everything before it is in the cache, so the same command writes it next time."""
+
+
 class PaperError(PaperbriefError):
     """One paper failed in one stage; the day's run goes on without it."""
 

@@ -167,6 +167,10 @@ def load_prompt(prompts_dir: Path, task: str, variant: str = "default") -> Promp
         raise PromptError(
             f"prompt {path} cannot be read ({exc.strerror}); check prompts.dir in the settings"
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise PromptError(
+            f"prompt {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from exc
     return parse_prompt(text, task=task, variant=variant, source=str(path))
 
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pydantic_core
 from pydantic import BaseModel, Field
 
-from pipeline.cache import loaded, write_atomic
+from pipeline.cache import loaded
+from pipeline.folders import write_output
 from pipeline.models import FailedPaper
 
 if TYPE_CHECKING:
@@ -155,10 +156,10 @@ def write_outputs(out: Path, record: RunRecord, result: Report | None) -> None:
         for name in REPORT_FILES:
             (out / name).unlink(missing_ok=True)
     else:
-        write_atomic(out / "summaries.md", result.markdown.encode("utf-8"), private=False)
+        write_output(out / "summaries.md", result.markdown.encode("utf-8"))
         data = {"run_id": record.run_id, **result.data}
-        write_atomic(out / "summaries.json", indented_json(data), private=False)
+        write_output(out / "summaries.json", indented_json(data))
         if result.html:
-            write_atomic(out / "summaries.html", result.html.encode("utf-8"), private=False)
+            write_output(out / "summaries.html", result.html.encode("utf-8"))
     run_blob = record.model_dump_json(indent=2, exclude={"out_dir"})
-    write_atomic(out / "run.json", run_blob.encode("utf-8"), private=False)
+    write_output(out / "run.json", run_blob.encode("utf-8"))

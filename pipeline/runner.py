@@ -210,7 +210,10 @@ class Runner:
         day, source = self.day, self.plan.source
         if source.is_arxiv and self.stage_plan.mode("summarize") == "run":
             done = [p.meta for p in day.done()]
-            seen_index.remember(self.cache.seen_path(), done, source.day)
+            try:
+                seen_index.remember(self.cache.seen_path(), done, source.day)
+            except OSError as exc:  # a full cache disk, like any cache write: warn, go on
+                self.log.warn(f"could not update the seen index ({exc}); continuing")
         out = self.settings.out_dir / source.day.isoformat() / self.edition
         record = run_record(day, self.settings, out, self.run_id, self.edition)
         if day.report is not None and day.ranking is not None:

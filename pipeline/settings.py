@@ -9,6 +9,8 @@ dict is validated once, so an error names the bad key whatever layer it came fro
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -178,6 +180,12 @@ class LLMSettings(Section):
         return "local" if self.model_path else "extractive"
 
 
+# arXiv's taxonomy: a lowercase archive, perhaps hyphenated (hep-th, q-bio), then perhaps a
+# subject class (cs.LG, math.AP, astro-ph.CO, physics.comp-ph, cond-mat.mes-hall).
+CATEGORY = re.compile(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]+(?:-[A-Za-z]+)?)?", re.ASCII)
+CATEGORY_EXAMPLES = "give comma-separated arXiv categories, e.g. cs.LG,math.AP,hep-th,astro-ph.CO"
+
+
 class ArxivSettings(Section):
     """Where and how politely arXiv is asked. Defaults follow arXiv's terms of use:
     one connection at a time, no more than one request every 3 seconds."""
@@ -217,6 +225,20 @@ class ArxivSettings(Section):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("categories", mode="after")
+    @classmethod
+    def _arxiv_shaped(cls, categories: list[str]) -> list[str]:
+        # A category goes into the listing's URL: one that is not arXiv's shape ("../x",
+        # "cs.LG?x=1") would reach another path or query, and none at all would brief an
+        # empty day as if arXiv had announced nothing.
+        if not categories:
+            raise ValueError(f"no arXiv category given; {CATEGORY_EXAMPLES}")
+        for category in categories:
+            if not CATEGORY.fullmatch(category):
+                shown = repr(category if len(category) <= 40 else category[:40] + "…")
+                raise ValueError(f"{shown} is not an arXiv category; {CATEGORY_EXAMPLES}")
+        return categories
 
 
 class ExtractSettings(Section):
@@ -365,6 +387,13 @@ class Settings(Section):
     )
 
 
+# The tables of settings ([llm], [arxiv], ...), as opposed to a top-level setting.
+SECTIONS = frozenset(
+    name
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, Section)
+)
+
 # Where a value came from, for `paperbrief config` and for error messages.
 DEFAULT = "default"
 
@@ -453,7 +482,9 @@ def _anchor(merged: dict[str, Any], origins: Mapping[Leaf, str], root: Path) -> 
         if origins.get(leaf, DEFAULT).startswith(("file", DEFAULT)):
             (key,) = leaf
             given = merged.get(key, Settings.model_fields[key].default)
-            merged[key] = root / Path(given)  # an absolute path stays as it is
+            # A value of the wrong type (cache_dir = 5) is left for validation to name.
+            if isinstance(given, str | os.PathLike):
+                merged[key] = root / Path(given)  # an absolute path stays as it is
 
 
 def _one_error(exc: ValidationError, origins: Mapping[Leaf, str]) -> str:
@@ -465,6 +496,10 @@ def _one_error(exc: ValidationError, origins: Mapping[Leaf, str]) -> str:
     loc = tuple(str(p) for p in err["loc"])
     error = (err.get("ctx") or {}).get("error")
     message = str(error) if err["type"] == "value_error" and error is not None else err["msg"]
+    if err["type"] == "path_type":  # pydantic's "Input is not a valid path for <class ...>"
+        shown = repr(err["input"])
+        shown = shown if len(shown) <= 60 else shown[:60] + "…"
+        message = f"expected a path as a quoted string, not {type(err['input']).__name__} {shown}"
     given = next((origins[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in origins), None)
     # A section's own check (chunk.overlap against chunk.max_tokens) names the section only:
     # then every value given inside it is a suspect.
@@ -483,7 +518,7 @@ def _leaves(layer: Mapping[str, Any], prefix: Leaf = ()) -> list[Leaf]:
     (llm.prices, rank.weights) counts as one."""
     leaves: list[Leaf] = []
     for key, value in layer.items():
-        if not prefix and isinstance(value, Mapping) and key in Settings.model_fields:
+        if not prefix and isinstance(value, Mapping) and key in SECTIONS:
             leaves += _leaves(value, (key,))
         else:
             leaves.append((*prefix, key))
@@ -495,6 +530,10 @@ def _file_layer(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SettingsError(f"config file {path} cannot be read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"config file {path} is not valid TOML: {exc}") from exc
 
@@ -510,10 +549,27 @@ def _env_layer_named(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[Leaf,
             path = tuple(part.lower() for part in name[len("PAPERBRIEF_") :].split("__"))
         else:
             continue
-        if value != "":
-            _set(layer, path, value)
-            names[path[:2]] = name  # a setting is section.key; deeper parts belong to it
+        if value == "":
+            continue
+        # a setting is section.key, or a top-level key; deeper parts belong to it
+        setting = path[:2] if path[0] in SECTIONS else path[:1]
+        if not _settable(layer, path):
+            raise SettingsError(
+                f"setting {'.'.join(setting)}: env {name} gives part of a value that another "
+                f"variable gives whole ({names.get(setting, 'env')}); unset one of them"
+            )
+        _set(layer, path, value)
+        names[setting] = name
     return layer, names
+
+
+def _settable(tree: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    """Whether `_set` can put a value at `path`: no plain value on the way to it."""
+    for part in path[:-1]:
+        tree = tree.get(part, {})
+        if not isinstance(tree, Mapping):
+            return False
+    return True
 
 
 def _nested(flags: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from rich.table import Table
 from pipeline.cache import Cache, known_folders
 from pipeline.commands import flags
 from pipeline.errors import UsageError
+from pipeline.folders import check_cache
 from pipeline.settings import Settings
 from pipeline.wording import plural
 
@@ -59,6 +60,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cache_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    check_cache(settings, create=False)
     cache = Cache(settings.cache_dir.absolute())  # messages name the folder, not "cache"
     if args.action == "clear":
         return _clear(args, cache, console)
@@ -69,9 +71,16 @@ def _clear(args: argparse.Namespace, cache: Cache, console: Console) -> int:
     if args.older_than is not None and args.older_than < 0:
         raise UsageError(f"--older-than {args.older_than:g}: give a number of days, 0 or more")
     older = None if args.older_than is None else args.older_than * DAY_SECONDS
-    removed = cache.clear(
-        args.stage, older, lambda message: console.print(message, highlight=False)
-    )
+    try:
+        removed = cache.clear(
+            args.stage, older, lambda message: console.print(message, highlight=False)
+        )
+    except OSError as exc:  # a read-only mount, or files of another user
+        where = exc.filename or cache.root
+        raise UsageError(
+            f"could not clear the cache {cache.root}: {where} cannot be removed "
+            f"({exc.strerror or exc}); check the folder's permissions and mount"
+        ) from exc
     what = f"{args.stage} " if args.stage else ""
     console.print(
         f"removed {plural(removed, 'file')} of {what}cache from {cache.root}", highlight=False

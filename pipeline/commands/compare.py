@@ -97,6 +97,7 @@ def compare_command(args: argparse.Namespace, settings: Settings, console: Conso
     from pipeline.compare.render import write_comparison
     from pipeline.compare.session import Compare, variant_specs
     from pipeline.errors import UsageError
+    from pipeline.folders import check_cache, check_out
     from pipeline.runner import RunPlan
 
     specs = variant_specs(args.variants, args.models, args.baseline)
@@ -111,6 +112,8 @@ def compare_command(args: argparse.Namespace, settings: Settings, console: Conso
             "--judge needs an OpenAI-compatible endpoint (OPENAI_API_KEY or --base-url)"
         )
     plan = RunPlan(source=source_from(args))
+    check_cache(settings)
+    check_out(settings)
     job = Compare(settings, plan, specs, console, judge_model=args.judge, yes=args.yes)
     comparison = job.run()
     if comparison is None:

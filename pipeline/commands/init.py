@@ -18,6 +18,7 @@ from rich.console import Console
 
 from pipeline.cache import write_atomic
 from pipeline.errors import UsageError
+from pipeline.folders import file_in_the_way
 from pipeline.settings import CONFIG_FILE, ENV_NAMES, Section, Settings
 
 HEADER = f"""\
@@ -60,6 +61,8 @@ def init_command(args: argparse.Namespace, console: Console) -> int:
         path = path / CONFIG_FILE
     if path.exists() and not args.force:
         raise UsageError(f"{path} already exists; edit it, or overwrite it with --force")
+    if (blocking := file_in_the_way(path.parent)) is not None:
+        raise UsageError(f"cannot write {path}: {blocking} is a file, not a folder")
     try:
         write_atomic(path, config_text().encode("utf-8"), private=False)
     except OSError as exc:

@@ -9,7 +9,7 @@ first with `--fill`, makes the one synthesis call (cached like any stage) and wr
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from pipeline.cache import Cache, write_atomic
+from pipeline.cache import Cache
 from pipeline.editions import Edition, edition_name
 from pipeline.errors import UsageError
+from pipeline.folders import check_cache, check_out, write_output
 from pipeline.llm.backends import MakeBackend, backend_for
 from pipeline.llm.base import ignore_meter
 from pipeline.observer import Observer, QuietObserver
@@ -45,9 +46,12 @@ def edition_of(settings: Settings, make_backend: MakeBackend | None = None) -> s
     return edition_name(backend.name, backend.model, settings.prompts.summarize)
 
 
-def find_edition(cache: Cache, day: date, wanted: str, explicit: bool) -> Edition:
+def find_edition(
+    cache: Cache, day: date, wanted: str, explicit: bool, unreadable: Sequence[str] = ()
+) -> Edition:
     """That day's briefing in the settings' edition; when the user named none and only one
-    edition of the day is cached, that one."""
+    edition of the day is cached, that one. `unreadable`: what the cache warned of while
+    reading (its warn callback's list), named rather than "no briefing"."""
     entry = cache.edition(day, wanted, Edition)
     if entry is not None:
         return entry
@@ -57,6 +61,8 @@ def find_edition(cache: Cache, day: date, wanted: str, explicit: bool) -> Editio
         found = cache.edition(day, others[0], Edition)
         if found is not None:
             return found
+    if unreadable:  # there, but damaged: "no briefing" would contradict the list of editions
+        raise UsageError(unreadable[0])
     hint = f"; cached editions of that day: {', '.join(others)} (--edition NAME)" if others else ""
     raise UsageError(
         f"no briefing of {day.isoformat()} ({wanted}) in {cache.root}; run "
@@ -66,8 +72,10 @@ def find_edition(cache: Cache, day: date, wanted: str, explicit: bool) -> Editio
 
 def rebuild_daily(settings: Settings, day: date, edition: str | None = None) -> Path:
     """Write a day's report files again from the cache; returns the folder."""
-    cache = Cache(settings.cache_dir)
-    entry = find_edition(cache, day, edition or edition_of(settings), edition is not None)
+    unreadable: list[str] = []
+    cache = Cache(settings.cache_dir, unreadable.append)
+    wanted = edition or edition_of(settings)
+    entry = find_edition(cache, day, wanted, edition is not None, unreadable)
     out = settings.out_dir / day.isoformat() / entry.edition
     write_outputs(out, entry.record, briefing(cache, settings, entry.report))
     return out
@@ -115,9 +123,11 @@ def build_weekly(
     observer = observer or QuietObserver()
     stop = stop if stop is not None else Stop()
     edition = edition or edition_of(settings, make_backend)
-    cache = Cache(settings.cache_dir)
+    damaged: list[str] = []  # a day's index entry that cannot be read: said, not skipped
+    cache = Cache(settings.cache_dir, damaged.append)
     if fill:
         _fill(settings, cache, start, end, edition, observer, make_backend, stop)
+        damaged.clear()  # the days it found damaged are remade now; read again below
     found = _editions(cache, weekdays(start, end), edition)
     papers = week_papers(list(found.values()))
     shift = timedelta(days=(end - start).days + 1)
@@ -130,11 +140,10 @@ def build_weekly(
     report = _report(settings, start, end, edition, found, papers, synthesis, top)
     folder = settings.out_dir / f"weekly-{end.isoformat()}" / edition
     # shared like the daily briefings: the user's umask, not the cache's private mode
-    write_atomic(folder / "report.md", markdown(report).encode("utf-8"), private=False)
-    json_blob = report.model_dump_json(indent=2).encode("utf-8")
-    write_atomic(folder / "report.json", json_blob, private=False)
-    write_atomic(folder / "report.html", weekly_html(report).encode("utf-8"), private=False)
-    return WeeklyOutcome(report, folder, log.warnings)
+    write_output(folder / "report.md", markdown(report).encode("utf-8"))
+    write_output(folder / "report.json", report.model_dump_json(indent=2).encode("utf-8"))
+    write_output(folder / "report.html", weekly_html(report).encode("utf-8"))
+    return WeeklyOutcome(report, folder, list(dict.fromkeys([*damaged, *log.warnings])))
 
 
 def _editions(cache: Cache, days: list[date], edition: str) -> dict[date, Edition]:
@@ -279,6 +288,8 @@ def add_parser(
 
 
 def report_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    check_cache(settings, create=args.kind == "weekly" and args.fill)
+    check_out(settings)
     if args.kind == "daily":
         folder = rebuild_daily(settings, args.date or date.today(), args.edition)
         console.print(f"wrote {folder}/", highlight=False)

@@ -10,6 +10,7 @@ from rich.console import Console
 from pipeline.cache import Cache
 from pipeline.commands.flags import settings_from
 from pipeline.errors import EXIT_FAILED, EXIT_NO_REPORT, EXIT_OK, UsageError
+from pipeline.folders import check_cache, check_out
 from pipeline.llm.backends import backend_for
 from pipeline.progress import RichObserver, llm_line, summary_tables
 from pipeline.prompts import task_prompt
@@ -74,6 +75,8 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     plan = plan_from(args)
     settings = settings_from(args)
     check_prompts(settings)
+    check_cache(settings)
+    check_out(settings)
     if plan.only not in (None, "feed") and not Cache(settings.cache_dir).holds("feed"):
         # the common case of the runner's own check, caught before any bar or warning is shown
         raise UsageError(

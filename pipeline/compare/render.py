@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline.accounting import dollars_text, estimated_text
-from pipeline.cache import write_atomic
 from pipeline.compare.metrics import DiffOp, summary_text, word_diff
 from pipeline.compare.results import (
     Comparison,
@@ -22,6 +21,7 @@ from pipeline.compare.results import (
     VariantResult,
     VariantStats,
 )
+from pipeline.folders import write_output
 from pipeline.markup import md_cell, md_code, md_text
 from pipeline.models import Usage
 
@@ -85,9 +85,11 @@ ROWS: list[tuple[str, Cell]] = [
 
 
 def write_comparison(comparison: Comparison, folder: Path) -> None:
-    write_atomic(folder / "compare.json", comparison.model_dump_json(indent=2).encode())
-    write_atomic(folder / "compare.md", markdown(comparison).encode())
-    write_atomic(folder / "compare.html", page(comparison).encode())
+    # private (-rw-------), as comparisons have always been written
+    blob = comparison.model_dump_json(indent=2).encode()
+    write_output(folder / "compare.json", blob, private=True)
+    write_output(folder / "compare.md", markdown(comparison).encode(), private=True)
+    write_output(folder / "compare.html", page(comparison).encode(), private=True)
 
 
 # --- Markdown ------------------------------------------------------------------------------

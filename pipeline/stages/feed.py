@@ -186,7 +186,8 @@ class ArxivListing(Stage[Day, CachedListing]):
 
     def params(self, settings: Settings) -> dict[str, Any]:
         arxiv = settings.arxiv
-        asked = ArxivSettings(
+        # model_construct: --ids asks for no category, which a user's settings may not say
+        asked = ArxivSettings.model_construct(
             categories=arxiv.categories if self.source.kind != "ids" else [],
             api_url=arxiv.api_url,
             rss_url=arxiv.rss_url,
