@@ -7,6 +7,7 @@ from datetime import date
 
 from rich.console import Console
 
+from pipeline import terminal
 from pipeline.cache import Cache
 from pipeline.commands.flags import settings_from
 from pipeline.errors import EXIT_FAILED, EXIT_NO_REPORT, EXIT_OK, UsageError
@@ -81,7 +82,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             "run without --only first"
         )
     check_cost_cap(settings)
-    stderr = Console(stderr=True)
+    stderr = terminal.console(stderr=True)
     Cache(settings.cache_dir).mark()
     stop = Stop()
     with RichObserver(stderr) as observer, on_signals(stop, observer.warn):

@@ -1,0 +1,56 @@
+"""What paperbrief prints to a terminal is inert: text from a paper, an LLM or a server shows as
+the characters it holds and never drives the terminal.
+
+Titles, summaries, ids and error messages come from PDFs, models and servers. Through rich they
+would be live: `[/INST]` is a closing markup tag (a MarkupError at the end of the run),
+`[link=http://evil.test]Click[/link]` an OSC 8 link, `:x:` an emoji; and an ESC, a C1 control
+(`\\x9b` is CSI) or a bidi override inside them would reach the terminal as it is. So every
+console paperbrief prints with is an `InertConsole`: no markup, no emoji codes, no highlighting,
+and controls dropped from every string it is given (table cells included). Our own styles are
+given as `Text` styles, never as markup in a string. A `Text` built from untrusted text goes
+through `inert` first (the console cleans strings, not the Text objects it is handed).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from rich.console import Console
+from rich.text import Text
+
+# Cc (U+0000-U+001F, U+007F-U+009F) but newline and tab, bidi overrides and isolates, zero-width
+# characters and lone surrogates: what can move the cursor, start an escape sequence (ESC, CSI,
+# OSC, DCS) or make the shown text differ from what is there.
+_UNSAFE: Final = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\ud800-\udfff]"
+)
+
+
+def inert(text: str) -> str:
+    """`text` without the characters that could drive a terminal; lines and tabs are kept."""
+    return _UNSAFE.sub("", text)
+
+
+def inert_text(text: str, style: str = "") -> Text:
+    """Untrusted text as a `Text` (never markup), styled with one of our styles."""
+    return Text(inert(text), style=style)
+
+
+class InertConsole(Console):
+    """A rich `Console` on which no string is markup, emoji codes or highlighted, and from
+    which controls are dropped. `markup=True` passed to one `print` would still parse markup:
+    nothing in paperbrief does."""
+
+    def __init__(self, **options: Any) -> None:
+        for option in ("markup", "emoji", "highlight"):
+            options.setdefault(option, False)
+        super().__init__(**options)
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(inert(text), **options)
+
+
+def console(*, stderr: bool = False, **options: Any) -> InertConsole:
+    """The console paperbrief prints with (stdout, or stderr for progress and errors)."""
+    return InertConsole(stderr=stderr, **options)
