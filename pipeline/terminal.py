@@ -13,23 +13,17 @@ through `inert` first (the console cleans strings, not the Text objects it is ha
 
 from __future__ import annotations
 
-import re
-from typing import Any, Final
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
-# Cc (U+0000-U+001F, U+007F-U+009F) but newline and tab, bidi overrides and isolates, zero-width
-# characters and lone surrogates: what can move the cursor, start an escape sequence (ESC, CSI,
-# OSC, DCS) or make the shown text differ from what is there.
-_UNSAFE: Final = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\ud800-\udfff]"
-)
+from pipeline.markup import TERMINAL_UNSAFE
 
 
 def inert(text: str) -> str:
     """`text` without the characters that could drive a terminal; lines and tabs are kept."""
-    return _UNSAFE.sub("", text)
+    return TERMINAL_UNSAFE.sub("", text)
 
 
 def inert_text(text: str, style: str = "") -> Text:
