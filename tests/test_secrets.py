@@ -3,6 +3,7 @@ reports, cache metadata and cache keys all hold the redacted URL."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,9 @@ import pytest
 from pipeline.llm.backends import backend_for
 from pipeline.redaction import redacted
 from pipeline.settings import load_settings
+from tests.fakes.arxiv_server import FakeArxiv, make_papers
 from tests.fakes.openai_server import FakeOpenAI
-from tests.workspace import Workspace
+from tests.workspace import Workspace, clean_env, paperbrief
 
 SECRET = "s3cret-pass"
 
@@ -66,5 +68,53 @@ def test_credentials_stay_out_of_errors_when_the_endpoint_fails(workspace: Works
     result = workspace.run("--base-url", url, env={"PAPERBRIEF_LLM__MAX_RETRIES": "0"})
     assert result.returncode == 1
     assert "http://***@127.0.0.1:9/v1" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    assert files_holding(workspace.root, SECRET) == []
+
+
+def test_config_shows_no_password_of_any_url(tmp_path: Path):
+    env = clean_env(
+        OPENAI_BASE_URL=f"http://user:{SECRET}@127.0.0.1:8000/v1",
+        PAPERBRIEF_ARXIV_API_URL=f"http://bob:{SECRET}@127.0.0.1:9/api/query",
+        PAPERBRIEF_ARXIV_RSS_URL=f"http://bob:{SECRET}@127.0.0.1:9/rss/",
+        PAPERBRIEF_ARXIV_PDF_URL=f"http://bob:{SECRET}@127.0.0.1:9/pdf/",
+    )
+    result = paperbrief("config", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    assert 'llm.base_url = "http://***@127.0.0.1:8000/v1"' in result.stdout
+    assert 'arxiv.rss_url = "http://***@127.0.0.1:9/rss/"' in result.stdout
+
+
+def test_an_arxiv_behind_a_password_is_reached_and_the_password_kept_to_itself(tmp_path: Path):
+    workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())  # today's RSS
+    papers = make_papers(2)
+    with FakeArxiv(papers, rss=papers) as server:
+        env = {
+            key: value.replace("http://", f"http://bob:{SECRET}@")
+            for key, value in server.env().items()
+        }
+        result = workspace.run(env={**env, "PAPERBRIEF_CATEGORIES": "cs.LG"})
+        sent = server.requests
+    assert result.returncode == 0, result.stderr  # it used to refuse its own URLs: ValueError
+    assert len([r for r in sent if r.path.startswith("/pdf/")]) == 2
+    assert all("authorization" in r.headers for r in sent)  # the credentials were used
+    assert SECRET not in result.stdout + result.stderr
+    assert files_holding(workspace.root, SECRET) == []
+
+
+def test_an_unreachable_arxiv_behind_a_password_is_one_line_without_it(tmp_path: Path):
+    workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())
+    env = {
+        "PAPERBRIEF_ARXIV_RSS_URL": f"http://bob:{SECRET}@127.0.0.1:9/rss/",
+        "PAPERBRIEF_ARXIV__MAX_RETRIES": "0",
+    }
+    result = workspace.run("--categories", "cs.LG", env=env)
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(
+        "paperbrief: error: arXiv RSS feed at http://***@127.0.0.1:9/rss/cs.LG: "
+    )
     assert SECRET not in result.stdout + result.stderr
     assert files_holding(workspace.root, SECRET) == []
