@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from pipeline.llm.backends import backend_for
 from pipeline.redaction import redacted
 from pipeline.settings import load_settings
 from tests.fakes.arxiv_server import FakeArxiv, make_papers
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, error_body
 from tests.workspace import Workspace, clean_env, paperbrief
 
 SECRET = "s3cret-pass"
@@ -118,3 +119,39 @@ def test_an_unreachable_arxiv_behind_a_password_is_one_line_without_it(tmp_path:
     )
     assert SECRET not in result.stdout + result.stderr
     assert files_holding(workspace.root, SECRET) == []
+
+
+API_KEY = "pb-CONFIGURED-KEY-42"
+OTHER_KEY = "sk-SECRETKEY123456"
+
+
+class EchoingServer(FakeOpenAI):
+    """Answers every chat request with an error that quotes the key and a credentialed URL."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__()
+        self.status = status
+
+    def _chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        message = f"bad key {API_KEY} (or {OTHER_KEY}) for http://user:{SECRET}@llm.internal/v1"
+        return self.status, {}, error_body(self.status, message)
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_an_llm_error_quoting_the_key_is_stored_and_shown_without_it(
+    workspace: Workspace, status: int
+):
+    with EchoingServer(status) as server:
+        env = {
+            "OPENAI_API_KEY": API_KEY,
+            "OPENAI_BASE_URL": server.base_url,
+            "PAPERBRIEF_LLM__MAX_RETRIES": "0",
+        }
+        result = workspace.run(env=env)
+    assert result.returncode == 1, result.stderr
+    failures = workspace.record()["failed"]
+    assert failures and f"answered {status}: bad key *** (or sk-***)" in failures[0]["error"]
+    assert "http://***@llm.internal/v1" in failures[0]["error"]
+    for secret in (API_KEY, OTHER_KEY, SECRET):
+        assert secret not in result.stdout + result.stderr
+        assert files_holding(workspace.root, secret) == []
