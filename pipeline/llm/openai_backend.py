@@ -59,6 +59,7 @@ from pipeline.llm.base import Message, Price, R, UsageSink
 from pipeline.llm.chat_reply import ChatReply
 from pipeline.llm.limiter import RateLimiter, estimate_tokens, retry_after
 from pipeline.llm.replies import reask_until_valid
+from pipeline.markup import clean
 from pipeline.models import Usage
 from pipeline.redaction import masked, redacted
 from pipeline.wording import plural
@@ -414,7 +415,7 @@ class OpenAIBackend:
             self._endpoint(),
             rejected,
             exc.status_code,
-            self.masked(_server_message(exc)),
+            clean(self.masked(_server_message(exc))),  # logged to a terminal as it is
             self.response_mode,
         )
 
