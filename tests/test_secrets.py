@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pipeline.llm.backends import backend_for
-from pipeline.redaction import redacted
+from pipeline.redaction import masked, redacted
 from pipeline.settings import load_settings
 from tests.fakes.arxiv_server import FakeArxiv, make_papers
 from tests.fakes.openai_server import FakeOpenAI, error_body
@@ -37,6 +37,14 @@ SECRET = "s3cret-pass"
 )
 def test_userinfo_is_redacted_and_nothing_else(text: str, shown: str):
     assert redacted(text) == shown
+
+
+def test_masking_hides_the_key_in_use_openai_keys_and_url_passwords():
+    text = "bad key pb-KEY-1 and sk-proj-Abc123_xyz789 at http://u:pw@host/v1; sk-short ok"
+    assert masked(text, ("pb-KEY-1", None)) == (
+        "bad key *** and sk-*** at http://***@host/v1; sk-short ok"
+    )
+    assert masked("a b", ("a",)) == "a b"  # too short to be a key: never mask every "a"
 
 
 def files_holding(root: Path, needle: str) -> list[Path]:
