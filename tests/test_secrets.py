@@ -97,16 +97,23 @@ def test_config_shows_no_password_of_any_url(tmp_path: Path):
 
 def test_an_arxiv_behind_a_password_is_reached_and_the_password_kept_to_itself(tmp_path: Path):
     workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())  # today's RSS
-    papers = make_papers(2)
+    papers = make_papers(4)
     with FakeArxiv(papers, rss=papers) as server:
+        server.fail("/pdf/2603.00003", "404")  # a failure that quotes the URL, remembered
+        server.fail("/pdf/2603.00004", "301", location="http://example.org/x.pdf")  # refused
         env = {
             key: value.replace("http://", f"http://bob:{SECRET}@")
             for key, value in server.env().items()
         }
         result = workspace.run(env={**env, "PAPERBRIEF_CATEGORIES": "cs.LG"})
         sent = server.requests
-    assert result.returncode == 0, result.stderr  # it used to refuse its own URLs: ValueError
-    assert len([r for r in sent if r.path.startswith("/pdf/")]) == 2
+    # it used to refuse its own URLs with a ValueError traceback
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    failed = {f["id"]: f["error"] for f in workspace.record()["failed"]}
+    assert "http://***@127.0.0.1" in failed["2603.00003v1"]
+    assert "refusing to fetch http://example.org/x.pdf" in failed["2603.00004v1"]
+    assert len([r for r in sent if r.path.startswith("/pdf/")]) == 4
     assert all("authorization" in r.headers for r in sent)  # the credentials were used
     assert SECRET not in result.stdout + result.stderr
     assert files_holding(workspace.root, SECRET) == []
