@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pymupdf
@@ -14,6 +16,7 @@ from rich.console import Console
 from pipeline.commands.extract import printable_json
 from pipeline.progress import RichObserver
 from pipeline.terminal import console, inert
+from tests.fakes.arxiv_server import FakeArxiv, make_papers
 from tests.workspace import Workspace, paperbrief
 
 HOSTILE = {
@@ -98,3 +101,19 @@ def test_extract_prints_a_hostile_title_as_json(tmp_path: Path):
     result = paperbrief("extract", str(pdf), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["title"] == HOSTILE["link"]
+
+
+def test_todays_arxiv_listing_with_hostile_titles_ends_cleanly(tmp_path: Path):
+    titles = [*HOSTILE.values(), "Bidi \u202eevil\u202c and \u2066isolated\u2069 text"]
+    papers = [
+        replace(paper, title=title) for paper, title in zip(make_papers(3), titles, strict=True)
+    ]
+    workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())
+    with FakeArxiv(papers, rss=papers) as server:
+        env = {**server.env(), "PAPERBRIEF_CATEGORIES": "cs.LG", "FORCE_COLOR": "1"}
+        result = workspace.run("--backend", "extractive", env={**env, "COLUMNS": "250"})
+    assert result.returncode == 0, result.stderr
+    shown = result.stdout + result.stderr
+    assert HOSTILE["inst"] in result.stdout and HOSTILE["link"] in result.stdout
+    assert "Bidi evil and isolated text" in result.stdout
+    assert not [c for c in ("\u202e", "\u2066", *ACTIVE) if c in shown]
