@@ -17,7 +17,7 @@ from pipeline.commands.extract import printable_json
 from pipeline.progress import RichObserver
 from pipeline.terminal import console, inert
 from tests.fakes.arxiv_server import FakeArxiv, make_papers
-from tests.workspace import Workspace, paperbrief
+from tests.workspace import Workspace, clean_env, paperbrief
 
 HOSTILE = {
     "inst": "Why [/INST] Tokens Matter for Chat Models",
@@ -117,3 +117,12 @@ def test_todays_arxiv_listing_with_hostile_titles_ends_cleanly(tmp_path: Path):
     assert HOSTILE["inst"] in result.stdout and HOSTILE["link"] in result.stdout
     assert "Bidi evil and isolated text" in result.stdout
     assert not [c for c in ("\u202e", "\u2066", *ACTIVE) if c in shown]
+
+
+def test_config_shows_settings_as_written(tmp_path: Path):
+    interests = "agents :x: [blink]now[/blink] [/INST]"
+    env = clean_env(PAPERBRIEF_INTERESTS=interests, FORCE_COLOR="1", COLUMNS="200")
+    result = paperbrief("config", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f'reading.interests = "{interests}"' in result.stdout  # not an emoji: ❌
+    assert not [sequence for sequence in ACTIVE if sequence in result.stdout]
