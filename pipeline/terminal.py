@@ -7,8 +7,8 @@ would be live: `[/INST]` is a closing markup tag (a MarkupError at the end of th
 (`\\x9b` is CSI) or a bidi override inside them would reach the terminal as it is. So every
 console paperbrief prints with is an `InertConsole`: no markup, no emoji codes, no highlighting,
 and controls dropped from every string it is given (table cells included). Our own styles are
-given as `Text` styles, never as markup in a string. A `Text` built from untrusted text goes
-through `inert` first (the console cleans strings, not the Text objects it is handed).
+given as `Text` styles, never as markup in a string. A `Text` made of untrusted text is made
+by `one_line` (or from `inert`): the console cleans the strings it renders, not a `Text`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from pipeline.markup import TERMINAL_UNSAFE
+from pipeline.markup import TERMINAL_UNSAFE, clean
 
 
 def inert(text: str) -> str:
@@ -26,9 +26,10 @@ def inert(text: str) -> str:
     return TERMINAL_UNSAFE.sub("", text)
 
 
-def inert_text(text: str, style: str = "") -> Text:
-    """Untrusted text as a `Text` (never markup), styled with one of our styles."""
-    return Text(inert(text), style=style)
+def one_line(text: str, style: str = "") -> Text:
+    """Untrusted text as one line of `Text` (never markup; whitespace runs are one space, so a
+    title with a newline keeps its table row whole), styled with one of our styles."""
+    return Text(clean(text), style=style)
 
 
 class InertConsole(Console):
