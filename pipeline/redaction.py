@@ -20,13 +20,15 @@ import re
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"<>]+@")
 
 
-# An OpenAI-style secret key (sk-…, sk-proj-…), as a server's error text may echo it.
-_OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
+# An OpenAI-style secret key (sk-…, sk-proj-…), as a server's error text may echo it: a digit
+# somewhere in it, so words such as "sk-learn-compatible" in a quoted title stay.
+_OPENAI_KEY = re.compile(r"\bsk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{8,}")
 
 
 def redacted(text: str) -> str:
-    """`text` with the userinfo of every URL in it replaced by `***`."""
-    return _USERINFO.sub(r"\1***@", text)
+    """`text` with the userinfo of every URL in it replaced by `***`, and any OpenAI-shaped key
+    by `sk-***` (run.json, the cache and the terminal apply this to every message)."""
+    return _OPENAI_KEY.sub("sk-***", _USERINFO.sub(r"\1***@", text))
 
 
 def masked(text: str, secrets: tuple[str | None, ...] = ()) -> str:
@@ -34,4 +36,4 @@ def masked(text: str, secrets: tuple[str | None, ...] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:  # a one-letter "key" would mask every such letter
             text = text.replace(secret, "***")
-    return redacted(_OPENAI_KEY.sub("sk-***", text))
+    return redacted(text)

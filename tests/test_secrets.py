@@ -45,6 +45,7 @@ def test_masking_hides_the_key_in_use_openai_keys_and_url_passwords():
         "bad key *** and sk-*** at http://***@host/v1; sk-short ok"
     )
     assert masked("a b", ("a",)) == "a b"  # too short to be a key: never mask every "a"
+    assert redacted("sk-learn-compatible, sk-SECRETKEY123") == "sk-learn-compatible, sk-***"
 
 
 def files_holding(root: Path, needle: str) -> list[Path]:
