@@ -226,8 +226,10 @@ def _error(console: Console, exc: Exception, debug: bool, code: int) -> int:
 
     if debug:
         console.print_exception()
-    # soft_wrap: one line however narrow the terminal, so it can be grepped and parsed.
-    terminal.console(stderr=True, soft_wrap=True).print(f"paperbrief: error: {redacted(str(exc))}")
+    # soft_wrap: one line however narrow the terminal, so it can be grepped and parsed, whatever
+    # the message quotes (a file name, a server's words)
+    line = " ".join(redacted(str(exc)).splitlines())
+    terminal.console(stderr=True, soft_wrap=True).print(f"paperbrief: error: {line}")
     return code
 
 

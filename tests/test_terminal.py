@@ -126,3 +126,11 @@ def test_config_shows_settings_as_written(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert f'reading.interests = "{interests}"' in result.stdout  # not an emoji: ❌
     assert not [sequence for sequence in ACTIVE if sequence in result.stdout]
+
+
+def test_an_error_naming_a_hostile_file_is_one_inert_line(tmp_path: Path):
+    name = tmp_path / "no\nsuch [/x] \x1b]8;;http://evil.test\x07.pdf"
+    result = paperbrief("extract", str(name), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "\x1b" not in result.stderr
+    assert result.stderr.startswith("paperbrief: error: ") and "such [/x] ]8;;" in result.stderr
