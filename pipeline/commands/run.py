@@ -97,8 +97,9 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         console.print(table)
     console.print(llm_line(record), markup=False, highlight=False, soft_wrap=True)
     for failure in record.failed:
+        error = " ".join(failure.error.splitlines())  # one line per paper, whatever it quotes
         stderr.print(
-            f"failed: {failure.id} ({failure.stage}): {failure.error}",
+            f"failed: {failure.id} ({failure.stage}): {error}",
             markup=False,
             highlight=False,
             soft_wrap=True,
