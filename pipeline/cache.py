@@ -35,6 +35,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from pipeline.errors import UsageError
+from pipeline.redaction import redacted
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -470,6 +471,7 @@ class Cache:
             return None
 
     def put_failure(self, stage: str, key: str, error: str) -> None:
+        error = redacted(error)  # an error may quote a configured URL with its password
         blob = json.dumps({"stage": stage, "key": key, "error": error, "created": time.time()})
         try:
             write_atomic(self._path(stage, key, ".failed.json"), blob.encode())

@@ -154,9 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with collector.paused(freeze=argv is None):
         args = build_parser().parse_args(argv)
         _import_command(args.command)
-        from rich.console import Console
+        from pipeline import terminal
 
-    console = Console()
+    console = terminal.console()
     try:
         code = _dispatch(args, console)
         sys.stdout.flush()  # a closed pipe shows here, while BrokenPipeError is still caught
@@ -164,9 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         return _error(console, exc, args.debug, EXIT_USAGE)
     except RunStopped as exc:  # not "error:": the user asked for it
-        Console(stderr=True, soft_wrap=True).print(
-            f"paperbrief: {exc}", highlight=False, markup=False
-        )
+        terminal.console(stderr=True, soft_wrap=True).print(f"paperbrief: {exc}")
         return exc.exit_code
     except (FeedError, OutputError) as exc:
         return _error(console, exc, args.debug, EXIT_NO_REPORT)
@@ -178,8 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except KeyboardInterrupt as exc:
-        Console(stderr=True, soft_wrap=True).print(
-            "paperbrief: interrupted; everything finished is cached", highlight=False, markup=False
+        terminal.console(stderr=True, soft_wrap=True).print(
+            "paperbrief: interrupted; everything finished is cached"
         )
         return getattr(exc, "exit_code", 130)  # a second SIGTERM: 143
 
@@ -225,16 +223,15 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
 
 
 def _error(console: Console, exc: Exception, debug: bool, code: int) -> int:
-    from rich.console import Console
-
+    from pipeline import terminal
     from pipeline.redaction import redacted
 
     if debug:
         console.print_exception()
-    # soft_wrap: one line however narrow the terminal, so it can be grepped and parsed.
-    Console(stderr=True, soft_wrap=True).print(
-        f"paperbrief: error: {redacted(str(exc))}", highlight=False, markup=False
-    )
+    # soft_wrap: one line however narrow the terminal, so it can be grepped and parsed, whatever
+    # the message quotes (a file name, a server's words)
+    line = " ".join(redacted(str(exc)).splitlines())
+    terminal.console(stderr=True, soft_wrap=True).print(f"paperbrief: error: {line}")
     return code
 
 

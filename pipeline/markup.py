@@ -33,6 +33,12 @@ from urllib.parse import urlsplit, urlunsplit
 _INVISIBLE: Final = frozenset(
     "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
 )
+# What can drive a terminal or hide what is shown: Cc but newline and tab (ESC starts CSI, OSC
+# and DCS sequences; U+009B is CSI itself), bidi overrides and isolates, zero-width characters,
+# lone surrogates. `pipeline.terminal` drops them from what it prints.
+TERMINAL_UNSAFE: Final = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\ud800-\udfff]"
+)
 # Characters with inline meaning anywhere in a line (CommonMark and GFM strikethrough).
 _INLINE_SPECIAL: Final = re.compile(r"([\\`*_\[\]<#~])")
 # `&amp;` or `&#91;` would show as `&` or `[`: escape an ampersand only where it starts an entity.

@@ -20,6 +20,7 @@ from rich.text import Text
 from pipeline.accounting import cost_text
 from pipeline.models import Usage
 from pipeline.record import STAGES, RunRecord
+from pipeline.terminal import one_line
 from pipeline.wording import plural
 
 # The bars are drawn only on a terminal: a run under cron or in a pipe (and every benchmark)
@@ -120,11 +121,11 @@ class RichObserver:
     def warn(self, message: str) -> None:
         # The message may quote a paper or a file name: never markup, and one line however
         # narrow the terminal, so logs can be grepped.
-        self._line(Text.assemble(("warning:", "yellow"), " ", message))
+        self._line(Text.assemble(("warning:", "yellow"), " ", one_line(message)))
 
     def note(self, message: str) -> None:
         """A retry or a wait, as it happens; transient, so never in run.json."""
-        self._line(Text.assemble(("note:", "cyan"), " ", message))
+        self._line(Text.assemble(("note:", "cyan"), " ", one_line(message)))
 
     def calls_in_flight(self, delta: int) -> None:
         with self._lock:
@@ -250,7 +251,7 @@ def summary_tables(
             status = Text("done", style="green")
         impact = f"{score:.0f}" if score is not None else "—"
         rank = str(position) if score is not None else ""
-        papers.add_row(rank, paper_id, title, impact, status)
+        papers.add_row(rank, one_line(paper_id), one_line(title), impact, status)
     if len(shown) < len(order):
         more = Text(f"{len(order) - len(shown)} more in the briefing", style="dim")
         papers.add_row("…", "", more, "", "")

@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from pipeline.arxiv.http import ArxivClient, RequestFailed, retry_after_seconds, user_agent
+from pipeline.arxiv.http import (
+    ArxivClient,
+    RefusedURL,
+    RequestFailed,
+    retry_after_seconds,
+    user_agent,
+)
 from pipeline.stopping import Stop
 from tests.fakes.arxiv_server import FakeArxiv, FakePaper, FakeTime
 
@@ -217,14 +223,14 @@ def test_urls_outside_the_configured_bases_are_refused(
     server: FakeArxiv, path: str, kind: Any
 ) -> None:
     url = path.format(base=server.base_url, host=server.base_url.removeprefix("http://"))
-    with client_for(server) as client, pytest.raises(ValueError, match="refusing to fetch"):
+    with client_for(server) as client, pytest.raises(RefusedURL, match="refusing to fetch"):
         client.get(url, kind=kind)
     assert server.requests == []
 
 
 def test_a_redirect_away_from_arxiv_is_not_followed(server: FakeArxiv) -> None:
     server.fail("/pdf/", "301", location="http://example.org/evil.pdf")
-    with client_for(server) as client, pytest.raises(ValueError, match="refusing to fetch"):
+    with client_for(server) as client, pytest.raises(RefusedURL, match="refusing to fetch"):
         client.get(pdf(server), kind="pdf")
     assert len(server.requests) == 1
 

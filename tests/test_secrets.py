@@ -3,15 +3,18 @@ reports, cache metadata and cache keys all hold the redacted URL."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pipeline.llm.backends import backend_for
-from pipeline.redaction import redacted
+from pipeline.redaction import masked, redacted
 from pipeline.settings import load_settings
-from tests.fakes.openai_server import FakeOpenAI
-from tests.workspace import Workspace
+from tests.fakes.arxiv_server import FakeArxiv, make_papers
+from tests.fakes.openai_server import FakeOpenAI, error_body
+from tests.workspace import Workspace, clean_env, paperbrief
 
 SECRET = "s3cret-pass"
 
@@ -34,6 +37,15 @@ SECRET = "s3cret-pass"
 )
 def test_userinfo_is_redacted_and_nothing_else(text: str, shown: str):
     assert redacted(text) == shown
+
+
+def test_masking_hides_the_key_in_use_openai_keys_and_url_passwords():
+    text = "bad key pb-KEY-1 and sk-proj-Abc123_xyz789 at http://u:pw@host/v1; sk-short ok"
+    assert masked(text, ("pb-KEY-1", None)) == (
+        "bad key *** and sk-*** at http://***@host/v1; sk-short ok"
+    )
+    assert masked("a b", ("a",)) == "a b"  # too short to be a key: never mask every "a"
+    assert redacted("sk-learn-compatible, sk-SECRETKEY123") == "sk-learn-compatible, sk-***"
 
 
 def files_holding(root: Path, needle: str) -> list[Path]:
@@ -68,3 +80,94 @@ def test_credentials_stay_out_of_errors_when_the_endpoint_fails(workspace: Works
     assert "http://***@127.0.0.1:9/v1" in result.stderr
     assert SECRET not in result.stdout + result.stderr
     assert files_holding(workspace.root, SECRET) == []
+
+
+def test_config_shows_no_password_of_any_url(tmp_path: Path):
+    env = clean_env(
+        OPENAI_BASE_URL=f"http://user:{SECRET}@127.0.0.1:8000/v1",
+        PAPERBRIEF_ARXIV_API_URL=f"http://bob:{SECRET}@127.0.0.1:9/api/query",
+        PAPERBRIEF_ARXIV_RSS_URL=f"http://bob:{SECRET}@127.0.0.1:9/rss/",
+        PAPERBRIEF_ARXIV_PDF_URL=f"http://bob:{SECRET}@127.0.0.1:9/pdf/",
+    )
+    result = paperbrief("config", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    assert 'llm.base_url = "http://***@127.0.0.1:8000/v1"' in result.stdout
+    assert 'arxiv.rss_url = "http://***@127.0.0.1:9/rss/"' in result.stdout
+
+
+def test_an_arxiv_behind_a_password_is_reached_and_the_password_kept_to_itself(tmp_path: Path):
+    workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())  # today's RSS
+    papers = make_papers(4)
+    with FakeArxiv(papers, rss=papers) as server:
+        server.fail("/pdf/2603.00003", "404")  # a failure that quotes the URL, remembered
+        server.fail("/pdf/2603.00004", "301", location="http://example.org/x.pdf")  # refused
+        env = {
+            key: value.replace("http://", f"http://bob:{SECRET}@")
+            for key, value in server.env().items()
+        }
+        result = workspace.run(env={**env, "PAPERBRIEF_CATEGORIES": "cs.LG"})
+        sent = server.requests
+    # it used to refuse its own URLs with a ValueError traceback
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    failed = {f["id"]: f["error"] for f in workspace.record()["failed"]}
+    assert "http://***@127.0.0.1" in failed["2603.00003v1"]
+    assert "refusing to fetch http://example.org/x.pdf" in failed["2603.00004v1"]
+    assert len([r for r in sent if r.path.startswith("/pdf/")]) == 4
+    assert all("authorization" in r.headers for r in sent)  # the credentials were used
+    assert SECRET not in result.stdout + result.stderr
+    assert files_holding(workspace.root, SECRET) == []
+
+
+def test_an_unreachable_arxiv_behind_a_password_is_one_line_without_it(tmp_path: Path):
+    workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())
+    env = {
+        "PAPERBRIEF_ARXIV_RSS_URL": f"http://bob:{SECRET}@127.0.0.1:9/rss/",
+        "PAPERBRIEF_ARXIV__MAX_RETRIES": "0",
+    }
+    result = workspace.run("--categories", "cs.LG", env=env)
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(
+        "paperbrief: error: arXiv RSS feed at http://***@127.0.0.1:9/rss/cs.LG: "
+    )
+    assert SECRET not in result.stdout + result.stderr
+    assert files_holding(workspace.root, SECRET) == []
+
+
+API_KEY = "pb-CONFIGURED-KEY-42"
+OTHER_KEY = "sk-SECRETKEY123456"
+
+
+class EchoingServer(FakeOpenAI):
+    """Answers every chat request with an error that quotes the key and a credentialed URL."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__()
+        self.status = status
+
+    def _chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        message = f"bad key {API_KEY} (or {OTHER_KEY}) for http://user:{SECRET}@llm.internal/v1"
+        return self.status, {}, error_body(self.status, message)
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_an_llm_error_quoting_the_key_is_stored_and_shown_without_it(
+    workspace: Workspace, status: int
+):
+    with EchoingServer(status) as server:
+        env = {
+            "OPENAI_API_KEY": API_KEY,
+            "OPENAI_BASE_URL": server.base_url,
+            "PAPERBRIEF_LLM__MAX_RETRIES": "0",
+        }
+        result = workspace.run(env=env)
+    assert result.returncode == 1, result.stderr
+    failures = workspace.record()["failed"]
+    assert failures and f"answered {status}: bad key *** (or sk-***)" in failures[0]["error"]
+    assert "http://***@llm.internal/v1" in failures[0]["error"]
+    for secret in (API_KEY, OTHER_KEY, SECRET):
+        assert secret not in result.stdout + result.stderr
+        assert files_holding(workspace.root, secret) == []

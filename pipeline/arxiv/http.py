@@ -8,8 +8,9 @@ arXiv's terms ask for one connection at a time and no more than one request ever
 - 429 and 503 wait for `Retry-After` (seconds or an HTTP date), capped at `max_backoff`;
 - other 5xx, timeouts and dropped connections back off exponentially with jitter;
 - at most `max_retries` retries; other 4xx are answered at once, never retried;
-- only URLs under the configured base URL of their kind are requested (`ValueError` otherwise),
-  so no URL found inside a paper or a reply is ever fetched.
+- only URLs under the configured base URL of their kind are requested (`RefusedURL` otherwise),
+  so no URL found inside a paper or a reply is ever fetched; a base URL's credentials
+  (`http://user:pass@proxy/`) are used and never shown (`pipeline.redaction`).
 
 `get` returns the final `httpx.Response` whatever its status (callers decide what a 404 means)
 and raises `RequestFailed` only when no reply came at all after the retries.
@@ -41,6 +42,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from pipeline.redaction import redacted
 from pipeline.settings import ArxivSettings
 from pipeline.wording import plural
 
@@ -71,9 +73,16 @@ class RequestFailed(Exception):
     """No HTTP reply after every retry (timeouts, refused or dropped connections)."""
 
     def __init__(self, message: str, *, url: str, retries: int) -> None:
-        super().__init__(message)
-        self.url = url
+        # a configured URL may hold credentials; whoever shows or stores this never sees them
+        super().__init__(redacted(message))
+        self.url = redacted(url)
         self.retries = retries
+
+
+class RefusedURL(RequestFailed):
+    """Not sent: the URL is not under the configured base URL of its kind (a redirect away
+    from arXiv, a link from a reply). The listing makes it a `FeedError`, a download the
+    paper's `DownloadError`: one line each, never a traceback."""
 
 
 class _AskedToWaitTooLong(stop_base):
@@ -247,7 +256,7 @@ class ArxivClient:
     def get(self, url: str, params: Params | None = None, *, kind: Kind) -> httpx.Response:
         """GET `url` (which must lie under the configured base URL of `kind`), politely.
 
-        Returns the final reply, whatever its status. Raises `ValueError` for a URL outside
+        Returns the final reply, whatever its status. Raises `RefusedURL` for a URL outside
         arXiv's configured bases and `RequestFailed` when no reply came after the retries.
         """
         self.check_url(url, kind)
@@ -295,12 +304,13 @@ class ArxivClient:
         return response
 
     def check_url(self, url: str, kind: Kind) -> None:
-        """Raise `ValueError` unless `url` is under the configured base URL for `kind`."""
+        """Raise `RefusedURL` unless `url` is under the configured base URL for `kind`."""
         if kind not in self._bases:
             raise ValueError(f"unknown request kind {kind!r}; expected one of {KINDS}")
         if not self._allowed(httpx.URL(url), self._bases[kind]):
             base = self._bases[kind]
-            raise ValueError(f"refusing to fetch {url}: not under the arXiv {kind} URL {base}")
+            message = f"refusing to fetch {url}: not under the arXiv {kind} URL {base}"
+            raise RefusedURL(message, url=url, retries=0)
 
     # --- internals --------------------------------------------------------------------
 
@@ -310,7 +320,8 @@ class ArxivClient:
         schemes = {base.scheme, "https"}
         if target.scheme not in schemes or (target.host, target.port) != (base.host, base.port):
             return False
-        if target.userinfo or ".." in unquote(target.path).split("/"):
+        # credentials only as configured: a redirect or a reply's link cannot add or change them
+        if target.userinfo != base.userinfo or ".." in unquote(target.path).split("/"):
             return False
         prefix = base.path if base.path.endswith("/") else base.path + "/"
         return target.path == base.path or target.path.startswith(prefix)

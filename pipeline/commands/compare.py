@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from pipeline import terminal
 from pipeline.commands import flags
 from pipeline.wording import plural
 
@@ -125,7 +126,7 @@ def compare_command(args: argparse.Namespace, settings: Settings, console: Conso
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     console.print(f"wrote {folder}/", highlight=False, markup=False, soft_wrap=True)
     if comparison.judge_error:
-        Console(stderr=True).print(
+        terminal.console(stderr=True).print(
             f"judge: no verdicts: {comparison.judge_error}", markup=False, soft_wrap=True
         )
     failed = [f for v in comparison.variants for f in v.failed]

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from pipeline.commands import flags
 from pipeline.commands.init import toml_value
+from pipeline.redaction import redacted
 from pipeline.settings import ANCHORED, CONFIG_FILE, Loaded, Section
 
 ALIGN = 56
@@ -81,4 +82,5 @@ def _value_text(path: tuple[str, ...], leaves: dict[tuple[str, ...], Any], cwd: 
 def _shown(value: Any) -> str:
     if value is None:
         return "(not set)"
-    return toml_value(value)  # masks a secret whole: even its last characters help a guess
+    # masks a secret whole (even its last characters help a guess), and the password of a URL
+    return redacted(toml_value(value))

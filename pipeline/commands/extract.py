@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from pipeline.markup import TERMINAL_UNSAFE
 from pipeline.models import Document
 from pipeline.settings import ExtractSettings
 
@@ -38,9 +39,16 @@ def extract_command(args: argparse.Namespace) -> int:
     from pipeline.stages.extract import document
 
     doc = document(args.file, args.file.stem, max_pages=args.max_pages)  # errors: cli.main
-    json.dump(as_json(doc), sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    sys.stdout.write(printable_json(as_json(doc)) + "\n")
     return 0
+
+
+def printable_json(value: object) -> str:
+    """JSON that is safe to print: `json` escapes C0 controls (ESC among them) but not C1
+    controls (U+009B is CSI) or bidi overrides, which a terminal would act on. They only occur
+    inside strings, where `\\uXXXX` is the same character."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return TERMINAL_UNSAFE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def as_json(doc: Document) -> dict:

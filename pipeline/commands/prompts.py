@@ -6,7 +6,6 @@ import argparse
 from collections.abc import Callable
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from pipeline.prompts import prompt_variants, prompts_dir_of
@@ -44,8 +43,8 @@ def prompts_command(settings: Settings, console: Console) -> int:
             star = " *" if chosen.get(task) == prompt.variant else ""
             table.add_row(
                 task,
-                escape(prompt.variant) + star,
-                escape(prompt.description or "(no description)"),
+                prompt.variant + star,
+                prompt.description or "(no description)",
                 f"{prompt.temperature:g}",
                 str(prompt.max_tokens),
             )

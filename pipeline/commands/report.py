@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from pipeline import terminal
 from pipeline.cache import Cache
 from pipeline.editions import Edition, edition_name
 from pipeline.errors import UsageError
@@ -296,7 +297,7 @@ def report_command(args: argparse.Namespace, settings: Settings, console: Consol
         return 0
     end = args.end or date.today()
     start = args.start or end - timedelta(days=6)
-    stderr = Console(stderr=True, soft_wrap=True)
+    stderr = terminal.console(stderr=True, soft_wrap=True)
 
     def warn(message: str) -> None:
         stderr.print(f"warning: {message}", markup=False, highlight=False)

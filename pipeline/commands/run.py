@@ -7,6 +7,7 @@ from datetime import date
 
 from rich.console import Console
 
+from pipeline import terminal
 from pipeline.cache import Cache
 from pipeline.commands.flags import settings_from
 from pipeline.errors import EXIT_FAILED, EXIT_NO_REPORT, EXIT_OK, UsageError
@@ -84,7 +85,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             "run without --only first"
         )
     check_cost_cap(settings)
-    stderr = Console(stderr=True)
+    stderr = terminal.console(stderr=True)
     Cache(settings.cache_dir).mark()
     stop = Stop()
     with RichObserver(stderr) as observer, on_signals(stop, observer.warn):
@@ -99,8 +100,9 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         console.print(table)
     console.print(llm_line(record), markup=False, highlight=False, soft_wrap=True)
     for failure in record.failed:
+        error = " ".join(failure.error.splitlines())  # one line per paper, whatever it quotes
         stderr.print(
-            f"failed: {failure.id} ({failure.stage}): {failure.error}",
+            f"failed: {failure.id} ({failure.stage}): {error}",
             markup=False,
             highlight=False,
             soft_wrap=True,

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
+from pipeline import terminal
 from pipeline.compare.results import (
     Comparison,
     Judging,
@@ -269,7 +270,7 @@ class Compare:
     def _spending(self) -> AbstractContextManager[None]:
         """The gentle stop's signal handlers, around the work that spends calls only: at the
         confirmation prompt, Ctrl-C keeps ending the command at once, as it always did."""
-        return on_signals(self.stop, RichObserver(Console(stderr=True), live=False).warn)
+        return on_signals(self.stop, RichObserver(terminal.console(stderr=True), live=False).warn)
 
     def _comparison(
         self,
@@ -345,7 +346,7 @@ class Compare:
         return asyncio.run(ask())
 
     def _observer(self) -> RichObserver:
-        return RichObserver(Console(stderr=True))
+        return RichObserver(terminal.console(stderr=True))
 
     def _say_estimate(self, guess: Estimate, cap: float | None) -> None:
         line = (

@@ -309,7 +309,7 @@ class BatchLLM:
                     price_factor=self.price_factor,
                     turns=turns,
                 )
-            failure = result.error or "no reason given"
+            failure = self.direct.masked(result.error or "no reason given")
             if self.fallback:
                 self._note(f"batch item failed ({failure}); asking directly")
                 return await self.direct.send_once(

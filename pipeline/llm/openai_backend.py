@@ -59,8 +59,9 @@ from pipeline.llm.base import Message, Price, R, UsageSink
 from pipeline.llm.chat_reply import ChatReply
 from pipeline.llm.limiter import RateLimiter, estimate_tokens, retry_after
 from pipeline.llm.replies import reask_until_valid
+from pipeline.markup import clean
 from pipeline.models import Usage
-from pipeline.redaction import redacted
+from pipeline.redaction import masked, redacted
 from pipeline.wording import plural
 
 if TYPE_CHECKING:
@@ -404,7 +405,7 @@ class OpenAIBackend:
         if position + 1 == len(RESPONSE_MODES):
             message = (
                 f"openai endpoint {self._endpoint()} rejects every JSON response_format "
-                f"(last: {exc.status_code} {_server_message(exc)}); "
+                f"(last: {exc.status_code} {self.masked(_server_message(exc))}); "
                 "use a server with JSON output, or the extractive backend"
             )
             raise EndpointCapabilityError(message, stage=task) from exc
@@ -414,7 +415,7 @@ class OpenAIBackend:
             self._endpoint(),
             rejected,
             exc.status_code,
-            _server_message(exc),
+            clean(self.masked(_server_message(exc))),  # logged to a terminal as it is
             self.response_mode,
         )
 
@@ -549,7 +550,7 @@ class OpenAIBackend:
             "openai endpoint %s: attempt %d failed (%s); retrying",
             self._endpoint(),
             state.attempt_number,
-            _one_line(repr(exc)),
+            self.masked(_one_line(repr(exc))),
         )
         if self.on_notice is not None:
             wait = state.next_action.sleep if state.next_action else 0.0
@@ -637,7 +638,7 @@ class OpenAIBackend:
                 http_client=self._http_client(task),
             )
         except openai.OpenAIError as exc:
-            message = f"openai client could not be created: {_one_line(str(exc))}"
+            message = f"openai client could not be created: {self.masked(_one_line(str(exc)))}"
             raise LLMError(message + "; set OPENAI_API_KEY", stage=task) from exc
 
     def _http_client(self, task: str) -> httpx2.AsyncClient | None:
@@ -679,8 +680,14 @@ class OpenAIBackend:
 
     # --- errors -----------------------------------------------------------------------
 
+    def masked(self, text: str) -> str:
+        """A server's words as they may be shown or stored: it may echo the request, key and
+        credentialed URL included (`pipeline.redaction.masked`)."""
+        return masked(text, (self.api_key, os.environ.get("OPENAI_API_KEY")))
+
     def _transport_error(self, exc: BaseException, task: str) -> LLMError:
-        return LLMError(f"openai endpoint {self._endpoint()} {self._failure(exc)}", stage=task)
+        failure = self.masked(self._failure(exc))
+        return LLMError(f"openai endpoint {self._endpoint()} {failure}", stage=task)
 
     def _failure(self, exc: BaseException) -> str:
         """What went wrong on the wire, and what to do, after our retries."""

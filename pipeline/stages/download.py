@@ -16,6 +16,7 @@ from pipeline.cache import write_atomic
 from pipeline.errors import DownloadError
 from pipeline.models import PdfFile
 from pipeline.paper import Paper
+from pipeline.redaction import redacted
 from pipeline.settings import ArxivSettings
 from pipeline.stage import Stage
 
@@ -67,7 +68,7 @@ def download_pdf(
 def reply_problem(response: httpx.Response, url: str) -> str | None:
     """Why this reply is not a usable PDF, or None."""
     if response.status_code != 200:
-        return f"HTTP {response.status_code} for {url}"
+        return f"HTTP {response.status_code} for {redacted(url)}"
     body = response.content
     content_type = response.headers.get("Content-Type", "").lower()
     if body and ("html" in content_type or body.lstrip()[:1] == b"<"):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PaperbriefError, UsageError
+from pipeline.markup import clean
 from pipeline.models import Document, PaperMeta, PdfFile
 from pipeline.paper import Day, Paper
 from pipeline.settings import ArxivSettings, Settings
@@ -91,7 +92,7 @@ def _shown(name: str) -> str:
 
 
 def _warn_on_stderr(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {clean(message)}", file=sys.stderr)  # one inert line
 
 
 def local_id(pdf_path: Path) -> str:
