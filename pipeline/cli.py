@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from pipeline.errors import (
     RunStopped,
     UsageError,
 )
+from pipeline.stopping import STOP_SIGNALS, Interrupted
 
 # The commands (and through them settings, pydantic and rich) are imported when the parser is
 # built: `paperbrief --version` needs none of them.
@@ -142,6 +144,30 @@ def _add_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # paperbrief is the process: a SIGTERM before the command's own handlers
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:
+        # A signal before the command's handlers existed (imports, settings), or a second one.
+        if argv is None:
+            for signum in STOP_SIGNALS:  # one more now would be a traceback from the exit
+                signal.signal(signum, signal.SIG_IGN)
+            # CPython marks a KeyboardInterrupt that left code run by exec() of a string (how
+            # dataclasses and pydantic build classes, at import) as unhandled, even once caught
+            # here, and ends the process by SIGINT (status -2, not 130); a clean exec clears it.
+            exec("")
+        # Written plainly: rich may not be imported yet.
+        print("paperbrief: interrupted; everything finished is cached", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)  # SIGTERM: 143
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Python's own SIGINT handler treats a Ctrl-C: interrupt where it lands."""
+    raise Interrupted(signum)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
         # what argparse's version action prints, without importing every command first
         print(f"paperbrief {pipeline.__version__}")
@@ -175,11 +201,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # /dev/null so the interpreter's final flush does not print a second traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except KeyboardInterrupt as exc:
-        Console(stderr=True, soft_wrap=True).print(
-            "paperbrief: interrupted; everything finished is cached", highlight=False, markup=False
-        )
-        return getattr(exc, "exit_code", 130)  # a second SIGTERM: 143
 
 
 def _import_command(command: str) -> None:
