@@ -144,10 +144,15 @@ def _add_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None:  # paperbrief is the process: a SIGTERM before the command's own handlers
-        signal.signal(signal.SIGTERM, _interrupt)
+    held: list[int] = []
+    if argv is None:  # paperbrief is the process: the signals are its own until the command's
+        # While the command's modules are imported a signal is only noted, and acted on once
+        # they are: a KeyboardInterrupt inside the import machinery could leave its lock held,
+        # and the run's threads then waited on it for ever.
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, lambda signum, _: held.append(signum))
     try:
-        return _main(argv)
+        return _main(argv, held)
     except KeyboardInterrupt as exc:
         # A signal before the command's handlers existed (imports, settings), or a second one.
         if argv is None:
@@ -167,7 +172,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, held: list[int]) -> int:
     if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
         # what argparse's version action prints, without importing every command first
         print(f"paperbrief {pipeline.__version__}")
@@ -179,6 +184,11 @@ def _main(argv: Sequence[str] | None) -> int:
         args = build_parser().parse_args(argv)
         _import_command(args.command)
         from rich.console import Console
+    if argv is None:  # from here a signal interrupts where it lands, as Python's own handler
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
+        if held:
+            raise Interrupted(held[0])
 
     console = Console()
     try:
