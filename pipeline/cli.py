@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from pipeline.errors import (
     RunStopped,
     UsageError,
 )
+from pipeline.stopping import STOP_SIGNALS, Interrupted
 
 # The commands (and through them settings, pydantic and rich) are imported when the parser is
 # built: `paperbrief --version` needs none of them.
@@ -144,6 +146,35 @@ def _add_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    held: list[int] = []
+    if argv is None:  # paperbrief is the process: the signals are its own until the command's
+        # While the command's modules are imported a signal is only noted, and acted on once
+        # they are: a KeyboardInterrupt inside the import machinery could leave its lock held,
+        # and the run's threads then waited on it for ever.
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, lambda signum, _: held.append(signum))
+    try:
+        return _main(argv, held)
+    except KeyboardInterrupt as exc:
+        # A signal before the command's handlers existed (imports, settings), or a second one.
+        if argv is None:
+            for signum in STOP_SIGNALS:  # one more now would be a traceback from the exit
+                signal.signal(signum, signal.SIG_IGN)
+            # CPython marks a KeyboardInterrupt that left code run by exec() of a string (how
+            # dataclasses and pydantic build classes, at import) as unhandled, even once caught
+            # here, and ends the process by SIGINT (status -2, not 130); a clean exec clears it.
+            exec("")
+        # Written plainly: rich may not be imported yet.
+        print("paperbrief: interrupted; everything finished is cached", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)  # SIGTERM: 143
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Python's own SIGINT handler treats a Ctrl-C: interrupt where it lands."""
+    raise Interrupted(signum)
+
+
+def _main(argv: Sequence[str] | None, held: list[int]) -> int:
     if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
         # what argparse's version action prints, without importing every command first
         print(f"paperbrief {pipeline.__version__}")
@@ -155,6 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         _import_command(args.command)
         from pipeline import terminal
+    if argv is None:  # from here a signal interrupts where it lands, as Python's own handler
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
+        if held:
+            raise Interrupted(held[0])
 
     console = terminal.console()
     try:
@@ -175,11 +211,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # /dev/null so the interpreter's final flush does not print a second traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except KeyboardInterrupt as exc:
-        terminal.console(stderr=True, soft_wrap=True).print(
-            "paperbrief: interrupted; everything finished is cached"
-        )
-        return getattr(exc, "exit_code", 130)  # a second SIGTERM: 143
 
 
 def _import_command(command: str) -> None:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from pipeline.errors import PaperbriefError
 from pipeline.models import Document
+from pipeline.pdflib import pymupdf as quiet_pymupdf
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +64,7 @@ def corpus_dir() -> Path:
 
 def page_texts(path: Path) -> list[str]:
     """PyMuPDF's plain text of every page: the baseline the metrics compare against."""
-    import pymupdf
+    pymupdf = quiet_pymupdf()
 
     with pymupdf.open(path) as doc:
         return [page.get_text() for page in doc]
@@ -271,7 +272,7 @@ def best_of(
 
 def plain_text(paths: list[Path], max_pages: int) -> None:
     """PyMuPDF's plain text of the first `max_pages` pages of each PDF: the speed baseline."""
-    import pymupdf
+    pymupdf = quiet_pymupdf()
 
     for path in paths:
         with pymupdf.open(path) as doc:

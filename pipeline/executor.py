@@ -18,6 +18,7 @@ import gc
 import inspect
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import weakref
@@ -39,7 +40,7 @@ from pipeline.record import STAGES
 from pipeline.runlog import RunLog
 from pipeline.settings import Settings
 from pipeline.stage import Placement, Stage, fixed_parts, key_part, keyed
-from pipeline.stopping import Stop
+from pipeline.stopping import STOP_SIGNALS, Stop
 from pipeline.tools import Tools
 
 # Below this many computations, starting worker processes (about a second) costs more than it
@@ -410,11 +411,18 @@ class LocalExecutor:
         futures: dict[Future[Any], Job] = {}
         # Largest first (stable): a stage then ends on short jobs, not with one worker idle
         # while the other reads the longest paper of the day.
-        for job in sorted(jobs, key=lambda job: stage.size(job.values), reverse=True):
+        broken: list[Job] = []
+        ordered = sorted(jobs, key=lambda job: stage.size(job.values), reverse=True)
+        for n, job in enumerate(ordered):
             job.started = time.perf_counter()
             store = self._store_in_worker(stage, job)
-            futures[pool.submit(_compute_in_worker, stage, job.values, tools, store)] = job
-        broken: list[Job] = []
+            try:
+                futures[pool.submit(_compute_in_worker, stage, job.values, tools, store)] = job
+            except (BrokenProcessPool, EOFError, OSError):
+                # No worker could be started: the fork server died (OOM-killed, say). The
+                # jobs not submitted are lost with the pool, like those a crash breaks.
+                broken.extend(ordered[n:])
+                break
         stopping = False
         for future in as_completed(futures):
             job = futures[future]
@@ -476,13 +484,11 @@ class LocalExecutor:
         beside whatever the run does meanwhile, instead of while the first stage waits for
         its workers. Like the one a pool starts, it lives as long as this process (it is
         multiprocessing's: compare's and report's runners share it)."""
-        import multiprocessing.forkserver
-
-        _fork_context()
-        multiprocessing.forkserver.ensure_running()
+        _start_fork_server()
 
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            _start_fork_server()  # started here, not by the pool's first spawn: see there
             self._pool = ProcessPoolExecutor(
                 max_workers=WORKERS,
                 mp_context=_fork_context(),
@@ -522,6 +528,30 @@ def _fork_context() -> multiprocessing.context.ForkServerContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return context
+
+
+def _start_fork_server() -> None:
+    """Start the workers' fork server, unless it runs, with SIGINT and SIGTERM blocked.
+
+    A Ctrl-C reaches the whole process group, the fork server too while its interpreter still
+    imports `site`, before its first preload (`pipeline.forkserver_signals`) can ignore it:
+    it died there ("Fatal Python error: init_import_site"), and the run's next spawn failed
+    with EOFError. A blocked mask survives fork and exec, so such a signal waits, pending,
+    until forkserver_signals ignores it (which discards it) and unblocks both; the calling
+    thread unblocks them right after the spawn, and a signal that came meanwhile reaches the
+    run's handler then (multiprocessing starts its resource tracker the same way).
+    A fork server that died anyway is started again here."""
+    import multiprocessing.forkserver
+    from multiprocessing import resource_tracker
+
+    _fork_context()
+    # First, on its own: the resource tracker's start unblocks both signals when it is done.
+    resource_tracker.ensure_running()
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _worker_started(run_pid: int) -> None:

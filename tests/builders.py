@@ -80,6 +80,24 @@ def distinct_copies(originals: Path, folder: Path, rounds: int) -> Path:
     return folder
 
 
+def with_unknown_annotations(pdf: Path, count: int = 1) -> Path:
+    """`pdf` with `count` annotations of an unknown /Subtype and no appearance stream on its
+    first page: MuPDF reports an error for each when it loads the page, and reads on."""
+    doc = pymupdf.open(pdf)
+    page = doc[0]
+    refs = []
+    for n in range(count):
+        xref = doc.get_new_xref()
+        box = f"[{72 + n % 40} 72 {90 + n % 40} 90]"
+        doc.update_object(xref, f"<< /Type /Annot /Subtype /Foo /Rect {box} >>")
+        refs.append(f"{xref} 0 R")
+    doc.xref_set_key(page.xref, "Annots", f"[{' '.join(refs)}]")
+    data = doc.tobytes()
+    doc.close()
+    pdf.write_bytes(data)
+    return pdf
+
+
 # --- Damaged PDFs ---------------------------------------------------------------------------
 # Ways real downloads and disks damage a PDF, for the "any PDF gives a document or one clear
 # error" tests and `scripts/fuzz_extract.py`. Each takes the good bytes and a random source.

@@ -84,7 +84,9 @@ def pdf_problem(data: bytes) -> str | None:
         return f"not a PDF (starts with {data[:16]!r}; {len(data):,} bytes)"
     if b"%%EOF" not in data[-EOF_WINDOW:]:
         return f"truncated PDF (no %%EOF marker; {len(data):,} bytes)"
-    import pymupdf  # here: a run that downloads nothing need not load PyMuPDF for it
+    from pipeline.pdflib import pymupdf as quiet_pymupdf
+
+    pymupdf = quiet_pymupdf()  # here: a run that downloads nothing need not load PyMuPDF
 
     try:
         with pymupdf.open(stream=data, filetype="pdf") as doc:

@@ -48,6 +48,7 @@ from pipeline.errors import ExtractError
 from pipeline.models import Document, PdfFile, Section
 from pipeline.outline import Located
 from pipeline.paper import Paper
+from pipeline.pdflib import pymupdf as quiet_pymupdf
 from pipeline.stage import Placement, Stage
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ Kind = Literal["front", "body", "references", "appendix"]
 def _pdf_errors(*also: type[Exception]) -> tuple[type[Exception], ...]:
     """What PyMuPDF raises on a damaged PDF. PyMuPDF is imported where a PDF is opened, not
     with this module: a cached run never opens one, and the import costs ~0.1 s and ~37 MiB."""
-    import pymupdf
+    pymupdf = quiet_pymupdf()
 
     return (*also, RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
 
@@ -299,7 +300,7 @@ def open_pdf(pdf_path: Path, paper_id: str, stage: str) -> Iterator[pymupdf.Docu
     # so an HTML error page would otherwise be "extracted"; the PDF header must be there.
     if b"%PDF-" not in head:
         raise fail(f"not a PDF (starts with {head[:16]!r})", "download the paper again")
-    import pymupdf
+    pymupdf = quiet_pymupdf()
 
     try:
         doc = pymupdf.open(pdf_path, filetype="pdf")
@@ -381,7 +382,7 @@ def read_lines(
 def page_lines(page: pymupdf.Page, number: int) -> PageText:
     """One page's lines, blocks in reading order; tables (blocks of numbers anywhere, word
     grids next to a table caption) and margin numbers dropped."""
-    import pymupdf
+    pymupdf = quiet_pymupdf()
 
     # `get_text("dict")` without its wrapper, which also reads the crop box (for the page size
     # in the dict, which is not used here): the same blocks, ~1 ms a paper less.
