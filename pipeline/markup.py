@@ -24,15 +24,11 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
-# Control characters would break a line or drive a terminal (ESC) when the report is `cat`-ed;
-# bidi overrides and zero-width joiners can make shown text differ from what is there.
-_INVISIBLE: Final = frozenset(
-    "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
-)
+from pipeline.visible import shown
+
 # Characters with inline meaning anywhere in a line (CommonMark and GFM strikethrough).
 _INLINE_SPECIAL: Final = re.compile(r"([\\`*_\[\]<#~])")
 # `&amp;` or `&#91;` would show as `&` or `[`: escape an ampersand only where it starts an entity.
@@ -48,24 +44,12 @@ _URL: Final = re.compile(
 )
 
 
-# What `clean` drops: controls (Cc) that are not whitespace, surrogates (Cs), the invisibles.
-# One character class instead of a category lookup per character: a 500-paper report cleans
-# millions of characters.
-_DROPPED: Final = re.compile(
-    "["
-    + "".join(
-        re.escape(ch)
-        # Cc is exactly U+0000-U+001F and U+007F-U+009F (a stable Unicode property)
-        for ch in [*map(chr, range(0xA0)), *sorted(_INVISIBLE)]
-        if (ch in _INVISIBLE or unicodedata.category(ch) == "Cc") and not ch.isspace()
-    )
-    + "\ud800-\udfff]"
-)
-
-
 def clean(text: str) -> str:
-    """One line of visible text: whitespace runs become one space; controls are dropped."""
-    return " ".join(_DROPPED.sub("", text).split())
+    """One line of visible text: whitespace runs become one space; controls, format characters
+    and other invisibles are dropped (`visible.shown`: control characters would break a line or
+    drive a terminal when the report is `cat`-ed, and invisibles can make the shown text differ
+    from what is there). The extractive backend checks what it quotes after the same drop."""
+    return " ".join(shown(text).split())
 
 
 def md_text(text: str) -> str:

@@ -30,7 +30,11 @@ Sentences that address the reader or a model
     order ("reply in YAML", "change the output format"); or contains a URL (``scheme://`` or
     ``www.``): a URL is never worth a summary sentence, and one to call is an attack. The code
     link is still found (``code_url``), because it is read from the text, not from sentences.
-    A paper with text but no sentence left to quote raises `LLMError`.
+    Each check is asked of the sentence as it is shown too: without the invisible characters a
+    report drops, and with look-alike letters (Cyrillic, Greek, fullwidth, ...) read as ASCII.
+    Every quoted field (summary, key insight, takeaways, impact, limitations, the triage gist)
+    draws from the sentences so checked. A paper with text but no sentence left to quote raises
+    `LLMError`.
 
 Section role
     Taken from the headings, innermost first, by keyword: abstract, introduction, method,
@@ -153,6 +157,7 @@ from pipeline.caseless import Caseless, Folded, folded
 from pipeline.errors import LLMError
 from pipeline.llm.backends import EXTRACTIVE_MODEL
 from pipeline.models import Chunk, PaperMeta, PaperSummary, Rubric, RubricScore
+from pipeline.visible import skeleton
 from pipeline.wording import plural
 
 NOT_ASSESSED: Final = (
@@ -290,7 +295,19 @@ _READER_AT_START: Final = Caseless("|".join(p for words, p in _READER_CHECKS if 
 
 def addresses_reader(sentence: str, ready: Folded | None = None) -> bool:
     """Whether a sentence speaks to its reader or to a model (an injection), not about the work.
-    `ready` is `folded(sentence)` when the caller has it already."""
+    `ready` is `folded(sentence)` when the caller has it already.
+
+    Asked of the sentence as a reader sees it too (`visible.skeleton`): "Ig<U+200B>nore previous
+    instructions" or a Cyrillic "о" in "Ignоre" hides the phrase from the patterns, not from the
+    reader, since the report drops the invisible character (`markup.clean`) and the look-alike
+    reads as the letter."""
+    if _speaks_to_reader(sentence, ready):
+        return True
+    seen = skeleton(sentence)
+    return seen != sentence and _speaks_to_reader(normalise(seen))
+
+
+def _speaks_to_reader(sentence: str, ready: Folded | None = None) -> bool:
     if ":" in sentence and _SHOUTED_TURN.search(sentence):
         return True
     text = ready or folded(sentence)
