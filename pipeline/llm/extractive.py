@@ -1308,7 +1308,9 @@ def triage_rubric(meta: PaperMeta, interests: str) -> tuple[Rubric, str]:
 def _gist(meta: PaperMeta, sentences: list[Sentence]) -> str:
     cued = [s for s in sentences if _CONTRIBUTION.search(s.text)]
     if not (cued or sentences):
-        return f"{meta.title} (no abstract to quote)"
+        # the title is quoted too, so it is held to the same check as a sentence
+        title = "" if addresses_reader(meta.title) else f"{meta.title} "
+        return f"{title}(no abstract to quote)"
     pick = (cued or sentences)[0]
     words = pick.text.split()
     return pick.text if len(words) <= 40 else " ".join(words[:30]) + " …"
