@@ -20,6 +20,7 @@ as the English word. So a check on untrusted text runs on `skeleton(text)`:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Final
@@ -59,12 +60,15 @@ INVISIBLE_RANGES: Final = (
     (0x1D173, 0x1D17A),  # musical symbol format controls
     (0xE0000, 0xE0FFF),  # tag characters, variation selectors supplement
 )
-# Surrogates too: a lone one cannot be encoded, so no report could show it.
-DROPPED: Final = re.compile(
-    "["
-    + "".join(re.escape(chr(lo)) + "-" + re.escape(chr(hi)) for lo, hi in INVISIBLE_RANGES)
-    + "\ud800-\udfff]"
-)
+
+
+@functools.cache
+def _dropped() -> re.Pattern[str]:
+    """The class of `INVISIBLE_RANGES` and surrogates (a lone surrogate cannot be encoded, so
+    no report could show it); compiled on first use, not when a report module is imported."""
+    ranges = "".join(re.escape(chr(lo)) + "-" + re.escape(chr(hi)) for lo, hi in INVISIBLE_RANGES)
+    return re.compile(f"[{ranges}\\ud800-\\udfff]")
+
 
 # Letters that look like an ASCII letter, by the letter (Unicode confusables.txt, letters a-z
 # and A-Z, scripts a paper's text may mix: Cyrillic, Greek, Armenian, Cherokee, Latin extras).
@@ -113,14 +117,18 @@ _LOOK_ALIKES: Final = {
     "Y": "ҮΥ",
     "Z": "ΖᏃ",
 }
-_FOLD: Final = str.maketrans(
-    {alike: letter for letter, alikes in _LOOK_ALIKES.items() for alike in alikes}
-)
+
+
+@functools.cache
+def _fold() -> dict[int, str]:
+    return str.maketrans(
+        {alike: ascii for ascii, alikes in _LOOK_ALIKES.items() for alike in alikes}
+    )
 
 
 def shown(text: str) -> str:
     """`text` without the characters no report shows (`INVISIBLE_RANGES`, surrogates)."""
-    return DROPPED.sub("", text)
+    return _dropped().sub("", text)
 
 
 def skeleton(text: str) -> str:
@@ -135,4 +143,4 @@ def skeleton(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     # NFKC may make an invisible of a visible compatibility form (U+FFA0's kin): drop it too
-    return shown(unicodedata.normalize("NFKC", letters)).translate(_FOLD)
+    return shown(unicodedata.normalize("NFKC", letters)).translate(_fold())
