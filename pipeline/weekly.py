@@ -24,11 +24,16 @@ from pipeline.stages.digest import Finding, Synthesis, WeekPaper, cited_in, tags
 from pipeline.wording import plural
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
-VENUE = re.compile(
-    r"\b(NeurIPS|ICLR|ICML|ACL|EMNLP|NAACL|EACL|COLING|COLM|CVPR|ICCV|ECCV|AAAI|IJCAI|KDD|"
+_VENUE_NAMES = (
+    r"NeurIPS|ICLR|ICML|ACL|EMNLP|NAACL|EACL|COLING|COLM|CVPR|ICCV|ECCV|AAAI|IJCAI|KDD|"
     r"SIGIR|WWW|TACL|JMLR|TMLR|CoRL|RSS|ICRA|IROS|AISTATS|UAI|ICASSP|Interspeech|"
-    r"INTERSPEECH|WACV|MICCAI|CHI|USENIX Security|CCS|NDSS)\b[^,;.()]*?\b(20\d\d)\b"
+    r"INTERSPEECH|WACV|MICCAI|CHI|USENIX Security|CCS|NDSS"
 )
+# A venue and the first year after it before any , ; . ( or ): what `venue_in` finds.
+VENUE = re.compile(rf"\b({_VENUE_NAMES})\b[^,;.()]*?\b(20\d\d)\b")
+_VENUE_NAME = re.compile(rf"\b({_VENUE_NAMES})\b")
+_CLAUSE = re.compile(r"[^,;.()]+")
+_YEAR = re.compile(r"\b(20\d\d)\b")
 
 
 class TopPaper(BaseModel):
@@ -135,10 +140,23 @@ def with_previous(synthesis: Synthesis, previous: Sequence[WeekPaper] | None) ->
 def venue_of(paper: WeekPaper) -> str | None:
     """The venue when arXiv's comment names one (e.g. "Accepted at ICLR 2026"), else the
     summary's own reading of the paper."""
-    comment = paper.meta.comments or ""
-    if match := VENUE.search(comment):
-        return f"{match.group(1)} {match.group(2)}"
-    return paper.summary.venue
+    return venue_in(paper.meta.comments or "") or paper.summary.venue
+
+
+def venue_in(comment: str) -> str | None:
+    """ "NAME YEAR" for `VENUE`'s first match in `comment`, in time linear in its length.
+
+    `VENUE.search` would read from every venue name to the end of its clause, so a comment of
+    50,000 "ICML " took minutes. A match lies inside one clause (no , ; . ( or ) in it), and if
+    the clause's first venue name has no year after it, no later name in the clause has one.
+    """
+    for clause in _CLAUSE.finditer(comment):
+        name = _VENUE_NAME.search(comment, clause.start(), clause.end())
+        if name is not None:
+            year = _YEAR.search(comment, name.end(), clause.end())
+            if year is not None:
+                return f"{name.group(1)} {year.group(1)}"
+    return None
 
 
 def top_papers(papers: Sequence[WeekPaper], top: int) -> list[TopPaper]:

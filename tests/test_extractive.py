@@ -637,7 +637,10 @@ def test_property_the_quick_injection_check_agrees_with_the_whole_pattern(
     elif change == "drop":
         phrase = phrase[: at % len(phrase)] + phrase[at % len(phrase) + 1 :]
     sentence = f"{before} {phrase} {after}"
-    assert addresses_reader(sentence) == bool(extractive._ADDRESSES_READER.search(sentence))
+    quick = extractive._speaks_to_reader(sentence)
+    assert quick == bool(extractive._ADDRESSES_READER.search(sentence))
+    # and the check of the sentence as shown only adds to it
+    assert addresses_reader(sentence) >= quick
 
 
 @settings(max_examples=300, deadline=None)

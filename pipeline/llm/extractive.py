@@ -30,7 +30,11 @@ Sentences that address the reader or a model
     order ("reply in YAML", "change the output format"); or contains a URL (``scheme://`` or
     ``www.``): a URL is never worth a summary sentence, and one to call is an attack. The code
     link is still found (``code_url``), because it is read from the text, not from sentences.
-    A paper with text but no sentence left to quote raises `LLMError`.
+    Each check is asked of the sentence as it is shown too: without the invisible characters a
+    report drops, and with look-alike letters (Cyrillic, Greek, fullwidth, ...) read as ASCII.
+    Every quoted field (summary, key insight, takeaways, impact, limitations, the triage gist)
+    draws from the sentences so checked. A paper with text but no sentence left to quote raises
+    `LLMError`.
 
 Section role
     Taken from the headings, innermost first, by keyword: abstract, introduction, method,
@@ -153,6 +157,7 @@ from pipeline.caseless import Caseless, Folded, folded
 from pipeline.errors import LLMError
 from pipeline.llm.backends import EXTRACTIVE_MODEL
 from pipeline.models import Chunk, PaperMeta, PaperSummary, Rubric, RubricScore
+from pipeline.visible import skeleton
 from pipeline.wording import plural
 
 NOT_ASSESSED: Final = (
@@ -172,6 +177,33 @@ _BOUNDARY: Final = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9
 _DOTTED: Final = re.compile(r"^(?:[a-z]\.)+[a-z]$")  # e.g, i.e, u.s.a: abbreviations by shape
 _CAPTION: Final = Caseless(r"^(?:table|tab\.|figure|fig\.)\s*\d+[a-z]?\s*[:.|]")
 _CITATION: Final = re.compile(r"\[[^\]]*\]|\([^()]*\d{4}[a-z]?\)")
+_CITATION_OPEN: Final = re.compile(r"[\[(]")
+_PAREN_CITATION: Final = re.compile(r"\([^()]*\d{4}[a-z]?\)")
+
+
+def uncited(text: str) -> str:
+    """`_CITATION.sub(" ", text)`, in time linear in the text: `re` would read from every "["
+    to the text's end looking for a "]" that is not there (200,000 "[" took minutes). Once no
+    "]" is left, no later "[" can open a citation, and only "(...)" ones are looked for."""
+    parts: list[str] = []
+    at = pos = 0
+    brackets = True
+    while (opening := _CITATION_OPEN.search(text, pos)) is not None:
+        start = pos = opening.start()
+        if text[start] == "[":
+            end = text.find("]", start + 1) + 1 if brackets else 0
+            brackets = end > 0
+        else:
+            found = _PAREN_CITATION.match(text, start)
+            end = found.end() if found else 0
+        if end:
+            parts += [text[at:start], " "]
+            at = pos = end
+        else:
+            pos += 1
+    return "".join(parts) + text[at:] if parts else text
+
+
 _WORD: Final = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _CLOSERS: Final = "\"'”’)]"
 
@@ -290,7 +322,19 @@ _READER_AT_START: Final = Caseless("|".join(p for words, p in _READER_CHECKS if 
 
 def addresses_reader(sentence: str, ready: Folded | None = None) -> bool:
     """Whether a sentence speaks to its reader or to a model (an injection), not about the work.
-    `ready` is `folded(sentence)` when the caller has it already."""
+    `ready` is `folded(sentence)` when the caller has it already.
+
+    Asked of the sentence as a reader sees it too (`visible.skeleton`): "Ig<U+200B>nore previous
+    instructions" or a Cyrillic "о" in "Ignоre" hides the phrase from the patterns, not from the
+    reader, since the report drops the invisible character (`markup.clean`) and the look-alike
+    reads as the letter."""
+    if _speaks_to_reader(sentence, ready):
+        return True
+    seen = skeleton(sentence)
+    return seen != sentence and _speaks_to_reader(normalise(seen))
+
+
+def _speaks_to_reader(sentence: str, ready: Folded | None = None) -> bool:
     if ":" in sentence and _SHOUTED_TURN.search(sentence):
         return True
     text = ready or folded(sentence)
@@ -331,7 +375,7 @@ def is_fragment(sentence: str, ready: Folded | None = None) -> bool:
     # A lower-case start is the tail of a sentence cut by a chunk boundary: quoting it misleads.
     if sentence[0].islower() or not sentence.rstrip(_CLOSERS).endswith((".", "!", "?")):
         return True
-    if len(_WORD.findall(_CITATION.sub(" ", sentence))) < 4 or _DEBRIS.match(ready):
+    if len(_WORD.findall(uncited(sentence))) < 4 or _DEBRIS.match(ready):
         return True
     letters = sum(map(str.isalpha, sentence))
     if letters < 0.6 * len(sentence.replace(" ", "")):
@@ -518,7 +562,7 @@ def names_something(sentence: str) -> bool:
 
 def _without_references(sentence: str) -> str:
     """The sentence less its citations and Table/Figure/Section numbers."""
-    return _REFERENCE_NUMBER.sub(" ", _CITATION.sub(" ", sentence))
+    return _REFERENCE_NUMBER.sub(" ", uncited(sentence))
 
 
 def _names_something(text: str) -> bool:
@@ -1264,7 +1308,9 @@ def triage_rubric(meta: PaperMeta, interests: str) -> tuple[Rubric, str]:
 def _gist(meta: PaperMeta, sentences: list[Sentence]) -> str:
     cued = [s for s in sentences if _CONTRIBUTION.search(s.text)]
     if not (cued or sentences):
-        return f"{meta.title} (no abstract to quote)"
+        # the title is quoted too, so it is held to the same check as a sentence
+        title = "" if addresses_reader(meta.title) else f"{meta.title} "
+        return f"{title}(no abstract to quote)"
     pick = (cued or sentences)[0]
     words = pick.text.split()
     return pick.text if len(words) <= 40 else " ".join(words[:30]) + " …"
