@@ -102,6 +102,8 @@ def test_an_arxiv_behind_a_password_is_reached_and_the_password_kept_to_itself(t
     with FakeArxiv(papers, rss=papers) as server:
         server.fail("/pdf/2603.00003", "404")  # a failure that quotes the URL, remembered
         server.fail("/pdf/2603.00004", "301", location="http://example.org/x.pdf")  # refused
+        # a Location names no credentials: the same host is followed with the configured ones
+        server.fail("/pdf/2603.00002", "301", location=f"{server.base_url}/pdf/2603.00001v1")
         env = {
             key: value.replace("http://", f"http://bob:{SECRET}@")
             for key, value in server.env().items()
@@ -114,7 +116,8 @@ def test_an_arxiv_behind_a_password_is_reached_and_the_password_kept_to_itself(t
     failed = {f["id"]: f["error"] for f in workspace.record()["failed"]}
     assert "http://***@127.0.0.1" in failed["2603.00003v1"]
     assert "refusing to fetch http://example.org/x.pdf" in failed["2603.00004v1"]
-    assert len([r for r in sent if r.path.startswith("/pdf/")]) == 4
+    assert "2603.00002v1" not in failed
+    assert len([r for r in sent if r.path.startswith("/pdf/")]) == 5  # 4, and the redirect's
     assert all("authorization" in r.headers for r in sent)  # the credentials were used
     assert SECRET not in result.stdout + result.stderr
     assert files_holding(workspace.root, SECRET) == []
@@ -144,13 +147,14 @@ OTHER_KEY = "sk-SECRETKEY123456"
 class EchoingServer(FakeOpenAI):
     """Answers every chat request with an error that quotes the key and a credentialed URL."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, preamble: str = "") -> None:
         super().__init__()
         self.status = status
+        self.preamble = preamble
 
     def _chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         message = f"bad key {API_KEY} (or {OTHER_KEY}) for http://user:{SECRET}@llm.internal/v1"
-        return self.status, {}, error_body(self.status, message)
+        return self.status, {}, error_body(self.status, self.preamble + message)
 
 
 @pytest.mark.parametrize("status", [401, 500])
@@ -171,3 +175,21 @@ def test_an_llm_error_quoting_the_key_is_stored_and_shown_without_it(
     for secret in (API_KEY, OTHER_KEY, SECRET):
         assert secret not in result.stdout + result.stderr
         assert files_holding(workspace.root, secret) == []
+
+
+def test_a_key_the_server_quotes_where_the_message_is_cut_shows_no_part_of_it(
+    workspace: Workspace,
+):
+    # The error line keeps 200 characters of the server's words: the key sits across the cut.
+    with EchoingServer(401, preamble="the request was refused. " * 7) as server:
+        env = {
+            "OPENAI_API_KEY": API_KEY,
+            "OPENAI_BASE_URL": server.base_url,
+            "PAPERBRIEF_LLM__MAX_RETRIES": "0",
+        }
+        result = workspace.run(env=env)
+    assert result.returncode == 1, result.stderr
+    [first, *_] = workspace.record()["failed"]
+    assert "bad key ***" in first["error"]
+    assert API_KEY[:6] not in result.stdout + result.stderr
+    assert files_holding(workspace.root, API_KEY[:6]) == []

@@ -332,6 +332,16 @@ class ArxivClient:
             if not response.has_redirect_location:
                 break
             target = response.url.join(response.headers["Location"])
+            base = self._bases.get(kind)
+            if (
+                base is not None
+                and base.userinfo
+                and not target.userinfo
+                and (target.host, target.port) == (base.host, base.port)
+            ):
+                # A server names no credentials in Location (http → https, an absolute path):
+                # the configured ones go on to the same host, which check_url still requires.
+                target = target.copy_with(userinfo=base.userinfo)
             self.check_url(str(target), kind)
             response = self._send(target, None, kind)
         status = response.status_code

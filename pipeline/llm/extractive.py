@@ -1308,9 +1308,9 @@ def triage_rubric(meta: PaperMeta, interests: str) -> tuple[Rubric, str]:
 def _gist(meta: PaperMeta, sentences: list[Sentence]) -> str:
     cued = [s for s in sentences if _CONTRIBUTION.search(s.text)]
     if not (cued or sentences):
-        # the title is quoted too, so it is held to the same check as a sentence
-        title = "" if addresses_reader(meta.title) else f"{meta.title} "
-        return f"{title}(no abstract to quote)"
+        # The title is shown beside the gist in every report anyway: withholding it here would
+        # hide nothing, and real titles speak to the reader ("Don't Stop Pretraining").
+        return f"{meta.title} (no abstract to quote)"
     pick = (cued or sentences)[0]
     words = pick.text.split()
     return pick.text if len(words) <= 40 else " ".join(words[:30]) + " …"
@@ -1384,6 +1384,8 @@ class ExtractiveBackend:
     name = "extractive"
     # v5: no sentence quoted twice across the fields, takeaways that stand alone, industry
     # impact and limitations only from sentences in those roles, no boilerplate tags. A new
-    # name keys fresh summaries instead of serving v4's repetitive ones from the cache. The
-    # name is set in pipeline.llm.backends (EXTRACTIVE_MODEL): bump it there.
+    # name keys fresh summaries instead of serving v4's repetitive ones from the cache.
+    # v6: a sentence is checked as the reader sees it (invisible characters dropped, look-alike
+    # letters folded): v5's summaries may quote an injection hidden that way.
+    # The name is set in pipeline.llm.backends (EXTRACTIVE_MODEL): bump it there.
     model = EXTRACTIVE_MODEL

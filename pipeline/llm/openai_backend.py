@@ -405,7 +405,7 @@ class OpenAIBackend:
         if position + 1 == len(RESPONSE_MODES):
             message = (
                 f"openai endpoint {self._endpoint()} rejects every JSON response_format "
-                f"(last: {exc.status_code} {self.masked(_server_message(exc))}); "
+                f"(last: {exc.status_code} {_server_message(exc, self.masked)}); "
                 "use a server with JSON output, or the extractive backend"
             )
             raise EndpointCapabilityError(message, stage=task) from exc
@@ -415,7 +415,7 @@ class OpenAIBackend:
             self._endpoint(),
             rejected,
             exc.status_code,
-            clean(self.masked(_server_message(exc))),  # logged to a terminal as it is
+            clean(_server_message(exc, self.masked)),  # logged to a terminal as it is
             self.response_mode,
         )
 
@@ -550,7 +550,7 @@ class OpenAIBackend:
             "openai endpoint %s: attempt %d failed (%s); retrying",
             self._endpoint(),
             state.attempt_number,
-            self.masked(_one_line(repr(exc))),
+            _one_line(self.masked(repr(exc))),
         )
         if self.on_notice is not None:
             wait = state.next_action.sleep if state.next_action else 0.0
@@ -638,7 +638,7 @@ class OpenAIBackend:
                 http_client=self._http_client(task),
             )
         except openai.OpenAIError as exc:
-            message = f"openai client could not be created: {self.masked(_one_line(str(exc)))}"
+            message = f"openai client could not be created: {_one_line(self.masked(str(exc)))}"
             raise LLMError(message + "; set OPENAI_API_KEY", stage=task) from exc
 
     def _http_client(self, task: str) -> httpx2.AsyncClient | None:
@@ -710,8 +710,8 @@ class OpenAIBackend:
             return f"could not be reached: {cause} ({retries}); is the server running?"
         if isinstance(exc, openai.APIStatusError):
             hint = self._status_hint(exc)
-            return f"answered {exc.status_code}: {_server_message(exc)}; {hint}"
-        return f"failed: {_one_line(str(exc))}"
+            return f"answered {exc.status_code}: {_server_message(exc, self.masked)}; {hint}"
+        return f"failed: {_one_line(self.masked(str(exc)))}"
 
     def _status_hint(self, exc: openai.APIStatusError) -> str:
         status = exc.status_code
@@ -880,10 +880,14 @@ def _with_schema_instruction(
     return [{"role": "system", "content": instruction}, *convo]
 
 
-def _server_message(exc: openai.APIStatusError, limit: int = 200) -> str:
+def _server_message(
+    exc: openai.APIStatusError, mask: Callable[[str], str] | None = None, limit: int = 200
+) -> str:
+    """The server's words on one line of at most `limit` characters, masked (`mask`) before
+    they are cut: a secret cut in two would no longer be found."""
     body = exc.body
-    message = body.get("message") if isinstance(body, dict) else None
-    return _one_line(str(message or body or exc.message), limit)
+    message = str((body.get("message") if isinstance(body, dict) else None) or body or exc.message)
+    return _one_line(mask(message) if mask is not None else message, limit)
 
 
 def _one_line(text: str, limit: int = 200) -> str:

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 # 2: the report carries its HTML page; a cached version-1 report has none to write
 # Bump it with any change to what the briefing shows (its Markdown, HTML, notes or footers): a
 # cached briefing is served by `run --only report` and `report daily` until its key changes.
-STAGE_VERSION = 3
+# 4: `markup.clean` drops every invisible character (soft hyphens, tags, variation selectors)
+STAGE_VERSION = 4
 
 BACKEND_NOTES = {
     "extractive": (
