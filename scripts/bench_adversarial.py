@@ -20,23 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline import markup, weekly
 from pipeline.llm import extractive
-
-SHAPES: dict[str, Callable[[int], str]] = {
-    "letters": lambda n: "a" * n,
-    "letters then @": lambda n: "a" * n + "@",
-    "letters then ://": lambda n: "a" * n + "://",
-    "letters then www.": lambda n: "a" * n + " via www.lab.org",
-    "digits": lambda n: "1" * n,
-    "dots": lambda n: "." * n,
-    "letter-dot runs": lambda n: "a." * (n // 2) + "@",
-    "brackets": lambda n: "[" * n,
-    "angle brackets": lambda n: "<" * n,
-    "whitespace": lambda n: "a" + " " * n + "b",
-    "www runs": lambda n: "www." * (n // 4),
-    "scheme then dots": lambda n: "http://a" + "." * n,
-    "venue names": lambda n: "ICML " * (n // 5),
-}
-
+from tests.hostile import SHAPES
 
 FUNCTIONS: dict[str, Callable[[str], object]] = {
     "md_text": markup.md_text,

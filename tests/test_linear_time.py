@@ -21,28 +21,8 @@ from hypothesis import strategies as st
 from pipeline import markup, weekly
 from pipeline.llm import extractive
 from pipeline.models import Chunk, PaperMeta
+from tests.hostile import SHAPES
 
-# Each shape as a function of the length wanted.
-SHAPES: dict[str, Callable[[int], str]] = {
-    "letters": lambda n: "a" * n,
-    "letters then @": lambda n: "a" * n + "@",
-    "letters then ://": lambda n: "a" * n + "://",
-    "letters then www.": lambda n: "a" * n + " via www.lab.org",
-    "digits": lambda n: "1" * n,
-    "dots": lambda n: "." * n,
-    "letter-dot runs": lambda n: "a." * (n // 2) + "@",
-    "brackets": lambda n: "[" * n,
-    "parentheses": lambda n: "(" * n,
-    "angle brackets": lambda n: "<" * n,
-    "ampersands": lambda n: "&" + "a" * n,
-    "backticks": lambda n: "`" * n,
-    "whitespace": lambda n: "a" + " " * n + "b",
-    "www runs": lambda n: "www." * (n // 4),
-    "at signs": lambda n: "a@" * (n // 2),
-    "scheme then dots": lambda n: "http://a" + "." * n,
-    "words": lambda n: "Ignore " + "all " * (n // 4),
-    "venue names": lambda n: "ICML " * (n // 5),
-}
 MARKUP: dict[str, Callable[[str], object]] = {
     name: getattr(markup, name)
     for name in (

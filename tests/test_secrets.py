@@ -3,6 +3,7 @@ reports, cache metadata and cache keys all hold the redacted URL."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -157,17 +158,22 @@ class EchoingServer(FakeOpenAI):
         return self.status, {}, error_body(self.status, self.preamble + message)
 
 
+def run_against(workspace: Workspace, server: FakeOpenAI) -> subprocess.CompletedProcess[str]:
+    """A day run with API_KEY against `server`, no retries (each call fails once)."""
+    env = {
+        "OPENAI_API_KEY": API_KEY,
+        "OPENAI_BASE_URL": server.base_url,
+        "PAPERBRIEF_LLM__MAX_RETRIES": "0",
+    }
+    return workspace.run(env=env)
+
+
 @pytest.mark.parametrize("status", [401, 500])
 def test_an_llm_error_quoting_the_key_is_stored_and_shown_without_it(
     workspace: Workspace, status: int
 ):
     with EchoingServer(status) as server:
-        env = {
-            "OPENAI_API_KEY": API_KEY,
-            "OPENAI_BASE_URL": server.base_url,
-            "PAPERBRIEF_LLM__MAX_RETRIES": "0",
-        }
-        result = workspace.run(env=env)
+        result = run_against(workspace, server)
     assert result.returncode == 1, result.stderr
     failures = workspace.record()["failed"]
     assert failures and f"answered {status}: bad key *** (or sk-***)" in failures[0]["error"]
@@ -182,12 +188,7 @@ def test_a_key_the_server_quotes_where_the_message_is_cut_shows_no_part_of_it(
 ):
     # The error line keeps 200 characters of the server's words: the key sits across the cut.
     with EchoingServer(401, preamble="the request was refused. " * 7) as server:
-        env = {
-            "OPENAI_API_KEY": API_KEY,
-            "OPENAI_BASE_URL": server.base_url,
-            "PAPERBRIEF_LLM__MAX_RETRIES": "0",
-        }
-        result = workspace.run(env=env)
+        result = run_against(workspace, server)
     assert result.returncode == 1, result.stderr
     [first, *_] = workspace.record()["failed"]
     assert "bad key ***" in first["error"]
