@@ -198,14 +198,14 @@ def _main(argv: Sequence[str] | None, held: list[int]) -> int:
         sys.stdout.flush()  # a closed pipe shows here, while BrokenPipeError is still caught
         return code
     except UsageError as exc:
-        return _error(console, exc, args.debug, EXIT_USAGE)
+        return _error(exc, args.debug, EXIT_USAGE)
     except RunStopped as exc:  # not "error:": the user asked for it
         terminal.console(stderr=True, soft_wrap=True).print(f"paperbrief: {exc}")
         return exc.exit_code
     except (FeedError, OutputError) as exc:
-        return _error(console, exc, args.debug, EXIT_NO_REPORT)
+        return _error(exc, args.debug, EXIT_NO_REPORT)
     except PaperbriefError as exc:
-        return _error(console, exc, args.debug, EXIT_FAILED)
+        return _error(exc, args.debug, EXIT_FAILED)
     except BrokenPipeError:
         # `paperbrief extract F | head`: the reader has what it wanted. Point stdout at
         # /dev/null so the interpreter's final flush does not print a second traceback.
@@ -253,16 +253,19 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
     return cache_cmd.cache_command(args, flags.settings_from(args), console)
 
 
-def _error(console: Console, exc: Exception, debug: bool, code: int) -> int:
+def _error(exc: Exception, debug: bool, code: int) -> int:
     from pipeline import terminal
     from pipeline.redaction import redacted
 
-    if debug:
-        console.print_exception()
+    stderr = terminal.console(stderr=True, soft_wrap=True)
+    if debug:  # on stderr, as the error line; and as redacted as it (the chain quotes URLs)
+        import traceback
+
+        stderr.print(redacted("".join(traceback.format_exception(exc))), end="")
     # soft_wrap: one line however narrow the terminal, so it can be grepped and parsed, whatever
     # the message quotes (a file name, a server's words)
     line = " ".join(redacted(str(exc)).splitlines())
-    terminal.console(stderr=True, soft_wrap=True).print(f"paperbrief: error: {line}")
+    stderr.print(f"paperbrief: error: {line}")
     return code
 
 

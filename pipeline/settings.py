@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -151,6 +152,11 @@ class LLMSettings(Section):
         examples=[{"my-model": {"input": 0.5, "output": 1.5}}],
     )
 
+    @field_validator("base_url", mode="after")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        return None if value is None else http_url(value, example="http://127.0.0.1:8000/v1")
+
     @model_validator(mode="after")
     def _local_needs_a_model(self) -> LLMSettings:
         # Checked before the run starts: found later, it would fail every paper one by one.
@@ -184,6 +190,24 @@ class LLMSettings(Section):
 # subject class (cs.LG, math.AP, astro-ph.CO, physics.comp-ph, cond-mat.mes-hall).
 CATEGORY = re.compile(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]+(?:-[A-Za-z]+)?)?", re.ASCII)
 CATEGORY_EXAMPLES = "give comma-separated arXiv categories, e.g. cs.LG,math.AP,hep-th,astro-ph.CO"
+
+
+def http_url(value: str, example: str) -> str:
+    """`value` if it is an http(s) URL with a host and nothing a request line cannot carry
+    (spaces, controls); else a ValueError that shows it with its password hidden."""
+    from urllib.parse import urlsplit
+
+    from pipeline.redaction import redacted
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is no number
+        shaped = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        shaped = False
+    if not shaped or any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError(f"{redacted(value)[:80]!r} is not an http(s) URL; e.g. {example}")
+    return value
 
 
 class ArxivSettings(Section):
@@ -225,6 +249,12 @@ class ArxivSettings(Section):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("api_url", "rss_url", "pdf_url", mode="after")
+    @classmethod
+    def _urls(cls, value: str, info: ValidationInfo) -> str:
+        default = cls.model_fields[info.field_name or ""].default
+        return http_url(value, example=str(default))
 
     @field_validator("categories", mode="after")
     @classmethod

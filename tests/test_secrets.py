@@ -141,6 +141,44 @@ def test_an_unreachable_arxiv_behind_a_password_is_one_line_without_it(tmp_path:
     assert files_holding(workspace.root, SECRET) == []
 
 
+def test_debugs_traceback_goes_to_stderr_without_the_password(tmp_path: Path):
+    workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())
+    env = {
+        "PAPERBRIEF_ARXIV_RSS_URL": f"http://bob:{SECRET}@127.0.0.1:9/rss/",
+        "PAPERBRIEF_ARXIV__MAX_RETRIES": "0",
+    }
+    command = workspace.command("--categories", "cs.LG")
+    at = command.index("run")
+    result = subprocess.run(
+        [*command[:at], "--debug", *command[at:]],
+        cwd=workspace.root,
+        env={**workspace.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" in result.stderr and "Traceback" not in result.stdout
+    assert SECRET not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://bob:pw@127.0.0.1:9/rss/\x1b]8;;x\x07", "ftp://h/rss/", "h:80/rss", "http://a b/"],
+)
+def test_a_url_setting_that_is_no_http_url_is_a_usage_error_without_its_password(
+    tmp_path: Path, url: str
+):
+    result = paperbrief(
+        "config", cwd=tmp_path, env={**clean_env(), "PAPERBRIEF_ARXIV_RSS_URL": url}
+    )
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("paperbrief: error: setting arxiv.rss_url: ")
+    assert "is not an http(s) URL" in line and "(from env PAPERBRIEF_ARXIV_RSS_URL)" in line
+    assert ":pw@" not in line and "\x1b" not in line
+
+
 API_KEY = "pb-CONFIGURED-KEY-42"
 OTHER_KEY = "sk-SECRETKEY123456"
 
