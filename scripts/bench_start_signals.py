@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.evaluation import corpus_dir
-from tests.processes import descendants, reap
+from tests.processes import descendants, reap, start_in_own_group
 
 DELAYS = [round(0.10 + 0.1 * n, 2) for n in range(12)]
 
@@ -37,10 +37,7 @@ def one(tree: Path, python: str, pdfs: Path, delay: float, signum: int) -> tuple
     with tempfile.TemporaryDirectory() as root:
         env = {**os.environ, "PYTHONPATH": str(tree)}
         args = [python, "-m", "pipeline", "run", "--source", str(pdfs), "--backend", "extractive"]
-        run = subprocess.Popen(
-            args, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, start_new_session=True,
-        )  # fmt: skip
+        run = start_in_own_group(args, Path(root), env, stdout=subprocess.DEVNULL)
         children: set[int] = set()
         signalled = time.monotonic() + delay
         while time.monotonic() < signalled:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+from tests.fakes.openai_server import FakeOpenAI
 
 
 def descendants(pid: int) -> set[int]:
@@ -58,3 +63,66 @@ def ignores(pid: int) -> set[int]:
             mask = int(line.split()[1], 16)
             return {n for n in range(1, 65) if mask >> (n - 1) & 1}
     return set()
+
+
+def fork_servers(pids: set[int]) -> set[int]:
+    """The processes of `pids` that are multiprocessing's fork server (by their command line)."""
+    found = set()
+    for pid in pids:
+        try:
+            if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(pid)
+        except OSError:
+            pass
+    return found
+
+
+def start_in_own_group(
+    command: Sequence[str], cwd: Path, env: dict[str, str], stdout: int = subprocess.PIPE
+) -> subprocess.Popen[str]:
+    """`command` in a process group of its own, as a terminal starts a job: `os.killpg(run.pid,
+    ...)` then reaches the run and every process it made, as a terminal's Ctrl-C does."""
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_calls(server: FakeOpenAI, count: int, run: subprocess.Popen[str]) -> None:
+    """Wait until `server` was sent `count` chat requests by `run`, which must not end first."""
+    deadline = time.monotonic() + 60
+    while len(server.chat_bodies) < count:
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < deadline, "the command never reached its LLM calls"
+        time.sleep(0.01)
+
+
+def second_signal_stops_at_once(
+    start: Callable[[FakeOpenAI], subprocess.Popen[str]],
+    signum: int,
+    code: int,
+    reply_for: Callable[[dict[str, Any]], str],
+    calls: int,
+) -> None:
+    """A command `start`ed against 2-second replies, signalled once `calls` are on the wire:
+    the first signal waits for them, a second one ends it at once, with `code` and one line."""
+    with FakeOpenAI(reply_for=reply_for, latency=2.0) as server:
+        run = start(server)
+        wait_for_calls(server, calls, run)
+        os.kill(run.pid, signum)
+        time.sleep(0.3)
+        assert run.poll() is None  # the first one waits for the calls on the wire
+        asked = time.monotonic()
+        os.kill(run.pid, signum)
+        _, err = run.communicate(timeout=60)
+        took = time.monotonic() - asked
+
+    assert run.returncode == code, err
+    assert "Traceback" not in err
+    assert "paperbrief: interrupted" in err
+    assert took < 1.5  # not after the 2-second replies

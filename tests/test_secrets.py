@@ -124,13 +124,16 @@ def test_an_arxiv_behind_a_password_is_reached_and_the_password_kept_to_itself(t
     assert files_holding(workspace.root, SECRET) == []
 
 
+# An arXiv RSS feed behind a password, where nothing listens: the listing fails at once.
+UNREACHABLE_ARXIV = {
+    "PAPERBRIEF_ARXIV_RSS_URL": f"http://bob:{SECRET}@127.0.0.1:9/rss/",
+    "PAPERBRIEF_ARXIV__MAX_RETRIES": "0",
+}
+
+
 def test_an_unreachable_arxiv_behind_a_password_is_one_line_without_it(tmp_path: Path):
     workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())
-    env = {
-        "PAPERBRIEF_ARXIV_RSS_URL": f"http://bob:{SECRET}@127.0.0.1:9/rss/",
-        "PAPERBRIEF_ARXIV__MAX_RETRIES": "0",
-    }
-    result = workspace.run("--categories", "cs.LG", env=env)
+    result = workspace.run("--categories", "cs.LG", env=UNREACHABLE_ARXIV)
     assert result.returncode == 3
     assert "Traceback" not in result.stderr
     error = result.stderr.strip().splitlines()[-1]
@@ -143,16 +146,12 @@ def test_an_unreachable_arxiv_behind_a_password_is_one_line_without_it(tmp_path:
 
 def test_debugs_traceback_goes_to_stderr_without_the_password(tmp_path: Path):
     workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())
-    env = {
-        "PAPERBRIEF_ARXIV_RSS_URL": f"http://bob:{SECRET}@127.0.0.1:9/rss/",
-        "PAPERBRIEF_ARXIV__MAX_RETRIES": "0",
-    }
     command = workspace.command("--categories", "cs.LG")
     at = command.index("run")
     result = subprocess.run(
         [*command[:at], "--debug", *command[at:]],
         cwd=workspace.root,
-        env={**workspace.env, **env},
+        env={**workspace.env, **UNREACHABLE_ARXIV},
         capture_output=True,
         text=True,
         timeout=300,

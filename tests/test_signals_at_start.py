@@ -18,7 +18,7 @@ import pytest
 
 from tests.builders import distinct_copies
 from tests.conftest import DAY
-from tests.processes import descendants, reap
+from tests.processes import descendants, fork_servers, reap, start_in_own_group
 from tests.workspace import Workspace
 
 # Ten moments from the run's own imports (~0.35 s unloaded) through the fork server's start to
@@ -36,15 +36,7 @@ def day(tmp_path_factory: pytest.TempPathFactory, papers: Path) -> Path:
 
 
 def started(workspace: Workspace) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        workspace.command(),
-        cwd=workspace.root,
-        env=workspace.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's job
-    )
+    return start_in_own_group(workspace.command(), workspace.root, workspace.env)
 
 
 def direct_children(pid: int) -> set[int]:
@@ -52,16 +44,6 @@ def direct_children(pid: int) -> set[int]:
         return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
     except OSError:
         return set()
-
-
-def fork_server_among(pids: set[int]) -> bool:
-    for pid in pids:
-        try:
-            if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return True
-        except OSError:
-            pass
-    return False
 
 
 @pytest.mark.parametrize(("delay", "signum"), MOMENTS)
@@ -89,7 +71,7 @@ def test_a_signal_as_the_fork_server_starts_is_left_to_the_run(
     run = started(workspace)
     children: set[int] = set()
     deadline = time.monotonic() + 60
-    while not fork_server_among(children) and time.monotonic() < deadline:
+    while not fork_servers(children) and time.monotonic() < deadline:
         children |= direct_children(run.pid)  # faster to read than every process's parent
     os.killpg(run.pid, signum)
     children |= descendants(run.pid)

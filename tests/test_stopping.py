@@ -29,7 +29,15 @@ from tests.builders import distinct_copies
 from tests.conftest import DAY
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.replies import schema_reply
-from tests.processes import descendants, ignores, reap
+from tests.processes import (
+    descendants,
+    fork_servers,
+    ignores,
+    reap,
+    second_signal_stops_at_once,
+    start_in_own_group,
+    wait_for_calls,
+)
 from tests.project import Project
 from tests.workspace import Workspace
 
@@ -53,14 +61,6 @@ def started(
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for_calls(server: FakeOpenAI, count: int, run: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while len(server.chat_bodies) < count:
-        assert run.poll() is None, run.communicate()
-        assert time.monotonic() < deadline, "the run never reached its LLM calls"
-        time.sleep(0.01)
 
 
 @pytest.mark.parametrize(
@@ -91,20 +91,10 @@ def test_a_stopped_run_keeps_the_calls_on_the_wire_and_the_next_run_goes_on(
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_second_signal_stops_at_once(workspace: Workspace, signum: int, code: int):
-    with FakeOpenAI(reply_for=schema_reply, latency=2.0) as server:
-        run = started(workspace, server)
-        wait_for_calls(server, 4, run)
-        os.kill(run.pid, signum)
-        time.sleep(0.3)
-        assert run.poll() is None  # the first one waits for the calls on the wire
-        asked = time.monotonic()
-        os.kill(run.pid, signum)
-        _, err = run.communicate(timeout=60)
-        took = time.monotonic() - asked
+    def start(server: FakeOpenAI) -> subprocess.Popen[str]:
+        return started(workspace, server)
 
-    assert run.returncode == code, err
-    assert "paperbrief: interrupted" in err
-    assert took < 1.5  # not after the 2-second replies
+    second_signal_stops_at_once(start, signum, code, schema_reply, calls=4)
 
 
 def test_a_queued_call_is_refused_at_the_stop_and_the_queue_woken():
@@ -206,15 +196,7 @@ def test_a_ctrl_c_to_the_process_group_while_the_workers_start_stops_the_run_cle
     its imports, and the workers must leave it to the run."""
     folder = distinct_copies(papers, tmp_path / "day", 8)  # 40 PDFs: extract uses the pool
     workspace = Workspace(tmp_path / "ws", "--source", str(folder), "--date", DAY)
-    run = subprocess.Popen(
-        workspace.command(),
-        cwd=workspace.root,
-        env=workspace.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's job
-    )
+    run = start_in_own_group(workspace.command(), workspace.root, workspace.env)
     children: set[int] = set()
     deadline = time.monotonic() + 60
     while len(children) < 2 and time.monotonic() < deadline:  # tracker and fork server
@@ -222,9 +204,7 @@ def test_a_ctrl_c_to_the_process_group_while_the_workers_start_stops_the_run_cle
         time.sleep(0.01)
     time.sleep(0.2)  # the fork server is making its imports
     children |= descendants(run.pid)
-    servers = [
-        pid for pid in children if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
+    servers = fork_servers(children)
     ignored = {pid: ignores(pid) for pid in servers}
     os.killpg(run.pid, signal.SIGINT)
     _, err = run.communicate(timeout=60)

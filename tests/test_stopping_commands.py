@@ -25,6 +25,7 @@ from tests.conftest import DAY
 from tests.fakes.arxiv_server import FakeArxiv, FakePaper, make_papers
 from tests.fakes.openai_server import FakeOpenAI, default_summary, request_title
 from tests.fakes.scripted_llm import Call
+from tests.processes import second_signal_stops_at_once, wait_for_calls
 from tests.project import PAPER_REF, digest_reply
 from tests.workspace import Workspace
 
@@ -103,14 +104,6 @@ def reply_for(body: dict[str, Any]) -> str:
     ).model_dump_json()
 
 
-def wait_for_calls(server: FakeOpenAI, count: int, run: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while len(server.chat_bodies) < count:
-        assert run.poll() is None, run.communicate()
-        assert time.monotonic() < deadline, "the command never reached its LLM calls"
-        time.sleep(0.01)
-
-
 def stopped_then_again(start: Start, clean: Start, calls: int) -> None:
     """SIGTERM once `calls` requests were sent, the same command again, and a clean run on a
     cache of its own: together the first two send what the clean run sends, each once."""
@@ -141,24 +134,6 @@ def stopped_then_again(start: Start, clean: Start, calls: int) -> None:
     assert whole.returncode == 0, err_whole
     assert len(bodies) == cleanly  # the calls on the wire were kept:
     assert len(set(bodies)) == len(bodies)  # none was sent again
-
-
-def second_signal_stops_at_once(start: Start, signum: int, code: int) -> None:
-    with FakeOpenAI(reply_for=reply_for, latency=2.0) as server:
-        run = start(server)
-        wait_for_calls(server, 2, run)
-        os.kill(run.pid, signum)
-        time.sleep(0.3)
-        assert run.poll() is None  # the first one waits for the calls on the wire
-        asked = time.monotonic()
-        os.kill(run.pid, signum)
-        _, err = run.communicate(timeout=60)
-        took = time.monotonic() - asked
-
-    assert run.returncode == code, err
-    assert "Traceback" not in err
-    assert "paperbrief: interrupted" in err
-    assert took < 1.5  # not after the 2-second replies
 
 
 # --- compare ----------------------------------------------------------------------------
@@ -192,7 +167,7 @@ def test_a_compare_stopped_in_its_judge_keeps_the_verdicts_on_the_wire(
 def test_a_second_signal_stops_a_compare_at_once(
     tmp_path: Path, papers: Path, signum: int, code: int
 ):
-    second_signal_stops_at_once(comparing(tmp_path, papers, "ws"), signum, code)
+    second_signal_stops_at_once(comparing(tmp_path, papers, "ws"), signum, code, reply_for, 2)
 
 
 def test_a_ctrl_c_at_the_question_about_the_cost_ends_compare_there(tmp_path: Path, papers: Path):
@@ -252,7 +227,7 @@ def test_a_stopped_weekly_fill_keeps_the_calls_on_the_wire_and_the_next_goes_on(
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_second_signal_stops_a_weekly_fill_at_once(tmp_path: Path, signum: int, code: int):
     with FakeArxiv(week_of_papers()) as arxiv:
-        second_signal_stops_at_once(filling(tmp_path, arxiv, "ws"), signum, code)
+        second_signal_stops_at_once(filling(tmp_path, arxiv, "ws"), signum, code, reply_for, 2)
 
 
 def test_a_stop_during_the_weekly_synthesis_keeps_its_reply(tmp_path: Path, papers: Path):

@@ -206,17 +206,11 @@ WATCH = """
 import json, os, shutil, sys
 from pathlib import Path
 from pipeline.executor import LocalExecutor
-from tests.processes import descendants
+from tests.processes import descendants, fork_servers
 from tests.project import Project
 
 def fork_server() -> bool:
-    for pid in descendants(os.getpid()):
-        try:
-            if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return True
-        except OSError:
-            pass
-    return False
+    return bool(fork_servers(descendants(os.getpid())))
 
 seen = []
 run = LocalExecutor.run
