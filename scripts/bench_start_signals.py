@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.evaluation import corpus_dir
-from tests.processes import descendants, reap, start_in_own_group
+from tests.processes import descendants, reap, signal_group_after, start_in_own_group
 
 DELAYS = [round(0.10 + 0.1 * n, 2) for n in range(12)]
 
@@ -38,12 +38,7 @@ def one(tree: Path, python: str, pdfs: Path, delay: float, signum: int) -> tuple
         env = {**os.environ, "PYTHONPATH": str(tree)}
         args = [python, "-m", "pipeline", "run", "--source", str(pdfs), "--backend", "extractive"]
         run = start_in_own_group(args, Path(root), env, stdout=subprocess.DEVNULL)
-        children: set[int] = set()
-        signalled = time.monotonic() + delay
-        while time.monotonic() < signalled:
-            children |= descendants(run.pid)
-            time.sleep(0.005)
-        os.killpg(run.pid, signum)
+        children = signal_group_after(run, delay, signum)
         while run.poll() is None:
             children |= descendants(run.pid)
             time.sleep(0.01)

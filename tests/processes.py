@@ -93,6 +93,18 @@ def start_in_own_group(
     )
 
 
+def signal_group_after(run: subprocess.Popen[str], delay: float, signum: int) -> set[int]:
+    """Send `signum` to `run`'s process group `delay` seconds after now, watching the
+    processes it makes meanwhile (returned, for `reap`)."""
+    children: set[int] = set()
+    signalled = time.monotonic() + delay
+    while time.monotonic() < signalled:
+        children |= descendants(run.pid)
+        time.sleep(0.005)
+    os.killpg(run.pid, signum)
+    return children
+
+
 def wait_for_calls(server: FakeOpenAI, count: int, run: subprocess.Popen[str]) -> None:
     """Wait until `server` was sent `count` chat requests by `run`, which must not end first."""
     deadline = time.monotonic() + 60

@@ -18,7 +18,13 @@ import pytest
 
 from tests.builders import distinct_copies
 from tests.conftest import DAY
-from tests.processes import descendants, fork_servers, reap, start_in_own_group
+from tests.processes import (
+    descendants,
+    fork_servers,
+    reap,
+    signal_group_after,
+    start_in_own_group,
+)
 from tests.workspace import Workspace
 
 # Ten moments from the run's own imports (~0.35 s unloaded) through the fork server's start to
@@ -52,12 +58,7 @@ def test_a_signal_to_the_group_as_the_run_starts_ends_it_in_one_line(
 ):
     workspace = Workspace(tmp_path / "ws", "--source", str(day), "--date", DAY)
     run = started(workspace)
-    children: set[int] = set()
-    signalled = time.monotonic() + delay
-    while time.monotonic() < signalled:
-        children |= descendants(run.pid)
-        time.sleep(0.005)
-    os.killpg(run.pid, signum)
+    children = signal_group_after(run, delay, signum)
     ends_in_one_line(run, signum, children)
 
 
