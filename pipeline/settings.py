@@ -95,7 +95,7 @@ class LLMSettings(Section):
     )
     rpm: int = Field(default=500, ge=1, description="requests per minute allowed")
     tpm: int = Field(default=200_000, ge=1000, description="tokens per minute allowed")
-    concurrency: int = Field(default=8, ge=1, le=256, description="LLM calls in flight")
+    concurrency: int = Field(default=6, ge=1, le=256, description="LLM calls in flight")
     max_cost: float | None = Field(
         default=None,
         ge=0,

@@ -47,6 +47,7 @@ from pipeline.llm.base import Message, reply_room
 from pipeline.llm.limiter import RateLimiter
 from pipeline.llm.openai_backend import OpenAIBackend
 from pipeline.models import Usage
+from pipeline.settings import LLMSettings
 from tests.fakes.openai_server import FakeOpenAI, request_title
 
 WORDS = [
@@ -165,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tpm", type=int, default=200_000, help="tokens per window")
     parser.add_argument("--rpm", type=int, default=60, help="requests per window")
     parser.add_argument("--latency", type=float, default=0.4, help="seconds per completion")
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--concurrency", type=int, default=LLMSettings().concurrency, help="calls in flight"
+    )
     parser.add_argument(
         "--margin",
         type=float,

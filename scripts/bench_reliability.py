@@ -140,6 +140,11 @@ def chat_calls(server: FakeOpenAI) -> int:
     return len(server.chat_bodies)
 
 
+def distinct_calls(server: FakeOpenAI) -> int:
+    """The different requests the server was asked: a request asked again counts once."""
+    return len({json.dumps(body, sort_keys=True) for body in server.chat_bodies})
+
+
 # --- the cache, checked entry by entry ----------------------------------------------------
 
 
@@ -317,16 +322,23 @@ def kill_moment(
     attempt: int, count: int, clean: Clean, paid: int, server: FakeOpenAI, rng: random.Random
 ) -> tuple[Callable[[], bool], str]:
     """When to kill the next run, and how to say it. The first quarter of the kills land at
-    random times in start-up and the CPU stages (about twice a run's share of them each); the
-    rest right after a random number of the LLM calls still to make (about twice a run's share),
-    while other calls are in flight: the moment a kill costs the most."""
+    random times in start-up and the CPU stages (about twice a run's share of them each), or
+    at the run's first LLM call if it gets there first; the rest right after a random number
+    of the LLM calls still to make (about twice a run's share, never past the day's end),
+    while other calls are in flight: the moment a kill costs the most. (Aimed by time alone,
+    or past the end, a kill once let a run finish the day, and no later run could be killed.)"""
     cpu_kills = max(count // 4, 1)
     if attempt < cpu_kills:
         delay = rng.uniform(0.3 * clean.cached, clean.cached + 2 * clean.cpu / cpu_kills)
         deadline = time.monotonic() + delay
-        return (lambda: time.monotonic() >= deadline), f"after {delay:.1f} s"
-    left = max(clean.calls - paid, 1)
-    target = paid + rng.randint(1, max(1, 2 * left // max(count - attempt, 1)))
+        return (
+            lambda: time.monotonic() >= deadline or chat_calls(server) > paid
+        ), f"after {delay:.1f} s or at its first LLM call"
+    # The calls the day still needs, at most: those whose replies a kill cut off were asked
+    # but are asked again. Kept within it, so no kill is aimed past the day's end (a run that
+    # finishes the day leaves nothing for the kills after it).
+    left = max(clean.calls - distinct_calls(server), 1)
+    target = paid + rng.randint(1, max(1, min(2 * left // max(count - attempt, 1), left)))
     return (lambda: chat_calls(server) >= target), f"at LLM call {target}"
 
 
