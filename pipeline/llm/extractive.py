@@ -1409,5 +1409,7 @@ class ExtractiveBackend:
     # name keys fresh summaries instead of serving v4's repetitive ones from the cache.
     # v6: a sentence is checked as the reader sees it (invisible characters dropped, look-alike
     # letters folded): v5's summaries may quote an injection hidden that way.
+    # v7: words spelled out a letter at a time ("I g n o r e") are read whole: v6's summaries
+    # may quote an injection spaced out so (the corpus' summaries are byte-identical).
     # The name is set in pipeline.llm.backends (EXTRACTIVE_MODEL): bump it there.
     model = EXTRACTIVE_MODEL
