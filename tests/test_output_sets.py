@@ -83,6 +83,25 @@ def test_a_disk_full_after_some_files_keeps_the_previous_set(
     assert all(after[name] != before[name] for name in after), "every file is the new run's"
 
 
+def test_a_folder_in_the_way_of_one_file_is_found_before_any_file_is_replaced(
+    here: Path, papers: Path, capsys
+):
+    out = Path("out")
+    assert main(run(out)) == 0
+    folder = out / DAY / "extractive"
+    (folder / "run.json").unlink()
+    (folder / "run.json").mkdir()  # as a user's mistake might leave it
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    add_the_other_papers(here, papers)
+    capsys.readouterr()
+    assert main(run(out)) == 3
+    assert error_line(capsys).startswith(
+        f"paperbrief: error: could not write {folder / 'run.json'} (Is a directory); "
+    )
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*before, "run.json"])
+
+
 def test_report_daily_and_weekly_on_a_full_disk_leave_their_files_as_they_were(
     here: Path, papers: Path, capsys, full: FullDisk
 ):
