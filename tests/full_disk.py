@@ -42,7 +42,10 @@ class FullDisk:
         real = os.fdopen
 
         def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
-            found = _TEMPORARY.search(os.readlink(f"/proc/self/fd/{fd}")) if fd >= 0 else None
+            try:
+                found = _TEMPORARY.search(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:  # not an open descriptor: os.fdopen says so itself
+                found = None
             if found:
                 self.opened += 1
                 if self.opened == self.nth or found.group(1) == self.name:
