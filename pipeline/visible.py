@@ -177,11 +177,12 @@ def _marks() -> re.Pattern[str]:
 
 def unspelled(text: str, respell: Callable[[str], str] | None = None) -> str:
     """`text` with every run of letters spelled out one at a time written as the words a reader
-    sees in it: within a run, the mark that most often stands alone between two letters joins
-    them ("I.g.n.o.r.e p.r.e.v" is "Ignore prev"), any other run of marks is a space between
-    words ("I g n o r e   p r e v" too). Once whitespace is collapsed, a run spaced out with
-    single spaces is one word ("Ignoreprev"): `respell(word)`, when given, rewrites each such
-    word (`addresses_reader` splits it at the words its checks look for)."""
+    sees in it: within a run, the marks found most often between two letters join them
+    ("I.g.n.o.r.e p.r.e.v" is "Ignore prev"), any other marks are a space between words
+    ("I g n o r e   p r e v", "I  g  n  o  r  e    p  r  e  v" too). Once whitespace is
+    collapsed, a run spaced out with single spaces is one word ("Ignoreprev"): `respell(word)`,
+    when given, rewrites each such word (`addresses_reader` splits it at the words its checks
+    look for)."""
     if not _spelled().search(text):
         return text
     return _spelled().sub(lambda run: _words(run.group(0), respell), text)
@@ -189,8 +190,7 @@ def unspelled(text: str, respell: Callable[[str], str] | None = None) -> str:
 
 def _words(run: str, respell: Callable[[str], str] | None) -> str:
     parts = _marks().split(run)  # letter, marks, letter, marks, ..., letter
-    alone = Counter(mark for mark in parts[1::2] if len(mark) == 1)
-    joiner = alone.most_common(1)[0][0] if alone else None
+    joiner = Counter(parts[1::2]).most_common(1)[0][0]
     words, word = [], parts[0]
     for mark, letter in zip(parts[1::2], parts[2::2], strict=True):
         if mark == joiner:
