@@ -174,17 +174,29 @@ def write_atomic(path: Path, data: bytes, *, private: bool = True) -> None:
     they make, so a briefing in a shared folder can be read by the team.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = staged(path, data, private=private)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def staged(path: Path, data: bytes, *, private: bool = True) -> Path:
+    """`data` in a new temporary file beside `path` (`.<name>.<random>.tmp`), for the caller to
+    `os.replace` onto `path`: the room it needs is taken now, so a full disk fails here, never
+    at the rename. A write that fails removes its temporary file; `private` as `write_atomic`."""
     if private:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     else:
-        fd, tmp = _open_shared(path)
+        fd, name = _open_shared(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        Path(name).unlink(missing_ok=True)
         raise
+    return Path(name)
 
 
 def _open_shared(path: Path) -> tuple[int, str]:

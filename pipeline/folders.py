@@ -4,17 +4,20 @@ failed write is one line naming the file.
 A cache or out path that is a file, lies under a file, or cannot be written in is found here,
 before the feed is fetched or a paper read: found at the end, it would cost a whole day's work
 and end in a traceback. A full disk can only be found when writing: then the file is named, and
-what the run made stays in the cache for the same command to write out next time.
+what the run made stays in the cache for the same command to write out next time. A command's
+files land together (`write_set`): a disk that fills halfway leaves the previous set as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from pipeline.cache import write_atomic
+from pipeline.cache import staged as staged_file
 from pipeline.errors import OutputError, UsageError
 from pipeline.settings import Settings
 
@@ -66,14 +69,39 @@ def file_in_the_way(path: Path) -> Path | None:
     return None
 
 
-def write_output(path: Path, data: bytes, *, private: bool = False) -> None:
-    """Write one output file (by default with the user's umask: a briefing is meant to be
-    shared); `OutputError` naming it when the disk is full, the folder is read-only or a file
-    is in the way."""
+def write_set(folder: Path, files: Mapping[str, bytes], *, drop: Iterable[str] = ()) -> None:
+    """Write a command's output files into `folder` as one set, then remove `drop` (an older
+    run's files this one replaces with nothing); `OutputError` naming the file when the disk is
+    full, the folder is read-only or a folder is in the way.
+
+    Each file is written whole under a temporary name beside its place first; only when all are
+    written are they renamed into place (a rename within a folder needs no room). A failure
+    removes what was written, so the folder keeps the previous set untouched, never new files
+    beside an older run.json. With the user's umask: a briefing is meant to be shared."""
+    staged: dict[Path, Path] = {}
+    at, made = folder, not os.path.lexists(folder)
     try:
-        write_atomic(path, data, private=private)
-    except OSError as exc:
+        folder.mkdir(parents=True, exist_ok=True)
+        for at in (folder / name for name in files):  # before any write, not between renames
+            if at.is_dir() and not at.is_symlink():
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        for name, data in files.items():
+            at = folder / name
+            staged[at] = staged_file(at, data, private=False)
+        for at, tmp in list(staged.items()):
+            os.replace(tmp, at)
+            del staged[at]
+        for at in (folder / name for name in drop):
+            at.unlink(missing_ok=True)
+    except BaseException as exc:
+        for tmp in staged.values():  # written, never renamed: a failure or an interrupt
+            tmp.unlink(missing_ok=True)
+        if made:  # a new folder (compare's, a first day's) is not left behind empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if not isinstance(exc, OSError):
+            raise
         raise OutputError(
-            f"could not write {path} ({exc.strerror or exc}); what was made is cached: make "
+            f"could not write {at} ({exc.strerror or exc}); what was made is cached: make "
             "room or fix the folder, then run the same command again"
         ) from exc

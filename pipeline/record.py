@@ -13,7 +13,7 @@ import pydantic_core
 from pydantic import BaseModel, Field
 
 from pipeline.cache import loaded
-from pipeline.folders import write_output
+from pipeline.folders import write_set
 from pipeline.models import FailedPaper
 
 if TYPE_CHECKING:
@@ -148,18 +148,15 @@ def indented_json(data: Any) -> bytes:
 
 
 def write_outputs(out: Path, record: RunRecord, result: Report | None) -> None:
-    """The run's files; every file in `out` comes from this run. A run that made no report
-    (`--only summarize`) removes an older run's report rather than leave it beside this
-    run.json (`paperbrief report daily` rebuilds it from the cache). Not private, unlike
-    cache entries: a briefing is meant to be shared, so it gets the user's umask."""
-    if result is None:
-        for name in REPORT_FILES:
-            (out / name).unlink(missing_ok=True)
-    else:
-        write_output(out / "summaries.md", result.markdown.encode("utf-8"))
-        data = {"run_id": record.run_id, **result.data}
-        write_output(out / "summaries.json", indented_json(data))
+    """The run's files, as one set (`folders.write_set`): every file in `out` comes from this
+    run. A run that made no report (`--only summarize`) removes an older run's report rather
+    than leave it beside this run.json (`paperbrief report daily` rebuilds it from the cache).
+    Not private, unlike cache entries: a briefing is meant to be shared."""
+    files: dict[str, bytes] = {}
+    if result is not None:
+        files["summaries.md"] = result.markdown.encode("utf-8")
+        files["summaries.json"] = indented_json({"run_id": record.run_id, **result.data})
         if result.html:
-            write_output(out / "summaries.html", result.html.encode("utf-8"))
-    run_blob = record.model_dump_json(indent=2, exclude={"out_dir"})
-    write_output(out / "run.json", run_blob.encode("utf-8"))
+            files["summaries.html"] = result.html.encode("utf-8")
+    files["run.json"] = record.model_dump_json(indent=2, exclude={"out_dir"}).encode("utf-8")
+    write_set(out, files, drop=[] if result is not None else REPORT_FILES)

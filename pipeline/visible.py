@@ -14,6 +14,8 @@ as the English word. So a check on untrusted text runs on `skeleton(text)`:
   mathematical alphanumerics (NFKC makes them ASCII), accented letters ("Ìgnore"), and the
   Cyrillic, Greek and other letters that look like Latin ones (`_LOOK_ALIKES`, from Unicode's
   confusables.txt for the letters a-z).
+- A word spelled out one letter at a time, "I g n o r e   p r e v i o u s" or "i.g.n.o.r.e", as
+  the word it reads as (`unspelled`).
 
 `skeleton` is for matching only: it is never shown, and its offsets are not the text's.
 """
@@ -23,6 +25,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Callable
 from typing import Final
 
 # Controls that are not whitespace (Cc), format characters (Cf, Unicode 14 as in Python 3.11)
@@ -131,9 +135,15 @@ def shown(text: str) -> str:
     return _dropped().sub("", text)
 
 
-def skeleton(text: str) -> str:
-    """`text` as it reads: invisibles dropped, look-alike letters as the ASCII letter they show.
-    Printable ASCII comes back as it is, after two scans in C: most of a paper's sentences."""
+def skeleton(text: str, respell: Callable[[str], str] | None = None) -> str:
+    """`text` as it reads: invisibles dropped, look-alike letters as the ASCII letter they show,
+    words spelled out letter by letter written whole (`unspelled`; `respell` as there)."""
+    return unspelled(_letters(text), respell)
+
+
+def _letters(text: str) -> str:
+    """Invisibles dropped and look-alikes folded. Printable ASCII comes back as it is, after
+    two scans in C: most of a paper's sentences."""
     if text.isascii() and text.isprintable():
         return text
     text = shown(text)
@@ -144,3 +154,49 @@ def skeleton(text: str) -> str:
     letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     # NFKC may make an invisible of a visible compatibility form (U+FFA0's kin): drop it too
     return shown(unicodedata.normalize("NFKC", letters)).translate(_fold())
+
+
+# What a word may be spelled out with, one letter at a time, as a character class: "I g n o r e",
+# "i.g.n.o.r.e", "I-g-n-o-r-e", "i_g_n_o_r_e", and the dashes, stars and dots that read the same.
+_SPELLING_MARKS: Final = " \t._*/|+~\u00b7\u2022\u2010-\u2015-"
+# ASCII letters: `_letters` has made ASCII of every letter that reads as one, and the checks
+# read English (an ASCII class also scans in 60% of the time of a Unicode one).
+_LETTER: Final = "[A-Za-z]"
+
+
+@functools.cache
+def _spelled() -> re.Pattern[str]:
+    """Two or more letters, each alone between marks: "I g n o r e   p r e v i o u s"."""
+    return re.compile(rf"(?<!{_LETTER}){_LETTER}(?:[{_SPELLING_MARKS}]++{_LETTER}(?!{_LETTER}))+")
+
+
+@functools.cache
+def _marks() -> re.Pattern[str]:
+    return re.compile(f"([{_SPELLING_MARKS}]+)")
+
+
+def unspelled(text: str, respell: Callable[[str], str] | None = None) -> str:
+    """`text` with every run of letters spelled out one at a time written as the words a reader
+    sees in it: within a run, the marks found most often between two letters join them
+    ("I.g.n.o.r.e p.r.e.v" is "Ignore prev"), any other marks are a space between words
+    ("I g n o r e   p r e v", "I  g  n  o  r  e    p  r  e  v" too). Once whitespace is
+    collapsed, a run spaced out with single spaces is one word ("Ignoreprev"): `respell(word)`,
+    when given, rewrites each such word (`addresses_reader` splits it at the words its checks
+    look for)."""
+    if not _spelled().search(text):
+        return text
+    return _spelled().sub(lambda run: _words(run.group(0), respell), text)
+
+
+def _words(run: str, respell: Callable[[str], str] | None) -> str:
+    parts = _marks().split(run)  # letter, marks, letter, marks, ..., letter
+    joiner = Counter(parts[1::2]).most_common(1)[0][0]
+    words, word = [], parts[0]
+    for mark, letter in zip(parts[1::2], parts[2::2], strict=True):
+        if mark == joiner:
+            word += letter
+        else:
+            words.append(word)
+            word = letter
+    words.append(word)
+    return " ".join(map(respell, words) if respell else words)

@@ -25,4 +25,7 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "scheme then dots": lambda n: "http://a" + "." * n,
     "words": lambda n: "Ignore " + "all " * (n // 4),
     "venue names": lambda n: "ICML " * (n // 5),
+    # one word spelled out letter by letter, as long as the text (`visible.unspelled`)
+    "spelled out": lambda n: "y o u m u s t " * (n // 14),
+    "letters spaced by marks": lambda n: "a . _ " * (n // 6) + "b",
 }

@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ from tests.conftest import DAY
 from tests.fakes.arxiv_server import FakeArxiv, FakePaper
 from tests.fakes.openai_server import FakeOpenAI, default_summary, request_title
 from tests.fakes.replies import reply_kind, schema_reply
+from tests.full_disk import FullDisk
 from tests.workspace import OFFLINE
 
 # --- Kendall's tau-b --------------------------------------------------------------------
@@ -316,7 +318,13 @@ def compared(tmp_path_factory: pytest.TempPathFactory, papers: Path) -> Iterator
     root = priced(tmp_path_factory.mktemp("compare"))
     argv = compare_argv(root, papers)
     seen: dict[str, Any] = {"root": root}
-    with FakeOpenAI(reply_for=reply_for, latency=0.01) as server, user_env(root, server):
+    umask = os.umask(0o022)  # a team's usual umask, so a private file shows (0o600 != 0o644)
+    with (
+        FakeOpenAI(reply_for=reply_for, latency=0.01) as server,
+        user_env(root, server),
+        contextlib.ExitStack() as restore,
+    ):
+        restore.callback(os.umask, umask)
         seen["first_code"] = main(argv)
         seen["first_bodies"] = server.chat_bodies
         seen["first_runs"] = {
@@ -345,6 +353,11 @@ def test_compare_writes_its_three_files_and_exits_zero(compared: dict[str, Any])
     for folder in compared["folders"]:
         assert {p.name for p in folder.iterdir()} == {"compare.md", "compare.json", "compare.html"}
         assert folder.name.startswith("compare-")
+        # shared like the variants' own briefings (the user's umask), not private like the cache
+        modes = {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+        assert modes == {0o644}, [oct(mode) for mode in modes]
+    briefings = (compared["root"] / "out").glob(f"{DAY}/*/summaries.md")
+    assert {stat.S_IMODE(p.stat().st_mode) for p in briefings} == {0o644}
     first = compared["json"][0]
     assert len(first["common"]) == 5 and [v["spec"]["label"] for v in first["variants"]] == [
         "gpt-test/default",
@@ -392,6 +405,19 @@ def test_arxiv_papers_are_listed_and_downloaded_once_for_all_variants(tmp_path: 
     [folder] = (root / "out").glob("compare-*")
     comparison = json.loads((folder / "compare.json").read_text())
     assert comparison["common"] and all(i.startswith("2603.0000") for i in comparison["common"])
+
+
+def test_a_full_disk_leaves_no_comparison_folder_and_names_the_file(
+    tmp_path: Path, papers: Path, capsys, monkeypatch
+):
+    root = priced(tmp_path / "full")
+    FullDisk(monkeypatch).at(name="compare.md")  # compare.json is written: not to stay alone
+    with FakeOpenAI(reply_for=reply_for) as server, user_env(root, server):
+        assert main(compare_argv(root, papers)) == 3
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith("paperbrief: error: could not write ")
+    assert "/compare.md (No space left on device); what was made is cached" in error
+    assert not list((root / "out").glob("compare-*"))  # neither a folder nor a stray file
 
 
 def test_models_times_prompts_are_the_variants(tmp_path: Path, papers: Path, capsys):

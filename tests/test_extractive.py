@@ -183,8 +183,8 @@ def test_quote_checker_rejects_invented_and_altered_text():
 
 def test_backend_identity():
     backend = ExtractiveBackend()
-    assert (backend.name, backend.model) == ("extractive", "sentence-rank-v6")
-    assert (ExtractiveBackend.name, ExtractiveBackend.model) == ("extractive", "sentence-rank-v6")
+    assert (backend.name, backend.model) == ("extractive", "sentence-rank-v7")
+    assert (ExtractiveBackend.name, ExtractiveBackend.model) == ("extractive", "sentence-rank-v7")
 
 
 def test_summary_shape_and_faithfulness():

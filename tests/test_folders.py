@@ -92,15 +92,15 @@ def test_a_full_disk_names_the_report_file_and_the_next_run_writes_it_from_the_c
     here: Path, papers: Path, capsys, monkeypatch
 ):
     run = ["run", "--source", str(papers), "--date", DAY, "--backend", "extractive"]
-    real_write = pipeline.folders.write_atomic
+    real_write = pipeline.folders.staged_file
 
-    def full_disk(path: Path, data: bytes, *, private: bool = True) -> None:
+    def full_disk(path: Path, data: bytes, *, private: bool = True) -> Path:
         if path.name == "summaries.md":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real_write(path, data, private=private)
+        return real_write(path, data, private=private)
 
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline.folders, "write_atomic", full_disk)
+        patch.setattr(pipeline.folders, "staged_file", full_disk)
         assert main(run) == 3
     report = Path("out", DAY, "extractive", "summaries.md")
     assert capsys.readouterr().err.splitlines()[-1] == (
@@ -122,10 +122,10 @@ def test_a_full_disk_under_report_daily_and_weekly_names_the_file(
 ):
     assert main(["run", "--source", str(papers), "--date", DAY, "--backend", "extractive"]) == 0
 
-    def full_disk(path: Path, data: bytes, *, private: bool = True) -> None:
+    def full_disk(path: Path, data: bytes, *, private: bool = True) -> Path:
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(pipeline.folders, "write_atomic", full_disk)
+    monkeypatch.setattr(pipeline.folders, "staged_file", full_disk)
     capsys.readouterr()
     for command, first in (
         (COMMANDS["report daily"], Path("out", DAY, "extractive", "summaries.md")),

@@ -21,7 +21,7 @@ from pipeline import terminal
 from pipeline.cache import Cache
 from pipeline.editions import Edition, edition_name
 from pipeline.errors import UsageError
-from pipeline.folders import check_cache, check_out, write_output
+from pipeline.folders import check_cache, check_out, write_set
 from pipeline.llm.backends import MakeBackend, backend_for
 from pipeline.llm.base import ignore_meter
 from pipeline.observer import Observer, QuietObserver
@@ -140,10 +140,12 @@ def build_weekly(
     synthesis = with_previous(synthesis, previous)
     report = _report(settings, start, end, edition, found, papers, synthesis, top)
     folder = settings.out_dir / f"weekly-{end.isoformat()}" / edition
-    # shared like the daily briefings: the user's umask, not the cache's private mode
-    write_output(folder / "report.md", markdown(report).encode("utf-8"))
-    write_output(folder / "report.json", report.model_dump_json(indent=2).encode("utf-8"))
-    write_output(folder / "report.html", weekly_html(report).encode("utf-8"))
+    files = {
+        "report.md": markdown(report).encode("utf-8"),
+        "report.json": report.model_dump_json(indent=2).encode("utf-8"),
+        "report.html": weekly_html(report).encode("utf-8"),
+    }
+    write_set(folder, files)
     return WeeklyOutcome(report, folder, list(dict.fromkeys([*damaged, *log.warnings])))
 
 

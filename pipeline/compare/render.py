@@ -21,7 +21,7 @@ from pipeline.compare.results import (
     VariantResult,
     VariantStats,
 )
-from pipeline.folders import write_output
+from pipeline.folders import write_set
 from pipeline.markup import md_cell, md_code, md_text
 from pipeline.models import Usage
 
@@ -85,11 +85,14 @@ ROWS: list[tuple[str, Cell]] = [
 
 
 def write_comparison(comparison: Comparison, folder: Path) -> None:
-    # private (-rw-------), as comparisons have always been written
-    blob = comparison.model_dump_json(indent=2).encode()
-    write_output(folder / "compare.json", blob, private=True)
-    write_output(folder / "compare.md", markdown(comparison).encode(), private=True)
-    write_output(folder / "compare.html", page(comparison).encode(), private=True)
+    """compare.json, .md and .html as one set, shared like the runs' briefings (the user's
+    umask): they hold what the variants' run.json and summaries hold, no secret."""
+    files = {
+        "compare.json": comparison.model_dump_json(indent=2).encode(),
+        "compare.md": markdown(comparison).encode(),
+        "compare.html": page(comparison).encode(),
+    }
+    write_set(folder, files)
 
 
 # --- Markdown ------------------------------------------------------------------------------

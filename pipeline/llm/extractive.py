@@ -331,7 +331,29 @@ def addresses_reader(sentence: str, ready: Folded | None = None) -> bool:
     if _speaks_to_reader(sentence, ready):
         return True
     seen = skeleton(sentence)
-    return seen != sentence and _speaks_to_reader(normalise(seen))
+    if seen == sentence:
+        return False
+    if _speaks_to_reader(normalise(seen)):
+        return True
+    # A word spelled out with single spaces once `normalise` made every gap one space:
+    # "I g n o r e p r e v i o u s" reads "ignoreprevious", split at the checks' own words.
+    split = skeleton(sentence, _at_reader_words)
+    return split != seen and _speaks_to_reader(normalise(split))
+
+
+@functools.cache
+def _reader_words() -> re.Pattern[str]:
+    """Every word of two or more letters the checks name ("ignore", "previous", "you"...),
+    longest first, for `_at_reader_words`."""
+    source = re.sub(r"\\[a-z]|\(\?-?[a-z]+:", " ", "|".join(_READER_PATTERNS).lower())
+    words = sorted(set(re.findall(r"[a-z]{2,}", source)), key=lambda w: (-len(w), w))
+    return re.compile("|".join(words), re.IGNORECASE)
+
+
+def _at_reader_words(word: str) -> str:
+    """`word` with a space around each of the checks' words in it: "ignorepreviousinstructions"
+    is "ignore previous instructions" (only a word spelled out letter by letter gets here)."""
+    return " ".join(_reader_words().sub(lambda found: f" {found.group(0)} ", word).split())
 
 
 def _speaks_to_reader(sentence: str, ready: Folded | None = None) -> bool:
@@ -1387,5 +1409,7 @@ class ExtractiveBackend:
     # name keys fresh summaries instead of serving v4's repetitive ones from the cache.
     # v6: a sentence is checked as the reader sees it (invisible characters dropped, look-alike
     # letters folded): v5's summaries may quote an injection hidden that way.
+    # v7: words spelled out a letter at a time ("I g n o r e") are read whole: v6's summaries
+    # may quote an injection spaced out so (the corpus' summaries are byte-identical).
     # The name is set in pipeline.llm.backends (EXTRACTIVE_MODEL): bump it there.
     model = EXTRACTIVE_MODEL
