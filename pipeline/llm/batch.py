@@ -28,8 +28,10 @@ batches, filled in custom_id order so a run started again splits the same reques
 way; each is created and recorded before the next, then all are polled. A request that alone
 is over the byte limit fails as an item would (a follow-up, or `fallback`'s direct call).
 
-Failed items (an error line, an expired or cancelled batch, a failed batch) go to a follow-up
-batch, up to `rounds` times, or, with `fallback`, to one direct call each at the full price.
+Failed items (an error line, an expired or cancelled batch, a failed batch, a line of the
+results that cannot be read: only its own request fails, the paid replies beside it are kept)
+go to a follow-up batch, up to `rounds` times, or, with `fallback`, to one direct call each at
+the full price.
 Batch replies are billed at `BATCH_PRICE_FACTOR` of the model's price; usage is reported as
 each round's replies are read, so the run log, the cost cap and the final table all see it.
 """

@@ -15,14 +15,12 @@ from pipeline.markup import md_cell, md_code, md_link, md_text, plain_url
 from pipeline.models import (
     FailedPaper,
     FaithfulnessReport,
-    PaperMeta,
     RankedPaper,
     Rubric,
     TriageScore,
     Usage,
 )
 from pipeline.paper import Day, Paper
-from pipeline.sources import is_arxiv_id
 from pipeline.stage import Stage
 from pipeline.wording import plural
 
@@ -162,15 +160,10 @@ def read_from(paper: RankedPaper) -> str:
 def _link(paper: RankedPaper) -> str:
     """The arXiv page, built from a checked id (never the feed's URL as given), else the file."""
     meta = paper.meta
-    if meta.url and is_arxiv_id(meta.id):
-        url = f"https://arxiv.org/abs/{meta.id}"
+    if meta.arxiv_id is not None:
+        url = f"https://arxiv.org/abs/{meta.arxiv_id}"
         return md_link(url, url)
-    return md_code(file_label(meta))
-
-
-def file_label(meta: PaperMeta) -> str:
-    """What names a paper that is not on arXiv: its PDF's file name, else its id."""
-    return meta.file_name or (meta.pdf_path.name if meta.pdf_path else meta.id)
+    return md_code(meta.file_label)
 
 
 def appendix_order(inputs: ReportInput) -> list[TriageScore]:
