@@ -128,3 +128,17 @@ def test_a_request_whose_line_is_lost_fails_alone_and_the_next_run_asks_only_for
 
         assert not any(isinstance(r, Exception) for r in asyncio.run(both()))
         assert server.batches.answered == 3 and len(server.batches.created) == 2
+
+
+def test_a_stored_result_that_is_no_chat_completion_fails_its_request_with_a_reason():
+    # a result stored before lines were checked, or a cache edited by hand
+    from pipeline.llm.batch import ItemResult
+
+    store = MemoryBatches()
+    with FakeOpenAI(reply_for=schema_reply) as server:
+        assert asyncio.run(notes_call(batch_client(server, store), "A")).notes
+        ((key, record),) = store.items()
+        bad = {cid: ItemResult(body={"choices": "not a list"}) for cid in record.results or {}}
+        store.put(key, record.model_copy(update={"results": bad}))
+        with pytest.raises(LLMError, match=r"batch reply is not a chat completion \(.+\)$"):
+            asyncio.run(notes_call(batch_client(server, store), "A"))
