@@ -12,9 +12,11 @@ from types import SimpleNamespace
 
 from pipeline.models import PaperMeta, RankedPaper
 from pipeline.stages.digest import WeekPaper
+from pipeline.stages.report import daily
 from pipeline.weekly import references, top_papers, week_papers
 from tests.builders import meta, record, summary
 from tests.project import Project
+from tests.test_report import inputs as base_inputs
 from tests.test_weekly import MONDAY, weekly
 
 NAMED_LIKE_AN_ID = "2501.00001.pdf"
@@ -84,3 +86,14 @@ def test_a_local_pdf_named_like_an_arxiv_id_is_not_that_arxiv_paper_in_the_week(
     ]
     week = week_papers(days)  # type: ignore[arg-type]  # what it reads of an Edition
     assert [p.meta.title for p in week] == ["Paper 2501.00001v1", "A file"]  # two papers, not one
+
+
+def test_summaries_json_links_only_to_arxivs_page_of_a_checked_id():
+    listed = meta("2603.00002v1").model_copy(update={"url": "https://evil.test/2603.00002v1"})
+    no_id = meta("x-paper").model_copy(update={"url": "https://arxiv.org/abs/2603.00003"})
+    papers = [
+        RankedPaper(meta=m, record=record(m.id), impact_score=50, rank=n)
+        for n, m in enumerate([listed, no_id], start=1)
+    ]
+    data = daily(base_inputs().model_copy(update={"papers": papers})).data
+    assert [p["url"] for p in data["papers"]] == ["https://arxiv.org/abs/2603.00002v1", None]

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 # Bump it with any change to what the briefing shows (its Markdown, HTML, notes or footers): a
 # cached briefing is served by `run --only report` and `report daily` until its key changes.
 # 4: `markup.clean` drops every invisible character (soft hyphens, tags, variation selectors)
-STAGE_VERSION = 4
+# 5: summaries.json's `url` is arXiv's page built from a checked id, as the Markdown's and the
+#    page's links are (it was the feed's URL as given: any address a mirror chose)
+STAGE_VERSION = 5
 
 BACKEND_NOTES = {
     "extractive": (
@@ -305,7 +307,7 @@ class DailyPaper(BaseModel):
     title: str
     authors: list[str]
     categories: list[str]
-    url: str | None
+    url: str | None = Field(description="arXiv's page, for a paper arXiv's feed listed")
     file: str | None = Field(description="the local PDF's file name, for a folder source")
     impact_score: float
     summary: list[str]
@@ -391,7 +393,7 @@ def _paper_json(paper: RankedPaper) -> dict[str, Any]:
         "title": meta.title,
         "authors": meta.authors,
         "categories": meta.categories,
-        "url": meta.url,
+        "url": f"https://arxiv.org/abs/{meta.arxiv_id}" if meta.arxiv_id else None,
         "file": meta.file_name or (meta.pdf_path.name if meta.pdf_path else None),
         "impact_score": paper.impact_score,
         **paper.record.summary.model_dump(),
