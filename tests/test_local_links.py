@@ -10,9 +10,11 @@ from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
+from pipeline.html.weekly import _paper as weekly_paper_html
 from pipeline.models import PaperMeta, RankedPaper
 from pipeline.stages.digest import WeekPaper
 from pipeline.stages.report import daily
+from pipeline.weekly import _top as weekly_top
 from pipeline.weekly import references, top_papers, week_papers
 from tests.builders import meta, record, summary
 from tests.project import Project
@@ -75,6 +77,17 @@ def test_only_a_paper_arxivs_feed_listed_links_to_arxiv_and_is_dated():
     assert [p.file for p in top] == [None, NAMED_LIKE_AN_ID, "2501.00002"]
     assert [p.published for p in top] == [date(2025, 1, 2), None, None]
     assert [r.date for r in references(week)] == [date(2025, 1, 2), None, None]
+
+    md = "\n".join(weekly_top(SimpleNamespace(top=top)))  # type: ignore[arg-type]
+    link = "[https://arxiv.org/abs/2501.00001](<https://arxiv.org/abs/2501.00001>)"
+    assert f"**arXiv link:** {link} | **Published:** January 2, 2025 |" in md
+    assert f"**File:** `{NAMED_LIKE_AN_ID}` | **Impact score:**" in md
+    pages = [weekly_paper_html(p) for p in top]
+    assert (
+        'href="https://arxiv.org/abs/2501.00001v2"' in pages[0]
+        and "published 2025-01-02" in pages[0]
+    )
+    assert all("href" not in page and "published" not in page for page in pages[1:])
 
 
 def test_a_local_pdf_named_like_an_arxiv_id_is_not_that_arxiv_paper_in_the_week():
