@@ -53,6 +53,21 @@ class PaperMeta(BaseModel):
     def base_id(self) -> str:
         return base_id(self.id)
 
+    @property
+    def arxiv_id(self) -> str | None:
+        """The id when arXiv's own feed listed the paper under it (and it is an arXiv id), else
+        None: a local PDF's id is made from its file name, and a name that looks like an id
+        ("2501.00001.pdf") is not one. Only this id may link to arXiv or date a paper by it."""
+        from pipeline.sources import is_arxiv_id
+
+        listed = self.url is not None and self.file_name is None and self.pdf_path is None
+        return self.id if listed and is_arxiv_id(self.id) else None
+
+    @property
+    def file_label(self) -> str:
+        """What names a paper that is not on arXiv: its PDF's file name, else its id."""
+        return self.file_name or (self.pdf_path.name if self.pdf_path else self.id)
+
 
 class PdfFile(BaseModel):
     """A paper's PDF on this machine. Cache keys see only its content digest, so moving or

@@ -9,6 +9,7 @@ theme, the previous week's counts, scope) is counted here.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
@@ -19,7 +20,6 @@ from pipeline.accounting import cost_text
 from pipeline.editions import Edition
 from pipeline.markup import md_cell, md_code, md_link, md_text
 from pipeline.models import Usage
-from pipeline.sources import is_arxiv_id
 from pipeline.stages.digest import Finding, Synthesis, WeekPaper, cited_in, tags_of
 from pipeline.wording import plural
 
@@ -41,8 +41,11 @@ class TopPaper(BaseModel):
     rank: int
     id: str
     title: str
-    url: str | None = Field(description="the arXiv page, when the id is an arXiv id")
-    published: date
+    url: str | None = Field(description="the arXiv page, for a paper arXiv's feed listed")
+    file: str | None = Field(default=None, description="the PDF's file name, for a local paper")
+    published: date | None = Field(
+        description="arXiv's date (else the day it was listed); a local PDF's only when known"
+    )
     venue: str | None
     summary: list[str]
     key_insight: str
@@ -56,7 +59,8 @@ class Reference(BaseModel):
     ref: int
     title: str
     id: str
-    date: date
+    file: str | None = Field(default=None, description="the PDF's file name, for a local paper")
+    date: dt.date | None = Field(description="as `published` of a top paper")
 
 
 class WeeklyReport(BaseModel):
@@ -98,7 +102,9 @@ def week_papers(editions: Sequence[Edition]) -> list[WeekPaper]:
     best: dict[str, tuple[Edition, int]] = {}
     for edition in editions:
         for i, ranked in enumerate(edition.report.papers):
-            key = ranked.meta.base_id
+            # a local PDF named like an arXiv id is not that arXiv paper
+            meta = ranked.meta
+            key = meta.base_id if meta.arxiv_id else f"file:{meta.base_id}"
             held = best.get(key)
             if held is None or ranked.impact_score > held[0].report.papers[held[1]].impact_score:
                 best[key] = (edition, i)
@@ -166,8 +172,9 @@ def top_papers(papers: Sequence[WeekPaper], top: int) -> list[TopPaper]:
             rank=rank,
             id=p.meta.id,
             title=p.meta.title,
-            url=f"https://arxiv.org/abs/{p.meta.base_id}" if is_arxiv_id(p.meta.id) else None,
-            published=p.meta.published or p.day,
+            url=f"https://arxiv.org/abs/{p.meta.base_id}" if p.meta.arxiv_id else None,
+            file=None if p.meta.arxiv_id else p.meta.file_label,
+            published=published(p),
             venue=venue_of(p),
             summary=p.summary.summary,
             key_insight=p.summary.key_insight,
@@ -182,9 +189,23 @@ def top_papers(papers: Sequence[WeekPaper], top: int) -> list[TopPaper]:
 
 def references(papers: Iterable[WeekPaper]) -> list[Reference]:
     return [
-        Reference(ref=p.ref, title=p.meta.title, id=p.meta.id, date=p.meta.published or p.day)
+        Reference(
+            ref=p.ref,
+            title=p.meta.title,
+            id=p.meta.id,
+            file=None if p.meta.arxiv_id else p.meta.file_label,
+            date=published(p),
+        )
         for p in papers
     ]
+
+
+def published(paper: WeekPaper) -> date | None:
+    """arXiv's date for a paper its feed listed, else the day it was listed; a local PDF's
+    date only when its metadata says (the day it was briefed is not when it was published)."""
+    if paper.meta.arxiv_id:
+        return paper.meta.published or paper.day
+    return paper.meta.published
 
 
 # --- Markdown ------------------------------------------------------------------------------
@@ -295,13 +316,16 @@ def _top(report: WeeklyReport) -> list[str]:
     lines = [f"## 2. Top Papers (ranked by impact score, top {len(report.top)})", ""]
     for paper in report.top:
         medal = MEDALS.get(paper.rank, "")
-        link = md_link(paper.url, paper.url) if paper.url else md_code(paper.id)
+        if paper.url:
+            link = f"**arXiv link:** {md_link(paper.url, paper.url)}"
+        else:
+            link = f"**File:** {md_code(paper.file or paper.id)}"
+        when = f" | **Published:** {_day(paper.published)}" if paper.published else ""
         venue = f" ({md_text(paper.venue)})" if paper.venue else ""
         lines += [
             f"### {medal} {paper.rank}. {md_text(paper.title)} [{paper.ref}]".replace("  ", " "),
             "",
-            f"**arXiv link:** {link} | **Published:** {_day(paper.published)}{venue} | "
-            f"**Impact score:** {paper.impact_score:.0f}/100  ",
+            f"{link}{when}{venue} | **Impact score:** {paper.impact_score:.0f}/100  ",
             "",
             f"**Summary:** {md_text(' '.join(paper.summary))}",
             "",
@@ -316,10 +340,10 @@ def _top(report: WeeklyReport) -> list[str]:
 def _references(report: WeeklyReport) -> list[str]:
     lines = ["## References & Sources", "", "| # | Paper | arXiv ID | Date |", "|---|---|---|---|"]
     for ref in report.references:
-        when = f"{ref.date:%b} {ref.date.day}, {ref.date.year}"
-        lines.append(
-            f"| {ref.ref} | {md_cell(ref.title)} | {md_code(ref.id, cell=True)} | {when} |"
-        )
+        when = f"{ref.date:%b} {ref.date.day}, {ref.date.year}" if ref.date else ""
+        named = f"{md_code(ref.file, cell=True)} (local file)" if ref.file else None
+        ident = named or md_code(ref.id, cell=True)
+        lines.append(f"| {ref.ref} | {md_cell(ref.title)} | {ident} | {when} |")
     sources = (
         f"Sources: paperbrief daily briefings of {len(report.days_briefed)} days "
         f"({md_text(report.edition)}: {md_text(report.backend)} {md_code(report.model)}); "

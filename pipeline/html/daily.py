@@ -29,7 +29,6 @@ from pipeline.stages.report import (
     BACKEND_NOTES,
     appendix_order,
     faithfulness_totals,
-    file_label,
     read_from,
     sentence,
     spend_text,
@@ -131,8 +130,8 @@ def _paper(paper: RankedPaper) -> str:
 def _link(paper: RankedPaper) -> str:
     """arXiv's pages for a checked id (never the feed's URL as given), else the file's name."""
     meta = paper.meta
-    links = arxiv_links(meta.id) if meta.url else ""
-    return links or html_code(file_label(meta))
+    links = arxiv_links(meta.arxiv_id) if meta.arxiv_id else ""
+    return links or html_code(meta.file_label)
 
 
 def _written_by(paper: RankedPaper) -> str:

@@ -93,11 +93,12 @@ def _finding(item: Finding, *, counted: bool) -> str:
 def _paper(paper: TopPaper) -> str:
     medal = MEDALS.get(paper.rank, "")
     venue = f" ({paper.venue})" if paper.venue else ""
-    link = arxiv_links(paper.id) or html_code(paper.id)
+    link = arxiv_links(paper.id) if paper.url else html_code(paper.file or paper.id)
+    when = f" · published {paper.published.isoformat()}" if paper.published else ""
     return (
         f'<article class="paper"><h3>{medal} {paper.rank}. {html_text(paper.title)} '
         f"[{paper.ref}]</h3>"
-        f"<p>{link} · published {html_text(paper.published.isoformat() + venue)} · "
+        f"<p>{link}{html_text(when + venue)} · "
         f"impact score {paper.impact_score:.0f}/100</p>"
         + labelled("Summary", " ".join(paper.summary))
         + labelled("Key insight", paper.key_insight)
@@ -109,7 +110,12 @@ def _paper(paper: TopPaper) -> str:
 
 def _references(report: WeeklyReport) -> str:
     rows = [
-        [str(ref.ref), html_text(ref.title), html_code(ref.id), html_text(ref.date.isoformat())]
+        [
+            str(ref.ref),
+            html_text(ref.title),
+            html_code(ref.file) + " (local file)" if ref.file else html_code(ref.id),
+            html_text(ref.date.isoformat() if ref.date else ""),
+        ]
         for ref in report.references
     ]
     sources = (

@@ -28,8 +28,10 @@ batches, filled in custom_id order so a run started again splits the same reques
 way; each is created and recorded before the next, then all are polled. A request that alone
 is over the byte limit fails as an item would (a follow-up, or `fallback`'s direct call).
 
-Failed items (an error line, an expired or cancelled batch, a failed batch) go to a follow-up
-batch, up to `rounds` times, or, with `fallback`, to one direct call each at the full price.
+Failed items (an error line, an expired or cancelled batch, a failed batch, a line of the
+results that cannot be read: only its own request fails, the paid replies beside it are kept)
+go to a follow-up batch, up to `rounds` times, or, with `fallback`, to one direct call each at
+the full price.
 Batch replies are billed at `BATCH_PRICE_FACTOR` of the model's price; usage is reported as
 each round's replies are read, so the run log, the cost cap and the final table all see it.
 """
@@ -46,10 +48,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from pipeline.errors import CallStopped, LLMError
 from pipeline.llm.base import Message, R, UsageSink
+from pipeline.llm.chat_reply import ChatReply
 from pipeline.wording import plural
 
 if TYPE_CHECKING:
@@ -186,27 +189,91 @@ def results_of(
     ids: list[str], output: str, errors: str, batch_id: str, status: str, why: str = ""
 ) -> dict[str, ItemResult]:
     """Every request's outcome from the output and error files; one missing from both was not
-    processed (an expired, cancelled or failed batch)."""
+    processed (an expired, cancelled or failed batch) or its line could not be read. A line
+    that cannot be read fails only the request it was for (every other reply was paid for and
+    is kept); a line for a request not asked here answers nothing."""
+    wanted = set(ids)
     found: dict[str, ItemResult] = {}
-    for line in [*output.splitlines(), *errors.splitlines()]:
-        if not line.strip():
-            continue
-        item = json.loads(line)
-        found[item["custom_id"]] = _outcome(item)
+    unreadable: list[str] = []
+    for name, text in (("output", output), ("error", errors)):
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                cid, result = _item(line)
+            except _UnreadableLine as exc:
+                unreadable.append(f"{name} file line {number}: {exc}")
+                continue
+            if cid not in wanted:
+                log.info("batch %s: a line for request %.60r, not asked here", batch_id, cid)
+            elif cid not in found or found[cid].body is None:  # a reply beats an error line
+                found[cid] = result
     missing = f"not processed: batch {batch_id} {status}" + (f" ({why})" if why else "")
+    if unreadable:
+        lines = plural(len(unreadable), "line")
+        missing = f"no readable result in batch {batch_id} ({status}; {lines} of its files "
+        missing += f"unreadable, first: {unreadable[0]})"
+        log.warning("batch %s: %s unreadable: %s", batch_id, lines, "; ".join(unreadable[:5]))
     return {cid: found.get(cid, ItemResult(error=missing)) for cid in ids}
 
 
+class _UnreadableLine(ValueError):
+    """A line of a batch's output or error file that names no request (or is not JSON)."""
+
+
+def _item(line: str) -> tuple[str, ItemResult]:
+    """One line's request id and outcome."""
+    try:
+        item = json.loads(line)
+    except (ValueError, RecursionError) as exc:  # a cut-off file, an HTML page, nesting
+        raise _UnreadableLine("not JSON") from exc
+    if not isinstance(item, dict):
+        raise _UnreadableLine(f"a JSON {type(item).__name__}, not an object")
+    cid = item.get("custom_id")
+    if not isinstance(cid, str) or not cid:
+        raise _UnreadableLine("no custom_id")
+    return cid, _outcome(item)
+
+
 def _outcome(item: dict[str, Any]) -> ItemResult:
-    response = item.get("response") or {}
+    response = _mapping(item.get("response"))
     status = response.get("status_code")
+    body = response.get("body")
     if status == 200 and not item.get("error"):
-        return ItemResult(body=response.get("body"))
-    error = item.get("error") or (response.get("body") or {}).get("error") or {}
-    message = error.get("message") or "no reason given"
-    code = error.get("code")
-    prefix = f"HTTP {status}" if status else str(code or "error")
-    return ItemResult(error=f"{prefix}: {' '.join(str(message).split())}")
+        problem = _not_a_completion(body)
+        if problem is None:
+            return ItemResult(body=body)
+        return ItemResult(error=f"HTTP 200 without a chat completion: {problem}")
+    error = item.get("error") or _mapping(body).get("error") or {}
+    message = error.get("message") if isinstance(error, dict) else error
+    code = error.get("code") if isinstance(error, dict) else None
+    prefix = f"HTTP {status}" if isinstance(status, int) else str(code or "error")
+    return ItemResult(error=f"{prefix}: {_said(message or 'no reason given')}")
+
+
+def _not_a_completion(body: Any) -> str | None:
+    """Why a 200 line's body is no chat completion the client can read, or None."""
+    if not isinstance(body, dict):
+        return "no body" if body is None else f"a JSON {type(body).__name__} body"
+    try:
+        completion = ChatReply.model_validate(body)
+    except ValidationError as exc:
+        return _said(exc.errors(include_url=False)[0]["msg"])
+    if completion.choices:
+        return None
+    error = body.get("error")
+    message = error.get("message") if isinstance(error, dict) else error
+    return _said(message) if message else "no choices"
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _said(text: Any) -> str:
+    """A server's words as one bounded line (they end up in run.json and the reports)."""
+    words = " ".join(str(text).split())
+    return words if len(words) <= 300 else words[:299] + "…"
 
 
 # --- the client --------------------------------------------------------------------------

@@ -311,7 +311,11 @@ class OpenAIBackend:
         """A chat completion's JSON body (a batch output line's) read as a direct reply is:
         usage reported at `price_factor` of the model's price, then the text or its error.
         `turns`, the request's messages, count its prompt when the body has no usage."""
-        completion = ChatReply.model_validate(body)
+        try:
+            completion = ChatReply.model_validate(body)
+        except ValidationError as exc:  # a stored result from before lines were checked
+            what = _one_line(exc.errors(include_url=False)[0]["msg"])
+            raise LLMError(f"batch reply is not a chat completion ({what})", stage=task) from exc
         usage = self._usage(completion, 0.0, turns or [])
         on_usage(usage.model_copy(update={"cost_usd": round(usage.cost_usd * price_factor, 8)}))
         return self._reply_text(completion, max_tokens, task)

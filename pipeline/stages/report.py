@@ -15,14 +15,12 @@ from pipeline.markup import md_cell, md_code, md_link, md_text, plain_url
 from pipeline.models import (
     FailedPaper,
     FaithfulnessReport,
-    PaperMeta,
     RankedPaper,
     Rubric,
     TriageScore,
     Usage,
 )
 from pipeline.paper import Day, Paper
-from pipeline.sources import is_arxiv_id
 from pipeline.stage import Stage
 from pipeline.wording import plural
 
@@ -33,7 +31,9 @@ if TYPE_CHECKING:
 # Bump it with any change to what the briefing shows (its Markdown, HTML, notes or footers): a
 # cached briefing is served by `run --only report` and `report daily` until its key changes.
 # 4: `markup.clean` drops every invisible character (soft hyphens, tags, variation selectors)
-STAGE_VERSION = 4
+# 5: summaries.json's `url` is arXiv's page built from a checked id, as the Markdown's and the
+#    page's links are (it was the feed's URL as given: any address a mirror chose)
+STAGE_VERSION = 5
 
 BACKEND_NOTES = {
     "extractive": (
@@ -162,15 +162,10 @@ def read_from(paper: RankedPaper) -> str:
 def _link(paper: RankedPaper) -> str:
     """The arXiv page, built from a checked id (never the feed's URL as given), else the file."""
     meta = paper.meta
-    if meta.url and is_arxiv_id(meta.id):
-        url = f"https://arxiv.org/abs/{meta.id}"
+    if meta.arxiv_id is not None:
+        url = f"https://arxiv.org/abs/{meta.arxiv_id}"
         return md_link(url, url)
-    return md_code(file_label(meta))
-
-
-def file_label(meta: PaperMeta) -> str:
-    """What names a paper that is not on arXiv: its PDF's file name, else its id."""
-    return meta.file_name or (meta.pdf_path.name if meta.pdf_path else meta.id)
+    return md_code(meta.file_label)
 
 
 def appendix_order(inputs: ReportInput) -> list[TriageScore]:
@@ -312,7 +307,7 @@ class DailyPaper(BaseModel):
     title: str
     authors: list[str]
     categories: list[str]
-    url: str | None
+    url: str | None = Field(description="arXiv's page, for a paper arXiv's feed listed")
     file: str | None = Field(description="the local PDF's file name, for a folder source")
     impact_score: float
     summary: list[str]
@@ -398,7 +393,7 @@ def _paper_json(paper: RankedPaper) -> dict[str, Any]:
         "title": meta.title,
         "authors": meta.authors,
         "categories": meta.categories,
-        "url": meta.url,
+        "url": f"https://arxiv.org/abs/{meta.arxiv_id}" if meta.arxiv_id else None,
         "file": meta.file_name or (meta.pdf_path.name if meta.pdf_path else None),
         "impact_score": paper.impact_score,
         **paper.record.summary.model_dump(),

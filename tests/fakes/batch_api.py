@@ -17,6 +17,8 @@ after the first n waits, unanswered and making nothing, until `unstall()` (a run
 middle of sending a round's batches). `max_requests` / `max_bytes` are the provider's limits on
 one batch: a batch over them fails validation, as OpenAI's does. `drop_creates = n`: the next
 n creates hang up before making anything (the request never reached the provider).
+`spoil[batch_id] = {"output": f, "error": g}`: that batch, when it ends, writes `f(data)` as
+its output file (and `g(data)` as its error file), as a provider or proxy that damages a line would.
 `others(n, age)` adds n batches of someone else's, made `age` seconds ago. `GET /v1/batches`
 lists the most recent first, a page at a time (`limit`, `after`; `has_more`, `first_id`,
 `last_id`), as OpenAI's does; a batch's `created_at` is the time it was made. Wire shapes
@@ -54,6 +56,7 @@ class BatchAPI:
         self.max_requests: int | None = None
         self.max_bytes: int | None = None
         self.drop_creates = 0
+        self.spoil: dict[str, dict[str, Callable[[bytes], bytes]]] = {}  # batch id → file → how
         self.listed: list[str] = []  # every batch, ours and others', in order of creation
         self.files: dict[str, dict[str, Any]] = {}  # id → the file object, plus "data"
         self.batches: dict[str, dict[str, Any]] = {}
@@ -252,9 +255,11 @@ class BatchAPI:
             "completed": len(outputs),
             "failed": len(errors),
         }
+        spoil = self.spoil.get(batch["id"], {})
         for name, lines in (("output_file_id", outputs), ("error_file_id", errors)):
             if lines:
                 data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+                data = spoil.get(name.removesuffix("_file_id"), bytes)(data)
                 batch[name] = self._file(data, f"{batch['id']}_{name}.jsonl", "batch_output")["id"]
 
 
