@@ -30,9 +30,17 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"<>]+@")
 # somewhere in it, so words such as "sk-learn-compatible" in a quoted title stay.
 _OPENAI_KEY = re.compile(r"\bsk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{8,}")
 
-# An Authorization header's credentials as a server may echo them ("Authorization: Basic dXNl…",
-# "Bearer abc123…"): a digit or a base64 sign in them, so "Basic properties" in a title stays.
-_AUTH_SCHEME = re.compile(r"(?i)\b(basic|bearer)(\s+)(?=[A-Za-z0-9+/._~-]*[\d+/=])[\w+/.~-]{8,}=*")
+# An Authorization header as a server may echo it: whatever follows "Authorization: <scheme>".
+_AUTH_HEADER = re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?(?:[a-z]+\s+)?)[^\s\"',;)]+")
+# Its credentials without the header's name ("Basic dXNl…", "Bearer abc123…"), shaped so that a
+# title's "Basic Word2Vec embeddings" stays: Basic's base64 has 12 characters or more, upper and
+# lower case and a digit or sign; a bearer token 16 or more, a digit among them.
+_BASE64 = (
+    r"(?=[A-Za-z0-9+/]*[A-Z])(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[\d+/])"
+    r"[A-Za-z0-9+/]{12,}={0,2}"
+)
+_TOKEN = r"(?=[\w.~+/-]*\d)[\w.~+/-]{16,}=*"
+_AUTH_SCHEME = re.compile(rf"(?:\b((?i:basic)\s+){_BASE64}|\b((?i:bearer)\s+){_TOKEN})(?![\w+/=-])")
 
 # Below this length a secret is not masked alone ("pw" would mask every "pw" in a message);
 # its longer forms (`user:pw`, the Basic header) still are.
@@ -44,7 +52,8 @@ def redacted(text: str) -> str:
     `sk-***` and echoed Basic/Bearer credentials by `***` (run.json, the cache and the terminal
     apply this to every message)."""
     text = _USERINFO.sub(r"\1***@", text)
-    return _AUTH_SCHEME.sub(r"\1\2***", _OPENAI_KEY.sub("sk-***", text))
+    text = _AUTH_HEADER.sub(r"\1***", _OPENAI_KEY.sub("sk-***", text))
+    return _AUTH_SCHEME.sub(lambda match: f"{match[1] or match[2]}***", text)
 
 
 def masked(text: str, secrets: Iterable[str | None] = ()) -> str:

@@ -259,7 +259,9 @@ def test_masking_hides_every_form_of_a_url_password():
     assert masked("u:pw, pw", url_secrets("http://u:pw@h/")) == "***, pw"  # too short alone
     # known to no one, an echoed header is still hidden; words after "Basic" are not
     assert redacted("Authorization: Basic dXNlcjpwYXNzd29yZA==") == "Authorization: Basic ***"
-    assert redacted("Basic properties of Bearer tokens") == "Basic properties of Bearer tokens"
+    assert redacted('{"authorization": "Bearer abc"}') == '{"authorization": "Bearer ***"}'
+    for prose in ("Basic properties of Bearer tokens", "Basic Word2Vec embeddings"):
+        assert redacted(prose) == prose
 
 
 def no_echo_anywhere(result: subprocess.CompletedProcess[str], root: Path) -> None:
