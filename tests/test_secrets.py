@@ -315,15 +315,21 @@ class EchoingArxiv(FakeArxiv):
         return f"bad request from {user}:{password} (password {password} {authorization})"
 
 
-@pytest.mark.parametrize("failing", ["listing", "download"])
+class PdfEchoingArxiv(EchoingArxiv):
+    """Lists papers as arXiv does; only its PDFs echo the credentials."""
+
+    api_reply = FakeArxiv.api_reply
+
+
+@pytest.mark.parametrize(
+    ("failing", "server"), [("listing", EchoingArxiv), ("download", PdfEchoingArxiv)]
+)
 def test_an_arxiv_echoing_the_url_password_in_any_form_is_shown_and_stored_without_it(
-    tmp_path: Path, failing: str
+    tmp_path: Path, failing: str, server: type[FakeArxiv]
 ):
     workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())  # --ids: today's
-    with EchoingArxiv(make_papers(1)) as server:
-        if failing == "download":
-            server.api_reply = FakeArxiv.api_reply.__get__(server)  # type: ignore[method-assign]
-        env = {k: v.replace("http://", f"http://bob:{IN_URL}@") for k, v in server.env().items()}
+    with server(make_papers(1)) as arxiv:
+        env = {k: v.replace("http://", f"http://bob:{IN_URL}@") for k, v in arxiv.env().items()}
         result = workspace.run("--ids", "2603.00001", "--backend", "extractive", env=env)
     if failing == "listing":
         assert result.returncode == 3, result.stderr
