@@ -21,8 +21,9 @@ halfway through a run, and so does one that leaves out what the task needs (`pap
 The header takes `description`, `temperature` (0 to 2) and `max_tokens` (1 to 128,000), each
 once. The system part holds the rule that paper text is data, never instructions, so nothing may
 drop it silently: a section given twice (the second would replace the first), text before the
-first section (never sent), an empty system part, or paper text outside <paper>...</paper> is a
-`PromptError` naming the file. What the parts say is the user's to change.
+first section (never sent), an empty system part, or a paper's words ({{title}}, {{paper_text}}…)
+outside <paper>...</paper> is a `PromptError` naming the file. What the parts say is the
+user's to change.
 
 Stable prefix: the system part may use only per-run values (`interests`), so it is identical for
 every paper of a run, and the shipped user parts open with a fixed instruction line before any
@@ -73,9 +74,12 @@ TASK_REQUIRED: dict[str, frozenset[str]] = {
 SYSTEM_PLACEHOLDERS = frozenset({"interests", "audience"})
 # An opening or closing <paper ...> tag inside untrusted text, however it is spaced or cased.
 _PAPER_TAG = re.compile(r"<\s*(/?)\s*paper\b([^>]*)>", re.IGNORECASE)
-# Placeholders that carry a paper's own text: a template must put them between <paper> and
-# </paper>, the only delimiters `untrusted` defuses and the system part names as data.
-PAPER_TEXT = frozenset({"paper_text"})
+# Placeholders that carry a paper's own words (a title can carry an injection as well as the
+# body): a template must put them between <paper> and </paper>, the only delimiters `untrusted`
+# defuses and the system part names as data.
+PAPER_WORDS = frozenset(
+    {"title", "authors", "categories", "abstract", "comments", "section", "paper_text"}
+)
 HEADER_KEYS = ("description", "temperature", "max_tokens")
 # The longest reply any chat model gives; more is a typo (and held against --max-cost whole).
 MAX_REPLY_TOKENS = 128_000
@@ -254,17 +258,17 @@ def _sections(body: str, source: str) -> dict[str, str]:
 
 
 def _check_paper_text(user: str, source: str) -> None:
-    """Each paper-text placeholder sits inside <paper> ... </paper>, whose tags in the paper
+    """Each placeholder of a paper's words sits inside <paper> ... </paper>, whose tags in the paper
     itself are defused (`untrusted`): elsewhere the text could pose as the template's own."""
     for match in PLACEHOLDER.finditer(user):
-        if match.group(1) not in PAPER_TEXT:
+        if match.group(1) not in PAPER_WORDS:
             continue
         before = _PAPER_TAG.findall(user[: match.start()])
         after = _PAPER_TAG.findall(user[match.end() :])
         if not (before and before[-1][0] == "" and after and after[0][0] == "/"):
             raise PromptError(
                 f"prompt {source} puts {{{{{match.group(1)}}}}} outside <paper> ... </paper>; "
-                "paper text must sit between those tags (the system part calls it data there)"
+                "a paper's words must sit between those tags (the system part calls them data)"
             )
 
 

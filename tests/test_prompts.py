@@ -28,7 +28,9 @@ max_tokens: 900
 ## system
 Summarize. Literal braces {like: "json"} stay.
 ## user
+<paper>
 Title: {{title}}
+</paper>
 <paper>{{ paper_text }}</paper>
 """
 
@@ -45,7 +47,9 @@ def test_render_fills_placeholders_and_keeps_literal_braces():
     system, user = prompt.render(title="Paper {1}", paper_text="text with {{title}} inside")
     assert system.role == "system" and '{like: "json"}' in system.content
     # a placeholder-looking string inside the paper is data, not expanded again
-    assert user.content == "Title: Paper {1}\n<paper>text with {{title}} inside</paper>"
+    assert user.content == (
+        "<paper>\nTitle: Paper {1}\n</paper>\n<paper>text with {{title}} inside</paper>"
+    )
     assert (prompt.temperature, prompt.max_tokens) == (0.5, 900)
 
 
@@ -204,6 +208,11 @@ def test_the_header_edges_are_taken():
             lambda t: t.replace("<paper>{{ paper_text }}</paper>", "</paper>{{paper_text}}<paper>"),
             "outside",
         ),
+        # a title can carry an injection as well as the body can
+        (
+            lambda t: t.replace("<paper>{{ paper_text }}", "{{title}}\n<paper>{{ paper_text }}"),
+            "{{title}} outside",
+        ),
         (lambda t: t.replace("temperature:", "temprature:"), "unknown header key 'temprature'"),
         (lambda t: t.replace("max_tokens: 900", "max_tokens: 900\nmax_tokens: 5"), "twice"),
     ],
@@ -216,7 +225,7 @@ def test_an_edit_that_would_drop_a_part_silently_is_refused(edit, error: str):
 
 def test_a_rewritten_prompt_in_its_own_words_is_taken():
     text = TEMPLATE.replace("Summarize.", "Écris un résumé.\n\n### Rules\n- be brief").replace(
-        "Title: {{title}}", "Titre : {{title}}\n<paper>{{abstract}}</paper>\nThen:"
+        "Title: {{title}}", "Titre : {{title}}\nRésumé : {{abstract}}"
     )
     prompt = parse_prompt("\ufeff" + text, task="summarize", variant="t")  # a BOM, too
     assert "### Rules" in prompt.system and prompt.temperature == 0.5
