@@ -16,6 +16,7 @@ from pipeline.llm.backends import backend_for
 from pipeline.redaction import masked, redacted, url_secrets
 from pipeline.settings import load_settings
 from tests.fakes.arxiv_server import FakeArxiv, FakePaper, api_error_feed, make_papers
+from tests.fakes.http import LocalServer, QuietHandler
 from tests.fakes.openai_server import FakeOpenAI, error_body
 from tests.workspace import Workspace, clean_env, paperbrief
 
@@ -339,4 +340,41 @@ def test_an_arxiv_echoing_the_url_password_in_any_form_is_shown_and_stored_witho
         [failed] = workspace.record()["failed"]
         assert "not a PDF (starts with b'***" in failed["error"]
     assert "Traceback" not in result.stderr
+    no_echo_anywhere(result, workspace.root)
+
+
+class _GarbledHandler(QuietHandler):
+    def do_GET(self) -> None:
+        authorization = self.headers["Authorization"]
+        user_password = base64.b64decode(authorization.split()[1]).decode()
+        self.wfile.write(f"HTTP/1.1 2x0 {user_password} {authorization}\r\n\r\n".encode())
+        self.close_connection = True
+
+
+class GarbledArxiv(LocalServer):
+    """Answers with a status line no client can read, echoing the credentials it was sent: the
+    HTTP client's exception quotes it, and --debug shows that exception."""
+
+    handler = _GarbledHandler
+
+
+def test_debugs_traceback_shows_no_credential_a_garbled_reply_echoes(tmp_path: Path):
+    workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())
+    command = workspace.command("--ids", "2603.00001", "--backend", "extractive")
+    at = command.index("run")
+    with GarbledArxiv() as arxiv:
+        env = {
+            "PAPERBRIEF_ARXIV_API_URL": f"http://bob:{IN_URL}@{arxiv.origin[7:]}/api/query",
+            "PAPERBRIEF_ARXIV__MAX_RETRIES": "0",
+        }
+        result = subprocess.run(
+            [*command[:at], "--debug", *command[at:]],
+            cwd=workspace.root,
+            env={**workspace.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert result.returncode == 3, result.stderr
+    assert "RemoteProtocolError" in result.stderr  # the garbled reply's exception is shown
     no_echo_anywhere(result, workspace.root)

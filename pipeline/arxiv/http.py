@@ -303,7 +303,7 @@ class ArxivClient:
                         "not sent: the run is stopping", url=url, retries=0
                     ) from exc
                 retries = self.settings.max_retries
-                message = _describe(exc, retries)
+                message = self.masked(_describe(exc, retries))  # may quote a garbled reply
                 raise RequestFailed(message, url=url, retries=retries) from exc
         if not response.is_success:
             stats.failures += 1
