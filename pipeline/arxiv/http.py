@@ -418,8 +418,8 @@ class ArxivClient:
             why = f"HTTP {exc.response.status_code}"
         elif isinstance(exc, httpx.TimeoutException):
             why = "timed out"
-        elif exc is not None:
-            why = network_cause(exc)
+        elif exc is not None and (cause := network_cause(exc)):
+            why = self.masked(cause)  # found in the exception's text, which may quote a reply
         wait = state.next_action.sleep if state.next_action else 0.0
         retries = self.settings.max_retries
         self._on_retry(
