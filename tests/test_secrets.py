@@ -297,7 +297,8 @@ def test_an_llm_server_echoing_the_url_password_in_any_form_is_shown_and_stored_
     assert result.returncode == 1, result.stderr
     [first, *_] = workspace.record()["failed"]
     assert "invalid auth for *** (password ***" in first["error"]
-    assert API_KEY not in result.stdout + result.stderr
+    assert API_KEY not in result.stdout + result.stderr  # as "Bearer KEY" too
+    assert files_holding(workspace.root, API_KEY) == []
     no_echo_anywhere(result, workspace.root)
 
 
