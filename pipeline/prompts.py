@@ -281,11 +281,12 @@ def _sampling(header: dict[str, str], source: str) -> tuple[float, int]:
         raise PromptError(f"prompt {source} has a bad header value: {exc}") from exc
     if not 0 <= temperature <= 2:  # NaN fails this too
         raise PromptError(
-            f"prompt {source} has temperature {header['temperature']}; use a number from 0 to 2"
+            f"prompt {source} has temperature {header['temperature'][:40]}; "
+            "use a number from 0 to 2"
         )
     if not 1 <= max_tokens <= MAX_REPLY_TOKENS:
         raise PromptError(
-            f"prompt {source} has max_tokens {header['max_tokens']}; "
+            f"prompt {source} has max_tokens {header['max_tokens'][:40]}; "
             f"use a whole number from 1 to {MAX_REPLY_TOKENS:,}"
         )
     return temperature, max_tokens
