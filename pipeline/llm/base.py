@@ -75,8 +75,8 @@ class LLM(Protocol):
     ) -> R: ...
 
 
-# Dollars per million tokens at most: ten times the dearest model's price, and low enough that
-# no day's cost overflows to inf.
+# Dollars per million tokens at most: far above any model's price (o1-pro's output: 600), and
+# low enough that no day's cost overflows to inf.
 MAX_PRICE = 10_000.0
 
 
