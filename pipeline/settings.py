@@ -70,7 +70,7 @@ DEFAULT_PRICES = {
 
 class Section(BaseModel):
     # TOML and the environment both spell nan and inf: neither is a number of seconds or
-    # dollars, and NaN passes every bound (NaN < 0 is false)
+    # dollars, inf passes a lower bound, and NaN a hand-written check (NaN < 0 is false)
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 

@@ -259,7 +259,8 @@ def toml_setting(tmp_path: Path, setting: str, value: str) -> Path:
     return path
 
 
-# TOML spells nan and inf: NaN passed every bound (NaN < 0 is false) and defeated --max-cost
+# TOML spells nan and inf: inf passed every lower bound, NaN the weights' own check (NaN < 0 is
+# false), and either, as a price, defeated --max-cost
 NOT_FINITE = ["nan", "inf", "-inf"]
 
 
