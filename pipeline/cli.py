@@ -198,14 +198,14 @@ def _main(argv: Sequence[str] | None, held: list[int]) -> int:
         sys.stdout.flush()  # a closed pipe shows here, while BrokenPipeError is still caught
         return code
     except UsageError as exc:
-        return _error(exc, args.debug, EXIT_USAGE)
+        return _error(exc, args, EXIT_USAGE)
     except RunStopped as exc:  # not "error:": the user asked for it
         terminal.console(stderr=True, soft_wrap=True).print(f"paperbrief: {exc}")
         return exc.exit_code
     except (FeedError, OutputError) as exc:
-        return _error(exc, args.debug, EXIT_NO_REPORT)
+        return _error(exc, args, EXIT_NO_REPORT)
     except PaperbriefError as exc:
-        return _error(exc, args.debug, EXIT_FAILED)
+        return _error(exc, args, EXIT_FAILED)
     except BrokenPipeError:
         # `paperbrief extract F | head`: the reader has what it wanted. Point stdout at
         # /dev/null so the interpreter's final flush does not print a second traceback.
@@ -253,20 +253,43 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
     return cache_cmd.cache_command(args, flags.settings_from(args), console)
 
 
-def _error(exc: Exception, debug: bool, code: int) -> int:
+def _error(exc: Exception, args: argparse.Namespace, code: int) -> int:
     from pipeline import terminal
-    from pipeline.redaction import redacted
+    from pipeline.redaction import masked, redacted
 
     stderr = terminal.console(stderr=True, soft_wrap=True)
-    if debug:  # on stderr, as the error line; and as redacted as it (the chain quotes URLs)
+    if args.debug:  # on stderr, as the error line; and as redacted as it (the chain quotes URLs)
         import traceback
 
-        stderr.print(redacted("".join(traceback.format_exception(exc))), end="")
+        # the chain holds a server's own words, masked nowhere else: they may echo a credential
+        trace = "".join(traceback.format_exception(exc))
+        stderr.print(masked(trace, _secrets(args)), end="")
     # soft_wrap: one line however narrow the terminal, so it can be grepped and parsed, whatever
     # the message quotes (a file name, a server's words)
     line = " ".join(redacted(str(exc)).splitlines())
     stderr.print(f"paperbrief: error: {line}")
     return code
+
+
+def _secrets(args: argparse.Namespace) -> list[str]:
+    """The API key and every configured URL's credentials, as a traceback may quote them."""
+    from pipeline.commands import flags
+    from pipeline.redaction import url_secrets
+
+    env_key = os.environ.get("OPENAI_API_KEY")
+    try:
+        settings = flags.settings_from(args)
+    except PaperbriefError:  # the error being shown may be the settings'
+        return [env_key] if env_key else []
+    key = settings.llm.api_key.get_secret_value() if settings.llm.api_key else None
+    arxiv = settings.arxiv
+    urls = (
+        settings.llm.base_url,
+        os.environ.get("OPENAI_BASE_URL"),
+        *(arxiv.api_url, arxiv.rss_url, arxiv.pdf_url),
+    )
+    found = [key, env_key, *(secret for url in urls for secret in url_secrets(url))]
+    return [secret for secret in found if secret]
 
 
 if __name__ == "__main__":

@@ -18,6 +18,13 @@ declares the placeholders it fills; a template using any other name fails at loa
 halfway through a run, and so does one that leaves out what the task needs (`paper_text`,
 `papers`).
 
+The header takes `description`, `temperature` (0 to 2) and `max_tokens` (1 to 128,000), each
+once. The system part holds the rule that paper text is data, never instructions, so nothing may
+drop it silently: a section given twice (the second would replace the first), text before the
+first section (never sent), an empty system part, or a paper's words ({{title}}, {{paper_text}}…)
+outside <paper>...</paper> is a `PromptError` naming the file. What the parts say is the
+user's to change.
+
 Stable prefix: the system part may use only per-run values (`interests`), so it is identical for
 every paper of a run, and the shipped user parts open with a fixed instruction line before any
 paper text. Providers cache the longest repeated prefix of a request, so every call after the
@@ -67,6 +74,15 @@ TASK_REQUIRED: dict[str, frozenset[str]] = {
 SYSTEM_PLACEHOLDERS = frozenset({"interests", "audience"})
 # An opening or closing <paper ...> tag inside untrusted text, however it is spaced or cased.
 _PAPER_TAG = re.compile(r"<\s*(/?)\s*paper\b([^>]*)>", re.IGNORECASE)
+# Placeholders that carry a paper's own words (a title can carry an injection as well as the
+# body): a template must put them between <paper> and </paper>, the only delimiters `untrusted`
+# defuses and the system part names as data.
+PAPER_WORDS = frozenset(
+    {"title", "authors", "categories", "abstract", "comments", "section", "paper_text"}
+)
+HEADER_KEYS = ("description", "temperature", "max_tokens")
+# The longest reply any chat model gives; more is a typo (and held against --max-cost whole).
+MAX_REPLY_TOKENS = 128_000
 
 
 class Prompt(BaseModel):
@@ -176,12 +192,7 @@ def load_prompt(prompts_dir: Path, task: str, variant: str = "default") -> Promp
 
 def parse_prompt(text: str, *, task: str, variant: str, source: str = "<prompt>") -> Prompt:
     header, body = _split_header(text, source)
-    parts = SECTION.split(body)
-    # split() gives [preamble, name1, text1, name2, text2]
-    pairs = zip(parts[1::2], parts[2::2], strict=True)
-    sections = {name.lower(): part.strip() for name, part in pairs}
-    if set(sections) != {"system", "user"}:
-        raise PromptError(f"prompt {source} needs a '## system' and a '## user' section")
+    sections = _sections(body, source)
     allowed = TASK_PLACEHOLDERS.get(task)
     used = set(PLACEHOLDER.findall(sections["system"] + sections["user"]))
     if allowed is not None and (unknown := used - allowed):
@@ -198,11 +209,8 @@ def parse_prompt(text: str, *, task: str, variant: str, source: str = "<prompt>"
         raise PromptError(
             f"prompt {source} never uses {sorted(missing)}; a {task} prompt must include them"
         )
-    try:
-        temperature = float(header.get("temperature", 0.2))
-        max_tokens = int(header.get("max_tokens", 1500))
-    except ValueError as exc:
-        raise PromptError(f"prompt {source} has a bad header value: {exc}") from exc
+    _check_paper_text(sections["user"], source)
+    temperature, max_tokens = _sampling(header, source)
     return Prompt(
         task=task,
         variant=variant,
@@ -215,7 +223,77 @@ def parse_prompt(text: str, *, task: str, variant: str, source: str = "<prompt>"
     )
 
 
+def _sections(body: str, source: str) -> dict[str, str]:
+    """The system and user parts, each given once, nothing before them, the system part not
+    empty: otherwise the rule that paper text is data could be dropped without a word."""
+    parts = SECTION.split(body)
+    # split() gives [preamble, name1, text1, name2, text2]
+    if preamble := parts[0].strip():
+        first = preamble.splitlines()[0][:60]
+        if first.startswith("#"):
+            raise PromptError(
+                f"prompt {source}: {first!r} is no section heading; the sections are "
+                "'## system' and '## user'"
+            )
+        raise PromptError(
+            f"prompt {source} has text before its first section ({first!r}), which is never "
+            "sent; move it under '## system' or '## user', or delete it"
+        )
+    sections: dict[str, str] = {}
+    for name, part in zip(parts[1::2], parts[2::2], strict=True):
+        if name.lower() in sections:
+            raise PromptError(
+                f"prompt {source} has two '## {name.lower()}' sections (the second would "
+                "replace the first); merge them into one"
+            )
+        sections[name.lower()] = part.strip()
+    if set(sections) != {"system", "user"}:
+        raise PromptError(f"prompt {source} needs a '## system' and a '## user' section")
+    if not sections["system"]:
+        raise PromptError(
+            f"prompt {source} has an empty '## system' section; it tells the model that paper "
+            "text is data, never instructions: write one"
+        )
+    return sections
+
+
+def _check_paper_text(user: str, source: str) -> None:
+    """Each placeholder of a paper's words sits inside <paper> ... </paper>, whose tags in the paper
+    itself are defused (`untrusted`): elsewhere the text could pose as the template's own."""
+    for match in PLACEHOLDER.finditer(user):
+        if match.group(1) not in PAPER_WORDS:
+            continue
+        before = _PAPER_TAG.findall(user[: match.start()])
+        after = _PAPER_TAG.findall(user[match.end() :])
+        if not (before and before[-1][0] == "" and after and after[0][0] == "/"):
+            raise PromptError(
+                f"prompt {source} puts {{{{{match.group(1)}}}}} outside <paper> ... </paper>; "
+                "a paper's words must sit between those tags (the system part calls them data)"
+            )
+
+
+def _sampling(header: dict[str, str], source: str) -> tuple[float, int]:
+    """The header's temperature and max_tokens, in range: a NaN or -5 was sent as it was."""
+    try:
+        temperature = float(header.get("temperature", 0.2))
+        max_tokens = int(header.get("max_tokens", 1500))
+    except ValueError as exc:
+        raise PromptError(f"prompt {source} has a bad header value: {exc}") from exc
+    if not 0 <= temperature <= 2:  # NaN fails this too
+        raise PromptError(
+            f"prompt {source} has temperature {header['temperature'][:40]}; "
+            "use a number from 0 to 2"
+        )
+    if not 1 <= max_tokens <= MAX_REPLY_TOKENS:
+        raise PromptError(
+            f"prompt {source} has max_tokens {header['max_tokens'][:40]}; "
+            f"use a whole number from 1 to {MAX_REPLY_TOKENS:,}"
+        )
+    return temperature, max_tokens
+
+
 def _split_header(text: str, source: str) -> tuple[dict[str, str], str]:
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors save first
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
         return {}, text
@@ -229,5 +307,13 @@ def _split_header(text: str, source: str) -> tuple[dict[str, str], str]:
             key, sep, value = line.partition(":")
             if not sep:
                 raise PromptError(f"prompt {source}: header line {line!r} is not 'key: value'")
-            header[key.strip()] = value.strip()
+            key = key.strip()
+            if key not in HEADER_KEYS:  # a misspelt temperature would be ignored
+                raise PromptError(
+                    f"prompt {source}: unknown header key {key[:40]!r}; "
+                    f"the header takes {', '.join(HEADER_KEYS)}"
+                )
+            if key in header:
+                raise PromptError(f"prompt {source}: header gives {key} twice; keep one")
+            header[key] = value.strip()
     return header, "\n".join(lines[end + 1 :])

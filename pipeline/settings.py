@@ -33,6 +33,11 @@ from pipeline.llm.base import Price
 
 CONFIG_FILE = "paperbrief.toml"
 
+# The longest wait a setting may ask for, in seconds: a socket or a lock refuses a timeout
+# past a few years (OverflowError), and no run waits a day for one reply.
+HOUR = 3600.0
+DAY = 86400.0
+
 # Environment variables with a name of their own; any other setting is reachable as
 # PAPERBRIEF_<SECTION>__<KEY> (e.g. PAPERBRIEF_CHUNK__MAX_TOKENS=800).
 ENV_NAMES: dict[str, tuple[str, ...]] = {
@@ -64,7 +69,9 @@ DEFAULT_PRICES = {
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # TOML and the environment both spell nan and inf: neither is a number of seconds or
+    # dollars, inf passes a lower bound, and NaN a hand-written check (NaN < 0 is false)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class LLMSettings(Section):
@@ -89,7 +96,7 @@ class LLMSettings(Section):
     max_reasks: int = Field(
         default=2, ge=0, le=5, description="re-asks when a reply fails the schema"
     )
-    timeout: float = Field(default=120.0, gt=0, description="seconds per call")
+    timeout: float = Field(default=120.0, gt=0, le=DAY, description="seconds per call")
     max_retries: int = Field(
         default=4, ge=0, le=10, description="retries of 429, 5xx and timeouts per call"
     )
@@ -110,10 +117,13 @@ class LLMSettings(Section):
         default=False,
         description="batch mode: a failed item becomes a direct call, not a follow-up batch",
     )
-    batch_poll: float = Field(default=60.0, gt=0, description="batch mode: seconds between polls")
+    batch_poll: float = Field(
+        default=60.0, gt=0, le=DAY, description="batch mode: seconds between polls"
+    )
     batch_gather: float = Field(
         default=1.0,
         gt=0,
+        le=HOUR,
         description="batch mode: a batch is sent once no request has joined it for this long",
     )
     batch_rounds: int = Field(
@@ -224,13 +234,13 @@ class ArxivSettings(Section):
         default="https://rss.arxiv.org/rss/", description="arXiv RSS feed (today's listing)"
     )
     pdf_url: str = Field(default="https://arxiv.org/pdf/", description="where PDFs are fetched")
-    delay: float = Field(default=3.0, ge=0, description="seconds between requests")
+    delay: float = Field(default=3.0, ge=0, le=HOUR, description="seconds between requests")
     contact: str = Field(default="", description="an e-mail for arXiv's User-Agent log")
-    timeout: float = Field(default=60.0, gt=0, description="seconds per request")
+    timeout: float = Field(default=60.0, gt=0, le=DAY, description="seconds per request")
     max_retries: int = Field(
         default=4, ge=0, le=10, description="retries of timeouts, 429 and 5xx per request"
     )
-    max_backoff: float = Field(default=120.0, gt=0, description="cap on one wait, seconds")
+    max_backoff: float = Field(default=120.0, gt=0, le=DAY, description="cap on one wait, seconds")
     page_size: int = Field(default=200, ge=1, le=2000, description="papers per API request")
     include_replacements: bool = Field(
         default=False, description="also list replaced (new-version) papers from the RSS feed"

@@ -18,6 +18,7 @@ from pipeline.cli import main
 from pipeline.errors import PromptError, SettingsError
 from pipeline.prompts import default_prompts_dir, load_prompt
 from pipeline.settings import Settings, load, load_settings
+from tests.workspace import paperbrief
 
 
 def leaves(
@@ -233,4 +234,73 @@ def test_two_variables_giving_one_setting_whole_and_in_part_are_named():
     assert str(caught.value) == (
         "setting llm.model: env PAPERBRIEF_LLM__MODEL__X gives part of a value that another "
         "variable gives whole (PAPERBRIEF_LLM__MODEL); unset one of them"
+    )
+
+
+# --- numbers that are no amount -----------------------------------------------------------
+
+
+def floats(model: type[BaseModel] = Settings, prefix: tuple[str, ...] = ()) -> list[str]:
+    """Every setting that holds a float (seconds, dollars), as section.key."""
+    found: list[str] = []
+    for name, field in model.model_fields.items():
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            found += floats(kind, (*prefix, name))
+        elif kind is float or kind == float | None:
+            found.append(".".join((*prefix, name)))
+    return found
+
+
+def toml_setting(tmp_path: Path, setting: str, value: str) -> Path:
+    section, _, key = setting.rpartition(".")
+    path = tmp_path / "paperbrief.toml"
+    path.write_text(f"[{section}]\n{key} = {value}\n", encoding="utf-8")
+    return path
+
+
+# TOML spells nan and inf: inf passed every lower bound, NaN the weights' own check (NaN < 0 is
+# false), and either, as a price, defeated --max-cost
+NOT_FINITE = ["nan", "inf", "-inf"]
+
+
+@pytest.mark.parametrize("value", NOT_FINITE)
+@pytest.mark.parametrize("setting", [*floats(), "rank.weights.novelty"])
+def test_a_float_setting_that_is_no_finite_number_is_named(tmp_path: Path, setting, value):
+    assert "llm.max_cost" in floats() and "arxiv.delay" in floats()  # the walk finds them
+    config = toml_setting(tmp_path, setting, value)
+    with pytest.raises(SettingsError) as caught:
+        load(config, env={}, flags={})
+    assert str(caught.value).startswith(f"setting {setting}: Input should be a finite number")
+
+
+@pytest.mark.parametrize("value", [*NOT_FINITE, "-1000", "-0.01", "1e300"])
+@pytest.mark.parametrize("price", ["input", "output", "cached_input"])
+def test_a_price_that_is_negative_or_no_finite_number_is_one_usage_line(
+    tmp_path: Path, price: str, value: str
+):
+    (tmp_path / "paperbrief.toml").write_text(f'[llm.prices."gpt-test"]\n{price} = {value}\n')
+    result = paperbrief("config", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"paperbrief: error: setting llm.prices.gpt-test.{price}: ")
+    assert f"(from file {tmp_path / 'paperbrief.toml'})" in line
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("llm.timeout", "1e12"), ("arxiv.timeout", "1e12"), ("arxiv.delay", "1e9")],
+)
+def test_a_wait_no_socket_or_lock_can_hold_is_named(tmp_path: Path, setting: str, value: str):
+    # it was an OverflowError traceback ("timestamp out of range") at the first request
+    with pytest.raises(SettingsError) as caught:
+        load(toml_setting(tmp_path, setting, value), env={}, flags={})
+    assert str(caught.value).startswith(f"setting {setting}: Input should be less than")
+
+
+def test_a_max_cost_flag_that_is_no_number_is_named():
+    with pytest.raises(SettingsError) as caught:
+        load(env={"PAPERBRIEF_MAX_COST": "nan"}, flags={})
+    assert str(caught.value) == (
+        "setting llm.max_cost: Input should be a finite number (from env PAPERBRIEF_MAX_COST)"
     )

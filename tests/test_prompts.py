@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,9 @@ max_tokens: 900
 ## system
 Summarize. Literal braces {like: "json"} stay.
 ## user
+<paper>
 Title: {{title}}
+</paper>
 <paper>{{ paper_text }}</paper>
 """
 
@@ -43,7 +47,9 @@ def test_render_fills_placeholders_and_keeps_literal_braces():
     system, user = prompt.render(title="Paper {1}", paper_text="text with {{title}} inside")
     assert system.role == "system" and '{like: "json"}' in system.content
     # a placeholder-looking string inside the paper is data, not expanded again
-    assert user.content == "Title: Paper {1}\n<paper>text with {{title}} inside</paper>"
+    assert user.content == (
+        "<paper>\nTitle: Paper {1}\n</paper>\n<paper>text with {{title}} inside</paper>"
+    )
     assert (prompt.temperature, prompt.max_tokens) == (0.5, 900)
 
 
@@ -156,3 +162,86 @@ def test_paperbrief_prompts_lists_each_variant_with_its_description(capsys, monk
 def test_a_missing_prompts_folder_is_one_clear_error(tmp_path: Path):
     with pytest.raises(PromptError, match="not found"):
         prompt_variants(tmp_path / "nope")
+
+
+# --- what a user's edit may not do silently -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [
+        ("temperature: 0.5", "nan"),  # sent as NaN: a body no JSON parser takes
+        ("temperature: 0.5", "inf"),
+        ("temperature: 0.5", "50"),
+        ("temperature: 0.5", "-0.1"),
+        ("max_tokens: 900", "-5"),  # was sent as 1
+        ("max_tokens: 900", "0"),
+        ("max_tokens: 900", "1000000000"),
+    ],
+)
+def test_a_header_value_out_of_range_is_named(line: str, value: str):
+    key = line.split(":")[0]
+    text = TEMPLATE.replace(line, f"{key}: {value}")
+    with pytest.raises(PromptError, match=rf"^prompt t\.md has {key} {value}; use a"):
+        parse_prompt(text, task="summarize", variant="t", source="t.md")
+
+
+def test_the_header_edges_are_taken():
+    for temperature, max_tokens in (("0", "1"), ("2", "128000")):
+        text = TEMPLATE.replace("0.5", temperature).replace("900", max_tokens)
+        prompt = parse_prompt(text, task="summarize", variant="t")
+        assert (prompt.temperature, prompt.max_tokens) == (float(temperature), int(max_tokens))
+
+
+@pytest.mark.parametrize(
+    ("edit", "error"),
+    [
+        # the second system part replaced the first, "data, never instructions" with it
+        (lambda t: t + "## system\nSecond system.\n", "two '## system' sections"),
+        (lambda t: t + "## USER\nAnd more.\n", "two '## user' sections"),
+        (lambda t: t.replace("---\n## system", "---\nBe kind.\n## system"), "text before"),
+        (lambda t: t.replace("## system", "## sys"), "'## sys' is no section heading"),
+        (lambda t: t.replace('Summarize. Literal braces {like: "json"} stay.', ""), "empty"),
+        (lambda t: t.replace("<paper>{{ paper_text }}</paper>", "{{paper_text}}"), "outside"),
+        (lambda t: t.replace("</paper>", ""), "outside <paper>"),
+        (
+            lambda t: t.replace("<paper>{{ paper_text }}</paper>", "</paper>{{paper_text}}<paper>"),
+            "outside",
+        ),
+        # a title can carry an injection as well as the body can
+        (
+            lambda t: t.replace("<paper>{{ paper_text }}", "{{title}}\n<paper>{{ paper_text }}"),
+            "{{title}} outside",
+        ),
+        (lambda t: t.replace("temperature:", "temprature:"), "unknown header key 'temprature'"),
+        (lambda t: t.replace("max_tokens: 900", "max_tokens: 900\nmax_tokens: 5"), "twice"),
+    ],
+)
+def test_an_edit_that_would_drop_a_part_silently_is_refused(edit, error: str):
+    with pytest.raises(PromptError, match=re.escape(error)) as caught:
+        parse_prompt(edit(TEMPLATE), task="summarize", variant="t", source="t.md")
+    assert str(caught.value).startswith("prompt t.md") and "\n" not in str(caught.value)
+
+
+def test_a_rewritten_prompt_in_its_own_words_is_taken():
+    text = TEMPLATE.replace("Summarize.", "Écris un résumé.\n\n### Rules\n- be brief").replace(
+        "Title: {{title}}", "Titre : {{title}}\nRésumé : {{abstract}}"
+    )
+    prompt = parse_prompt("\ufeff" + text, task="summarize", variant="t")  # a BOM, too
+    assert "### Rules" in prompt.system and prompt.temperature == 0.5
+
+
+def test_a_prompts_folder_with_a_second_system_part_is_one_usage_line(
+    tmp_path: Path, capsys, monkeypatch
+):
+    prompts = tmp_path / "prompts"
+    shutil.copytree(default_prompts_dir(), prompts)
+    summarize = prompts / "summarize" / "default.md"
+    summarize.write_text(summarize.read_text() + "\n## system\nSecond system.\n")
+    monkeypatch.setenv("PAPERBRIEF_PROMPTS_DIR", str(prompts))
+    assert main(["prompts"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"paperbrief: error: prompt {summarize} has two '## system' sections (the second would "
+        "replace the first); merge them into one"
+    )

@@ -3,17 +3,20 @@ reports, cache metadata and cache keys all hold the redacted URL."""
 
 from __future__ import annotations
 
+import base64
 import subprocess
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from pipeline.llm.backends import backend_for
-from pipeline.redaction import masked, redacted
+from pipeline.redaction import masked, redacted, url_secrets
 from pipeline.settings import load_settings
-from tests.fakes.arxiv_server import FakeArxiv, make_papers
+from tests.fakes.arxiv_server import FakeArxiv, FakePaper, api_error_feed, make_papers
+from tests.fakes.http import LocalServer, QuietHandler
 from tests.fakes.openai_server import FakeOpenAI, error_body
 from tests.workspace import Workspace, clean_env, paperbrief
 
@@ -231,3 +234,148 @@ def test_a_key_the_server_quotes_where_the_message_is_cut_shows_no_part_of_it(
     assert "bad key ***" in first["error"]
     assert API_KEY[:6] not in result.stdout + result.stderr
     assert files_holding(workspace.root, API_KEY[:6]) == []
+
+
+# A password that reads differently percent-encoded, and the forms a server may echo it in: as
+# the URL holds it, decoded, as `user:password`, and as the Basic header's base64 of that.
+PASSWORD = "s3cret/pass"
+IN_URL = quote(PASSWORD, safe="")
+BASIC = base64.b64encode(f"bob:{PASSWORD}".encode()).decode()
+ECHOED = (PASSWORD, IN_URL, BASIC.rstrip("="))
+
+
+def echo_of_credentials(authorization: str = f"Basic {BASIC}") -> str:
+    return (
+        f"invalid auth for bob:{PASSWORD} (password {PASSWORD}, as sent {IN_URL}; "
+        f"Authorization: {authorization}; again {BASIC})"
+    )
+
+
+def test_masking_hides_every_form_of_a_url_password():
+    secrets = url_secrets(f"http://bob:{IN_URL}@127.0.0.1:9/v1")
+    assert masked(echo_of_credentials(), secrets) == (
+        "invalid auth for *** (password ***, as sent ***; Authorization: Basic ***; again ***)"
+    )
+    assert masked("token tk99 and tk999", url_secrets("http://tk99@h/")) == "token *** and ***9"
+    assert masked("u:pw, pw", url_secrets("http://u:pw@h/")) == "***, pw"  # too short alone
+    # known to no one, an echoed header is still hidden; words after "Basic" are not
+    assert redacted("Authorization: Basic dXNlcjpwYXNzd29yZA==") == "Authorization: Basic ***"
+    assert redacted('{"authorization": "Bearer abc"}') == '{"authorization": "Bearer ***"}'
+    for prose in ("Basic properties of Bearer tokens", "Basic Word2Vec embeddings"):
+        assert redacted(prose) == prose
+
+
+def no_echo_anywhere(result: subprocess.CompletedProcess[str], root: Path) -> None:
+    for secret in ECHOED:
+        assert secret not in result.stdout + result.stderr
+        assert files_holding(root, secret) == []
+
+
+class ErrorEchoingLLM(FakeOpenAI):
+    """Answers every chat request with an error quoting the credentials in every form."""
+
+    def _chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        return 400, {}, error_body(400, echo_of_credentials(f"Bearer {API_KEY}"))
+
+
+class RefusalEchoingLLM(FakeOpenAI):
+    """Refuses every chat request in words quoting the credentials in every form."""
+
+    def _chat_reply(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        self.script([{"refusal": echo_of_credentials()}])
+        return super()._chat_reply(body)
+
+
+@pytest.mark.parametrize("server", [ErrorEchoingLLM, RefusalEchoingLLM])
+def test_an_llm_server_echoing_the_url_password_in_any_form_is_shown_and_stored_without_it(
+    workspace: Workspace, server: type[FakeOpenAI]
+):
+    with server() as llm:
+        url = llm.base_url.replace("http://", f"http://bob:{IN_URL}@")
+        env = {"OPENAI_API_KEY": API_KEY, "PAPERBRIEF_LLM__MAX_RETRIES": "0"}
+        result = workspace.run("--base-url", url, env=env)
+    assert result.returncode == 1, result.stderr
+    [first, *_] = workspace.record()["failed"]
+    assert "invalid auth for *** (password ***" in first["error"]
+    assert API_KEY not in result.stdout + result.stderr  # as "Bearer KEY" too
+    assert files_holding(workspace.root, API_KEY) == []
+    no_echo_anywhere(result, workspace.root)
+
+
+class EchoingArxiv(FakeArxiv):
+    """An arXiv whose API errors and PDFs quote the credentials each request was sent with."""
+
+    def api_reply(self, query: dict[str, str], *, empty: bool = False) -> tuple[int, str]:
+        return 400, api_error_feed(self._echo())
+
+    def pdf_bytes(self, paper: FakePaper) -> bytes:
+        return self._echo().split("(password ")[1].encode()  # quoted by "not a PDF (starts…"
+
+    def _echo(self) -> str:
+        authorization = self.requests[-1].headers["authorization"]
+        user, _, password = base64.b64decode(authorization.split()[1]).decode().partition(":")
+        return f"bad request from {user}:{password} (password {password} {authorization})"
+
+
+class PdfEchoingArxiv(EchoingArxiv):
+    """Lists papers as arXiv does; only its PDFs echo the credentials."""
+
+    api_reply = FakeArxiv.api_reply
+
+
+@pytest.mark.parametrize(
+    ("failing", "server"), [("listing", EchoingArxiv), ("download", PdfEchoingArxiv)]
+)
+def test_an_arxiv_echoing_the_url_password_in_any_form_is_shown_and_stored_without_it(
+    tmp_path: Path, failing: str, server: type[FakeArxiv]
+):
+    workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())  # --ids: today's
+    with server(make_papers(1)) as arxiv:
+        env = {k: v.replace("http://", f"http://bob:{IN_URL}@") for k, v in arxiv.env().items()}
+        result = workspace.run("--ids", "2603.00001", "--backend", "extractive", env=env)
+    if failing == "listing":
+        assert result.returncode == 3, result.stderr
+        assert "paperbrief: error: arXiv API error: bad request from ***" in result.stderr
+    else:
+        assert result.returncode == 1, result.stderr
+        [failed] = workspace.record()["failed"]
+        assert "not a PDF (starts with b'***" in failed["error"]
+    assert "Traceback" not in result.stderr
+    no_echo_anywhere(result, workspace.root)
+
+
+class _GarbledHandler(QuietHandler):
+    def do_GET(self) -> None:
+        authorization = self.headers["Authorization"]
+        user_password = base64.b64decode(authorization.split()[1]).decode()
+        self.wfile.write(f"HTTP/1.1 2x0 {user_password} {authorization}\r\n\r\n".encode())
+        self.close_connection = True
+
+
+class GarbledArxiv(LocalServer):
+    """Answers with a status line no client can read, echoing the credentials it was sent: the
+    HTTP client's exception quotes it, and --debug shows that exception."""
+
+    handler = _GarbledHandler
+
+
+def test_debugs_traceback_shows_no_credential_a_garbled_reply_echoes(tmp_path: Path):
+    workspace = Workspace(tmp_path / "ws", day=date.today().isoformat())
+    command = workspace.command("--ids", "2603.00001", "--backend", "extractive")
+    at = command.index("run")
+    with GarbledArxiv() as arxiv:
+        env = {
+            "PAPERBRIEF_ARXIV_API_URL": f"http://bob:{IN_URL}@{arxiv.origin[7:]}/api/query",
+            "PAPERBRIEF_ARXIV__MAX_RETRIES": "0",
+        }
+        result = subprocess.run(
+            [*command[:at], "--debug", *command[at:]],
+            cwd=workspace.root,
+            env={**workspace.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert result.returncode == 3, result.stderr
+    assert "RemoteProtocolError" in result.stderr  # the garbled reply's exception is shown
+    no_echo_anywhere(result, workspace.root)

@@ -42,7 +42,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from pipeline.redaction import redacted
+from pipeline.redaction import masked, redacted, url_secrets
 from pipeline.settings import ArxivSettings
 from pipeline.wording import plural
 
@@ -251,6 +251,12 @@ class ArxivClient:
     def close(self) -> None:
         self._http.close()
 
+    def masked(self, text: str) -> str:
+        """A server's words as they may be shown or stored: a reply may echo the credentials
+        of a configured URL, as the URL, `user:password` or the Basic header sent with them."""
+        urls = (self.settings.api_url, self.settings.rss_url, self.settings.pdf_url)
+        return masked(text, [secret for url in urls for secret in url_secrets(url)])
+
     # --- the one public call ----------------------------------------------------------
 
     def get(self, url: str, params: Params | None = None, *, kind: Kind) -> httpx.Response:
@@ -297,7 +303,7 @@ class ArxivClient:
                         "not sent: the run is stopping", url=url, retries=0
                     ) from exc
                 retries = self.settings.max_retries
-                message = _describe(exc, retries)
+                message = self.masked(_describe(exc, retries))  # may quote a garbled reply
                 raise RequestFailed(message, url=url, retries=retries) from exc
         if not response.is_success:
             stats.failures += 1
@@ -309,7 +315,8 @@ class ArxivClient:
             raise ValueError(f"unknown request kind {kind!r}; expected one of {KINDS}")
         if not self._allowed(httpx.URL(url), self._bases[kind]):
             base = self._bases[kind]
-            message = f"refusing to fetch {url}: not under the arXiv {kind} URL {base}"
+            # `url` may be a server's Location, echoing what it was sent
+            message = self.masked(f"refusing to fetch {url}: not under the arXiv {kind} URL {base}")
             raise RefusedURL(message, url=url, retries=0)
 
     # --- internals --------------------------------------------------------------------
@@ -411,8 +418,8 @@ class ArxivClient:
             why = f"HTTP {exc.response.status_code}"
         elif isinstance(exc, httpx.TimeoutException):
             why = "timed out"
-        elif exc is not None:
-            why = network_cause(exc)
+        elif exc is not None and (cause := network_cause(exc)):
+            why = self.masked(cause)  # found in the exception's text, which may quote a reply
         wait = state.next_action.sleep if state.next_action else 0.0
         retries = self.settings.max_retries
         self._on_retry(

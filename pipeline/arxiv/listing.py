@@ -26,8 +26,9 @@ when asked. `--ids` fetches exactly the given papers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -38,6 +39,8 @@ from pipeline.errors import FeedError, UsageError
 from pipeline.models import PaperMeta
 from pipeline.settings import ArxivSettings
 from pipeline.wording import plural
+
+T = TypeVar("T")
 
 EASTERN = ZoneInfo("America/New_York")
 CUTOFF = time(14, 0)  # arXiv's daily submission deadline, US Eastern
@@ -72,7 +75,7 @@ def announced(client: ArxivClient, settings: ArxivSettings) -> Listing:
     """Today's RSS announcements: new and cross-listed papers (plus replacements when asked),
     one entry per paper however many of the categories list it."""
     url = rss_feed_url(settings)
-    feed = rss_items(_fetch(client, url, None, kind="rss", what="RSS feed"))
+    feed = _read(client, rss_items, _fetch(client, url, None, kind="rss", what="RSS feed"))
     wanted = ANNOUNCED + (REPLACED if settings.include_replacements else ())
     papers = dedupe(p for p in feed.papers if (p.announce_type or "new") in wanted)
     warnings = []
@@ -269,7 +272,16 @@ def keyword_filter(
 
 
 def _api(client: ArxivClient, settings: ArxivSettings, params: Params) -> ApiPage:
-    return api_page(_fetch(client, settings.api_url, params, kind="api", what="API"))
+    return _read(client, api_page, _fetch(client, settings.api_url, params, kind="api", what="API"))
+
+
+def _read(client: ArxivClient, parse: Callable[[bytes], T], body: bytes) -> T:
+    """`parse(body)`; its `FeedError` quotes the reply, which may echo the credentials sent with
+    the request (`ArxivClient.masked`). Not chained: the original's text would show in --debug."""
+    try:
+        return parse(body)
+    except FeedError as exc:
+        raise FeedError(client.masked(str(exc))) from None
 
 
 def _fetch(client: ArxivClient, url: str, params: Params | None, *, kind: Kind, what: str) -> bytes:
@@ -277,11 +289,15 @@ def _fetch(client: ArxivClient, url: str, params: Params | None, *, kind: Kind, 
     try:
         response = client.get(url, params, kind=kind)
     except RequestFailed as exc:
-        raise FeedError(f"arXiv {what} at {url}: {exc}; try again later") from exc
+        raise FeedError(client.masked(f"arXiv {what} at {url}: {exc}; try again later")) from exc
     if response.status_code == 400 and kind == "api":
-        api_page(response.content)  # arXiv explains a bad query in an error entry; raise that
+        # arXiv explains a bad query in an error entry; raise that
+        _read(client, api_page, response.content)
     if response.status_code != 200:
         raise FeedError(
-            f"arXiv {what} answered HTTP {response.status_code} for {response.url}; try again later"
+            client.masked(
+                f"arXiv {what} answered HTTP {response.status_code} for {response.url}; "
+                "try again later"
+            )
         )
     return response.content

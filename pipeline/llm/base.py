@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.models import Usage
 
@@ -75,12 +75,19 @@ class LLM(Protocol):
     ) -> R: ...
 
 
-class Price(BaseModel):
-    """US dollars per million tokens."""
+# Dollars per million tokens at most: far above any model's price (o1-pro's output: 600), and
+# low enough that no day's cost overflows to inf.
+MAX_PRICE = 10_000.0
 
-    input: float = 0.0
-    output: float = 0.0
-    cached_input: float | None = None
+
+class Price(BaseModel):
+    """US dollars per million tokens. A negative or NaN price would pass any --max-cost."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    input: float = Field(default=0.0, ge=0, le=MAX_PRICE)
+    output: float = Field(default=0.0, ge=0, le=MAX_PRICE)
+    cached_input: float | None = Field(default=None, ge=0, le=MAX_PRICE)
 
     def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
         cached_rate = self.cached_input if self.cached_input is not None else self.input

@@ -61,7 +61,7 @@ from pipeline.llm.limiter import RateLimiter, estimate_tokens, retry_after
 from pipeline.llm.replies import reask_until_valid
 from pipeline.markup import clean
 from pipeline.models import Usage
-from pipeline.redaction import masked, redacted
+from pipeline.redaction import masked, redacted, url_secrets
 from pipeline.wording import plural
 
 if TYPE_CHECKING:
@@ -527,7 +527,7 @@ class OpenAIBackend:
         try:
             return ChatReply.model_validate_json(body)
         except ValidationError as exc:
-            what = _one_line(exc.errors(include_url=False)[0]["msg"])
+            what = _one_line(self.masked(exc.errors(include_url=False)[0]["msg"]))
             message = f"openai endpoint {self._endpoint()} sent a reply that is not a chat "
             message += f"completion ({what}); is it an OpenAI-compatible server?"
             raise LLMError(message, stage=task) from exc
@@ -574,7 +574,7 @@ class OpenAIBackend:
             raise LLMError(message, stage=task)
         choice = completion.choices[0]
         if choice.message.refusal:
-            refusal = _one_line(choice.message.refusal)
+            refusal = _one_line(self.masked(choice.message.refusal))
             raise RefusalError(
                 f"model {self.model} refused the {task} request: {refusal}", stage=task
             )
@@ -686,8 +686,9 @@ class OpenAIBackend:
 
     def masked(self, text: str) -> str:
         """A server's words as they may be shown or stored: it may echo the request, key and
-        credentialed URL included (`pipeline.redaction.masked`)."""
-        return masked(text, (self.api_key, os.environ.get("OPENAI_API_KEY")))
+        credentialed URL included, in whatever form (`pipeline.redaction.masked`)."""
+        key = (self.api_key, os.environ.get("OPENAI_API_KEY"))
+        return masked(text, (*key, *url_secrets(self._url())))
 
     def _transport_error(self, exc: BaseException, task: str) -> LLMError:
         failure = self.masked(self._failure(exc))

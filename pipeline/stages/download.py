@@ -56,8 +56,8 @@ def download_pdf(
     except RequestFailed as exc:
         raise _error(paper_id, str(exc)) from exc
     problem = reply_problem(response, url)
-    if problem:
-        raise _error(paper_id, problem)
+    if problem:  # it may quote the reply, which may echo the credentials sent
+        raise _error(paper_id, client.masked(problem))
     try:
         write_atomic(target, response.content)
     except OSError as exc:
