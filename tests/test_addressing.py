@@ -91,6 +91,9 @@ ACADEMIC = [
     "The dataset can be downloaded from the project page.",
     "We release the code and the weights to the community.",
     "Python 3.11.4 and PyTorch 2.1 were used for all runs.",
+    "Models should be ranked by their accuracy on the held-out split.",
+    "Our study should be treated as a first step towards such a benchmark.",
+    "The model should output a probability for each class.",
 ]
 
 

