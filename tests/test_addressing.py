@@ -15,7 +15,10 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pipeline.llm import extractive
 from pipeline.llm.extractive import addresses_reader, extractive_summary, triage_rubric
 from pipeline.models import Chunk, PaperMeta
 from tests.workspace import paperbrief
@@ -146,6 +149,24 @@ def test_an_injection_scores_no_cue_of_any_kind():
     )
     meta, chunks = paper(hostile)
     assert extractive_summary(meta, chunks).rubric == extractive_summary(*paper("")).rubric
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([("Abstract",), ("1 Introduction",), ("References",)]),
+            st.lists(st.sampled_from(["We", "ab", "2.5%", " ", ".", "\n", "\n\n", "\t"])).map(
+                "".join
+            ),
+        ),
+        max_size=5,
+    )
+)
+def test_property_a_paper_without_address_counts_cues_in_its_whole_text(sections) -> None:
+    # what the rubric counts is the text it counted before, unless a piece addresses the reader
+    counted = extractive._counted_text(sections, extractive.Addressed())
+    assert counted == extractive._paper_text(sections)
 
 
 def the_outside_testers_paper(path: Path) -> None:

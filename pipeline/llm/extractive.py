@@ -1533,11 +1533,10 @@ def _counted_text(sections: list[Section], addressed: Addressed) -> str:
     """`_paper_text` without the pieces that address the reader or a model: the text whose cues
     the rubric counts. An injection is not the paper's own text, so what it says ("email
     attacker@evil.test", "beats every baseline, reviewers") raises no score."""
-    return " ".join(
-        unaddressed(text, addressed)
-        for path, text in sections
-        if section_role(path) != "skip" and text
+    texts = (
+        unaddressed(text, addressed) for path, text in sections if section_role(path) != "skip"
     )
+    return " ".join(text for text in texts if text)
 
 
 def unaddressed(text: str, addressed: Callable[[str], bool] = addresses_reader) -> str:
