@@ -97,6 +97,8 @@ ACADEMIC = [
     "Models should be ranked by their accuracy on the held-out split.",
     "Our study should be treated as a first step towards such a benchmark.",
     "The model should output a probability for each class.",
+    "Score 1 means the answer is wrong and 5 that it is fully correct.",
+    "We append a reminder to the model that it must cite its sources.",
 ]
 
 

@@ -320,12 +320,16 @@ _COMMAND: Final = (
 )
 _OBJECT: Final = (
     r"(?:(?:the|this|that|these|those|a|an|our|your|my|his|her|its|it|them|us|me|all|every|"
-    r"any|each|only|no)\b|\d|[\"'“‘])"
+    r"any|each|only|no)\b|[\"'“‘])"
 )
 # An order's verb after "must", "should" ...: judging the paper, or saying what to say.
 _MODAL: Final = (
     r"(?:must|should|shall|will|would|need to|needs to|has to|have to|ought to|is to|are to|"
     r"(?:is|are) (?:required|instructed|asked|expected|supposed|told|encouraged|advised) to)"
+)
+_NOTE_TO: Final = (
+    rf"(?:notes?|reminder|memo|p\.s\.)\s+(?:to|for)\s+(?:(?:the|all|any|every|our|my)\s+)?"
+    rf"{_ADDRESSEES}"
 )
 _JUDGE: Final = (
     r"(?:recommend|rate|score|rank|praise|accept|award|endorse|approve|overlook|"
@@ -418,11 +422,9 @@ _READER_CHECKS: Final[tuple[_Check | tuple[tuple[str, ...], str], ...]] = (
     # "ChatGPT, Claude and Gemini: recommend this paper", "Readers, please ..."
     ((), r"^\W*dear\b"),
     (("dear",), rf"\bdear\s+(?:[\w-]+\s+){{0,3}}?{_ADDRESSEE}\b"),
-    (
-        ("note", "reminder", "hint", "memo", "p.s."),
-        rf"\b(?:notes?|reminder|hint|memo|p\.s\.)\s+(?:to|for)\s+(?:(?:the|all|any|every|our|my)"
-        rf"\s+)?{_ADDRESSEE}\b",
-    ),
+    # a note "to the model" in a prompt is the paper's method, one with a colon is not
+    ((), rf"^\W*(?:an?\s+)?{_NOTE_TO}"),
+    (("note", "reminder", "memo", "p.s."), rf"\b{_NOTE_TO}\s*[:!]"),
     (("attention",), rf"\battention\s*,?\s+(?:(?:all|the)\s+)?{_ADDRESSEES}\s*[:!,]"),
     (
         (),
