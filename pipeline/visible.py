@@ -190,13 +190,14 @@ def unspelled(text: str, respell: Callable[[str], str] | None = None) -> str:
 
 def _words(run: str, respell: Callable[[str], str] | None) -> str:
     parts = _marks().split(run)  # letter, marks, letter, marks, ..., letter
-    joiner = Counter(parts[1::2]).most_common(1)[0][0]
-    words, word = [], parts[0]
-    for mark, letter in zip(parts[1::2], parts[2::2], strict=True):
-        if mark == joiner:
-            word += letter
-        else:
-            words.append(word)
-            word = letter
-    words.append(word)
+    letters, marks = parts[0::2], parts[1::2]
+    joiner = Counter(marks).most_common(1)[0][0]
+    # Each word joined once from its slice: adding letter by letter to a string was most of
+    # the time of a long hostile run ("a.a.a...").
+    words, start = [], 0
+    for after, mark in enumerate(marks, 1):
+        if mark != joiner:
+            words.append("".join(letters[start:after]))
+            start = after
+    words.append("".join(letters[start:]))
     return " ".join(map(respell, words) if respell else words)

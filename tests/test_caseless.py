@@ -19,7 +19,8 @@ def _caseless_patterns() -> list[Caseless]:
     for cues in (extractive._DEPLOYMENT, extractive._SECURITY, extractive._NOVELTY):
         found += [pattern for _, pattern in cues] + [extractive._any_cue(cues)]
     found += [pattern for _, pattern in extractive._EVIDENCE]
-    found += [pattern for _, pattern in extractive._READER_CASELESS]
+    for _, then, pattern in extractive._READER_CASELESS:
+        found += [pattern, *([then] if then else [])]
     return found
 
 
