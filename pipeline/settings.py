@@ -281,6 +281,12 @@ class ExtractSettings(Section):
         "larger page is skipped and the report says so: MuPDF needs ~70 times its size in memory "
         "to read its text (a real paper's densest page holds under 1 MiB)",
     )
+    max_memory_mb: int = Field(
+        default=2048,
+        ge=256,
+        description="MiB of address space each extract worker process may map; a paper that "
+        "needs more fails alone (the corpus peaks at ~0.3 GiB)",
+    )
 
 
 class ChunkSettings(Section):

@@ -30,12 +30,12 @@ def text_page(doc: object, text: str = TEXT) -> None:
     page.insert_text((72, 300), f"{text} Page {page.number + 1}.", fontsize=11)
 
 
-def heavy_page(doc: object, operators: int = 4000) -> None:
+def heavy_page(doc: object, operators: int = 4000, word: bytes = b"word") -> None:
     """A page drawing `operators` words, each at its own place: ~0.2 MB of instructions."""
     page = doc.new_page()  # type: ignore[attr-defined]
     page.insert_text((72, 72), "Heavy", fontsize=11)  # names the font /helv in its resources
     shows = b"".join(
-        b"1 0 0 1 %d %d Tm (word%d) Tj\n" % (i % 500, i % 700, i) for i in range(operators)
+        b"1 0 0 1 %d %d Tm (%s%d) Tj\n" % (i % 500, i % 700, word, i) for i in range(operators)
     )
     doc.update_stream(page.get_contents()[0], b"BT /helv 1 Tf\n" + shows + b"ET\n")  # type: ignore[attr-defined]
 
@@ -167,3 +167,22 @@ def test_in_a_folder_day_the_hostile_papers_fail_alone_in_the_workers(
     assert "too large to read safely (extract.max_page_mb)" in failed["heavy"]
     assert "replace it with a good copy" in failed["broken"] and "download" not in failed["broken"]
     assert "partly: skipped 1 page(s) too large to read (extract.max" in day.report()
+
+
+def test_a_page_needing_more_memory_than_a_worker_may_map_fails_its_paper_alone(
+    tmp_path: Path, papers: Path
+) -> None:
+    # The content budget is lifted, so only the workers' address-space limit stands between
+    # this page (2.4M characters: ~0.3 GB in MuPDF) and the machine; a worker maps ~0.2 GB.
+    folder = tmp_path / "mixed"
+    shutil.copytree(papers, folder)
+    doc = quiet_pymupdf().open()
+    heavy_page(doc, 40_000, word=b"w" * 56)
+    doc.save(folder / "greedy.pdf", deflate=True)
+    day = Day(tmp_path / "ws", folder)
+    limits = {"extract.max_page_mb": 1024, "extract.max_memory_mb": 320}
+    record = day.run(pool_threshold=1, **limits)
+    assert [(f.id, f.stage) for f in record.failed] == [("greedy", "extract")]
+    message = record.failed[0].error
+    assert message.endswith(extract.OUT_OF_MEMORY) and "\n" not in message
+    assert record.succeeded == 5

@@ -282,6 +282,8 @@ def _document_or_error(
         return document(path, paper_id, max_pages=max_pages, max_page_mb=max_page_mb, local=local)
     except ExtractError as error:
         return error
+    except MemoryError:  # past the worker's limit (`Extract.worker_memory`)
+        return ExtractError(f"{path}: {OUT_OF_MEMORY}", paper_id=paper_id, stage="extract")
     except Exception as exc:  # a bug on one odd PDF must fail that paper, not the day
         message = f"{path}: extraction failed ({type(exc).__name__}: {exc}); please report this PDF"
         return ExtractError(message, paper_id=paper_id, stage="extract")
@@ -411,15 +413,32 @@ def read_lines(
             continue
         try:
             text = page_lines(page, number + 1)
-        except _pdf_errors() as exc:
-            message = f"{pdf_path}: unreadable page {number + 1} ({_one_line(str(exc))}); {again}"
-            raise ExtractError(message, paper_id=paper_id, stage=stage) from exc
+        except _pdf_errors(MemoryError) as exc:
+            problem = f"page {number + 1}" + (
+                f" {OUT_OF_MEMORY}"
+                if out_of_memory(exc)
+                else f" unreadable ({_one_line(str(exc))}); {again}"
+            )
+            raise ExtractError(f"{pdf_path}: {problem}", paper_id=paper_id, stage=stage) from exc
         lines += text.lines
         found += text.tables
     if not any(any(ch.isalnum() for ch in line.text) for line in lines):
         problem = _why_no_text(skipped, budget)
         raise ExtractError(f"{pdf_path}: {problem}", paper_id=paper_id, stage=stage)
     return PageText(drop_running_text(lines), found, skipped)
+
+
+OUT_OF_MEMORY = (
+    "needs more memory than a worker may use (extract.max_memory_mb); the PDF is hostile or "
+    "damaged: raise extract.max_memory_mb only for a PDF you trust"
+)
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether an allocation failed: Python's MemoryError, or MuPDF's "code=2: calloc (4104 x
+    1 bytes) failed" (a system error, as MuPDF tells a failed malloc)."""
+    said = str(exc)
+    return isinstance(exc, MemoryError) or ("alloc" in said and said.endswith("failed"))
 
 
 def _why_no_text(skipped: int, budget: Budget) -> str:
@@ -1442,6 +1461,12 @@ class Extract(Stage[Paper, Document]):
 
     def placement(self, tools: Any) -> Placement:
         return "process"
+
+    def worker_memory(self, settings: Settings) -> int | None:
+        # A hostile page the content budget misses (a form drawn a thousand times) fails its
+        # paper here. Only worker processes are limited: a small day extracts in the run's
+        # own process, where a limit would fail the run itself.
+        return settings.extract.max_memory_mb * page_content.MIB
 
 
 # The distributions that ship the `pymupdf` module (PyMuPDF 2.0's full stack, or alone).
