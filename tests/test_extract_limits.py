@@ -79,6 +79,25 @@ def test_text_drawn_through_a_form_counts_toward_its_page(tmp_path: Path) -> Non
     assert document(tmp_path / "form.pdf", "form", max_page_mb=SMALL).pages_skipped == 1
 
 
+def test_a_form_counts_as_often_as_it_is_drawn(tmp_path: Path) -> None:
+    # A 58 KB PDF drawing a 0.3 MB form a thousand times took MuPDF past 1.5 GB; here a
+    # 12 KB form (under the budget alone) drawn ten times from a page of 150 bytes.
+    source = quiet_pymupdf().open()
+    heavy_page(source, 400)
+    doc = quiet_pymupdf().open()
+    text_page(doc)
+    page = doc.new_page()
+    page.show_pdf_page(page.rect, source, 0)
+    xref = page.get_contents()[-1]
+    draw = doc.xref_stream(xref)
+    assert b" Do " in draw and len(draw) < 100
+    doc.save(tmp_path / "once.pdf")
+    assert document(tmp_path / "once.pdf", "once", max_page_mb=SMALL).pages_skipped == 0
+    doc.update_stream(xref, draw * 10)
+    doc.save(tmp_path / "tenfold.pdf")
+    assert document(tmp_path / "tenfold.pdf", "tenfold", max_page_mb=SMALL).pages_skipped == 1
+
+
 def test_a_decompression_bomb_weighs_what_it_inflates_to(tmp_path: Path) -> None:
     # 64 MiB of spaces in ~64 KB (inflated only up to the budget, to weigh it).
     doc = quiet_pymupdf().open()
