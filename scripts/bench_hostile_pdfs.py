@@ -11,25 +11,33 @@ files larger than that on disk (a PDF known to need gigabytes, on a shared machi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 
 def measure(pdf: Path, extra: list[str]) -> tuple[float, int, int, str]:
-    """CPU seconds, peak RSS in MiB, exit code and the first line of stderr."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "extract", str(pdf), *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    assert child.stderr is not None
-    said = child.stderr.read().decode(errors="replace")
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    first = said.strip().splitlines()[0] if said.strip() else ""
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, child.returncode, first
+    """CPU seconds, peak RSS in MiB, exit code and what came of it: the pages read (and
+    skipped), or the error line without its path."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "extract", str(pdf), *extra], stdout=out, stderr=err
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        said = err.read().decode(errors="replace").strip()
+        if code == 0:
+            doc = json.loads(out.read())
+            said = f"read {doc['pages_read']} of {doc['pages']} pages"
+            said += f", {doc.get('pages_skipped', 0)} skipped" if "pages_skipped" in doc else ""
+        else:
+            said = said.splitlines()[0].split(": ", 3)[-1] if said else ""
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, code, said
 
 
 def main() -> None:
@@ -47,8 +55,7 @@ def main() -> None:
             continue
         cpu, rss, code, first = measure(pdf, extra)
         total_cpu, peak = total_cpu + cpu, max(peak, rss)
-        outcome = "read" if code == 0 else first.split(": ", 2)[-1][:90]
-        print(f"{pdf.name:34} cpu {cpu:6.2f} s  peak {rss:6d} MiB  rc {code}  {outcome}")
+        print(f"{pdf.name:34} cpu {cpu:6.2f} s  peak {rss:6d} MiB  rc {code}  {first[:90]}")
     print(f"all: cpu {total_cpu:.2f} s, largest peak {peak} MiB")
 
 
