@@ -342,8 +342,6 @@ def open_pdf(
         raise fail(f"not a PDF (starts with {head[:16]!r})", again)
     pymupdf = quiet_pymupdf()
 
-    # What MuPDF reports while reading this PDF tells a damaged one from one without text.
-    pymupdf.TOOLS.reset_mupdf_warnings()
     try:
         doc = pymupdf.open(pdf_path, filetype="pdf")
     except _pdf_errors() as exc:
@@ -423,7 +421,7 @@ def read_lines(
         lines += text.lines
         found += text.tables
     if not any(any(ch.isalnum() for ch in line.text) for line in lines):
-        problem = _why_no_text(skipped, budget)
+        problem = _why_no_text(skipped, budget, _unparsable_page(doc, pages))
         raise ExtractError(f"{pdf_path}: {problem}", paper_id=paper_id, stage=stage)
     return PageText(drop_running_text(lines), found, skipped)
 
@@ -441,9 +439,9 @@ def out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or ("alloc" in said and said.endswith("failed"))
 
 
-def _why_no_text(skipped: int, budget: Budget) -> str:
-    """Why no page gave text, and what to do: pages too large to read, a PDF MuPDF could not
-    parse (its objects damaged or nested too deep), or pages of images only."""
+def _why_no_text(skipped: int, budget: Budget, unparsable: str) -> str:
+    """Why no page gave text, and what to do: pages too large to read, a page MuPDF could not
+    parse (its object damaged or nested too deep), or pages of images only."""
     if skipped:
         mib = budget.page_bytes / page_content.MIB
         return (
@@ -451,27 +449,25 @@ def _why_no_text(skipped: int, budget: Budget) -> str:
             "each, too large to read safely (extract.max_page_mb); raise extract.max_page_mb "
             "only for a PDF you trust"
         )
-    damage = _mupdf_errors()
-    if damage:
+    if unparsable:
         return (
-            f"no readable text: MuPDF could not parse the PDF ({damage}); it is damaged or "
+            f"no readable text: MuPDF could not parse {unparsable}; the PDF is damaged or "
             f"nests its objects too deeply to read; {get_again(budget.local)}"
         )
     return "no extractable text (image-only PDF?); run OCR first"
 
 
-# What MuPDF says when it cannot parse an object (a page, its resources), as against the
-# notices an ordinary PDF also raises ("cannot create appearance stream for ...").
-_PARSE_ERROR = re.compile(
-    r"limit error|stack overflow|cannot load object|syntax error|format error", re.I
-)
-
-
-def _mupdf_errors() -> str:
-    """The first of MuPDF's parse errors since the PDF was opened, on one line; "" if none."""
-    said = quiet_pymupdf().TOOLS.mupdf_warnings(reset=False)
-    found = [line.strip() for line in said.splitlines() if _PARSE_ERROR.search(line)]
-    return _one_line("; ".join(dict.fromkeys(found[:4])))[:200]
+def _unparsable_page(doc: pymupdf.Document, pages: int) -> str:
+    """The first page (of the first `pages`) whose own object MuPDF cannot load, with MuPDF's
+    reason ("page 1 (code=5: exception stack overflow!)"); "" when every one loads. MuPDF
+    then reads such a page as empty: a text PDF with a 200k-deep array in its resources was
+    "image-only"."""
+    for number in range(pages):
+        try:
+            doc.xref_get_key(doc.load_page(number).xref, "Type")
+        except _pdf_errors(IndexError) as exc:
+            return f"page {number + 1} ({_one_line(str(exc))})"
+    return ""
 
 
 def page_lines(page: pymupdf.Page, number: int) -> PageText:
