@@ -407,7 +407,7 @@ class LocalExecutor:
     ) -> list[Job]:
         """Compute the jobs in the pool, reporting each as it finishes; returns the jobs lost
         to a broken pool."""
-        pool = self._workers()
+        pool = self._workers(stage.worker_memory(self.settings))
         futures: dict[Future[Any], Job] = {}
         # Largest first (stable): a stage then ends on short jobs, not with one worker idle
         # while the other reads the longest paper of the day.
@@ -486,14 +486,14 @@ class LocalExecutor:
         multiprocessing's: compare's and report's runners share it)."""
         _start_fork_server()
 
-    def _workers(self) -> ProcessPoolExecutor:
+    def _workers(self, memory_limit: int | None = None) -> ProcessPoolExecutor:
         if self._pool is None:
             _start_fork_server()  # started here, not by the pool's first spawn: see there
             self._pool = ProcessPoolExecutor(
                 max_workers=WORKERS,
                 mp_context=_fork_context(),
                 initializer=_worker_started,
-                initargs=(os.getpid(),),
+                initargs=(os.getpid(), memory_limit),
             )
         return self._pool
 
@@ -554,13 +554,26 @@ def _start_fork_server() -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def _worker_started(run_pid: int) -> None:
+def _worker_started(run_pid: int, memory_limit: int | None = None) -> None:
     """Each worker's start (ignoring SIGINT and SIGTERM from the fork server on, see
     `pipeline.forkserver_signals`): it watches the run, and what it holds from the fork
     server's imports (pydantic's schemas, PyMuPDF, the stages' patterns), which lives as long
-    as it does, is left out of every collection of its cycle collector."""
+    as it does, is left out of every collection of its cycle collector. With a memory limit
+    (the stage's `worker_memory`), an allocation past it fails in the worker (MemoryError, or
+    MuPDF's own), which fails that paper, instead of the machine swapping."""
     _watch_run(run_pid)
+    if memory_limit is not None:
+        _limit_address_space(memory_limit)
     gc.freeze()
+
+
+def _limit_address_space(limit: int) -> None:
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)  # never above what this process was allowed
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 def _watch_run(run_pid: int) -> None:

@@ -49,7 +49,7 @@ def seed(
 def folder_paper(pdf: Path, sha256: str, paper_id: str | None = None) -> Paper:
     """A folder's PDF as a paper with placeholder metadata (the feed stage reads the rest)."""
     paper_id = paper_id or feed.local_id(pdf)
-    file = PdfFile(path=pdf, sha256=sha256)
+    file = PdfFile(path=pdf, sha256=sha256, local=True)
     meta = PaperMeta(id=paper_id, title=pdf.name, pdf_path=pdf, pdf_sha256=file.sha256)
     return Paper(meta=meta, pdf=file)
 

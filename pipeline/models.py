@@ -75,6 +75,10 @@ class PdfFile(BaseModel):
 
     path: Path
     sha256: str
+    # The user's own file (a folder's PDF), not a download: what to do about a damaged one
+    # differs. Not in the key (`key_digest`), and not written when False, so a download's
+    # cached record reads as before.
+    local: bool = Field(default=False, exclude_if=lambda local: not local)
 
     def key_digest(self) -> str:
         return self.sha256
@@ -114,6 +118,12 @@ class Document(BaseModel):
         default=0,
         description="tables found (numbers, or words laid out as a grid next to a 'Table N' "
         "caption); their cells are kept out of the sections, their captions are in `captions`",
+    )
+    # Not written when 0 (nearly always), so a Document reads and digests as before it existed.
+    pages_skipped: int = Field(
+        default=0,
+        description="pages left unread: over extract.max_page_mb of drawing instructions",
+        exclude_if=lambda skipped: not skipped,
     )
 
     def body_sections(self) -> list[Section]:

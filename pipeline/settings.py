@@ -283,6 +283,20 @@ class ArxivSettings(Section):
 
 class ExtractSettings(Section):
     max_pages: int = Field(default=60, ge=1, description="pages read from each PDF")
+    max_page_mb: float = Field(
+        default=16.0,
+        gt=0,
+        le=1024,
+        description="MiB of drawing instructions (decompressed) a page may hold to be read; a "
+        "larger page is skipped and the report says so: MuPDF needs ~70 times its size in memory "
+        "to read its text (a real paper's densest page holds under 1 MiB)",
+    )
+    max_memory_mb: int = Field(
+        default=2048,
+        ge=256,
+        description="MiB of address space each extract worker process may map; a paper that "
+        "needs more fails alone (the corpus peaks at ~0.3 GiB)",
+    )
 
 
 class ChunkSettings(Section):

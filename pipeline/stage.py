@@ -71,6 +71,11 @@ class Stage(ABC, Generic[Target, Out]):
     def placement(self, tools: Any) -> Placement:
         return "inline"
 
+    def worker_memory(self, settings: Settings) -> int | None:
+        """Bytes of address space each of the stage's worker processes may map (None: no
+        limit), so one hostile paper fails alone instead of exhausting the machine."""
+        return None
+
     def size(self, inputs: Mapping[str, Any]) -> int:
         """One paper's expected work (its compute keywords), for ordering: concurrent jobs
         start largest first, so a day does not end waiting on one long paper. 0: as listed."""

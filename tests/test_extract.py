@@ -564,11 +564,11 @@ def test_an_unexpected_error_fails_only_that_paper(tmp_path: Path, monkeypatch) 
 
     from pipeline.stages import extract
 
-    def broken(path: Path, paper_id: str, *, max_pages: int) -> None:
+    def broken(path: Path, paper_id: str, **settings: object) -> None:
         raise IndexError("list index out of range")
 
     monkeypatch.setattr(extract, "document", broken)
-    error = extract._document_or_error(tmp_path / "odd.pdf", "odd", 60)
+    error = extract._document_or_error(tmp_path / "odd.pdf", "odd", 60, 16.0, local=False)
     assert isinstance(error, ExtractError) and error.paper_id == "odd"
     assert "extraction failed (IndexError" in str(error)
 

@@ -21,7 +21,7 @@ def sample_pdf(papers: Path) -> Path:
 
 
 def test_prints_the_document_as_json(sample_pdf: Path, capsys: pytest.CaptureFixture) -> None:
-    code = extract_command(argparse.Namespace(file=sample_pdf, max_pages=60))
+    code = extract_command(argparse.Namespace(file=sample_pdf, max_pages=60, max_page_mb=16.0))
     printed = json.loads(capsys.readouterr().out)
     assert code == 0
     assert printed["title"] == SAMPLE_PAPERS[0].title
@@ -48,6 +48,10 @@ def test_parser_reads_file_and_page_cap() -> None:
     args = parser.parse_args(["extract", "paper.pdf", "--max-pages", "5"])
     assert (args.command, args.file, args.max_pages) == ("extract", Path("paper.pdf"), 5)
     assert parser.parse_args(["extract", "paper.pdf"]).max_pages == 60
+    assert parser.parse_args(["extract", "paper.pdf", "--max-page-mb", "0.5"]).max_page_mb == 0.5
+    with pytest.raises(SystemExit) as refused:  # a usage error: exit 2, one line
+        parser.parse_args(["extract", "paper.pdf", "--max-page-mb", "0"])
+    assert refused.value.code == 2
 
 
 def test_main_in_a_subprocess(sample_pdf: Path) -> None:

@@ -135,9 +135,9 @@ def counting_opens(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
     opened: Counter[str] = Counter()
     real = extract.open_pdf
 
-    def counted(pdf_path: Path, *args: Any) -> Any:
+    def counted(pdf_path: Path, *args: Any, **kwargs: Any) -> Any:
         opened[Path(pdf_path).name] += 1
-        return real(pdf_path, *args)
+        return real(pdf_path, *args, **kwargs)
 
     monkeypatch.setattr(extract, "open_pdf", counted)
     yield opened

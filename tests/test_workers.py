@@ -100,7 +100,8 @@ def test_a_worker_forgets_pymupdfs_warnings_after_each_paper(tmp_path: Path, pap
     pymupdf.TOOLS.reset_mupdf_warnings()
 
     pdf = PdfFile(path=repaired, sha256=hashlib.sha256(repaired.read_bytes()).hexdigest())
-    values = {"pdf": pdf, "paper_id": "repaired", "max_pages": 60, "library": library()}
+    values = {"pdf": pdf, "paper_id": "repaired", "max_pages": 60, "max_page_mb": 16.0}
+    values["library"] = library()
     result = _compute_in_worker(Extract(), values, {}, None)  # what a worker runs per paper
     assert isinstance(result, Document) and result.sections
     assert pymupdf.JM_mupdf_warnings_store == []

@@ -33,12 +33,29 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=ExtractSettings.model_fields["max_pages"].default,
         help="read at most this many pages (default %(default)s)",
     )
+    parser.add_argument(
+        "--max-page-mb",
+        type=_mib,
+        default=ExtractSettings.model_fields["max_page_mb"].default,
+        help="skip a page holding more MiB of drawing instructions (default %(default)s)",
+    )
+
+
+def _mib(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1024:  # NaN too
+        raise argparse.ArgumentTypeError(f"expected MiB between 0 and 1024, got {text!r}")
+    return value
 
 
 def extract_command(args: argparse.Namespace) -> int:
     from pipeline.stages.extract import document
 
-    doc = document(args.file, args.file.stem, max_pages=args.max_pages)  # errors: cli.main
+    limits = {"max_pages": args.max_pages, "max_page_mb": args.max_page_mb}
+    doc = document(args.file, args.file.stem, **limits, local=True)  # errors: cli.main
     sys.stdout.write(printable_json(as_json(doc)) + "\n")
     return 0
 
@@ -59,6 +76,7 @@ def as_json(doc: Document) -> dict:
         "abstract": doc.abstract,
         "pages": doc.pages,
         "pages_read": doc.pages_read,
+        "pages_skipped": doc.pages_skipped,
         "has_references": doc.has_references,
         "sections": [
             {

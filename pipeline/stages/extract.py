@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from pipeline import collector, memory, numbering, tables
+from pipeline import collector, memory, numbering, page_content, tables
 from pipeline import outline as outlines
 from pipeline.errors import ExtractError
 from pipeline.models import Document, PdfFile, Section
@@ -55,6 +55,9 @@ if TYPE_CHECKING:
     import pymupdf
 
     from pipeline.settings import Settings
+
+# The settings' default for `extract.max_page_mb` (a test checks they agree).
+MAX_PAGE_MB = 16.0
 
 STAGE_VERSION = 5  # 2: tables, footnotes, unheaded references, vocabulary hyphens; 3: pairs;
 # 4: outline headings, body-font headings in sequence, page-2 abstracts, split titles, word tables;
@@ -174,6 +177,7 @@ class Heading(NamedTuple):
 class PageText(NamedTuple):
     lines: list[Line]
     tables: int  # tables found next to a "Table N" caption (see `pipeline.tables`)
+    skipped: int = 0  # pages over the content budget, left unread (see `pipeline.page_content`)
 
 
 class FrontMatter(NamedTuple):
@@ -188,11 +192,22 @@ class FrontMatter(NamedTuple):
 # Inline (a small day, `paperbrief extract`, compare) and in `documents_in_processes`'
 # workers; the executor's workers have it paused already.
 @collector.paused()
-def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
-    """Read a paper's text, at most `max_pages` pages of it."""
-    with open_pdf(pdf_path, paper_id, "extract") as doc:
+def document(
+    pdf_path: Path,
+    paper_id: str,
+    *,
+    max_pages: int = 60,
+    max_page_mb: float = MAX_PAGE_MB,
+    local: bool = False,
+) -> Document:
+    """Read a paper's text, at most `max_pages` pages of it, skipping each page that holds more
+    than `max_page_mb` MiB of drawing instructions. `local`: the PDF is the user's file (what
+    to do about a damaged one differs from a download's)."""
+    budget = Budget(int(max_page_mb * page_content.MIB), local)
+    with open_pdf(pdf_path, paper_id, "extract", local=local) as doc:
         pages = doc.page_count
-        lines, found_tables = read_lines(doc, min(pages, max_pages), pdf_path, paper_id, "extract")
+        read = read_lines(doc, min(pages, max_pages), pdf_path, paper_id, "extract", budget)
+        lines, found_tables = read.lines, read.tables
         entries, metadata_title = _outline(doc), _metadata_title(doc)
     body = body_size(lines)
     lines = drop_footnotes(mark_references(lines, body), body)
@@ -213,6 +228,7 @@ def document(pdf_path: Path, paper_id: str, *, max_pages: int = 60) -> Document:
         pages_read=min(pages, max_pages),
         has_references=any(s.kind == "references" for s in found),
         tables=found_tables,
+        pages_skipped=read.skipped,
     )
 
 
@@ -254,25 +270,32 @@ def _result(
 
 def _document_in_worker(path: Path, paper_id: str, max_pages: int) -> Document | ExtractError:
     try:
-        return _document_or_error(path, paper_id, max_pages)
+        return _document_or_error(path, paper_id, max_pages, MAX_PAGE_MB, local=True)
     finally:
         memory.release()  # or the worker stays the size of its largest PDF so far
 
 
-def _document_or_error(path: Path, paper_id: str, max_pages: int) -> Document | ExtractError:
+def _document_or_error(
+    path: Path, paper_id: str, max_pages: int, max_page_mb: float, *, local: bool
+) -> Document | ExtractError:
     try:
-        return document(path, paper_id, max_pages=max_pages)
+        return document(path, paper_id, max_pages=max_pages, max_page_mb=max_page_mb, local=local)
     except ExtractError as error:
         return error
+    except MemoryError:  # past the worker's limit (`Extract.worker_memory`)
+        return ExtractError(f"{path}: {OUT_OF_MEMORY}", paper_id=paper_id, stage="extract")
     except Exception as exc:  # a bug on one odd PDF must fail that paper, not the day
         message = f"{path}: extraction failed ({type(exc).__name__}: {exc}); please report this PDF"
         return ExtractError(message, paper_id=paper_id, stage="extract")
 
 
-def front_matter(pdf_path: Path, paper_id: str, *, stage: str = "feed") -> FrontMatter:
+def front_matter(
+    pdf_path: Path, paper_id: str, *, stage: str = "feed", local: bool = False
+) -> FrontMatter:
     """Title, abstract and (best effort) authors, from the first pages only."""
-    with open_pdf(pdf_path, paper_id, stage) as doc:
-        lines = read_lines(doc, min(doc.page_count, 3), pdf_path, paper_id, stage).lines
+    budget = Budget(int(MAX_PAGE_MB * page_content.MIB), local)
+    with open_pdf(pdf_path, paper_id, stage, local=local) as doc:
+        lines = read_lines(doc, min(doc.page_count, 3), pdf_path, paper_id, stage, budget).lines
         entries, metadata_title = _outline(doc), _metadata_title(doc)
     body = body_size(lines)
     title_at = title_lines(lines, body, metadata_title)
@@ -283,29 +306,46 @@ def front_matter(pdf_path: Path, paper_id: str, *, stage: str = "feed") -> Front
     return FrontMatter(title, abstract, authors(author_lines))
 
 
+class Budget(NamedTuple):
+    """What one page may cost to read, and whose the PDF is (for what to do when it fails)."""
+
+    page_bytes: int  # decompressed drawing instructions (see `pipeline.page_content`)
+    local: bool = False
+
+
+def get_again(local: bool) -> str:
+    """What to do about a damaged PDF: a download is fetched again, a local file replaced."""
+    if local:
+        return "open it in a PDF viewer to check it, or replace it with a good copy"
+    return "download the paper again"
+
+
 @contextmanager
-def open_pdf(pdf_path: Path, paper_id: str, stage: str) -> Iterator[pymupdf.Document]:
+def open_pdf(
+    pdf_path: Path, paper_id: str, stage: str, *, local: bool = False
+) -> Iterator[pymupdf.Document]:
     """Open a PDF, turning every way it can be unreadable into one clear `ExtractError`."""
 
     def fail(problem: str, advice: str) -> ExtractError:
         return ExtractError(f"{pdf_path}: {problem}; {advice}", paper_id=paper_id, stage=stage)
 
+    again = get_again(local)
     if not pdf_path.is_file():
-        raise fail("file not found", "check the path or download the paper again")
+        raise fail("file not found", "check the path" if local else f"check the path or {again}")
     if pdf_path.stat().st_size == 0:
-        raise fail("empty file (0 bytes)", "download the paper again")
+        raise fail("empty file (0 bytes)", again)
     with pdf_path.open("rb") as fh:
         head = fh.read(1024)
     # PyMuPDF opens HTML or text named .pdf as a document of its own (filetype is only a hint),
     # so an HTML error page would otherwise be "extracted"; the PDF header must be there.
     if b"%PDF-" not in head:
-        raise fail(f"not a PDF (starts with {head[:16]!r})", "download the paper again")
+        raise fail(f"not a PDF (starts with {head[:16]!r})", again)
     pymupdf = quiet_pymupdf()
 
     try:
         doc = pymupdf.open(pdf_path, filetype="pdf")
     except _pdf_errors() as exc:
-        raise fail("not a PDF or corrupt", "download the paper again") from exc
+        raise fail("not a PDF or corrupt", again) from exc
     with doc:
         try:
             problem = _unusable(doc)
@@ -313,7 +353,7 @@ def open_pdf(pdf_path: Path, paper_id: str, stage: str) -> Iterator[pymupdf.Docu
             problem = f"damaged page tree ({_one_line(str(exc))})"
         if problem:
             advice = "save a copy without a password" if "encrypted" in problem else None
-            raise fail(problem, advice or "download the paper again")
+            raise fail(problem, advice or again)
         yield doc
 
 
@@ -349,12 +389,14 @@ def _metadata_title(doc: pymupdf.Document) -> str:
 
 
 def read_lines(
-    doc: pymupdf.Document, pages: int, pdf_path: Path, paper_id: str, stage: str
+    doc: pymupdf.Document, pages: int, pdf_path: Path, paper_id: str, stage: str, budget: Budget
 ) -> PageText:
     """The text lines of the first `pages` pages in reading order, running text and tables
-    dropped, and how many tables there were."""
+    dropped, how many tables there were and how many pages were over the budget, unread."""
     lines: list[Line] = []
-    found = 0
+    found = skipped = 0
+    again = get_again(budget.local)
+    scales = page_content.Scales(doc, budget.page_bytes)
     for number in range(pages):
         try:
             # IndexError: the page tree promises more pages than it holds ("page 13 not in
@@ -362,21 +404,70 @@ def read_lines(
             page = doc.load_page(number)
         except _pdf_errors(IndexError) as exc:
             problem = f"page {number + 1} of {doc.page_count} cannot be loaded, damaged page tree"
-            message = f"{pdf_path}: {problem} ({_one_line(str(exc))}); download the paper again"
+            message = f"{pdf_path}: {problem} ({_one_line(str(exc))}); {again}"
             raise ExtractError(message, paper_id=paper_id, stage=stage) from exc
+        if scales.over(page):
+            skipped += 1  # MuPDF would need ~70 times its instructions in memory to read it
+            continue
         try:
             text = page_lines(page, number + 1)
-        except _pdf_errors() as exc:
-            message = f"{pdf_path}: unreadable page {number + 1} ({_one_line(str(exc))}); "
-            raise ExtractError(
-                message + "download the paper again", paper_id=paper_id, stage=stage
-            ) from exc
+        except _pdf_errors(MemoryError) as exc:
+            problem = f"page {number + 1}" + (
+                f" {OUT_OF_MEMORY}"
+                if out_of_memory(exc)
+                else f" unreadable ({_one_line(str(exc))}); {again}"
+            )
+            raise ExtractError(f"{pdf_path}: {problem}", paper_id=paper_id, stage=stage) from exc
         lines += text.lines
         found += text.tables
     if not any(any(ch.isalnum() for ch in line.text) for line in lines):
-        message = f"{pdf_path}: no extractable text (image-only PDF?); run OCR first"
-        raise ExtractError(message, paper_id=paper_id, stage=stage)
-    return PageText(drop_running_text(lines), found)
+        problem = _why_no_text(skipped, budget, _unparsable_page(doc, pages))
+        raise ExtractError(f"{pdf_path}: {problem}", paper_id=paper_id, stage=stage)
+    return PageText(drop_running_text(lines), found, skipped)
+
+
+OUT_OF_MEMORY = (
+    "needs more memory than a worker may use (extract.max_memory_mb); the PDF is hostile or "
+    "damaged: raise extract.max_memory_mb only for a PDF you trust"
+)
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether an allocation failed: Python's MemoryError, or MuPDF's "code=2: calloc (4104 x
+    1 bytes) failed" (a system error, as MuPDF tells a failed malloc)."""
+    said = str(exc)
+    return isinstance(exc, MemoryError) or ("alloc" in said and said.endswith("failed"))
+
+
+def _why_no_text(skipped: int, budget: Budget, unparsable: str) -> str:
+    """Why no page gave text, and what to do: pages too large to read, a page MuPDF could not
+    parse (its object damaged or nested too deep), or pages of images only."""
+    if skipped:
+        mib = budget.page_bytes / page_content.MIB
+        return (
+            f"no text read: {skipped} page(s) hold over {mib:.3g} MiB of drawing instructions "
+            "each, too large to read safely (extract.max_page_mb); raise extract.max_page_mb "
+            "only for a PDF you trust"
+        )
+    if unparsable:
+        return (
+            f"no readable text: MuPDF could not parse {unparsable}; the PDF is damaged or "
+            f"nests its objects too deeply to read; {get_again(budget.local)}"
+        )
+    return "no extractable text (image-only PDF?); run OCR first"
+
+
+def _unparsable_page(doc: pymupdf.Document, pages: int) -> str:
+    """The first page (of the first `pages`) whose own object MuPDF cannot load, with MuPDF's
+    reason ("page 1 (code=5: exception stack overflow!)"); "" when every one loads. MuPDF
+    then reads such a page as empty: a text PDF with a 200k-deep array in its resources was
+    "image-only"."""
+    for number in range(pages):
+        try:
+            doc.xref_get_key(doc.load_page(number).xref, "Type")
+        except _pdf_errors(IndexError) as exc:
+            return f"page {number + 1} ({_one_line(str(exc))})"
+    return ""
 
 
 def page_lines(page: pymupdf.Page, number: int) -> PageText:
@@ -1327,18 +1418,29 @@ class Extract(Stage[Paper, Document]):
     lazy = True  # chunk (and a folder's feed) read the Document, the report its page counts
 
     def params(self, settings: Settings) -> dict[str, Any]:
-        return {"max_pages": settings.extract.max_pages, "library": library()}
+        extract = settings.extract
+        return {
+            "max_pages": extract.max_pages,
+            "max_page_mb": extract.max_page_mb,
+            "library": library(),
+        }
 
     def inputs(self, paper: Paper) -> dict[str, Any]:
         assert paper.pdf is not None  # seeded for a folder, downloaded for arXiv
         return {"pdf": paper.pdf, "paper_id": paper.meta.id}
 
     def compute(
-        self, *, pdf: PdfFile, paper_id: str, max_pages: int, library: dict[str, Any]
+        self,
+        *,
+        pdf: PdfFile,
+        paper_id: str,
+        max_pages: int,
+        max_page_mb: float,
+        library: dict[str, Any],
     ) -> Document:
         # `library` is in the key only: another PyMuPDF, or its layout package, may read a page
         # differently, and a cached Document must not outlive the library that made it.
-        result = _document_or_error(pdf.path, paper_id, max_pages)
+        result = _document_or_error(pdf.path, paper_id, max_pages, max_page_mb, local=pdf.local)
         if isinstance(result, ExtractError):
             raise result
         return result
@@ -1355,6 +1457,12 @@ class Extract(Stage[Paper, Document]):
 
     def placement(self, tools: Any) -> Placement:
         return "process"
+
+    def worker_memory(self, settings: Settings) -> int | None:
+        # A hostile page the content budget misses (a form drawn a thousand times) fails its
+        # paper here. Only worker processes are limited: a small day extracts in the run's
+        # own process, where a limit would fail the run itself.
+        return settings.extract.max_memory_mb * page_content.MIB
 
 
 # The distributions that ship the `pymupdf` module (PyMuPDF 2.0's full stack, or alone).

@@ -473,10 +473,19 @@ def _with_checked_code_url(paper: RankedPaper, log: RunLog) -> RankedPaper:
 
 
 def page_cap_notes(papers: Iterable[Paper]) -> list[str]:
-    """Header lines for papers longer than the page cap; from the documents, cached or not."""
-    return [
-        f"{p.meta.id}: read the first {p.document.pages_read} of {p.document.pages} pages "
-        "(extract.max_pages)."
-        for p in papers
-        if p.document is not None and p.document.pages_read < p.document.pages
-    ]
+    """Header lines for papers longer than the page cap, or with pages too large to read; from
+    the documents, cached or not."""
+    notes = []
+    for p in papers:
+        if p.document is None:
+            continue
+        if p.document.pages_read < p.document.pages:
+            notes.append(
+                f"{p.meta.id}: read the first {p.document.pages_read} of {p.document.pages} "
+                "pages (extract.max_pages)."
+            )
+        if skipped := p.document.pages_skipped:
+            notes.append(
+                f"{p.meta.id}: skipped {skipped} page(s) too large to read (extract.max_page_mb)."
+            )
+    return notes
