@@ -290,7 +290,7 @@ class FakeArxiv(LocalServer):
             matches = self._search(query.get("search_query", ""))
             matches.sort(key=lambda p: p.submitted, reverse=query.get("sortOrder") != "ascending")
         start = int(query.get("start", 0))
-        size = int(query.get("max_results", 10))
+        size = len(matches) if unasked else int(query.get("max_results", 10))
         total = len(matches) + (0 if ids else self.api_total_offset)
         shown = [] if empty else matches[start : start + size]
         return 200, atom_feed(shown, query, total, start, size)
