@@ -232,7 +232,7 @@ class ArxivSettings(Section):
     deadline: float = Field(
         default=300.0,
         gt=0,
-        description="seconds one request may take in all, first byte to last (a drip fails)",
+        description="seconds one request may take in all, asking to last byte (a drip fails)",
     )
     max_feed_mb: float = Field(
         default=50.0, gt=0, description="largest API or RSS reply read, in MB (1 MB = 10^6 bytes)"

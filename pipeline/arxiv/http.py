@@ -10,8 +10,8 @@ arXiv's terms ask for one connection at a time and no more than one request ever
 - at most `max_retries` retries; other 4xx are answered at once, never retried;
 - a reply is read as a stream, never past its cap (`max_feed_mb` for the API and RSS,
   `max_pdf_mb` for a PDF): a Content-Length over the cap is refused before the body is read;
-- each request has a deadline (`deadline`, first byte to last), not only a timeout per read, so
-  a server that drips a byte at a time fails that request; neither is retried;
+- each request has a deadline (`deadline`, from asking to the last byte), not only a timeout
+  per read, so a server that drips a byte at a time fails that request; neither is retried;
 - the run's stop abandons the request on the wire at once (it is fetched again next run);
 - only URLs under the configured base URL of their kind are requested (`RefusedURL` otherwise),
   so no URL found inside a paper or a reply is ever fetched; a base URL's credentials
@@ -125,7 +125,7 @@ class _StoppedWaiting(Exception):
     """The run was asked to stop while a request waited (its turn, or a retry's back-off)."""
 
 
-class _CutOff(Exception):
+class _Abandoned(Exception):
     """A request ended from outside before its reply was whole: its deadline passed, or the
     run was asked to stop. Never retried: a server that drips would drip again."""
 
@@ -361,7 +361,7 @@ class ArxivClient:
                 retries = self.settings.max_retries
                 message = "not sent: the run is stopping"
                 raise RequestFailed(message, url=url, retries=retries) from None
-            except _CutOff as exc:
+            except _Abandoned as exc:
                 stats.failures += 1
                 raise RequestFailed(self._cut_message(exc), url=url, retries=0) from None
             except ReplyTooLarge:
@@ -451,14 +451,14 @@ class ArxivClient:
                     response.close()
         except httpx.HTTPError:
             if cutoff.why is not None:  # what broke was our own shutdown of the socket
-                raise _CutOff(cutoff.why) from None
+                raise _Abandoned(cutoff.why) from None
             raise
         finally:
             self._cutoff = None
             if forget is not None:
                 forget()
         if cutoff.why is not None:  # cut just as the last byte came: the stop still counts
-            raise _CutOff(cutoff.why)
+            raise _Abandoned(cutoff.why)
         stats.bytes += len(body)
         # A reply read by hand is still a whole `httpx.Response` for the callers.
         response._content = body
@@ -502,7 +502,7 @@ class ArxivClient:
             if self._cutoff is not None:
                 self._cutoff.shut()  # a request cut while it connected ends now
 
-    def _cut_message(self, exc: _CutOff) -> str:
+    def _cut_message(self, exc: _Abandoned) -> str:
         if exc.why == "stop":
             return "abandoned: the run is stopping (fetched again by the next run)"
         return (
