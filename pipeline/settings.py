@@ -236,7 +236,24 @@ class ArxivSettings(Section):
     pdf_url: str = Field(default="https://arxiv.org/pdf/", description="where PDFs are fetched")
     delay: float = Field(default=3.0, ge=0, le=HOUR, description="seconds between requests")
     contact: str = Field(default="", description="an e-mail for arXiv's User-Agent log")
-    timeout: float = Field(default=60.0, gt=0, le=DAY, description="seconds per request")
+    timeout: float = Field(
+        default=60.0,
+        gt=0,
+        le=DAY,
+        description="seconds to connect, and to wait for each next byte",
+    )
+    deadline: float = Field(
+        default=300.0,
+        gt=0,
+        le=DAY,
+        description="seconds one request may take in all, asking to last byte (a drip fails)",
+    )
+    max_feed_mb: float = Field(
+        default=50.0, gt=0, description="largest API or RSS reply read, in MB (1 MB = 10^6 bytes)"
+    )
+    max_pdf_mb: float = Field(
+        default=100.0, gt=0, description="largest PDF downloaded, in MB (arXiv's own limit: 50)"
+    )
     max_retries: int = Field(
         default=4, ge=0, le=10, description="retries of timeouts, 429 and 5xx per request"
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,11 +17,12 @@ import pytest
 from pipeline.arxiv.http import (
     ArxivClient,
     RefusedURL,
+    ReplyTooLarge,
     RequestFailed,
     retry_after_seconds,
     user_agent,
 )
-from pipeline.stopping import Stop
+from pipeline.stopping import Stop, on_signals
 from tests.fakes.arxiv_server import FakeArxiv, FakePaper, FakeTime
 
 PAPER = FakePaper("2603.00001v1")
@@ -292,3 +295,78 @@ def test_after_the_stop_no_request_is_sent_and_a_503_is_not_the_answer(server: F
         with pytest.raises(RequestFailed, match="the run is stopping"):
             client.get(pdf(server), kind="pdf")
     assert len(server.requests) == 1 and clock.sleeps == []
+
+
+# --- what one reply may cost ------------------------------------------------------------
+
+
+def test_a_pdf_announced_over_the_cap_is_refused_before_its_body_is_read(
+    server: FakeArxiv,
+) -> None:
+    server.fail("/pdf/", "oversized")  # announces 10 GB, then sends for as long as it is read
+    started = time.monotonic()
+    with (
+        client_for(server, max_pdf_mb=1) as client,
+        pytest.raises(ReplyTooLarge) as raised,
+    ):
+        client.get(pdf(server), kind="pdf")
+
+    assert str(raised.value) == (
+        "the PDF reply is larger than arxiv.max_pdf_mb = 1 MB (10,000,000,000 bytes announced); "
+        "raise arxiv.max_pdf_mb (paperbrief.toml [arxiv], or PAPERBRIEF_ARXIV__MAX_PDF_MB) if it "
+        "is real"
+    )
+    assert client.stats["pdf"].bytes == 0 and len(server.requests) == 1  # not asked again
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("kind", ["api", "pdf"])
+def test_a_reply_that_grows_past_its_cap_is_cut_there(server: FakeArxiv, kind: Any) -> None:
+    server.fail("/", "endless")  # no Content-Length: only the bytes read can tell
+    with client_for(server, max_feed_mb=0.5, max_pdf_mb=0.5) as client:
+        url = client.settings.api_url if kind == "api" else pdf(server)
+        with pytest.raises(ReplyTooLarge, match=r"than arxiv\.max_\w+_mb = 0\.5 MB \(cut at 5"):
+            client.get(url, {"id_list": PAPER.id} if kind == "api" else None, kind=kind)
+    assert len(server.requests) == 1
+
+
+def test_a_drip_fails_at_the_deadline_however_often_a_byte_comes(server: FakeArxiv) -> None:
+    server.fail("/pdf/", "drip", delay=0.05)  # a byte every 50 ms: no read ever times out
+    started = time.monotonic()
+    with (
+        client_for(server, deadline=1.0, timeout=5.0, max_retries=2) as client,
+        pytest.raises(RequestFailed, match=r"^timed out: no whole reply within arxiv\.deadline"),
+    ):
+        client.get(pdf(server), kind="pdf")
+
+    assert 1.0 <= time.monotonic() - started < 3  # the deadline, not 5 s a read
+    assert len(server.requests) == 1  # a drip is not asked again
+
+
+def test_a_stop_abandons_the_request_on_the_wire_at_once(server: FakeArxiv) -> None:
+    server.fail("/pdf/", "drip", delay=0.5)
+    stop = Stop()
+    threading.Timer(0.5, stop.request, (signal.SIGTERM,)).start()
+    started = time.monotonic()
+    with (
+        ArxivClient(server.settings(deadline=60.0, timeout=30.0), stop=stop) as client,
+        pytest.raises(RequestFailed, match=r"^abandoned: the run is stopping"),
+    ):
+        client.get(pdf(server), kind="pdf")
+    assert time.monotonic() - started < 2
+
+
+def test_a_stop_by_signal_abandons_a_read_that_waits_in_the_main_thread(
+    server: FakeArxiv,
+) -> None:
+    server.fail("/pdf/", "drip", delay=30)  # one byte, then nothing for 30 s
+    stop = Stop()
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    started = time.monotonic()
+    with (
+        on_signals(stop, say=lambda line: None),
+        ArxivClient(server.settings(deadline=60.0, timeout=30.0), stop=stop) as client,
+        pytest.raises(RequestFailed, match=r"^abandoned: the run is stopping"),
+    ):
+        client.get(pdf(server), kind="pdf")
+    assert stop.requested and time.monotonic() - started < 2

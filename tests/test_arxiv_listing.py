@@ -135,6 +135,43 @@ def test_an_api_that_keeps_answering_empty_pages_stops_with_a_warning(clock: Fak
     assert requests == 1 + 1 + listing.EMPTY_PAGE_RETRIES  # bounded, not an endless loop
 
 
+def test_a_server_that_pages_in_a_circle_ends_the_listing_with_a_warning(
+    clock: FakeTime,
+) -> None:
+    papers = make_papers(5, categories=CATS, start=WED_CUTOFF)
+    with (
+        FakeArxiv(papers, api_total_offset=10**9) as server,
+        client_for(server, clock, page_size=5) as client,
+    ):
+        server.fail("/api/query", "circular")  # every page is the first, the total never ends
+        result = listing.on_date(client, client.settings, FRIDAY)
+        requests = len(server.requests)
+
+    assert [p.id for p in result.papers] == [p.id for p in papers]
+    assert result.warnings == [
+        "arXiv API sent a page at 5 of 1000000005 results holding only papers of earlier "
+        "pages; the listing ends at 5 papers (try again later)"
+    ]
+    assert requests == 2
+
+
+def test_a_total_past_what_the_api_pages_ends_the_listing_there(
+    clock: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 30,000 papers of fresh ids would take a minute to serve: the same rule, at 10.
+    monkeypatch.setattr(listing, "MAX_QUERY_RESULTS", 10)
+    papers = make_papers(25, categories=CATS, start=WED_CUTOFF, every=timedelta(minutes=1))
+    with FakeArxiv(papers) as server, client_for(server, clock, page_size=5) as client:
+        result = listing.on_date(client, client.settings, FRIDAY)
+        requests = len(server.requests)
+
+    assert len(result.papers) == 10 and requests == 2
+    assert result.warnings == [
+        "arXiv API claims 25 results for one listing, more than its 10 per query and any "
+        "day's; the listing ends at 10 papers"
+    ]
+
+
 def test_one_empty_page_is_asked_again(clock: FakeTime) -> None:
     papers = make_papers(8, categories=CATS, start=WED_CUTOFF)
     with FakeArxiv(papers) as server, client_for(server, clock, page_size=5) as client:
@@ -179,6 +216,20 @@ def test_by_ids_batches_and_reports_unknown_ids(clock: FakeTime) -> None:
     assert result.warnings == ["2603.99999: arXiv has no paper with this id; skipped"]
     assert id_lists == ["2603.00001,2603.00002v2", "2603.99999"]
     assert result.counts == {"cs.CL": 1, "cs.LG": 2}
+
+
+def test_by_ids_briefs_exactly_the_asked_papers_whatever_else_arxiv_sends(
+    clock: FakeTime,
+) -> None:
+    papers = [FakePaper("2603.00001v1"), FakePaper("2603.00002v1"), FakePaper("2603.00003v2")]
+    with FakeArxiv(papers) as server, client_for(server, clock) as client:
+        server.fail("/api/query", "unasked")  # every id query answered with every paper
+        result = listing.by_ids(client, client.settings, ["2603.00002", "2603.00003v2"])
+
+    assert [p.id for p in result.papers] == ["2603.00002v1", "2603.00003v2"]
+    assert result.warnings == [
+        "2603.00001v1: arXiv sent this paper, which was not asked for; dropped"
+    ]
 
 
 def test_malformed_ids_are_usage_errors() -> None:

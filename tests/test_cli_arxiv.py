@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.arxiv_server import FakeArxiv, FakePaper
+from tests.processes import start_in_own_group
 from tests.workspace import Workspace
 
 TODAY = date.today().isoformat()
@@ -171,3 +175,53 @@ def test_ids_fetch_exactly_those_papers(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert pdfs == ["/pdf/2603.00002v1", "/pdf/2603.00004v1"]
     assert workspace.record()["papers"] == 2
+
+
+def test_a_hostile_pdf_server_fails_each_paper_alone_in_one_line(workspace: Workspace):
+    papers = [paper(i) for i in range(4)]
+    with FakeArxiv(papers, rss=papers) as server:
+        server.fail("/pdf/2603.00001", "drip", delay=0.05)  # a byte every 50 ms, for ever
+        server.fail("/pdf/2603.00002", "oversized")  # announces 10 GB
+        server.fail("/pdf/2603.00003", "mislabelled")  # a good PDF called text/html
+        env = {
+            **arxiv_env(server),
+            "PAPERBRIEF_ARXIV__DEADLINE": "2",
+            "PAPERBRIEF_ARXIV__MAX_PDF_MB": "5",
+        }
+        result = workspace.run(env=env)
+
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    failed = {f["id"]: f["error"] for f in workspace.record()["failed"]}
+    assert set(failed) == {"2603.00001v1", "2603.00002v1"}
+    assert "timed out: no whole reply within arxiv.deadline = 2 s" in failed["2603.00001v1"]
+    assert (
+        "larger than arxiv.max_pdf_mb = 5 MB (10,000,000,000 bytes announced)"
+        in (failed["2603.00002v1"])
+    )
+    assert workspace.record()["succeeded"] == 2
+
+
+def test_a_ctrl_c_does_not_wait_on_a_download(workspace: Workspace):
+    papers = [paper(i) for i in range(2)]
+    with FakeArxiv(papers, rss=papers) as server:
+        server.fail("/pdf/", "drip", delay=30)  # one byte, then nothing for 30 s
+        run = start_in_own_group(
+            workspace.command(), workspace.root, {**workspace.env, **arxiv_env(server)}
+        )
+        deadline = time.monotonic() + 60
+        while not server.requests_to("/pdf/") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the byte is in, the read waits
+        os.killpg(run.pid, signal.SIGINT)
+        asked = time.monotonic()
+        try:
+            _, stderr = run.communicate(timeout=60)
+        finally:
+            if run.poll() is None:  # the old behaviour: still waiting on the byte
+                os.killpg(run.pid, signal.SIGKILL)
+        took = time.monotonic() - asked
+
+    assert run.returncode == 130, stderr
+    assert took < 5 and "Traceback" not in stderr
+    assert len(server.requests_to("/pdf/")) == 1  # abandoned, and nothing more started

@@ -168,3 +168,12 @@ def test_a_forced_download_that_fails_keeps_the_pdf_we_had(
         download_pdf(client, FIRST.id, target, client.settings, force=True)
     assert target.read_bytes() == before
     assert len(server.requests) == 2  # forced: asked again despite the valid file
+
+
+def test_a_pdf_is_known_by_its_bytes_not_its_content_type(
+    server: FakeArxiv, client: ArxivClient, tmp_path: Path
+) -> None:
+    server.fail(FIRST.base_id, "mislabelled")  # the real PDF, served as text/html
+
+    assert fetch(client, FIRST, tmp_path) > 0
+    assert pdf_problem((tmp_path / f"{FIRST.id}.pdf").read_bytes()) is None

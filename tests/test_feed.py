@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,11 @@ import pytest
 from pipeline.errors import UsageError
 from pipeline.models import PdfFile
 from pipeline.samples import SAMPLE_PAPERS
+from pipeline.settings import ArxivSettings, Settings
+from pipeline.sources import Source
+from pipeline.stage import key_part
 from pipeline.stages.extract import document
-from pipeline.stages.feed import local_id, paper_meta, pdfs_in_folder
+from pipeline.stages.feed import ArxivListing, local_id, paper_meta, pdfs_in_folder
 
 
 @pytest.fixture
@@ -69,3 +73,19 @@ def test_meta_comes_from_the_pdf(sample_dir: Path, paper) -> None:
     assert meta.abstract == " ".join(paper.abstract.split())
     assert meta.authors == list(paper.authors)
     assert meta.url is None
+
+
+def test_a_cached_listings_key_is_what_it_was_before_the_reply_bounds() -> None:
+    # The deadline and the size caps (arxiv.deadline, max_feed_mb, max_pdf_mb) change how a
+    # reply is read, never which papers it lists: adding them must not make every cached
+    # --date or --ids day fetch its listing again. The digest is the key's before they were.
+    day = date(2026, 3, 4)
+    source = Source(kind="date", day=day)
+    bounds = {"deadline": 30.0, "max_feed_mb": 500.0, "max_pdf_mb": 1.0}
+    for settings in (Settings(), Settings(arxiv=ArxivSettings(**bounds))):
+        params = key_part(ArxivListing(source).params(settings))
+        assert params["asked"] == (
+            "076d3525c40358ed92f313e2dc1171db7e2188f6c61de3aad5548733641e380c"
+        )
+    paged = Settings(arxiv=ArxivSettings(page_size=50))
+    assert key_part(ArxivListing(source).params(paged))["asked"] != params["asked"]

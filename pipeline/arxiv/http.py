@@ -8,6 +8,11 @@ arXiv's terms ask for one connection at a time and no more than one request ever
 - 429 and 503 wait for `Retry-After` (seconds or an HTTP date), capped at `max_backoff`;
 - other 5xx, timeouts and dropped connections back off exponentially with jitter;
 - at most `max_retries` retries; other 4xx are answered at once, never retried;
+- a reply is read as a stream, never past its cap (`max_feed_mb` for the API and RSS,
+  `max_pdf_mb` for a PDF): a Content-Length over the cap is refused before the body is read;
+- each request has a deadline (`deadline`, from asking to the last byte), not only a timeout
+  per read, so a server that drips a byte at a time fails that request; neither is retried;
+- the run's stop abandons the request on the wire at once (it is fetched again next run);
 - only URLs under the configured base URL of their kind are requested (`RefusedURL` otherwise),
   so no URL found inside a paper or a reply is ever fetched; a base URL's credentials
   (`http://user:pass@proxy/`) are used and never shown (`pipeline.redaction`).
@@ -18,9 +23,11 @@ and raises `RequestFailed` only when no reply came at all after the retries.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -85,6 +92,11 @@ class RefusedURL(RequestFailed):
     paper's `DownloadError`: one line each, never a traceback."""
 
 
+class ReplyTooLarge(RequestFailed):
+    """The reply is larger than its kind's cap (`arxiv.max_feed_mb`, `arxiv.max_pdf_mb`):
+    announced so (refused before reading) or grown past it (cut there). Not retried."""
+
+
 class _AskedToWaitTooLong(stop_base):
     """Give up, rather than ask again before arXiv said we may, when its Retry-After is longer
     than we are willing to wait (arxiv.max_backoff)."""
@@ -111,6 +123,51 @@ class _RunStopping(stop_base):
 
 class _StoppedWaiting(Exception):
     """The run was asked to stop while a request waited (its turn, or a retry's back-off)."""
+
+
+class _Abandoned(Exception):
+    """A request ended from outside before its reply was whole: its deadline passed, or the
+    run was asked to stop. Never retried: a server that drips would drip again."""
+
+    def __init__(self, why: Literal["deadline", "stop"]) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+class _Cutoff:
+    """Ends one request from outside, at its deadline (a timer thread) or at the run's stop
+    (called from the signal handler), by shutting its connection's socket down: a read blocked
+    on it returns at once, in whatever thread it waits. Only a flag and one system call, so it
+    is safe in a signal handler."""
+
+    def __init__(self, seconds: float, connection: Callable[[], socket.socket | None]) -> None:
+        self.why: Literal["deadline", "stop"] | None = None
+        self._connection = connection
+        self._timer = threading.Timer(seconds, self.cut, ("deadline",))
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Cutoff:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def cut(self, why: Literal["deadline", "stop"]) -> None:
+        if self.why is None:
+            self.why = why
+        self.shut()
+
+    def shut(self) -> None:
+        """Shut the connection down if the request was cut (a connection made after the cut
+        too: the run may stop while a request connects)."""
+        sock = self._connection()
+        if self.why is None or sock is None:
+            return
+        # The plain socket's shutdown, also for TLS: SSLSocket's own would drop its state under
+        # the reading thread's feet. A socket closed already needs none.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _RetryableStatus(Exception):
@@ -179,6 +236,11 @@ def network_cause(exc: BaseException) -> str | None:
 _ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^\]\)'\"]+)")
 
 
+def megabytes(mb: float) -> int:
+    """Bytes in `mb` megabytes (10^6, as a download tool counts them)."""
+    return int(mb * 1_000_000)
+
+
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
@@ -227,6 +289,15 @@ class ArxivClient:
         }
         self._lock = threading.Lock()
         self._last_start: float | None = None
+        # The socket of the one connection (max_connections=1), learnt as it is made, so that a
+        # request's deadline or the run's stop can shut it down (`_Cutoff`).
+        self._socket: socket.socket | None = None
+        self._cutoff: _Cutoff | None = None
+        self._caps: dict[Kind, int] = {
+            "api": megabytes(settings.max_feed_mb),
+            "rss": megabytes(settings.max_feed_mb),
+            "pdf": megabytes(settings.max_pdf_mb),
+        }
         self.stats: dict[str, RequestStats] = {kind: RequestStats() for kind in KINDS}
         self._http = httpx.Client(
             headers={"User-Agent": user_agent(settings.contact)},
@@ -296,6 +367,12 @@ class ArxivClient:
                 retries = self.settings.max_retries
                 message = "not sent: the run is stopping"
                 raise RequestFailed(message, url=url, retries=retries) from None
+            except _Abandoned as exc:
+                stats.failures += 1
+                raise RequestFailed(self._cut_message(exc), url=url, retries=0) from None
+            except ReplyTooLarge:
+                stats.failures += 1
+                raise
             except _TRANSIENT as exc:
                 stats.failures += 1
                 if self._stopping():
@@ -360,12 +437,85 @@ class ArxivClient:
         return response
 
     def _send(self, url: httpx.URL, params: Params | None, kind: Kind) -> httpx.Response:
+        """One exchange, its body read whole within the kind's cap and the deadline."""
         self._space()
         stats = self.stats[kind]
         stats.requests += 1
-        response = self._http.get(url, params=dict(params) if params else None)
-        stats.bytes += len(response.content)
+        request = self._http.build_request(
+            "GET", url, params=dict(params) if params else None, extensions={"trace": self._trace}
+        )
+        cutoff = _Cutoff(self.settings.deadline, lambda: self._socket)
+        forget = self._stop.listen(lambda: cutoff.cut("stop")) if self._stop else None
+        self._cutoff = cutoff
+        try:
+            with cutoff:
+                if self._stopping():  # asked before the listener was there: not sent
+                    raise _StoppedWaiting
+                response = self._http.send(request, stream=True)
+                try:
+                    body = self._body(response, kind, str(url))
+                finally:
+                    response.close()
+        except httpx.HTTPError:
+            if cutoff.why is not None:  # what broke was our own shutdown of the socket
+                raise _Abandoned(cutoff.why) from None
+            raise
+        finally:
+            self._cutoff = None
+            if forget is not None:
+                forget()
+        if cutoff.why is not None:  # cut just as the last byte came: the stop still counts
+            raise _Abandoned(cutoff.why)
+        stats.bytes += len(body)
+        # A reply read by hand is still a whole `httpx.Response` for the callers.
+        response._content = body
         return response
+
+    def _body(self, response: httpx.Response, kind: Kind, url: str) -> bytes:
+        """The reply's (decoded) body, refused past the kind's cap: at once when its
+        Content-Length says so, else when the bytes read pass it."""
+        cap = self._caps[kind]
+        announced = response.headers.get("Content-Length", "")
+        if announced.strip().isdigit() and int(announced) > cap:
+            raise self._too_large(kind, url, f"{int(announced):,} bytes announced")
+        parts: list[bytes] = []
+        size = 0
+        for part in response.iter_bytes():
+            size += len(part)
+            if size > cap:
+                raise self._too_large(kind, url, f"cut at {size:,} bytes")
+            parts.append(part)
+        return b"".join(parts)
+
+    def _too_large(self, kind: Kind, url: str, how: str) -> ReplyTooLarge:
+        setting = "max_pdf_mb" if kind == "pdf" else "max_feed_mb"
+        limit = getattr(self.settings, setting)
+        message = (
+            f"the {KIND_NAMES[kind]} reply is larger than arxiv.{setting} = {limit:g} MB "
+            f"({how}); raise arxiv.{setting} (paperbrief.toml [arxiv], or "
+            f"PAPERBRIEF_ARXIV__{setting.upper()}) if it is real"
+        )
+        return ReplyTooLarge(message, url=url, retries=0)
+
+    def _trace(self, event: str, info: Mapping[str, object]) -> None:
+        """httpcore's trace hook: learn the socket of each connection as it is made."""
+        if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            return
+        stream = info.get("return_value")
+        get_extra_info = getattr(stream, "get_extra_info", None)
+        sock = get_extra_info("socket") if get_extra_info is not None else None
+        if isinstance(sock, socket.socket):
+            self._socket = sock
+            if self._cutoff is not None:
+                self._cutoff.shut()  # a request cut while it connected ends now
+
+    def _cut_message(self, exc: _Abandoned) -> str:
+        if exc.why == "stop":
+            return "abandoned: the run is stopping (fetched again by the next run)"
+        return (
+            f"timed out: no whole reply within arxiv.deadline = {self.settings.deadline:g} s; "
+            "the server is too slow, try again later"
+        )
 
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.requested

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from pipeline.arxiv.http import ArxivClient, Kind, Params, RequestFailed
+from pipeline.arxiv.http import ArxivClient, Kind, Params, ReplyTooLarge, RequestFailed
 from pipeline.arxiv.parse import ApiPage, api_page, rss_items
 from pipeline.errors import FeedError, UsageError
 from pipeline.models import PaperMeta
@@ -47,6 +47,9 @@ CUTOFF = time(14, 0)  # arXiv's daily submission deadline, US Eastern
 ANNOUNCED = ("new", "cross")
 REPLACED = ("replace", "replace-cross")
 EMPTY_PAGE_RETRIES = 2  # arXiv's API sometimes answers an empty page that is full when re-asked
+# arXiv's API pages through at most 30,000 results of one query (in pages of at most 2,000); a
+# day's listing is a few thousand at most, so a total beyond this is not a day's.
+MAX_QUERY_RESULTS = 30_000
 
 NEW_STYLE_ID = re.compile(r"^\d{4}\.\d{4,5}(v\d+)?$")
 _OLD_ID = re.compile(r"^[a-z]+(-[a-z]+)*(\.[A-Z]{2})?/\d{7}(v\d+)?$")
@@ -153,8 +156,9 @@ def _all_pages(
     client: ArxivClient, settings: ArxivSettings, query: str
 ) -> tuple[list[PaperMeta], list[str]]:
     papers: list[PaperMeta] = []
+    seen: set[str] = set()
     start, total, empties = 0, None, 0
-    while total is None or start < total:
+    while total is None or start < min(total, MAX_QUERY_RESULTS):
         params: Params = {
             "search_query": query,
             "start": start,
@@ -165,6 +169,14 @@ def _all_pages(
         page = _api(client, settings, params)
         total = page.total
         if page.papers:
+            new = [p for p in page.papers if p.base_id not in seen]
+            if not new:  # a server that pages in a circle would be asked for ever
+                return papers, [
+                    f"arXiv API sent a page at {start} of {total} results holding only papers "
+                    f"of earlier pages; the listing ends at {plural(len(papers), 'paper')} "
+                    "(try again later)"
+                ]
+            seen.update(p.base_id for p in new)
             papers.extend(page.papers)
             start, empties = start + len(page.papers), 0
         elif start < total:
@@ -174,6 +186,12 @@ def _all_pages(
                     f"arXiv API kept returning empty pages at {start} of {total} results; "
                     f"the listing may be missing {total - start} papers (try again later)"
                 ]
+    if total is not None and total > MAX_QUERY_RESULTS:
+        return papers, [
+            f"arXiv API claims {total:,} results for one listing, more than its "
+            f"{MAX_QUERY_RESULTS:,} per query and any day's; the listing ends at "
+            f"{plural(len(papers), 'paper')}"
+        ]
     return papers, []
 
 
@@ -225,9 +243,11 @@ def by_ids(client: ArxivClient, settings: ArxivSettings, ids: list[str]) -> List
         batch = wanted[at : at + settings.page_size]
         params: Params = {"id_list": ",".join(batch), "start": 0, "max_results": len(batch)}
         papers.extend(_api(client, settings, params).papers)
+    papers, unasked = _asked(papers, wanted)
     found = {p.id for p in papers} | {p.base_id for p in papers}
     missing = [i for i in wanted if i not in found]
-    warnings = [f"{i}: arXiv has no paper with this id; skipped" for i in missing]
+    warnings = [f"{p.id}: arXiv sent this paper, which was not asked for; dropped" for p in unasked]
+    warnings += [f"{i}: arXiv has no paper with this id; skipped" for i in missing]
     papers = dedupe(papers)
     primaries = sorted({p.primary_category for p in papers if p.primary_category})
     return Listing(
@@ -236,6 +256,17 @@ def by_ids(client: ArxivClient, settings: ArxivSettings, ids: list[str]) -> List
         warnings=warnings,
         counts=category_counts(papers, primaries),
     )
+
+
+def _asked(papers: list[PaperMeta], wanted: list[str]) -> tuple[list[PaperMeta], list[PaperMeta]]:
+    """(asked, not asked): an id given with a version asks for that version, one without for
+    any; a reply's other papers are not briefed as if they had been asked for."""
+    asked: list[PaperMeta] = []
+    unasked: list[PaperMeta] = []
+    for paper in papers:
+        ok = paper.base_id in wanted or paper.id in wanted
+        (asked if ok else unasked).append(paper)
+    return asked, unasked
 
 
 # --- shared helpers -----------------------------------------------------------------------
@@ -288,6 +319,8 @@ def _fetch(client: ArxivClient, url: str, params: Params | None, *, kind: Kind, 
     """The body of a 200 reply; anything else is a `FeedError` naming the problem."""
     try:
         response = client.get(url, params, kind=kind)
+    except ReplyTooLarge as exc:  # its own advice: a bigger cap, not a later try
+        raise FeedError(f"arXiv {what} at {exc.url}: {exc}") from exc
     except RequestFailed as exc:
         raise FeedError(client.masked(f"arXiv {what} at {url}: {exc}; try again later")) from exc
     if response.status_code == 400 and kind == "api":

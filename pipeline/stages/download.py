@@ -1,9 +1,11 @@
 """A paper's PDF from arXiv → a checked file on disk.
 
 The URL is always `settings.pdf_url` + the paper's id, never a link read from a feed or a paper.
-A reply is kept only when it is HTTP 200, starts with `%PDF-`, has an `%%EOF` marker in its last
-KiB and opens in PyMuPDF with at least one page; it is written atomically, so an interrupted run
-never leaves half a PDF at the target. Anything else is a `DownloadError` with one clear line.
+A reply is kept only when it is HTTP 200, has `%PDF-` in its first KiB (its content says what it
+is, whatever its Content-Type), an `%%EOF` marker in its last KiB and opens in PyMuPDF with at
+least one page; it is never larger than `arxiv.max_pdf_mb` (the client stops reading there). It
+is written atomically, so an interrupted run never leaves half a PDF at the target. Anything else
+is a `DownloadError` with one clear line.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ if TYPE_CHECKING:  # httpx (with click and pygments) only for a run that downloa
 
 STAGE = "download"
 EOF_WINDOW = 1024  # where the %%EOF marker must be: the last KiB
+HEADER_WINDOW = 1024  # where the %PDF- header must be: the first KiB, as readers allow
 
 
 def pdf_url(settings: ArxivSettings, paper_id: str) -> str:
@@ -70,9 +73,10 @@ def reply_problem(response: httpx.Response, url: str) -> str | None:
     if response.status_code != 200:
         return f"HTTP {response.status_code} for {redacted(url)}"
     body = response.content
-    content_type = response.headers.get("Content-Type", "").lower()
-    if body and ("html" in content_type or body.lstrip()[:1] == b"<"):
-        return "arXiv sent an HTML page instead of the PDF (not available yet?); retry later"
+    if not _pdf_header(body):  # a mislabelled PDF is still the PDF: its bytes decide
+        content_type = response.headers.get("Content-Type", "").lower()
+        if body and ("html" in content_type or body.lstrip()[:1] == b"<"):
+            return "arXiv sent an HTML page instead of the PDF (not available yet?); retry later"
     return pdf_problem(body)
 
 
@@ -80,7 +84,7 @@ def pdf_problem(data: bytes) -> str | None:
     """Why these bytes are not a complete, readable PDF, or None."""
     if not data:
         return "empty reply (0 bytes)"
-    if not data.startswith(b"%PDF-"):
+    if not _pdf_header(data):
         return f"not a PDF (starts with {data[:16]!r}; {len(data):,} bytes)"
     if b"%%EOF" not in data[-EOF_WINDOW:]:
         return f"truncated PDF (no %%EOF marker; {len(data):,} bytes)"
@@ -96,6 +100,10 @@ def pdf_problem(data: bytes) -> str | None:
     if pages < 1:
         return f"the PDF has no pages ({len(data):,} bytes)"
     return None
+
+
+def _pdf_header(data: bytes) -> bool:
+    return b"%PDF-" in data[:HEADER_WINDOW]
 
 
 def _error(paper_id: str, problem: str) -> DownloadError:

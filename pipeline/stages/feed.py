@@ -144,6 +144,19 @@ def paper_meta(document: Document, pdf: PdfFile, name: str) -> PaperMeta:
 # --- the stage objects -----------------------------------------------------------------------
 
 
+# How a reply is read (its deadline, its size caps), never which papers it lists: out of the
+# listing's key, which stays what it was before these were settings.
+_READING_ONLY = frozenset({"deadline", "max_feed_mb", "max_pdf_mb"})
+
+
+class _Asked(ArxivSettings):
+    """What a listing asks arXiv for, as it enters the feed's key."""
+
+    def key_digest(self) -> str:
+        dumped = self.__pydantic_serializer__.to_json(self, exclude=set(_READING_ONLY))
+        return hashlib.sha256(dumped).hexdigest()
+
+
 class FolderFeed(Stage[Paper, PaperMeta]):
     """One local PDF → its title, authors and abstract, from its `Document` (extract runs first)."""
 
@@ -188,7 +201,7 @@ class ArxivListing(Stage[Day, CachedListing]):
     def params(self, settings: Settings) -> dict[str, Any]:
         arxiv = settings.arxiv
         # model_construct: --ids asks for no category, which a user's settings may not say
-        asked = ArxivSettings.model_construct(
+        asked = _Asked.model_construct(
             categories=arxiv.categories if self.source.kind != "ids" else [],
             api_url=arxiv.api_url,
             rss_url=arxiv.rss_url,

@@ -29,6 +29,14 @@ Faults, per path prefix ("/api/query", "/rss/", "/pdf/2602.00001") or per paper 
     "truncated"           a PDF cut in half (no %%EOF marker)
     "html"                HTTP 200 with an HTML "not available" page
     "empty"               HTTP 200 with an empty body (PDF) or an Atom page without entries (API)
+    "drip"                the normal reply, its body one byte every `delay` seconds
+    "endless"             HTTP 200 without a Content-Length: a PDF header (PDF) or an Atom
+                          page's start (API, RSS), then bytes for as long as the client reads
+    "oversized"           HTTP 200 announcing a Content-Length of 10 GB, then as "endless"
+    "mislabelled"         the real PDF served as `Content-Type: text/html`
+    "circular"            API: every page is the first one (with `api_total_offset`: a total
+                          that never runs out)
+    "unasked"             API: an `id_list` query answered with every paper the server knows
 
 `storm` (a `tests.fakes.http.Storm`) adds random 5xx, 429, replies cut off mid-body and hangs
 on that share of all requests, on top of the faults above (a bench's fault storm).
@@ -55,7 +63,25 @@ import pymupdf
 from pipeline.settings import ArxivSettings
 from tests.fakes.http import LocalServer, QuietHandler, QuietServer, Storm, hang_up, send_cut
 
-FaultKind = Literal["503", "429", "500", "404", "301", "slow", "drop", "truncated", "html", "empty"]
+FaultKind = Literal[
+    "503",
+    "429",
+    "500",
+    "404",
+    "301",
+    "slow",
+    "drop",
+    "truncated",
+    "html",
+    "empty",
+    "drip",
+    "endless",
+    "oversized",
+    "mislabelled",
+    "circular",
+    "unasked",
+]
+ENDLESS_PART = b"0" * 65536
 EASTERN = ZoneInfo("America/New_York")
 STAMP = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # the feed's <updated>; fixed for repeatable bytes
 
@@ -247,19 +273,24 @@ class FakeArxiv(LocalServer):
                 self._pdfs[paper.id] = make_pdf(paper.title, paper.abstract)
             return self._pdfs[paper.id]
 
-    def api_reply(self, query: dict[str, str], *, empty: bool = False) -> tuple[int, str]:
-        """Status and Atom text; `empty` leaves the entries out but keeps the counts."""
+    def api_reply(
+        self, query: dict[str, str], *, empty: bool = False, unasked: bool = False
+    ) -> tuple[int, str]:
+        """Status and Atom text; `empty` leaves the entries out but keeps the counts, `unasked`
+        answers an id query with every paper known."""
         ids = [i.strip() for i in query.get("id_list", "").split(",") if i.strip()]
         bad = next((i for i in ids if not _ID.match(i)), None)
         if bad is not None:
             return 400, api_error_feed(f"incorrect id format for {bad}")
-        if ids:
+        if ids and unasked:
+            matches = list(self.papers)
+        elif ids:
             matches = [p for i in ids if (p := self.find(i)) is not None]
         else:
             matches = self._search(query.get("search_query", ""))
             matches.sort(key=lambda p: p.submitted, reverse=query.get("sortOrder") != "ascending")
         start = int(query.get("start", 0))
-        size = int(query.get("max_results", 10))
+        size = len(matches) if unasked else int(query.get("max_results", 10))
         total = len(matches) + (0 if ids else self.api_total_offset)
         shown = [] if empty else matches[start : start + size]
         return 200, atom_feed(shown, query, total, start, size)
@@ -494,10 +525,25 @@ class _Handler(QuietHandler):
         if kind == "html":
             self._send(200, NOT_AVAILABLE_HTML, "text/html; charset=utf-8")
             return True
-        if kind == "empty" and path.startswith("/api/"):
-            query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
-            status, text = self.server.fake.api_reply(query, empty=True)
+        query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+        if kind in ("empty", "circular", "unasked") and path.startswith("/api/"):
+            if kind == "circular":
+                query["start"] = "0"
+            status, text = self.server.fake.api_reply(
+                query, empty=kind == "empty", unasked=kind == "unasked"
+            )
             self._send(status, text.encode(), "application/atom+xml; charset=utf-8")
+            return True
+        if kind in ("endless", "oversized"):
+            self._endless(path, announce=10**10 if kind == "oversized" else None)
+            return True
+        if kind == "drip":
+            self._drip(path, fault.delay)
+            return True
+        if kind == "mislabelled":
+            paper = self.server.fake.find(path[len("/pdf/") :])
+            whole = self.server.fake.pdf_bytes(paper) if paper else make_pdf("x", "y")
+            self._send(200, whole, "text/html; charset=utf-8")
             return True
         if kind == "empty":
             self._send(200, b"", "application/pdf")
@@ -508,6 +554,46 @@ class _Handler(QuietHandler):
             self._send(200, whole[: len(whole) // 2], "application/pdf")
             return True
         return False
+
+    def _endless(self, path: str, announce: int | None) -> None:
+        """Bytes for as long as the client reads them (the connection is not kept)."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/pdf")
+        if announce is not None:
+            self.send_header("Content-Length", str(announce))
+        self.end_headers()
+        if path.startswith("/pdf/"):
+            start = b"%PDF-1.7\n%"
+        else:
+            start = atom_feed([], {}, 10**9, 0, 10).encode().removesuffix(b"</feed>\n")
+        try:
+            self.wfile.write(start)
+            while True:
+                self.wfile.write(ENDLESS_PART)
+        except OSError:
+            return  # the client hung up: what it was meant to do
+
+    def _drip(self, path: str, every: float) -> None:
+        """The normal reply, its body a byte at a time, `every` seconds apart."""
+        fake = self.server.fake
+        if path.startswith("/pdf/"):
+            paper = fake.find(path[len("/pdf/") :])
+            body = fake.pdf_bytes(paper) if paper else make_pdf("x", "y")
+        else:
+            query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+            body = fake.api_reply(query)[1].encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/pdf")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for at in range(len(body)):
+                self.wfile.write(body[at : at + 1])
+                self.wfile.flush()
+                time.sleep(every)
+        except OSError:
+            return
 
     def _send(
         self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
