@@ -422,6 +422,7 @@ class LocalExecutor:
                 # No worker could be started: the fork server died (OOM-killed, say). The
                 # jobs not submitted are lost with the pool, like those a crash breaks.
                 broken.extend(ordered[n:])
+                _await_fork_server_end()
                 break
         stopping = False
         for future in as_completed(futures):
@@ -552,6 +553,29 @@ def _start_fork_server() -> None:
         multiprocessing.forkserver.ensure_running()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _await_fork_server_end(within: float = 2.0) -> None:
+    """Wait until a fork server that failed to start a worker has ended, if it is ending.
+
+    Its socket closes as it exits, before the kernel makes it a process that `waitpid` sees
+    as ended; `ensure_running` asked in that moment took it for alive, the next pool spawned
+    through a dead server, and a paper failed as having crashed its worker (1 run in 3 of
+    test_signals_at_start's dying fork server). WNOWAIT leaves it for `ensure_running` to
+    reap and replace."""
+    import multiprocessing.forkserver
+
+    pid = getattr(multiprocessing.forkserver._forkserver, "_forkserver_pid", None)
+    if pid is None:
+        return
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return
+        except ChildProcessError:  # reaped already, or not ours
+            return
+        time.sleep(0.005)
 
 
 def _worker_started(run_pid: int, memory_limit: int | None = None) -> None:
