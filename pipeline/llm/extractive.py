@@ -539,13 +539,61 @@ def _reader_words() -> re.Pattern[str]:
 def _at_reader_words(word: str) -> str:
     """`word` with a space around each of the checks' words in it: "ignorepreviousinstructions"
     is "ignore previous instructions" (only a word spelled out letter by letter gets here).
-    Such a word is ASCII letters alone (`visible.unspelled`), so its lowercase has its spans."""
+    Such a word is ASCII letters alone (`visible.unspelled`), so its lowercase has its spans.
+
+    A sentence's length of letters is split where the checks' words cover the most of it
+    (`_covering`): the first, longest word found at each place read "thenew" as "then ew"
+    ("t h e n e w instructions ..."). A longer run, no sentence, is scanned in linear time."""
+    if len(word) <= _COVERED_UP_TO:
+        return " ".join(_covering(word))
     spaced, at = [], 0
     for found in _reader_words().finditer(word.lower()):
         spaced += (word[at : found.start()], " ", word[found.start() : found.end()], " ")
         at = found.end()
     spaced.append(word[at:])
     return " ".join("".join(spaced).split())
+
+
+_COVERED_UP_TO: Final = 600  # letters: a long sentence, spelled out
+
+
+@functools.cache
+def _reader_word_set() -> tuple[frozenset[str], tuple[int, ...]]:
+    words = frozenset(_reader_words().pattern.split("|"))
+    return words, tuple(sorted({len(w) for w in words}))
+
+
+def _covering(word: str) -> list[str]:
+    """`word` cut into the checks' words where they cover the most letters (the rest kept as
+    runs between them): the best cover of each prefix, from the one before it."""
+    words, lengths = _reader_word_set()
+    lower, n = word.lower(), len(word)
+    covered, cut = [-1] * (n + 1), [0] * (n + 1)  # letters covered in word[:i]; its last cut
+    covered[0] = 0
+    for i in range(n):
+        if covered[i] > covered[i + 1]:  # letter i in no word
+            covered[i + 1], cut[i + 1] = covered[i], i
+        for length in lengths:
+            end = i + length
+            if end > n:
+                break
+            if covered[i] + length > covered[end] and lower[i:end] in words:
+                covered[end], cut[end] = covered[i] + length, i
+    pieces: list[str] = []
+    end, loose = n, ""
+    while end > 0:
+        start = cut[end]
+        if end - start == 1 and covered[end] == covered[start]:
+            loose = word[start] + loose  # a letter in no word, joined to its neighbours
+        else:
+            if loose:
+                pieces.append(loose)
+                loose = ""
+            pieces.append(word[start:end])
+        end = start
+    if loose:
+        pieces.append(loose)
+    return pieces[::-1]
 
 
 def _speaks_to_reader(sentence: str, ready: Folded | None = None) -> bool:
