@@ -546,7 +546,8 @@ def _at_reader_words(word: str) -> str:
     ("t h e n e w instructions ..."). A longer run, no sentence, is scanned in linear time."""
     if len(word) <= _COVERED_UP_TO:
         return " ".join(_covering(word))
-    spaced, at = [], 0
+    spaced: list[str] = []
+    at = 0
     for found in _reader_words().finditer(word.lower()):
         spaced += (word[at : found.start()], " ", word[found.start() : found.end()], " ")
         at = found.end()
