@@ -130,6 +130,7 @@ class LocalExecutor:
         # After the run's stop request no job starts; the started ones finish and are kept.
         self.stop = stop if stop is not None else Stop()
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_limit: int | None = None  # its workers' address space (`_workers`)
         self._params: dict[str, dict[str, Any]] = {}
         self._digests = Digests()
         self._key_cache: dict[str, tuple[dict[str, Any], dict[str, Any], tuple[str, str]]] = {}
@@ -488,7 +489,12 @@ class LocalExecutor:
         _start_fork_server()
 
     def _workers(self, memory_limit: int | None = None) -> ProcessPoolExecutor:
+        """The pool, its workers limited to `memory_limit` bytes: a pool made for another
+        limit (extract's, for chunk) is closed first, as workers cannot lift their own."""
+        if self._pool is not None and self._pool_limit != memory_limit:
+            self.close()
         if self._pool is None:
+            self._pool_limit = memory_limit
             _start_fork_server()  # started here, not by the pool's first spawn: see there
             self._pool = ProcessPoolExecutor(
                 max_workers=WORKERS,

@@ -64,6 +64,11 @@ class PaperMeta(BaseModel):
         return self.id if listed and is_arxiv_id(self.id) else None
 
     @property
+    def arxiv_page(self) -> str | None:
+        """arXiv's abstract page, built from `arxiv_id` (never the feed's URL as given)."""
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None
+
+    @property
     def file_label(self) -> str:
         """What names a paper that is not on arXiv: its PDF's file name, else its id."""
         return self.file_name or (self.pdf_path.name if self.pdf_path else self.id)

@@ -19,7 +19,7 @@ import re
 import zlib
 from typing import TYPE_CHECKING, NamedTuple
 
-from pipeline.pdflib import pymupdf as quiet_pymupdf
+from pipeline.pdflib import pdf_errors
 
 if TYPE_CHECKING:
     import pymupdf
@@ -53,7 +53,7 @@ class Scales:
         self.doc, self.limit = doc, limit
         self._streams: dict[int, _Stream] = {}
         self._weighed: dict[int, _Weighed] = {}
-        self._errors = _errors()
+        self._errors = pdf_errors()
 
     def over(self, page: pymupdf.Page) -> bool:
         """Whether the page holds more than `limit` bytes of decompressed instructions."""
@@ -123,10 +123,6 @@ class Scales:
             )
             self._weighed[xref] = _Weighed(len(data), draws)
         return self._weighed[xref]
-
-
-def _errors() -> tuple[type[Exception], ...]:
-    return (RuntimeError, ValueError, quiet_pymupdf().mupdf.FzErrorBase)
 
 
 def _decoded(

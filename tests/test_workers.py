@@ -266,3 +266,30 @@ def test_a_fork_server_that_cannot_start_early_costs_the_day_nothing(
     record = Project(tmp_path, papers).run(pool_threshold=2)
     assert len(tried) == 1  # tried once, at the threshold
     assert record.failed == [] and record.papers == 5
+
+
+def _address_space() -> int:
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_AS)[0]
+
+
+def test_workers_made_for_one_memory_limit_never_serve_a_stage_of_another(
+    tmp_path: Path, papers: Path
+):
+    """Extract's workers may map 2 GiB (`Extract.worker_memory`); a stage without a limit gets
+    workers of its own, whatever pool is open, since a worker cannot lift its own limit."""
+    import resource
+
+    settings = Project(tmp_path, papers).settings()
+    log, cache = RunLog(), Cache(settings.cache_dir)
+    with asyncio.Runner() as loop:
+        tools = Tools(settings, cache, log)
+        executor = LocalExecutor(settings, cache, log, tools, Plan(), QuietObserver(), loop)
+        try:
+            limited = executor._workers(2 << 30).submit(_address_space).result()
+            unlimited = executor._workers(None).submit(_address_space).result()
+        finally:
+            executor.close()
+    assert limited == 2 << 30
+    assert unlimited == resource.RLIM_INFINITY

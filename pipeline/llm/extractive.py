@@ -528,12 +528,17 @@ def addresses_reader(sentence: str, ready: Folded | None = None) -> bool:
 
 
 @functools.cache
-def _reader_words() -> re.Pattern[str]:
+def _reader_vocabulary() -> tuple[str, ...]:
     """Every word of two or more letters the checks name ("ignore", "previous", "you"...),
     longest first, for `_at_reader_words`."""
     source = re.sub(r"\\[a-z]|\(\?-?[a-z]+:", " ", "|".join(_READER_PATTERNS).lower())
-    words = sorted(set(re.findall(r"[a-z]{2,}", source)), key=lambda w: (-len(w), w))
-    return re.compile("|".join(words))  # for lowercase text: a caseless scan takes 4x as long
+    return tuple(sorted(set(re.findall(r"[a-z]{2,}", source)), key=lambda w: (-len(w), w)))
+
+
+@functools.cache
+def _reader_words() -> re.Pattern[str]:
+    # for lowercase text: a caseless scan takes 4x as long
+    return re.compile("|".join(_reader_vocabulary()))
 
 
 def _at_reader_words(word: str) -> str:
@@ -560,7 +565,7 @@ _COVERED_UP_TO: Final = 600  # letters: a long sentence, spelled out
 
 @functools.cache
 def _reader_word_set() -> tuple[frozenset[str], tuple[int, ...]]:
-    words = frozenset(_reader_words().pattern.split("|"))
+    words = frozenset(_reader_vocabulary())
     return words, tuple(sorted({len(w) for w in words}))
 
 

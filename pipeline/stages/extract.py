@@ -48,6 +48,7 @@ from pipeline.errors import ExtractError
 from pipeline.models import Document, PdfFile, Section
 from pipeline.outline import Located
 from pipeline.paper import Paper
+from pipeline.pdflib import pdf_errors
 from pipeline.pdflib import pymupdf as quiet_pymupdf
 from pipeline.stage import Placement, Stage
 
@@ -66,14 +67,6 @@ STAGE_VERSION = 5  # 2: tables, footnotes, unheaded references, vocabulary hyphe
 Kind = Literal["front", "body", "references", "appendix"]
 
 # Errors MuPDF raises for unreadable files or content streams; caught only around PyMuPDF calls.
-
-
-def _pdf_errors(*also: type[Exception]) -> tuple[type[Exception], ...]:
-    """What PyMuPDF raises on a damaged PDF. PyMuPDF is imported where a PDF is opened, not
-    with this module: a cached run never opens one, and the import costs ~0.1 s and ~37 MiB."""
-    pymupdf = quiet_pymupdf()
-
-    return (*also, RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
 
 
 LIGATURES = str.maketrans(
@@ -344,12 +337,12 @@ def open_pdf(
 
     try:
         doc = pymupdf.open(pdf_path, filetype="pdf")
-    except _pdf_errors() as exc:
+    except pdf_errors() as exc:
         raise fail("not a PDF or corrupt", again) from exc
     with doc:
         try:
             problem = _unusable(doc)
-        except _pdf_errors() as exc:  # a damaged page tree: "code=7: Invalid number of pages"
+        except pdf_errors() as exc:  # a damaged page tree: "code=7: Invalid number of pages"
             problem = f"damaged page tree ({_one_line(str(exc))})"
         if problem:
             advice = "save a copy without a password" if "encrypted" in problem else None
@@ -372,7 +365,7 @@ def _outline(doc: pymupdf.Document) -> list[outlines.Entry]:
     """The PDF's outline entries; none when it has none or it cannot be read."""
     try:
         return outlines.entries(doc.get_toc(simple=True))
-    except _pdf_errors():  # a damaged outline is no reason to fail the paper
+    except pdf_errors():  # a damaged outline is no reason to fail the paper
         return []
 
 
@@ -380,7 +373,7 @@ def _metadata_title(doc: pymupdf.Document) -> str:
     """The title the PDF's metadata claims (often a file name or empty: only ever a hint)."""
     try:
         title = (doc.metadata or {}).get("title") or ""
-    except _pdf_errors():
+    except pdf_errors():
         return ""
     return title if isinstance(title, str) else ""
 
@@ -402,7 +395,7 @@ def read_lines(
             # IndexError: the page tree promises more pages than it holds ("page 13 not in
             # document"); it is caught only here, around PyMuPDF's own page lookup.
             page = doc.load_page(number)
-        except _pdf_errors(IndexError) as exc:
+        except pdf_errors(IndexError) as exc:
             problem = f"page {number + 1} of {doc.page_count} cannot be loaded, damaged page tree"
             message = f"{pdf_path}: {problem} ({_one_line(str(exc))}); {again}"
             raise ExtractError(message, paper_id=paper_id, stage=stage) from exc
@@ -411,7 +404,7 @@ def read_lines(
             continue
         try:
             text = page_lines(page, number + 1)
-        except _pdf_errors(MemoryError) as exc:
+        except pdf_errors(MemoryError) as exc:
             problem = f"page {number + 1}" + (
                 f" {OUT_OF_MEMORY}"
                 if out_of_memory(exc)
@@ -465,7 +458,7 @@ def _unparsable_page(doc: pymupdf.Document, pages: int) -> str:
     for number in range(pages):
         try:
             doc.xref_get_key(doc.load_page(number).xref, "Type")
-        except _pdf_errors(IndexError) as exc:
+        except pdf_errors(IndexError) as exc:
             return f"page {number + 1} ({_one_line(str(exc))})"
     return ""
 

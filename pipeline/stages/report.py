@@ -162,9 +162,8 @@ def read_from(paper: RankedPaper) -> str:
 def _link(paper: RankedPaper) -> str:
     """The arXiv page, built from a checked id (never the feed's URL as given), else the file."""
     meta = paper.meta
-    if meta.arxiv_id is not None:
-        url = f"https://arxiv.org/abs/{meta.arxiv_id}"
-        return md_link(url, url)
+    if meta.arxiv_page is not None:
+        return md_link(meta.arxiv_page, meta.arxiv_page)
     return md_code(meta.file_label)
 
 
@@ -393,7 +392,7 @@ def _paper_json(paper: RankedPaper) -> dict[str, Any]:
         "title": meta.title,
         "authors": meta.authors,
         "categories": meta.categories,
-        "url": f"https://arxiv.org/abs/{meta.arxiv_id}" if meta.arxiv_id else None,
+        "url": meta.arxiv_page,
         "file": meta.file_name or (meta.pdf_path.name if meta.pdf_path else None),
         "impact_score": paper.impact_score,
         **paper.record.summary.model_dump(),
