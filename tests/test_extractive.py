@@ -183,8 +183,8 @@ def test_quote_checker_rejects_invented_and_altered_text():
 
 def test_backend_identity():
     backend = ExtractiveBackend()
-    assert (backend.name, backend.model) == ("extractive", "sentence-rank-v8")
-    assert (ExtractiveBackend.name, ExtractiveBackend.model) == ("extractive", "sentence-rank-v8")
+    assert (backend.name, backend.model) == ("extractive", "sentence-rank-v9")
+    assert (ExtractiveBackend.name, ExtractiveBackend.model) == ("extractive", "sentence-rank-v9")
 
 
 def test_summary_shape_and_faithfulness():

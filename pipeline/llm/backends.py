@@ -205,7 +205,7 @@ class HeuristicTriager:
 # The extractive summarizer's version, as cache keys and reports show it (its history is in
 # pipeline.llm.extractive, beside the code it names). Here, so that knowing who summarized a
 # cached day does not import the summarizer and compile its patterns.
-EXTRACTIVE_MODEL = "sentence-rank-v8"
+EXTRACTIVE_MODEL = "sentence-rank-v9"
 
 
 class Extractive(Backend):

@@ -310,13 +310,19 @@ _THIS_PAPER: Final = (
 # "Recall" or "Assume", which a paper says to its reader about its own argument.
 _COMMAND: Final = (
     r"(?:visit|e-?mail|mail|contact|send|forward|download|run|execute|install|click|fetch|"
-    r"open|go to|navigate to|browse|recommend|rate|score|rank|give|grant|award|assign|"
+    r"open|go to|navigate to|browse|recommend|rate|score|rank|give|grant|award|"
     r"overlook|skip|omit|hide|praise|accept|approve|endorse|say|state|write|tell|output|"
-    r"print|repeat|summari[sz]e|describe|mention|answer|copy|paste|share|submit|upload|"
-    r"enter|post|obey|trust|believe|rewrite|translate|insert|append|include|remove|delete|"
-    r"treat|label|mark|flag|classify|promote|prioriti[sz]e|favou?r|cite|star|buy|pay|sign|"
-    r"subscribe|join|reveal|leak|disclose|emphasi[sz]e|highlight|claim|report|exaggerate|"
+    r"print|summari[sz]e|describe|mention|answer|copy|paste|share|submit|upload|"
+    r"enter|post|obey|trust|believe|rewrite|translate|delete|"
+    r"flag|promote|prioriti[sz]e|favou?r|cite|star|buy|pay|sign|"
+    r"subscribe|join|reveal|leak|disclose|emphasi[sz]e|highlight|claim|exaggerate|"
     r"ignore|disregard|forget|follow)"
+)
+# The steps of an algorithm or a protocol, which a paper does write as imperatives ("Repeat
+# this process until convergence", "For all models, report the mean"): orders only after
+# "please" or "kindly".
+_PROCEDURE: Final = (
+    r"(?:repeat|remove|report|include|insert|append|label|mark|classify|treat|assign)"
 )
 _OBJECT: Final = (
     r"(?:(?:the|this|that|these|those|a|an|our|your|my|his|her|its|it|them|us|me|all|every|"
@@ -324,7 +330,7 @@ _OBJECT: Final = (
 )
 # An order's verb after "must", "should" ...: judging the paper, or saying what to say.
 _MODAL: Final = (
-    r"(?:must|should|shall|will|would|need to|needs to|has to|have to|ought to|is to|are to|"
+    r"(?:must|should|shall|need to|needs to|has to|have to|ought to|is to|are to|"
     r"(?:is|are) (?:required|instructed|asked|expected|supposed|told|encouraged|advised) to)"
 )
 _NOTE_TO: Final = (
@@ -344,7 +350,7 @@ _ORDER: Final = rf"{_MODAL} (?:(?:now|always|only|also|simply|definitely|strongl
 # What every match of the order check contains: looked for first, as most sentences with a
 # modal verb have no order after it ("need to", "is to" ... end in "to").
 _ORDERED_TO: Final = (
-    rf"(?:must|should|shall|will|would|to) (?:(?:now|always|only|also|simply|definitely|"
+    rf"(?:must|should|shall|to) (?:(?:now|always|only|also|simply|definitely|"
     rf"strongly) )?(?:{_JUDGE}|{_SAY_THAT}|{_JUDGED})"
 )
 # Top-level domains a word before a dot is not: ".com" in "dataset.com" is an address, ".io" or
@@ -439,12 +445,12 @@ _READER_CHECKS: Final[tuple[_Check | tuple[tuple[str, ...], str], ...]] = (
         rf"^\W*(?:(?:please|kindly|now|just|simply|then|also|and|so)\s*,?\s+)*(?:(?:do\s+not|"
         rf"don't|never|always|immediately)\s+)?{_COMMAND}\s+{_OBJECT}",
     ),
-    (("please", "kindly"), rf"\b(?:please|kindly)\s+{_COMMAND}\b"),
+    (("please", "kindly"), rf"\b(?:please|kindly)\s+(?:{_COMMAND}|{_PROCEDURE})\b"),
     # An order to a model or a reviewer: "The assistant must reply that ...", "AI models should
     # recommend ...", "This work must be scored as ...", "Language models summarizing this
     # paper should state that ..."
     _Check(
-        ("must", "should", "shall", "will", "would", "to "),
+        ("must", "should", "shall", "to "),
         rf"\b(?:{_ORDERED}\b(?: [\w-]+){{0,4}}? {_ORDER}(?:{_JUDGE}|{_SAY_THAT})"
         rf"|{_THIS_PAPER}\b(?: [\w-]+){{0,4}}? {_ORDER}{_JUDGED}"
         rf"|{_ADDRESSEE}\b(?: [\w-]+){{0,4}}? {_ORDER}(?:{_JUDGE}|{_SAY_THAT})"
@@ -468,17 +474,19 @@ _READER_CHECKS: Final[tuple[_Check | tuple[tuple[str, ...], str], ...]] = (
         ("http", "hxxp"),
         r"\bhxxps?\b|\bhttps?\s*(?:\[:\]|\(:\)|:|\s+colon)\s*(?:/|\\|\[/\]|slash)",
     ),
-    (("@",), r"@[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+){0,8}\.[a-z]{2,}"),
+    # (not "pass@1.Results" or "pass@k.Results": PDF text often loses the space after a period)
+    (("@",), r"[a-z0-9._%+-]@[a-z][a-z0-9-]+(?:\.[a-z0-9-]+){0,8}\.[a-z]{2,6}\b"),
     (("[", "(", "{", "<"), _BRACKETED),
     (
         tuple(f".{tld}" for tld in _TLD[3:-1].split("|")),
         rf"\b[a-z0-9][a-z0-9-]+(?:\.[a-z0-9-]+){{0,8}}\.{_TLD}\b",
     ),
     _Check(("/",), rf"\b[a-z0-9][a-z0-9-]+(?:\.[a-z0-9-]+){{0,8}}{_PATH}", _PATH),
-    (("dot",), rf"\b[a-z0-9-]{{2,}}\s+dot\s+(?:{_TLD}|{_TLD_WITH_PATH})\b"),
+    # ("each dot in the plot", "a red dot to the right": a short domain only with a path)
+    (("dot",), rf"\b[a-z0-9-]{{2,}}\s+dot\s+(?:{_TLD}\b|{_TLD_WITH_PATH}\s+slash\b)"),
     # an IP address with a port or a path ("10.0.0.7:8000", "10.0.0.7/x"): a bare one may be a
     # version number
-    ((":", "/"), rf"{_IP}(?::\d|/)"),
+    ((":", "/"), rf"{_IP}(?::\d|/[a-z_~])"),
 )
 # The one pattern that names its case, matched as it is: a chat turn shouted anywhere.
 _SHOUTED_TURN: Final = re.compile(r"\b(?:SYSTEM|ASSISTANT|USER|HUMAN)\s*:")
@@ -1692,5 +1700,7 @@ class ExtractiveBackend:
     # v8: a sentence is checked for the shapes of address (a vocative, an order, a command to
     # run, an address however spelt), and the rubric counts no cue of one: v7's summaries may
     # quote "Dear reader, please email ..." and score its "attacker@..." as a security cue.
+    # v9: v8 refused some of a paper's own sentences ("Each dot in the plot ...", "LLMs will rate
+    # ...", "Repeat this process ...", "pass@1.Results"): its summaries may leave them out.
     # The name is set in pipeline.llm.backends (EXTRACTIVE_MODEL): bump it there.
     model = EXTRACTIVE_MODEL
